@@ -1,0 +1,1 @@
+"""The ``qterm`` command line: wires adapters around the core."""

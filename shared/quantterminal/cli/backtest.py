@@ -1,0 +1,332 @@
+"""``qterm backtest``: run strategies over historical bars and report the results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from quantterminal.adapters import reports
+from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source, sample_sets
+from quantterminal.core.backtest import BacktestConfig, Backtester, BacktestResult
+from quantterminal.core.execution import BpsSlippage, PerShareCommission
+from quantterminal.core.models import Bar
+from quantterminal.core.orders import OrderType
+from quantterminal.core.strategies import STRATEGIES, StrategyError, strategy_class
+
+DEFAULT_DATA = "sample:spy_2011"
+PROGRESS_MIN_BARS = 200_000
+
+EPILOG = f"""\
+data:
+  FILE_OR_DIR is a CSV file or a folder of them, columns timestamp,open,high,low,close,volume,
+  ISO-8601 timestamps with UTC offset labelling the bar start; the symbol is the file name up to
+  the first '_' (SPY_1min_2011-01.csv -> SPY). sample:NAME picks a data set shipped with
+  QuantTerminal: {", ".join("sample:" + s for s in sample_sets())}.
+
+strategies ({", ".join(STRATEGIES)}) and their parameters (--param NAME=VALUE, or
+STRATEGY.NAME=VALUE when several strategies run):
+  momentum             fast=10 slow=30: long while SMA(fast) > SMA(slow)
+  mean_reversion       period=20 num_std=2.0: long below the lower Bollinger band, exit at the middle
+  volatility_breakout  entry=20 exit=10: long above the previous 20-bar high, exit below the 10-bar low
+  every strategy       allow_short=false
+
+execution: a decision on bar t's close executes on the symbol's next bar -- market orders at
+its open (plus slippage), limit orders only if that bar reaches the limit. Sizing on entry is
+floor(fraction x equity / close). See docs in quantterminal/core/backtest.py.
+
+examples:
+  qterm backtest --strategy all --rth --out out/demo
+  qterm backtest --strategy momentum --data sample:lean_2013 --param fast=5 --param slow=20
+  qterm backtest --strategy mean_reversion --data bars/ --symbols SPY QQQ --slippage-bps 2 \\
+      --commission 0.005,1.00 --order-type limit --limit-offset-bps 5
+"""
+
+
+def _decimal(text: str, name: str, minimum: Decimal | None = None) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"{name} must be finite, got {text!r}")
+    if minimum is not None and value < minimum:
+        raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {text}")
+    return value
+
+
+def _cash(text: str) -> Decimal:
+    value = _decimal(text, "cash")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"cash must be positive, got {text}")
+    return value
+
+
+def _fraction(text: str) -> Decimal:
+    value = _decimal(text, "fraction")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"fraction must be in (0, 1], got {text}")
+    return value
+
+
+def _bps(text: str) -> Decimal:
+    return _decimal(text, "basis points", Decimal(0))
+
+
+def _offset_bps(text: str) -> Decimal:
+    return _decimal(text, "limit offset")
+
+
+def _commission(text: str) -> PerShareCommission:
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise argparse.ArgumentTypeError(f"commission is PER_SHARE or PER_SHARE,MINIMUM, got {text!r}")
+    per_share = _decimal(parts[0], "commission per share", Decimal(0))
+    minimum = _decimal(parts[1], "commission minimum", Decimal(0)) if len(parts) == 2 else Decimal(0)
+    return PerShareCommission(per_share, minimum)
+
+
+def _param(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"parameter must be NAME=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def register(commands: Any) -> None:
+    """Add the ``backtest`` subcommand to ``commands``."""
+    parser = commands.add_parser(
+        "backtest",
+        help="run strategies over historical bars",
+        description="Run one or more strategies over historical bars: a summary table on the "
+        "terminal and, with --out, trades.csv, fills.csv, signals.csv, equity.csv and equity.png.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--strategy",
+        required=True,
+        metavar="NAME[,NAME...]",
+        help=f"strategy to run, several comma-separated, or 'all' ({', '.join(STRATEGIES)})",
+    )
+    parser.add_argument(
+        "--data",
+        default=DEFAULT_DATA,
+        metavar="FILE_OR_DIR",
+        help=f"CSV file or folder of CSV files, or sample:NAME (default: {DEFAULT_DATA})",
+    )
+    parser.add_argument("--symbols", nargs="+", metavar="SYM", help="only these symbols from --data")
+    parser.add_argument(
+        "--symbol", metavar="SYM", help="the symbol of a single --data file whose name does not say"
+    )
+    parser.add_argument(
+        "--rth", action="store_true", help="regular trading hours only (09:30-16:00 New York)"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a strategy parameter (repeatable)",
+    )
+    parser.add_argument("--allow-short", action="store_true", help="let the strategies go short")
+    parser.add_argument("--cash", type=_cash, default=Decimal(100_000), help="starting cash (default 100000)")
+    parser.add_argument(
+        "--fraction",
+        type=_fraction,
+        default=Decimal("0.10"),
+        help="fraction of equity put into each new position (default 0.10)",
+    )
+    parser.add_argument(
+        "--order-type",
+        choices=[t.value for t in OrderType],
+        default="market",
+        help="order type (default market)",
+    )
+    parser.add_argument(
+        "--limit-offset-bps",
+        type=_offset_bps,
+        default=Decimal(0),
+        metavar="BPS",
+        help="limit price = decision close +/- BPS, positive = more aggressive (default 0)",
+    )
+    parser.add_argument(
+        "--slippage-bps",
+        type=_bps,
+        default=Decimal(0),
+        metavar="BPS",
+        help="market-order slippage in basis points (default 0)",
+    )
+    parser.add_argument(
+        "--commission",
+        type=_commission,
+        default=PerShareCommission(),
+        metavar="PER_SHARE[,MIN]",
+        help="commission per share, optional minimum per order (default 0)",
+    )
+    parser.add_argument("--out", type=Path, metavar="DIR", help="write CSVs and the equity plot here")
+    parser.set_defaults(handler=run)
+
+
+def _strategy_names(text: str) -> list[str]:
+    if text.strip() == "all":
+        return list(STRATEGIES)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        strategy_class(name)
+    if len(set(names)) != len(names):
+        raise StrategyError(f"strategy listed twice in {text!r}")
+    if not names:
+        raise StrategyError("no strategy named")
+    return names
+
+
+def _params_for(
+    names: list[str], pairs: list[tuple[str, str]], allow_short: bool
+) -> dict[str, dict[str, str]]:
+    params: dict[str, dict[str, str]] = {n: {} for n in names}
+    if allow_short:
+        for n in names:
+            params[n]["allow_short"] = "true"
+    for key, value in pairs:
+        target, dot, field = key.rpartition(".")
+        if dot:
+            if target not in params:
+                raise StrategyError(f"--param {key}: {target!r} is not among the strategies run")
+            params[target][field] = value
+            continue
+        takers = [n for n in names if field in set(strategy_class(n).params_type.__dataclass_fields__)]
+        if not takers:
+            raise StrategyError(f"--param {key}: no strategy run here has a parameter {field!r}")
+        for n in takers:
+            params[n][field] = value
+    return params
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``qterm backtest``."""
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        names = _strategy_names(args.strategy)
+        params = _params_for(names, args.param, args.allow_short)
+        configs = {
+            n: BacktestConfig(
+                strategy=n,
+                params=params[n],
+                cash=args.cash,
+                fraction=args.fraction,
+                order_type=OrderType(args.order_type),
+                limit_offset_bps=args.limit_offset_bps,
+                slippage=BpsSlippage(args.slippage_bps),
+                commission=args.commission,
+            )
+            for n in names
+        }
+        backtesters = {n: Backtester(c) for n, c in configs.items()}
+        bars = load_bars(
+            resolve_source(args.data), symbols=args.symbols, symbol=args.symbol, regular_hours_only=args.rth
+        )
+    except (DataError, StrategyError, ValueError) as exc:
+        print(f"qterm backtest: error: {exc}", file=sys.stderr)
+        return 2
+    results = {n: _run_one(bt, bars, err) for n, bt in backtesters.items()}
+    console.print(_summary_table(results, bars))
+    if args.out is not None:
+        written = _write_outputs(args.out, results)
+        console.print(f"wrote {len(written)} files to {args.out}/")
+    return 0
+
+
+def _run_one(backtester: Backtester, bars: dict[str, list[Bar]], err: Console) -> BacktestResult:
+    total = sum(len(v) for v in bars.values())
+    if total < PROGRESS_MIN_BARS or not err.is_terminal:
+        return backtester.run(bars)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(backtester.config.strategy, total=total)
+        return backtester.run(bars, progress=lambda done, _: progress.update(task, completed=done))
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f}%"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _summary_table(results: dict[str, BacktestResult], bars: dict[str, list[Bar]]) -> Table:
+    first = min(b[0].timestamp for b in bars.values())
+    last = max(b[-1].timestamp for b in bars.values())
+    total = sum(len(b) for b in bars.values())
+    table = Table(
+        title=f"Backtest: {', '.join(sorted(bars))} - {total:,} bars, {first:%Y-%m-%d} to {last:%Y-%m-%d}",
+        title_justify="left",
+    )
+    table.add_column("metric")
+    for name in results:
+        table.add_column(name, justify="right")
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, values: list[str]) -> None:
+        rows.append((label, values))
+
+    ms = [r.metrics for r in results.values()]
+    row("final equity", [f"${m.final_equity:,.2f}" for m in ms])
+    row("total return", [_fmt_pct(m.total_return) for m in ms])
+    row("CAGR", [_fmt_pct(m.cagr) for m in ms])
+    row("Sharpe", [_fmt_ratio(m.sharpe) for m in ms])
+    row("Sortino", [_fmt_ratio(m.sortino) for m in ms])
+    row("max drawdown", [_fmt_pct(m.max_drawdown) for m in ms])
+    row("trades", [str(m.num_trades) for m in ms])
+    row("win rate", [_fmt_pct(m.win_rate) for m in ms])
+    row("avg trade", ["n/a" if m.avg_trade is None else f"${m.avg_trade:,.2f}" for m in ms])
+    row("exposure", [_fmt_pct(m.exposure) for m in ms])
+    row("trading days", [str(m.trading_days) for m in ms])
+    row("orders not filled", [str(len(r.not_filled)) for r in results.values()])
+    row(
+        "open at end",
+        [", ".join(f"{s} {q:+d}" for s, q in r.open_positions.items()) or "-" for r in results.values()],
+    )
+    for label, values in rows:
+        table.add_row(label, *values)
+    return table
+
+
+def _write_outputs(out: Path, results: dict[str, BacktestResult]) -> list[Path]:
+    written: list[Path] = []
+    single = len(results) == 1
+    for name, result in results.items():
+        folder = out if single else out / name
+        written.append(reports.write_trades_csv(folder / "trades.csv", result))
+        written.append(reports.write_fills_csv(folder / "fills.csv", result))
+        written.append(reports.write_signals_csv(folder / "signals.csv", result))
+        written.append(reports.write_equity_csv(folder / "equity.csv", result.equity_curve))
+        written.append(
+            reports.plot_equity(folder / "equity.png", {name: result.equity_curve}, f"{name} equity")
+        )
+    written.append(reports.write_summary_csv(out / "summary.csv", results))
+    if not single:
+        written.append(
+            reports.plot_equity(
+                out / "equity.png", {n: r.equity_curve for n, r in results.items()}, "equity by strategy"
+            )
+        )
+    return written
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: qterm backtest")

@@ -1,0 +1,324 @@
+"""The event-driven backtester: bars in time order through the same strategies that trade live.
+
+Fill rules (every assumption, written down):
+- A strategy sees a bar once it has closed and decides on that bar's close. The order it causes
+  is executed on the **next bar of the same symbol** -- the next minute, or the next session's
+  first bar after an overnight gap -- never on the bar that produced the decision.
+- Market orders fill in full at that bar's open, moved by the slippage model.
+- Limit orders are priced at the decision close ± ``limit_offset_bps`` (buys at
+  ``close × (1 + bps/10⁴)`` rounded down to a tick, sells at ``close × (1 − bps/10⁴)`` rounded up;
+  a positive offset is more aggressive). They live for exactly one bar, like a live limit order
+  canceled after 30 s: a buy fills at ``min(open, limit)`` if the bar's low reaches the limit, a
+  sell at ``max(open, limit)`` if its high does; otherwise it is canceled unfilled. Slippage does
+  not apply to limit fills. Volume is not checked: fills are complete.
+- Commission is charged per fill by the commission model.
+- Cash account: a buy that would leave a long position funded by negative cash is rejected for
+  insufficient buying power. Short sales need no margin here (no borrow cost, no margin calls).
+- Position sizing happens only when a position is opened (or flipped):
+  ``floor(fraction × equity / close)`` with equity and close at the decision bar; a held
+  position is not resized while the wanted direction stays the same. A decision to go flat
+  closes the whole position.
+- While a symbol's position differs from what its strategy wants (e.g. after a rejected or
+  unfilled order), the engine orders again on the next decision.
+- Orders still pending when the data ends are canceled; positions still open are marked at
+  their last close and are not counted as trades.
+- Equity is recorded once per distinct timestamp, after all bars of that timestamp, marking each
+  open position at its symbol's latest close. The curve is a float analytics series; cash,
+  positions, fills, trades and final equity are exact Decimals.
+
+No look-ahead: the engine hands a strategy bar t and nothing after it, and executes on bar t+1.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from itertools import islice
+from operator import attrgetter
+from typing import Any
+
+from quantterminal.core.execution import BpsSlippage, CommissionModel, PerShareCommission, SlippageModel
+from quantterminal.core.metrics import Metrics, compute_metrics
+from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
+from quantterminal.core.money import ZERO, round_to_tick, to_decimal
+from quantterminal.core.orders import OrderRequest, OrderType, client_order_id
+from quantterminal.core.portfolio import Portfolio
+from quantterminal.core.sizing import target_quantity
+from quantterminal.core.strategies import build_params, strategy_class
+from quantterminal.core.trades import RoundTrip, RoundTripBook
+
+_BPS = Decimal(10_000)
+_PROGRESS_EVERY = 65_536
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """What to run and how orders are executed."""
+
+    strategy: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    cash: Decimal = Decimal(100_000)
+    fraction: Decimal = Decimal("0.10")
+    order_type: OrderType = OrderType.MARKET
+    limit_offset_bps: Decimal = ZERO
+    slippage: SlippageModel = field(default_factory=BpsSlippage)
+    commission: CommissionModel = field(default_factory=PerShareCommission)
+
+    def __post_init__(self) -> None:
+        if not self.cash.is_finite() or self.cash <= 0:
+            raise ValueError(f"cash must be positive, got {self.cash}")
+        if not self.fraction.is_finite() or not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
+        if not self.limit_offset_bps.is_finite():
+            raise ValueError("limit offset must be finite")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    """An order that did not fill: rejected or canceled, and why."""
+
+    order: OrderRequest
+    time: datetime
+    reason: str
+
+
+@dataclass
+class BacktestResult:
+    """Everything a backtest produced."""
+
+    config: BacktestConfig
+    symbols: list[str]
+    bars: int
+    signals: list[Signal]
+    orders: list[OrderRequest]
+    fills: list[Fill]
+    trades: list[RoundTrip]
+    not_filled: list[OrderOutcome]
+    equity_curve: list[tuple[datetime, float]]
+    final_cash: Decimal
+    final_equity: Decimal
+    open_positions: dict[str, int]
+    metrics: Metrics
+
+
+def merge_bars(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> list[Bar]:
+    """All bars in time order; bars with the same timestamp come in symbol order.
+
+    Raises ``ValueError`` if a symbol's bars are out of order or carry another symbol.
+    """
+    for symbol, bars in bars_by_symbol.items():
+        previous: datetime | None = None
+        for bar in bars:
+            if bar.symbol != symbol:
+                raise ValueError(f"bar for {bar.symbol} found among bars of {symbol}")
+            if previous is not None and bar.timestamp <= previous:
+                raise ValueError(f"{symbol}: bars not strictly increasing at {bar.timestamp.isoformat()}")
+            previous = bar.timestamp
+    ordered = [bars_by_symbol[s] for s in sorted(bars_by_symbol)]
+    if len(ordered) == 1:
+        return list(ordered[0])
+    return list(heapq.merge(*ordered, key=attrgetter("timestamp")))
+
+
+class Backtester:
+    """Runs one strategy (one instance per symbol) over a merged bar stream."""
+
+    def __init__(self, config: BacktestConfig) -> None:
+        self.config = config
+        self._strategy_cls = strategy_class(config.strategy)
+        self._params = build_params(config.strategy, config.params)
+
+    def run(
+        self,
+        bars_by_symbol: Mapping[str, Sequence[Bar]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> BacktestResult:
+        """Run over ``bars_by_symbol``; ``progress(done, total)`` is called every 65,536 bars."""
+        stream = merge_bars(bars_by_symbol)
+        run = _Run(self.config, self._strategy_cls, self._params, sorted(bars_by_symbol))
+        total = len(stream)
+        iterator = iter(stream)
+        done = 0
+        while done < total:
+            chunk = min(_PROGRESS_EVERY, total - done)
+            run.process(islice(iterator, chunk))
+            done += chunk
+            if progress is not None:
+                progress(done, total)
+        return run.finish(total)
+
+
+def run_backtest(
+    config: BacktestConfig,
+    bars_by_symbol: Mapping[str, Sequence[Bar]],
+    progress: Callable[[int, int], None] | None = None,
+) -> BacktestResult:
+    """Convenience: ``Backtester(config).run(bars_by_symbol, progress)``."""
+    return Backtester(config).run(bars_by_symbol, progress)
+
+
+class _Run:
+    """The mutable state of one backtest run. ``process`` is the hot loop."""
+
+    def __init__(self, config: BacktestConfig, strategy_cls: Any, params: Any, symbols: list[str]) -> None:
+        self.config = config
+        self.symbols = symbols
+        self.strategies = {s: strategy_cls(s, params) for s in symbols}
+        self.portfolio = Portfolio(config.cash)
+        self.book = RoundTripBook()
+        self.cash_f = float(config.cash)
+        self.held: dict[str, int] = {}
+        self.closes: dict[str, float] = {}
+        self.pending: dict[str, OrderRequest] = {}
+        self.last_output: dict[str, Direction | None] = dict.fromkeys(symbols)
+        self.held_direction: dict[str, Direction] = dict.fromkeys(symbols, Direction.FLAT)
+        self.signals: list[Signal] = []
+        self.orders: list[OrderRequest] = []
+        self.fills: list[Fill] = []
+        self.not_filled: list[OrderOutcome] = []
+        self.curve: list[tuple[datetime, float]] = []
+        self.exposed_points = 0
+        self.current_ts: datetime | None = None
+
+    def process(self, bars: Iterable[Bar]) -> None:
+        strategies = self.strategies
+        pending = self.pending
+        closes = self.closes
+        last_output = self.last_output
+        held_direction = self.held_direction
+        current_ts = self.current_ts
+        for bar in bars:
+            ts = bar.timestamp
+            if ts != current_ts:
+                if current_ts is not None:
+                    self._record_equity(current_ts)
+                current_ts = ts
+            symbol = bar.symbol
+            if pending:
+                order = pending.pop(symbol, None)
+                if order is not None:
+                    self._execute(order, bar)
+            closes[symbol] = bar.close
+            wanted = strategies[symbol].on_bar(bar)
+            if wanted is None:
+                continue
+            if wanted is not last_output[symbol]:
+                last_output[symbol] = wanted
+                self.signals.append(Signal(self.config.strategy, symbol, ts, wanted, bar.close))
+            if wanted is not held_direction[symbol] and symbol not in pending:
+                self._decide(symbol, wanted, bar)
+        self.current_ts = current_ts
+
+    def _record_equity(self, ts: datetime) -> None:
+        held = self.held
+        if held:
+            closes = self.closes
+            equity = self.cash_f
+            for symbol, qty in held.items():
+                equity += qty * closes[symbol]
+            self.exposed_points += 1
+        else:
+            equity = self.cash_f
+        self.curve.append((ts, equity))
+
+    def _exact_equity(self) -> Decimal:
+        marks = {s: to_decimal(self.closes[s]) for s in self.held}
+        return self.portfolio.equity(marks)
+
+    def _decide(self, symbol: str, wanted: Direction, bar: Bar) -> None:
+        config = self.config
+        price = to_decimal(bar.close)
+        current = self.held.get(symbol, 0)
+        equity = self._exact_equity() if wanted.sign else ZERO
+        target = target_quantity(wanted, current, config.fraction, equity, price)
+        delta = target - current
+        if delta == 0:
+            return
+        side = Side.BUY if delta > 0 else Side.SELL
+        limit: Decimal | None = None
+        if config.order_type is OrderType.LIMIT:
+            offset = config.limit_offset_bps / _BPS
+            if side is Side.BUY:
+                limit = round_to_tick(price * (1 + offset), "down")
+            else:
+                limit = round_to_tick(price * (1 - offset), "up")
+        order = OrderRequest(
+            client_order_id=client_order_id(config.strategy, symbol, bar.timestamp, wanted.value),
+            strategy=config.strategy,
+            symbol=symbol,
+            side=side,
+            qty=abs(delta),
+            order_type=config.order_type,
+            decision_time=bar.timestamp,
+            decision_price=price,
+            limit_price=limit,
+        )
+        self.orders.append(order)
+        self.pending[symbol] = order
+
+    def _execute(self, order: OrderRequest, bar: Bar) -> None:
+        config = self.config
+        side = order.side
+        if order.limit_price is None:
+            price = config.slippage.fill_price(side, to_decimal(bar.open))
+        else:
+            limit = order.limit_price
+            if side is Side.BUY:
+                if to_decimal(bar.low) > limit:
+                    self.not_filled.append(OrderOutcome(order, bar.timestamp, "limit not reached"))
+                    return
+                price = min(to_decimal(bar.open), limit)
+            else:
+                if to_decimal(bar.high) < limit:
+                    self.not_filled.append(OrderOutcome(order, bar.timestamp, "limit not reached"))
+                    return
+                price = max(to_decimal(bar.open), limit)
+        commission = config.commission.commission(order.qty, price)
+        portfolio = self.portfolio
+        new_qty = portfolio.qty(order.symbol) + side.sign * order.qty
+        if side is Side.BUY and new_qty > 0:
+            cash_after = portfolio.cash - order.qty * price - commission
+            if cash_after < 0:
+                self.not_filled.append(OrderOutcome(order, bar.timestamp, "insufficient buying power"))
+                return
+        fill = Fill(order.symbol, bar.timestamp, side, order.qty, price, commission, order.client_order_id)
+        realized = portfolio.apply_fill(fill)
+        self.book.on_fill(fill, realized)
+        self.fills.append(fill)
+        self.cash_f = float(portfolio.cash)
+        symbol = order.symbol
+        if new_qty:
+            self.held[symbol] = new_qty
+            self.held_direction[symbol] = Direction.LONG if new_qty > 0 else Direction.SHORT
+        else:
+            self.held.pop(symbol, None)
+            self.held_direction[symbol] = Direction.FLAT
+
+    def finish(self, bars: int) -> BacktestResult:
+        if self.current_ts is not None:
+            self._record_equity(self.current_ts)
+        for order in self.pending.values():
+            self.not_filled.append(OrderOutcome(order, order.decision_time, "data ended before execution"))
+        self.pending.clear()
+        final_equity = self._exact_equity()
+        metrics = compute_metrics(
+            self.config.cash, final_equity, self.curve, self.book.closed, self.exposed_points
+        )
+        return BacktestResult(
+            config=self.config,
+            symbols=self.symbols,
+            bars=bars,
+            signals=self.signals,
+            orders=self.orders,
+            fills=self.fills,
+            trades=self.book.closed,
+            not_filled=self.not_filled,
+            equity_curve=self.curve,
+            final_cash=self.portfolio.cash,
+            final_equity=final_equity,
+            open_positions=dict(self.held),
+            metrics=metrics,
+        )

@@ -1,0 +1,50 @@
+"""Orders as the strategy layer creates them, and their deterministic client order ids."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from quantterminal.core.models import Side
+
+
+class OrderType(enum.Enum):
+    """Market or limit."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+def client_order_id(strategy: str, symbol: str, bar_time: datetime, intent: str) -> str:
+    """A client order id that is the same every time the same decision is made.
+
+    Built from (strategy, symbol, decision bar time, intent) so a retried or redelivered decision
+    can never place a second order: the broker rejects a duplicate client order id. Readable
+    prefix, plus a short hash of the full key so ids stay within Alpaca's 128-character limit.
+
+    >>> from datetime import datetime, timezone
+    >>> client_order_id("momentum", "SPY", datetime(2026, 1, 22, 14, 30, tzinfo=timezone.utc), "long")
+    'momentum-SPY-20260122T1430Z-long-3c0bfc0f'
+    """
+    stamp = bar_time.strftime("%Y%m%dT%H%MZ")
+    key = f"{strategy}|{symbol}|{bar_time.isoformat()}|{intent}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    return f"{strategy[:32]}-{symbol[:16]}-{stamp}-{intent[:16]}-{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """An order the system wants to place: ``qty`` (positive) shares on ``side``."""
+
+    client_order_id: str
+    strategy: str
+    symbol: str
+    side: Side
+    qty: int
+    order_type: OrderType
+    decision_time: datetime
+    decision_price: Decimal
+    limit_price: Decimal | None = None

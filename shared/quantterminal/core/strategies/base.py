@@ -1,0 +1,128 @@
+"""The Strategy contract: one closed bar in, the wanted direction (or nothing) out.
+
+The same class runs in the backtester, the local paper pipeline and the Lambda bar handler.
+One instance serves one symbol. Between Lambda invocations its whole state lives in Redis as
+the plain dict ``snapshot()`` returns; ``Strategy.restore(snapshot)`` continues exactly where the
+original left off, so a restored strategy makes the same decisions as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from quantterminal.core.models import Bar, Direction
+
+SNAPSHOT_VERSION = 1
+
+
+class StrategyError(ValueError):
+    """Invalid strategy parameters or an unusable snapshot."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StrategyParams:
+    """Base for each strategy's parameters; every strategy may go short if allowed to."""
+
+    allow_short: bool = False
+
+    def validate(self) -> None:
+        """Raise ``StrategyError`` when the parameters make no sense."""
+
+
+def parse_params(params_cls: type[StrategyParams], overrides: Mapping[str, Any]) -> StrategyParams:
+    """Build ``params_cls`` from defaults plus ``overrides``; values may be strings from a CLI.
+
+    >>> parse_params(MomentumParams, {"fast": "5"}).fast
+    5
+    """
+    fields = {f.name: f for f in dataclasses.fields(params_cls)}
+    values: dict[str, Any] = {}
+    for key, raw in overrides.items():
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise StrategyError(f"unknown parameter {key!r} (known: {known})")
+        default = fields[key].default
+        values[key] = _coerce(key, raw, type(default))
+    params = params_cls(**values)
+    params.validate()
+    return params
+
+
+def _coerce(key: str, raw: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise StrategyError(f"parameter {key!r} must be true or false, got {raw!r}")
+    try:
+        if kind is int:
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError
+            return int(str(raw)) if isinstance(raw, str) else int(raw)
+        if kind is float:
+            return float(raw)
+    except (TypeError, ValueError):
+        raise StrategyError(f"parameter {key!r} must be {kind.__name__}, got {raw!r}") from None
+    return raw
+
+
+class Strategy(ABC):
+    """A per-symbol, incremental trading strategy.
+
+    Subclasses set ``name`` and ``params_type``, build their indicators in ``__init__``, decide in
+    ``on_bar`` and list their mutable state in ``_state`` / ``_load_state``.
+    """
+
+    name: ClassVar[str]
+    params_type: ClassVar[type[StrategyParams]]
+
+    def __init__(self, symbol: str, params: StrategyParams | None = None) -> None:
+        self.symbol = symbol
+        self.params = params if params is not None else self.params_type()
+        if not isinstance(self.params, self.params_type):
+            raise StrategyError(f"{self.name} needs {self.params_type.__name__}")
+        self.params.validate()
+
+    @abstractmethod
+    def on_bar(self, bar: Bar) -> Direction | None:
+        """Consume one *closed* bar; return the direction wanted now, or ``None`` while warming up."""
+
+    @abstractmethod
+    def _state(self) -> dict[str, Any]:
+        """Everything that changes as bars arrive, as JSON-serialisable data."""
+
+    @abstractmethod
+    def _load_state(self, state: dict[str, Any]) -> None:
+        """Load what ``_state`` returned."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """The strategy's full state as a plain, JSON-serialisable dict."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "strategy": self.name,
+            "symbol": self.symbol,
+            "params": dataclasses.asdict(self.params),
+            "state": self._state(),
+        }
+
+    @classmethod
+    def restore(cls, snapshot: Mapping[str, Any]) -> Strategy:
+        """Rebuild a strategy from ``snapshot()``; refuse a snapshot of another kind or version."""
+        if snapshot.get("version") != SNAPSHOT_VERSION:
+            raise StrategyError(
+                f"unsupported strategy snapshot version {snapshot.get('version')!r}"
+                f" (this build reads version {SNAPSHOT_VERSION})"
+            )
+        if snapshot.get("strategy") != cls.name:
+            raise StrategyError(f"snapshot is of strategy {snapshot.get('strategy')!r}, not {cls.name!r}")
+        params = parse_params(cls.params_type, snapshot["params"])
+        strategy = cls(snapshot["symbol"], params)
+        strategy._load_state(snapshot["state"])
+        return strategy

@@ -1,0 +1,122 @@
+"""Round-trip trades: from the fill that opens a position to the fill that closes it.
+
+A round trip starts when a symbol's position leaves zero and ends when it returns to zero; a fill
+that flips the position through zero ends one round trip and starts the next with the rest.
+Entry and exit prices are share-weighted averages of the fills on each side; ``pnl`` is the exact
+realised P&L net of every commission paid on the round trip's fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from quantterminal.core.models import Direction, Fill
+from quantterminal.core.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class RoundTrip:
+    """A closed trade."""
+
+    symbol: str
+    side: Direction
+    qty: int
+    entry_time: datetime
+    exit_time: datetime
+    entry_price: Decimal
+    exit_price: Decimal
+    gross_pnl: Decimal
+    commission: Decimal
+
+    @property
+    def pnl(self) -> Decimal:
+        """Realised P&L after commissions."""
+        return self.gross_pnl - self.commission
+
+
+class _OpenTrip:
+    __slots__ = (
+        "commission",
+        "entry_notional",
+        "entry_qty",
+        "entry_time",
+        "exit_notional",
+        "exit_qty",
+        "gross",
+        "side",
+    )
+
+    def __init__(self, side: Direction, entry_time: datetime) -> None:
+        self.side = side
+        self.entry_time = entry_time
+        self.entry_qty = 0
+        self.entry_notional = ZERO
+        self.exit_qty = 0
+        self.exit_notional = ZERO
+        self.gross = ZERO
+        self.commission = ZERO
+
+
+class RoundTripBook:
+    """Turns a symbol-ordered stream of fills (with the P&L each realised) into round trips."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, _OpenTrip] = {}
+        self._qty: dict[str, int] = {}
+        self.closed: list[RoundTrip] = []
+
+    def on_fill(self, fill: Fill, realized: Decimal) -> RoundTrip | None:
+        """Record ``fill``, which realised ``realized``; return the round trip it closed, if any.
+
+        On a flip the whole commission of the flipping fill is charged to the round trip it
+        closes (splitting it pro rata would need an inexact division).
+        """
+        symbol = fill.symbol
+        before = self._qty.get(symbol, 0)
+        signed = fill.side.sign * fill.qty
+        after = before + signed
+        self._qty[symbol] = after
+        reducing = before != 0 and (signed > 0) != (before > 0)
+        closing_qty = min(fill.qty, abs(before)) if reducing else 0
+        opening_qty = fill.qty - closing_qty
+        commission_left = fill.commission
+        closed: RoundTrip | None = None
+        trip = self._open.get(symbol)
+        if trip is not None:
+            if closing_qty:
+                trip.exit_qty += closing_qty
+                trip.exit_notional += closing_qty * fill.price
+                trip.gross += realized
+            else:
+                trip.entry_qty += fill.qty
+                trip.entry_notional += fill.qty * fill.price
+            trip.commission += fill.commission
+            commission_left = ZERO
+            if after == 0 or (after > 0) != (before > 0):
+                closed = RoundTrip(
+                    symbol=symbol,
+                    side=trip.side,
+                    qty=trip.entry_qty,
+                    entry_time=trip.entry_time,
+                    exit_time=fill.timestamp,
+                    entry_price=trip.entry_notional / trip.entry_qty,
+                    exit_price=trip.exit_notional / trip.exit_qty,
+                    gross_pnl=trip.gross,
+                    commission=trip.commission,
+                )
+                self.closed.append(closed)
+                del self._open[symbol]
+                trip = None
+        if trip is None and after != 0:
+            trip = _OpenTrip(Direction.LONG if after > 0 else Direction.SHORT, fill.timestamp)
+            trip.entry_qty = opening_qty
+            trip.entry_notional = opening_qty * fill.price
+            trip.commission = commission_left
+            self._open[symbol] = trip
+        return closed
+
+    def open_symbols(self) -> list[str]:
+        """Symbols with a round trip still open."""
+        return sorted(self._open)
