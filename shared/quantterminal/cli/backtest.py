@@ -238,7 +238,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"qterm backtest: error: {exc}", file=sys.stderr)
         return 2
     results = {n: _run_one(bt, bars, err) for n, bt in backtesters.items()}
-    console.print(_summary_table(results, bars))
+    console.print(_describe(bars), highlight=False, soft_wrap=True)
+    console.print(_summary_table(results))
     if args.out is not None:
         written = _write_outputs(args.out, results)
         console.print(f"wrote {len(written)} files to {args.out}/")
@@ -268,14 +269,15 @@ def _fmt_ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _summary_table(results: dict[str, BacktestResult], bars: dict[str, list[Bar]]) -> Table:
+def _describe(bars: dict[str, list[Bar]]) -> str:
     first = min(b[0].timestamp for b in bars.values())
     last = max(b[-1].timestamp for b in bars.values())
     total = sum(len(b) for b in bars.values())
-    table = Table(
-        title=f"Backtest: {', '.join(sorted(bars))} - {total:,} bars, {first:%Y-%m-%d} to {last:%Y-%m-%d}",
-        title_justify="left",
-    )
+    return f"Backtest: {', '.join(sorted(bars))} - {total:,} bars, {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+def _summary_table(results: dict[str, BacktestResult]) -> Table:
+    table = Table()
     table.add_column("metric")
     for name in results:
         table.add_column(name, justify="right")

@@ -27,7 +27,7 @@ def client_order_id(strategy: str, symbol: str, bar_time: datetime, intent: str)
 
     >>> from datetime import datetime, timezone
     >>> client_order_id("momentum", "SPY", datetime(2026, 1, 22, 14, 30, tzinfo=timezone.utc), "long")
-    'momentum-SPY-20260122T1430Z-long-3c0bfc0f'
+    'momentum-SPY-20260122T1430Z-long-a0b77c90'
     """
     stamp = bar_time.strftime("%Y%m%dT%H%MZ")
     key = f"{strategy}|{symbol}|{bar_time.isoformat()}|{intent}"

@@ -35,8 +35,8 @@ class StrategyParams:
 def parse_params(params_cls: type[StrategyParams], overrides: Mapping[str, Any]) -> StrategyParams:
     """Build ``params_cls`` from defaults plus ``overrides``; values may be strings from a CLI.
 
-    >>> parse_params(MomentumParams, {"fast": "5"}).fast
-    5
+    >>> parse_params(StrategyParams, {"allow_short": "yes"})
+    StrategyParams(allow_short=True)
     """
     fields = {f.name: f for f in dataclasses.fields(params_cls)}
     values: dict[str, Any] = {}

@@ -1,0 +1,163 @@
+"""``qterm backtest`` end to end: outputs on disk, help, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quantterminal.cli.main import main
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_single_strategy_writes_trades_equity_and_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    code = main(
+        [
+            "backtest",
+            "--strategy",
+            "momentum",
+            "--data",
+            "sample:lean_2013",
+            "--rth",
+            "--param",
+            "fast=5",
+            "--param",
+            "slow=20",
+            "--slippage-bps",
+            "1",
+            "--commission",
+            "0.005,1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Backtest: BAC, IBM, SPY" in printed
+    assert "Sharpe" in printed
+    trades = rows(out / "trades.csv")
+    assert trades
+    assert {"symbol", "entry_time", "exit_time", "side", "qty", "entry_price", "exit_price", "pnl"} <= set(
+        trades[0]
+    )
+    equity = rows(out / "equity.csv")
+    assert list(equity[0]) == ["timestamp", "equity"]
+    assert float(equity[0]["equity"]) == pytest.approx(100_000, rel=0.01)
+    assert (out / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fills = rows(out / "fills.csv")
+    assert all(f["commission"] != "0" for f in fills)
+    summary = rows(out / "summary.csv")
+    assert summary[0]["strategy"] == "momentum"
+
+
+def test_all_strategies_write_one_folder_each(tmp_path: Path) -> None:
+    assert (
+        main(
+            [
+                "backtest",
+                "--strategy",
+                "all",
+                "--data",
+                "sample:lean_2013",
+                "--symbols",
+                "SPY",
+                "--rth",
+                "--allow-short",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    for name in ("momentum", "mean_reversion", "volatility_breakout"):
+        assert (tmp_path / name / "trades.csv").exists()
+        assert (tmp_path / name / "equity.png").exists()
+    assert len(rows(tmp_path / "summary.csv")) == 3
+    assert (tmp_path / "equity.png").exists()
+    assert any(r["side"] == "short" for r in rows(tmp_path / "momentum" / "trades.csv"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "nope"], "unknown strategy 'nope'"),
+        (["--strategy", "momentum", "--cash", "-1"], "cash must be positive"),
+        (["--strategy", "momentum", "--fraction", "2"], "fraction must be in (0, 1]"),
+        (["--strategy", "momentum", "--slippage-bps", "x"], "basis points must be a number"),
+        (["--strategy", "momentum", "--commission", "1,2,3"], "PER_SHARE or PER_SHARE,MINIMUM"),
+        (["--strategy", "momentum", "--param", "fast"], "parameter must be NAME=VALUE"),
+        (["--strategy", "momentum", "--param", "period=3"], "no strategy run here has a parameter 'period'"),
+        (["--strategy", "momentum", "--param", "fast=40"], "must be shorter than slow"),
+        (["--strategy", "momentum", "--data", "/no/such/dir"], "no such file or folder"),
+        (["--strategy", "momentum", "--symbols", "TSLA"], "no data for symbol(s) TSLA"),
+        (["--strategy", "momentum", "--order-type", "stop"], "invalid choice: 'stop'"),
+        (["--data", "sample:spy_2011"], "the following arguments are required: --strategy"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code: int | str | None
+    try:
+        code = main(["backtest", *args, "--out", str(tmp_path / "out")])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["backtest", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in (
+        "--strategy",
+        "--data",
+        "--symbols",
+        "--param",
+        "--cash",
+        "--fraction",
+        "--slippage-bps",
+        "--commission",
+        "--out",
+        "--rth",
+        "--order-type",
+        "--limit-offset-bps",
+        "--allow-short",
+        "sample:spy_2011",
+        "momentum",
+        "mean_reversion",
+        "volatility_breakout",
+    ):
+        assert option in text
+
+
+def test_console_script_runs_the_default_demo_data(tmp_path: Path) -> None:
+    """The installed ``qterm`` entry point, as a user runs it."""
+    qterm = shutil.which("qterm", path=str(Path(sys.executable).parent))
+    assert qterm, "the qterm console script is not installed next to this Python"
+    done = subprocess.run(
+        [qterm, "backtest", "--strategy", "mean_reversion", "--rth", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Backtest: SPY - 16,770 bars, 2011-01-03 to 2011-03-31" in done.stdout
+    assert (tmp_path / "trades.csv").exists()
