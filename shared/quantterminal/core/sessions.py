@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -25,15 +24,7 @@ def session_date(ts: datetime) -> date:
     return ts.astimezone(NEW_YORK).date()
 
 
-def session_dates(timestamps: Iterable[datetime]) -> Iterator[date]:
-    """``session_date`` for each of a time-ordered series, converting once per day rather than
-    once per timestamp (the next New York midnight is the only boundary that matters)."""
-    boundary: datetime | None = None
-    current: date | None = None
-    for ts in timestamps:
-        if boundary is None or ts >= boundary:
-            current = session_date(ts)
-            next_midnight = datetime.combine(current + timedelta(days=1), time(0), NEW_YORK)
-            boundary = next_midnight
-        assert current is not None
-        yield current
+def next_midnight(day: date) -> datetime:
+    """The instant the New York calendar day after ``day`` begins, in UTC (so comparing it with
+    UTC timestamps needs no time-zone arithmetic)."""
+    return datetime.combine(day + timedelta(days=1), time(0), NEW_YORK).astimezone(UTC)
