@@ -67,11 +67,11 @@ def test_files_of_one_symbol_are_joined_and_must_not_overlap(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("body", "line", "problem"),
     [
-        ("2024-01-02T09:30:00-05:00,nan,10.5,9.9,10.2,100\n", 2, "open is 'nan'; prices must be finite"),
-        ("2024-01-02T09:30:00-05:00,10,10.5,9.9,inf,100\n", 2, "close is 'inf'"),
-        ("2024-01-02T09:30:00-05:00,0,10.5,0,10.2,100\n", 2, "open '0' is not positive"),
-        ("2024-01-02T09:30:00-05:00,-1,10.5,9.9,10.2,100\n", 2, "open '-1' is not positive"),
-        ("2024-01-02T09:30:00-05:00,10,10.5,9.9,10.2,-5\n", 2, "volume '-5' is negative"),
+        ("2024-01-02T09:30:00-05:00,nan,10.5,9.9,10.2,100\n", 2, "open is nan; prices must be finite"),
+        ("2024-01-02T09:30:00-05:00,10,10.5,9.9,inf,100\n", 2, "close is inf; prices must be finite"),
+        ("2024-01-02T09:30:00-05:00,0,10.5,0,10.2,100\n", 2, "open 0.0 is not positive"),
+        ("2024-01-02T09:30:00-05:00,-1,10.5,9.9,10.2,100\n", 2, "open -1.0 is not positive"),
+        ("2024-01-02T09:30:00-05:00,10,10.5,9.9,10.2,-5\n", 2, "volume -5 is negative"),
         ("2024-01-02T09:30:00-05:00,10,10.5,9.9,10.2,1.5\n", 2, "not a whole number"),
         ("2024-01-02T09:30:00-05:00,10,9.0,9.9,10.2,100\n", 2, "high 9.0 is below low 9.9"),
         ("2024-01-02T09:30:00-05:00,10,10.5,9.9,11,100\n", 2, "open/close outside"),

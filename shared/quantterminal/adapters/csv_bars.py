@@ -20,6 +20,7 @@ from pathlib import Path
 
 from quantterminal.core.models import Bar
 from quantterminal.core.sessions import is_regular_hours
+from quantterminal.core.validation import bar_problem
 
 REQUIRED_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 SAMPLE_PREFIX = "sample:"
@@ -38,28 +39,16 @@ def symbol_from_path(path: Path) -> str:
     return symbol
 
 
-def _parse_price(raw: str, column: str, where: str) -> float:
+def _parse_number(raw: str, column: str, where: str) -> float:
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
         raise DataError(f"{where}: {column} {raw!r} is not a number") from None
-    if math.isnan(value) or math.isinf(value):
-        raise DataError(f"{where}: {column} is {raw!r}; prices must be finite")
-    if value <= 0:
-        raise DataError(f"{where}: {column} {raw!r} is not positive")
-    return value
 
 
 def _parse_volume(raw: str, where: str) -> int:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise DataError(f"{where}: volume {raw!r} is not a number") from None
-    if math.isnan(value) or math.isinf(value):
-        raise DataError(f"{where}: volume is {raw!r}; it must be finite")
-    if value < 0:
-        raise DataError(f"{where}: volume {raw!r} is negative")
-    if not value.is_integer():
+    value = _parse_number(raw, "volume", where)
+    if not math.isfinite(value) or not value.is_integer():
         raise DataError(f"{where}: volume {raw!r} is not a whole number of shares")
     return int(value)
 
@@ -107,14 +96,14 @@ def read_bars_file(path: Path, symbol: str | None = None) -> list[Bar]:
                     raise DataError(f"{where}: expected {width} fields, found {len(row)}")
                 ts = _parse_timestamp(row[idx[0]].strip(), where)
                 open_, high, low, close = (
-                    _parse_price(row[i].strip(), name, where)
+                    _parse_number(row[i].strip(), name, where)
                     for i, name in zip(idx[1:5], REQUIRED_COLUMNS[1:5], strict=True)
                 )
                 volume = _parse_volume(row[idx[5]].strip(), where)
-                if high < low:
-                    raise DataError(f"{where}: high {high} is below low {low}")
-                if not (low <= open_ <= high and low <= close <= high):
-                    raise DataError(f"{where}: open/close outside the bar's high-low range")
+                bar = Bar(symbol, ts, open_, high, low, close, volume)
+                problem = bar_problem(bar)
+                if problem:
+                    raise DataError(f"{where}: {problem}")
                 if previous is not None:
                     if ts == previous:
                         raise DataError(f"{where}: duplicate timestamp {row[idx[0]].strip()}")
@@ -123,7 +112,7 @@ def read_bars_file(path: Path, symbol: str | None = None) -> list[Bar]:
                             f"{where}: timestamp {row[idx[0]].strip()} is earlier than the line before"
                         )
                 previous = ts
-                bars.append(Bar(symbol, ts, open_, high, low, close, volume))
+                bars.append(bar)
         except (csv.Error, UnicodeDecodeError) as exc:
             raise DataError(f"{path}:{reader.line_num}: unreadable line: {exc}") from None
     return bars

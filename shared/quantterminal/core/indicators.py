@@ -29,21 +29,31 @@ def _check_kind(state: dict[str, Any], kind: str, period: int) -> None:
         raise ValueError(f"snapshot is for {state.get('kind')}({state.get('period')}), not {kind}({period})")
 
 
-class SMA:
+class Indicator:
+    """Base of every indicator: the latest ``value``, ``None`` until warmed up."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: float | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once the indicator has seen enough input to have a value."""
+        return self.value is not None
+
+
+class SMA(Indicator):
     """Simple moving average of the last ``period`` values."""
 
-    __slots__ = ("_since_resum", "_sum", "_window", "period", "value")
+    __slots__ = ("_since_resum", "_sum", "_window", "period")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
         self._window: deque[float] = deque(maxlen=period)
         self._sum = 0.0
         self._since_resum = 0
-        self.value: float | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.value is not None
+        super().__init__()
 
     def update(self, x: float) -> float | None:
         # Hot path of every backtest: locals instead of repeated attribute reads.
@@ -80,21 +90,17 @@ class SMA:
         self.value = state["value"]
 
 
-class EMA:
+class EMA(Indicator):
     """Exponential moving average, ``alpha = 2 / (period + 1)``, seeded with the SMA of the first
     ``period`` values (the TA-Lib convention); ready after ``period`` values."""
 
-    __slots__ = ("_seed", "alpha", "period", "value")
+    __slots__ = ("_seed", "alpha", "period")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
         self.alpha = 2.0 / (period + 1)
         self._seed: list[float] = []
-        self.value: float | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.value is not None
+        super().__init__()
 
     def update(self, x: float) -> float | None:
         if self.value is not None:
@@ -115,7 +121,7 @@ class EMA:
         self.value = state["value"]
 
 
-class RollingStd:
+class RollingStd(Indicator):
     """Rolling mean and standard deviation of the last ``period`` values.
 
     ``ddof=0`` (the default) is the population standard deviation, as Bollinger bands use.
@@ -123,7 +129,7 @@ class RollingStd:
     exactly with two passes once per window.
     """
 
-    __slots__ = ("_m2", "_mean", "_since_resum", "_window", "ddof", "mean", "period", "value")
+    __slots__ = ("_m2", "_mean", "_since_resum", "_window", "ddof", "mean", "period")
 
     def __init__(self, period: int, ddof: int = 0) -> None:
         self.period = _check_period(period, minimum=2 if ddof else 1)
@@ -135,11 +141,7 @@ class RollingStd:
         self._m2 = 0.0
         self._since_resum = 0
         self.mean: float | None = None
-        self.value: float | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.value is not None
+        super().__init__()
 
     def update(self, x: float) -> float | None:
         window = self._window
@@ -190,21 +192,17 @@ class RollingStd:
         self.value = state["value"]
 
 
-class _RollingExtreme:
+class _RollingExtreme(Indicator):
     """Highest or lowest of the last ``period`` values with a monotonic deque (amortised O(1))."""
 
-    __slots__ = ("_count", "_deque", "period", "value")
+    __slots__ = ("_count", "_deque", "period")
     _kind = ""
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
         self._deque: deque[tuple[int, float]] = deque()
         self._count = 0
-        self.value: float | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.value is not None
+        super().__init__()
 
     def _dominates(self, a: float, b: float) -> bool:
         raise NotImplementedError
@@ -258,21 +256,17 @@ class Lowest(_RollingExtreme):
         return a < b
 
 
-class ATR:
+class ATR(Indicator):
     """Average true range with Wilder's smoothing, seeded with the mean of the first ``period``
     true ranges. The first bar's true range is ``high − low`` (there is no previous close)."""
 
-    __slots__ = ("_prev_close", "_seed", "period", "value")
+    __slots__ = ("_prev_close", "_seed", "period")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
         self._prev_close: float | None = None
         self._seed: list[float] = []
-        self.value: float | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.value is not None
+        super().__init__()
 
     def update(self, high: float, low: float, close: float) -> float | None:
         prev = self._prev_close
@@ -306,20 +300,16 @@ class ATR:
         self.value = state["value"]
 
 
-class RateOfChange:
+class RateOfChange(Indicator):
     """Rate of change over ``period`` bars as a fraction: ``x[t] / x[t − period] − 1``.
     Ready after ``period + 1`` values."""
 
-    __slots__ = ("_window", "period", "value")
+    __slots__ = ("_window", "period")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
         self._window: deque[float] = deque(maxlen=period + 1)
-        self.value: float | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.value is not None
+        super().__init__()
 
     def update(self, x: float) -> float | None:
         window = self._window

@@ -1,0 +1,54 @@
+"""What makes market data valid: one place, used by every edge that admits data (CSV loader,
+feed normalisers, ledger readers), so that bad input is refused the same way everywhere."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from quantterminal.core.models import Bar
+
+_UTC_OFFSET = timedelta(0)
+
+
+def bar_problem(bar: Bar) -> str | None:
+    """The first thing wrong with ``bar``, or ``None`` when it is valid.
+
+    Valid means: a timezone-aware UTC timestamp; finite, positive prices with
+    ``low <= open, close <= high``; a non-negative integer volume; and, when present, a finite
+    positive vwap and a non-negative trade count.
+    """
+    ts = bar.timestamp
+    if ts.tzinfo is None or ts.utcoffset() != _UTC_OFFSET:
+        return f"timestamp {ts.isoformat()} is not timezone-aware UTC"
+    if not bar.symbol:
+        return "symbol is empty"
+    for name, price in (("open", bar.open), ("high", bar.high), ("low", bar.low), ("close", bar.close)):
+        problem = _price_problem(name, price)
+        if problem:
+            return problem
+    if isinstance(bar.volume, bool) or not isinstance(bar.volume, int):
+        return f"volume {bar.volume!r} is not a whole number of shares"
+    if bar.volume < 0:
+        return f"volume {bar.volume} is negative"
+    if bar.high < bar.low:
+        return f"high {bar.high} is below low {bar.low}"
+    if not (bar.low <= bar.open <= bar.high and bar.low <= bar.close <= bar.high):
+        return "open/close outside the bar's high-low range"
+    if bar.vwap is not None:
+        problem = _price_problem("vwap", bar.vwap)
+        if problem:
+            return problem
+    if bar.trade_count is not None and bar.trade_count < 0:
+        return f"trade count {bar.trade_count} is negative"
+    return None
+
+
+def _price_problem(name: str, price: float) -> str | None:
+    if isinstance(price, bool) or not isinstance(price, (int, float)):
+        return f"{name} {price!r} is not a number"
+    if not math.isfinite(price):
+        return f"{name} is {price}; prices must be finite"
+    if price <= 0:
+        return f"{name} {price} is not positive"
+    return None
