@@ -185,6 +185,17 @@ def test_same_run_twice_gives_identical_results(lean_2013_rth: dict[str, list[Ba
         )
 
 
+def test_progress_is_reported_in_chunks_up_to_the_total() -> None:
+    closes = [100.0 + (i % 40) * 0.1 for i in range(70_000)]
+    seen: list[tuple[int, int]] = []
+    run_backtest(
+        BacktestConfig(strategy="momentum"),
+        {"SPY": bars_from_closes(closes)},
+        progress=lambda d, t: seen.append((d, t)),
+    )
+    assert seen == [(65_536, 70_000), (70_000, 70_000)]
+
+
 # --- no look-ahead ---------------------------------------------------------------------------------
 
 
@@ -223,3 +234,12 @@ def test_changing_bars_after_t_never_changes_a_decision_at_or_before_t(
         )
 
     assert upto(original) == upto(future_changed)
+
+
+def test_the_perturbation_above_does_change_later_decisions(lean_2013_rth: dict[str, list[Bar]]) -> None:
+    """Guards the look-ahead test against passing vacuously."""
+    bars = {s: b[:300] for s, b in lean_2013_rth.items()}
+    t = sorted({x.timestamp for b in bars.values() for x in b})[100]
+    changed = {s: [x if x.timestamp <= t else _perturb(x, 0.7) for x in b] for s, b in bars.items()}
+    config = BacktestConfig(strategy="mean_reversion", params={"allow_short": True})
+    assert run_backtest(config, bars).signals != run_backtest(config, changed).signals

@@ -265,6 +265,12 @@ def _fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.2f}%"
 
 
+def _fmt_money(value: Decimal | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+
+
 def _fmt_ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
@@ -287,7 +293,7 @@ def _summary_table(results: dict[str, BacktestResult]) -> Table:
         rows.append((label, values))
 
     ms = [r.metrics for r in results.values()]
-    row("final equity", [f"${m.final_equity:,.2f}" for m in ms])
+    row("final equity", [_fmt_money(m.final_equity) for m in ms])
     row("total return", [_fmt_pct(m.total_return) for m in ms])
     row("CAGR", [_fmt_pct(m.cagr) for m in ms])
     row("Sharpe", [_fmt_ratio(m.sharpe) for m in ms])
@@ -295,7 +301,7 @@ def _summary_table(results: dict[str, BacktestResult]) -> Table:
     row("max drawdown", [_fmt_pct(m.max_drawdown) for m in ms])
     row("trades", [str(m.num_trades) for m in ms])
     row("win rate", [_fmt_pct(m.win_rate) for m in ms])
-    row("avg trade", ["n/a" if m.avg_trade is None else f"${m.avg_trade:,.2f}" for m in ms])
+    row("avg trade", [_fmt_money(m.avg_trade) for m in ms])
     row("exposure", [_fmt_pct(m.exposure) for m in ms])
     row("trading days", [str(m.trading_days) for m in ms])
     row("orders not filled", [str(len(r.not_filled)) for r in results.values()])
