@@ -47,7 +47,7 @@ from quantterminal.core.money import ZERO, round_to_tick, to_decimal
 from quantterminal.core.orders import OrderRequest, OrderType, client_order_id
 from quantterminal.core.portfolio import Portfolio
 from quantterminal.core.sizing import target_quantity
-from quantterminal.core.strategies import build_params, strategy_class
+from quantterminal.core.strategies import Strategy, StrategyParams, build_params, strategy_class
 from quantterminal.core.trades import RoundTrip, RoundTripBook
 
 _BPS = Decimal(10_000)
@@ -163,7 +163,13 @@ def run_backtest(
 class _Run:
     """The mutable state of one backtest run. ``process`` is the hot loop."""
 
-    def __init__(self, config: BacktestConfig, strategy_cls: Any, params: Any, symbols: list[str]) -> None:
+    def __init__(
+        self,
+        config: BacktestConfig,
+        strategy_cls: type[Strategy],
+        params: StrategyParams,
+        symbols: list[str],
+    ) -> None:
         self.config = config
         self.symbols = symbols
         self.strategies = {s: strategy_cls(s, params) for s in symbols}
