@@ -21,7 +21,7 @@ D = Decimal
 
 
 def fill(side: Side, qty: int, price: str, i: int = 0, commission: str = "0", symbol: str = "SPY") -> Fill:
-    return Fill(symbol, T0 + timedelta(minutes=i), side, qty, D(price), D(commission), f"o{i}")
+    return Fill(symbol, T0 + timedelta(minutes=i), side, qty, D(price), D(commission), f"o{i}", f"x{i}")
 
 
 # --- positions and cash ---------------------------------------------------------------------

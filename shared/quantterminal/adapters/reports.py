@@ -58,10 +58,20 @@ def write_trades_csv(path: Path, result: BacktestResult) -> Path:
 def write_fills_csv(path: Path, result: BacktestResult) -> Path:
     """One row per fill."""
     rows = [
-        (f.timestamp.isoformat(), f.symbol, f.side.value, f.qty, f.price, f.commission, f.order_id)
+        (
+            f.timestamp.isoformat(),
+            f.symbol,
+            f.side.value,
+            f.qty,
+            f.price,
+            f.commission,
+            f.order_id,
+            f.execution_id,
+        )
         for f in result.fills
     ]
-    return _write_rows(path, ("timestamp", "symbol", "side", "qty", "price", "commission", "order_id"), rows)
+    header = ("timestamp", "symbol", "side", "qty", "price", "commission", "order_id", "execution_id")
+    return _write_rows(path, header, rows)
 
 
 def write_signals_csv(path: Path, result: BacktestResult) -> Path:

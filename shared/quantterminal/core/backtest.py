@@ -294,7 +294,16 @@ class _Run:
             if cash_after < 0:
                 self.not_filled.append(OrderOutcome(order, bar.timestamp, "insufficient buying power"))
                 return
-        fill = Fill(order.symbol, bar.timestamp, side, order.qty, price, commission, order.client_order_id)
+        fill = Fill(
+            order.symbol,
+            bar.timestamp,
+            side,
+            order.qty,
+            price,
+            commission,
+            order.client_order_id,
+            f"{order.client_order_id}-fill",
+        )
         realized = portfolio.apply_fill(fill)
         self.book.on_fill(fill, realized)
         self.fills.append(fill)

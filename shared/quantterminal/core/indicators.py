@@ -18,6 +18,9 @@ from collections import deque
 from typing import Any
 
 
+_CANCELLATION_GUARD = 1e-6
+
+
 def _check_period(period: int, minimum: int = 1) -> int:
     if not isinstance(period, int) or isinstance(period, bool) or period < minimum:
         raise ValueError(f"period must be an integer >= {minimum}, got {period!r}")
@@ -126,7 +129,8 @@ class RollingStd(Indicator):
 
     ``ddof=0`` (the default) is the population standard deviation, as Bollinger bands use.
     Uses the rolling form of Welford's update (no ``E[x²] − E[x]²`` cancellation), recomputed
-    exactly with two passes once per window.
+    exactly with two passes once per window, and at once when an update shrinks the sum of
+    squared deviations by more than a factor of 10⁶ (an outlier leaving the window).
     """
 
     __slots__ = ("_m2", "_mean", "_since_resum", "_window", "ddof", "mean", "period")
@@ -150,8 +154,13 @@ class RollingStd(Indicator):
             old = window[0]
             window.append(x)
             old_mean = self._mean
+            old_m2 = self._m2
             self._mean = old_mean + (x - old) / n
-            self._m2 += (x - old) * (x - self._mean + old - old_mean)
+            self._m2 = old_m2 + (x - old) * (x - self._mean + old - old_mean)
+            if self._m2 < old_m2 * _CANCELLATION_GUARD:
+                # A large value left the window: the update subtracted nearly equal numbers and its
+                # rounding error may exceed what is left. Recompute exactly (two passes).
+                self._since_resum = n - 1
         else:
             window.append(x)
             delta = x - self._mean

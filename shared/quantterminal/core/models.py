@@ -103,7 +103,11 @@ class Signal:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """An execution: ``qty`` shares (always positive) at an exact ``price``."""
+    """An execution: ``qty`` shares (always positive) at an exact ``price``.
+
+    ``order_id`` is the client order id; ``execution_id`` identifies this execution uniquely
+    (the broker's execution id), so a fill delivered twice is recognised as the same fill.
+    """
 
     symbol: str
     timestamp: datetime
@@ -112,3 +116,4 @@ class Fill:
     price: Decimal
     commission: Decimal
     order_id: str
+    execution_id: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from quantterminal.core.models import Bar
+from quantterminal.core.models import Bar, Trade
 
 _UTC_OFFSET = timedelta(0)
 
@@ -51,4 +51,22 @@ def _price_problem(name: str, price: float) -> str | None:
         return f"{name} is {price}; prices must be finite"
     if price <= 0:
         return f"{name} {price} is not positive"
+    return None
+
+
+def trade_problem(trade: Trade) -> str | None:
+    """The first thing wrong with ``trade``, or ``None``. A trade must carry the provider's trade
+    id: it is the only way to recognise the same print delivered twice."""
+    ts = trade.timestamp
+    if ts.tzinfo is None or ts.utcoffset() != _UTC_OFFSET:
+        return f"timestamp {ts.isoformat()} is not timezone-aware UTC"
+    if not trade.symbol:
+        return "symbol is empty"
+    problem = _price_problem("price", trade.price)
+    if problem:
+        return problem
+    if isinstance(trade.size, bool) or not isinstance(trade.size, int) or trade.size <= 0:
+        return f"size {trade.size!r} is not a positive whole number of shares"
+    if not trade.trade_id:
+        return "trade id is missing"
     return None

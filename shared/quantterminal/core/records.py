@@ -1,0 +1,67 @@
+"""What the ledger records besides market data: order events, risk events, equity snapshots.
+
+These are the audit trail. Order events and fills are append-only: a later state of an order is
+a new event, never an edit of an old one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One update of an order's life as the broker reported it (new, fill, canceled, ...).
+
+    ``event_id`` makes redelivery harmless: the same event appended twice is stored once.
+    ``filled_qty`` is cumulative, as brokers report it.
+    """
+
+    event_id: str
+    client_order_id: str
+    event: str
+    timestamp: datetime
+    filled_qty: int = 0
+    filled_avg_price: Decimal | None = None
+    broker_order_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    """A decision of the risk manager worth keeping: a rejection, a halt, a resume."""
+
+    timestamp: datetime
+    account: str
+    kind: str
+    reason: str
+    strategy: str | None = None
+    symbol: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EquitySnapshot:
+    """An account's cash and equity at a moment, exact."""
+
+    account: str
+    timestamp: datetime
+    equity: Decimal
+    cash: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What a bulk ingest did: rows new to the ledger, rows that revised a stored one, rows that
+    were already stored exactly as given."""
+
+    inserted: int = 0
+    revised: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.revised + self.unchanged
