@@ -17,7 +17,6 @@ import math
 from collections import deque
 from typing import Any
 
-
 _CANCELLATION_GUARD = 1e-6
 
 
