@@ -9,7 +9,7 @@ Long and short positions, partial closes and flips through zero are all handled 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from quantterminal.core.models import Fill, Side
@@ -36,6 +36,20 @@ class Position:
         self.qty = 0
         self.realized_pnl = ZERO
         self._lots: deque[_Lot] = deque()
+
+    @classmethod
+    def from_lots(cls, symbol: str, lots: Iterable[tuple[int, Decimal]], realized_pnl: Decimal) -> Position:
+        """Rebuild a position from its ``lots()`` (oldest first) and realised P&L."""
+        position = cls(symbol)
+        for qty, price in lots:
+            position._lots.append(_Lot(qty, price))
+            position.qty += qty
+        position.realized_pnl = realized_pnl
+        return position
+
+    def lots(self) -> tuple[tuple[int, Decimal], ...]:
+        """The open lots, oldest first, as ``(signed qty, price)``."""
+        return tuple((lot.qty, lot.price) for lot in self._lots)
 
     @property
     def cost_basis(self) -> Decimal:

@@ -1,0 +1,52 @@
+"""Retries with exponential backoff and full jitter, for every call that leaves the process."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(
+    attempt: int, base: float = 0.05, cap: float = 5.0, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait before retry number ``attempt`` (0-based): uniform in
+    ``[0, min(cap, base × 2^attempt)]`` ("full jitter"), so that many clients retrying after the
+    same failure spread out instead of hammering the server together."""
+    return (rng or random).uniform(0.0, min(cap, base * (2**attempt)))
+
+
+def with_retries(
+    call: Callable[[], T],
+    retry_on: tuple[type[BaseException], ...],
+    attempts: int = 4,
+    base: float = 0.05,
+    cap: float = 5.0,
+    what: str = "call",
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``call``; on one of ``retry_on`` wait ``backoff_delay`` and try again, at most
+    ``attempts`` times in all, then re-raise the last error. Only for idempotent calls."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except retry_on as exc:
+            if attempt == attempts - 1:
+                raise
+            delay = backoff_delay(attempt, base, cap)
+            log.warning(
+                "%s failed (%s: %s); retry %d/%d in %.2fs",
+                what,
+                type(exc).__name__,
+                exc,
+                attempt + 1,
+                attempts - 1,
+                delay,
+            )
+            sleep(delay)
+    raise AssertionError("unreachable")

@@ -1,0 +1,165 @@
+"""The small interfaces the core needs from the outside world. Adapters implement them.
+
+- ``Ledger``: the time-series and audit store (PostgreSQL in AWS, SQLite on a laptop).
+- ``StateStore``: the hot state shared between processes (Redis in AWS, memory on a laptop).
+
+Both are specified by their contract tests (``tests/contract``), which every adapter passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from quantterminal.core.models import Bar, Fill, Signal, Trade
+from quantterminal.core.orders import OrderRequest
+from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
+from quantterminal.core.state import OpenOrder, PositionState, RiskState
+
+
+class Ledger(Protocol):
+    """History of record: bars, ticks, orders, order events, fills, signals, risk events, equity.
+
+    Writes are idempotent (natural keys), so any of them may be retried or redelivered. Order
+    events and fills are append-only. Days (``on`` queries) are New York trading dates.
+    """
+
+    def ingest_bars(self, bars: Sequence[Bar]) -> IngestReport:
+        """Store bars keyed by (symbol, start time); a changed bar replaces the stored one and
+        bumps its revision, an identical one changes nothing. All or nothing."""
+        ...
+
+    def ingest_ticks(self, trades: Sequence[Trade]) -> IngestReport:
+        """Store trades keyed by (symbol, time, exchange, trade id); a known trade is unchanged."""
+        ...
+
+    def bar_revision(self, symbol: str, start: datetime) -> int | None:
+        """How often the stored bar was revised (0 = never), or ``None`` if there is none."""
+        ...
+
+    def last_bars(self, symbol: str, n: int) -> list[Bar]:
+        """The latest ``n`` bars of ``symbol``, oldest first."""
+        ...
+
+    def bars_between(
+        self, start: datetime, end: datetime, symbols: Sequence[str] | None = None
+    ) -> dict[str, list[Bar]]:
+        """Bars with ``start <= time < end`` by symbol (all symbols when ``symbols`` is None)."""
+        ...
+
+    def last_ticks(self, symbol: str, n: int) -> list[Trade]:
+        """The latest ``n`` trades of ``symbol``, oldest first."""
+        ...
+
+    def missing_minutes(self, symbol: str, start: datetime, end: datetime) -> list[datetime]:
+        """Regular-session minutes in ``[start, end)`` with no stored bar (for backfill)."""
+        ...
+
+    def record_order(self, order: OrderRequest) -> bool:
+        """Store an order once; ``False`` if its client order id was already recorded."""
+        ...
+
+    def append_order_event(self, event: OrderEvent) -> bool:
+        """Append an order event; ``False`` if this event id is already stored."""
+        ...
+
+    def append_fill(self, fill: Fill) -> bool:
+        """Append a fill; ``False`` if this execution id is already stored."""
+        ...
+
+    def record_signal(self, signal: Signal) -> bool:
+        """Store a decision; ``False`` if (strategy, symbol, bar time) is already stored."""
+        ...
+
+    def record_risk_event(self, event: RiskEvent) -> None:
+        """Append a risk event."""
+        ...
+
+    def record_equity(self, snapshot: EquitySnapshot) -> None:
+        """Store an equity snapshot (one per account and time; the latest write wins)."""
+        ...
+
+    def orders_on(self, day: date) -> list[OrderRequest]:
+        """Orders decided on New York date ``day``, in decision order."""
+        ...
+
+    def order_events(self, client_order_id: str) -> list[OrderEvent]:
+        """Every event of one order in the order they were appended."""
+        ...
+
+    def fills_on(self, day: date) -> list[Fill]:
+        """Fills executed on New York date ``day``, in time order."""
+        ...
+
+    def signals_between(self, start: datetime, end: datetime) -> list[Signal]:
+        """Decisions on bars starting in ``[start, end)``, in time order."""
+        ...
+
+    def risk_events_on(self, day: date) -> list[RiskEvent]:
+        """Risk events on New York date ``day``, in time order."""
+        ...
+
+    def equity_curve(self, account: str, start: datetime, end: datetime) -> list[EquitySnapshot]:
+        """Equity snapshots of ``account`` in ``[start, end)``, in time order."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class StateStore(Protocol):
+    """Hot state shared by concurrent writers. Every update is compare-and-set on a version
+    number: ``update_*`` reads, applies ``change``, and writes only if nobody wrote in between,
+    retrying with backoff a bounded number of times (then ``ConcurrencyError``)."""
+
+    def get_position(self, account: str, strategy: str, symbol: str) -> PositionState:
+        """The position, or a flat one with version 0 if none is stored."""
+        ...
+
+    def update_position(
+        self, account: str, strategy: str, symbol: str, change: Callable[[PositionState], PositionState]
+    ) -> PositionState:
+        """Apply ``change`` atomically. Open positions never expire; flat ones after 7 days."""
+        ...
+
+    def positions(self, account: str) -> list[PositionState]:
+        """All stored positions of ``account`` (open and recently flat), sorted."""
+        ...
+
+    def add_open_order(self, order: OpenOrder) -> bool:
+        """Record an order before it is submitted; ``False`` if its id is already recorded."""
+        ...
+
+    def get_open_order(self, client_order_id: str) -> OpenOrder | None:
+        """The open order, or ``None``."""
+        ...
+
+    def update_open_order(self, client_order_id: str, change: Callable[[OpenOrder], OpenOrder]) -> OpenOrder:
+        """Apply ``change`` atomically; ``KeyError`` if the order is not open."""
+        ...
+
+    def remove_open_order(self, client_order_id: str) -> bool:
+        """Forget an order that reached a terminal state; ``False`` if it was not there."""
+        ...
+
+    def open_orders(self, account: str) -> list[OpenOrder]:
+        """All open orders of ``account``, by client order id."""
+        ...
+
+    def save_snapshot(self, strategy: str, symbol: str, snapshot: Mapping[str, Any]) -> None:
+        """Keep a strategy's state; it expires after 7 days without a save."""
+        ...
+
+    def load_snapshot(self, strategy: str, symbol: str) -> dict[str, Any] | None:
+        """The last saved strategy state, or ``None``."""
+        ...
+
+    def get_risk_state(self, account: str) -> RiskState:
+        """The account's risk state (a fresh one with version 0 if none is stored)."""
+        ...
+
+    def update_risk_state(self, account: str, change: Callable[[RiskState], RiskState]) -> RiskState:
+        """Apply ``change`` atomically."""
+        ...
