@@ -56,8 +56,7 @@ def load_scaled(min_bars: int) -> tuple[dict[str, list[Bar]], float, int]:
         for symbol, bars in real.items():
             name = f"{symbol}~{copy}"
             scaled[name] = [
-                Bar(name, b.timestamp, b.open, b.high, b.low, b.close, b.volume, b.vwap, b.trade_count)
-                for b in bars
+                Bar(name, b.timestamp, b.open, b.high, b.low, b.close, b.volume, b.vwap, b.trade_count) for b in bars
             ]
         copy += 1
     return scaled, rows / elapsed, rows
@@ -175,21 +174,15 @@ def _backtrader_compare(bars_count: int, repeat: int, queue: Any) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--bars", type=int, default=1_000_000, help="at least this many bars (default 1,000,000)"
-    )
+    parser.add_argument("--bars", type=int, default=1_000_000, help="at least this many bars (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per strategy (median reported)")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
-    parser.add_argument(
-        "--backtrader-bars", type=int, default=100_000, help="bars for the backtrader comparison"
-    )
+    parser.add_argument("--backtrader-bars", type=int, default=100_000, help="bars for the backtrader comparison")
     parser.add_argument("--no-backtrader", action="store_true")
     args = parser.parse_args()
 
     results = [run_isolated(_run_strategy, name, args.bars, args.repeat) for name in args.strategies]
-    compare = (
-        None if args.no_backtrader else run_isolated(_backtrader_compare, args.backtrader_bars, args.repeat)
-    )
+    compare = None if args.no_backtrader else run_isolated(_backtrader_compare, args.backtrader_bars, args.repeat)
 
     first = results[0]
     print(
@@ -214,11 +207,7 @@ def main() -> int:
                 f"QuantTerminal {compare['quantterminal_bars_per_s']:,}"
                 f" bars/s ({compare['speedup']}x)"
             )
-    print(
-        json.dumps(
-            {"benchmark": "backtest", "bars": first["bars"], "results": results, "backtrader": compare}
-        )
-    )
+    print(json.dumps({"benchmark": "backtest", "bars": first["bars"], "results": results, "backtrader": compare}))
     return 0
 
 

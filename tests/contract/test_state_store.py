@@ -187,11 +187,7 @@ def test_concurrent_writers_lose_no_update(store: VersionedStateStore) -> None:
 
 
 @settings(max_examples=25)
-@given(
-    fills=st.lists(
-        st.tuples(st.booleans(), st.integers(1, 50), st.integers(100, 20000)), min_size=1, max_size=12
-    )
-)
+@given(fills=st.lists(st.tuples(st.booleans(), st.integers(1, 50), st.integers(100, 20000)), min_size=1, max_size=12))
 def test_stored_position_equals_the_same_fills_applied_in_memory(fills: list[tuple[bool, int, int]]) -> None:
     s = MemoryStateStore()
     expected = PositionState("paper", "m", "SPY")
@@ -223,9 +219,7 @@ def test_stored_position_equals_the_same_fills_applied_in_memory(fills: list[tup
         lambda p: replace(p, symbol="QQQ"),
     ],
 )
-def test_bad_position_values_are_refused_and_nothing_is_written(
-    store: VersionedStateStore, bad: object
-) -> None:
+def test_bad_position_values_are_refused_and_nothing_is_written(store: VersionedStateStore, bad: object) -> None:
     store.update_position("paper", "m", "SPY", buy(3, "10"))  # type: ignore[arg-type]
     before = store.get_position("paper", "m", "SPY")
     with pytest.raises(StateError):
@@ -262,9 +256,7 @@ def test_open_order_is_recorded_once_updated_and_removed(store: VersionedStateSt
     got = store.get_open_order("momentum-SPY-1")
     assert got is not None
     assert (got.status, got.version, got.limit_price) == ("new", 1, D("100.25"))
-    updated = store.update_open_order(
-        "momentum-SPY-1", lambda o: replace(o, status="partially_filled", filled_qty=4)
-    )
+    updated = store.update_open_order("momentum-SPY-1", lambda o: replace(o, status="partially_filled", filled_qty=4))
     assert (updated.filled_qty, updated.version) == (4, 2)
     assert [o.client_order_id for o in store.open_orders("paper")] == ["momentum-SPY-1"]
     assert store.remove_open_order("momentum-SPY-1")
@@ -308,9 +300,7 @@ def test_risk_state_halt_and_resume(store: VersionedStateStore) -> None:
         "paper",
         lambda r: replace(r, day=date(2026, 3, 2), opening_equity=D("100000"), peak_equity=D("101000.50")),
     )
-    s = store.update_risk_state(
-        "paper", lambda r: replace(r, halted=True, halt_reason="kill switch", halted_at=NOW)
-    )
+    s = store.update_risk_state("paper", lambda r: replace(r, halted=True, halt_reason="kill switch", halted_at=NOW))
     assert (s.halted, s.halt_reason, s.version, s.peak_equity) == (True, "kill switch", 2, D("101000.50"))
     assert store.get_risk_state("paper") == s
     with pytest.raises(StateError, match="a halt needs a reason"):

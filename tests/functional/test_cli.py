@@ -18,9 +18,7 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_single_strategy_writes_trades_equity_and_plot(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_single_strategy_writes_trades_equity_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     code = main(
         [
@@ -48,9 +46,7 @@ def test_single_strategy_writes_trades_equity_and_plot(
     assert "Sharpe" in printed
     trades = rows(out / "trades.csv")
     assert trades
-    assert {"symbol", "entry_time", "exit_time", "side", "qty", "entry_price", "exit_price", "pnl"} <= set(
-        trades[0]
-    )
+    assert {"symbol", "entry_time", "exit_time", "side", "qty", "entry_price", "exit_price", "pnl"} <= set(trades[0])
     equity = rows(out / "equity.csv")
     assert list(equity[0]) == ["timestamp", "equity"]
     assert float(equity[0]["equity"]) == pytest.approx(100_000, rel=0.01)

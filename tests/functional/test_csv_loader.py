@@ -12,10 +12,7 @@ from quantterminal.adapters.csv_bars import DataError, load_bars, read_bars_file
 from quantterminal.core.sessions import is_regular_hours
 
 HEADER = "timestamp,open,high,low,close,volume\n"
-GOOD = (
-    "2024-01-02T09:30:00-05:00,10.00,10.50,9.90,10.20,100\n"
-    "2024-01-02T09:31:00-05:00,10.20,10.30,10.10,10.25,50\n"
-)
+GOOD = "2024-01-02T09:30:00-05:00,10.00,10.50,9.90,10.20,100\n2024-01-02T09:31:00-05:00,10.20,10.30,10.10,10.25,50\n"
 
 
 def write(tmp_path: Path, name: str, body: str, header: str = HEADER) -> Path:
@@ -93,9 +90,7 @@ def test_bad_rows_name_file_line_and_problem(tmp_path: Path, body: str, line: in
 
 
 def test_missing_columns_and_empty_files(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "SPY.csv", "2024-01-02T09:30:00-05:00,10,10,10\n", header="timestamp,open,high,low\n"
-    )
+    path = write(tmp_path, "SPY.csv", "2024-01-02T09:30:00-05:00,10,10,10\n", header="timestamp,open,high,low\n")
     with pytest.raises(DataError, match=r"SPY.csv:1: missing column\(s\) close, volume"):
         read_bars_file(path)
     empty = tmp_path / "QQQ.csv"

@@ -151,9 +151,7 @@ def test_bars_of_many_symbols_are_merged_in_time_then_symbol_order() -> None:
     spy = bars_from_closes([100.0, 101.0, 102.0], "SPY")
     qqq = bars_from_closes([50.0, 51.0, 52.0], "QQQ")
     merged = merge_bars({"SPY": spy, "QQQ": qqq})
-    assert [(b.symbol, b.timestamp) for b in merged] == [
-        (s, minute(i)) for i in range(3) for s in ("QQQ", "SPY")
-    ]
+    assert [(b.symbol, b.timestamp) for b in merged] == [(s, minute(i)) for i in range(3) for s in ("QQQ", "SPY")]
     result = backtest({"SPY": spy, "QQQ": qqq})
     assert {f.symbol for f in result.fills} == {"SPY", "QQQ"}
     assert len(result.equity_curve) == 3

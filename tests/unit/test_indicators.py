@@ -107,11 +107,7 @@ def test_atr_matches_wilder_reference(rows: list[tuple[float, float, float]], n:
     atr = ATR(n)
     want: float | None = None
     for high, low, c in bars:
-        tr = (
-            high - low
-            if prev_close is None
-            else max(high - low, abs(high - prev_close), abs(low - prev_close))
-        )
+        tr = high - low if prev_close is None else max(high - low, abs(high - prev_close), abs(low - prev_close))
         trs.append(tr)
         prev_close = c
         if len(trs) == n:

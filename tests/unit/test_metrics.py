@@ -77,9 +77,7 @@ def test_max_drawdown_by_hand() -> None:
 
 
 def test_compute_metrics_by_hand() -> None:
-    m = compute_metrics(
-        Decimal(100), Decimal("108.9"), CURVE, [trip("3"), trip("-1"), trip("4")], exposed_points=3
-    )
+    m = compute_metrics(Decimal(100), Decimal("108.9"), CURVE, [trip("3"), trip("-1"), trip("4")], exposed_points=3)
     assert m.total_return == pytest.approx(0.089)
     assert m.trading_days == 3
     assert m.cagr == pytest.approx(1.089 ** (252 / 3) - 1)

@@ -58,9 +58,7 @@ def naive_momentum(closes: list[float], fast: int, slow: int, allow_short: bool)
 
 @given(walk, st.booleans())
 def test_momentum_matches_naive_crossover(closes: list[float], allow_short: bool) -> None:
-    got = run(
-        Momentum("SPY", MomentumParams(fast=3, slow=8, allow_short=allow_short)), bars_from_closes(closes)
-    )
+    got = run(Momentum("SPY", MomentumParams(fast=3, slow=8, allow_short=allow_short)), bars_from_closes(closes))
     want = naive_momentum(closes, 3, 8, allow_short)
     assert got[:7] == [None] * min(7, len(closes))
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
@@ -130,9 +128,7 @@ def naive_breakout(
             out.append(None)
             continue
         c = closes[i]
-        if (wanted is LONG and c < min(lows[i - exit_ : i])) or (
-            wanted is SHORT and c > max(highs[i - exit_ : i])
-        ):
+        if (wanted is LONG and c < min(lows[i - exit_ : i])) or (wanted is SHORT and c > max(highs[i - exit_ : i])):
             wanted = FLAT
         elif wanted is FLAT and c > max(highs[i - entry : i]):
             wanted = LONG
@@ -143,9 +139,7 @@ def naive_breakout(
 
 
 @given(walk, st.booleans(), st.integers(1, 12), st.integers(1, 12))
-def test_breakout_matches_naive_channel_rules(
-    closes: list[float], allow_short: bool, entry: int, exit_: int
-) -> None:
+def test_breakout_matches_naive_channel_rules(closes: list[float], allow_short: bool, entry: int, exit_: int) -> None:
     bars = [bar(i, c, high=c + 0.03 * (i % 4), low=c - 0.02 * (i % 5)) for i, c in enumerate(closes)]
     params = VolatilityBreakoutParams(entry=entry, exit=exit_, allow_short=allow_short)
     got = run(VolatilityBreakout("SPY", params), bars)

@@ -108,9 +108,7 @@ def read_bars_file(path: Path, symbol: str | None = None) -> list[Bar]:
                     if ts == previous:
                         raise DataError(f"{where}: duplicate timestamp {row[idx[0]].strip()}")
                     if ts < previous:
-                        raise DataError(
-                            f"{where}: timestamp {row[idx[0]].strip()} is earlier than the line before"
-                        )
+                        raise DataError(f"{where}: timestamp {row[idx[0]].strip()} is earlier than the line before")
                 previous = ts
                 bars.append(bar)
         except (csv.Error, UnicodeDecodeError) as exc:
@@ -185,7 +183,5 @@ def load_bars(
         if joined:
             result[name] = joined
     if not result:
-        raise DataError(
-            "no bars left to load" + (" after the regular-hours filter" if regular_hours_only else "")
-        )
+        raise DataError("no bars left to load" + (" after the regular-hours filter" if regular_hours_only else ""))
     return result

@@ -76,9 +76,7 @@ def write_fills_csv(path: Path, result: BacktestResult) -> Path:
 
 def write_signals_csv(path: Path, result: BacktestResult) -> Path:
     """Every change of wanted direction, with the bar it was decided on."""
-    rows = [
-        (s.bar_time.isoformat(), s.symbol, s.strategy, s.direction.value, s.price) for s in result.signals
-    ]
+    rows = [(s.bar_time.isoformat(), s.symbol, s.strategy, s.direction.value, s.price) for s in result.signals]
     return _write_rows(path, ("bar_time", "symbol", "strategy", "direction", "close"), rows)
 
 

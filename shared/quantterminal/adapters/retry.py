@@ -12,9 +12,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def backoff_delay(
-    attempt: int, base: float = 0.05, cap: float = 5.0, rng: random.Random | None = None
-) -> float:
+def backoff_delay(attempt: int, base: float = 0.05, cap: float = 5.0, rng: random.Random | None = None) -> float:
     """Seconds to wait before retry number ``attempt`` (0-based): uniform in
     ``[0, min(cap, base × 2^attempt)]`` ("full jitter"), so that many clients retrying after the
     same failure spread out instead of hammering the server together."""

@@ -129,9 +129,7 @@ class VersionedStateStore(ABC):
         return self._load_position(account, strategy, symbol)(doc, version)
 
     @staticmethod
-    def _load_position(
-        account: str, strategy: str, symbol: str
-    ) -> Callable[[str | None, int], PositionState]:
+    def _load_position(account: str, strategy: str, symbol: str) -> Callable[[str | None, int], PositionState]:
         def load(doc: str | None, version: int) -> PositionState:
             if doc is None:
                 return PositionState(account, strategy, symbol)

@@ -122,12 +122,8 @@ def register(commands: Any) -> None:
         help=f"CSV file or folder of CSV files, or sample:NAME (default: {DEFAULT_DATA})",
     )
     parser.add_argument("--symbols", nargs="+", metavar="SYM", help="only these symbols from --data")
-    parser.add_argument(
-        "--symbol", metavar="SYM", help="the symbol of a single --data file whose name does not say"
-    )
-    parser.add_argument(
-        "--rth", action="store_true", help="regular trading hours only (09:30-16:00 New York)"
-    )
+    parser.add_argument("--symbol", metavar="SYM", help="the symbol of a single --data file whose name does not say")
+    parser.add_argument("--rth", action="store_true", help="regular trading hours only (09:30-16:00 New York)")
     parser.add_argument(
         "--param",
         action="append",
@@ -188,9 +184,7 @@ def _strategy_names(text: str) -> list[str]:
     return names
 
 
-def _params_for(
-    names: list[str], pairs: list[tuple[str, str]], allow_short: bool
-) -> dict[str, dict[str, str]]:
+def _params_for(names: list[str], pairs: list[tuple[str, str]], allow_short: bool) -> dict[str, dict[str, str]]:
     params: dict[str, dict[str, str]] = {n: {} for n in names}
     if allow_short:
         for n in names:
@@ -323,9 +317,7 @@ def _write_outputs(out: Path, results: dict[str, BacktestResult]) -> list[Path]:
         written.append(reports.write_fills_csv(folder / "fills.csv", result))
         written.append(reports.write_signals_csv(folder / "signals.csv", result))
         written.append(reports.write_equity_csv(folder / "equity.csv", result.equity_curve))
-        written.append(
-            reports.plot_equity(folder / "equity.png", {name: result.equity_curve}, f"{name} equity")
-        )
+        written.append(reports.plot_equity(folder / "equity.png", {name: result.equity_curve}, f"{name} equity"))
     written.append(reports.write_summary_csv(out / "summary.csv", results))
     if not single:
         written.append(

@@ -326,9 +326,7 @@ class _Run:
             self.not_filled.append(OrderOutcome(order, order.decision_time, "data ended before execution"))
         self.pending.clear()
         final_equity = self._exact_equity()
-        metrics = compute_metrics(
-            self.config.cash, final_equity, self.curve, self.book.closed, self.exposed_points
-        )
+        metrics = compute_metrics(self.config.cash, final_equity, self.curve, self.book.closed, self.exposed_points)
         return BacktestResult(
             config=self.config,
             symbols=self.symbols,

@@ -28,3 +28,9 @@ def next_midnight(day: date) -> datetime:
     """The instant the New York calendar day after ``day`` begins, in UTC (so comparing it with
     UTC timestamps needs no time-zone arithmetic)."""
     return datetime.combine(day + timedelta(days=1), time(0), NEW_YORK).astimezone(UTC)
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants where New York date ``day`` begins and ends."""
+    start = datetime.combine(day, time(0), NEW_YORK).astimezone(UTC)
+    return start, next_midnight(day)

@@ -20,9 +20,7 @@ def shares_for(fraction: Decimal, equity: Decimal, price: Decimal) -> int:
     return int((fraction * equity / price).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def target_quantity(
-    wanted: Direction, current_qty: int, fraction: Decimal, equity: Decimal, price: Decimal
-) -> int:
+def target_quantity(wanted: Direction, current_qty: int, fraction: Decimal, equity: Decimal, price: Decimal) -> int:
     """The signed position to hold after a decision.
 
     A held position is not resized while the direction stays the same; a new (or flipped)

@@ -36,9 +36,7 @@ class StateError(ValueError):
 
 def encode(kind: str, payload: Mapping[str, Any]) -> str:
     """A value as its stored JSON document."""
-    return json.dumps(
-        {"schema": SCHEMA_VERSION, "kind": kind, **payload}, sort_keys=True, separators=(",", ":")
-    )
+    return json.dumps({"schema": SCHEMA_VERSION, "kind": kind, **payload}, sort_keys=True, separators=(",", ":"))
 
 
 def decode(kind: str, text: str | bytes) -> dict[str, Any]:
@@ -53,9 +51,7 @@ def decode(kind: str, text: str | bytes) -> dict[str, Any]:
         raise SchemaError(f"stored value is a {doc.get('kind')!r}, expected {kind!r}")
     schema = doc.get("schema")
     if schema != SCHEMA_VERSION:
-        raise SchemaError(
-            f"stored {kind} has schema version {schema!r}; this build reads version {SCHEMA_VERSION}"
-        )
+        raise SchemaError(f"stored {kind} has schema version {schema!r}; this build reads version {SCHEMA_VERSION}")
     return doc
 
 

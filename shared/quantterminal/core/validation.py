@@ -9,6 +9,7 @@ from datetime import timedelta
 from quantterminal.core.models import Bar, Trade
 
 _UTC_OFFSET = timedelta(0)
+_INF = math.inf
 
 
 def bar_problem(bar: Bar) -> str | None:
@@ -18,6 +19,23 @@ def bar_problem(bar: Bar) -> str | None:
     ``low <= open, close <= high``; a non-negative integer volume; and, when present, a finite
     positive vwap and a non-negative trade count.
     """
+    o, h, lo, c, volume = bar.open, bar.high, bar.low, bar.close, bar.volume
+    # Fast path for the common, valid bar (ingest validates millions); NaN fails every comparison.
+    if (
+        type(o) is float
+        and type(h) is float
+        and type(lo) is float
+        and type(c) is float
+        and 0.0 < lo <= o <= h < _INF
+        and lo <= c <= h
+        and type(volume) is int
+        and volume >= 0
+        and bar.vwap is None
+        and bar.trade_count is None
+        and bar.symbol
+        and bar.timestamp.utcoffset() == _UTC_OFFSET
+    ):
+        return None
     ts = bar.timestamp
     if ts.tzinfo is None or ts.utcoffset() != _UTC_OFFSET:
         return f"timestamp {ts.isoformat()} is not timezone-aware UTC"

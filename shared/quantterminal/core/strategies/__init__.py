@@ -18,9 +18,7 @@ from quantterminal.core.strategies.volatility_breakout import (
     VolatilityBreakoutParams,
 )
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (Momentum, MeanReversion, VolatilityBreakout)
-}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Momentum, MeanReversion, VolatilityBreakout)}
 
 
 def strategy_class(name: str) -> type[Strategy]:

@@ -1,0 +1,71 @@
+"""Build the ledger and the state store from URLs: real servers or the embedded twins.
+
+- Ledger: ``postgresql://user:pass@host:5432/db[?schema=name]`` or ``sqlite:///path/to/file``
+  (``sqlite:///:memory:`` for a private in-memory one). Default: ``$DATABASE_URL``, else
+  ``sqlite:///.quantterminal/ledger.sqlite3``.
+- State store: ``redis://host:6379/0`` (``rediss://`` for TLS) or ``memory://``. Default:
+  ``$REDIS_URL``, else ``memory://``.
+
+In AWS the URLs are assembled from Secrets Manager at start-up; they are never logged whole
+(``redact`` hides the password).
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from quantterminal.adapters.memory_state import MemoryStateStore
+from quantterminal.adapters.postgres_ledger import PostgresLedger
+from quantterminal.adapters.redis_state import RedisStateStore
+from quantterminal.adapters.sqlite_ledger import SqliteLedger
+
+DEFAULT_DATABASE_URL = "sqlite:///.quantterminal/ledger.sqlite3"
+DEFAULT_STATE_URL = "memory://"
+DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite://")
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def is_database_url(text: str) -> bool:
+    """True when ``text`` names a ledger rather than a file."""
+    return text.startswith(DATABASE_SCHEMES)
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The ledger URL to use: ``explicit``, else ``$DATABASE_URL``, else the embedded default."""
+    return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def open_ledger(url: str | None = None) -> PostgresLedger | SqliteLedger:
+    """The ledger at ``url`` (see the module docs for the forms)."""
+    url = database_url(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        schema = query.pop("schema", None)
+        dsn = urlunsplit(parts._replace(query=urlencode(query)))
+        return PostgresLedger(dsn, schema=schema)
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ValueError(f"a SQLite URL needs a path: sqlite:///relative/file or sqlite:////abs/file, got {url!r}")
+        return SqliteLedger(path)
+    raise ValueError(f"unsupported database URL {redact(url)!r}: use postgresql://... or sqlite:///...")
+
+
+def open_state_store(url: str | None = None, prefix: str = "qt") -> RedisStateStore | MemoryStateStore:
+    """The state store at ``url``: ``redis://``/``rediss://`` or ``memory://``."""
+    url = url or os.environ.get("REDIS_URL") or DEFAULT_STATE_URL
+    if url.startswith(("redis://", "rediss://")):
+        return RedisStateStore(url, prefix=prefix)
+    if url == "memory://":
+        return MemoryStateStore(prefix=prefix)
+    raise ValueError(f"unsupported state store URL {redact(url)!r}: use redis://... or memory://")

@@ -1,0 +1,373 @@
+"""The Ledger contract, run against every adapter: SQLite and PostgreSQL (real, on loopback).
+
+Each PostgreSQL test works in a schema of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.factories import open_ledger, redact
+from quantterminal.adapters.ledger_base import LedgerError
+from quantterminal.adapters.migrations import MigrationError, load_migrations
+from quantterminal.adapters.postgres_ledger import PostgresLedger
+from quantterminal.adapters.sqlite_ledger import SqliteLedger
+from quantterminal.core.backtest import BacktestConfig, run_backtest
+from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
+from quantterminal.core.orders import OrderRequest, OrderType
+from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
+from tests.helpers import bar
+from tests.services import POSTGRES_URL, check_postgres, require
+
+D = Decimal
+Ledger = SqliteLedger | PostgresLedger
+MONDAY = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)  # 09:30 New York, a regular session
+
+
+def drop_schema(schema: str) -> None:
+    conn = psycopg2.connect(POSTGRES_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    if request.param == "sqlite":
+        sqlite = SqliteLedger(tmp_path / "ledger.sqlite3")
+        sqlite.migrate()
+        yield sqlite
+        sqlite.close()
+        return
+    require("PostgreSQL at " + redact(POSTGRES_URL), check_postgres)
+    schema = f"qt_test_{uuid.uuid4().hex[:12]}"
+    pg = PostgresLedger(POSTGRES_URL, schema=schema)
+    pg.migrate()
+    yield pg
+    pg.close()
+    drop_schema(schema)
+
+
+def session(symbol: str = "SPY", minutes: int = 390, start: datetime = MONDAY, base: float = 100.0) -> list[Bar]:
+    return [bar(i, base + (i % 7) * 0.01, symbol, start=start) for i in range(minutes)]
+
+
+def count_bars(ledger: Ledger) -> int:
+    return sum(
+        len(b) for b in ledger.bars_between(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)).values()
+    )
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+
+def test_migrate_is_idempotent_and_recorded(ledger: Ledger) -> None:
+    assert ledger.migrate() == []
+    assert ledger.applied_migrations() == [
+        f"{m.version:04d}_{m.name}"
+        for m in load_migrations("postgres" if isinstance(ledger, PostgresLedger) else "sqlite")
+    ]
+
+
+def _migrate(url: str) -> list[str]:
+    ledger = open_ledger(url)
+    try:
+        return ledger.migrate()
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_two_processes_migrating_at_once_apply_each_migration_once(kind: str, tmp_path: Path) -> None:
+    if kind == "postgres":
+        require("PostgreSQL at " + redact(POSTGRES_URL), check_postgres)
+        schema = f"qt_test_{uuid.uuid4().hex[:12]}"
+        url = f"{POSTGRES_URL}?schema={schema}"
+    else:
+        url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    try:
+        with multiprocessing.get_context("spawn").Pool(2) as pool:
+            results = pool.map(_migrate, [url, url])
+        assert sorted(len(r) for r in results) == [0, len(load_migrations("sqlite"))]
+        ledger = open_ledger(url)
+        assert len(ledger.applied_migrations()) == len(load_migrations("sqlite"))
+        ledger.close()
+    finally:
+        if kind == "postgres":
+            drop_schema(schema)
+
+
+def test_an_edited_migration_is_refused(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    from quantterminal.adapters import migrations
+
+    original = migrations.load_migrations
+
+    def edited(dialect: str) -> list[migrations.Migration]:
+        return [dataclasses.replace(m, sql=m.sql + "\n-- edited") for m in original(dialect)]
+
+    monkeypatch.setattr("quantterminal.adapters.postgres_ledger.load_migrations", edited)
+    monkeypatch.setattr("quantterminal.adapters.sqlite_ledger.load_migrations", edited)
+    with pytest.raises(MigrationError, match="was edited after it was applied"):
+        ledger.migrate()
+
+
+# --- bars ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [5, 390])  # below and above PostgreSQL's COPY threshold
+def test_bar_ingest_is_idempotent_and_counts_revisions(ledger: Ledger, size: int) -> None:
+    bars = session(minutes=size)
+    assert ledger.ingest_bars(bars) == IngestReport(inserted=size)
+    assert ledger.ingest_bars(bars) == IngestReport(unchanged=size)
+    revised = dataclasses.replace(bars[3], close=bars[3].close + 0.02, high=bars[3].close + 0.02, volume=999)
+    assert ledger.ingest_bars([*bars[:4], revised]) == IngestReport(revised=1, unchanged=4)
+    assert ledger.bar_revision("SPY", bars[3].timestamp) == 1
+    assert ledger.bar_revision("SPY", bars[2].timestamp) == 0
+    assert ledger.bar_revision("SPY", bars[3].timestamp - timedelta(days=1)) is None
+    assert ledger.last_bars("SPY", 2)[0] == (revised if size == 5 else bars[-2])
+    assert count_bars(ledger) == size
+
+
+def test_a_batch_repeating_a_key_keeps_the_last(ledger: Ledger) -> None:
+    first, second = bar(0, 100.0), bar(0, 101.0)
+    assert ledger.ingest_bars([first, second]) == IngestReport(inserted=1, unchanged=1)
+    assert ledger.last_bars("SPY", 5) == [second]
+
+
+def test_bar_queries(ledger: Ledger) -> None:
+    spy, qqq = session("SPY"), session("QQQ", base=400.0)
+    ledger.ingest_bars(spy + qqq)
+    assert ledger.last_bars("SPY", 3) == spy[-3:]
+    assert ledger.last_bars("NOPE", 3) == []
+    window = ledger.bars_between(spy[10].timestamp, spy[20].timestamp)
+    assert window == {"QQQ": qqq[10:20], "SPY": spy[10:20]}
+    assert ledger.bars_between(spy[0].timestamp, spy[-1].timestamp + timedelta(minutes=1), ["QQQ"]) == {"QQQ": qqq}
+
+
+def test_stored_bars_feed_the_backtester_unchanged(ledger: Ledger) -> None:
+    bars = load_bars(SAMPLE_ROOT / "lean_2013", regular_hours_only=True)
+    ledger.ingest_bars([b for v in bars.values() for b in v])
+    stored = ledger.bars_between(datetime(2013, 10, 1, tzinfo=UTC), datetime(2013, 10, 15, tzinfo=UTC))
+    assert stored == bars
+    config = BacktestConfig(strategy="mean_reversion")
+    assert run_backtest(config, stored).final_equity == run_backtest(config, bars).final_equity
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"close": float("nan")}, "close is nan"),
+        ({"volume": -1}, "volume -1 is negative"),
+        ({"high": 1.0}, "high 1.0 is below low"),
+        ({"timestamp": datetime(2024, 3, 4, 9, 30)}, "not timezone-aware UTC"),  # noqa: DTZ001
+    ],
+)
+def test_a_bad_bar_fails_the_whole_batch_and_writes_nothing(
+    ledger: Ledger, change: dict[str, object], message: str
+) -> None:
+    bars = session(minutes=300)
+    bars[150] = dataclasses.replace(bars[150], **change)  # type: ignore[arg-type]
+    with pytest.raises(LedgerError, match=rf"bar 150 .*{message}"):
+        ledger.ingest_bars(bars)
+    assert count_bars(ledger) == 0
+    with pytest.raises(LedgerError, match="not a Bar"):
+        ledger.ingest_bars([("SPY", 1, 2)])  # type: ignore[list-item]
+
+
+def test_missing_minutes_follow_the_trading_calendar(ledger: Ledger) -> None:
+    bars = session(minutes=390)
+    del bars[200:205]
+    del bars[0]
+    ledger.ingest_bars(bars)
+    saturday_to_tuesday = (datetime(2024, 3, 2, tzinfo=UTC), datetime(2024, 3, 5, 14, 31, tzinfo=UTC))
+    missing = ledger.missing_minutes("SPY", *saturday_to_tuesday)
+    assert missing == [MONDAY] + [MONDAY + timedelta(minutes=i) for i in range(200, 205)] + [
+        datetime(2024, 3, 5, 14, 30, tzinfo=UTC)  # Tuesday's first minute is missing too
+    ]
+    good_friday = datetime(2024, 3, 29, tzinfo=UTC)
+    assert ledger.missing_minutes("SPY", good_friday, good_friday + timedelta(days=1)) == []
+
+
+# --- ticks ----------------------------------------------------------------------------------------
+
+
+def ticks(n: int = 300) -> list[Trade]:
+    return [
+        Trade(
+            "SPY",
+            MONDAY + timedelta(milliseconds=37 * i),
+            100.0 + i * 0.01,
+            100 + i,
+            f"t{i}",
+            "V",
+            ("@", "I") if i % 2 else (),
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("size", [5, 300])
+def test_tick_ingest_is_idempotent(ledger: Ledger, size: int) -> None:
+    trades = ticks(size)
+    assert ledger.ingest_ticks(trades) == IngestReport(inserted=size)
+    assert ledger.ingest_ticks(trades + trades[:2]) == IngestReport(unchanged=size + 2)
+    assert ledger.last_ticks("SPY", 3) == trades[-3:]
+
+
+def test_a_tick_without_trade_id_is_refused(ledger: Ledger) -> None:
+    trades = ticks(5)
+    trades[2] = dataclasses.replace(trades[2], trade_id=None)
+    with pytest.raises(LedgerError, match=r"tick 2 .*trade id is missing"):
+        ledger.ingest_ticks(trades)
+    assert ledger.last_ticks("SPY", 10) == []
+
+
+# --- retention ------------------------------------------------------------------------------------
+
+
+def test_retention_drops_history_before_the_cutoff(ledger: Ledger) -> None:
+    january = session(minutes=10, start=datetime(2024, 1, 8, 14, 30, tzinfo=UTC))
+    march = session(minutes=10)
+    ledger.ingest_bars(january + march)
+    dropped = ledger.drop_before(datetime(2024, 2, 1, tzinfo=UTC))
+    assert dropped
+    assert ledger.bars_between(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)) == {"SPY": march}
+    if isinstance(ledger, PostgresLedger):
+        assert "bars_p202401" in dropped
+        assert "bars_p202403" in ledger.partitions()
+
+
+@pytest.mark.parametrize("ledger", ["postgres"], indirect=True)
+def test_postgres_partitions_are_created_ahead(ledger: Ledger) -> None:
+    assert isinstance(ledger, PostgresLedger)
+    ledger.maintain(ahead_days=3, now=datetime(2030, 5, 30, tzinfo=UTC))
+    names = ledger.partitions()
+    assert {"bars_p203005", "bars_p203006", "ticks_p20300530", "ticks_p20300602"} <= set(names)
+
+
+# --- the audit trail --------------------------------------------------------------------------------
+
+
+def order(i: int = 0, when: datetime = MONDAY) -> OrderRequest:
+    return OrderRequest(
+        f"momentum-SPY-{i}",
+        "momentum",
+        "SPY",
+        Side.BUY,
+        10 + i,
+        OrderType.LIMIT,
+        when,
+        D("100.1234"),
+        D("100.12"),
+    )
+
+
+def test_orders_are_recorded_once_and_listed_by_new_york_day(ledger: Ledger) -> None:
+    late_evening = datetime(2024, 3, 5, 3, 0, tzinfo=UTC)  # still Monday the 4th in New York
+    assert ledger.record_order(order(0))
+    assert not ledger.record_order(order(0))
+    assert ledger.record_order(order(1, late_evening))
+    assert ledger.orders_on(date(2024, 3, 4)) == [order(0), order(1, late_evening)]
+    assert ledger.orders_on(date(2024, 3, 5)) == []
+
+
+def test_order_events_append_in_order_and_ignore_redelivery(ledger: Ledger) -> None:
+    events = [
+        OrderEvent("e1", "momentum-SPY-0", "new", MONDAY),
+        OrderEvent(
+            "e2",
+            "momentum-SPY-0",
+            "partial_fill",
+            MONDAY + timedelta(seconds=1),
+            4,
+            D("100.11"),
+            "b-1",
+            {"execution_id": "x1"},
+        ),
+        OrderEvent("e3", "momentum-SPY-0", "fill", MONDAY + timedelta(seconds=2), 10, D("100.114"), "b-1"),
+    ]
+    for event in events:
+        assert ledger.append_order_event(event)
+    assert not ledger.append_order_event(events[1])
+    assert ledger.order_events("momentum-SPY-0") == events
+
+
+def fill(i: int, when: datetime = MONDAY) -> Fill:
+    return Fill(
+        "SPY",
+        when + timedelta(seconds=i),
+        Side.SELL,
+        5,
+        D("123.4567"),
+        D("0.0049"),
+        "momentum-SPY-0",
+        f"x{i}",
+    )
+
+
+def test_fills_are_exact_idempotent_and_append_only(ledger: Ledger) -> None:
+    assert ledger.append_fill(fill(1))
+    assert ledger.append_fill(fill(2))
+    assert not ledger.append_fill(fill(1))
+    assert ledger.fills_on(date(2024, 3, 4)) == [fill(1), fill(2)]
+    if isinstance(ledger, PostgresLedger):
+        with pytest.raises(psycopg2.Error, match="fills is append-only: UPDATE refused"):
+            ledger._transaction(lambda cur: cur.execute("UPDATE fills SET qty = 6"), "tamper")
+    else:
+        with pytest.raises(sqlite3.Error, match="fills is append-only: DELETE refused"):
+            ledger._write(lambda conn: conn.execute("DELETE FROM fills"))
+    assert ledger.fills_on(date(2024, 3, 4)) == [fill(1), fill(2)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dataclasses.replace(fill(1), price=D("NaN")),
+        dataclasses.replace(fill(1), price=1.5),
+        dataclasses.replace(fill(1), qty=0),
+        dataclasses.replace(fill(1), execution_id=""),
+        dataclasses.replace(fill(1), timestamp=datetime(2024, 3, 4)),  # noqa: DTZ001
+    ],
+)
+def test_bad_fills_are_refused(ledger: Ledger, bad: Fill) -> None:
+    with pytest.raises(LedgerError):
+        ledger.append_fill(bad)
+    assert ledger.fills_on(date(2024, 3, 4)) == []
+
+
+def test_signals_risk_events_and_equity(ledger: Ledger) -> None:
+    signal = Signal("momentum", "SPY", MONDAY, Direction.LONG, 100.25)
+    assert ledger.record_signal(signal)
+    assert not ledger.record_signal(signal)
+    assert ledger.signals_between(MONDAY, MONDAY + timedelta(minutes=1)) == [signal]
+
+    event = RiskEvent(MONDAY, "paper", "rejection", "position limit", "momentum", "SPY", {"limit": "10%"})
+    ledger.record_risk_event(event)
+    ledger.record_risk_event(dataclasses.replace(event, kind="halt", reason="daily loss", symbol=None))
+    assert [e.kind for e in ledger.risk_events_on(date(2024, 3, 4))] == ["rejection", "halt"]
+    assert ledger.risk_events_on(date(2024, 3, 4))[0] == event
+
+    snaps = [
+        EquitySnapshot("paper", MONDAY + timedelta(minutes=i), D("100000.005") + i, D("5000.10")) for i in range(3)
+    ]
+    for snap in snaps:
+        ledger.record_equity(snap)
+    ledger.record_equity(dataclasses.replace(snaps[1], equity=D("99999.99")))
+    assert ledger.equity_curve("paper", MONDAY, MONDAY + timedelta(hours=1)) == [
+        snaps[0],
+        dataclasses.replace(snaps[1], equity=D("99999.99")),
+        snaps[2],
+    ]
+    assert ledger.equity_curve("other", MONDAY, MONDAY + timedelta(hours=1)) == []
