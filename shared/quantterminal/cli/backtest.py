@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,18 @@ from rich.table import Table
 
 from quantterminal.adapters import reports
 from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source, sample_sets
+from quantterminal.adapters.factories import is_database_url, open_ledger, redact
+from quantterminal.adapters.ledger_base import LedgerError
 from quantterminal.core.backtest import BacktestConfig, Backtester, BacktestResult
 from quantterminal.core.execution import BpsSlippage, PerShareCommission
 from quantterminal.core.models import Bar
 from quantterminal.core.orders import OrderType
+from quantterminal.core.sessions import day_bounds, is_regular_hours
 from quantterminal.core.strategies import STRATEGIES, StrategyError, strategy_class
 
 DEFAULT_DATA = "sample:spy_2011"
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 PROGRESS_MIN_BARS = 200_000
 
 EPILOG = f"""\
@@ -92,6 +98,13 @@ def _commission(text: str) -> PerShareCommission:
     return PerShareCommission(per_share, minimum)
 
 
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
 def _param(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -119,8 +132,11 @@ def register(commands: Any) -> None:
         "--data",
         default=DEFAULT_DATA,
         metavar="FILE_OR_DIR",
-        help=f"CSV file or folder of CSV files, or sample:NAME (default: {DEFAULT_DATA})",
+        help=f"CSV file or folder of CSV files, sample:NAME, or a ledger URL postgresql://... or sqlite:///FILE"
+        f" (default: {DEFAULT_DATA})",
     )
+    parser.add_argument("--start", type=_date, metavar="YYYY-MM-DD", help="first New York date to use")
+    parser.add_argument("--end", type=_date, metavar="YYYY-MM-DD", help="last New York date to use (inclusive)")
     parser.add_argument("--symbols", nargs="+", metavar="SYM", help="only these symbols from --data")
     parser.add_argument("--symbol", metavar="SYM", help="the symbol of a single --data file whose name does not say")
     parser.add_argument("--rth", action="store_true", help="regular trading hours only (09:30-16:00 New York)")
@@ -225,10 +241,8 @@ def run(args: argparse.Namespace) -> int:
             for n in names
         }
         backtesters = {n: Backtester(c) for n, c in configs.items()}
-        bars = load_bars(
-            resolve_source(args.data), symbols=args.symbols, symbol=args.symbol, regular_hours_only=args.rth
-        )
-    except (DataError, StrategyError, ValueError) as exc:
+        bars = _load(args)
+    except (DataError, LedgerError, StrategyError, ValueError, OSError) as exc:
         print(f"qterm backtest: error: {exc}", file=sys.stderr)
         return 2
     results = {n: _run_one(bt, bars, err) for n, bt in backtesters.items()}
@@ -238,6 +252,35 @@ def run(args: argparse.Namespace) -> int:
         written = _write_outputs(args.out, results)
         console.print(f"wrote {len(written)} files to {args.out}/")
     return 0
+
+
+def _load(args: argparse.Namespace) -> dict[str, list[Bar]]:
+    """Bars from CSV files or from a ledger, cut to --start/--end and --rth."""
+    start = day_bounds(args.start)[0] if args.start else None
+    end = day_bounds(args.end)[1] if args.end else None
+    if args.start and args.end and args.start > args.end:
+        raise ValueError(f"--start {args.start} is after --end {args.end}")
+    if is_database_url(args.data):
+        ledger = open_ledger(args.data)
+        try:
+            bars = ledger.bars_between(start or _EARLIEST, end or _LATEST, args.symbols)
+        finally:
+            ledger.close()
+        if args.symbols:
+            absent = sorted({s.upper() for s in args.symbols} - bars.keys())
+            if absent:
+                raise DataError(f"no bars for {', '.join(absent)} in {redact(args.data)}")
+    else:
+        bars = load_bars(resolve_source(args.data), symbols=args.symbols, symbol=args.symbol)
+        if start or end:
+            lo, hi = start or _EARLIEST, end or _LATEST
+            bars = {s: [b for b in series if lo <= b.timestamp < hi] for s, series in bars.items()}
+    if args.rth:
+        bars = {s: [b for b in series if is_regular_hours(b.timestamp)] for s, series in bars.items()}
+    bars = {s: series for s, series in bars.items() if series}
+    if not bars:
+        raise DataError(f"no bars in {redact(args.data)} for the dates and hours asked for")
+    return bars
 
 
 def _run_one(backtester: Backtester, bars: dict[str, list[Bar]], err: Console) -> BacktestResult:

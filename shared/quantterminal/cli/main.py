@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from quantterminal import __version__
-from quantterminal.cli import backtest
+from quantterminal.cli import backtest, db
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qterm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     backtest.register(commands)
+    db.register(commands)
     return parser
 
 

@@ -1,0 +1,134 @@
+"""``qterm db``: create, inspect and maintain the ledger (PostgreSQL or the embedded SQLite file)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source
+from quantterminal.adapters.factories import DEFAULT_DATABASE_URL, database_url, open_ledger, redact
+from quantterminal.adapters.ledger_base import LedgerError
+from quantterminal.adapters.migrations import MigrationError
+
+DATABASE_HELP = f"ledger URL: postgresql://... or sqlite:///FILE (default: $DATABASE_URL, else {DEFAULT_DATABASE_URL})"
+_ERRORS = (DataError, LedgerError, MigrationError, ValueError, OSError)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(commands: Any) -> None:
+    """Add ``db`` and its subcommands."""
+    parser = commands.add_parser(
+        "db", help="create and maintain the ledger", description="Create, inspect and maintain the ledger database."
+    )
+    sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True, parser_class=type(parser))
+
+    migrate = sub.add_parser("migrate", help="apply pending schema migrations (idempotent, safe concurrently)")
+    migrate.add_argument("--database", metavar="URL", help=DATABASE_HELP)
+    migrate.add_argument(
+        "--ahead-days",
+        type=_positive_int,
+        default=7,
+        help="create time partitions this many days ahead (PostgreSQL; default 7)",
+    )
+    migrate.set_defaults(handler=run_migrate)
+
+    status = sub.add_parser("status", help="applied migrations and time partitions")
+    status.add_argument("--database", metavar="URL", help=DATABASE_HELP)
+    status.set_defaults(handler=run_status)
+
+    retention = sub.add_parser("retention", help="drop bars and ticks older than N days")
+    retention.add_argument(
+        "--keep-days",
+        type=_positive_int,
+        required=True,
+        metavar="N",
+        help="keep this many days of bars and ticks (orders, fills and events are kept)",
+    )
+    retention.add_argument("--database", metavar="URL", help=DATABASE_HELP)
+    retention.set_defaults(handler=run_retention)
+
+    ingest = sub.add_parser("ingest", help="load CSV bars into the ledger (idempotent)")
+    ingest.add_argument("--data", required=True, metavar="FILE_OR_DIR", help="CSV file or folder, or sample:NAME")
+    ingest.add_argument("--symbols", nargs="+", metavar="SYM", help="only these symbols")
+    ingest.add_argument("--rth", action="store_true", help="regular trading hours only")
+    ingest.add_argument("--database", metavar="URL", help=DATABASE_HELP)
+    ingest.set_defaults(handler=run_ingest)
+
+
+def _fail(exc: BaseException) -> int:
+    print(f"qterm db: error: {exc}", file=sys.stderr)
+    return 2
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    try:
+        ledger = open_ledger(args.database)
+        applied = ledger.migrate(ahead_days=args.ahead_days)
+    except _ERRORS as exc:
+        return _fail(exc)
+    target = redact(database_url(args.database))
+    print(f"{target}: applied {', '.join(applied)}" if applied else f"{target}: schema is up to date")
+    ledger.close()
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    try:
+        ledger = open_ledger(args.database)
+        migrations = ledger.applied_migrations()
+        partitions = ledger.partitions()
+    except _ERRORS as exc:
+        return _fail(exc)
+    print(f"database: {redact(database_url(args.database))}")
+    print(f"migrations: {', '.join(migrations) or 'none (run: qterm db migrate)'}")
+    if partitions:
+        bars = [p for p in partitions if p.startswith("bars_")]
+        ticks = [p for p in partitions if p.startswith("ticks_")]
+        print(
+            f"partitions: {len(bars)} bar months ({bars[0]}..{bars[-1]}), "
+            f"{len(ticks)} tick days ({ticks[0] if ticks else '-'}..{ticks[-1] if ticks else '-'})"
+        )
+    ledger.close()
+    return 0
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    cutoff = datetime.now(UTC) - timedelta(days=args.keep_days)
+    try:
+        ledger = open_ledger(args.database)
+        dropped = ledger.drop_before(cutoff)
+        ledger.maintain()
+    except _ERRORS as exc:
+        return _fail(exc)
+    print(f"kept data from {cutoff:%Y-%m-%d %H:%M}Z on; dropped: {', '.join(dropped) or 'nothing'}")
+    ledger.close()
+    return 0
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    try:
+        bars = load_bars(resolve_source(args.data), symbols=args.symbols, regular_hours_only=args.rth)
+        ledger = open_ledger(args.database)
+        started = time.perf_counter()
+        report = ledger.ingest_bars([b for series in bars.values() for b in series])
+        elapsed = time.perf_counter() - started
+    except _ERRORS as exc:
+        return _fail(exc)
+    print(
+        f"{report.total:,} bars of {', '.join(sorted(bars))}: {report.inserted:,} new, {report.revised:,} revised, "
+        f"{report.unchanged:,} unchanged ({report.total / max(elapsed, 1e-9):,.0f} rows/s)"
+    )
+    ledger.close()
+    return 0
