@@ -226,3 +226,12 @@ def test_sizing_floors_and_never_resizes_a_held_direction() -> None:
     assert target_quantity(Direction.LONG, 37, D("0.1"), D("100000"), D("100")) == 37
     assert target_quantity(Direction.SHORT, 37, D("0.1"), D("100000"), D("100")) == -100
     assert target_quantity(Direction.FLAT, -12, D("0.1"), D("100000"), D("100")) == 0
+
+
+def test_fills_at_the_same_price_share_one_lot_so_stored_positions_stay_small() -> None:
+    pos = Position("SPY")
+    for _ in range(1000):
+        pos.apply(Side.BUY, 1, D("100.01"))
+    pos.apply(Side.BUY, 2, D("100.02"))
+    assert pos.lots() == ((1000, D("100.01")), (2, D("100.02")))
+    assert pos.apply(Side.SELL, 1001, D("101")) == D("990.00") + D("0.98")

@@ -20,7 +20,7 @@ class MemoryStateStore(VersionedStateStore):
     def __init__(
         self,
         prefix: str = "qt",
-        max_attempts: int = 30,
+        max_attempts: int = 50,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -55,7 +55,7 @@ class RedisStateStore(VersionedStateStore):
         self,
         url: str = "redis://127.0.0.1:6379/0",
         prefix: str = "qt",
-        max_attempts: int = 30,
+        max_attempts: int = 50,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
         client: redis.Redis | None = None,

@@ -25,6 +25,7 @@ from quantterminal.core.state import (
 )
 
 IDLE_TTL_SECONDS = 7 * 24 * 3600  # flat positions and idle strategy snapshots
+_BACKOFF_CAP = 0.1  # seconds; with 50 attempts, four writers hammering one key never starved one
 _FORBIDDEN_IN_KEYS = frozenset(":{}\n\r\t ")
 
 R = TypeVar("R", PositionState, OpenOrder, RiskState)
@@ -46,7 +47,7 @@ class VersionedStateStore(ABC):
     def __init__(
         self,
         prefix: str = "qt",
-        max_attempts: int = 30,
+        max_attempts: int = 50,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -118,7 +119,7 @@ class VersionedStateStore(ABC):
             text = new.to_json()  # validates: a bad value raises before anything is written
             if self._cas(key, text, version, ttl(new), index):
                 return replace(new, version=version + 1)
-            self._sleep(backoff_delay(attempt, base=0.001, cap=0.05))
+            self._sleep(backoff_delay(attempt, base=0.001, cap=_BACKOFF_CAP))
         raise ConcurrencyError(f"gave up updating {key} after {self.max_attempts} conflicting attempts")
 
     # --- positions ----------------------------------------------------------------------------
@@ -228,7 +229,7 @@ class VersionedStateStore(ABC):
             _, version = self._read(key)
             if self._cas(key, text, version, IDLE_TTL_SECONDS, None):
                 return
-            self._sleep(backoff_delay(attempt, base=0.001, cap=0.05))
+            self._sleep(backoff_delay(attempt, base=0.001, cap=_BACKOFF_CAP))
         raise ConcurrencyError(f"gave up saving {key}")
 
     def load_snapshot(self, strategy: str, symbol: str) -> dict[str, Any] | None:

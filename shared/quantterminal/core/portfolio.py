@@ -85,7 +85,11 @@ class Position:
                 lots.popleft()
             signed += take * lot_sign
         if signed:
-            lots.append(_Lot(signed, price))
+            newest = lots[-1] if lots else None
+            if newest is not None and newest.price == price and (newest.qty > 0) == (signed > 0):
+                newest.qty += signed  # same price, same side: one lot (FIFO results are identical)
+            else:
+                lots.append(_Lot(signed, price))
         self.qty += qty * side.sign
         self.realized_pnl += realized
         return realized
