@@ -371,3 +371,16 @@ def test_signals_risk_events_and_equity(ledger: Ledger) -> None:
         snaps[2],
     ]
     assert ledger.equity_curve("other", MONDAY, MONDAY + timedelta(hours=1)) == []
+
+
+@pytest.mark.parametrize("ledger", ["postgres"], indirect=True)
+def test_a_dropped_database_connection_is_reopened_and_the_call_retried(ledger: Ledger) -> None:
+    assert isinstance(ledger, PostgresLedger)
+    ledger.ingest_bars(session(minutes=3))
+    pid = ledger._transaction(lambda cur: (cur.execute("SELECT pg_backend_pid()"), cur.fetchone()[0])[1], "pid")
+    admin = psycopg2.connect(POSTGRES_URL)
+    admin.autocommit = True
+    admin.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
+    admin.close()
+    assert ledger.ingest_bars(session(minutes=5)) == IngestReport(inserted=2, unchanged=3)
+    assert len(ledger.last_bars("SPY", 10)) == 5

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -307,3 +308,18 @@ def test_risk_state_halt_and_resume(store: VersionedStateStore) -> None:
         store.update_risk_state("paper", lambda r: replace(r, halt_reason=""))
     s = store.update_risk_state("paper", lambda r: replace(r, halted=False, halt_reason="", halted_at=None))
     assert not s.halted
+
+
+@pytest.mark.parametrize("store", ["redis"], indirect=True)
+def test_a_dropped_redis_connection_is_retried(store: VersionedStateStore) -> None:
+    assert isinstance(store, RedisStateStore)
+    store.update_position("paper", "m", "SPY", buy(1, "10"))  # type: ignore[arg-type]
+    store.client.client_setname("qt-under-test")
+    admin = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    victims = [c["id"] for c in admin.client_list() if c.get("name") == "qt-under-test"]
+    for client_id in victims:
+        admin.client_kill_filter(_id=client_id)
+    admin.close()
+    assert victims
+    p = store.update_position("paper", "m", "SPY", buy(1, "10"))  # type: ignore[arg-type]
+    assert (p.qty, p.version) == (2, 2)
