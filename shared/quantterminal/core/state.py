@@ -284,8 +284,24 @@ class OpenOrder:
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """Buying power and exposure held for an order that has passed risk and is not yet done."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+
+    @property
+    def notional(self) -> Decimal:
+        return self.qty * self.price
+
+
+@dataclass(frozen=True)
 class RiskState:
-    """An account's risk bookkeeping: the day's opening equity, the peak, and any halt."""
+    """An account's risk bookkeeping: the day's opening equity, the peak, halts (manual kill
+    switch or drawdown breaker; daily-loss halt of entries) and the reservations of live orders."""
 
     account: str
     day: date | None = None
@@ -294,6 +310,8 @@ class RiskState:
     halted: bool = False
     halt_reason: str = ""
     halted_at: datetime | None = None
+    entries_halted_on: date | None = None
+    reservations: tuple[Reservation, ...] = ()
     version: int = 0
 
     KIND = "risk_state"
@@ -311,6 +329,14 @@ class RiskState:
         if self.halted and not self.halt_reason:
             raise StateError("a halt needs a reason")
         _check_ts("halted_at", self.halted_at)
+        for r in self.reservations:
+            if not isinstance(r, Reservation) or not isinstance(r.side, Side):
+                raise StateError(f"reservation {r!r} is not a Reservation")
+            _check_text("reservation client_order_id", r.client_order_id)
+            _check_int("reservation qty", r.qty)
+            _check_money("reservation price", r.price)
+            if r.qty <= 0 or r.price <= 0:
+                raise StateError(f"reservation {r.client_order_id} needs a positive qty and price")
 
     def to_json(self) -> str:
         self.validate()
@@ -324,6 +350,10 @@ class RiskState:
                 "halted": self.halted,
                 "halt_reason": self.halt_reason,
                 "halted_at": _ts(self.halted_at),
+                "entries_halted_on": None if self.entries_halted_on is None else self.entries_halted_on.isoformat(),
+                "reservations": [
+                    [r.client_order_id, r.symbol, r.side.value, r.qty, str(r.price)] for r in self.reservations
+                ],
             },
         )
 
@@ -339,6 +369,13 @@ class RiskState:
                 halted=doc["halted"],
                 halt_reason=doc["halt_reason"],
                 halted_at=_read_ts(doc, "halted_at", cls.KIND),
+                entries_halted_on=None
+                if doc.get("entries_halted_on") is None
+                else date.fromisoformat(doc["entries_halted_on"]),
+                reservations=tuple(
+                    Reservation(c, sym, Side(side), qty, Decimal(price))
+                    for c, sym, side, qty, price in doc.get("reservations", [])
+                ),
                 version=version,
             )
             state.validate()
@@ -402,6 +439,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "OpenOrder",
     "PositionState",
+    "Reservation",
     "RiskState",
     "SchemaError",
     "StateError",

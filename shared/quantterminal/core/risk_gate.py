@@ -1,0 +1,90 @@
+"""The risk gate: the risk manager run atomically against the stored risk state.
+
+Every order passes here, in every environment. The decision and its reservation are written in
+one compare-and-set of the account's risk state, so concurrent decisions cannot overspend; every
+rejection and every alert is recorded in the ledger as a risk event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from quantterminal.core.ports import Ledger, StateStore
+from quantterminal.core.records import RiskEvent
+from quantterminal.core.risk import AccountView, OrderIntent, RiskDecision, RiskLimits, evaluate, halt, resume, settle
+from quantterminal.core.state import RiskState
+
+
+class RiskGate:
+    """Pre-trade checks for one account."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        account: str,
+        limits: RiskLimits | None = None,
+        ledger: Ledger | None = None,
+        alert: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.account = account
+        self.limits = limits or RiskLimits()
+        self.ledger = ledger
+        self.alert = alert
+
+    def check(self, intent: OrderIntent, account: AccountView, now: datetime) -> RiskDecision:
+        """Evaluate ``intent``; if accepted, its reservation is stored before this returns."""
+        decisions: list[RiskDecision] = []
+
+        def change(state: RiskState) -> RiskState:
+            decisions.append(evaluate(intent, account, state, self.limits, now))
+            return decisions[-1].state
+
+        self.store.update_risk_state(self.account, change)
+        decision = decisions[-1]  # the evaluation that won the compare-and-set
+        for message in decision.alerts:
+            self._record(now, "alert", message, intent)
+            if self.alert is not None:
+                self.alert(message)
+        if not decision.accepted:
+            self._record(now, "rejection", decision.reason, intent, rule=decision.rule)
+        return decision
+
+    def settle(self, client_order_id: str, remaining_qty: int) -> RiskState:
+        """Release what an order no longer needs (all of it once the order is done)."""
+        return self.store.update_risk_state(self.account, lambda s: settle(s, client_order_id, remaining_qty))
+
+    def halt(self, reason: str, now: datetime) -> RiskState:
+        """The kill switch: no order passes from the next decision on."""
+        state = self.store.update_risk_state(self.account, lambda s: halt(s, reason, now))
+        self._record(now, "halt", reason, None)
+        if self.alert is not None:
+            self.alert(f"trading halted: {reason}")
+        return state
+
+    def resume(self, reason: str, now: datetime) -> RiskState:
+        """Lift a halt or a tripped breaker."""
+        state = self.store.update_risk_state(self.account, resume)
+        self._record(now, "resume", reason or "resumed", None)
+        return state
+
+    def _record(self, now: datetime, kind: str, reason: str, intent: OrderIntent | None, rule: str = "") -> None:
+        if self.ledger is None:
+            return
+        details: dict[str, object] = {"rule": rule} if rule else {}
+        if intent is not None:
+            details.update(
+                client_order_id=intent.client_order_id, side=intent.side.value, qty=intent.qty, price=str(intent.price)
+            )
+        self.ledger.record_risk_event(
+            RiskEvent(
+                now,
+                self.account,
+                kind,
+                reason,
+                intent.strategy if intent else None,
+                intent.symbol if intent else None,
+                details,
+            )
+        )
