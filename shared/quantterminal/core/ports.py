@@ -2,6 +2,7 @@
 
 - ``Ledger``: the time-series and audit store (PostgreSQL in AWS, SQLite on a laptop).
 - ``StateStore``: the hot state shared between processes (Redis in AWS, memory on a laptop).
+- ``Broker``: where orders go (Alpaca; the simulated broker on a laptop and in tests).
 
 Both are specified by their contract tests (``tests/contract``), which every adapter passes.
 """
@@ -12,7 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from quantterminal.core.broker import BrokerAccount, BrokerOrder, BrokerPosition
 from quantterminal.core.models import Bar, Fill, Signal, Trade
+from quantterminal.core.order_state import OrderUpdate
 from quantterminal.core.orders import OrderRequest
 from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
 from quantterminal.core.state import OpenOrder, PositionState, RiskState
@@ -162,4 +165,38 @@ class StateStore(Protocol):
 
     def update_risk_state(self, account: str, change: Callable[[RiskState], RiskState]) -> RiskState:
         """Apply ``change`` atomically."""
+        ...
+
+
+class Broker(Protocol):
+    """A brokerage account. Order updates (fills, cancels, ...) are delivered to the handler set
+    with ``on_update`` -- possibly late, twice or out of order; ``AccountBook`` copes with that."""
+
+    def submit(self, order: OrderRequest) -> BrokerOrder:
+        """Send an order; ``BrokerRejected`` if refused, ``BrokerUnavailable`` if the outcome is
+        unknown. A second submit of the same client order id never creates a second order."""
+        ...
+
+    def cancel(self, client_order_id: str) -> None:
+        """Ask for an order to be canceled (the outcome arrives as an update)."""
+        ...
+
+    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+        """The order with this client order id, or ``None`` if the broker has none."""
+        ...
+
+    def open_orders(self) -> list[BrokerOrder]:
+        """Orders not yet in a terminal state."""
+        ...
+
+    def positions(self) -> list[BrokerPosition]:
+        """Open positions."""
+        ...
+
+    def account(self) -> BrokerAccount:
+        """Cash, equity and buying power."""
+        ...
+
+    def on_update(self, handler: Callable[[OrderUpdate], None]) -> None:
+        """Deliver order updates to ``handler``."""
         ...

@@ -1,0 +1,246 @@
+"""The simulated broker: the embedded default for paper runs and tests.
+
+Simulated time advances with the bars it is shown (``on_bar``): an order submitted at time t
+becomes workable after ``latency`` and can fill on bars that start at or after that. Market orders
+fill at the bar's open; limit orders only when the bar reaches the limit (buys at
+``min(open, limit)``, sells at ``max(open, limit)``). Each bar fills at most ``participation`` of
+its volume, so large orders fill partially over several bars. Buys that cash cannot fund are
+refused at submit, as Alpaca refuses them (403).
+
+Updates (new, partial_fill, fill, pending_cancel, canceled) are queued with a due time and
+delivered by ``advance``/``on_bar`` to the handler, in Alpaca's cumulative format. With
+``chaos=True`` each is delayed at random, some are delivered twice, so they arrive late, duplicated
+and out of order -- everything a real stream does to a trading system.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from quantterminal.core.broker import (
+    BrokerAccount,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerRejected,
+    BrokerUnavailable,
+)
+from quantterminal.core.models import Bar, Fill, Side
+from quantterminal.core.money import ZERO, to_decimal
+from quantterminal.core.order_state import Execution, OrderUpdate
+from quantterminal.core.orders import OrderRequest, OrderType
+from quantterminal.core.portfolio import Portfolio
+
+_TERMINAL = frozenset({"filled", "canceled", "rejected", "expired"})
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """How the simulated broker behaves."""
+
+    initial_cash: Decimal = Decimal(100_000)
+    latency: timedelta = timedelta(milliseconds=50)
+    participation: float = 0.10
+    chaos: bool = False
+    duplicate_rate: float = 0.3
+    max_delay: timedelta = timedelta(seconds=90)
+    seed: int = 0
+
+
+@dataclass
+class _Working:
+    order: BrokerOrder
+    request: OrderRequest
+    workable_at: datetime
+    executions: int = 0
+    notional: Decimal = ZERO
+
+
+@dataclass(order=True)
+class _Queued:
+    due: datetime
+    seq: int
+    update: OrderUpdate = field(compare=False)
+
+
+class SimulatedBroker:
+    """An in-process broker account driven by bars."""
+
+    def __init__(self, config: SimulatorConfig | None = None, start: datetime | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        self.now = start or datetime(1970, 1, 1, tzinfo=UTC)
+        self._rng = random.Random(self.config.seed)
+        self._orders: dict[str, _Working] = {}
+        self._portfolio = Portfolio(self.config.initial_cash)
+        self._last: dict[str, Decimal] = {}
+        self._queue: list[_Queued] = []
+        self._seq = 0  # queue order for updates due at the same instant
+        self._order_count = 0
+        self._handler: Callable[[OrderUpdate], None] | None = None
+        self._faults: list[bool] = []
+        self.fills: list[Fill] = []
+
+    # --- the Broker port ------------------------------------------------------------------------
+
+    def on_update(self, handler: Callable[[OrderUpdate], None]) -> None:
+        self._handler = handler
+
+    def submit(self, order: OrderRequest) -> BrokerOrder:
+        landed_but_lost = self._faults.pop(0) if self._faults else None
+        if landed_but_lost is False:
+            raise BrokerUnavailable("simulated timeout before the order reached the broker")
+        if order.client_order_id in self._orders:
+            raise BrokerRejected(f"client_order_id must be unique: {order.client_order_id}")
+        if order.qty <= 0:
+            raise BrokerRejected(f"qty must be positive, got {order.qty}")
+        reference = order.limit_price or self._last.get(order.symbol) or order.decision_price
+        if order.side is Side.BUY and self._portfolio.qty(order.symbol) + order.qty > 0:
+            needed = order.qty * reference
+            if needed > self._buying_power():
+                raise BrokerRejected(f"insufficient buying power: need {needed:.2f}, have {self._buying_power():.2f}")
+        self._order_count += 1
+        accepted = BrokerOrder(
+            client_order_id=order.client_order_id,
+            broker_order_id=f"sim-{self._order_count:08d}",
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            order_type=order.order_type.value,
+            status="new",
+            limit_price=order.limit_price,
+            submitted_at=self.now,
+        )
+        self._orders[order.client_order_id] = _Working(accepted, order, self.now + self.config.latency)
+        self._emit(
+            OrderUpdate(
+                order.client_order_id,
+                "new",
+                self.now + self.config.latency,
+                0,
+                broker_order_id=accepted.broker_order_id,
+            )
+        )
+        if landed_but_lost:
+            raise BrokerUnavailable("simulated: the order landed but the response was lost")
+        return accepted
+
+    def cancel(self, client_order_id: str) -> None:
+        working = self._orders.get(client_order_id)
+        if working is None or working.order.status in _TERMINAL:
+            self._emit(
+                OrderUpdate(
+                    client_order_id, "order_cancel_rejected", self.now, working.order.filled_qty if working else 0
+                )
+            )
+            return
+        working.order = replace(working.order, status="canceled")
+        self._emit(OrderUpdate(client_order_id, "pending_cancel", self.now, working.order.filled_qty))
+        self._emit(OrderUpdate(client_order_id, "canceled", self.now + self.config.latency, working.order.filled_qty))
+
+    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+        working = self._orders.get(client_order_id)
+        return None if working is None else working.order
+
+    def open_orders(self) -> list[BrokerOrder]:
+        return [w.order for w in self._orders.values() if w.order.status not in _TERMINAL]
+
+    def positions(self) -> list[BrokerPosition]:
+        return [
+            BrokerPosition(symbol, p.qty, p.avg_price or ZERO)
+            for symbol, p in sorted(self._portfolio.positions.items())
+            if p.qty
+        ]
+
+    def account(self) -> BrokerAccount:
+        marks = {s: self._last.get(s, ZERO) for s, p in self._portfolio.positions.items() if p.qty}
+        equity = self._portfolio.equity(marks)
+        return BrokerAccount(self._portfolio.cash, equity, self._buying_power())
+
+    # --- simulation ---------------------------------------------------------------------------
+
+    def fail_next_submits(self, *landed: bool) -> None:
+        """Make the next submits fail ambiguously: ``True`` lands the order but loses the response,
+        ``False`` fails before the order reaches the broker."""
+        self._faults.extend(landed)
+
+    def on_bar(self, bar: Bar) -> None:
+        """Work the orders of ``bar.symbol`` against this bar, then advance time to its close."""
+        self._last[bar.symbol] = to_decimal(bar.close)
+        for working in list(self._orders.values()):
+            if working.order.symbol == bar.symbol and working.order.status not in _TERMINAL:
+                self._work(working, bar)
+        self.advance(bar.timestamp + timedelta(minutes=1))
+
+    def advance(self, now: datetime) -> None:
+        """Move simulated time to ``now`` and deliver every update that is due."""
+        self.now = max(self.now, now)
+        self._queue.sort()
+        due = [q for q in self._queue if q.due <= self.now]
+        self._queue = [q for q in self._queue if q.due > self.now]
+        for queued in due:
+            if self._handler is not None:
+                self._handler(queued.update)
+
+    def flush(self) -> None:
+        """Deliver everything still queued, whatever its delay."""
+        if self._queue:
+            self.advance(max(q.due for q in self._queue))
+
+    def _buying_power(self) -> Decimal:
+        committed = sum(
+            (
+                (w.order.qty - w.order.filled_qty)
+                * (w.request.limit_price or self._last.get(w.order.symbol) or w.request.decision_price)
+                for w in self._orders.values()
+                if w.order.side is Side.BUY and w.order.status not in _TERMINAL
+            ),
+            ZERO,
+        )
+        return self._portfolio.cash - committed
+
+    def _work(self, working: _Working, bar: Bar) -> None:
+        if bar.timestamp + timedelta(minutes=1) <= working.workable_at:
+            return
+        order, request = working.order, working.request
+        open_ = to_decimal(bar.open)
+        if request.order_type is OrderType.MARKET:
+            price = open_
+        elif order.side is Side.BUY:
+            if request.limit_price is None or to_decimal(bar.low) > request.limit_price:
+                return
+            price = min(open_, request.limit_price)
+        else:
+            if request.limit_price is None or to_decimal(bar.high) < request.limit_price:
+                return
+            price = max(open_, request.limit_price)
+        capacity = math.floor(self.config.participation * bar.volume)
+        qty = min(order.qty - order.filled_qty, max(capacity, 1 if bar.volume else 0))
+        if qty <= 0:
+            return
+        working.executions += 1
+        working.notional += qty * price
+        filled = order.filled_qty + qty
+        when = max(bar.timestamp, working.workable_at)
+        execution = Execution(f"{order.broker_order_id}-x{working.executions}", qty, price, when)
+        status = "filled" if filled == order.qty else "partially_filled"
+        working.order = replace(order, filled_qty=filled, filled_avg_price=working.notional / filled, status=status)
+        fill = Fill(order.symbol, when, order.side, qty, price, ZERO, order.client_order_id, execution.execution_id)
+        self._portfolio.apply_fill(fill)
+        self.fills.append(fill)
+        event = "fill" if status == "filled" else "partial_fill"
+        self._emit(OrderUpdate(order.client_order_id, event, when, filled, execution, order.broker_order_id))
+
+    def _emit(self, update: OrderUpdate) -> None:
+        copies = 1
+        if self.config.chaos and self._rng.random() < self.config.duplicate_rate:
+            copies = 2
+        for _ in range(copies):
+            due = update.timestamp
+            if self.config.chaos:
+                due += timedelta(seconds=self._rng.uniform(0, self.config.max_delay.total_seconds()))
+            self._seq += 1
+            self._queue.append(_Queued(due, self._seq, update))
