@@ -145,6 +145,10 @@ class SimulatedBroker:
         working = self._orders.get(client_order_id)
         return None if working is None else working.order
 
+    def all_orders(self) -> list[BrokerOrder]:
+        """Every order the broker has received, terminal or not."""
+        return [w.order for w in self._orders.values()]
+
     def open_orders(self) -> list[BrokerOrder]:
         return [w.order for w in self._orders.values() if w.order.status not in _TERMINAL]
 

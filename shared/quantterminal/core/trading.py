@@ -1,0 +1,223 @@
+"""The live decision path: one closed bar in, at most one order out -- the same stages the Lambda
+bar handler and the local paper run execute.
+
+``on_bar``: restore the strategy from the state store, let it decide, save it; size the order as
+the backtester does; pass it through the risk gate (which reserves buying power atomically);
+record it as an open order *before* submitting (so a redelivered bar finds it and places nothing);
+place it exactly once.
+
+``on_update``: merge a broker update into the order, book new executions into the position (each
+execution once, by id), release the reservation as the order fills or ends, and keep the audit
+trail in the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from quantterminal.core.broker import BrokerOrder, BrokerRejected, BrokerUnavailable, place_order
+from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
+from quantterminal.core.money import ZERO, round_to_tick, to_decimal
+from quantterminal.core.order_state import OrderState, OrderUpdate
+from quantterminal.core.orders import OrderRequest, OrderType, client_order_id
+from quantterminal.core.ports import Broker, Ledger, StateStore
+from quantterminal.core.records import OrderEvent
+from quantterminal.core.risk import AccountView, OrderIntent, RiskDecision
+from quantterminal.core.risk_gate import RiskGate
+from quantterminal.core.sizing import target_quantity
+from quantterminal.core.state import OpenOrder, PositionState
+from quantterminal.core.strategies import Strategy, StrategyParams, build_params, restore_strategy, strategy_class
+
+_BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one bar led to."""
+
+    signal: Signal | None = None
+    order: OrderRequest | None = None
+    risk: RiskDecision | None = None
+    placed: BrokerOrder | None = None
+    note: str = ""
+
+
+class TradingEngine:
+    """One strategy, one account: decisions from bars and bookkeeping from broker updates."""
+
+    def __init__(
+        self,
+        strategy: str,
+        account: str,
+        store: StateStore,
+        broker: Broker,
+        gate: RiskGate,
+        ledger: Ledger | None = None,
+        params: dict[str, Any] | None = None,
+        fraction: Decimal = Decimal("0.10"),
+        order_type: OrderType = OrderType.LIMIT,
+        limit_offset_bps: Decimal = Decimal(5),
+        wait: Callable[[int], None] = lambda attempt: None,
+    ) -> None:
+        self.strategy_name = strategy
+        self.strategy_cls = strategy_class(strategy)
+        self.params: StrategyParams = build_params(strategy, params or {})
+        self.account = account
+        self.store = store
+        self.broker = broker
+        self.gate = gate
+        self.ledger = ledger
+        self.fraction = fraction
+        self.order_type = order_type
+        self.limit_offset_bps = limit_offset_bps
+        self.wait = wait
+        self.orders: dict[str, OrderState] = {}
+
+    # --- decisions --------------------------------------------------------------------------------
+
+    def _strategy(self, symbol: str) -> Strategy:
+        snapshot = self.store.load_snapshot(self.strategy_name, symbol)
+        if snapshot is None:
+            return self.strategy_cls(symbol, self.params)
+        return restore_strategy(snapshot)
+
+    def on_bar(self, bar: Bar, view: AccountView, now: datetime) -> Decision:
+        """Decide on a closed ``bar``; see the module docs for the stages."""
+        strategy = self._strategy(bar.symbol)
+        wanted = strategy.on_bar(bar)
+        self.store.save_snapshot(self.strategy_name, bar.symbol, strategy.snapshot())
+        if wanted is None:
+            return Decision(note="warming up")
+        signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, wanted, bar.close)
+        position = self.store.get_position(self.account, self.strategy_name, bar.symbol).qty
+        held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
+        if wanted is held:
+            return Decision(signal, note="already positioned")
+        if any(
+            o.strategy == self.strategy_name and o.symbol == bar.symbol for o in self.store.open_orders(self.account)
+        ):
+            return Decision(signal, note="an order is already working")
+        price = to_decimal(bar.close)
+        delta = target_quantity(wanted, position, self.fraction, view.equity, price) - position
+        if delta == 0:
+            return Decision(signal, note="size rounds to zero")
+        side = Side.BUY if delta > 0 else Side.SELL
+        limit = None
+        if self.order_type is OrderType.LIMIT:
+            offset = self.limit_offset_bps / _BPS
+            limit = (
+                round_to_tick(price * (1 + offset), "down")
+                if side is Side.BUY
+                else round_to_tick(price * (1 - offset), "up")
+            )
+        order = OrderRequest(
+            client_order_id(self.strategy_name, bar.symbol, bar.timestamp, wanted.value),
+            self.strategy_name,
+            bar.symbol,
+            side,
+            abs(delta),
+            self.order_type,
+            bar.timestamp,
+            price,
+            limit,
+        )
+        if self.ledger is not None:
+            self.ledger.record_signal(signal)
+        risk = self.gate.check(
+            OrderIntent(order.client_order_id, self.strategy_name, order.symbol, side, order.qty, limit or price),
+            view,
+            now,
+        )
+        if not risk.accepted:
+            return Decision(signal, order, risk, note=risk.reason)
+        recorded = self.store.add_open_order(
+            OpenOrder(
+                order.client_order_id,
+                self.account,
+                self.strategy_name,
+                order.symbol,
+                side,
+                order.qty,
+                order.order_type.value,
+                "new",
+                limit_price=limit,
+                created_at=now,
+            )
+        )
+        if not recorded:  # the same decision again (a redelivered bar): it was placed already
+            self.gate.settle(order.client_order_id, 0)
+            return Decision(signal, order, risk, note="decision already placed")
+        if self.ledger is not None:
+            self.ledger.record_order(order)
+        self.orders[order.client_order_id] = OrderState(order.client_order_id, order.symbol, side, order.qty)
+        try:
+            placed = place_order(self.broker, order, wait=self.wait)
+        except BrokerRejected as exc:
+            self.store.remove_open_order(order.client_order_id)
+            self.gate.settle(order.client_order_id, 0)
+            return Decision(signal, order, risk, note=f"broker rejected: {exc}")
+        except BrokerUnavailable as exc:
+            return Decision(signal, order, risk, note=f"in flight, outcome unknown ({exc}); reconcile will resolve it")
+        return Decision(signal, order, risk, placed)
+
+    # --- broker updates ---------------------------------------------------------------------------
+
+    def _book(self, fill: Fill) -> None:
+        def apply(position: PositionState) -> PositionState:
+            return position.apply_fill(fill.side, fill.qty, fill.price, fill.timestamp)
+
+        self.store.update_position(self.account, self.strategy_name, fill.symbol, apply)
+
+    def on_update(self, update: OrderUpdate) -> list[Fill]:
+        """Book a broker update (idempotent; any arrival order)."""
+        state = self.orders.get(update.client_order_id)
+        open_order = self.store.get_open_order(update.client_order_id)
+        if state is None:
+            if open_order is None:
+                return []  # not ours (or long finished): reconciliation deals with strangers
+            state = OrderState(open_order.client_order_id, open_order.symbol, open_order.side, open_order.qty)
+        merged = state.apply(update)
+        self.orders[update.client_order_id] = merged
+        if self.ledger is not None:
+            self.ledger.append_order_event(
+                OrderEvent(
+                    f"{update.client_order_id}:{update.event}:{update.cum_filled_qty}:"
+                    f"{update.execution.execution_id if update.execution else ''}",
+                    update.client_order_id,
+                    update.event,
+                    update.timestamp,
+                    update.cum_filled_qty,
+                    merged.avg_fill_price,
+                    update.broker_order_id,
+                )
+            )
+        known = {e.execution_id for e in state.executions}
+        fills = [
+            Fill(merged.symbol, e.timestamp, merged.side, e.qty, e.price, ZERO, merged.client_order_id, e.execution_id)
+            for e in merged.executions
+            if e.execution_id not in known
+        ]
+        for fill in fills:
+            if self.ledger is not None and not self.ledger.append_fill(fill):
+                continue  # booked before (another process saw it first)
+            self._book(fill)
+        if merged.status.terminal:
+            self.store.remove_open_order(merged.client_order_id)
+            self.gate.settle(merged.client_order_id, 0)
+        elif open_order is not None:
+            self.store.update_open_order(
+                merged.client_order_id,
+                lambda o: replace(
+                    o,
+                    status=merged.status.value,
+                    filled_qty=merged.filled_qty,
+                    updated_at=update.timestamp,
+                    broker_order_id=o.broker_order_id or update.broker_order_id,
+                ),
+            )
+            self.gate.settle(merged.client_order_id, merged.qty - merged.filled_qty)
+        return fills

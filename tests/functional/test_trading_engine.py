@@ -1,0 +1,99 @@
+"""The live decision path on real bars: strategy state through the store, risk, placement, fills."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from quantterminal.adapters.memory_state import MemoryStateStore
+from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
+from quantterminal.adapters.sqlite_ledger import SqliteLedger
+from quantterminal.core.backtest import BacktestConfig, run_backtest
+from quantterminal.core.models import Bar
+from quantterminal.core.money import to_decimal
+from quantterminal.core.risk import AccountView, RiskLimits
+from quantterminal.core.risk_gate import RiskGate
+from quantterminal.core.strategies import Momentum
+from quantterminal.core.trading import TradingEngine
+
+LIMITS = RiskLimits(position_fraction=Decimal("0.25"))
+
+
+def wire(chaos: bool = False) -> tuple[TradingEngine, SimulatedBroker, MemoryStateStore, SqliteLedger]:
+    store = MemoryStateStore()
+    ledger = SqliteLedger(":memory:")
+    ledger.migrate()
+    broker = SimulatedBroker(SimulatorConfig(chaos=chaos, seed=7, participation=0.5))
+    engine = TradingEngine("momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS, ledger), ledger)
+    broker.on_update(engine.on_update)
+    return engine, broker, store, ledger
+
+
+def view_of(broker: SimulatedBroker, bar: Bar) -> AccountView:
+    account = broker.account()
+    return AccountView(
+        account.equity, account.cash, {p.symbol: p.qty for p in broker.positions()}, {bar.symbol: to_decimal(bar.close)}
+    )
+
+
+def drive(engine: TradingEngine, broker: SimulatedBroker, bars: list[Bar]) -> list[object]:
+    decisions = []
+    for bar in bars:
+        broker.on_bar(bar)  # the bar closes: resting orders work against it
+        decisions.append(engine.on_bar(bar, view_of(broker, bar), bar.timestamp + timedelta(minutes=1)))
+    return decisions
+
+
+@pytest.fixture(scope="module")
+def day(spy_2011_rth: list[Bar]) -> list[Bar]:
+    return spy_2011_rth[:389]  # one session (the last minute leaves no time to work an order)
+
+
+def test_decisions_match_an_uninterrupted_strategy_with_state_restored_on_every_bar(day: list[Bar]) -> None:
+    engine, broker, _, _ = wire()
+    decisions = drive(engine, broker, day)
+    live = [d.signal.direction if d.signal else None for d in decisions]  # type: ignore[attr-defined]
+    reference = Momentum("SPY")
+    assert live == [reference.on_bar(bar) for bar in day]
+    backtest = run_backtest(BacktestConfig(strategy="momentum"), {"SPY": day})
+    changes = [d for i, d in enumerate(live) if d is not None and (i == 0 or live[i - 1] != d)]
+    assert changes == [s.direction for s in backtest.signals]
+
+
+def test_orders_fill_and_the_stored_position_matches_the_broker(day: list[Bar]) -> None:
+    engine, broker, store, ledger = wire(chaos=True)
+    decisions = drive(engine, broker, day)
+    broker.flush()
+    placed = [d for d in decisions if d.placed is not None]  # type: ignore[attr-defined]
+    assert placed
+    truth = {p.symbol: p.qty for p in broker.positions()}
+    assert store.get_position("paper", "momentum", "SPY").qty == truth.get("SPY", 0)
+    live_reservations = store.get_risk_state("paper").reservations
+    assert {r.client_order_id for r in live_reservations} == {o.client_order_id for o in store.open_orders("paper")}
+    assert ledger.fills_on(date(2011, 1, 3))
+    assert len(ledger.fills_on(date(2011, 1, 3))) == len(broker.fills)
+
+
+def test_a_redelivered_bar_places_nothing_twice(day: list[Bar]) -> None:
+    engine, broker, _, _ = wire()
+    decisions = drive(engine, broker, day[:60])
+    first = next(i for i, d in enumerate(decisions) if d.placed is not None)  # type: ignore[attr-defined]
+    bar = day[first]
+    before = len(broker.all_orders())
+    again = engine.on_bar(bar, view_of(broker, bar), bar.timestamp + timedelta(minutes=1))
+    assert again.placed is None
+    assert len(broker.all_orders()) == before
+
+
+def test_a_halt_stops_new_orders_on_the_next_decision(day: list[Bar]) -> None:
+    engine, broker, _, ledger = wire()
+    engine.gate.halt("operator test", day[0].timestamp)
+    decisions = drive(engine, broker, day[:120])
+    assert not broker.open_orders()
+    assert broker.fills == []
+    refused = [d for d in decisions if d.risk is not None]  # type: ignore[attr-defined]
+    assert refused
+    assert all(not d.risk.accepted and d.risk.rule == "halted" for d in refused)  # type: ignore[attr-defined]
+    assert {e.kind for e in ledger.risk_events_on(date(2011, 1, 3))} == {"halt", "rejection"}
