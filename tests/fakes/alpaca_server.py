@@ -1,0 +1,215 @@
+"""A local HTTP server that answers the Alpaca trading REST endpoints QuantTerminal uses, in
+Alpaca's documented response format, with scriptable failures: 429 with rate-limit headers, 5xx,
+stalls longer than the client's timeout, rejections, and "the order landed but the response
+failed". For contract tests of ``AlpacaBroker`` over real HTTP on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+KEY, SECRET = "PKTEST", "secret-test"
+
+
+@dataclass
+class Fault:
+    """What the server does to the next matching request instead of (or after) handling it."""
+
+    status: int = 0  # answer with this HTTP status
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    stall: float = 0.0  # sleep this long before answering
+    process: bool = False  # handle the request first anyway (it lands; only the answer fails)
+    process_late: bool = False  # handle it only after the stall (it lands after the client gave up)
+    method: str = "POST"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class FakeAlpaca:
+    """Start with ``with FakeAlpaca() as alpaca:``; ``alpaca.url`` is the base URL."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.positions: list[dict[str, Any]] = []
+        self.cash = "100000"
+        self.faults: list[Fault] = []
+        self.requests: list[tuple[str, str]] = []
+        self.buying_power_limit = 1_000_000.0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeAlpaca:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def posts(self) -> int:
+        return sum(1 for method, path in self.requests if method == "POST" and path == "/v2/orders")
+
+    def order_json(self, body: dict[str, Any]) -> dict[str, Any]:
+        now = _now()
+        return {
+            "id": str(uuid.uuid4()),
+            "client_order_id": body.get("client_order_id") or str(uuid.uuid4()),
+            "created_at": now,
+            "updated_at": now,
+            "submitted_at": now,
+            "filled_at": None,
+            "expired_at": None,
+            "cancel_requested_at": None,
+            "canceled_at": None,
+            "failed_at": None,
+            "replaced_at": None,
+            "replaced_by": None,
+            "replaces": None,
+            "asset_id": "b28f4066-5c6d-479b-a2af-85dc1a8f16fb",
+            "symbol": body["symbol"],
+            "asset_class": "us_equity",
+            "notional": None,
+            "qty": str(body["qty"]),
+            "filled_qty": "0",
+            "filled_avg_price": None,
+            "order_class": "",
+            "order_type": body["type"],
+            "type": body["type"],
+            "side": body["side"],
+            "time_in_force": body["time_in_force"],
+            "limit_price": body.get("limit_price"),
+            "stop_price": None,
+            "status": "accepted",
+            "extended_hours": False,
+            "legs": None,
+            "trail_percent": None,
+            "trail_price": None,
+            "hwm": None,
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # keep test output quiet
+                pass
+
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _route(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                fake.requests.append((method, parts.path))
+                if (self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY")) != (KEY, SECRET):
+                    self._send(401, {"code": 40110000, "message": "request is not authorized"})
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                fault = next((f for f in fake.faults if f.method == method), None)
+                if fault is not None:
+                    fake.faults.remove(fault)
+                    if fault.process:
+                        self._handle(method, parts.path, parts.query, body, reply=False)
+                    if fault.stall:
+                        time.sleep(fault.stall)
+                    if fault.process_late:
+                        self._handle(method, parts.path, parts.query, body, reply=False)
+                    if fault.status:
+                        self._send(fault.status, fault.body or {"message": "fault"}, fault.headers)
+                        return
+                self._handle(method, parts.path, parts.query, body, reply=True)
+
+            def _handle(self, method: str, path: str, query: str, body: dict[str, Any], reply: bool) -> None:
+                result: tuple[int, Any]
+                if method == "POST" and path == "/v2/orders":
+                    coid = body.get("client_order_id")
+                    price = float(body.get("limit_price") or 100)
+                    if coid in fake.orders:
+                        result = (422, {"code": 40010001, "message": "client_order_id must be unique"})
+                    elif float(body["qty"]) * price > fake.buying_power_limit:
+                        result = (403, {"code": 40310000, "message": "insufficient buying power"})
+                    else:
+                        order = fake.order_json(body)
+                        fake.orders[order["client_order_id"]] = order
+                        result = (200, order)
+                elif method == "GET" and path == "/v2/orders:by_client_order_id":
+                    coid = parse_qs(query).get("client_order_id", [""])[0]
+                    order = fake.orders.get(coid)
+                    result = (200, order) if order else (404, {"code": 40410000, "message": "order not found"})
+                elif method == "GET" and path == "/v2/orders":
+                    live = [o for o in fake.orders.values() if o["status"] not in ("filled", "canceled", "expired")]
+                    result = (200, live)
+                elif method == "DELETE" and path.startswith("/v2/orders/"):
+                    order_id = path.rsplit("/", 1)[1]
+                    found = [o for o in fake.orders.values() if o["id"] == order_id]
+                    if found:
+                        found[0]["status"] = "pending_cancel"
+                    result = (204, {}) if found else (404, {"code": 40410000, "message": "order not found"})
+                elif method == "GET" and path == "/v2/positions":
+                    result = (200, fake.positions)
+                elif method == "GET" and path == "/v2/account":
+                    result = (
+                        200,
+                        {
+                            "id": "904837e3-3b76-47ec-b432-046db621571b",
+                            "account_number": "PA1",
+                            "status": "ACTIVE",
+                            "currency": "USD",
+                            "cash": fake.cash,
+                            "equity": fake.cash,
+                            "buying_power": fake.cash,
+                        },
+                    )
+                else:
+                    result = (404, {"code": 40410000, "message": f"no route {method} {path}"})
+                if reply:
+                    status, payload = result
+                    if status == 204:
+                        self.send_response(204)
+                        self.end_headers()
+                    else:
+                        self._send(status, payload)
+
+            def do_GET(self) -> None:
+                self._route("GET")
+
+            def do_POST(self) -> None:
+                self._route("POST")
+
+            def do_DELETE(self) -> None:
+                self._route("DELETE")
+
+        return Handler
+
+
+def position_json(symbol: str, qty: int, avg: str) -> dict[str, Any]:
+    return {
+        "asset_id": "b28f4066-5c6d-479b-a2af-85dc1a8f16fb",
+        "symbol": symbol,
+        "exchange": "ARCA",
+        "asset_class": "us_equity",
+        "avg_entry_price": avg,
+        "qty": str(qty),
+        "side": "long" if qty > 0 else "short",
+        "cost_basis": str(abs(qty) * float(avg)),
+        "market_value": None,
+        "unrealized_pl": None,
+    }
