@@ -164,3 +164,34 @@ def test_fixture_partial_then_fill_books_the_documented_average() -> None:
     book.apply_all(updates)  # arriving backwards
     state = book.orders[updates[0].client_order_id]
     assert (state.status, state.filled_qty, state.avg_fill_price) == (OrderStatus.FILLED, 100, Decimal("624.486"))
+
+
+def test_qterm_reconcile_against_alpaca_adopts_its_positions(
+    alpaca: FakeAlpaca, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uuid
+
+    from quantterminal.adapters.redis_state import RedisStateStore
+    from quantterminal.cli.main import main
+    from tests.services import REDIS_URL, check_redis, require
+
+    require("Redis", check_redis)
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.setenv("APCA_API_BASE_URL", alpaca.url)
+    alpaca.positions = [position_json("SPY", 40, "624.48")]
+    account = f"acct{uuid.uuid4().hex[:8]}"
+    args = ["reconcile", "--account", account, "--redis", REDIS_URL, "--database", f"sqlite:///{tmp_path / 'l.db'}"]
+    try:
+        assert main(args) == 1
+        assert "position SPY: local 0, broker 40" in capsys.readouterr().out
+        assert main(args) == 0
+        assert "agrees with the broker" in capsys.readouterr().out
+    finally:
+        store = RedisStateStore(REDIS_URL)
+        for key in store.client.scan_iter(f"qt:*{account}*"):
+            store.client.delete(key)
+        store.close()
+    monkeypatch.setenv("APCA_API_SECRET_KEY", "wrong")
+    assert main(args) == 2
+    assert "HTTP 401" in capsys.readouterr().err

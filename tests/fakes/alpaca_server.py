@@ -46,6 +46,7 @@ class FakeAlpaca:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.buying_power_limit = 1_000_000.0
+        self.lock = threading.Lock()  # Alpaca checks and creates a client order id atomically; so must we
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
@@ -142,14 +143,15 @@ class FakeAlpaca:
                 if method == "POST" and path == "/v2/orders":
                     coid = body.get("client_order_id")
                     price = float(body.get("limit_price") or 100)
-                    if coid in fake.orders:
-                        result = (422, {"code": 40010001, "message": "client_order_id must be unique"})
-                    elif float(body["qty"]) * price > fake.buying_power_limit:
-                        result = (403, {"code": 40310000, "message": "insufficient buying power"})
-                    else:
-                        order = fake.order_json(body)
-                        fake.orders[order["client_order_id"]] = order
-                        result = (200, order)
+                    with fake.lock:
+                        if coid in fake.orders:
+                            result = (422, {"code": 40010001, "message": "client_order_id must be unique"})
+                        elif float(body["qty"]) * price > fake.buying_power_limit:
+                            result = (403, {"code": 40310000, "message": "insufficient buying power"})
+                        else:
+                            order = fake.order_json(body)
+                            fake.orders[order["client_order_id"]] = order
+                            result = (200, order)
                 elif method == "GET" and path == "/v2/orders:by_client_order_id":
                     coid = parse_qs(query).get("client_order_id", [""])[0]
                     order = fake.orders.get(coid)

@@ -44,11 +44,11 @@ class RiskGate:
         self.store.update_risk_state(self.account, change)
         decision = decisions[-1]  # the evaluation that won the compare-and-set
         for message in decision.alerts:
-            self._record(now, "alert", message, intent)
+            self.record_event(now, "alert", message, intent)
             if self.alert is not None:
                 self.alert(message)
         if not decision.accepted:
-            self._record(now, "rejection", decision.reason, intent, rule=decision.rule)
+            self.record_event(now, "rejection", decision.reason, intent, rule=decision.rule)
         return decision
 
     def settle(self, client_order_id: str, remaining_qty: int) -> RiskState:
@@ -58,7 +58,7 @@ class RiskGate:
     def halt(self, reason: str, now: datetime) -> RiskState:
         """The kill switch: no order passes from the next decision on."""
         state = self.store.update_risk_state(self.account, lambda s: halt(s, reason, now))
-        self._record(now, "halt", reason, None)
+        self.record_event(now, "halt", reason, None)
         if self.alert is not None:
             self.alert(f"trading halted: {reason}")
         return state
@@ -66,10 +66,11 @@ class RiskGate:
     def resume(self, reason: str, now: datetime) -> RiskState:
         """Lift a halt or a tripped breaker."""
         state = self.store.update_risk_state(self.account, resume)
-        self._record(now, "resume", reason or "resumed", None)
+        self.record_event(now, "resume", reason or "resumed", None)
         return state
 
-    def _record(self, now: datetime, kind: str, reason: str, intent: OrderIntent | None, rule: str = "") -> None:
+    def record_event(self, now: datetime, kind: str, reason: str, intent: OrderIntent | None, rule: str = "") -> None:
+        """Append a risk event for this account to the ledger (if there is one)."""
         if self.ledger is None:
             return
         details: dict[str, object] = {"rule": rule} if rule else {}

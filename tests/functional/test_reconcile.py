@@ -1,0 +1,94 @@
+"""Reconciliation adopts the broker's truth, records every drift, and halts trading until done."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from quantterminal.adapters.memory_state import MemoryStateStore
+from quantterminal.adapters.simulated_broker import SimulatedBroker
+from quantterminal.adapters.sqlite_ledger import SqliteLedger
+from quantterminal.core.broker import BrokerUnavailable
+from quantterminal.core.models import Bar, Side
+from quantterminal.core.orders import OrderRequest, OrderType
+from quantterminal.core.reconcile import RECONCILE_HALT, UNASSIGNED, Reconciler, find_drifts
+from quantterminal.core.risk_gate import RiskGate
+from quantterminal.core.state import OpenOrder
+
+NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+
+
+def world() -> tuple[MemoryStateStore, SimulatedBroker, RiskGate, SqliteLedger, list[str]]:
+    store = MemoryStateStore()
+    ledger = SqliteLedger(":memory:")
+    ledger.migrate()
+    alerts: list[str] = []
+    broker = SimulatedBroker(start=NOW)
+    return store, broker, RiskGate(store, "paper", ledger=ledger, alert=alerts.append), ledger, alerts
+
+
+def request(coid: str, qty: int, limit: str | None = None) -> OrderRequest:
+    kind = OrderType.LIMIT if limit else OrderType.MARKET
+    return OrderRequest(
+        coid, "momentum", "SPY", Side.BUY, qty, kind, NOW, Decimal(100), Decimal(limit) if limit else None
+    )
+
+
+def test_every_kind_of_drift_is_found_recorded_and_resolved() -> None:
+    store, broker, gate, ledger, alerts = world()
+    broker.submit(request("momentum-SPY-filled", 20))  # filled at the broker while we were down
+    broker.on_bar(Bar("SPY", NOW, 100.0, 100.5, 99.5, 100.2, 100_000))
+    broker.submit(request("momentum-SPY-unknown", 5, limit="90"))  # open at the broker, unknown here
+    store.add_open_order(
+        OpenOrder("momentum-SPY-filled", "paper", "momentum", "SPY", Side.BUY, 20, "market", "new", created_at=NOW)
+    )
+    store.add_open_order(
+        OpenOrder("momentum-SPY-ghost", "paper", "momentum", "SPY", Side.BUY, 3, "market", "new", created_at=NOW)
+    )
+    drifts = Reconciler(store, broker, gate, alerts.append).run(NOW)
+
+    assert {(d.kind, d.key) for d in drifts} == {
+        ("unknown_open_order", "momentum-SPY-unknown"),
+        ("stale_open_order", "momentum-SPY-filled"),
+        ("stale_open_order", "momentum-SPY-ghost"),
+        ("position", "SPY"),
+    }
+    assert find_drifts(store, broker, "paper") == []
+    assert [o.client_order_id for o in store.open_orders("paper")] == ["momentum-SPY-unknown"]
+    position = store.get_position("paper", UNASSIGNED, "SPY")
+    assert (position.qty, position.avg_price) == (20, Decimal("100.0"))
+    assert not store.get_risk_state("paper").halted, "our own halt is lifted once resolved"
+    kinds = [e.kind for e in ledger.risk_events_on(date(2024, 3, 4))]
+    assert kinds.count("drift") == 4
+    assert kinds[0] == "halt"
+    assert kinds[-1] == "resume"
+    assert sum("reconciliation drift" in a for a in alerts) == 4
+
+
+def test_nothing_to_do_when_in_agreement_and_a_manual_halt_is_never_lifted() -> None:
+    store, broker, gate, _, _ = world()
+    assert Reconciler(store, broker, gate).run(NOW) == []
+    gate.halt("operator", NOW)
+    store.add_open_order(OpenOrder("ghost", "paper", "momentum", "SPY", Side.BUY, 3, "market", "new", created_at=NOW))
+    assert Reconciler(store, broker, gate).run(NOW)
+    assert store.get_risk_state("paper").halt_reason == "operator"
+
+
+class FlakyBroker(SimulatedBroker):
+    def positions(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "_calls", 0) >= 1:
+            raise BrokerUnavailable("positions endpoint down")
+        self._calls = getattr(self, "_calls", 0) + 1
+        return super().positions()
+
+
+def test_a_failed_reconciliation_leaves_trading_halted() -> None:
+    store, _, _, ledger, _ = world()
+    broker = FlakyBroker(start=NOW)
+    gate = RiskGate(store, "paper", ledger=ledger)
+    store.add_open_order(OpenOrder("ghost", "paper", "momentum", "SPY", Side.BUY, 3, "market", "new", created_at=NOW))
+    with pytest.raises(BrokerUnavailable):
+        Reconciler(store, broker, gate).run(NOW)
+    assert store.get_risk_state("paper").halt_reason == RECONCILE_HALT
