@@ -97,3 +97,40 @@ def test_a_halt_stops_new_orders_on_the_next_decision(day: list[Bar]) -> None:
     assert refused
     assert all(not d.risk.accepted and d.risk.rule == "halted" for d in refused)  # type: ignore[attr-defined]
     assert {e.kind for e in ledger.risk_events_on(date(2011, 1, 3))} == {"halt", "rejection"}
+
+
+def test_stale_limit_orders_are_canceled_and_fill_statistics_kept(day: list[Bar]) -> None:
+    store = MemoryStateStore()
+    broker = SimulatedBroker(SimulatorConfig(participation=0.5))
+    # A limit 2% away from the market (inside the 3% price band) is never reached in a day: all go stale.
+    engine = TradingEngine(
+        "momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS), limit_offset_bps=Decimal(-200)
+    )
+    broker.on_update(engine.on_update)
+    canceled: list[str] = []
+    for bar in day[:200]:
+        broker.on_bar(bar)
+        now = bar.timestamp + timedelta(minutes=1)
+        canceled += engine.cancel_stale(now)
+        engine.on_bar(bar, view_of(broker, bar), now)
+    broker.flush()
+    assert canceled
+    stats = engine.execution_stats()
+    assert stats.orders == len(canceled) + len(store.open_orders("paper"))
+    assert (stats.filled, stats.fill_rate) == (0, 0.0)
+    assert stats.canceled_unfilled == len(canceled)
+    reserved = {r.client_order_id for r in store.get_risk_state("paper").reservations}
+    assert reserved == {o.client_order_id for o in store.open_orders("paper")}, "canceled orders released theirs"
+    assert not reserved & set(canceled)
+
+
+def test_fill_statistics_of_marketable_orders(day: list[Bar]) -> None:
+    engine, broker, _, _ = wire()
+    drive(engine, broker, day)
+    broker.flush()
+    stats = engine.execution_stats()
+    assert stats.orders > 0
+    assert stats.fill_rate is not None
+    assert 0 < stats.fill_rate <= 1
+    assert stats.median_seconds_to_fill is not None
+    assert stats.filled_within[60] <= stats.fill_rate
