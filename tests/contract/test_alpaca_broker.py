@@ -195,3 +195,27 @@ def test_qterm_reconcile_against_alpaca_adopts_its_positions(
     monkeypatch.setenv("APCA_API_SECRET_KEY", "wrong")
     assert main(args) == 2
     assert "HTTP 401" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside the checkout")
+def test_trade_updates_stream_over_a_real_websocket(alpaca: FakeAlpaca) -> None:
+    from tests.fakes.alpaca_stream import FakeTradingStream
+
+    frames = fixture_messages()
+    malformed = json.loads(json.dumps(frames["A_partial_fill"]))
+    del malformed["data"]["execution_id"]  # type: ignore[index]
+    sent = [frames["A_fill"], malformed, frames["A_partial_fill"], frames["A_partial_fill"], frames["A_new"]]
+    received: list[object] = []
+    with FakeTradingStream(sent) as stream:
+        broker = AlpacaBroker(KEY, SECRET, url_override=alpaca.url, stream_url=stream.url)
+        broker.on_update(received.append)
+        deadline = time.monotonic() + 15
+        while len(received) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        broker.close()
+    assert len(received) == 4, "the malformed update was skipped; the stream went on"
+    book = AccountBook(Decimal(100_000))
+    book.track(received[0].client_order_id, "SPY", Side.BUY, 100)  # type: ignore[attr-defined]
+    book.apply_all(received)  # type: ignore[arg-type]
+    order = book.orders[received[0].client_order_id]  # type: ignore[attr-defined]
+    assert (order.status, order.filled_qty, order.avg_fill_price) == (OrderStatus.FILLED, 100, Decimal("624.486"))

@@ -119,6 +119,7 @@ class AlpacaBroker:
         url_override: str | None = None,
         timeout: float = 5.0,
         client: TradingClient | None = None,
+        stream_url: str | None = None,
     ) -> None:
         if not api_key or not secret_key:
             raise ValueError("Alpaca API key and secret are required (APCA_API_KEY_ID, APCA_API_SECRET_KEY)")
@@ -134,6 +135,8 @@ class AlpacaBroker:
         adapter = _TimeoutAdapter(timeout)
         self.client._session.mount("http://", adapter)
         self.client._session.mount("https://", adapter)
+        self._stream_url = stream_url
+        self._stream: Any = None
         self._stream_thread: threading.Thread | None = None
 
     @classmethod
@@ -219,17 +222,27 @@ class AlpacaBroker:
         """Stream trade_updates to ``handler`` from a background thread (alpaca-py reconnects)."""
         from alpaca.trading.stream import TradingStream  # noqa: PLC0415 - only live runs need it
 
-        stream = TradingStream(*self._keys, paper=self.paper, raw_data=True)
+        # alpaca-py annotates url_override as str though its default is None (= the real endpoint).
+        stream = TradingStream(*self._keys, paper=self.paper, raw_data=True, url_override=self._stream_url)  # type: ignore[arg-type]
 
-        async def forward(data: Any) -> None:
-            try:
-                handler(to_order_update(data))
+        async def forward(message: Any) -> None:
+            try:  # with raw_data, alpaca-py hands over the whole frame: {"stream": ..., "data": {...}}
+                handler(to_order_update(message["data"]))
             except (KeyError, ValueError) as exc:  # a malformed update must not stop the stream
                 log.error("skipped malformed trade update: %s", exc)
 
         stream.subscribe_trade_updates(forward)
+        self._stream = stream
         self._stream_thread = threading.Thread(target=stream.run, name="alpaca-trade-updates", daemon=True)
         self._stream_thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the trade_updates stream (if started)."""
+        if self._stream is not None:
+            self._stream.stop()
+        if self._stream_thread is not None:
+            self._stream_thread.join(timeout)
+            self._stream_thread = None
 
 
 def _message(exc: APIError) -> str:
