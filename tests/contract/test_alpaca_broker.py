@@ -219,3 +219,13 @@ def test_trade_updates_stream_over_a_real_websocket(alpaca: FakeAlpaca) -> None:
     book.apply_all(received)  # type: ignore[arg-type]
     order = book.orders[received[0].client_order_id]  # type: ignore[attr-defined]
     assert (order.status, order.filled_qty, order.avg_fill_price) == (OrderStatus.FILLED, 100, Decimal("624.486"))
+
+
+def test_replace_creates_the_new_order_and_retires_the_old(broker: AlpacaBroker, alpaca: FakeAlpaca) -> None:
+    broker.submit(order())
+    new = broker.replace("qt-momentum-SPY-1", "qt-momentum-SPY-1-r1", 8, Decimal("624.40"))
+    assert (new.client_order_id, new.qty, new.limit_price) == ("qt-momentum-SPY-1-r1", 8, Decimal("624.4"))
+    assert alpaca.orders["qt-momentum-SPY-1"]["status"] == "replaced"
+    assert [o.client_order_id for o in broker.open_orders()] == ["qt-momentum-SPY-1-r1"]
+    with pytest.raises(BrokerRejected, match="not open"):
+        broker.replace("qt-momentum-SPY-1", "qt-momentum-SPY-1-r2", 8, None)

@@ -157,7 +157,8 @@ class FakeAlpaca:
                     order = fake.orders.get(coid)
                     result = (200, order) if order else (404, {"code": 40410000, "message": "order not found"})
                 elif method == "GET" and path == "/v2/orders":
-                    live = [o for o in fake.orders.values() if o["status"] not in ("filled", "canceled", "expired")]
+                    done = ("filled", "canceled", "expired", "replaced")
+                    live = [o for o in fake.orders.values() if o["status"] not in done]
                     result = (200, live)
                 elif method == "DELETE" and path.startswith("/v2/orders/"):
                     order_id = path.rsplit("/", 1)[1]
@@ -165,6 +166,28 @@ class FakeAlpaca:
                     if found:
                         found[0]["status"] = "pending_cancel"
                     result = (204, {}) if found else (404, {"code": 40410000, "message": "order not found"})
+                elif method == "PATCH" and path.startswith("/v2/orders/"):
+                    order_id = path.rsplit("/", 1)[1]
+                    with fake.lock:
+                        old = next((o for o in fake.orders.values() if o["id"] == order_id), None)
+                        new_id = body.get("client_order_id") or str(uuid.uuid4())
+                        if old is None or old["status"] in ("filled", "canceled", "expired", "replaced"):
+                            result = (422, {"code": 42210000, "message": "order is not open"})
+                        elif new_id in fake.orders:
+                            result = (422, {"code": 40010001, "message": "client_order_id must be unique"})
+                        else:
+                            new = fake.order_json(
+                                {
+                                    **old,
+                                    "client_order_id": new_id,
+                                    "qty": body.get("qty", old["qty"]),
+                                    "limit_price": body.get("limit_price", old["limit_price"]),
+                                }
+                            )
+                            new["replaces"] = old["id"]
+                            old["status"], old["replaced_by"] = "replaced", new["id"]
+                            fake.orders[new_id] = new
+                            result = (200, new)
                 elif method == "GET" and path == "/v2/positions":
                     result = (200, fake.positions)
                 elif method == "GET" and path == "/v2/account":
@@ -198,6 +221,9 @@ class FakeAlpaca:
 
             def do_DELETE(self) -> None:
                 self._route("DELETE")
+
+            def do_PATCH(self) -> None:
+                self._route("PATCH")
 
         return Handler
 

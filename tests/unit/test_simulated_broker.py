@@ -163,3 +163,20 @@ def test_place_order_resolves_a_lost_response_by_lookup_never_posting_twice() ->
     assert broker.get_order("o3") is None
     with pytest.raises(BrokerRejected):
         place_order(broker, order("o4", qty=100_000))
+
+
+def test_replace_retires_the_old_order_and_works_the_new_one() -> None:
+    broker = SimulatedBroker(start=T0)
+    book, _ = connected(broker)
+    broker.submit(order(limit="95"))
+    book.track("o1", "SPY", Side.BUY, 100)
+    new = broker.replace("o1", "o1-r1", 60, D("100.50"))
+    book.track("o1-r1", "SPY", Side.BUY, 60)
+    broker.on_bar(bar(1, 100.2, 100.6, 100.0, 100.4))
+    broker.flush()
+    assert new.client_order_id == "o1-r1"
+    assert book.orders["o1"].status is OrderStatus.REPLACED
+    assert book.orders["o1-r1"].status is OrderStatus.FILLED
+    assert book.portfolio.position("SPY").qty == 60
+    with pytest.raises(BrokerRejected, match="cannot be replaced"):
+        broker.replace("o1", "o1-r2", 10, None)

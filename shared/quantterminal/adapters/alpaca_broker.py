@@ -26,7 +26,7 @@ import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
-from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
 from requests.adapters import HTTPAdapter
 
 from quantterminal.core.broker import BrokerAccount, BrokerOrder, BrokerPosition, BrokerRejected, BrokerUnavailable
@@ -193,6 +193,28 @@ class AlpacaBroker:
         if existing is None:
             raise BrokerRejected(f"no order {client_order_id} to cancel")
         self._call("cancel", lambda: self.client.cancel_order_by_id(existing.broker_order_id))
+
+    def replace(
+        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
+    ) -> BrokerOrder:
+        existing = self.get_order(client_order_id)
+        if existing is None:
+            raise BrokerRejected(f"no order {client_order_id} to replace")
+        change = ReplaceOrderRequest(
+            qty=qty,
+            client_order_id=new_client_order_id,
+            limit_price=float(limit_price) if limit_price is not None else None,
+        )
+        try:
+            return to_broker_order(
+                self._call("replace", lambda: self.client.replace_order_by_id(existing.broker_order_id, change))
+            )
+        except BrokerRejected as exc:
+            if "client_order_id must be unique" in str(exc):
+                found = self.get_order(new_client_order_id)
+                if found is not None:
+                    return found
+            raise
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
         try:

@@ -35,7 +35,7 @@ from quantterminal.core.order_state import Execution, OrderUpdate
 from quantterminal.core.orders import OrderRequest, OrderType
 from quantterminal.core.portfolio import Portfolio
 
-_TERMINAL = frozenset({"filled", "canceled", "rejected", "expired"})
+_TERMINAL = frozenset({"filled", "canceled", "rejected", "expired", "replaced"})
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,24 @@ class SimulatedBroker:
         working.order = replace(working.order, status="canceled")
         self._emit(OrderUpdate(client_order_id, "pending_cancel", self.now, working.order.filled_qty))
         self._emit(OrderUpdate(client_order_id, "canceled", self.now + self.config.latency, working.order.filled_qty))
+
+    def replace(
+        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
+    ) -> BrokerOrder:
+        working = self._orders.get(client_order_id)
+        if working is None or working.order.status in _TERMINAL or working.order.status == "replaced":
+            raise BrokerRejected(f"order {client_order_id} is not working; it cannot be replaced")
+        request = replace(
+            working.request,
+            client_order_id=new_client_order_id,
+            qty=qty,
+            limit_price=limit_price if limit_price is not None else working.request.limit_price,
+        )
+        new = self.submit(request)
+        working.order = replace(working.order, status="replaced")
+        self._emit(OrderUpdate(client_order_id, "pending_replace", self.now, working.order.filled_qty))
+        self._emit(OrderUpdate(client_order_id, "replaced", self.now + self.config.latency, working.order.filled_qty))
+        return new
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
         working = self._orders.get(client_order_id)

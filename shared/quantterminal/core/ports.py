@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from quantterminal.core.broker import BrokerAccount, BrokerOrder, BrokerPosition
@@ -183,6 +184,13 @@ class Broker(Protocol):
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
         """The order with this client order id, or ``None`` if the broker has none."""
+        ...
+
+    def replace(
+        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
+    ) -> BrokerOrder:
+        """Replace a working order by a new one (new id, quantity still wanted, new limit); the old
+        order ends as ``replaced`` keeping its fills."""
         ...
 
     def open_orders(self) -> list[BrokerOrder]:
