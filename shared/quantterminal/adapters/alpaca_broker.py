@@ -29,6 +29,7 @@ from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
 from requests.adapters import HTTPAdapter
 
+from quantterminal.adapters.secrets import secret_json
 from quantterminal.core.broker import BrokerAccount, BrokerOrder, BrokerPosition, BrokerRejected, BrokerUnavailable
 from quantterminal.core.models import Side
 from quantterminal.core.order_state import Execution, OrderUpdate
@@ -140,15 +141,21 @@ class AlpacaBroker:
         self._stream_thread: threading.Thread | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> AlpacaBroker:
-        """Keys from ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``; paper unless ``ALPACA_PAPER=false``;
-        ``APCA_API_BASE_URL`` overrides the endpoint (tests, proxies)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None) -> AlpacaBroker:
+        """Keys from the Secrets Manager secret named by ``ALPACA_SECRET_ID`` (a JSON object with
+        ``APCA_API_KEY_ID`` and ``APCA_API_SECRET_KEY``), else from those environment variables;
+        paper unless ``ALPACA_PAPER=false``; ``APCA_API_BASE_URL`` / ``APCA_STREAM_URL`` override the
+        endpoints (tests, proxies)."""
         env = os.environ if environ is None else environ
+        keys: Mapping[str, str] = env
+        if env.get("ALPACA_SECRET_ID"):
+            keys = secret_json(env["ALPACA_SECRET_ID"], secrets_client)
         return cls(
-            env.get("APCA_API_KEY_ID", ""),
-            env.get("APCA_API_SECRET_KEY", ""),
+            keys.get("APCA_API_KEY_ID", ""),
+            keys.get("APCA_API_SECRET_KEY", ""),
             paper=env.get("ALPACA_PAPER", "true").lower() != "false",
             url_override=env.get("APCA_API_BASE_URL") or None,
+            stream_url=env.get("APCA_STREAM_URL") or None,
         )
 
     def __repr__(self) -> str:  # never show the keys

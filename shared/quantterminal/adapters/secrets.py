@@ -1,0 +1,32 @@
+"""Secrets from AWS Secrets Manager (boto3), for keys that must never live in code or logs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
+
+
+class SecretError(RuntimeError):
+    """A secret that is missing or not the JSON object expected. The message never holds its value."""
+
+
+def secret_json(secret_id: str, client: Any | None = None) -> dict[str, str]:
+    """The JSON object stored in secret ``secret_id``."""
+    client = client or boto3.client("secretsmanager", config=_RETRIES)
+    try:
+        response = client.get_secret_value(SecretId=secret_id)
+    except client.exceptions.ResourceNotFoundException:
+        raise SecretError(f"secret {secret_id!r} does not exist") from None
+    try:
+        value = json.loads(response["SecretString"])
+    except (KeyError, TypeError, ValueError):
+        raise SecretError(f"secret {secret_id!r} is not a JSON object") from None
+    if not isinstance(value, dict):
+        raise SecretError(f"secret {secret_id!r} is not a JSON object")
+    return {str(k): str(v) for k, v in value.items()}
