@@ -331,6 +331,17 @@ def test_fills_are_exact_idempotent_and_append_only(ledger: Ledger) -> None:
     assert ledger.fills_on(date(2024, 3, 4)) == [fill(1), fill(2)]
 
 
+def test_fills_of_one_strategy_and_symbol_in_execution_order(ledger: Ledger) -> None:
+    ledger.record_order(order(0))
+    ledger.record_order(dataclasses.replace(order(7), strategy="other"))
+    late, early = fill(5), fill(1)
+    for f in (late, early, dataclasses.replace(fill(3), order_id="momentum-SPY-7", execution_id="y3")):
+        ledger.append_fill(f)
+    assert ledger.fills_for("momentum", "SPY") == [early, late]
+    assert ledger.fills_for("other", "SPY")[0].execution_id == "y3"
+    assert ledger.fills_for("momentum", "QQQ") == []
+
+
 @pytest.mark.parametrize(
     "bad",
     [

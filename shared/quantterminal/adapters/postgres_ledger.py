@@ -606,6 +606,21 @@ class PostgresLedger:
 
         return self._transaction(work, "fills on")
 
+    def fills_for(self, strategy: str, symbol: str) -> list[Fill]:
+        def work(cur: Any) -> list[Fill]:
+            cur.execute(
+                "SELECT f.symbol, f.ts, f.side, f.qty, f.price, f.commission, f.client_order_id, f.execution_id"
+                " FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id"
+                " WHERE o.strategy = %s AND f.symbol = %s ORDER BY f.ts, f.execution_id",
+                (strategy, symbol),
+            )
+            return [
+                Fill(sym, ts.astimezone(UTC), Side(side), int(qty), price, commission, coid, eid)
+                for sym, ts, side, qty, price, commission, coid, eid in cur.fetchall()
+            ]
+
+        return self._transaction(work, "fills for")
+
     def signals_between(self, start: datetime, end: datetime) -> list[Signal]:
         def work(cur: Any) -> list[Signal]:
             cur.execute(

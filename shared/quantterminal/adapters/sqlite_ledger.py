@@ -418,6 +418,18 @@ class SqliteLedger:
             for symbol, ts, side, qty, price, commission, coid, eid in rows
         ]
 
+    def fills_for(self, strategy: str, symbol: str) -> list[Fill]:
+        rows = self._read(
+            "SELECT f.symbol, f.ts, f.side, f.qty, f.price, f.commission, f.client_order_id, f.execution_id"
+            " FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id"
+            " WHERE o.strategy = ? AND f.symbol = ? ORDER BY f.ts, f.execution_id",
+            (strategy, symbol),
+        )
+        return [
+            Fill(sym, _dt(ts), Side(side), qty, Decimal(price), Decimal(commission), coid, eid)
+            for sym, ts, side, qty, price, commission, coid, eid in rows
+        ]
+
     def signals_between(self, start: datetime, end: datetime) -> list[Signal]:
         rows = self._read(
             "SELECT strategy, symbol, bar_time, direction, price FROM signals WHERE bar_time >= ? AND bar_time < ?"

@@ -96,6 +96,10 @@ class Ledger(Protocol):
         """Fills executed on New York date ``day``, in time order."""
         ...
 
+    def fills_for(self, strategy: str, symbol: str) -> list[Fill]:
+        """Every fill of ``strategy``'s orders in ``symbol``, in execution order (time, id)."""
+        ...
+
     def signals_between(self, start: datetime, end: datetime) -> list[Signal]:
         """Decisions on bars starting in ``[start, end)``, in time order."""
         ...

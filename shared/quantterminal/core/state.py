@@ -123,6 +123,7 @@ class PositionState:
     lots: tuple[tuple[int, Decimal], ...] = ()
     realized_pnl: Decimal = ZERO
     updated_at: datetime | None = None
+    last_execution: tuple[datetime, str] | None = None  # (time, id) of the latest execution applied
     version: int = 0
 
     KIND = "position"
@@ -138,11 +139,16 @@ class PositionState:
         qty = self.qty
         return None if qty == 0 else sum((q * p for q, p in self.lots), ZERO) / qty
 
-    def apply_fill(self, side: Side, qty: int, price: Decimal, at: datetime) -> PositionState:
+    def apply_fill(
+        self, side: Side, qty: int, price: Decimal, at: datetime, execution_id: str | None = None
+    ) -> PositionState:
         """The position after a fill, with the same FIFO accounting as the backtester."""
         position = Position.from_lots(self.symbol, self.lots, self.realized_pnl)
         position.apply(side, qty, price)
-        return replace(self, lots=position.lots(), realized_pnl=position.realized_pnl, updated_at=at)
+        last = (at, execution_id) if execution_id is not None else self.last_execution
+        return replace(
+            self, lots=position.lots(), realized_pnl=position.realized_pnl, updated_at=at, last_execution=last
+        )
 
     def validate(self) -> None:
         """Raise ``StateError`` unless every field has the right type and the lots are coherent."""
@@ -173,6 +179,9 @@ class PositionState:
                 "lots": [[q, str(p)] for q, p in self.lots],
                 "realized_pnl": str(self.realized_pnl),
                 "updated_at": _ts(self.updated_at),
+                "last_execution": None
+                if self.last_execution is None
+                else [self.last_execution[0].isoformat(), self.last_execution[1]],
             },
         )
 
@@ -188,6 +197,9 @@ class PositionState:
                 lots=lots,
                 realized_pnl=_read_dec(doc, "realized_pnl", cls.KIND) or ZERO,
                 updated_at=_read_ts(doc, "updated_at", cls.KIND),
+                last_execution=None
+                if doc.get("last_execution") is None
+                else (datetime.fromisoformat(doc["last_execution"][0]), str(doc["last_execution"][1])),
                 version=version,
             )
             state.validate()

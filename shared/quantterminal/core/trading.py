@@ -90,6 +90,7 @@ class TradingEngine:
         self.wait = wait
         self.orders: dict[str, OrderState] = {}
         self.placed_at: dict[str, datetime] = {}
+        self._fills: dict[str, list[Fill]] = {}  # booked here, for replay when there is no ledger
 
     # --- decisions --------------------------------------------------------------------------------
 
@@ -222,10 +223,32 @@ class TradingEngine:
     # --- broker updates ---------------------------------------------------------------------------
 
     def _book(self, fill: Fill) -> None:
+        """Apply ``fill`` to the stored position in canonical order (execution time, then id): the
+        usual case appends; an execution that belongs before one already applied makes the position
+        be rebuilt from every fill of this strategy and symbol, so lots and realised P&L do not
+        depend on the order the broker delivered them in."""
+        self._fills.setdefault(fill.symbol, []).append(fill)
+        key = (fill.timestamp, fill.execution_id)
+
         def apply(position: PositionState) -> PositionState:
-            return position.apply_fill(fill.side, fill.qty, fill.price, fill.timestamp)
+            if position.last_execution is None or key > position.last_execution:
+                return position.apply_fill(fill.side, fill.qty, fill.price, fill.timestamp, fill.execution_id)
+            if key == position.last_execution:
+                return position  # this very execution was booked already
+            rebuilt = replace(position, lots=(), realized_pnl=ZERO, last_execution=None)
+            for earlier in self._history(fill.symbol):
+                rebuilt = rebuilt.apply_fill(
+                    earlier.side, earlier.qty, earlier.price, earlier.timestamp, earlier.execution_id
+                )
+            return rebuilt
 
         self.store.update_position(self.account, self.strategy_name, fill.symbol, apply)
+
+    def _history(self, symbol: str) -> list[Fill]:
+        """Every fill of this strategy in ``symbol``, canonically ordered (the ledger's, if any)."""
+        if self.ledger is not None:
+            return self.ledger.fills_for(self.strategy_name, symbol)
+        return sorted(self._fills.get(symbol, []), key=lambda f: (f.timestamp, f.execution_id))
 
     def on_update(self, update: OrderUpdate) -> list[Fill]:
         """Book a broker update (idempotent; any arrival order)."""
