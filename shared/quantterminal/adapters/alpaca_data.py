@@ -1,0 +1,110 @@
+"""Alpaca market data stream v2: text frames -> the core's Trade, Quote and BarUpdate.
+
+Every frame is a JSON array of messages told apart by ``T``: trades ``t``, quotes ``q``, minute
+bars ``b``, revised minute bars ``u`` (updatedBars), daily bars ``d``, trade cancels ``x`` and
+corrections ``c``, trading status ``s``, control ``success``/``subscription``/``error``. Anything
+unusable (unknown type, missing field, NaN or negative price, unknown error) becomes a
+``Malformed`` entry and the rest of the frame is kept. Timestamps are RFC 3339 (nanoseconds are
+truncated to microseconds); bar times are the bar's start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from quantterminal.adapters.feed_frames import parse_messages
+from quantterminal.core.feed_events import (
+    BarSource,
+    BarUpdate,
+    Control,
+    FeedEvent,
+    ParsedFrame,
+    TradeCancel,
+    TradeCorrection,
+)
+from quantterminal.core.models import Bar, Quote, Trade
+from quantterminal.core.validation import bar_problem, trade_problem
+
+# Alpaca's documented stream error codes -> the control kind the connection acts on.
+ERROR_KINDS = {
+    401: "auth_failed",
+    402: "auth_failed",
+    404: "auth_failed",
+    406: "connection_limit",
+    409: "auth_failed",
+    411: "auth_failed",
+}
+_BAR_SOURCES = {"b": BarSource.PROVIDER, "u": BarSource.REVISION, "d": BarSource.DAILY}
+
+
+def _ts(raw: Any) -> datetime:
+    if not isinstance(raw, str):
+        raise ValueError(f"timestamp {raw!r} is not a string")
+    return datetime.fromisoformat(raw).astimezone(UTC)
+
+
+def _trade(m: Mapping[str, Any]) -> Trade:
+    trade = Trade(
+        str(m["S"]),
+        _ts(m["t"]),
+        float(m["p"]),
+        int(m["s"]),
+        str(m["i"]),
+        str(m.get("x") or ""),
+        tuple(str(c) for c in m.get("c") or ()),
+    )
+    problem = trade_problem(trade)
+    if problem:
+        raise ValueError(problem)
+    return trade
+
+
+def _message(m: Mapping[str, Any]) -> FeedEvent:
+    kind = m.get("T")
+    if kind == "t":
+        return _trade(m)
+    if kind == "q":
+        return Quote(str(m["S"]), _ts(m["t"]), float(m["bp"]), int(m["bs"]), float(m["ap"]), int(m["as"]))
+    if kind in _BAR_SOURCES:
+        vwap = m.get("vw")
+        count = m.get("n")
+        bar = Bar(
+            str(m["S"]),
+            _ts(m["t"]),
+            float(m["o"]),
+            float(m["h"]),
+            float(m["l"]),
+            float(m["c"]),
+            int(m["v"]),
+            None if vwap is None else float(vwap),
+            None if count is None else int(count),
+        )
+        problem = bar_problem(bar)
+        if problem:
+            raise ValueError(problem)
+        return BarUpdate(bar, _BAR_SOURCES[kind])
+    if kind == "x":
+        return TradeCancel(str(m["S"]), str(m["i"]), str(m.get("x") or ""), _ts(m["t"]))
+    if kind == "c":
+        corrected = _trade(
+            {"S": m["S"], "t": m["t"], "p": m["cp"], "s": m["cs"], "i": m["ci"], "x": m.get("x"), "c": m.get("cc")}
+        )
+        return TradeCorrection(str(m["S"]), str(m["oi"]), corrected)
+    if kind == "success":
+        return Control(str(m.get("msg")), str(m.get("msg")))
+    if kind == "subscription":
+        return Control("subscribed", json.dumps({k: v for k, v in m.items() if k != "T"}, sort_keys=True))
+    if kind == "error":
+        code = int(m["code"])
+        return Control(ERROR_KINDS.get(code, "error"), str(m.get("msg", "")), code)
+    if kind == "s":
+        return Control("status", f"{m.get('S')}: {m.get('sm')} ({m.get('rm')})")
+    raise ValueError(f"unknown message type {kind!r}")
+
+
+def parse_frame(text: str | bytes) -> ParsedFrame:
+    """Normalise one websocket text frame."""
+    return parse_messages(text, _message, "T")

@@ -1,0 +1,81 @@
+"""Polygon (Massive) stocks websocket: text frames -> the core's Trade, Quote and BarUpdate.
+
+Frames are JSON arrays of messages told apart by ``ev``: trades ``T``, quotes ``Q``, minute
+aggregates ``AM`` (labelled by window start ``s``), second aggregates ``A`` (skipped: the pipeline
+works in minutes), ``status`` control messages. Timestamps are Unix milliseconds; trade ids are
+strings. Unusable messages become ``Malformed`` and the rest of the frame is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from quantterminal.adapters.feed_frames import parse_messages
+from quantterminal.core.feed_events import BarSource, BarUpdate, Control, FeedEvent, ParsedFrame
+from quantterminal.core.models import Bar, Quote, Trade
+from quantterminal.core.validation import bar_problem, trade_problem
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STATUS_KINDS = {
+    "connected": "connected",
+    "auth_success": "authenticated",
+    "auth_failed": "auth_failed",
+    "auth_timeout": "auth_failed",
+    "max_connections": "connection_limit",
+    "success": "subscribed",
+}
+
+
+def _ms(raw: Any) -> datetime:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ValueError(f"timestamp {raw!r} is not integer milliseconds")
+    return _EPOCH + timedelta(milliseconds=raw)
+
+
+def _message(m: Mapping[str, Any]) -> FeedEvent | None:
+    ev = m.get("ev")
+    if ev == "T":
+        trade = Trade(
+            str(m["sym"]),
+            _ms(m["t"]),
+            float(m["p"]),
+            int(m["s"]),
+            str(m["i"]),
+            str(m.get("x", "")),
+            tuple(str(c) for c in m.get("c") or ()),
+        )
+        problem = trade_problem(trade)
+        if problem:
+            raise ValueError(problem)
+        return trade
+    if ev == "Q":
+        return Quote(str(m["sym"]), _ms(m["t"]), float(m["bp"]), int(m["bs"]), float(m["ap"]), int(m["as"]))
+    if ev == "AM":
+        bar = Bar(
+            str(m["sym"]),
+            _ms(m["s"]),
+            float(m["o"]),
+            float(m["h"]),
+            float(m["l"]),
+            float(m["c"]),
+            int(m["v"]),
+            float(m["vw"]) if m.get("vw") is not None else None,
+            None,
+        )
+        problem = bar_problem(bar)
+        if problem:
+            raise ValueError(problem)
+        return BarUpdate(bar, BarSource.PROVIDER)
+    if ev == "A":
+        return None  # per-second aggregates: not used
+    if ev == "status":
+        status = str(m.get("status"))
+        return Control(_STATUS_KINDS.get(status, status), str(m.get("message", "")))
+    raise ValueError(f"unknown event type {ev!r}")
+
+
+def parse_frame(text: str | bytes) -> ParsedFrame:
+    """Normalise one websocket text frame."""
+    return parse_messages(text, _message, "ev")

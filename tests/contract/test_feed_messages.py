@@ -1,0 +1,160 @@
+"""Provider message normalisers against every recorded fixture frame, and bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quantterminal.adapters import alpaca_data, polygon_data
+from quantterminal.core.feed_events import BarSource, BarUpdate, Control, TradeCancel, TradeCorrection
+from quantterminal.core.models import Quote, Trade
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside the checkout")
+
+
+def frames(name: str) -> dict[str, Any]:
+    return {m["name"]: m for m in json.loads((FIXTURES / name).read_text())["messages"]}
+
+
+ALPACA_EXPECTED = {
+    "trade": Trade,
+    "trades_batched": Trade,
+    "quote": Quote,
+    "quotes_batched": Quote,
+    "minute_bar": BarUpdate,
+    "minute_bar_legacy_no_n_vw": BarUpdate,
+    "updated_bar": BarUpdate,
+    "daily_bar": BarUpdate,
+    "trade_correction": TradeCorrection,
+    "trade_cancel": TradeCancel,
+    "trading_status_halt": Control,
+    "authenticated": Control,
+    "welcome": Control,
+    "subscription_ack": Control,
+}
+
+
+@needs_fixtures
+def test_every_alpaca_server_message_kind_is_understood() -> None:
+    messages = frames("alpaca_market_data_ws.json")
+    for name, expected in ALPACA_EXPECTED.items():
+        parsed = alpaca_data.parse_frame(json.dumps(messages[name]["frame"]))
+        assert parsed.malformed == (), name
+        assert parsed.events, name
+        assert all(isinstance(e, expected) for e in parsed.events), name
+    for name, message in messages.items():
+        if name.startswith("error_"):
+            (control,) = alpaca_data.parse_frame(json.dumps(message["frame"])).events
+            assert isinstance(control, Control)
+            assert control.code == message["frame"][0]["code"]
+    limit = alpaca_data.parse_frame(json.dumps(messages["error_406_connection_limit_exceeded"]["frame"])).events[0]
+    assert isinstance(limit, Control)
+    assert limit.kind == "connection_limit"
+    auth = alpaca_data.parse_frame(json.dumps(messages["error_402_auth_failed"]["frame"])).events[0]
+    assert isinstance(auth, Control)
+    assert auth.kind == "auth_failed"
+
+
+@needs_fixtures
+def test_alpaca_values_are_read_as_documented() -> None:
+    messages = frames("alpaca_market_data_ws.json")
+    (trade,) = alpaca_data.parse_frame(json.dumps(messages["trade"]["frame"])).events
+    assert trade == Trade(
+        "AAPL", datetime(2021, 2, 22, 15, 51, 44, 208000, tzinfo=UTC), 126.55, 1, "96921", "D", ("@", "I")
+    )
+    (bar,) = alpaca_data.parse_frame(json.dumps(messages["minute_bar"]["frame"])).events
+    assert isinstance(bar, BarUpdate)
+    assert (bar.source, bar.bar.timestamp, bar.bar.trade_count, bar.bar.vwap) == (
+        BarSource.PROVIDER,
+        datetime(2021, 2, 22, 19, 15, tzinfo=UTC),
+        461,
+        389.062639,
+    )
+    (revision,) = alpaca_data.parse_frame(json.dumps(messages["updated_bar"]["frame"])).events
+    assert isinstance(revision, BarUpdate)
+    assert revision.source is BarSource.REVISION
+
+
+@needs_fixtures
+def test_every_polygon_message_kind_is_understood() -> None:
+    messages = frames("polygon_stocks_ws.json")
+    expected = {
+        "trade": Trade,
+        "trade_no_conditions": Trade,
+        "trades_batched": Trade,
+        "quote": Quote,
+        "aggregate_per_minute": BarUpdate,
+        "connected": Control,
+        "auth_success": Control,
+        "auth_failed": Control,
+        "max_connections": Control,
+        "subscribed_ack": Control,
+    }
+    for name, kind in expected.items():
+        parsed = polygon_data.parse_frame(json.dumps(messages[name]["frame"]))
+        assert parsed.malformed == (), name
+        assert all(isinstance(e, kind) for e in parsed.events), name
+    (trade,) = polygon_data.parse_frame(json.dumps(messages["trade"]["frame"])).events
+    assert trade == Trade(
+        "MSFT", datetime(2018, 9, 4, 4, 53, 38, 784000, tzinfo=UTC), 114.125, 100, "12345", "4", ("0", "12")
+    )
+    (bar,) = polygon_data.parse_frame(json.dumps(messages["aggregate_per_minute"]["frame"])).events
+    assert isinstance(bar, BarUpdate)
+    assert bar.bar.timestamp == datetime(2021, 1, 8, 22, 24, tzinfo=UTC)  # window start
+    mixed = polygon_data.parse_frame(json.dumps(messages["mixed_trade_and_quote_frame"]["frame"]))
+    assert [type(e) for e in mixed.events] == [Trade, Quote]
+    assert polygon_data.parse_frame(json.dumps(messages["aggregate_per_second"]["frame"])).events == ()
+    kinds = {
+        n: polygon_data.parse_frame(json.dumps(messages[n]["frame"])).events[0].kind  # type: ignore[union-attr]
+        for n in ("auth_success", "auth_failed", "max_connections")
+    }
+    assert kinds == {
+        "auth_success": "authenticated",
+        "auth_failed": "auth_failed",
+        "max_connections": "connection_limit",
+    }
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        ("not json at all", "frame is not JSON"),
+        ('{"T": "t"', "frame is not JSON"),
+        ("42", "not a JSON array"),
+        ("[17]", "not a JSON object"),
+        ('[{"T": "zz"}]', "unknown message type 'zz'"),
+        ('[{"T": "t", "S": "AAPL", "i": 1, "p": 1.0, "s": 1}]', "missing field 't'"),
+        ('[{"T": "t", "S": "AAPL", "i": 1, "p": NaN, "s": 1, "t": "2021-02-22T15:51:44Z"}]', "price is nan"),
+        ('[{"T": "t", "S": "AAPL", "i": 1, "p": -1, "s": 1, "t": "2021-02-22T15:51:44Z"}]', "not positive"),
+        ('[{"T": "t", "S": "AAPL", "i": 1, "p": 1, "s": -5, "t": "2021-02-22T15:51:44Z"}]', "size -5"),
+        ('[{"T": "b", "S": "X", "o": 2, "h": 1, "l": 1, "c": 1, "v": 1, "t": "2021-02-22T15:51:00Z"}]', "outside"),
+        ('[{"T": "t", "S": "AAPL", "i": 1, "p": 1, "s": 1, "t": 12345}]', "is not a string"),
+    ],
+)
+def test_bad_alpaca_messages_are_reported_and_never_raise(frame: str, reason: str) -> None:
+    parsed = alpaca_data.parse_frame(frame)
+    assert parsed.events == ()
+    (bad,) = parsed.malformed
+    assert reason in bad.reason
+    assert len(bad.sample) <= 200
+
+
+def test_one_bad_message_does_not_lose_the_rest_of_its_frame() -> None:
+    good = {"T": "t", "S": "AAPL", "i": 7, "x": "V", "p": 126.5, "s": 10, "t": "2021-02-22T15:51:44.1Z"}
+    frame = json.dumps([good, {"T": "t", "S": "AAPL"}, {**good, "i": 8}])
+    parsed = alpaca_data.parse_frame(frame)
+    assert [e.trade_id for e in parsed.events] == ["7", "8"]  # type: ignore[union-attr]
+    assert len(parsed.malformed) == 1
+    polygon = polygon_data.parse_frame(
+        '[{"ev": "T", "sym": "A", "i": "1", "p": 1.5, "s": 1, "t": "soon"}, {"ev": "??"}]'
+    )
+    assert polygon.events == ()
+    assert [m.reason for m in polygon.malformed] == [
+        "'T' message: timestamp 'soon' is not integer milliseconds",
+        "'??' message: unknown event type '??'",
+    ]
