@@ -84,3 +84,12 @@ def test_bars_of_many_symbols_come_out_in_time_order() -> None:
 def test_grace_must_be_shorter_than_a_minute() -> None:
     with pytest.raises(ValueError, match="grace"):
         MinuteBarBuilder(grace=timedelta(seconds=60))
+
+
+def test_a_trade_for_the_cached_minute_after_it_closed_is_late() -> None:
+    builder = MinuteBarBuilder(grace=timedelta(seconds=1))
+    builder.add(trade(10_000, 100.0))
+    assert len(builder.close_due(T0 + timedelta(seconds=61))) == 1
+    builder.add(trade(20_000, 101.0))  # same minute as the cached bucket, which is now closed
+    assert builder.late_trades == 1
+    assert builder.flush() == []

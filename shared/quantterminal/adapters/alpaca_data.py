@@ -43,7 +43,8 @@ _BAR_SOURCES = {"b": BarSource.PROVIDER, "u": BarSource.REVISION, "d": BarSource
 def _ts(raw: Any) -> datetime:
     if not isinstance(raw, str):
         raise ValueError(f"timestamp {raw!r} is not a string")
-    return datetime.fromisoformat(raw).astimezone(UTC)
+    ts = datetime.fromisoformat(raw)
+    return ts if ts.tzinfo is UTC else ts.astimezone(UTC)  # "...Z" parses straight to UTC
 
 
 def _trade(m: Mapping[str, Any]) -> Trade:
@@ -54,7 +55,7 @@ def _trade(m: Mapping[str, Any]) -> Trade:
         int(m["s"]),
         str(m["i"]),
         str(m.get("x") or ""),
-        tuple(str(c) for c in m.get("c") or ()),
+        tuple(map(str, m.get("c") or ())),
     )
     problem = trade_problem(trade)
     if problem:

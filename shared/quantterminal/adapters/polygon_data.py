@@ -44,7 +44,7 @@ def _message(m: Mapping[str, Any]) -> FeedEvent | None:
             int(m["s"]),
             str(m["i"]),
             str(m.get("x", "")),
-            tuple(str(c) for c in m.get("c") or ()),
+            tuple(map(str, m.get("c") or ())),
         )
         problem = trade_problem(trade)
         if problem:

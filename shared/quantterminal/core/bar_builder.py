@@ -47,26 +47,35 @@ class MinuteBarBuilder:
         self.grace = grace
         self._open: dict[str, dict[datetime, _Bucket]] = {}
         self._closed_through: datetime | None = None  # minutes starting at or before this are closed
+        self._current: dict[str, tuple[datetime, datetime, _Bucket]] = {}  # symbol -> its latest minute
         self.late_trades = 0
         self.duplicate_trades = 0
 
     def add(self, trade: Trade) -> None:
         """Take one trade (already validated at the edge)."""
-        start = minute_start(trade.timestamp)
-        if self._closed_through is not None and start <= self._closed_through:
-            self.late_trades += 1  # its minute is closed (whether or not it had a bar)
-            return
-        buckets = self._open.setdefault(trade.symbol, {})
-        bucket = buckets.get(start)
-        key = (trade.exchange or "", trade.trade_id or "")
-        price, size, ts = trade.price, trade.size, trade.timestamp
-        if bucket is None:
-            bucket = buckets[start] = _Bucket(ts, price, ts, price, price, price)
-        elif key in bucket.seen and trade.trade_id:
-            self.duplicate_trades += 1
-            return
+        ts = trade.timestamp
+        symbol = trade.symbol
+        current = self._current.get(symbol)
+        if current is not None and current[0] <= ts < current[1]:
+            bucket = current[2]  # the usual case: the same minute as this symbol's last trade
+        else:
+            start = minute_start(ts)
+            if self._closed_through is not None and start <= self._closed_through:
+                self.late_trades += 1  # its minute is closed (whether or not it had a bar)
+                return
+            buckets = self._open.setdefault(symbol, {})
+            found = buckets.get(start)
+            if found is None:
+                found = buckets[start] = _Bucket(ts, trade.price, ts, trade.price, trade.price, trade.price)
+            bucket = found
+            self._current[symbol] = (start, start + MINUTE, bucket)
         if trade.trade_id:
+            key = (trade.exchange or "", trade.trade_id)
+            if key in bucket.seen:
+                self.duplicate_trades += 1
+                return
             bucket.seen.add(key)
+        price, size = trade.price, trade.size
         if ts < bucket.first_ts:
             bucket.first_ts, bucket.open = ts, price
         if ts >= bucket.last_ts:
@@ -85,6 +94,9 @@ class MinuteBarBuilder:
         out: list[BarUpdate] = []
         for symbol, buckets in self._open.items():
             due = sorted(m for m in buckets if m <= cutoff)
+            current = self._current.get(symbol)
+            if current is not None and current[0] <= cutoff:
+                del self._current[symbol]
             for start in due:
                 b = buckets.pop(start)
                 vwap = b.notional / b.volume if b.volume else None
