@@ -1,0 +1,186 @@
+"""A market data replay server on 127.0.0.1 speaking Alpaca's stream v2 protocol, with chaos.
+
+It serves real minute bars (CSV files, e.g. the repo's sample data) as Alpaca ``b`` messages, in
+time order, to clients that connect, authenticate (``{"action": "auth", "key", "secret"}``) and
+subscribe (``{"action": "subscribe", "bars": [...]}``). ``speed`` replays that many minutes of
+market time per second of wall time (0: as fast as the client reads).
+
+Chaos, for testing a feed against every way a live feed fails:
+- ``drop_every=N``: close the connection after every N bar messages; the bar that was about to
+  go out is lost, as on a real dropped socket (the feed must backfill it);
+- ``silence_every=N`` with ``silence_seconds=S``: stop sending for S seconds, connection open;
+- ``garbage_every=N``: send an invalid frame now and then;
+- ``refuse_auth=True``: answer every auth with error 402; ``connection_limit=True``: with 406.
+
+The replay position is shared by all connections: a client that reconnects continues where the
+stream is now, not where it left, just like a live feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from quantterminal.core.models import Bar
+
+
+@dataclass(frozen=True)
+class Chaos:
+    """How the replay server misbehaves (all off by default)."""
+
+    drop_every: int = 0
+    silence_every: int = 0
+    silence_seconds: float = 0.0
+    garbage_every: int = 0
+    refuse_auth: bool = False
+    connection_limit: bool = False
+
+
+def bar_message(bar: Bar) -> dict[str, Any]:
+    """A bar in Alpaca's stream format."""
+    message: dict[str, Any] = {
+        "T": "b",
+        "S": bar.symbol,
+        "o": bar.open,
+        "h": bar.high,
+        "l": bar.low,
+        "c": bar.close,
+        "v": bar.volume,
+        "t": bar.timestamp.isoformat().replace("+00:00", "Z"),
+    }
+    if bar.vwap is not None:
+        message["vw"] = bar.vwap
+    if bar.trade_count is not None:
+        message["n"] = bar.trade_count
+    return message
+
+
+class ReplayServer:
+    """Serve ``bars`` (any symbols, any order; replayed in time order). Use as a context manager
+    (it runs in a background thread) or ``serve_forever`` from a command line."""
+
+    def __init__(
+        self,
+        bars: list[Bar],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        speed: float = 0.0,
+        chaos: Chaos | None = None,
+        key: str = "replay",
+        secret: str = "replay",
+    ) -> None:
+        self.bars = sorted(bars, key=lambda b: (b.timestamp, b.symbol))
+        self.host, self.port, self.speed = host, port, speed
+        self.chaos = chaos or Chaos()
+        self.credentials = (key, secret)
+        self.cursor = 0  # next bar to send, shared by every connection
+        self.sent = 0
+        self.lost: list[Bar] = []
+        self.connections = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    async def _send(self, ws: ServerConnection, messages: list[dict[str, Any]]) -> None:
+        await ws.send(json.dumps(messages))
+
+    async def _session(self, ws: ServerConnection) -> None:
+        self.connections += 1
+        chaos = self.chaos
+        try:
+            await self._send(ws, [{"T": "success", "msg": "connected"}])
+            auth = json.loads(await ws.recv())
+            if chaos.connection_limit:
+                await self._send(ws, [{"T": "error", "code": 406, "msg": "connection limit exceeded"}])
+                return
+            if (
+                chaos.refuse_auth
+                or auth.get("action") != "auth"
+                or (auth.get("key"), auth.get("secret")) != self.credentials
+            ):
+                await self._send(ws, [{"T": "error", "code": 402, "msg": "auth failed"}])
+                return
+            await self._send(ws, [{"T": "success", "msg": "authenticated"}])
+            request = json.loads(await ws.recv())
+            symbols = set(request.get("bars") or [])
+            await self._send(
+                ws,
+                [
+                    {
+                        "T": "subscription",
+                        "trades": [],
+                        "quotes": [],
+                        "bars": sorted(symbols),
+                        "updatedBars": [],
+                        "dailyBars": [],
+                        "statuses": [],
+                        "lulds": [],
+                        "corrections": [],
+                        "cancelErrors": [],
+                    }
+                ],
+            )
+            await self._stream(ws, symbols)
+        except (ConnectionClosed, ValueError, KeyError):
+            return
+
+    async def _stream(self, ws: ServerConnection, symbols: set[str]) -> None:
+        chaos = self.chaos
+        sent_here = 0
+        previous = None
+        while self.cursor < len(self.bars):
+            bar = self.bars[self.cursor]
+            self.cursor += 1
+            if "*" not in symbols and bar.symbol not in symbols:
+                continue
+            if self.speed and previous is not None and bar.timestamp > previous:
+                await asyncio.sleep((bar.timestamp - previous).total_seconds() / 60.0 / self.speed)
+            previous = bar.timestamp
+            if chaos.drop_every and sent_here and sent_here % chaos.drop_every == 0:
+                self.lost.append(bar)  # it was on its way out when the line went dead
+                await ws.close()
+                return
+            if chaos.silence_every and sent_here and sent_here % chaos.silence_every == 0:
+                await asyncio.sleep(chaos.silence_seconds)
+            if chaos.garbage_every and sent_here and sent_here % chaos.garbage_every == 0:
+                await ws.send("}{ not json")
+            await self._send(ws, [bar_message(bar)])
+            self.sent += 1
+            sent_here += 1
+        assert self._stop is not None
+        await self._stop.wait()  # the replay is over; stay connected like an idle live feed
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        async with serve(self._session, self.host, self.port) as server:
+            self.port = next(iter(server.sockets)).getsockname()[1]
+            self._ready.set()
+            await self._stop.wait()
+
+    def serve_forever(self) -> None:
+        """Run in the calling thread until interrupted."""
+        self._loop.run_until_complete(self._main())
+
+    def __enter__(self) -> ReplayServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="replay-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("replay server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)

@@ -1,0 +1,113 @@
+"""The replay server over a real websocket on loopback: protocol, real data, and every chaos mode."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import websocket
+
+from quantterminal.adapters import alpaca_data
+from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.replay_server import Chaos, ReplayServer
+from quantterminal.core.feed_events import BarUpdate, Control
+from quantterminal.core.models import Bar
+
+
+@pytest.fixture(scope="module")
+def spy() -> list[Bar]:
+    """Two regular sessions of real SPY minute bars (LEAN, shipped with the repo)."""
+    bars = load_bars(SAMPLE_ROOT / "lean_2013" / "SPY_1min_2013-10-04_2013-10-11_ext.csv", regular_hours_only=True)
+    return bars["SPY"][:780]
+
+
+def connect(
+    server: ReplayServer, timeout: float = 5.0, key: str = "replay"
+) -> tuple[websocket.WebSocket, list[Control]]:
+    ws = websocket.create_connection(server.url, timeout=timeout)
+    controls = [e for e in alpaca_data.parse_frame(ws.recv()).events if isinstance(e, Control)]
+    ws.send(json.dumps({"action": "auth", "key": key, "secret": "replay"}))
+    controls += [e for e in alpaca_data.parse_frame(ws.recv()).events if isinstance(e, Control)]
+    if controls[-1].kind != "authenticated":
+        return ws, controls
+    ws.send(json.dumps({"action": "subscribe", "bars": ["SPY"]}))
+    controls += [e for e in alpaca_data.parse_frame(ws.recv()).events if isinstance(e, Control)]
+    return ws, controls
+
+
+def drain(ws: websocket.WebSocket, until: int, received: list[Bar], malformed: list[str]) -> str:
+    """Read bars until ``until`` have arrived; return why reading stopped."""
+    try:
+        while len(received) < until:
+            parsed = alpaca_data.parse_frame(ws.recv())
+            malformed += [m.reason for m in parsed.malformed]
+            received += [e.bar for e in parsed.events if isinstance(e, BarUpdate)]
+    except websocket.WebSocketConnectionClosedException:
+        return "closed"
+    except websocket.WebSocketTimeoutException:
+        return "silent"
+    return "done"
+
+
+def test_real_bars_arrive_whole_and_in_order(spy: list[Bar]) -> None:
+    with ReplayServer(spy) as server:
+        ws, controls = connect(server)
+        assert [c.kind for c in controls] == ["connected", "authenticated", "subscribed"]
+        received: list[Bar] = []
+        assert drain(ws, len(spy), received, []) == "done"
+        ws.close()
+    assert received == spy
+
+
+def test_dropped_connections_lose_only_the_bar_in_flight(spy: list[Bar]) -> None:
+    received: list[Bar] = []
+    with ReplayServer(spy, chaos=Chaos(drop_every=100)) as server:
+        while len(received) + len(server.lost) < len(spy):
+            ws, _ = connect(server)
+            drain(ws, len(spy), received, [])
+            ws.close()
+        lost = list(server.lost)
+    assert len(lost) == (len(spy) - 1) // 100
+    assert sorted(received + lost, key=lambda b: b.timestamp) == spy
+
+
+def test_garbage_frames_are_reported_and_the_bars_still_come(spy: list[Bar]) -> None:
+    received: list[Bar] = []
+    malformed: list[str] = []
+    with ReplayServer(spy[:200], chaos=Chaos(garbage_every=50)) as server:
+        ws, _ = connect(server)
+        drain(ws, 200, received, malformed)
+        ws.close()
+    assert received == spy[:200]
+    assert malformed == ["frame is not JSON"] * 3
+
+
+def test_a_silent_feed_times_the_reader_out_then_resumes(spy: list[Bar]) -> None:
+    received: list[Bar] = []
+    with ReplayServer(spy[:120], chaos=Chaos(silence_every=60, silence_seconds=1.5)) as server:
+        ws, _ = connect(server, timeout=0.5)
+        assert drain(ws, 120, received, []) == "silent"
+        assert len(received) == 60
+        time.sleep(1.2)
+        assert drain(ws, 120, received, []) == "done"
+        ws.close()
+    assert received == spy[:120]
+
+
+@pytest.mark.parametrize(
+    ("chaos", "kind", "code"),
+    [(Chaos(refuse_auth=True), "auth_failed", 402), (Chaos(connection_limit=True), "connection_limit", 406)],
+)
+def test_refusals_speak_alpacas_error_codes(spy: list[Bar], chaos: Chaos, kind: str, code: int) -> None:
+    with ReplayServer(spy[:10], chaos=chaos) as server:
+        ws, controls = connect(server)
+        ws.close()
+    assert (controls[-1].kind, controls[-1].code) == (kind, code)
+
+
+def test_wrong_credentials_are_refused(spy: list[Bar]) -> None:
+    with ReplayServer(spy[:10]) as server:
+        ws, controls = connect(server, key="intruder")
+        ws.close()
+    assert controls[-1].kind == "auth_failed"
