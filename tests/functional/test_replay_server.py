@@ -111,3 +111,37 @@ def test_wrong_credentials_are_refused(spy: list[Bar]) -> None:
         ws, controls = connect(server, key="intruder")
         ws.close()
     assert controls[-1].kind == "auth_failed"
+
+
+def test_qterm_replay_server_serves_until_interrupted() -> None:
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    qterm = shutil.which("qterm", path=str(Path(sys.executable).parent))
+    assert qterm
+    proc = subprocess.Popen(
+        [qterm, "replay-server", "--port", "0", "--speed", "0", "--rth"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        assert "replaying 7,018 bars of BAC, IBM, SPY on ws://127.0.0.1:" in banner
+        url = banner.split(" on ", 1)[1].split(" ", 1)[0]
+        ws = websocket.create_connection(url, timeout=5)
+        ws.recv()
+        ws.send(json.dumps({"action": "auth", "key": "replay", "secret": "replay"}))
+        assert json.loads(ws.recv())[0]["msg"] == "authenticated"
+        ws.send(json.dumps({"action": "subscribe", "bars": ["IBM"]}))
+        ws.recv()
+        (bar,) = alpaca_data.parse_frame(ws.recv()).events
+        assert isinstance(bar, BarUpdate)
+        assert bar.bar.symbol == "IBM"
+        ws.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert "stopped after" in out

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from quantterminal import __version__
-from quantterminal.cli import backtest, db, reconcile
+from quantterminal.cli import backtest, db, reconcile, replay
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.register(commands)
     db.register(commands)
     reconcile.register(commands)
+    replay.register(commands)
     return parser
 
 

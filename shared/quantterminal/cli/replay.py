@@ -1,0 +1,76 @@
+"""``qterm replay-server``: serve real bars over a local websocket speaking Alpaca's protocol."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source
+from quantterminal.adapters.replay_server import Chaos, ReplayServer
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def register(commands: Any) -> None:
+    """Add the ``replay-server`` subcommand."""
+    parser = commands.add_parser(
+        "replay-server",
+        help="serve real bars over a websocket on 127.0.0.1 (Alpaca stream protocol), with chaos options",
+        description="Replay minute bars from CSV files as Alpaca market data stream v2 messages on "
+        "ws://127.0.0.1:PORT, for testing the feed and for the local demo. Credentials: key and secret "
+        "'replay'. Runs until interrupted.",
+    )
+    parser.add_argument("--data", default="sample:lean_2013", metavar="FILE_OR_DIR", help="CSV bars or sample:NAME")
+    parser.add_argument("--rth", action="store_true", help="regular trading hours only")
+    parser.add_argument("--port", type=_count, default=8765, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="minutes of market time per second (default 60; 0: as fast as possible)",
+    )
+    parser.add_argument("--drop-every", type=_count, default=0, metavar="N", help="drop the connection every N bars")
+    parser.add_argument("--silence-every", type=_count, default=0, metavar="N", help="go silent every N bars ...")
+    parser.add_argument("--silence-seconds", type=float, default=10.0, metavar="S", help="... for S seconds")
+    parser.add_argument(
+        "--garbage-every", type=_count, default=0, metavar="N", help="send a garbage frame every N bars"
+    )
+    parser.add_argument("--refuse-auth", action="store_true", help="refuse every login (error 402)")
+    parser.add_argument("--connection-limit", action="store_true", help="refuse with connection limit (error 406)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``qterm replay-server``."""
+    try:
+        bars = load_bars(resolve_source(args.data), regular_hours_only=args.rth)
+    except DataError as exc:
+        print(f"qterm replay-server: error: {exc}", file=sys.stderr)
+        return 2
+    chaos = Chaos(
+        args.drop_every,
+        args.silence_every,
+        args.silence_seconds,
+        args.garbage_every,
+        args.refuse_auth,
+        args.connection_limit,
+    )
+    server = ReplayServer(
+        [b for series in bars.values() for b in series], port=args.port, speed=args.speed, chaos=chaos
+    )
+    total = sum(len(s) for s in bars.values())
+    with server:
+        print(f"replaying {total:,} bars of {', '.join(sorted(bars))} on {server.url} (key/secret: replay)", flush=True)
+        try:
+            while True:  # the server runs in its own thread; wait here for Ctrl-C
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print(f"stopped after {server.sent:,} bars sent", flush=True)
+    return 0
