@@ -1,0 +1,109 @@
+"""The feed connection against the replay server on loopback: drops, silence, garbage, refusals."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.feed_connection import FeedConnection, FeedSettings
+from quantterminal.adapters.replay_server import Chaos, ReplayServer
+from quantterminal.core.feed_events import BarUpdate, FeedEvent
+from quantterminal.core.models import Bar
+
+
+@pytest.fixture(scope="module")
+def spy() -> list[Bar]:
+    bars = load_bars(SAMPLE_ROOT / "lean_2013" / "SPY_1min_2013-10-04_2013-10-11_ext.csv", regular_hours_only=True)
+    return bars["SPY"][:400]
+
+
+def run_until(connection: FeedConnection, done: Callable[[], bool], seconds: float = 20) -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=connection.run, args=(stop,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def collector() -> tuple[list[Bar], Callable[[FeedEvent], None]]:
+    bars: list[Bar] = []
+
+    def on_event(event: FeedEvent) -> None:
+        if isinstance(event, BarUpdate):
+            bars.append(event.bar)
+
+    return bars, on_event
+
+
+def settings(server: ReplayServer, **overrides: object) -> FeedSettings:
+    values: dict[str, object] = {
+        "url": server.url,
+        "key": "replay",
+        "secret": "replay",
+        "bars": ("SPY",),
+        "silence_timeout": 1.0,
+        "backoff_base": 0.01,
+        "backoff_cap": 0.05,
+    }
+    values.update(overrides)
+    return FeedSettings(**values)  # type: ignore[arg-type]
+
+
+def test_drops_are_survived_by_reconnecting_and_resubscribing(spy: list[Bar]) -> None:
+    bars, on_event = collector()
+    with ReplayServer(spy, chaos=Chaos(drop_every=90)) as server:
+        connection = FeedConnection(settings(server), on_event)
+        run_until(connection, lambda: len(bars) + len(server.lost) >= len(spy))
+        lost = list(server.lost)
+    assert connection.stats.reconnects >= 4
+    assert connection.stats.connects >= 5
+    assert sorted(bars + lost, key=lambda b: b.timestamp) == spy
+    assert bars == sorted(bars, key=lambda b: b.timestamp)
+
+
+def test_a_silent_socket_is_dropped_by_the_watchdog_and_reopened(spy: list[Bar]) -> None:
+    bars, on_event = collector()
+    with ReplayServer(spy[:150], chaos=Chaos(silence_every=100, silence_seconds=3.0)) as server:
+        connection = FeedConnection(settings(server, silence_timeout=0.5), on_event)
+        run_until(connection, lambda: len(bars) >= 149)
+    assert connection.stats.silences >= 1
+    assert connection.stats.reconnects >= 1
+    assert len(bars) >= 149  # the bar in flight when the watchdog hung up may be lost
+
+
+def test_garbage_is_counted_logged_once_and_skipped(spy: list[Bar], caplog: pytest.LogCaptureFixture) -> None:
+    bars, on_event = collector()
+    with ReplayServer(spy[:200], chaos=Chaos(garbage_every=40)) as server:
+        connection = FeedConnection(settings(server), on_event)
+        run_until(connection, lambda: len(bars) >= 200)
+    assert bars == spy[:200]
+    assert connection.stats.malformed == 4
+    assert sum("skipping malformed market data" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("chaos", [Chaos(refuse_auth=True), Chaos(connection_limit=True)])
+def test_refusals_back_off_long_and_alert_instead_of_hammering(spy: list[Bar], chaos: Chaos) -> None:
+    delays: list[float] = []
+    alerts: list[str] = []
+    with ReplayServer(spy[:10], chaos=chaos) as server:
+        connection = FeedConnection(
+            settings(server, refusal_backoff=60, refusal_cap=300),
+            lambda e: None,
+            alert=alerts.append,
+            sleep=delays.append,
+        )
+        run_until(connection, lambda: len(delays) >= 4)
+        attempts = server.connections
+    assert delays[:4] == [60, 120, 240, 300]
+    assert len(alerts) >= 4
+    assert "refused" in alerts[0]
+    assert attempts == len(delays) or attempts == len(delays) + 1
+    assert "replay" not in repr(connection.settings)
