@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
@@ -107,3 +108,34 @@ def test_refusals_back_off_long_and_alert_instead_of_hammering(spy: list[Bar], c
     assert "refused" in alerts[0]
     assert attempts == len(delays) or attempts == len(delays) + 1
     assert "replay" not in repr(connection.settings)
+
+
+def test_after_a_chaos_run_the_emitted_bars_equal_the_file(spy: list[Bar]) -> None:
+    """Drops lose bars in flight and repeat nothing; the bar stream backfills every gap from the
+    historical endpoint, so what comes out is exactly the file, once each, in order."""
+    import dataclasses
+
+    from tests.fakes.alpaca_history import FakeHistory
+
+    from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars
+    from quantterminal.core.bar_stream import BarStream
+    from quantterminal.core.feed_events import BarSource
+
+    # Historical bars carry vwap and trade count; give the file's bars the same so they compare.
+    history_bars = [dataclasses.replace(b, vwap=b.close, trade_count=0) for b in spy]
+    emitted: list[BarUpdate] = []
+    with (
+        ReplayServer(spy, chaos=Chaos(drop_every=70, garbage_every=45)) as server,
+        FakeHistory(history_bars, page_size=7) as history,
+    ):
+        stream = BarStream(AlpacaHistoricalBars("k", "s", url_override=history.url), emitted.append)
+        connection = FeedConnection(settings(server), lambda e: stream.on_bar(e) if isinstance(e, BarUpdate) else None)
+        run_until(connection, lambda: server.cursor >= len(spy) and server.sent + len(server.lost) >= len(spy))
+        stream.finish("SPY", spy[-1].timestamp + timedelta(minutes=1))
+        lost = len(server.lost)
+    assert lost >= 4
+    got = [(u.bar.timestamp, u.bar.open, u.bar.high, u.bar.low, u.bar.close, u.bar.volume) for u in emitted]
+    want = [(b.timestamp, b.open, b.high, b.low, b.close, b.volume) for b in spy]
+    assert got == want
+    assert stream.stats.backfilled == lost == sum(u.source is BarSource.BACKFILL for u in emitted)
+    assert connection.stats.malformed > 0

@@ -63,6 +63,27 @@ def _trade(m: Mapping[str, Any]) -> Trade:
     return trade
 
 
+def bar_from_message(m: Mapping[str, Any], symbol: str | None = None) -> Bar:
+    """A bar in Alpaca's format (stream ``b``/``u``/``d`` messages and historical bars share it)."""
+    vwap = m.get("vw")
+    count = m.get("n")
+    bar = Bar(
+        symbol or str(m["S"]),
+        _ts(m["t"]),
+        float(m["o"]),
+        float(m["h"]),
+        float(m["l"]),
+        float(m["c"]),
+        int(m["v"]),
+        None if vwap is None else float(vwap),
+        None if count is None else int(count),
+    )
+    problem = bar_problem(bar)
+    if problem:
+        raise ValueError(problem)
+    return bar
+
+
 def _message(m: Mapping[str, Any]) -> FeedEvent:
     kind = m.get("T")
     if kind == "t":
@@ -70,23 +91,7 @@ def _message(m: Mapping[str, Any]) -> FeedEvent:
     if kind == "q":
         return Quote(str(m["S"]), _ts(m["t"]), float(m["bp"]), int(m["bs"]), float(m["ap"]), int(m["as"]))
     if kind in _BAR_SOURCES:
-        vwap = m.get("vw")
-        count = m.get("n")
-        bar = Bar(
-            str(m["S"]),
-            _ts(m["t"]),
-            float(m["o"]),
-            float(m["h"]),
-            float(m["l"]),
-            float(m["c"]),
-            int(m["v"]),
-            None if vwap is None else float(vwap),
-            None if count is None else int(count),
-        )
-        problem = bar_problem(bar)
-        if problem:
-            raise ValueError(problem)
-        return BarUpdate(bar, _BAR_SOURCES[kind])
+        return BarUpdate(bar_from_message(m), _BAR_SOURCES[kind])
     if kind == "x":
         return TradeCancel(str(m["S"]), str(m["i"]), str(m.get("x") or ""), _ts(m["t"]))
     if kind == "c":

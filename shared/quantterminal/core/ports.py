@@ -3,6 +3,7 @@
 - ``Ledger``: the time-series and audit store (PostgreSQL in AWS, SQLite on a laptop).
 - ``StateStore``: the hot state shared between processes (Redis in AWS, memory on a laptop).
 - ``Broker``: where orders go (Alpaca; the simulated broker on a laptop and in tests).
+- ``HistoricalBars``: past minute bars, to fill gaps in a live feed (Alpaca's historical API).
 
 Both are specified by their contract tests (``tests/contract``), which every adapter passes.
 """
@@ -211,4 +212,12 @@ class Broker(Protocol):
 
     def on_update(self, handler: Callable[[OrderUpdate], None]) -> None:
         """Deliver order updates to ``handler``."""
+        ...
+
+
+class HistoricalBars(Protocol):
+    """A provider's historical minute bars."""
+
+    def minute_bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
+        """Minute bars of ``symbol`` starting in ``[start, end)``, oldest first."""
         ...
