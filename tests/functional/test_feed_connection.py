@@ -22,7 +22,7 @@ def spy() -> list[Bar]:
     return bars["SPY"][:400]
 
 
-def run_until(connection: FeedConnection, done: Callable[[], bool], seconds: float = 20) -> None:
+def run_until(connection: FeedConnection, done: Callable[[], bool], seconds: float = 60) -> None:
     stop = threading.Event()
     thread = threading.Thread(target=connection.run, args=(stop,), daemon=True)
     thread.start()
@@ -72,8 +72,8 @@ def test_drops_are_survived_by_reconnecting_and_resubscribing(spy: list[Bar]) ->
 
 def test_a_silent_socket_is_dropped_by_the_watchdog_and_reopened(spy: list[Bar]) -> None:
     bars, on_event = collector()
-    with ReplayServer(spy[:150], chaos=Chaos(silence_every=100, silence_seconds=3.0)) as server:
-        connection = FeedConnection(settings(server, silence_timeout=0.5), on_event)
+    with ReplayServer(spy[:150], chaos=Chaos(silence_every=100, silence_seconds=4.0)) as server:
+        connection = FeedConnection(settings(server, silence_timeout=1.0), on_event)
         run_until(connection, lambda: len(bars) >= 149)
     assert connection.stats.silences >= 1
     assert connection.stats.reconnects >= 1

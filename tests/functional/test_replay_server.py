@@ -85,11 +85,11 @@ def test_garbage_frames_are_reported_and_the_bars_still_come(spy: list[Bar]) -> 
 
 def test_a_silent_feed_times_the_reader_out_then_resumes(spy: list[Bar]) -> None:
     received: list[Bar] = []
-    with ReplayServer(spy[:120], chaos=Chaos(silence_every=60, silence_seconds=1.5)) as server:
-        ws, _ = connect(server, timeout=0.5)
+    with ReplayServer(spy[:120], chaos=Chaos(silence_every=60, silence_seconds=3.0)) as server:
+        ws, _ = connect(server, timeout=1.0)
         assert drain(ws, 120, received, []) == "silent"
         assert len(received) == 60
-        time.sleep(1.2)
+        time.sleep(2.5)
         assert drain(ws, 120, received, []) == "done"
         ws.close()
     assert received == spy[:120]

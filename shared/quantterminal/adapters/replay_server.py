@@ -149,7 +149,7 @@ class ReplayServer:
             previous = bar.timestamp
             if chaos.drop_every and sent_here and sent_here % chaos.drop_every == 0:
                 self.lost.append(bar)  # it was on its way out when the line went dead
-                await ws.close()
+                ws.transport.abort()  # no close frame: a dropped line says nothing
                 return
             if chaos.silence_every and sent_here and sent_here % chaos.silence_every == 0:
                 await asyncio.sleep(chaos.silence_seconds)
