@@ -37,3 +37,32 @@ def check_postgres() -> None:
     import psycopg2
 
     psycopg2.connect(POSTGRES_URL, connect_timeout=3).close()
+
+
+def new_schema() -> str:
+    """A PostgreSQL schema name no other test uses."""
+    import uuid
+
+    return f"qt_test_{uuid.uuid4().hex[:12]}"
+
+
+def drop_schema(schema: str) -> None:
+    """Remove a test's PostgreSQL schema and everything in it."""
+    import psycopg2
+
+    conn = psycopg2.connect(POSTGRES_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    conn.close()
+
+
+def delete_redis_keys(pattern: str) -> None:
+    """Remove a test's Redis keys (``pattern`` as for SCAN MATCH)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(pattern, count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

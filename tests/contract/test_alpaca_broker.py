@@ -171,9 +171,8 @@ def test_qterm_reconcile_against_alpaca_adopts_its_positions(
 ) -> None:
     import uuid
 
-    from quantterminal.adapters.redis_state import RedisStateStore
     from quantterminal.cli.main import main
-    from tests.services import REDIS_URL, check_redis, require
+    from tests.services import REDIS_URL, check_redis, delete_redis_keys, require
 
     require("Redis", check_redis)
     monkeypatch.setenv("APCA_API_KEY_ID", KEY)
@@ -188,10 +187,7 @@ def test_qterm_reconcile_against_alpaca_adopts_its_positions(
         assert main(args) == 0
         assert "agrees with the broker" in capsys.readouterr().out
     finally:
-        store = RedisStateStore(REDIS_URL)
-        for key in store.client.scan_iter(f"qt:*{account}*"):
-            store.client.delete(key)
-        store.close()
+        delete_redis_keys(f"qt:*{account}*")
     monkeypatch.setenv("APCA_API_SECRET_KEY", "wrong")
     assert main(args) == 2
     assert "HTTP 401" in capsys.readouterr().err

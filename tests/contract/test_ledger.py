@@ -8,8 +8,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,36 +26,11 @@ from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
 from quantterminal.core.orders import OrderRequest, OrderType
 from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
 from tests.helpers import bar
-from tests.services import POSTGRES_URL, check_postgres, require
+from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 
 D = Decimal
 Ledger = SqliteLedger | PostgresLedger
 MONDAY = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)  # 09:30 New York, a regular session
-
-
-def drop_schema(schema: str) -> None:
-    conn = psycopg2.connect(POSTGRES_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    conn.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    if request.param == "sqlite":
-        sqlite = SqliteLedger(tmp_path / "ledger.sqlite3")
-        sqlite.migrate()
-        yield sqlite
-        sqlite.close()
-        return
-    require("PostgreSQL at " + redact(POSTGRES_URL), check_postgres)
-    schema = f"qt_test_{uuid.uuid4().hex[:12]}"
-    pg = PostgresLedger(POSTGRES_URL, schema=schema)
-    pg.migrate()
-    yield pg
-    pg.close()
-    drop_schema(schema)
 
 
 def session(symbol: str = "SPY", minutes: int = 390, start: datetime = MONDAY, base: float = 100.0) -> list[Bar]:
@@ -93,7 +66,7 @@ def _migrate(url: str) -> list[str]:
 def test_two_processes_migrating_at_once_apply_each_migration_once(kind: str, tmp_path: Path) -> None:
     if kind == "postgres":
         require("PostgreSQL at " + redact(POSTGRES_URL), check_postgres)
-        schema = f"qt_test_{uuid.uuid4().hex[:12]}"
+        schema = new_schema()
         url = f"{POSTGRES_URL}?schema={schema}"
     else:
         url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"

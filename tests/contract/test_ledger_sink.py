@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg2
 import pytest
 
 from quantterminal.adapters.ledger_sink import LedgerSink
@@ -16,29 +12,8 @@ from quantterminal.adapters.postgres_ledger import PostgresLedger
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
-from tests.services import POSTGRES_URL, check_postgres, require
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteLedger | PostgresLedger]:
-    if request.param == "sqlite":
-        sqlite = SqliteLedger(tmp_path / "l.sqlite3")
-        sqlite.migrate()
-        yield sqlite
-        sqlite.close()
-        return
-    require("PostgreSQL", check_postgres)
-    schema = f"qt_test_{uuid.uuid4().hex[:12]}"
-    pg = PostgresLedger(POSTGRES_URL, schema=schema)
-    pg.migrate()
-    yield pg
-    pg.close()
-    conn = psycopg2.connect(POSTGRES_URL)
-    conn.autocommit = True
-    conn.cursor().execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    conn.close()
 
 
 def update(i: int, close: float = 100.0, source: BarSource = BarSource.PROVIDER) -> BarUpdate:

@@ -11,7 +11,7 @@ from quantterminal.adapters.redis_state import RedisStateStore
 from quantterminal.core.models import Side
 from quantterminal.core.risk import AccountView, OrderIntent, RiskLimits
 from quantterminal.core.risk_gate import RiskGate
-from tests.services import REDIS_URL, check_redis, require
+from tests.services import REDIS_URL, check_redis, delete_redis_keys, require
 
 OPEN = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 LIMITS = RiskLimits(position_fraction=Decimal(1))
@@ -37,8 +37,4 @@ def test_eight_processes_reserving_30_percent_each_get_exactly_three_orders() ->
         assert len(state.reservations) == 3
         assert sum((r.notional for r in state.reservations), Decimal(0)) <= Decimal(100_000)
     finally:
-        store = RedisStateStore(REDIS_URL, prefix=prefix)
-        keys = list(store.client.scan_iter(f"{prefix}:*"))
-        if keys:
-            store.client.delete(*keys)
-        store.close()
+        delete_redis_keys(f"{prefix}:*")

@@ -23,7 +23,7 @@ from quantterminal.adapters.redis_state import RedisStateStore
 from quantterminal.adapters.state_base import IDLE_TTL_SECONDS, ConcurrencyError, VersionedStateStore
 from quantterminal.core.models import Side
 from quantterminal.core.state import OpenOrder, PositionState, RiskState, SchemaError, StateError
-from tests.services import REDIS_URL, check_redis, require
+from tests.services import REDIS_URL, check_redis, delete_redis_keys, require
 
 D = Decimal
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -37,9 +37,7 @@ def make_store(kind: str, prefix: str) -> VersionedStateStore:
 
 def wipe(store: VersionedStateStore) -> None:
     if isinstance(store, RedisStateStore):
-        keys = list(store.client.scan_iter(f"{store.prefix}:*", count=1000))
-        if keys:
-            store.client.delete(*keys)
+        delete_redis_keys(f"{store.prefix}:*")
         store.close()
 
 

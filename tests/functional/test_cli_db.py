@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
-from tests.services import POSTGRES_URL, check_postgres, require
+from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 
 from quantterminal.cli.main import main
 
@@ -19,12 +17,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
         return
     require("PostgreSQL", check_postgres)
-    schema = f"qt_test_{uuid.uuid4().hex[:12]}"
+    schema = new_schema()
     yield f"{POSTGRES_URL}?schema={schema}"
-    conn = psycopg2.connect(POSTGRES_URL)
-    conn.autocommit = True
-    conn.cursor().execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    conn.close()
+    drop_schema(schema)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

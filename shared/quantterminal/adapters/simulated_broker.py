@@ -145,7 +145,7 @@ class SimulatedBroker:
         self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
     ) -> BrokerOrder:
         working = self._orders.get(client_order_id)
-        if working is None or working.order.status in _TERMINAL or working.order.status == "replaced":
+        if working is None or working.order.status in _TERMINAL:
             raise BrokerRejected(f"order {client_order_id} is not working; it cannot be replaced")
         request = replace(
             working.request,

@@ -22,7 +22,6 @@ from quantterminal.core.state import OpenOrder, PositionState
 
 RECONCILE_HALT = "reconciliation in progress"
 UNASSIGNED = "unassigned"  # the strategy that holds broker positions no local strategy accounts for
-_TERMINAL = frozenset({"filled", "canceled", "expired", "rejected", "replaced", "done_for_day"})
 
 
 @dataclass(frozen=True)
