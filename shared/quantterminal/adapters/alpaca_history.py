@@ -19,10 +19,9 @@ from alpaca.data.timeframe import TimeFrame
 
 from quantterminal.adapters.alpaca_data import bar_from_message
 from quantterminal.core.models import Bar
+from quantterminal.core.ports import HistoryUnavailable
 
-
-class HistoryUnavailable(Exception):  # noqa: N818
-    """The historical API could not answer now."""
+__all__ = ["AlpacaHistoricalBars", "HistoryUnavailable"]
 
 
 class AlpacaHistoricalBars:

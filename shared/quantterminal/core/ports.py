@@ -215,9 +215,14 @@ class Broker(Protocol):
         ...
 
 
+class HistoryUnavailable(Exception):  # noqa: N818 - a state of the provider, not a bug
+    """The historical data API cannot answer now (down, throttled, unreachable)."""
+
+
 class HistoricalBars(Protocol):
     """A provider's historical minute bars."""
 
     def minute_bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
-        """Minute bars of ``symbol`` starting in ``[start, end)``, oldest first."""
+        """Minute bars of ``symbol`` starting in ``[start, end)``, oldest first; raises
+        ``HistoryUnavailable`` when the provider cannot answer now."""
         ...

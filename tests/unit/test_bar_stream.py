@@ -1,0 +1,116 @@
+"""The bar stream: gaps backfilled in order, repeats suppressed, revisions passed on, outages survived."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quantterminal.core.bar_stream import BarStream
+from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.core.models import Bar
+from quantterminal.core.ports import HistoryUnavailable
+
+OPEN = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)  # 09:30 New York, a Monday
+
+
+def bar(i: int, close: float = 100.0, symbol: str = "SPY") -> Bar:
+    return Bar(symbol, OPEN + timedelta(minutes=i), close, close + 1, close - 1, close, 1000 + i)
+
+
+class History:
+    """Historical bars from a list; ``down`` makes it refuse like an unreachable API."""
+
+    def __init__(self, bars: list[Bar], down: bool = False) -> None:
+        self.bars, self.down = bars, down
+        self.calls: list[tuple[str, datetime, datetime]] = []
+
+    def minute_bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
+        self.calls.append((symbol, start, end))
+        if self.down:
+            raise HistoryUnavailable("HTTP 503")
+        return [b for b in self.bars if b.symbol == symbol and start <= b.timestamp < end]
+
+
+def run(updates: list[BarUpdate], history: History) -> tuple[list[BarUpdate], BarStream]:
+    out: list[BarUpdate] = []
+    stream = BarStream(history, out.append)
+    for u in updates:
+        stream.on_bar(u)
+    return out, stream
+
+
+def test_a_gap_is_backfilled_before_the_bar_that_revealed_it() -> None:
+    day = [bar(i) for i in range(10)]
+    out, stream = run([BarUpdate(day[i], BarSource.PROVIDER) for i in (0, 1, 5, 6, 9)], History(day))
+    assert [u.bar for u in out] == day[:10]
+    assert [u.source for u in out].count(BarSource.BACKFILL) == 5
+    assert (stream.stats.gaps, stream.stats.backfilled) == (2, 5)
+
+
+def test_no_gap_is_seen_across_the_overnight_close() -> None:
+    last = Bar("SPY", datetime(2024, 3, 4, 20, 59, tzinfo=UTC), 1, 1, 1, 1, 1)
+    first = Bar("SPY", datetime(2024, 3, 5, 14, 30, tzinfo=UTC), 1, 1, 1, 1, 1)
+    history = History([])
+    out, stream = run([BarUpdate(last, BarSource.PROVIDER), BarUpdate(first, BarSource.PROVIDER)], history)
+    assert len(out) == 2
+    assert history.calls == []
+    assert stream.stats.gaps == 0
+
+
+def test_a_repeat_is_suppressed_and_a_different_bar_is_a_revision() -> None:
+    built = BarUpdate(bar(0), BarSource.BUILT)
+    same_from_provider = BarUpdate(dataclasses.replace(bar(0), vwap=100.01, trade_count=7), BarSource.PROVIDER)
+    corrected = BarUpdate(bar(0, close=100.5), BarSource.PROVIDER)
+    revised_again = BarUpdate(bar(0, close=100.7), BarSource.REVISION)
+    out, stream = run([built, same_from_provider, corrected, corrected, revised_again], History([]))
+    assert [(u.bar.close, u.source) for u in out] == [
+        (100.0, BarSource.BUILT),
+        (100.5, BarSource.REVISION),
+        (100.7, BarSource.REVISION),
+    ]
+    assert (stream.stats.repeats, stream.stats.revisions) == (2, 2)
+
+
+def test_when_history_is_down_the_gap_is_counted_and_the_stream_goes_on() -> None:
+    day = [bar(i) for i in range(6)]
+    history = History(day, down=True)
+    out, stream = run([BarUpdate(day[i], BarSource.PROVIDER) for i in (0, 4, 5)], history)
+    assert [u.bar for u in out] == [day[0], day[4], day[5]]
+    assert (stream.stats.gaps, stream.stats.unfilled) == (1, 1)
+    # a minute of the hole arriving now would be out of order: dropped, counted
+    stream.on_bar(BarUpdate(day[2], BarSource.PROVIDER))
+    assert len(out) == 3
+    assert stream.stats.too_old == 1
+
+
+def test_daily_bars_are_not_minutes() -> None:
+    out, _ = run([BarUpdate(bar(0), BarSource.DAILY)], History([]))
+    assert out == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kept=st.lists(st.booleans(), min_size=30, max_size=30),
+    repeats=st.lists(st.integers(0, 29), max_size=15),
+    symbols=st.sampled_from([("SPY",), ("SPY", "IBM")]),
+)
+def test_every_minute_comes_out_once_in_order_whatever_was_lost_or_repeated(
+    kept: list[bool], repeats: list[int], symbols: tuple[str, ...]
+) -> None:
+    """Any pattern of lost bars and repeats gives each symbol's full minute series, once, in order."""
+    day = [bar(i, 100.0 + i, s) for i in range(30) for s in symbols]
+    live: list[BarUpdate] = []
+    for i in range(30):
+        for s in symbols:
+            if kept[i] or i in (0, 29):  # the run's first and last bars are seen (finish covers the tail)
+                live.append(BarUpdate(bar(i, 100.0 + i, s), BarSource.PROVIDER))
+            for r in repeats:
+                if r < i and r % 3 == i % 3:
+                    live.append(BarUpdate(bar(r, 100.0 + r, s), BarSource.PROVIDER))
+    out, stream = run(live, History(day))
+    for s in symbols:
+        assert [u.bar for u in out if u.bar.symbol == s] == [b for b in day if b.symbol == s]
+    assert stream.stats.revisions == 0
