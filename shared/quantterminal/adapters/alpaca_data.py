@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from quantterminal.adapters.feed_frames import parse_messages
+from quantterminal.adapters.feed_frames import Provider, Subscription, parse_messages
 from quantterminal.core.feed_events import (
     BarSource,
     BarUpdate,
@@ -114,3 +114,21 @@ def _message(m: Mapping[str, Any]) -> FeedEvent:
 def parse_frame(text: str | bytes) -> ParsedFrame:
     """Normalise one websocket text frame."""
     return parse_messages(text, _message, "T")
+
+
+def _login(key: str, secret: str) -> str:
+    return json.dumps({"action": "auth", "key": key, "secret": secret})
+
+
+def _subscribe(wanted: Subscription) -> str:
+    return json.dumps(
+        {
+            "action": "subscribe",
+            "bars": list(wanted.bars),
+            "trades": list(wanted.trades),
+            "updatedBars": list(wanted.updated_bars),
+        }
+    )
+
+
+PROVIDER = Provider("alpaca", "wss://stream.data.alpaca.markets/v2/iex", parse_frame, _login, _subscribe)

@@ -1,6 +1,7 @@
 """A market data websocket connection that survives every way a feed fails (websocket-client).
 
-- Connect, authenticate, subscribe; after every reconnect the subscription is made again.
+- Connect, authenticate, subscribe -- in the provider's dialect (Alpaca or Polygon); after every
+  reconnect the subscription is made again.
 - A silence watchdog: a socket that stays "connected" but delivers nothing for ``silence_timeout``
   seconds is dropped and reopened (websocket-client answers the server's pings by itself).
 - Reconnects back off exponentially with full jitter and a cap, so many feeds restarting after one
@@ -13,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 
 import websocket
 
-from quantterminal.adapters import alpaca_data
+from quantterminal.adapters import alpaca_data, polygon_data
+from quantterminal.adapters.feed_frames import Provider, Subscription
 from quantterminal.adapters.retry import backoff_delay
 from quantterminal.core.feed_events import Control, FeedEvent, ParsedFrame
 
 log = logging.getLogger(__name__)
 _REFUSALS = frozenset({"auth_failed", "connection_limit"})
+PROVIDERS = {p.name: p for p in (alpaca_data.PROVIDER, polygon_data.PROVIDER)}
 
 
 class FeedRefused(Exception):  # noqa: N818 - the provider's answer, not a bug
@@ -53,6 +55,10 @@ class FeedSettings:
     def __repr__(self) -> str:  # never show the keys
         return f"FeedSettings(url={self.url!r}, bars={self.bars}, trades={self.trades})"
 
+    @property
+    def subscription(self) -> Subscription:
+        return Subscription(self.bars, self.trades, self.updated_bars)
+
 
 @dataclass
 class FeedStats:
@@ -76,15 +82,23 @@ class FeedConnection:
         settings: FeedSettings,
         on_event: Callable[[FeedEvent], None],
         alert: Callable[[str], None] = lambda message: None,
-        parse: Callable[[str | bytes], ParsedFrame] = alpaca_data.parse_frame,
+        provider: Provider = alpaca_data.PROVIDER,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.on_event = on_event
         self.alert = alert
-        self.parse = parse
+        self.provider = provider
+        self.parse: Callable[[str | bytes], ParsedFrame] = provider.parse
         self.sleep = sleep
         self.stats = FeedStats()
+        self._ws: websocket.WebSocket | None = None
+
+    def interrupt(self) -> None:
+        """Abort a blocked read at once (call after setting ``stop``, from another thread)."""
+        ws = self._ws
+        if ws is not None:
+            ws.shutdown()  # type: ignore[no-untyped-call]
 
     def run(self, stop: threading.Event) -> None:
         """Keep a subscribed connection open until ``stop`` is set."""
@@ -92,7 +106,7 @@ class FeedConnection:
         while not stop.is_set():
             ws: websocket.WebSocket | None = None
             try:
-                ws = websocket.create_connection(self.settings.url, timeout=self.settings.silence_timeout)
+                ws = self._ws = websocket.create_connection(self.settings.url, timeout=self.settings.silence_timeout)
                 self._handshake(ws)
                 self.stats.connects += 1
                 failures = refusals = 0
@@ -105,10 +119,13 @@ class FeedConnection:
                 self._pause(delay, stop)
                 continue
             except (websocket.WebSocketException, OSError) as exc:
+                if stop.is_set():
+                    break  # interrupted on purpose
                 failures += 1
                 log.warning("feed connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
                 self._pause(backoff_delay(failures - 1, self.settings.backoff_base, self.settings.backoff_cap), stop)
             finally:
+                self._ws = None
                 if ws is not None:
                     ws.close()
             if not stop.is_set():
@@ -131,20 +148,11 @@ class FeedConnection:
     def _handshake(self, ws: websocket.WebSocket) -> None:
         self._controls(ws)  # "connected"
         s = self.settings
-        ws.send(json.dumps({"action": "auth", "key": s.key, "secret": s.secret}))
+        ws.send(self.provider.login(s.key, s.secret))
         if not any(c.kind == "authenticated" for c in self._controls(ws)):
             raise FeedRefused("login not acknowledged")
-        ws.send(
-            json.dumps(
-                {
-                    "action": "subscribe",
-                    "bars": list(s.bars),
-                    "trades": list(s.trades),
-                    "updatedBars": list(s.updated_bars),
-                }
-            )
-        )
-        self._controls(ws)  # the subscription echo
+        ws.send(self.provider.subscribe(s.subscription))
+        self._controls(ws)  # the subscription acknowledgement
 
     def _read(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -5,9 +5,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from quantterminal.core.feed_events import FeedEvent, Malformed, ParsedFrame
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What a feed asks for: minute bars, trades and (where offered) revised bars of symbols."""
+
+    bars: tuple[str, ...] = ()
+    trades: tuple[str, ...] = ()
+    updated_bars: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Provider:
+    """How one provider's stream is spoken: its frame parser and its login and subscribe requests."""
+
+    name: str
+    url: str  # the live endpoint
+    parse: Callable[[str | bytes], ParsedFrame]
+    login: Callable[[str, str], str]  # (key, secret) -> the auth request
+    subscribe: Callable[[Subscription], str]
 
 
 def sample(value: Any, limit: int = 200) -> str:

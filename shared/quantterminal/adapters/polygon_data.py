@@ -8,11 +8,12 @@ strings. Unusable messages become ``Malformed`` and the rest of the frame is kep
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quantterminal.adapters.feed_frames import parse_messages
+from quantterminal.adapters.feed_frames import Provider, Subscription, parse_messages
 from quantterminal.core.feed_events import BarSource, BarUpdate, Control, FeedEvent, ParsedFrame
 from quantterminal.core.models import Bar, Quote, Trade
 from quantterminal.core.validation import bar_problem, trade_problem
@@ -79,3 +80,16 @@ def _message(m: Mapping[str, Any]) -> FeedEvent | None:
 def parse_frame(text: str | bytes) -> ParsedFrame:
     """Normalise one websocket text frame."""
     return parse_messages(text, _message, "ev")
+
+
+def _login(key: str, secret: str) -> str:
+    return json.dumps({"action": "auth", "params": key})  # Polygon logs in with the API key alone
+
+
+def _subscribe(wanted: Subscription) -> str:
+    # One comma-separated string of EV.SYMBOL topics; Polygon has no revised-bar channel.
+    topics = [f"AM.{s}" for s in wanted.bars] + [f"T.{s}" for s in wanted.trades]
+    return json.dumps({"action": "subscribe", "params": ",".join(topics)})
+
+
+PROVIDER = Provider("polygon", "wss://socket.polygon.io/stocks", parse_frame, _login, _subscribe)

@@ -1,9 +1,11 @@
-"""A market data replay server on 127.0.0.1 speaking Alpaca's stream v2 protocol, with chaos.
+"""A market data replay server on 127.0.0.1 speaking Alpaca's stream v2 protocol (or Polygon's), with chaos.
 
 It serves real minute bars (CSV files, e.g. the repo's sample data) as Alpaca ``b`` messages, in
 time order, to clients that connect, authenticate (``{"action": "auth", "key", "secret"}``) and
-subscribe (``{"action": "subscribe", "bars": [...]}``). ``speed`` replays that many minutes of
-market time per second of wall time (0: as fast as the client reads).
+subscribe (``{"action": "subscribe", "bars": [...]}``); with ``protocol="polygon"`` as Polygon
+``AM`` aggregates after Polygon's ``auth``/``subscribe`` with ``params``. ``speed`` replays that
+many minutes of market time per second of wall time (0: as fast as the client reads); closed-market
+time (nights, weekends) is skipped.
 
 Chaos, for testing a feed against every way a live feed fails:
 - ``drop_every=N``: close the connection after every N bar messages; the bar that was about to
@@ -21,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -40,6 +44,29 @@ class Chaos:
     garbage_every: int = 0
     refuse_auth: bool = False
     connection_limit: bool = False
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ms(ts: datetime) -> int:
+    return (ts - _EPOCH) // timedelta(milliseconds=1)
+
+
+def polygon_bar_message(bar: Bar) -> dict[str, Any]:
+    """A bar as Polygon's minute aggregate (``AM``)."""
+    return {
+        "ev": "AM",
+        "sym": bar.symbol,
+        "v": bar.volume,
+        "o": bar.open,
+        "h": bar.high,
+        "l": bar.low,
+        "c": bar.close,
+        "vw": bar.vwap if bar.vwap is not None else bar.close,
+        "s": _ms(bar.timestamp),
+        "e": _ms(bar.timestamp + timedelta(minutes=1)),
+    }
 
 
 def bar_message(bar: Bar) -> dict[str, Any]:
@@ -61,6 +88,72 @@ def bar_message(bar: Bar) -> dict[str, Any]:
     return message
 
 
+class _Alpaca:
+    """Alpaca's stream v2 handshake and messages."""
+
+    @staticmethod
+    def connected() -> list[dict[str, Any]]:
+        return [{"T": "success", "msg": "connected"}]
+
+    @staticmethod
+    def accepts(auth: dict[str, Any], key: str, secret: str) -> bool:
+        return auth.get("action") == "auth" and (auth.get("key"), auth.get("secret")) == (key, secret)
+
+    @staticmethod
+    def refusal(limit: bool) -> list[dict[str, Any]]:
+        if limit:
+            return [{"T": "error", "code": 406, "msg": "connection limit exceeded"}]
+        return [{"T": "error", "code": 402, "msg": "auth failed"}]
+
+    @staticmethod
+    def authenticated() -> list[dict[str, Any]]:
+        return [{"T": "success", "msg": "authenticated"}]
+
+    @staticmethod
+    def subscribed(request: dict[str, Any]) -> tuple[set[str], list[dict[str, Any]]]:
+        symbols = set(request.get("bars") or [])
+        empty: list[str] = []
+        ack = {"T": "subscription", "trades": empty, "quotes": empty, "bars": sorted(symbols)}
+        for channel in ("updatedBars", "dailyBars", "statuses", "lulds", "corrections", "cancelErrors"):
+            ack[channel] = empty
+        return symbols, [ack]
+
+    bar = staticmethod(bar_message)
+
+
+class _Polygon:
+    """Polygon's stocks websocket handshake and messages."""
+
+    @staticmethod
+    def connected() -> list[dict[str, Any]]:
+        return [{"ev": "status", "status": "connected", "message": "Connected Successfully"}]
+
+    @staticmethod
+    def accepts(auth: dict[str, Any], key: str, secret: str) -> bool:
+        return auth.get("action") == "auth" and auth.get("params") == key  # Polygon has no secret
+
+    @staticmethod
+    def refusal(limit: bool) -> list[dict[str, Any]]:
+        if limit:
+            return [{"ev": "status", "status": "max_connections", "message": "Maximum number of connections exceeded."}]
+        return [{"ev": "status", "status": "auth_failed", "message": "authentication failed"}]
+
+    @staticmethod
+    def authenticated() -> list[dict[str, Any]]:
+        return [{"ev": "status", "status": "auth_success", "message": "authenticated"}]
+
+    @staticmethod
+    def subscribed(request: dict[str, Any]) -> tuple[set[str], list[dict[str, Any]]]:
+        topics = [t for t in str(request.get("params") or "").split(",") if t]
+        symbols = {t.split(".", 1)[1] for t in topics if t.startswith("AM.")}
+        return symbols, [{"ev": "status", "status": "success", "message": f"subscribed to: {t}"} for t in topics]
+
+    bar = staticmethod(polygon_bar_message)
+
+
+_PROTOCOLS: dict[str, Any] = {"alpaca": _Alpaca, "polygon": _Polygon}
+
+
 class ReplayServer:
     """Serve ``bars`` (any symbols, any order; replayed in time order). Use as a context manager
     (it runs in a background thread) or ``serve_forever`` from a command line."""
@@ -74,11 +167,16 @@ class ReplayServer:
         chaos: Chaos | None = None,
         key: str = "replay",
         secret: str = "replay",
+        protocol: str = "alpaca",
     ) -> None:
+        if protocol not in _PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r} (known: {', '.join(_PROTOCOLS)})")
+        self.protocol = _PROTOCOLS[protocol]
         self.bars = sorted(bars, key=lambda b: (b.timestamp, b.symbol))
         self.host, self.port, self.speed = host, port, speed
         self.chaos = chaos or Chaos()
         self.credentials = (key, secret)
+        self.sent_times: dict[tuple[str, datetime], float] | None = None  # set to a dict to record
         self.cursor = 0  # next bar to send, shared by every connection
         self.sent = 0
         self.lost: list[Bar] = []
@@ -98,39 +196,16 @@ class ReplayServer:
     async def _session(self, ws: ServerConnection) -> None:
         self.connections += 1
         chaos = self.chaos
+        speaks = self.protocol
         try:
-            await self._send(ws, [{"T": "success", "msg": "connected"}])
+            await self._send(ws, speaks.connected())
             auth = json.loads(await ws.recv())
-            if chaos.connection_limit:
-                await self._send(ws, [{"T": "error", "code": 406, "msg": "connection limit exceeded"}])
+            if chaos.connection_limit or chaos.refuse_auth or not speaks.accepts(auth, *self.credentials):
+                await self._send(ws, speaks.refusal(limit=chaos.connection_limit))
                 return
-            if (
-                chaos.refuse_auth
-                or auth.get("action") != "auth"
-                or (auth.get("key"), auth.get("secret")) != self.credentials
-            ):
-                await self._send(ws, [{"T": "error", "code": 402, "msg": "auth failed"}])
-                return
-            await self._send(ws, [{"T": "success", "msg": "authenticated"}])
-            request = json.loads(await ws.recv())
-            symbols = set(request.get("bars") or [])
-            await self._send(
-                ws,
-                [
-                    {
-                        "T": "subscription",
-                        "trades": [],
-                        "quotes": [],
-                        "bars": sorted(symbols),
-                        "updatedBars": [],
-                        "dailyBars": [],
-                        "statuses": [],
-                        "lulds": [],
-                        "corrections": [],
-                        "cancelErrors": [],
-                    }
-                ],
-            )
+            await self._send(ws, speaks.authenticated())
+            symbols, ack = speaks.subscribed(json.loads(await ws.recv()))
+            await self._send(ws, ack)
             await self._stream(ws, symbols)
         except (ConnectionClosed, ValueError, KeyError):
             return
@@ -145,7 +220,8 @@ class ReplayServer:
             if "*" not in symbols and bar.symbol not in symbols:
                 continue
             if self.speed and previous is not None and bar.timestamp > previous:
-                await asyncio.sleep((bar.timestamp - previous).total_seconds() / 60.0 / self.speed)
+                # At most one minute's pause: nights, weekends and holidays are skipped, not waited out.
+                await asyncio.sleep(min(60.0, (bar.timestamp - previous).total_seconds()) / 60.0 / self.speed)
             previous = bar.timestamp
             if chaos.drop_every and sent_here and sent_here % chaos.drop_every == 0:
                 self.lost.append(bar)  # it was on its way out when the line went dead
@@ -158,7 +234,9 @@ class ReplayServer:
                 await asyncio.sleep(chaos.silence_seconds)
             if chaos.garbage_every and sent_here and sent_here % chaos.garbage_every == 0:
                 await ws.send("}{ not json")
-            await self._send(ws, [bar_message(bar)])
+            await self._send(ws, [self.protocol.bar(bar)])
+            if self.sent_times is not None:
+                self.sent_times[(bar.symbol, bar.timestamp)] = time.perf_counter()
             self.sent += 1
             sent_here += 1
         assert self._stop is not None

@@ -36,15 +36,32 @@ def register(commands: Any) -> None:
         default=60.0,
         help="minutes of market time per second (default 60; 0: as fast as possible)",
     )
-    parser.add_argument("--drop-every", type=_count, default=0, metavar="N", help="drop the connection every N bars")
-    parser.add_argument("--silence-every", type=_count, default=0, metavar="N", help="go silent every N bars ...")
-    parser.add_argument("--silence-seconds", type=float, default=10.0, metavar="S", help="... for S seconds")
-    parser.add_argument(
-        "--garbage-every", type=_count, default=0, metavar="N", help="send a garbage frame every N bars"
-    )
-    parser.add_argument("--refuse-auth", action="store_true", help="refuse every login (error 402)")
-    parser.add_argument("--connection-limit", action="store_true", help="refuse with connection limit (error 406)")
+    add_chaos_arguments(parser)
+    parser.add_argument("--protocol", choices=("alpaca", "polygon"), default="alpaca", help="stream protocol to speak")
     parser.set_defaults(handler=run)
+
+
+def add_chaos_arguments(parser: argparse.ArgumentParser) -> None:
+    """The replay server's chaos options (shared by ``replay-server`` and ``feed``)."""
+    chaos = parser.add_argument_group("chaos (replay server)")
+    chaos.add_argument("--drop-every", type=_count, default=0, metavar="N", help="drop the connection every N bars")
+    chaos.add_argument("--silence-every", type=_count, default=0, metavar="N", help="go silent every N bars ...")
+    chaos.add_argument("--silence-seconds", type=float, default=10.0, metavar="S", help="... for S seconds")
+    chaos.add_argument("--garbage-every", type=_count, default=0, metavar="N", help="send a garbage frame every N bars")
+    chaos.add_argument("--refuse-auth", action="store_true", help="refuse every login (auth error)")
+    chaos.add_argument("--connection-limit", action="store_true", help="refuse with the connection-limit error")
+
+
+def chaos_from(args: argparse.Namespace) -> Chaos:
+    """The ``Chaos`` the parsed chaos options ask for."""
+    return Chaos(
+        args.drop_every,
+        args.silence_every,
+        args.silence_seconds,
+        args.garbage_every,
+        args.refuse_auth,
+        args.connection_limit,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,16 +71,12 @@ def run(args: argparse.Namespace) -> int:
     except DataError as exc:
         print(f"qterm replay-server: error: {exc}", file=sys.stderr)
         return 2
-    chaos = Chaos(
-        args.drop_every,
-        args.silence_every,
-        args.silence_seconds,
-        args.garbage_every,
-        args.refuse_auth,
-        args.connection_limit,
-    )
     server = ReplayServer(
-        [b for series in bars.values() for b in series], port=args.port, speed=args.speed, chaos=chaos
+        [b for series in bars.values() for b in series],
+        port=args.port,
+        speed=args.speed,
+        chaos=chaos_from(args),
+        protocol=args.protocol,
     )
     total = sum(len(s) for s in bars.values())
     with server:
