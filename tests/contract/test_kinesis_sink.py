@@ -14,6 +14,7 @@ from quantterminal.adapters.kinesis_sink import MAX_RECORDS, KinesisPutError, Ki
 from quantterminal.core.feed_codec import RecordError, decode_bar_update, encode_bar_update
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
+from tests.contract.test_alpaca_broker import FIXTURES
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 SYMBOLS = ("SPY", "QQQ", "IWM")
@@ -119,3 +120,54 @@ def test_oversized_records_and_unreadable_records_are_refused(kinesis: Any) -> N
         decode_bar_update(b'{"v": 2}')
     with pytest.raises(RecordError, match="not a bar record"):
         decode_bar_update(b"garbage")
+
+
+def test_bar_records_sink_writes_in_the_background_in_order(kinesis: Any) -> None:
+    from quantterminal.adapters.record_sink import bar_records
+
+    sent = updates(300)
+    sink = bar_records(KinesisSink("bars", kinesis))
+    for u in sent:
+        sink(u)
+    assert sink.close(30)
+    received = read_all(kinesis)
+    for symbol in SYMBOLS:
+        assert received[symbol] == [u for u in sent if u.bar.symbol == symbol]
+
+
+@pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside the checkout")
+def test_trade_updates_are_forwarded_to_the_orders_stream(kinesis: Any) -> None:
+    """The account's trade_updates (a real websocket speaking Alpaca's protocol) reach the "orders"
+    stream exactly: every update decodes back to what the broker adapter produced; malformed ones
+    are skipped by the adapter and never forwarded."""
+    import json
+    import time
+
+    from quantterminal.adapters.alpaca_broker import AlpacaBroker
+    from quantterminal.adapters.record_sink import order_records
+    from quantterminal.core.feed_codec import decode_order_update
+    from tests.contract.test_alpaca_broker import fixture_messages
+    from tests.fakes.alpaca_server import KEY, SECRET
+    from tests.fakes.alpaca_stream import FakeTradingStream
+
+    kinesis.create_stream(StreamName="orders", ShardCount=1)
+    frames = fixture_messages()
+    malformed = json.loads(json.dumps(frames["A_partial_fill"]))
+    del malformed["data"]["execution_id"]
+    sent = [frames["A_new"], frames["A_partial_fill"], malformed, frames["A_fill"], frames["A_fill"]]
+    seen: list[object] = []
+    forward = order_records(KinesisSink("orders", kinesis))
+    with FakeTradingStream(sent) as stream:
+        broker = AlpacaBroker(KEY, SECRET, url_override="http://127.0.0.1:9", stream_url=stream.url)
+        broker.on_update(lambda u: (seen.append(u), forward(u)))
+        deadline = time.monotonic() + 15
+        while len(seen) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        broker.close()
+    assert forward.close(10)
+    shard = kinesis.describe_stream(StreamName="orders")["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="orders", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert len(seen) == 4
+    assert [decode_order_update(r["Data"]) for r in records] == seen
+    assert {r["PartitionKey"] for r in records} == {seen[0].client_order_id}  # type: ignore[attr-defined]

@@ -20,19 +20,21 @@ def update(i: int, close: float = 100.0, source: BarSource = BarSource.PROVIDER)
     return BarUpdate(Bar("SPY", T0 + timedelta(minutes=i), close, close, close, close, 100 + i), source)
 
 
-def test_bars_are_written_in_batches_and_on_close(ledger: SqliteLedger | PostgresLedger) -> None:
-    now = [0.0]
-    sink = LedgerSink(ledger, batch_size=250, max_delay=timedelta(seconds=5), clock=lambda: now[0])
-    for i in range(600):
-        sink(update(i))
-    assert len(ledger.last_bars("SPY", 1000)) == 500  # two full batches; 100 wait
-    now[0] += 6
-    sink(update(600))  # the oldest waiting bar is now 6 s old: flushed
-    assert len(ledger.last_bars("SPY", 1000)) == 601
-    sink(update(601))
-    sink.close()
-    assert len(ledger.last_bars("SPY", 1000)) == 602
-    assert sink.written.inserted == 602
+def test_bars_are_written_at_once_at_a_trickle_and_in_bigger_batches_under_load(
+    ledger: SqliteLedger | PostgresLedger,
+) -> None:
+    sink = LedgerSink(ledger, batch_size=250)
+    sink(update(0))
+    assert sink.flush(10)
+    assert len(ledger.last_bars("SPY", 10)) == 1
+    assert sink.worker.stats.batches == 1
+    for i in range(1, 2000):
+        sink(update(i))  # far faster than one write per bar
+    assert sink.close(30)
+    assert len(ledger.last_bars("SPY", 5000)) == 2000
+    assert sink.written.inserted == 2000
+    assert sink.worker.stats.batches < 1000
+    assert sink.worker.stats.largest_batch <= 250
 
 
 def test_repeats_change_nothing_and_revisions_are_counted(ledger: SqliteLedger | PostgresLedger) -> None:
@@ -49,22 +51,32 @@ def test_repeats_change_nothing_and_revisions_are_counted(ledger: SqliteLedger |
     assert ledger.bar_revision("SPY", T0 + timedelta(minutes=3)) == 1
 
 
-def test_a_failed_write_keeps_the_buffer_for_the_next_flush(ledger: SqliteLedger | PostgresLedger) -> None:
+def test_a_failed_write_is_retried_with_the_same_bars_and_nothing_is_lost(
+    ledger: SqliteLedger | PostgresLedger,
+) -> None:
     class Flaky:
         def __init__(self) -> None:
             self.calls = 0
 
         def ingest_bars(self, bars: list[Bar]) -> object:
             self.calls += 1
-            if self.calls == 1:
+            if self.calls <= 2:
                 raise ConnectionError("database away")
             return ledger.ingest_bars(bars)
 
-    sink = LedgerSink(Flaky(), batch_size=100)  # type: ignore[arg-type]
+    written: list[Bar] = []
+    sink = LedgerSink(Flaky(), on_written=written.extend, retry_base=0.01)  # type: ignore[arg-type]
     for i in range(5):
         sink(update(i))
-    with pytest.raises(ConnectionError):
-        sink.flush()
-    sink.close()
-    assert len(ledger.last_bars("SPY", 10)) == 5
+    assert sink.close(10)
+    assert [b.timestamp for b in ledger.last_bars("SPY", 10)] == [T0 + timedelta(minutes=i) for i in range(5)]
+    assert [b.timestamp for b in written] == [T0 + timedelta(minutes=i) for i in range(5)]
+    assert sink.worker.stats.failures == 2
     assert dataclasses.astuple(sink.written)[0] == 5
+
+
+def test_a_closed_sink_refuses_more_bars(ledger: SqliteLedger | PostgresLedger) -> None:
+    sink = LedgerSink(ledger)
+    sink.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        sink(update(0))

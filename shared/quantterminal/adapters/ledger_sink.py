@@ -1,17 +1,17 @@
-"""Bars from the feed into the ledger in batches (COPY on PostgreSQL), and back out of it idempotently.
+"""Bars from the feed into the ledger (COPY on PostgreSQL for big batches), idempotently.
 
-Updates are buffered and written when ``batch_size`` bars are waiting, when the oldest has waited
-``max_delay``, or on ``flush``/``close``. The ledger's upsert makes every write idempotent: a bar
-written twice changes nothing, a provider revision replaces the stored bar and bumps its revision
-count, and a failed write keeps the buffer so the next flush tries again.
+A background ``BatchWorker`` writes whatever has queued since its last write, so a bar reaches the
+database within one round trip at a trickle and batches grow under load. The ledger's upsert makes
+every write idempotent: a bar written twice changes nothing, a provider revision replaces the
+stored bar and bumps its revision count, and a failed write is retried with the same bars.
 """
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
-from datetime import timedelta
 
+from quantterminal.adapters.batching import BatchWorker
 from quantterminal.core.feed_events import BarUpdate
 from quantterminal.core.models import Bar
 from quantterminal.core.ports import Ledger
@@ -19,44 +19,38 @@ from quantterminal.core.records import IngestReport
 
 
 class LedgerSink:
-    """A batching writer of bar updates into a ``Ledger``."""
+    """A feed consumer (a plain callable of ``BarUpdate``) writing bars into a ``Ledger``."""
 
     def __init__(
         self,
         ledger: Ledger,
-        batch_size: int = 500,
-        max_delay: timedelta = timedelta(seconds=1),
-        clock: Callable[[], float] = time.monotonic,
+        batch_size: int = 5000,
+        on_written: Callable[[list[Bar]], None] | None = None,
+        retry_base: float = 0.05,
     ) -> None:
         self.ledger = ledger
-        self.batch_size = batch_size
-        self.max_delay = max_delay.total_seconds()
-        self.clock = clock
-        self._buffer: list[Bar] = []
-        self._oldest: float | None = None
         self.written = IngestReport()
+        self._lock = threading.Lock()
+        self.worker: BatchWorker[Bar] = BatchWorker(
+            self._write, "ledger", batch_size, on_written=on_written, retry_base=retry_base
+        )
 
     def __call__(self, update: BarUpdate) -> None:
-        """Take one update (the sink is a plain callable, like every feed consumer)."""
-        if not self._buffer:
-            self._oldest = self.clock()
-        self._buffer.append(update.bar)
-        if len(self._buffer) >= self.batch_size or self.clock() - (self._oldest or 0) >= self.max_delay:
-            self.flush()
+        """Take one update."""
+        self.worker.submit(update.bar)
 
-    def flush(self) -> IngestReport:
-        """Write what is buffered; on failure the buffer is kept for the next try."""
-        if not self._buffer:
-            return IngestReport()
-        report = self.ledger.ingest_bars(self._buffer)
-        self._buffer = []
-        self._oldest = None
-        w = self.written
-        self.written = IngestReport(
-            w.inserted + report.inserted, w.revised + report.revised, w.unchanged + report.unchanged
-        )
-        return report
+    def _write(self, bars: list[Bar]) -> None:
+        report = self.ledger.ingest_bars(bars)
+        with self._lock:
+            w = self.written
+            self.written = IngestReport(
+                w.inserted + report.inserted, w.revised + report.revised, w.unchanged + report.unchanged
+            )
 
-    def close(self) -> IngestReport:
-        """Flush what is left."""
-        return self.flush()
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every bar taken so far is in the ledger."""
+        return self.worker.drain(timeout)
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """Write what is left and stop the writer."""
+        return self.worker.close(timeout)
