@@ -1,9 +1,15 @@
-"""Benchmark: market data messages/s through parse -> normalise -> aggregate, in one process, no
-network: the real SPY trade tape of 2013-10-07 (LEAN, from the team's ``shared/data``) as Alpaca
-stream v2 frames of 50 trades, through ``alpaca_data.parse_frame`` and ``MinuteBarBuilder``.
+"""Benchmark the market data feed.
 
-(The replay-to-ledger lag figure of issue 5 needs the replay server and feed process, which are
-not built yet.) Prints a table, then one JSON line.
+1. Messages/s through parse -> normalise -> aggregate, in one process, no network: the real SPY
+   trade tape of 2013-10-07 (LEAN, from the team's ``shared/data``) as Alpaca stream v2 frames of
+   50 trades, through ``alpaca_data.parse_frame`` and ``MinuteBarBuilder``.
+2. End-to-end lag from the replay server to the ledger on loopback: the repo's real LEAN bars
+   (3 symbols, 7,018 bars) served over a websocket at ~1,000 messages/s (the first version's peak
+   rate) and flat out, through ``FeedService`` (connection, bar stream, ledger sink) into
+   PostgreSQL (``QT_BENCH_DATABASE_URL``, default the loopback server) and SQLite. Lag = the time
+   the server handed a bar to its socket -> the time the ledger's transaction holding it committed.
+
+Prints a table, then one JSON line.
 """
 
 from __future__ import annotations
@@ -11,14 +17,25 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 import statistics
 import sys
+import tempfile
+import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from quantterminal.adapters import alpaca_data
+from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.factories import open_ledger
+from quantterminal.adapters.feed_connection import FeedSettings
+from quantterminal.adapters.feed_service import FeedPipeline, FeedService, percentile
+from quantterminal.adapters.ledger_sink import LedgerSink
+from quantterminal.adapters.replay_server import ReplayServer
 from quantterminal.core.bar_builder import MinuteBarBuilder
+from quantterminal.core.models import Bar
 
 TAPE = Path(__file__).resolve().parents[2] / "shared" / "data" / "lean" / "ticks" / "SPY_trades_2013-10-07.csv.gz"
 
@@ -55,6 +72,77 @@ def run(data: list[str]) -> tuple[int, int, float]:
     return count, bars, time.perf_counter() - started
 
 
+class NoHistory:
+    def minute_bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
+        return []
+
+
+def replay_to_ledger(url: str, bars: list[Bar], speed: float) -> dict[str, float]:
+    """Serve ``bars`` at ``speed`` minutes/s through the feed into the ledger at ``url``."""
+    ledger = open_ledger(url)
+    ledger.migrate()
+    committed: dict[tuple[str, datetime], float] = {}
+
+    def on_written(written: list[Bar]) -> None:
+        now = time.perf_counter()
+        for b in written:
+            committed[(b.symbol, b.timestamp)] = now
+
+    sink = LedgerSink(ledger, on_written=on_written)
+    with ReplayServer(bars, speed=speed) as server:
+        server.sent_times = {}
+        symbols = tuple(sorted({b.symbol for b in bars}))
+        pipeline = FeedPipeline(NoHistory(), [sink], measure_lag=False)
+        service = FeedService(
+            FeedSettings(server.url, "replay", "replay", bars=symbols), alpaca_data.PROVIDER, pipeline
+        )
+        stop = threading.Event()
+        started = time.perf_counter()
+        runner = threading.Thread(target=service.run, args=(stop,))
+        runner.start()
+        while len(committed) < len(bars) and time.perf_counter() - started < 300:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        runner.join()
+        sink.close()
+        sent = dict(server.sent_times)
+    ledger.close()
+    lags = sorted((committed[k] - sent[k]) * 1000 for k in committed if k in sent)
+    return {
+        "bars": len(lags),
+        "msgs_per_s": len(lags) / elapsed,
+        "p50_ms": percentile(lags, 0.5),
+        "p99_ms": percentile(lags, 0.99),
+        "max_ms": lags[-1],
+        "batches": sink.worker.stats.batches,
+    }
+
+
+def lag_runs() -> dict[str, dict[str, float]]:
+    bars = [b for rows in load_bars(SAMPLE_ROOT / "lean_2013", regular_hours_only=True).values() for b in rows]
+    pg_base = os.environ.get("QT_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    schema = f"bench_feed_{uuid.uuid4().hex[:8]}"
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        targets = {"postgresql": f"{pg_base}?schema={schema}", "sqlite": f"sqlite:///{folder}/feed.sqlite3"}
+        for name, url in targets.items():
+            for label, speed in (("paced", 1000 / 3), ("flat out", 0.0)):
+                try:
+                    results[f"{name} {label}"] = replay_to_ledger(url, bars, speed)
+                except Exception as exc:  # a missing server skips its row, the rest still runs
+                    print(f"  {name}: skipped ({type(exc).__name__}: {exc})")
+                    break
+    try:
+        import psycopg2
+
+        with psycopg2.connect(pg_base) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    except Exception:
+        pass
+    return results
+
+
 def main() -> int:
     if not TAPE.exists():
         print(f"feed benchmark skipped: {TAPE} not found (the team's shared/data)")
@@ -67,6 +155,15 @@ def main() -> int:
     print(f"feed benchmark - {messages:,} real SPY trades in {len(data):,} Alpaca frames -> {bars} minute bars")
     print(f"{'stage':<34}{'median msgs/s':>15}{'best msgs/s':>14}")
     print(f"{'parse + normalise + aggregate':<34}{statistics.median(rates):>15,.0f}{max(rates):>14,.0f}")
+    lags = lag_runs()
+    print()
+    print("replay server -> websocket -> feed -> ledger (real LEAN bars, loopback)")
+    print(f"{'ledger / rate':<26}{'bars':>7}{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'writes':>8}")
+    for name, r in lags.items():
+        print(
+            f"{name:<26}{r['bars']:>7,.0f}{r['msgs_per_s']:>9,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+            f"{r['max_ms']:>9.1f}{r['batches']:>8,.0f}"
+        )
     print(
         json.dumps(
             {
@@ -76,6 +173,8 @@ def main() -> int:
                 "parse_aggregate_msgs_per_s": round(statistics.median(rates)),
                 "best_msgs_per_s": round(max(rates)),
                 "target_msgs_per_s": 200_000,
+                "replay_to_ledger": {k: {m: round(v, 2) for m, v in r.items()} for k, r in lags.items()},
+                "target_p50_ms": 10,
             }
         )
     )

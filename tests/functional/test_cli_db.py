@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 
 from quantterminal.cli.main import main
+from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -115,9 +115,8 @@ def test_after_a_chaos_run_the_emitted_bars_equal_the_file(spy: list[Bar]) -> No
     historical endpoint, so what comes out is exactly the file, once each, in order."""
     import dataclasses
 
-    from tests.fakes.alpaca_history import FakeHistory
-
     from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars
+    from quantterminal.adapters.history_server import HistoryServer
     from quantterminal.core.bar_stream import BarStream
     from quantterminal.core.feed_events import BarSource
 
@@ -126,7 +125,7 @@ def test_after_a_chaos_run_the_emitted_bars_equal_the_file(spy: list[Bar]) -> No
     emitted: list[BarUpdate] = []
     with (
         ReplayServer(spy, chaos=Chaos(drop_every=70, garbage_every=45)) as server,
-        FakeHistory(history_bars, page_size=7) as history,
+        HistoryServer(history_bars, page_size=7) as history,
     ):
         stream = BarStream(AlpacaHistoricalBars("k", "s", url_override=history.url), emitted.append)
         connection = FeedConnection(settings(server), lambda e: stream.on_bar(e) if isinstance(e, BarUpdate) else None)

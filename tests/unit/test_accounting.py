@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.helpers import T0
 
 from quantterminal.core.execution import BpsSlippage, PerShareCommission
 from quantterminal.core.models import Direction, Fill, Side
@@ -16,6 +15,7 @@ from quantterminal.core.money import round_to_tick, to_decimal
 from quantterminal.core.portfolio import Portfolio, Position
 from quantterminal.core.sizing import shares_for, target_quantity
 from quantterminal.core.trades import RoundTripBook
+from tests.helpers import T0
 
 D = Decimal
 

@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.helpers import bar, bars_from_closes, minute
 
 from quantterminal.core.backtest import BacktestConfig, BacktestResult, merge_bars, run_backtest
 from quantterminal.core.execution import BpsSlippage, PerShareCommission
 from quantterminal.core.models import Bar, Direction, Side
 from quantterminal.core.orders import OrderType
 from quantterminal.core.strategies import STRATEGIES
+from tests.helpers import bar, bars_from_closes, minute
 
 D = Decimal
 # momentum with fast=1, slow=2 wants LONG after any up-close and FLAT after a down-close.

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.helpers import bar, bars_from_closes
 
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies import (
@@ -25,6 +24,7 @@ from quantterminal.core.strategies import (
     build_params,
     restore_strategy,
 )
+from tests.helpers import bar, bars_from_closes
 
 LONG, FLAT, SHORT = Direction.LONG, Direction.FLAT, Direction.SHORT
 walk = st.lists(st.integers(-30, 30), min_size=1, max_size=150).map(

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from tests.helpers import bar
 
 from quantterminal.core.validation import bar_problem
+from tests.helpers import bar
 
 GOOD = bar(0, 100.0, open_=99.5, high=100.5, low=99.0)
 

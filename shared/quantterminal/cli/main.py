@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from quantterminal import __version__
-from quantterminal.cli import backtest, db, reconcile, replay
+from quantterminal.cli import backtest, db, feed, reconcile, replay
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     backtest.register(commands)
     db.register(commands)
+    feed.register(commands)
     reconcile.register(commands)
     replay.register(commands)
     return parser

@@ -1,0 +1,1 @@
+"""The market data feed as an ECS Fargate task (one small container)."""

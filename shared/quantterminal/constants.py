@@ -1,0 +1,31 @@
+"""Names shared by the CDK app and the code it deploys: one place, so they cannot drift apart.
+
+Resource names themselves are chosen by CloudFormation; the code finds them through the
+environment variables named here, which the CDK app sets.
+"""
+
+from __future__ import annotations
+
+METRICS_NAMESPACE = "QuantTerminal"
+
+# Environment variables (set by the CDK app on the feed task and the Lambdas).
+ENV_BARS_STREAM = "QT_BARS_STREAM"
+ENV_ORDERS_STREAM = "QT_ORDERS_STREAM"
+ENV_FEED_PROVIDER = "QT_FEED_PROVIDER"
+ENV_FEED_URL = "QT_FEED_URL"
+ENV_SYMBOLS = "QT_SYMBOLS"
+ENV_ALPACA_SECRET_ID = "ALPACA_SECRET_ID"
+ENV_POLYGON_SECRET_ID = "POLYGON_SECRET_ID"
+
+# Feed metrics (CloudWatch, dimension service=feed).
+FEED_SERVICE = "feed"
+METRIC_FEED_MESSAGES = "FeedMessages"
+METRIC_FEED_BARS = "FeedBars"
+METRIC_FEED_LAG_P50 = "FeedLagP50"
+METRIC_FEED_LAG_P99 = "FeedLagP99"
+METRIC_FEED_RECONNECTS = "FeedReconnects"
+METRIC_FEED_GAPS = "FeedGaps"
+METRIC_FEED_BACKFILLED = "FeedBackfilledBars"
+METRIC_FEED_UNFILLED = "FeedUnfilledGaps"
+METRIC_FEED_MALFORMED = "FeedMalformedMessages"
+METRIC_FEED_REFUSALS = "FeedRefusals"

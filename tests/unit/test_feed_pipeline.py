@@ -1,0 +1,196 @@
+"""The feed pipeline without a network: trades -> built bars, provider bars merged, revisions,
+sinks in order, lag, health and its metrics; plus the pieces it rests on (batching, bus, codecs)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from quantterminal.adapters.batching import BatchWorker
+from quantterminal.adapters.bus import LocalBus
+from quantterminal.adapters.feed_metrics import EmfHealthReporter
+from quantterminal.adapters.feed_service import FeedHealth, FeedPipeline
+from quantterminal.adapters.record_sink import bar_records, order_records
+from quantterminal.core.feed_codec import RecordError, decode_bar_update, decode_order_update, encode_order_update
+from quantterminal.core.feed_events import BarSource, BarUpdate, Control, TradeCancel
+from quantterminal.core.models import Bar, Trade
+from quantterminal.core.order_state import Execution, OrderUpdate
+
+T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
+
+
+class NoHistory:
+    def minute_bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
+        return []
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def trade(second: float, price: float, size: int = 100, tid: str = "") -> Trade:
+    return Trade("SPY", T0 + timedelta(seconds=second), price, size, tid or f"{second}", "V")
+
+
+def test_trades_become_a_bar_on_the_clock_and_the_providers_bar_revises_it() -> None:
+    clock = Clock(T0)
+    out: list[BarUpdate] = []
+    pipeline = FeedPipeline(NoHistory(), [out.append], grace=timedelta(seconds=2), clock=clock)
+    for t in (trade(1, 100.0), trade(30, 101.0), trade(59, 100.5), trade(30, 101.0)):  # one repeat
+        pipeline.on_event(t)
+    pipeline.on_event(Control("status", "SPY: trading halt"))
+    pipeline.on_event(TradeCancel("SPY", "30", "V", T0))
+    clock.now = T0 + timedelta(seconds=61)
+    pipeline.tick()
+    assert out == []  # still inside the grace period
+    clock.now = T0 + timedelta(seconds=62, milliseconds=150)
+    pipeline.tick()
+    (built,) = out
+    assert built.source is BarSource.BUILT
+    b = built.bar
+    assert (b.open, b.high, b.low, b.close, b.volume, b.trade_count) == (100.0, 101.0, 100.0, 100.5, 300, 3)
+    # the provider's bar for the same minute agrees: suppressed; then it corrects the minute: a revision
+    pipeline.on_event(BarUpdate(Bar("SPY", T0, 100.0, 101.0, 100.0, 100.5, 300, 100.5, 3), BarSource.PROVIDER))
+    pipeline.on_event(BarUpdate(Bar("SPY", T0, 100.0, 101.0, 100.0, 100.5, 200, 100.4, 2), BarSource.REVISION))
+    assert [u.source for u in out] == [BarSource.BUILT, BarSource.REVISION]
+    assert pipeline.trade_cancels == 1
+    lags = pipeline.take_lags()
+    assert lags[0] == pytest.approx(2150.0)
+
+
+def test_finish_emits_open_bars_and_fills_the_tail() -> None:
+    out: list[BarUpdate] = []
+    pipeline = FeedPipeline(NoHistory(), [out.append], clock=Clock(T0))
+    pipeline.on_event(trade(5, 100.0))
+    pipeline.finish(T0 + timedelta(minutes=5))
+    assert [u.bar.timestamp for u in out] == [T0]
+
+
+def test_every_sink_gets_every_bar_in_order() -> None:
+    first: list[BarUpdate] = []
+    second: list[BarUpdate] = []
+    pipeline = FeedPipeline(NoHistory(), [first.append, second.append], measure_lag=False)
+    bars = [BarUpdate(Bar("SPY", T0 + timedelta(minutes=i), 1, 1, 1, 1, 1), BarSource.PROVIDER) for i in range(5)]
+    for u in bars:
+        pipeline.on_event(u)
+    assert first == second == bars
+    assert pipeline.take_lags() == []
+
+
+def test_batch_worker_retries_a_failed_batch_in_order_and_loses_nothing() -> None:
+    written: list[int] = []
+    failures = iter([True, True, False] + [False] * 1000)
+
+    def write(batch: list[int]) -> None:
+        if next(failures):
+            raise ConnectionError("away")
+        time.sleep(0.001)
+        written.extend(batch)
+
+    worker: BatchWorker[int] = BatchWorker(write, "test", max_batch=50, retry_base=0.001)
+    for i in range(2000):
+        worker.submit(i)
+    assert worker.close(10)
+    assert written == list(range(2000))
+    assert worker.stats.failures == 2
+    assert worker.stats.largest_batch <= 50
+    assert worker.stats.batches < 2000  # batched while busy
+
+
+def test_the_bus_delivers_every_record_to_every_subscriber_in_order() -> None:
+    bus = LocalBus()
+    a, b = bus.stream("bars").subscribe(), bus.stream("bars").subscribe()
+    sink = bar_records(bus.stream("bars"))
+    bars = [BarUpdate(Bar("IBM", T0 + timedelta(minutes=i), 1, 1, 1, 1, i), BarSource.BUILT) for i in range(50)]
+    threads = [threading.Thread(target=lambda: [sink(u) for u in bars])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sink.close(5)
+    for q in (a, b):
+        records = [q.get_nowait() for _ in range(50)]
+        assert [decode_bar_update(data) for _, data in records] == bars
+        assert {key for key, _ in records} == {"IBM"}
+        assert q.empty()
+
+
+executions = st.builds(
+    Execution,
+    st.text(min_size=1, max_size=12),
+    st.integers(1, 10_000),
+    st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("99999.9999"), places=4),
+    st.datetimes(timezones=st.just(UTC)),
+)
+
+
+@given(
+    st.builds(
+        OrderUpdate,
+        st.text(min_size=1, max_size=40),
+        st.sampled_from(["new", "fill", "partial_fill", "canceled"]),
+        st.datetimes(timezones=st.just(UTC)),
+        st.integers(0, 10_000),
+        st.none() | executions,
+        st.none() | st.text(max_size=36),
+    )
+)
+def test_order_records_round_trip_exactly(update: OrderUpdate) -> None:
+    assert decode_order_update(encode_order_update(update)) == update
+
+
+def test_order_records_from_the_future_or_garbage_are_refused_clearly() -> None:
+    with pytest.raises(RecordError, match="version 2"):
+        decode_order_update(json.dumps({"v": 2}))
+    with pytest.raises(RecordError, match="not an order record"):
+        decode_order_update(b"}{")
+
+
+def test_order_records_are_keyed_by_client_order_id() -> None:
+    bus = LocalBus()
+    q = bus.stream("orders").subscribe()
+    sink = order_records(bus.stream("orders"))
+    sink(OrderUpdate("qt-1", "new", T0))
+    assert sink.close(5)
+    key, data = q.get_nowait()
+    assert key == "qt-1"
+    assert decode_order_update(data) == OrderUpdate("qt-1", "new", T0)
+
+
+def health(**changes: object) -> FeedHealth:
+    values: dict[str, object] = dict.fromkeys(FeedHealth.__dataclass_fields__, 0)
+    values.update(lag_p50_ms=12.0, lag_p99_ms=40.0, last_bar=None)
+    values.update(changes)
+    return FeedHealth(**values)  # type: ignore[arg-type]
+
+
+def test_health_goes_out_as_emf_metrics_with_counters_as_increases(capsys: pytest.CaptureFixture[str]) -> None:
+    reporter = EmfHealthReporter()
+    reporter(health(messages=100, bars=10, reconnects=1))
+    reporter(health(messages=250, bars=15, reconnects=1, gaps=2))
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "QuantTerminal"
+    assert (first["FeedMessages"], first["FeedBars"], first["FeedReconnects"]) == ([100], [10], [1])
+    assert (second["FeedMessages"], second["FeedBars"], second["FeedReconnects"]) == ([150], [5], [0])
+    assert second["FeedGaps"] == [2]
+    assert (second["FeedLagP50"], second["FeedLagP99"]) == ([12.0], [40.0])
+    assert second["service"] == "feed"
+
+
+def test_the_health_line_says_what_an_operator_needs() -> None:
+    line = health(messages_per_s=812.4, bars=1234, reconnects=3, gaps=2, backfilled=5, last_bar="SPY 15:59Z").line()
+    assert line.startswith("feed ok | 812 msg/s | bars 1,234 (last SPY 15:59Z) | lag p50/p99 12/40 ms")
+    assert "reconnects 3" in line
+    assert "gaps 2 (backfilled 5, unfilled 0)" in line
+    assert health(unfilled=1).status == "degraded"
