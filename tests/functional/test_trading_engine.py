@@ -202,3 +202,69 @@ def test_executions_delivered_backwards_are_booked_in_execution_order(use_ledger
     position = store.get_position("paper", "momentum", "SPY")
     assert position.lots == ((5, Decimal(100)), (10, Decimal(101)))
     assert position.realized_pnl == Decimal(10)  # (102 - 100) x 5
+
+
+class Crash(Exception):
+    """The process died here (a Lambda timeout, an OOM kill)."""
+
+
+def test_every_bar_delivered_twice_gives_the_same_decisions_and_orders(day: list[Bar]) -> None:
+    once, broker_once, _, _ = wire()
+    twice, broker_twice, _, _ = wire()
+    first = drive(once, broker_once, day)
+    second = []
+    for bar in day:
+        broker_twice.on_bar(bar)
+        view = view_of(broker_twice, bar)
+        decision = twice.on_bar(bar, view, bar.timestamp + timedelta(minutes=1))
+        again = twice.on_bar(bar, view, bar.timestamp + timedelta(minutes=1))  # Kinesis redelivers
+        assert again.placed is None or again.placed.client_order_id == decision.order.client_order_id  # type: ignore[union-attr]
+        second.append(decision)
+    signals = [d.signal.direction if d.signal else None for d in first]  # type: ignore[attr-defined]
+    assert signals == [d.signal.direction if d.signal else None for d in second]  # type: ignore[attr-defined]
+    placed = [o.client_order_id for o in broker_once.all_orders()]
+    assert placed == [o.client_order_id for o in broker_twice.all_orders()]
+    assert placed
+
+
+@pytest.mark.parametrize("where", ["submit", "record"])
+def test_a_crash_mid_decision_is_finished_by_the_redelivery_exactly_once(day: list[Bar], where: str) -> None:
+    """A crash after the risk reservation (before the order is recorded) or after recording (before
+    the broker has it): the redelivered bar places the order once, and nothing leaks."""
+    engine, broker, store, _ = wire()
+    armed = {"on": False}
+    real_submit, real_record = broker.submit, store.add_open_order
+
+    def submit(order: object) -> object:
+        if armed["on"] and where == "submit":
+            armed["on"] = False
+            raise Crash("killed before the broker answered")
+        return real_submit(order)  # type: ignore[arg-type]
+
+    def record(order: object) -> bool:
+        if armed["on"] and where == "record":
+            armed["on"] = False
+            raise Crash("killed before the order was recorded")
+        return real_record(order)  # type: ignore[arg-type]
+
+    broker.submit = submit  # type: ignore[method-assign]
+    store.add_open_order = record  # type: ignore[method-assign]
+    crashed = None
+    for bar in day:
+        broker.on_bar(bar)
+        now = bar.timestamp + timedelta(minutes=1)
+        armed["on"] = crashed is None
+        try:
+            engine.on_bar(bar, view_of(broker, bar), now)
+        except Crash:
+            crashed = bar
+            decision = engine.on_bar(bar, view_of(broker, bar), now)  # the batch is redelivered
+            assert decision.placed is not None, decision.note
+        armed["on"] = False
+    assert crashed is not None
+    orders = broker.all_orders()
+    assert len({o.client_order_id for o in orders}) == len(orders)
+    broker.flush()
+    assert {r.client_order_id for r in store.get_risk_state("paper").reservations} == {
+        o.client_order_id for o in store.open_orders("paper")
+    }

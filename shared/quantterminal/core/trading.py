@@ -34,6 +34,7 @@ from quantterminal.core.state import OpenOrder, PositionState
 from quantterminal.core.strategies import Strategy, StrategyParams, build_params, restore_strategy, strategy_class
 
 _BPS = Decimal(10_000)
+_LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
 
 
 @dataclass(frozen=True)
@@ -94,27 +95,49 @@ class TradingEngine:
 
     # --- decisions --------------------------------------------------------------------------------
 
-    def _strategy(self, symbol: str) -> Strategy:
-        snapshot = self.store.load_snapshot(self.strategy_name, symbol)
-        if snapshot is None:
-            return self.strategy_cls(symbol, self.params)
-        return restore_strategy(snapshot)
+    def _decide(self, bar: Bar) -> tuple[Direction | None, bool]:
+        """The strategy's answer to ``bar`` and whether this bar is new to it.
 
-    def on_bar(self, bar: Bar, view: AccountView, now: datetime) -> Decision:
-        """Decide on a closed ``bar``; see the module docs for the stages."""
-        strategy = self._strategy(bar.symbol)
+        The stored snapshot remembers the last bar it consumed and the answer given, so a
+        redelivered bar (Kinesis retries a batch; a Lambda crashed after saving) is not fed to the
+        indicators twice, and the decision it led to can still be carried out."""
+        snapshot = self.store.load_snapshot(self.strategy_name, bar.symbol)
+        seen = None if snapshot is None else snapshot.get(_LAST_BAR)
+        if seen is not None:
+            last = datetime.fromisoformat(seen["t"])
+            if bar.timestamp < last:
+                return None, False  # older than what the strategy has consumed: nothing to do
+            if bar.timestamp == last:
+                return (None if seen["wanted"] is None else Direction(seen["wanted"])), False
+        strategy = self.strategy_cls(bar.symbol, self.params) if snapshot is None else restore_strategy(snapshot)
         wanted = strategy.on_bar(bar)
-        self.store.save_snapshot(self.strategy_name, bar.symbol, strategy.snapshot())
+        mark = {"t": bar.timestamp.isoformat(), "wanted": None if wanted is None else wanted.value}
+        self.store.save_snapshot(self.strategy_name, bar.symbol, {**strategy.snapshot(), _LAST_BAR: mark})
+        return wanted, True
+
+    def on_bar(self, bar: Bar, view: AccountView, now: datetime, trade: bool = True) -> Decision:
+        """Decide on a closed ``bar``; see the module docs for the stages. With ``trade=False`` (a
+        stale bar: backfilled, or delivered long after its minute) the strategy consumes it but no
+        order is placed on an old price."""
+        wanted, new = self._decide(bar)
         if wanted is None:
-            return Decision(note="warming up")
+            return Decision(note="warming up" if new else "bar already processed")
         signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, wanted, bar.close)
+        if not trade:
+            return Decision(signal, note="stale bar: no order")
+        coid = client_order_id(self.strategy_name, bar.symbol, bar.timestamp, wanted.value)
+        working = [
+            o
+            for o in self.store.open_orders(self.account)
+            if o.strategy == self.strategy_name and o.symbol == bar.symbol
+        ]
+        if any(o.client_order_id == coid for o in working):
+            return self._resume(coid, signal)
         position = self.store.get_position(self.account, self.strategy_name, bar.symbol).qty
         held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
         if wanted is held:
             return Decision(signal, note="already positioned")
-        if any(
-            o.strategy == self.strategy_name and o.symbol == bar.symbol for o in self.store.open_orders(self.account)
-        ):
+        if working:
             return Decision(signal, note="an order is already working")
         price = to_decimal(bar.close)
         delta = target_quantity(wanted, position, self.fraction, view.equity, price) - position
@@ -130,7 +153,7 @@ class TradingEngine:
                 else round_to_tick(price * (1 - offset), "up")
             )
         order = OrderRequest(
-            client_order_id(self.strategy_name, bar.symbol, bar.timestamp, wanted.value),
+            coid,
             self.strategy_name,
             bar.symbol,
             side,
@@ -147,7 +170,9 @@ class TradingEngine:
             view,
             now,
         )
-        if not risk.accepted:
+        # "duplicate" with nothing recorded: an earlier attempt reserved, then crashed before
+        # recording the order -- the reservation is this decision's own; carry on.
+        if not risk.accepted and not (risk.rule == "duplicate" and self.store.get_open_order(coid) is None):
             return Decision(signal, order, risk, note=risk.reason)
         recorded = self.store.add_open_order(
             OpenOrder(
@@ -163,8 +188,7 @@ class TradingEngine:
                 created_at=now,
             )
         )
-        if not recorded:  # the same decision again (a redelivered bar): it was placed already
-            self.gate.settle(order.client_order_id, 0)
+        if not recorded:  # a concurrent delivery of the same bar recorded it first; its reservation stands
             return Decision(signal, order, risk, note="decision already placed")
         if self.ledger is not None:
             self.ledger.record_order(order)
@@ -179,6 +203,40 @@ class TradingEngine:
             return Decision(signal, order, risk, note=f"in flight, outcome unknown ({exc}); reconcile will resolve it")
         self.placed_at[order.client_order_id] = now
         return Decision(signal, order, risk, placed)
+
+    def _resume(self, coid: str, signal: Signal) -> Decision:
+        """This decision's order is recorded already (a redelivered bar). If a crash came between
+        recording it and the broker acknowledging it, make sure it is placed -- by client order
+        id, so the broker never gets it twice."""
+        recorded = self.store.get_open_order(coid)
+        if recorded is None or recorded.broker_order_id is not None or recorded.status != "new":
+            return Decision(signal, note="decision already placed")
+        try:
+            placed = self.broker.get_order(coid)
+        except BrokerUnavailable as exc:
+            return Decision(signal, note=f"in flight, outcome unknown ({exc}); reconcile will resolve it")
+        if placed is not None:
+            return Decision(signal, placed=placed, note="decision already placed")
+        order = OrderRequest(
+            coid,
+            self.strategy_name,
+            recorded.symbol,
+            recorded.side,
+            recorded.qty,
+            OrderType(recorded.order_type),
+            signal.bar_time,
+            to_decimal(signal.price),
+            recorded.limit_price,
+        )
+        try:
+            placed = place_order(self.broker, order, wait=self.wait)
+        except BrokerRejected as exc:
+            self.store.remove_open_order(coid)
+            self.gate.settle(coid, 0)
+            return Decision(signal, order, note=f"broker rejected: {exc}")
+        except BrokerUnavailable as exc:
+            return Decision(signal, order, note=f"in flight, outcome unknown ({exc}); reconcile will resolve it")
+        return Decision(signal, order, placed=placed, note="placed after an interrupted attempt")
 
     def cancel_stale(self, now: datetime, max_age: timedelta = timedelta(seconds=30)) -> list[str]:
         """Ask the broker to cancel this strategy's limit orders still working ``max_age`` after
