@@ -204,7 +204,7 @@ def test_executions_delivered_backwards_are_booked_in_execution_order(use_ledger
     assert position.realized_pnl == Decimal(10)  # (102 - 100) x 5
 
 
-class Crash(Exception):
+class Crash(Exception):  # noqa: N818 - a process death, not an error
     """The process died here (a Lambda timeout, an OOM kill)."""
 
 

@@ -31,7 +31,7 @@ from quantterminal.core.risk import AccountView, OrderIntent, RiskDecision
 from quantterminal.core.risk_gate import RiskGate
 from quantterminal.core.sizing import target_quantity
 from quantterminal.core.state import OpenOrder, PositionState
-from quantterminal.core.strategies import Strategy, StrategyParams, build_params, restore_strategy, strategy_class
+from quantterminal.core.strategies import StrategyParams, build_params, restore_strategy, strategy_class
 
 _BPS = Decimal(10_000)
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
