@@ -1,0 +1,70 @@
+"""Bar handler: Kinesis "bars" -> every strategy -> risk -> order placement -> state saved.
+
+Records are processed in order. A record that fails (a poison record, the broker down) is reported
+as a batch item failure, and so is every later record of *its* symbol in the batch, so each
+symbol's bars are decided in order; other symbols go on. Redelivery is harmless: strategies
+remember the last bar they consumed and client order ids are deterministic.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+
+from lambdas.observability import logger, metrics, tracer
+from lambdas.wiring import runtime
+from quantterminal.core.feed_codec import decode_bar_update
+
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+
+
+class SymbolBlocked(Exception):  # noqa: N818 - a deliberate hold, not a bug
+    """An earlier record of this symbol failed in this batch; this one waits to keep the order."""
+
+
+def handle_record(record: KinesisStreamRecord, blocked: set[str]) -> None:
+    """Decide on one bar record (raises to report the record as failed)."""
+    symbol = record.kinesis.partition_key
+    if symbol in blocked:
+        raise SymbolBlocked(symbol)
+    try:
+        update = decode_bar_update(record.kinesis.data_as_bytes())
+        started = time.perf_counter()
+        outcome = runtime().desk.on_bar(update, datetime.now(UTC))
+    except Exception:
+        blocked.add(symbol)
+        raise
+    metrics.add_metric(name="BarsProcessed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="DecisionLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    )
+    for strategy, decision in outcome.decisions.items():
+        if decision.placed is not None:
+            metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
+            logger.info(
+                "order placed", extra={"strategy": strategy, "client_order_id": decision.placed.client_order_id}
+            )
+        elif decision.risk is not None and not decision.risk.accepted:
+            metrics.add_metric(name="OrdersRejected", unit=MetricUnit.Count, value=1)
+            logger.warning(
+                "order rejected", extra={"strategy": strategy, "rule": decision.risk.rule, "reason": decision.note}
+            )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    blocked: set[str] = set()
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: handle_record(record, blocked),
+        processor=processor,
+        context=context,
+    )

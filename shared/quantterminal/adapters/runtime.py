@@ -1,0 +1,105 @@
+"""The composition root of the live path: ledger, state store, broker, risk gate and the trading
+desk, built from the environment the CDK app sets (or handed in, for tests and the local run).
+
+Environment (names in ``quantterminal.constants``):
+- ``QT_ACCOUNT`` (default ``paper``), ``QT_STRATEGIES`` (comma-separated; default all three),
+  ``QT_MAX_BAR_AGE_SECONDS`` (default 90);
+- ``QT_DB_SECRET_ID`` -- the Aurora secret (host, port, username, password, dbname) -- or
+  ``DATABASE_URL``; ``REDIS_URL`` (``rediss://`` for ElastiCache, which speaks TLS only);
+- the broker: Alpaca from ``ALPACA_SECRET_ID`` (or ``APCA_*`` variables).
+
+Lambdas build one ``Runtime`` per container (cold start) and reuse it across invocations.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from quantterminal import constants as c
+from quantterminal.adapters.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.factories import open_ledger, open_state_store
+from quantterminal.adapters.secrets import secret_json
+from quantterminal.core.desk import TradingDesk
+from quantterminal.core.models import Bar
+from quantterminal.core.money import to_decimal
+from quantterminal.core.ports import Broker, Ledger, StateStore
+from quantterminal.core.risk import AccountView, RiskLimits
+from quantterminal.core.risk_gate import RiskGate
+from quantterminal.core.strategies import STRATEGIES
+from quantterminal.core.trading import TradingEngine
+
+
+def database_url_from_secret(secret: Mapping[str, str]) -> str:
+    """A PostgreSQL URL from an RDS/Aurora secret (the JSON CDK's ``DatabaseCluster`` stores)."""
+    user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
+    host, port, name = secret["host"], secret.get("port", "5432"), secret.get("dbname", "postgres")
+    return f"postgresql://{user}:{password}@{host}:{port}/{name}"
+
+
+@dataclass
+class Runtime:
+    """Everything a handler needs, wired once."""
+
+    account: str
+    store: StateStore
+    ledger: Ledger
+    broker: Broker
+    gate: RiskGate
+    desk: TradingDesk
+
+    @classmethod
+    def build(
+        cls,
+        store: StateStore,
+        ledger: Ledger,
+        broker: Broker,
+        account: str = "paper",
+        strategies: tuple[str, ...] = tuple(STRATEGIES),
+        limits: RiskLimits | None = None,
+        max_bar_age: timedelta = timedelta(seconds=90),
+        fraction: Decimal = Decimal("0.10"),
+    ) -> Runtime:
+        gate = RiskGate(store, account, limits, ledger)
+        engines = {
+            name: TradingEngine(name, account, store, broker, gate, ledger, fraction=fraction) for name in strategies
+        }
+        runtime = cls(account, store, ledger, broker, gate, None)  # type: ignore[arg-type]
+        runtime.desk = TradingDesk(engines, store, account, runtime.account_view, max_bar_age)
+        return runtime
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None) -> Runtime:
+        env = os.environ if environ is None else environ
+        if env.get(c.ENV_DB_SECRET_ID):
+            db_url = database_url_from_secret(secret_json(env[c.ENV_DB_SECRET_ID], secrets_client))
+        else:
+            db_url = env.get("DATABASE_URL", "")
+        if not db_url:
+            raise ValueError(f"no ledger configured: set {c.ENV_DB_SECRET_ID} or DATABASE_URL")
+        names = tuple(s.strip() for s in env.get(c.ENV_STRATEGIES, ",".join(STRATEGIES)).split(",") if s.strip())
+        unknown = [n for n in names if n not in STRATEGIES]
+        if unknown:
+            raise ValueError(f"unknown strategies in {c.ENV_STRATEGIES}: {', '.join(unknown)}")
+        return cls.build(
+            open_state_store(env.get("REDIS_URL") or None),
+            open_ledger(db_url),
+            AlpacaBroker.from_env(env, secrets_client),
+            account=env.get(c.ENV_ACCOUNT, "paper"),
+            strategies=names,
+            max_bar_age=timedelta(seconds=float(env.get(c.ENV_MAX_BAR_AGE, "90"))),
+        )
+
+    def account_view(self, bar: Bar) -> AccountView:
+        """Cash and equity from the broker; positions as the state store books them."""
+        account = self.broker.account()
+        positions: dict[str, int] = {}
+        for name in self.desk.engines:
+            qty = self.store.get_position(self.account, name, bar.symbol).qty
+            positions[bar.symbol] = positions.get(bar.symbol, 0) + qty
+        return AccountView(account.equity, account.cash, positions, {bar.symbol: to_decimal(bar.close)})

@@ -1,0 +1,78 @@
+"""The trading desk: every enabled strategy of one account, fed bars and broker updates.
+
+This is what the bar handler and the order-events handler run -- in a Lambda, and in the local
+paper run -- so the stages stay the same everywhere: for each bar, every strategy decides (each
+through its own ``TradingEngine``: strategy -> risk -> placement); each broker update goes to the
+engine of the strategy that placed the order.
+
+A bar is traded only while it is fresh: a backfilled bar, a revision, or a bar delivered long
+after its minute closed still feeds the strategies (their indicators must not skip a minute) but
+places no order on an old price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.core.models import Bar, Fill
+from quantterminal.core.order_state import OrderUpdate
+from quantterminal.core.ports import StateStore
+from quantterminal.core.risk import AccountView
+from quantterminal.core.trading import Decision, TradingEngine
+
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class BarOutcome:
+    """What one bar led to, per strategy."""
+
+    bar: Bar
+    traded: bool
+    decisions: Mapping[str, Decision]
+
+
+class TradingDesk:
+    """Strategies of one account over one state store; ``view`` gives the account at decision time."""
+
+    def __init__(
+        self,
+        engines: Mapping[str, TradingEngine],
+        store: StateStore,
+        account: str,
+        view: Callable[[Bar], AccountView],
+        max_bar_age: timedelta = timedelta(seconds=90),
+    ) -> None:
+        self.engines = dict(engines)
+        self.store = store
+        self.account = account
+        self.view = view
+        self.max_bar_age = max_bar_age
+
+    def fresh(self, update: BarUpdate, now: datetime) -> bool:
+        """Whether ``update`` may be traded on at ``now``."""
+        if update.source in (BarSource.BACKFILL, BarSource.REVISION, BarSource.DAILY):
+            return False
+        return now - (update.bar.timestamp + MINUTE) <= self.max_bar_age
+
+    def on_bar(self, update: BarUpdate, now: datetime) -> BarOutcome:
+        """Every strategy's decision on one bar."""
+        bar = update.bar
+        if update.source is BarSource.REVISION:
+            # The minute was decided on already; strategies consume each minute once.
+            return BarOutcome(bar, False, {})
+        traded = self.fresh(update, now)
+        view = self.view(bar)
+        decisions = {name: engine.on_bar(bar, view, now, trade=traded) for name, engine in self.engines.items()}
+        return BarOutcome(bar, traded, decisions)
+
+    def on_update(self, update: OrderUpdate) -> list[Fill]:
+        """Book a broker update with the strategy that placed the order (unknown orders are left
+        to reconciliation)."""
+        order = self.store.get_open_order(update.client_order_id)
+        if order is None or order.strategy not in self.engines:
+            return []
+        return self.engines[order.strategy].on_update(update)
