@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 
 from lambdas.observability import logger, metrics, tracer
 from lambdas.wiring import runtime
+from quantterminal import constants as c
 from quantterminal.core.feed_codec import decode_bar_update
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
@@ -40,18 +41,21 @@ def handle_record(record: KinesisStreamRecord, blocked: set[str]) -> None:
     except Exception:
         blocked.add(symbol)
         raise
-    metrics.add_metric(name="BarsProcessed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=c.METRIC_BARS_PROCESSED, unit=MetricUnit.Count, value=1)
     metrics.add_metric(
-        name="DecisionLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+        name=c.METRIC_DECISION_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
     )
     for strategy, decision in outcome.decisions.items():
         if decision.placed is not None:
-            metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=c.METRIC_ORDERS_PLACED, unit=MetricUnit.Count, value=1)
             logger.info(
                 "order placed", extra={"strategy": strategy, "client_order_id": decision.placed.client_order_id}
             )
-        elif decision.risk is not None and not decision.risk.accepted:
-            metrics.add_metric(name="OrdersRejected", unit=MetricUnit.Count, value=1)
+        if decision.risk is not None and decision.risk.alerts:
+            metrics.add_metric(name=c.METRIC_RISK_ALERTS, unit=MetricUnit.Count, value=len(decision.risk.alerts))
+            logger.error("risk alert", extra={"strategy": strategy, "alerts": list(decision.risk.alerts)})
+        if decision.placed is None and decision.risk is not None and not decision.risk.accepted:
+            metrics.add_metric(name=c.METRIC_ORDERS_REJECTED, unit=MetricUnit.Count, value=1)
             logger.warning(
                 "order rejected", extra={"strategy": strategy, "rule": decision.risk.rule, "reason": decision.note}
             )

@@ -33,9 +33,9 @@ def handle_record(record: KinesisStreamRecord, logged: list[dict[str, Any]]) -> 
     """Book one order update."""
     update = decode_order_update(record.kinesis.data_as_bytes())
     fills = runtime().desk.on_update(update)
-    metrics.add_metric(name="OrderUpdates", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=c.METRIC_ORDER_UPDATES, unit=MetricUnit.Count, value=1)
     if fills:
-        metrics.add_metric(name="Fills", unit=MetricUnit.Count, value=len(fills))
+        metrics.add_metric(name=c.METRIC_FILLS, unit=MetricUnit.Count, value=len(fills))
     logged.append({"sequence": record.kinesis.sequence_number, **json.loads(record.kinesis.data_as_bytes())})
 
 

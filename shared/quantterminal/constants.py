@@ -29,6 +29,7 @@ METRIC_FEED_BACKFILLED = "FeedBackfilledBars"
 METRIC_FEED_UNFILLED = "FeedUnfilledGaps"
 METRIC_FEED_MALFORMED = "FeedMalformedMessages"
 METRIC_FEED_REFUSALS = "FeedRefusals"
+METRIC_FEED_STALE = "FeedStale"  # 1 while the market is open and no bar came for 2 minutes
 
 # The live path (bar handler, order events, recorder).
 ENV_ACCOUNT = "QT_ACCOUNT"
@@ -37,3 +38,12 @@ ENV_MAX_BAR_AGE = "QT_MAX_BAR_AGE_SECONDS"
 ENV_DB_SECRET_ID = "QT_DB_SECRET_ID"
 ENV_TRADE_LOG_BUCKET = "QT_TRADE_LOG_BUCKET"
 PIPELINE_SERVICE = "pipeline"
+
+# The live path's metrics (CloudWatch, dimension service=pipeline).
+METRIC_BARS_PROCESSED = "BarsProcessed"
+METRIC_DECISION_LATENCY = "DecisionLatency"
+METRIC_ORDERS_PLACED = "OrdersPlaced"
+METRIC_ORDERS_REJECTED = "OrdersRejected"
+METRIC_RISK_ALERTS = "RiskAlerts"
+METRIC_ORDER_UPDATES = "OrderUpdates"
+METRIC_FILLS = "Fills"

@@ -34,6 +34,7 @@ class EmfHealthReporter:
             value: int = getattr(health, field)
             self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value - self._previous[field])
             self._previous[field] = value
+        self.metrics.add_metric(name=c.METRIC_FEED_STALE, unit=MetricUnit.Count, value=int(health.stale))
         if health.lag_p50_ms is not None and health.lag_p99_ms is not None:
             self.metrics.add_metric(name=c.METRIC_FEED_LAG_P50, unit=MetricUnit.Milliseconds, value=health.lag_p50_ms)
             self.metrics.add_metric(name=c.METRIC_FEED_LAG_P99, unit=MetricUnit.Milliseconds, value=health.lag_p99_ms)

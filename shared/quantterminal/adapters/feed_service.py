@@ -23,12 +23,14 @@ from quantterminal.adapters.feed_connection import FeedConnection, FeedSettings
 from quantterminal.adapters.feed_frames import Provider
 from quantterminal.core.bar_builder import MinuteBarBuilder
 from quantterminal.core.bar_stream import BarStream
+from quantterminal.core.calendar import is_market_open
 from quantterminal.core.feed_events import BarUpdate, Control, FeedEvent, TradeCancel, TradeCorrection
 from quantterminal.core.models import Trade
 from quantterminal.core.ports import HistoricalBars
 
 log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
+STALE_AFTER = timedelta(minutes=2)
 
 
 def utc_now() -> datetime:
@@ -61,11 +63,14 @@ class FeedHealth:
     malformed: int
     late_trades: int
     last_bar: str | None
+    stale: bool = False  # the market is open and no bar has come out for ``STALE_AFTER``
 
     @property
     def status(self) -> str:
         if self.refusals and not self.messages:
             return "REFUSED"
+        if self.stale:
+            return "STALE"
         return "ok" if self.unfilled == 0 else "degraded"
 
     def line(self) -> str:
@@ -101,6 +106,7 @@ class FeedPipeline:
         self.lock = threading.Lock()
         self.trade_cancels = 0
         self.last_bar: BarUpdate | None = None
+        self.last_emit_at: datetime | None = None
         self._lags_ms: list[float] = []
 
     def on_event(self, event: FeedEvent) -> None:
@@ -143,6 +149,7 @@ class FeedPipeline:
             ended = update.bar.timestamp + MINUTE
             self._lags_ms.append((self.clock() - ended).total_seconds() * 1000.0)
         self.last_bar = update
+        self.last_emit_at = self.clock()
         for sink in self.sinks:
             sink(update)
 
@@ -218,7 +225,15 @@ class FeedService:
             malformed=c.malformed,
             late_trades=p.builder.late_trades,
             last_bar=None if last is None else f"{last.bar.symbol} {last.bar.timestamp:%Y-%m-%d %H:%M}Z",
+            stale=self._stale(),
         )
+
+    def _stale(self) -> bool:
+        now = self.pipeline.clock()
+        if not is_market_open(now - STALE_AFTER):
+            return False  # closed, or just opened: no bar is due yet
+        emitted = self.pipeline.last_emit_at
+        return emitted is None or now - emitted > STALE_AFTER
 
     def report(self) -> FeedHealth:
         """Compute health and hand it to every reporter."""

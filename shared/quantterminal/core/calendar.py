@@ -52,6 +52,12 @@ def session_bounds(day: date) -> tuple[datetime, datetime] | None:
     )
 
 
+def is_market_open(ts: datetime) -> bool:
+    """Whether the regular session is open at ``ts`` (holidays and early closes included)."""
+    bounds = session_bounds(ts.astimezone(NEW_YORK).date())
+    return bounds is not None and bounds[0] <= ts < bounds[1]
+
+
 def trading_minutes(start: datetime, end: datetime) -> Iterator[datetime]:
     """Start times (UTC) of the regular-session minute bars in ``[start, end)``."""
     if start.tzinfo is None or end.tzinfo is None:

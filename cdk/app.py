@@ -1,0 +1,39 @@
+"""``cdk deploy``: the QuantTerminal stacks. Context (cdk.json, or ``-c key=value``): ``alertEmail``,
+``symbols``, ``strategies``, ``feedProvider``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "shared")]  # the constructs, and the shared constants
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+from quantterminal_cdk.pipeline import PipelineSettings, PipelineStack  # noqa: E402
+from quantterminal_cdk.stateful import StatefulStack  # noqa: E402
+
+
+def build(app: cdk.App) -> tuple[StatefulStack, PipelineStack]:
+    """Both stacks, with cdk-nag's AWS Solutions checks on everything."""
+    # S3 log delivery through a bucket policy rather than a legacy ACL.
+    app.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+    env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
+    context = app.node.try_get_context
+    data = StatefulStack(app, "QuantTerminalData", alert_email=context("alertEmail") or "", env=env)
+    settings = PipelineSettings(
+        symbols=context("symbols") or "SPY",
+        strategies=context("strategies") or "momentum",
+        feed_provider=context("feedProvider") or "alpaca",
+    )
+    pipeline = PipelineStack(app, "QuantTerminalPipeline", data=data, settings=settings, env=env)
+    cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    return data, pipeline
+
+
+if __name__ == "__main__":
+    application = cdk.App()
+    build(application)
+    application.synth()

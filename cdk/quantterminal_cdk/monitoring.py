@@ -1,0 +1,145 @@
+"""Monitoring: one CloudWatch dashboard and the alarms that email the alert topic."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as actions
+from constructs import Construct
+
+from quantterminal import constants as c
+
+if TYPE_CHECKING:
+    from quantterminal_cdk.pipeline import PipelineStack
+    from quantterminal_cdk.stateful import StatefulStack
+
+MINUTE = Duration.minutes(1)
+
+
+def feed_metric(name: str, statistic: str = "Sum") -> cw.Metric:
+    return cw.Metric(
+        namespace=c.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": c.FEED_SERVICE},
+        statistic=statistic,
+        period=MINUTE,
+    )
+
+
+def pipeline_metric(name: str, statistic: str = "Sum") -> cw.Metric:
+    return cw.Metric(
+        namespace=c.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": c.PIPELINE_SERVICE},
+        statistic=statistic,
+        period=MINUTE,
+    )
+
+
+class Monitoring(Construct):
+    """The dashboard and the alarms (every alarm notifies the alert topic)."""
+
+    def __init__(self, scope: Construct, construct_id: str, pipeline: PipelineStack, data: StatefulStack) -> None:
+        super().__init__(scope, construct_id)
+        notify = actions.SnsAction(data.alerts)
+        functions = (pipeline.bar_handler, pipeline.order_events, pipeline.recorder)
+        iterator_age = pipeline.bar_handler.metric("IteratorAge", statistic="Maximum", period=MINUTE)
+        alarms = [
+            cw.Alarm(
+                self,
+                "FeedSilent",
+                alarm_description="No bar from the feed for 2 minutes while the market is open (or the feed is down)",
+                metric=feed_metric(c.METRIC_FEED_STALE, "Maximum"),
+                threshold=1,
+                evaluation_periods=2,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.BREACHING,  # no metrics at all: the feed is dead
+            ),
+            cw.Alarm(
+                self,
+                "IteratorAge",
+                alarm_description="The bar handler is more than a minute behind the bars stream",
+                metric=iterator_age,
+                threshold=60_000,
+                evaluation_periods=3,
+            ),
+            cw.Alarm(
+                self,
+                "FailedBatches",
+                alarm_description="A batch gave up after its retries: re-read it from the pointer in the queue",
+                metric=pipeline.failures.metric_approximate_number_of_messages_visible(period=MINUTE),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            cw.Alarm(
+                self,
+                "RiskAlert",
+                alarm_description="The risk manager tripped: drawdown breaker or daily loss limit",
+                metric=pipeline_metric(c.METRIC_RISK_ALERTS),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for fn in functions:
+            alarms.append(
+                cw.Alarm(
+                    self,
+                    f"{fn.node.id}Errors",
+                    alarm_description=f"{fn.node.id} raised errors",
+                    metric=fn.metric_errors(period=MINUTE),
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        for alarm in alarms:
+            alarm.add_alarm_action(notify)
+        self.alarms = alarms
+
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{pipeline.stack_name}-trading")
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Feed lag (ms)",
+                left=[feed_metric(c.METRIC_FEED_LAG_P50, "Average"), feed_metric(c.METRIC_FEED_LAG_P99, "Maximum")],
+            ),
+            cw.GraphWidget(
+                title="Bars / min", left=[feed_metric(c.METRIC_FEED_BARS), pipeline_metric(c.METRIC_BARS_PROCESSED)]
+            ),
+            cw.GraphWidget(
+                title="Feed health",
+                left=[
+                    feed_metric(n)
+                    for n in (
+                        c.METRIC_FEED_RECONNECTS,
+                        c.METRIC_FEED_GAPS,
+                        c.METRIC_FEED_BACKFILLED,
+                        c.METRIC_FEED_MALFORMED,
+                    )
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(title="Iterator age (ms)", left=[iterator_age]),
+            cw.GraphWidget(
+                title="Decision latency (ms)",
+                left=[
+                    pipeline_metric(c.METRIC_DECISION_LATENCY, "p50"),
+                    pipeline_metric(c.METRIC_DECISION_LATENCY, "p99"),
+                ],
+            ),
+            cw.GraphWidget(
+                title="Orders, fills, rejects",
+                left=[pipeline_metric(n) for n in (c.METRIC_ORDERS_PLACED, c.METRIC_FILLS, c.METRIC_ORDERS_REJECTED)],
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(title="Errors", left=[fn.metric_errors(period=MINUTE) for fn in functions]),
+            cw.GraphWidget(title="Risk alerts", left=[pipeline_metric(c.METRIC_RISK_ALERTS)]),
+            cw.AlarmStatusWidget(title="Alarms", alarms=alarms),
+        )

@@ -1,0 +1,233 @@
+"""The pipeline stack: the feed task, the Lambdas with their Kinesis event sources, the failure
+queue, and monitoring. Replaceable at will: it holds no data of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from quantterminal import constants as c
+from quantterminal_cdk.bundling import ROOT, lambda_code
+from quantterminal_cdk.monitoring import Monitoring
+from quantterminal_cdk.stateful import StatefulStack
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """What a deployment chooses (cdk.json context, overridable with ``-c``)."""
+
+    symbols: str
+    strategies: str
+    feed_provider: str = "alpaca"
+
+
+class PipelineStack(Stack):
+    """Compute and monitoring over the stateful stack's data."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, data: StatefulStack, settings: PipelineSettings, **kwargs: object
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.data = data
+        self.settings = settings
+        self.code = lambda_code()
+        # On-failure destination: messages are pointers (shard, sequence numbers) to re-read.
+        self.failures = sqs.Queue(
+            self,
+            "FailedBatches",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
+            enforce_ssl=True,
+        )
+        live_env = {
+            c.ENV_ACCOUNT: "paper",
+            c.ENV_STRATEGIES: settings.strategies,
+            c.ENV_DB_SECRET_ID: data.database_secret.secret_arn,
+            "REDIS_URL": data.redis_url,
+            c.ENV_ALPACA_SECRET_ID: data.alpaca_secret.secret_arn,
+            c.ENV_TRADE_LOG_BUCKET: data.trade_log.bucket_name,
+        }
+        self.bar_handler = self._function("BarHandler", "lambdas.bar_handler.handler", live_env, Duration.seconds(30))
+        self.order_events = self._function(
+            "OrderEvents", "lambdas.order_events.handler", live_env, Duration.seconds(30)
+        )
+        self.recorder = self._function("Recorder", "lambdas.recorder.handler", live_env, Duration.seconds(60))
+        for fn in (self.bar_handler, self.order_events, self.recorder):
+            data.database_secret.grant_read(fn)
+            data.alpaca_secret.grant_read(fn)
+        data.trade_log.grant_put(self.order_events)
+        # Latency first for decisions: no batching window, small batches.
+        self._consume(self.bar_handler, data.bars, batch_size=10, window=Duration.seconds(0))
+        self._consume(self.order_events, data.orders, batch_size=50, window=Duration.seconds(0))
+        self._consume(self.recorder, data.bars, batch_size=500, window=Duration.seconds(5))
+        self.feed = self._feed_service()
+        self.monitoring = Monitoring(self, "Monitoring", pipeline=self, data=data)
+        self._justify()
+
+    def _justify(self) -> None:
+        """Every cdk-nag finding left standing, with the reason it is right here."""
+        NagSuppressions.add_resource_suppressions(
+            self.failures,
+            [
+                {
+                    "id": "AwsSolutions-SQS3",
+                    "reason": "This queue is itself the on-failure destination of the event sources",
+                }
+            ],
+        )
+        for fn in (self.bar_handler, self.order_events, self.recorder):
+            assert fn.role is not None
+            NagSuppressions.add_resource_suppressions(
+                fn.role,
+                [
+                    {
+                        "id": "AwsSolutions-IAM4",
+                        "reason": "AWSLambdaBasicExecutionRole and AWSLambdaVPCAccessExecutionRole are AWS's minimal "
+                        "policies for writing logs and managing the function's network interfaces",
+                        "appliesTo": [
+                            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+                        ],
+                    },
+                    {
+                        "id": "AwsSolutions-IAM5",
+                        "reason": "X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions",
+                        "appliesTo": ["Resource::*"],
+                    },
+                ],
+                apply_to_children=True,
+            )
+        assert self.order_events.role is not None
+        NagSuppressions.add_resource_suppressions(
+            self.order_events.role,
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": "Object-level writes (PutObject, multipart abort) on the trade-log bucket's objects only",
+                    "appliesTo": [
+                        "Action::s3:Abort*",
+                        {"regex": "/^Resource::.*TradeLog.*/\\*$/g"},
+                    ],
+                }
+            ],
+            apply_to_children=True,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.feed.task_definition,
+            [
+                {
+                    "id": "AwsSolutions-ECS2",
+                    "reason": "The environment holds configuration only (symbols, stream names); keys are ECS secrets",
+                },
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": "ecr:GetAuthorizationToken supports no resource-level permissions",
+                    "appliesTo": ["Resource::*"],
+                },
+            ],
+            apply_to_children=True,
+        )
+
+    def _function(self, name: str, handler: str, environment: dict[str, str], timeout: Duration) -> lambda_.Function:
+        """Every handler is built the same way: one code bundle, in the VPC, JSON logs, tracing."""
+        log_group = logs.LogGroup(self, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH)
+        return lambda_.Function(
+            self,
+            name,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.X86_64,
+            code=self.code,
+            handler=handler,
+            timeout=timeout,
+            memory_size=512,
+            environment={
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": c.PIPELINE_SERVICE,
+                "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
+            },
+            vpc=self.data.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[self.data.clients],
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+        )
+
+    def _consume(
+        self, fn: lambda_.Function, stream: kinesis.Stream, batch_size: int, window: Duration
+    ) -> sources.KinesisEventSource:
+        # Retry attempts and record age are both infinite by default: one poison record would
+        # block its shard until the data expires. Bisect, give up after 5 tries or an hour, and
+        # leave a pointer to the batch in the failure queue.
+        source = sources.KinesisEventSource(
+            stream,
+            starting_position=lambda_.StartingPosition.LATEST,
+            batch_size=batch_size,
+            max_batching_window=window,
+            report_batch_item_failures=True,
+            bisect_batch_on_error=True,
+            retry_attempts=5,
+            max_record_age=Duration.hours(1),
+            parallelization_factor=1,  # one invocation per shard at a time: each symbol stays in order
+            on_failure=sources.SqsDlq(self.failures),
+        )
+        fn.add_event_source(source)
+        return source
+
+    def _feed_service(self) -> ecs.FargateService:
+        cluster = ecs.Cluster(self, "Cluster", vpc=self.data.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
+        task = ecs.FargateTaskDefinition(self, "FeedTask", cpu=256, memory_limit_mib=512)
+        provider_secret = (
+            self.data.alpaca_secret if self.settings.feed_provider == "alpaca" else self.data.polygon_secret
+        )
+        task.add_container(
+            "feed",
+            image=ecs.ContainerImage.from_asset(
+                str(ROOT), file="ecs_feed/Dockerfile", exclude=["cdk.out", ".venv", ".git"]
+            ),
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix="feed",
+                log_group=logs.LogGroup(self, "FeedLogs", retention=logs.RetentionDays.ONE_MONTH),
+            ),
+            environment={
+                c.ENV_SYMBOLS: self.settings.symbols,
+                c.ENV_FEED_PROVIDER: self.settings.feed_provider,
+                c.ENV_BARS_STREAM: self.data.bars.stream_name,
+                c.ENV_ORDERS_STREAM: self.data.orders.stream_name,
+            },
+            secrets={  # injected by ECS at start; the task never holds them in its definition
+                "APCA_API_KEY_ID": ecs.Secret.from_secrets_manager(self.data.alpaca_secret, "APCA_API_KEY_ID"),
+                "APCA_API_SECRET_KEY": ecs.Secret.from_secrets_manager(self.data.alpaca_secret, "APCA_API_SECRET_KEY"),
+                **(
+                    {"POLYGON_API_KEY": ecs.Secret.from_secrets_manager(provider_secret, "POLYGON_API_KEY")}
+                    if self.settings.feed_provider == "polygon"
+                    else {}
+                ),
+            },
+            stop_timeout=Duration.seconds(30),
+        )
+        self.data.bars.grant_write(task.task_role)
+        self.data.orders.grant_write(task.task_role)
+        return ecs.FargateService(
+            self,
+            "Feed",
+            cluster=cluster,
+            task_definition=task,
+            desired_count=1,
+            # Providers allow one connection per key: never run two tasks, even during a deploy.
+            min_healthy_percent=0,
+            max_healthy_percent=100,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[self.data.clients],
+            assign_public_ip=False,
+        )

@@ -1,0 +1,180 @@
+"""The stateful stack: network, Aurora Serverless v2 PostgreSQL, ElastiCache (Redis, TLS only),
+the Kinesis streams, the S3 buckets, the provider secrets and the alert topic. Termination
+protection is on and every data resource is retained if the stack is ever deleted."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+STREAM_RETENTION = Duration.days(7)  # long enough to re-read a failed batch from its DLQ pointer
+
+
+class StatefulStack(Stack):
+    """Everything that holds data. Exposes what the pipeline stack needs as attributes."""
+
+    def __init__(self, scope: Construct, construct_id: str, alert_email: str = "", **kwargs: object) -> None:
+        super().__init__(scope, construct_id, termination_protection=True, **kwargs)  # type: ignore[arg-type]
+        self.key = kms.Key(self, "DataKey", enable_key_rotation=True, description="QuantTerminal data at rest")
+        self._network()
+        self._database()
+        self._cache()
+        self._streams()
+        self._buckets()
+        self._secrets_and_alerts(alert_email)
+
+    def _network(self) -> None:
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=1,  # the broker and data APIs are on the internet; one NAT keeps cost down
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
+            ],
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogs", retention=logs.RetentionDays.ONE_MONTH, encryption_key=None)
+            ),
+        )
+        # Compute that may reach the database and the cache joins this group.
+        self.clients = ec2.SecurityGroup(self, "DataClients", vpc=self.vpc, description="QuantTerminal compute")
+
+    def _database(self) -> None:
+        group = ec2.SecurityGroup(self, "DatabaseSg", vpc=self.vpc, description="Aurora PostgreSQL")
+        group.add_ingress_rule(self.clients, ec2.Port.tcp(5432), "QuantTerminal compute")
+        self.database = rds.DatabaseCluster(
+            self,
+            "Database",
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_7),
+            writer=rds.ClusterInstance.serverless_v2("writer"),
+            serverless_v2_min_capacity=0.5,
+            serverless_v2_max_capacity=4,
+            credentials=rds.Credentials.from_generated_secret("quantterminal"),
+            default_database_name="quantterminal",
+            vpc=self.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[group],
+            storage_encrypted=True,
+            storage_encryption_key=self.key,
+            deletion_protection=True,
+            iam_authentication=True,
+            backup=rds.BackupProps(retention=Duration.days(14)),
+            cloudwatch_logs_exports=["postgresql"],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        assert self.database.secret is not None
+        self.database_secret = self.database.secret
+        self.database.add_rotation_single_user(automatically_after=Duration.days(30))
+
+    def _cache(self) -> None:
+        group = ec2.SecurityGroup(self, "CacheSg", vpc=self.vpc, description="ElastiCache Serverless")
+        group.add_ingress_rule(self.clients, ec2.Port.tcp(6379), "QuantTerminal compute")
+        private = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        self.cache = elasticache.CfnServerlessCache(
+            self,
+            "Cache",
+            engine="valkey",  # Redis-compatible; ElastiCache Serverless speaks TLS only
+            serverless_cache_name=f"{self.stack_name.lower()}-state",
+            subnet_ids=private.subnet_ids,
+            security_group_ids=[group.security_group_id],
+            kms_key_id=self.key.key_id,
+            snapshot_retention_limit=7,
+        )
+        self.cache.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.redis_url = f"rediss://{self.cache.attr_endpoint_address}:{self.cache.attr_endpoint_port}/0"
+
+    def _streams(self) -> None:
+        # AWS-managed keys for the streams and secrets: granting the pipeline's roles on a key in
+        # this stack would write their ARNs into its key policy -- a cycle between the stacks.
+        self.bars = kinesis.Stream(
+            self,
+            "Bars",
+            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            encryption=kinesis.StreamEncryption.MANAGED,
+            retention_period=STREAM_RETENTION,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.orders = kinesis.Stream(
+            self,
+            "Orders",
+            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            encryption=kinesis.StreamEncryption.MANAGED,
+            retention_period=STREAM_RETENTION,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _bucket(self, name: str, **kwargs: object) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            name,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def _buckets(self) -> None:
+        self.access_logs = self._bucket("AccessLogs")  # S3 log delivery writes through a bucket policy
+        self.trade_log = self._bucket(
+            "TradeLog",
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="trade-log/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=Duration.days(90)
+                        ),
+                        s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=Duration.days(365)),
+                    ]
+                )
+            ],
+        )
+        self.reports = self._bucket(
+            "Reports", server_access_logs_bucket=self.access_logs, server_access_logs_prefix="reports/"
+        )
+
+    def _secrets_and_alerts(self, alert_email: str) -> None:
+        # Created empty; the README says how to put the keys in. Never in code or context.
+        self.alpaca_secret = secretsmanager.Secret(
+            self, "AlpacaKeys", description="Alpaca API keys: {APCA_API_KEY_ID, APCA_API_SECRET_KEY}"
+        )
+        self.polygon_secret = secretsmanager.Secret(
+            self, "PolygonKey", description="Polygon API key: {POLYGON_API_KEY}"
+        )
+        self.alerts = sns.Topic(
+            self, "Alerts", display_name="QuantTerminal alerts", master_key=self.key, enforce_ssl=True
+        )
+        # Alarms publish to the encrypted topic: CloudWatch needs to use the key.
+        self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        for secret, source in ((self.alpaca_secret, "Alpaca"), (self.polygon_secret, "Polygon")):
+            NagSuppressions.add_resource_suppressions(
+                secret,
+                [
+                    {
+                        "id": "AwsSolutions-SMG4",
+                        "reason": f"{source} issues these keys; they are rotated in {source}'s dashboard, "
+                        "then stored here (README: Deploy)",
+                    }
+                ],
+            )
+        if alert_email:
+            self.alerts.add_subscription(subscriptions.EmailSubscription(alert_email))

@@ -1,0 +1,168 @@
+"""The CDK app, synthesized (no Docker, no AWS credentials): template assertions on what matters,
+cdk-nag's AWS Solutions checks, and cfn-lint over the cloud assembly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "cdk"))
+
+cdk = pytest.importorskip("aws_cdk", reason="aws-cdk-lib is in the dev extra")
+import app as quantterminal_app  # noqa: E402
+from aws_cdk.assertions import Annotations, Match, Template  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    # Skip asset bundling (pip for the Lambda platform): the templates do not depend on it.
+    application = cdk.App(outdir=str(outdir), context={"aws:cdk:bundling-stacks": [], "alertEmail": "ops@example.com"})
+    data, pipeline = quantterminal_app.build(application)
+    application.synth()
+    return {
+        "outdir": outdir,
+        "data": data,
+        "pipeline": pipeline,
+        "data_t": Template.from_stack(data),
+        "pipe_t": Template.from_stack(pipeline),
+    }
+
+
+def test_cdk_nag_aws_solutions_checks_pass(synthesized: dict[str, Any]) -> None:
+    for stack in (synthesized["data"], synthesized["pipeline"]):
+        errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+        assert errors == [], [f"{e.id}: {e.entry.data}" for e in errors]
+
+
+def test_event_sources_cannot_let_one_poison_record_block_a_shard(synthesized: dict[str, Any]) -> None:
+    mappings = synthesized["pipe_t"].find_resources("AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 3
+    for mapping in mappings.values():
+        p = mapping["Properties"]
+        assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert p["BisectBatchOnFunctionError"] is True
+        assert p["MaximumRetryAttempts"] == 5
+        assert p["MaximumRecordAgeInSeconds"] == 3600
+        assert p["StartingPosition"] == "LATEST"
+        assert "OnFailure" in p["DestinationConfig"]
+        assert p["ParallelizationFactor"] == 1
+    batch = sorted(m["Properties"]["BatchSize"] for m in mappings.values())
+    assert batch == [10, 50, 500]  # decisions and order events: small batches, no window
+
+
+def test_streams_buckets_database_and_cache_are_encrypted_and_kept(synthesized: dict[str, Any]) -> None:
+    data = synthesized["data_t"]
+    data.resource_count_is("AWS::Kinesis::Stream", 2)
+    data.all_resources_properties(
+        "AWS::Kinesis::Stream",
+        {"StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}, "RetentionPeriodHours": 168},
+    )
+    data.all_resources_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "BucketEncryption": Match.object_like({}),
+        },
+    )
+    for policy in data.find_resources("AWS::S3::BucketPolicy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Effect"] == "Deny" for s in statements
+        )
+    data.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {"StorageEncrypted": True, "DeletionProtection": True, "Engine": "aurora-postgresql"},
+    )
+    data.has_resource("AWS::RDS::DBCluster", {"DeletionPolicy": "Retain"})
+    data.has_resource_properties("AWS::ElastiCache::ServerlessCache", {"Engine": "valkey"})
+    data.has_resource_properties("AWS::SecretsManager::RotationSchedule", Match.any_value())
+    assert synthesized["data"].termination_protection is True
+
+
+def test_every_alarm_notifies_the_alert_topic(synthesized: dict[str, Any]) -> None:
+    alarms = synthesized["pipe_t"].find_resources("AWS::CloudWatch::Alarm")
+    names = {key.split("Monitoring")[-1][:14] for key in alarms}
+    assert len(alarms) >= 7, names
+    for alarm in alarms.values():
+        actions = json.dumps(alarm["Properties"]["AlarmActions"])
+        assert "Alerts" in actions, actions
+    feed_silent = next(a for k, a in alarms.items() if "FeedSilent" in k)["Properties"]
+    assert feed_silent["TreatMissingData"] == "breaching"
+    assert feed_silent["MetricName"] == "FeedStale"
+    synthesized["data_t"].has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+    )
+    synthesized["pipe_t"].resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_the_feed_runs_as_exactly_one_task_with_its_keys_as_secrets(synthesized: dict[str, Any]) -> None:
+    pipe = synthesized["pipe_t"]
+    pipe.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "DesiredCount": 1,
+            "LaunchType": "FARGATE",
+            "DeploymentConfiguration": Match.object_like({"MaximumPercent": 100, "MinimumHealthyPercent": 0}),
+        },
+    )
+    (task,) = pipe.find_resources("AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert {s["Name"] for s in container["Secrets"]} == {"APCA_API_KEY_ID", "APCA_API_SECRET_KEY"}
+    assert not any("SECRET" in e["Name"] and "ID" not in e["Name"] for e in container["Environment"])
+
+
+def test_iam_grants_no_wildcard_actions_on_data(synthesized: dict[str, Any]) -> None:
+    for template in (synthesized["pipe_t"], synthesized["data_t"]):
+        for policy in template.find_resources("AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                for action in actions:
+                    assert action != "*", statement
+                    assert not action.endswith(":*"), statement
+                if statement["Resource"] == "*":
+                    assert set(actions) <= {
+                        "xray:PutTraceSegments",
+                        "xray:PutTelemetryRecords",
+                        "ecr:GetAuthorizationToken",
+                    }
+
+
+def test_lambdas_run_in_the_vpc_with_tracing_and_the_latest_python(synthesized: dict[str, Any]) -> None:
+    functions = synthesized["pipe_t"].find_resources("AWS::Lambda::Function")
+    handlers = {f["Properties"]["Handler"] for f in functions.values() if "Handler" in f["Properties"]}
+    assert {"lambdas.bar_handler.handler", "lambdas.order_events.handler", "lambdas.recorder.handler"} <= handlers
+    for fn in functions.values():
+        p = fn["Properties"]
+        if p.get("Handler", "").startswith("lambdas."):
+            assert p["Runtime"] == "python3.14"
+            assert p["TracingConfig"] == {"Mode": "Active"}
+            assert "SubnetIds" in p["VpcConfig"]
+            assert "QT_DB_SECRET_ID" in p["Environment"]["Variables"]
+
+
+def test_cfn_lint_finds_no_errors_in_the_cloud_assembly(synthesized: dict[str, Any]) -> None:
+    templates = sorted(str(p) for p in Path(synthesized["outdir"]).glob("*.template.json"))
+    assert len(templates) == 2
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run(
+        [str(cfn_lint), "--format", "parseable", *templates], check=False, capture_output=True, text=True
+    )
+    assert result.returncode & ~(4 | 8) == 0, result.stdout + result.stderr  # 4, 8: warnings, notes
+    findings = [line.split(":")[5] for line in result.stdout.splitlines()]
+    # W3005 (an explicit DependsOn beside a GetAtt) is how CDK orders a role's policy before its function.
+    assert set(findings) <= {"W3005"}, result.stdout
