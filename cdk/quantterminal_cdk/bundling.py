@@ -5,9 +5,11 @@ the fallback is used only where local bundling is unavailable."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import jsii
@@ -16,6 +18,11 @@ from aws_cdk import aws_lambda as lambda_
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON_VERSION = "3.14"
+# What never goes into an asset: build output, environments, caches, local data.
+NOT_SOURCE = [
+    "cdk.out", ".venv", ".git", "out", "build", "*.egg-info", "node_modules", ".quantterminal",
+    "**/__pycache__", ".mypy_cache", ".ruff_cache", ".hypothesis", ".pytest_cache",
+]  # fmt: skip
 
 
 @jsii.implements(ILocalBundling)
@@ -23,24 +30,38 @@ class PipBundler:
     """Bundles the repository's package for Lambda with the local pip."""
 
     def try_bundle(self, output_dir: str, *args: object, **kwargs: object) -> bool:
-        subprocess.run(
-            [
-                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--platform", "manylinux2014_x86_64", "--implementation", "cp",
-                "--python-version", PYTHON_VERSION, "--only-binary=:all:",
-                "--target", output_dir, str(ROOT),
-            ],
-            check=True,
-        )  # fmt: skip
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", output_dir]
+        # The dependencies as Lambda-platform wheels (Python 3.14 runs on Amazon Linux 2023, glibc 2.34) ...
+        platform = ["--implementation", "cp", "--python-version", PYTHON_VERSION, "--only-binary=:all:"]
+        for tag in ("manylinux_2_28_x86_64", "manylinux2014_x86_64"):
+            platform += ["--platform", tag]
+        subprocess.run([*pip, *platform, *dependencies()], check=True)
+        # ... then the package itself (pure Python) and the handlers.
+        subprocess.run([*pip, "--no-deps", str(ROOT)], check=True)
         shutil.copytree(ROOT / "lambdas", Path(output_dir) / "lambdas", dirs_exist_ok=True)
+        # Lambda's unzipped limit is 250 MB: drop libraries' own test suites and bytecode caches.
+        for junk in [*Path(output_dir).glob("*/tests"), *Path(output_dir).rglob("__pycache__")]:
+            shutil.rmtree(junk, ignore_errors=True)
         return True
+
+
+# Not bundled: boto3 comes with the Lambda runtime; matplotlib and rich serve the command line and
+# reports only (the handlers never import them -- a test checks).
+NOT_BUNDLED = frozenset({"boto3", "matplotlib", "rich"})
+
+
+def dependencies() -> list[str]:
+    """The package's runtime requirements (pyproject.toml) that the Lambda bundle needs."""
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        declared = tomllib.load(handle)["project"]["dependencies"]
+    return [d for d in declared if re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0] not in NOT_BUNDLED]
 
 
 def lambda_code() -> lambda_.Code:
     """The code asset every handler shares (one bundle; each function names its handler)."""
     return lambda_.Code.from_asset(
         str(ROOT),
-        exclude=["cdk.out", ".venv", ".git", "out", "**/__pycache__", "node_modules", ".quantterminal"],
+        exclude=NOT_SOURCE,
         bundling=BundlingOptions(
             image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{PYTHON_VERSION}"),
             local=PipBundler(),

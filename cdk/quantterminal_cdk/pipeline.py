@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kinesis as kinesis
@@ -17,7 +17,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from quantterminal import constants as c
-from quantterminal_cdk.bundling import ROOT, lambda_code
+from quantterminal_cdk.bundling import NOT_SOURCE, ROOT, lambda_code
 from quantterminal_cdk.monitoring import Monitoring
 from quantterminal_cdk.stateful import StatefulStack
 
@@ -73,6 +73,10 @@ class PipelineStack(Stack):
         self.feed = self._feed_service()
         self.monitoring = Monitoring(self, "Monitoring", pipeline=self, data=data)
         self._justify()
+        CfnOutput(
+            self, "FailedBatchesQueue", value=self.failures.queue_url, description="pointers to batches to re-read"
+        )
+        CfnOutput(self, "FeedService", value=self.feed.service_name)
 
     def _justify(self) -> None:
         """Every cdk-nag finding left standing, with the reason it is right here."""
@@ -191,9 +195,7 @@ class PipelineStack(Stack):
         )
         task.add_container(
             "feed",
-            image=ecs.ContainerImage.from_asset(
-                str(ROOT), file="ecs_feed/Dockerfile", exclude=["cdk.out", ".venv", ".git"]
-            ),
+            image=ecs.ContainerImage.from_asset(str(ROOT), file="ecs_feed/Dockerfile", exclude=NOT_SOURCE),
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix="feed",
                 log_group=logs.LogGroup(self, "FeedLogs", retention=logs.RetentionDays.ONE_MONTH),

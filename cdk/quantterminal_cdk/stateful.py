@@ -4,7 +4,7 @@ protection is on and every data resource is retained if the stack is ever delete
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_iam as iam
@@ -105,7 +105,8 @@ class StatefulStack(Stack):
         self.bars = kinesis.Stream(
             self,
             "Bars",
-            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            stream_mode=kinesis.StreamMode.PROVISIONED,
+            shard_count=1,  # a dozen symbols of minute bars is far below one shard's 1,000 records/s
             encryption=kinesis.StreamEncryption.MANAGED,
             retention_period=STREAM_RETENTION,
             removal_policy=RemovalPolicy.RETAIN,
@@ -113,7 +114,8 @@ class StatefulStack(Stack):
         self.orders = kinesis.Stream(
             self,
             "Orders",
-            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            stream_mode=kinesis.StreamMode.PROVISIONED,
+            shard_count=1,  # a dozen symbols of minute bars is far below one shard's 1,000 records/s
             encryption=kinesis.StreamEncryption.MANAGED,
             retention_period=STREAM_RETENTION,
             removal_policy=RemovalPolicy.RETAIN,
@@ -178,3 +180,6 @@ class StatefulStack(Stack):
             )
         if alert_email:
             self.alerts.add_subscription(subscriptions.EmailSubscription(alert_email))
+        CfnOutput(self, "AlpacaSecretArn", value=self.alpaca_secret.secret_arn, description="put the Alpaca keys here")
+        CfnOutput(self, "PolygonSecretArn", value=self.polygon_secret.secret_arn, description="the Polygon key")
+        CfnOutput(self, "TradeLogBucket", value=self.trade_log.bucket_name)

@@ -86,9 +86,11 @@ class Runtime:
         unknown = [n for n in names if n not in STRATEGIES]
         if unknown:
             raise ValueError(f"unknown strategies in {c.ENV_STRATEGIES}: {', '.join(unknown)}")
+        ledger = open_ledger(db_url)
+        ledger.migrate()  # idempotent and safe when many containers start at once (advisory lock)
         return cls.build(
             open_state_store(env.get("REDIS_URL") or None),
-            open_ledger(db_url),
+            ledger,
             AlpacaBroker.from_env(env, secrets_client),
             account=env.get(c.ENV_ACCOUNT, "paper"),
             strategies=names,
