@@ -18,24 +18,23 @@ if TYPE_CHECKING:
 MINUTE = Duration.minutes(1)
 
 
-def feed_metric(name: str, statistic: str = "Sum") -> cw.Metric:
+def metric(service: str, name: str, statistic: str = "Sum") -> cw.Metric:
+    """One of QuantTerminal's own metrics (EMF, dimension ``service``), per minute."""
     return cw.Metric(
         namespace=c.METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": c.FEED_SERVICE},
+        dimensions_map={"service": service},
         statistic=statistic,
         period=MINUTE,
     )
+
+
+def feed_metric(name: str, statistic: str = "Sum") -> cw.Metric:
+    return metric(c.FEED_SERVICE, name, statistic)
 
 
 def pipeline_metric(name: str, statistic: str = "Sum") -> cw.Metric:
-    return cw.Metric(
-        namespace=c.METRICS_NAMESPACE,
-        metric_name=name,
-        dimensions_map={"service": c.PIPELINE_SERVICE},
-        statistic=statistic,
-        period=MINUTE,
-    )
+    return metric(c.PIPELINE_SERVICE, name, statistic)
 
 
 class Monitoring(Construct):

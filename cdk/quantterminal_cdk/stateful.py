@@ -100,20 +100,15 @@ class StatefulStack(Stack):
         self.redis_url = f"rediss://{self.cache.attr_endpoint_address}:{self.cache.attr_endpoint_port}/0"
 
     def _streams(self) -> None:
-        # AWS-managed keys for the streams and secrets: granting the pipeline's roles on a key in
-        # this stack would write their ARNs into its key policy -- a cycle between the stacks.
-        self.bars = kinesis.Stream(
+        self.bars = self._stream("Bars")
+        self.orders = self._stream("Orders")
+
+    def _stream(self, name: str) -> kinesis.Stream:
+        # An AWS-managed key: granting the pipeline's roles on a key in this stack would write
+        # their ARNs into its key policy -- a cycle between the stacks (the secrets do the same).
+        return kinesis.Stream(
             self,
-            "Bars",
-            stream_mode=kinesis.StreamMode.PROVISIONED,
-            shard_count=1,  # a dozen symbols of minute bars is far below one shard's 1,000 records/s
-            encryption=kinesis.StreamEncryption.MANAGED,
-            retention_period=STREAM_RETENTION,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.orders = kinesis.Stream(
-            self,
-            "Orders",
+            name,
             stream_mode=kinesis.StreamMode.PROVISIONED,
             shard_count=1,  # a dozen symbols of minute bars is far below one shard's 1,000 records/s
             encryption=kinesis.StreamEncryption.MANAGED,
