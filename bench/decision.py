@@ -25,6 +25,7 @@ from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.memory_state import MemoryStateStore
 from quantterminal.adapters.redis_state import RedisStateStore
 from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
+from quantterminal.core.metrics import percentile
 from quantterminal.core.models import Bar
 from quantterminal.core.money import to_decimal
 from quantterminal.core.risk import AccountView, RiskLimits
@@ -41,11 +42,6 @@ def spy_bars(limit: int) -> list[Bar]:
     source = TEAM_FILE if TEAM_FILE.exists() else SAMPLE_ROOT / "spy_2011"
     bars = load_bars(source, regular_hours_only=True)["SPY"]
     return bars[:limit]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(store_kind: str, bars: list[Bar]) -> dict[str, Any]:
@@ -82,9 +78,9 @@ def run(store_kind: str, bars: list[Bar]) -> dict[str, Any]:
         "bars": len(bars),
         "orders": len(order_ms),
         "p50_ms": round(statistics.median(all_ms), 3),
-        "p99_ms": round(percentile(all_ms, 0.99), 3),
+        "p99_ms": round(percentile(sorted(all_ms), 0.99), 3),
         "order_p50_ms": round(statistics.median(order_ms), 3) if order_ms else None,
-        "order_p99_ms": round(percentile(order_ms, 0.99), 3) if order_ms else None,
+        "order_p99_ms": round(percentile(sorted(order_ms), 0.99), 3) if order_ms else None,
         "max_ms": round(max(all_ms), 3),
     }
 

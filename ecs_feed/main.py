@@ -38,7 +38,8 @@ def main(environ: Mapping[str, str] = os.environ, stop: threading.Event | None =
     orders = order_records(KinesisSink(environ[c.ENV_ORDERS_STREAM]))
     broker = AlpacaBroker.from_env(environ)
     broker.on_update(orders)  # trade updates are forwarded like market data
-    history = AlpacaHistoricalBars(*feed_keys("alpaca", environ), url_override=environ.get("APCA_DATA_URL") or None)
+    history_keys = (key, secret) if provider.name == "alpaca" else feed_keys("alpaca", environ)
+    history = AlpacaHistoricalBars(*history_keys, url_override=environ.get("APCA_DATA_URL") or None)
     pipeline = FeedPipeline(history, [bars])
     settings = FeedSettings(
         environ.get(c.ENV_FEED_URL) or provider.url,

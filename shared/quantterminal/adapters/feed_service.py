@@ -25,6 +25,7 @@ from quantterminal.core.bar_builder import MinuteBarBuilder
 from quantterminal.core.bar_stream import BarStream
 from quantterminal.core.calendar import is_market_open
 from quantterminal.core.feed_events import BarUpdate, Control, FeedEvent, TradeCancel, TradeCorrection
+from quantterminal.core.metrics import percentile
 from quantterminal.core.models import Trade
 from quantterminal.core.ports import HistoricalBars
 
@@ -35,12 +36,6 @@ STALE_AFTER = timedelta(minutes=2)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0..1) of already sorted values, nearest rank."""
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
 
 
 @dataclass(frozen=True)

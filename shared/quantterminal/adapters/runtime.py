@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -40,6 +41,13 @@ def database_url_from_secret(secret: Mapping[str, str]) -> str:
     user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
     host, port, name = secret["host"], secret.get("port", "5432"), secret.get("dbname", "postgres")
     return f"postgresql://{user}:{password}@{host}:{port}/{name}"
+
+
+def account_view(broker: Broker, store: StateStore, account: str, strategies: tuple[str, ...], bar: Bar) -> AccountView:
+    """Cash and equity from the broker; the position in ``bar``'s symbol as the state store books it."""
+    summary = broker.account()
+    qty = sum(store.get_position(account, name, bar.symbol).qty for name in strategies)
+    return AccountView(summary.equity, summary.cash, {bar.symbol: qty}, {bar.symbol: to_decimal(bar.close)})
 
 
 @dataclass
@@ -69,9 +77,8 @@ class Runtime:
         engines = {
             name: TradingEngine(name, account, store, broker, gate, ledger, fraction=fraction) for name in strategies
         }
-        runtime = cls(account, store, ledger, broker, gate, None)  # type: ignore[arg-type]
-        runtime.desk = TradingDesk(engines, store, account, runtime.account_view, max_bar_age)
-        return runtime
+        view = partial(account_view, broker, store, account, tuple(engines))
+        return cls(account, store, ledger, broker, gate, TradingDesk(engines, store, account, view, max_bar_age))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None) -> Runtime:
@@ -96,12 +103,3 @@ class Runtime:
             strategies=names,
             max_bar_age=timedelta(seconds=float(env.get(c.ENV_MAX_BAR_AGE, "90"))),
         )
-
-    def account_view(self, bar: Bar) -> AccountView:
-        """Cash and equity from the broker; positions as the state store books them."""
-        account = self.broker.account()
-        positions: dict[str, int] = {}
-        for name in self.desk.engines:
-            qty = self.store.get_position(self.account, name, bar.symbol).qty
-            positions[bar.symbol] = positions.get(bar.symbol, 0) + qty
-        return AccountView(account.equity, account.cash, positions, {bar.symbol: to_decimal(bar.close)})

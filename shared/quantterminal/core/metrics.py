@@ -47,6 +47,12 @@ class Metrics:
     trading_days: int
 
 
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of already sorted values, nearest rank."""
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
 def daily_equity(curve: Sequence[tuple[datetime, float]]) -> list[tuple[date, float]]:
     """The last equity of each New York session date in a time-ordered curve."""
     result: list[tuple[date, float]] = []

@@ -132,7 +132,7 @@ class TradingEngine:
             if o.strategy == self.strategy_name and o.symbol == bar.symbol
         ]
         if any(o.client_order_id == coid for o in working):
-            return self._resume(coid, signal)
+            return self._resume(coid, signal, now)
         position = self.store.get_position(self.account, self.strategy_name, bar.symbol).qty
         held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
         if wanted is held:
@@ -193,6 +193,12 @@ class TradingEngine:
         if self.ledger is not None:
             self.ledger.record_order(order)
         self.orders[order.client_order_id] = OrderState(order.client_order_id, order.symbol, side, order.qty)
+        return self._submit(signal, order, risk, now)
+
+    def _submit(
+        self, signal: Signal, order: OrderRequest, risk: RiskDecision | None, now: datetime, note: str = ""
+    ) -> Decision:
+        """Place a recorded order at most once; a refusal releases its record and reservation."""
         try:
             placed = place_order(self.broker, order, wait=self.wait)
         except BrokerRejected as exc:
@@ -202,9 +208,9 @@ class TradingEngine:
         except BrokerUnavailable as exc:
             return Decision(signal, order, risk, note=f"in flight, outcome unknown ({exc}); reconcile will resolve it")
         self.placed_at[order.client_order_id] = now
-        return Decision(signal, order, risk, placed)
+        return Decision(signal, order, risk, placed, note=note)
 
-    def _resume(self, coid: str, signal: Signal) -> Decision:
+    def _resume(self, coid: str, signal: Signal, now: datetime) -> Decision:
         """This decision's order is recorded already (a redelivered bar). If a crash came between
         recording it and the broker acknowledging it, make sure it is placed -- by client order
         id, so the broker never gets it twice."""
@@ -228,15 +234,7 @@ class TradingEngine:
             to_decimal(signal.price),
             recorded.limit_price,
         )
-        try:
-            placed = place_order(self.broker, order, wait=self.wait)
-        except BrokerRejected as exc:
-            self.store.remove_open_order(coid)
-            self.gate.settle(coid, 0)
-            return Decision(signal, order, note=f"broker rejected: {exc}")
-        except BrokerUnavailable as exc:
-            return Decision(signal, order, note=f"in flight, outcome unknown ({exc}); reconcile will resolve it")
-        return Decision(signal, order, placed=placed, note="placed after an interrupted attempt")
+        return self._submit(signal, order, None, now, note="placed after an interrupted attempt")
 
     def cancel_stale(self, now: datetime, max_age: timedelta = timedelta(seconds=30)) -> list[str]:
         """Ask the broker to cancel this strategy's limit orders still working ``max_age`` after
