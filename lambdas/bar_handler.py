@@ -21,6 +21,7 @@ from lambdas.observability import logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.core.feed_codec import decode_bar_update
+from quantterminal.core.queries import HEALTH, PIPELINE, heartbeat
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
@@ -29,8 +30,9 @@ class SymbolBlocked(Exception):  # noqa: N818 - a deliberate hold, not a bug
     """An earlier record of this symbol failed in this batch; this one waits to keep the order."""
 
 
-def handle_record(record: KinesisStreamRecord, blocked: set[str]) -> None:
-    """Decide on one bar record (raises to report the record as failed)."""
+def handle_record(record: KinesisStreamRecord, blocked: set[str], done: list[tuple[datetime, datetime]]) -> None:
+    """Decide on one bar record (raises to report the record as failed); ``done`` collects
+    (bar time, arrival time) of the records decided."""
     symbol = record.kinesis.partition_key
     if symbol in blocked:
         raise SymbolBlocked(symbol)
@@ -41,6 +43,7 @@ def handle_record(record: KinesisStreamRecord, blocked: set[str]) -> None:
     except Exception:
         blocked.add(symbol)
         raise
+    done.append((update.bar.timestamp, datetime.fromtimestamp(record.kinesis.approximate_arrival_timestamp, UTC)))
     metrics.add_metric(name=c.METRIC_BARS_PROCESSED, unit=MetricUnit.Count, value=1)
     metrics.add_metric(
         name=c.METRIC_DECISION_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
@@ -66,9 +69,14 @@ def handle_record(record: KinesisStreamRecord, blocked: set[str]) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     blocked: set[str] = set()
-    return process_partial_response(
+    done: list[tuple[datetime, datetime]] = []
+    response = process_partial_response(
         event=event,
-        record_handler=lambda record: handle_record(record, blocked),
+        record_handler=lambda record: handle_record(record, blocked, done),
         processor=processor,
         context=context,
     )
+    if done:  # the heartbeat GET /health shows: the last bar decided and how long it waited in the stream
+        bar_time, arrived = max(done)
+        runtime().store.save_snapshot(PIPELINE, HEALTH, heartbeat(bar_time, datetime.now(UTC), arrived))
+    return response

@@ -254,6 +254,8 @@ def test_orders_are_recorded_once_and_listed_by_new_york_day(ledger: Ledger) -> 
     assert ledger.record_order(order(1, late_evening))
     assert ledger.orders_on(date(2024, 3, 4)) == [order(0), order(1, late_evening)]
     assert ledger.orders_on(date(2024, 3, 5)) == []
+    assert ledger.orders_between(MONDAY, late_evening) == [order(0)]  # the end is excluded
+    assert ledger.orders_between(MONDAY, late_evening + timedelta(seconds=1)) == [order(0), order(1, late_evening)]
 
 
 def test_order_events_append_in_order_and_ignore_redelivery(ledger: Ledger) -> None:
@@ -302,6 +304,7 @@ def test_fills_are_exact_idempotent_and_append_only(ledger: Ledger) -> None:
         with pytest.raises(sqlite3.Error, match="fills is append-only: DELETE refused"):
             ledger._write(lambda conn: conn.execute("DELETE FROM fills"))
     assert ledger.fills_on(date(2024, 3, 4)) == [fill(1), fill(2)]
+    assert ledger.fills_between(MONDAY + timedelta(seconds=2), MONDAY + timedelta(days=30)) == [fill(2)]
 
 
 def test_fills_of_one_strategy_and_symbol_in_execution_order(ledger: Ledger) -> None:

@@ -4,153 +4,23 @@ log on moto. Redelivered batches, a poison record, and parity with the backteste
 
 from __future__ import annotations
 
-import base64
 import json
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
-from lambdas import bar_handler, order_events, recorder, wiring
-from quantterminal.adapters.postgres_ledger import PostgresLedger
-from quantterminal.adapters.redis_state import RedisStateStore
-from quantterminal.adapters.runtime import Runtime
-from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
+from lambdas import bar_handler, order_events, recorder
 from quantterminal.core.backtest import BacktestConfig, run_backtest
 from quantterminal.core.feed_codec import encode_bar_update, encode_order_update
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
-from quantterminal.core.order_state import OrderUpdate
 from quantterminal.core.orders import client_order_id
-from quantterminal.core.risk import RiskLimits
-from tests.services import (
-    POSTGRES_URL,
-    REDIS_URL,
-    check_postgres,
-    check_redis,
-    delete_redis_keys,
-    drop_schema,
-    new_schema,
-    require,
-)
-
-
-@dataclass
-class Context:
-    """What Powertools reads from a Lambda context."""
-
-    function_name: str = "qt-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:qt-test"
-    aws_request_id: str = "req-1"
-
-
-class Clock:
-    """The handlers' "now": each bar is decided as its minute closes."""
-
-    now = datetime(2011, 1, 3, tzinfo=UTC)
-
-
-def kinesis_event(records: list[tuple[str, bytes]], shard: str = "shardId-000000000000", start: int = 0) -> dict:
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": key,
-                    "sequenceNumber": f"{start + i:056d}",
-                    "data": base64.b64encode(data).decode(),
-                    "approximateArrivalTimestamp": 1.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{shard}:{start + i:056d}",
-                "eventName": "aws:kinesis:record",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/bars",
-            }
-            for i, (key, data) in enumerate(records)
-        ]
-    }
-
-
-def bar_event(bars: list[Bar], start: int = 0) -> dict:
-    return kinesis_event([(b.symbol, encode_bar_update(BarUpdate(b, BarSource.PROVIDER))) for b in bars], start=start)
-
-
-@dataclass
-class Live:
-    runtime: Runtime
-    broker: SimulatedBroker
-    updates: list[OrderUpdate]
-    prefix: str
-
-
-@pytest.fixture
-def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
-    require("PostgreSQL at 127.0.0.1:5432", check_postgres)
-    require("Redis at 127.0.0.1:6379", check_redis)
-    for name, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "t"),
-        ("AWS_SECRET_ACCESS_KEY", "t"),
-    ):
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    schema, prefix = new_schema(), f"qtl{uuid.uuid4().hex[:8]}"
-    ledger = PostgresLedger(POSTGRES_URL, schema=schema)
-    ledger.migrate()
-    store = RedisStateStore(REDIS_URL, prefix=prefix)
-    broker = SimulatedBroker(SimulatorConfig(participation=0.5))
-    updates: list[OrderUpdate] = []
-    broker.on_update(updates.append)  # what the feed task forwards to the "orders" stream
-    rt = Runtime.build(store, ledger, broker, strategies=("momentum",), limits=RiskLimits())
-    monkeypatch.setattr(bar_handler, "datetime", _FrozenDatetime)
-    wiring.use(rt)
-    try:
-        yield Live(rt, broker, updates, prefix)
-    finally:
-        wiring.use(None)
-        ledger.close()
-        store.close()
-        drop_schema(schema)
-        delete_redis_keys(f"{prefix}:*")
-
-
-class _FrozenDatetime(datetime):
-    @classmethod
-    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-        return Clock.now
-
-
-def run_bars(live: Live, bars: list[Bar], batch: int = 20, redeliver: bool = False) -> list[dict]:
-    """Bars in batches, as Kinesis delivers them; broker updates forwarded to order events."""
-    responses = []
-    for i in range(0, len(bars), batch):
-        chunk = bars[i : i + batch]
-        for bar in chunk:
-            live.broker.on_bar(bar)
-        Clock.now = chunk[-1].timestamp + timedelta(minutes=1)
-        # one bar at a time keeps "now" at each bar's close, as in production
-        for j, bar in enumerate(chunk):
-            Clock.now = bar.timestamp + timedelta(minutes=1)
-            responses.append(bar_handler.handler(bar_event([bar], start=i + j), Context()))
-            if redeliver:
-                responses.append(bar_handler.handler(bar_event([bar], start=i + j), Context()))
-        forward_updates(live)
-    return responses
-
-
-def forward_updates(live: Live, start: int = 0) -> None:
-    if live.updates:
-        pending, live.updates[:] = list(live.updates), []
-        records = [(u.client_order_id, encode_order_update(u)) for u in pending]
-        order_events.handler(kinesis_event(records, start=start), Context())
+from quantterminal.core.trading import TradingEngine
+from tests.lambdas.harness import Clock, Context, Live, bar_event, forward_updates, kinesis_event, run_bars
 
 
 def test_bars_to_orders_to_positions_and_redelivery_places_nothing_twice(live: Live, spy_2011_rth: list[Bar]) -> None:
@@ -245,3 +115,60 @@ def test_the_trade_log_is_written_once_per_batch_as_json_lines(live: Live) -> No
         assert obj["Key"] == "trades/date=2011-01-03/shardId-0-0001-1.jsonl"
         body = s3.get_object(Bucket="trades", Key=obj["Key"])["Body"].read().decode()
         assert [json.loads(line) for line in body.splitlines()] == records
+
+
+def delivered(handler: Any, event: dict) -> bool:
+    """Whether Lambda would report ``event`` processed (a raised error fails the whole batch)."""
+    try:
+        return not handler(event, Context())["batchItemFailures"]
+    except BatchProcessingError:
+        return False
+
+
+def test_a_crash_between_submit_and_record_places_nothing_twice_and_loses_no_fill(
+    live: Live, spy_2011_rth: list[Bar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar handler dies right after the broker accepted an order (before anything noted it),
+    and the order-events handler dies after the ledger took a fill but before the position was
+    booked. Kinesis redelivers both batches: one order per decision, every fill booked once."""
+    submit, book = live.broker.submit, TradingEngine._book
+    crashes = {"submit": 0, "book": 0}
+
+    def submit_then_crash(order: Any) -> Any:
+        placed = submit(order)
+        if crashes["submit"] == 0:
+            crashes["submit"] += 1
+            raise RuntimeError("Lambda timed out after the broker accepted the order")
+        return placed
+
+    def book_then_crash(engine: TradingEngine, fill: Any) -> None:
+        if crashes["book"] == 0:
+            crashes["book"] += 1
+            raise RuntimeError("Lambda died between the ledger write and the position")
+        book(engine, fill)
+
+    monkeypatch.setattr(live.broker, "submit", submit_then_crash)
+    monkeypatch.setattr(TradingEngine, "_book", book_then_crash)
+    day = spy_2011_rth[:389]
+    failed_bars = failed_updates = 0
+    for i, bar in enumerate(day):
+        live.broker.on_bar(bar)
+        Clock.now = bar.timestamp + timedelta(minutes=1)
+        event = bar_event([bar], start=i)
+        while not delivered(bar_handler.handler, event):
+            failed_bars += 1  # Kinesis retries the batch
+        if live.updates:
+            pending, live.updates[:] = list(live.updates), []
+            updates = kinesis_event([(u.client_order_id, encode_order_update(u)) for u in pending], start=i * 100)
+            while not delivered(order_events.handler, updates):
+                failed_updates += 1
+    live.broker.flush()
+    forward_updates(live, start=10**6)
+    assert crashes == {"submit": 1, "book": 1}
+    assert failed_bars == 1
+    assert failed_updates >= 1
+    orders = live.broker.all_orders()
+    assert len({o.client_order_id for o in orders}) == len(orders), "no order placed twice"
+    truth = {p.symbol: p.qty for p in live.broker.positions()}.get("SPY", 0)
+    assert live.runtime.store.get_position("paper", "momentum", "SPY").qty == truth
+    assert len(live.runtime.ledger.fills_for("momentum", "SPY")) == len(live.broker.fills)

@@ -550,7 +550,9 @@ class PostgresLedger:
         )
 
     def orders_on(self, day: date) -> list[OrderRequest]:
-        start, end = day_bounds(day)
+        return self.orders_between(*day_bounds(day))
+
+    def orders_between(self, start: datetime, end: datetime) -> list[OrderRequest]:
 
         def work(cur: Any) -> list[OrderRequest]:
             cur.execute(
@@ -574,7 +576,7 @@ class PostgresLedger:
                 for coid, strategy, symbol, side, qty, otype, dt, price, limit in cur.fetchall()
             ]
 
-        return self._transaction(work, "orders on")
+        return self._transaction(work, "orders between")
 
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
         def work(cur: Any) -> list[OrderEvent]:
@@ -591,7 +593,9 @@ class PostgresLedger:
         return self._transaction(work, "order events")
 
     def fills_on(self, day: date) -> list[Fill]:
-        start, end = day_bounds(day)
+        return self.fills_between(*day_bounds(day))
+
+    def fills_between(self, start: datetime, end: datetime) -> list[Fill]:
 
         def work(cur: Any) -> list[Fill]:
             cur.execute(
@@ -604,7 +608,7 @@ class PostgresLedger:
                 for symbol, ts, side, qty, price, commission, coid, eid in cur.fetchall()
             ]
 
-        return self._transaction(work, "fills on")
+        return self._transaction(work, "fills between")
 
     def fills_for(self, strategy: str, symbol: str) -> list[Fill]:
         def work(cur: Any) -> list[Fill]:

@@ -3,6 +3,7 @@ desk, built from the environment the CDK app sets (or handed in, for tests and t
 
 Environment (names in ``quantterminal.constants``):
 - ``QT_ACCOUNT`` (default ``paper``), ``QT_STRATEGIES`` (comma-separated; default all three),
+  ``QT_SYMBOLS`` (the traded symbols, comma-separated: health and backfill),
   ``QT_MAX_BAR_AGE_SECONDS`` (default 90);
 - ``QT_DB_SECRET_ID`` -- the Aurora secret (host, port, username, password, dbname) -- or
   ``DATABASE_URL``; ``REDIS_URL`` (``rediss://`` for ElastiCache, which speaks TLS only);
@@ -30,6 +31,7 @@ from quantterminal.core.desk import TradingDesk
 from quantterminal.core.models import Bar
 from quantterminal.core.money import to_decimal
 from quantterminal.core.ports import Broker, Ledger, StateStore
+from quantterminal.core.queries import AccountQueries
 from quantterminal.core.risk import AccountView, RiskLimits
 from quantterminal.core.risk_gate import RiskGate
 from quantterminal.core.strategies import STRATEGIES
@@ -60,6 +62,12 @@ class Runtime:
     broker: Broker
     gate: RiskGate
     desk: TradingDesk
+    symbols: tuple[str, ...] = ()
+
+    @property
+    def queries(self) -> AccountQueries:
+        """Read models and operator actions over this runtime's account (the HTTP API's)."""
+        return AccountQueries(self.account, tuple(self.desk.engines), self.store, self.ledger, self.gate)
 
     @classmethod
     def build(
@@ -72,13 +80,15 @@ class Runtime:
         limits: RiskLimits | None = None,
         max_bar_age: timedelta = timedelta(seconds=90),
         fraction: Decimal = Decimal("0.10"),
+        symbols: tuple[str, ...] = (),
     ) -> Runtime:
         gate = RiskGate(store, account, limits, ledger)
         engines = {
             name: TradingEngine(name, account, store, broker, gate, ledger, fraction=fraction) for name in strategies
         }
         view = partial(account_view, broker, store, account, tuple(engines))
-        return cls(account, store, ledger, broker, gate, TradingDesk(engines, store, account, view, max_bar_age))
+        desk = TradingDesk(engines, store, account, view, max_bar_age, ledger)
+        return cls(account, store, ledger, broker, gate, desk, symbols)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None) -> Runtime:
@@ -102,4 +112,5 @@ class Runtime:
             account=env.get(c.ENV_ACCOUNT, "paper"),
             strategies=names,
             max_bar_age=timedelta(seconds=float(env.get(c.ENV_MAX_BAR_AGE, "90"))),
+            symbols=tuple(s.strip().upper() for s in env.get(c.ENV_SYMBOLS, "").split(",") if s.strip()),
         )

@@ -373,7 +373,9 @@ class SqliteLedger:
         )
 
     def orders_on(self, day: date) -> list[OrderRequest]:
-        start, end = day_bounds(day)
+        return self.orders_between(*day_bounds(day))
+
+    def orders_between(self, start: datetime, end: datetime) -> list[OrderRequest]:
         rows = self._read(
             "SELECT client_order_id, strategy, symbol, side, qty, order_type, decision_time, decision_price,"
             " limit_price FROM orders WHERE decision_time >= ? AND decision_time < ? ORDER BY decision_time,"
@@ -407,7 +409,9 @@ class SqliteLedger:
         ]
 
     def fills_on(self, day: date) -> list[Fill]:
-        start, end = day_bounds(day)
+        return self.fills_between(*day_bounds(day))
+
+    def fills_between(self, start: datetime, end: datetime) -> list[Fill]:
         rows = self._read(
             "SELECT symbol, ts, side, qty, price, commission, client_order_id, execution_id FROM fills"
             " WHERE ts >= ? AND ts < ? ORDER BY ts, execution_id",

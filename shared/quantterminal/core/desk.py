@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar, Fill
 from quantterminal.core.order_state import OrderUpdate
-from quantterminal.core.ports import StateStore
+from quantterminal.core.ports import Ledger, StateStore
+from quantterminal.core.records import EquitySnapshot
 from quantterminal.core.risk import AccountView
 from quantterminal.core.trading import Decision, TradingEngine
 
@@ -45,12 +46,15 @@ class TradingDesk:
         account: str,
         view: Callable[[Bar], AccountView],
         max_bar_age: timedelta = timedelta(seconds=90),
+        ledger: Ledger | None = None,
     ) -> None:
         self.engines = dict(engines)
         self.store = store
         self.account = account
         self.view = view
         self.max_bar_age = max_bar_age
+        self.ledger = ledger
+        self._equity_recorded_at: datetime | None = None
 
     def fresh(self, update: BarUpdate, now: datetime) -> bool:
         """Whether ``update`` may be traded on at ``now``."""
@@ -67,7 +71,18 @@ class TradingDesk:
         traded = self.fresh(update, now)
         view = self.view(bar)
         decisions = {name: engine.on_bar(bar, view, now, trade=traded) for name, engine in self.engines.items()}
+        if traded:
+            self._record_equity(view, now)
         return BarOutcome(bar, traded, decisions)
+
+    def _record_equity(self, view: AccountView, now: datetime) -> None:
+        """One equity snapshot per account and minute (the equity curve of the API and the daily
+        report); every symbol's bar of that minute writes the same key, so one write suffices."""
+        minute = now.replace(second=0, microsecond=0)
+        if self.ledger is None or self._equity_recorded_at == minute:
+            return
+        self.ledger.record_equity(EquitySnapshot(self.account, minute, view.equity, view.cash))
+        self._equity_recorded_at = minute
 
     def on_update(self, update: OrderUpdate) -> list[Fill]:
         """Book a broker update with the strategy that placed the order (unknown orders are left

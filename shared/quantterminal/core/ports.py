@@ -89,12 +89,20 @@ class Ledger(Protocol):
         """Orders decided on New York date ``day``, in decision order."""
         ...
 
+    def orders_between(self, start: datetime, end: datetime) -> list[OrderRequest]:
+        """Orders decided in ``[start, end)``, in decision order."""
+        ...
+
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
         """Every event of one order in the order they were appended."""
         ...
 
     def fills_on(self, day: date) -> list[Fill]:
         """Fills executed on New York date ``day``, in time order."""
+        ...
+
+    def fills_between(self, start: datetime, end: datetime) -> list[Fill]:
+        """Fills executed in ``[start, end)``, in time order."""
         ...
 
     def fills_for(self, strategy: str, symbol: str) -> list[Fill]:

@@ -10,12 +10,13 @@ Rules, in order (the first that fails rejects, with its reason):
    equity): every order is refused until ``resume``.
 2. Daily loss (``daily_loss_fraction`` below the day's opening equity): new entries are refused for
    the rest of the New York day; orders that only reduce a position still pass.
-3. Symbol allow-list.  4. Regular trading hours (NYSE calendar, early closes included).
-5. Price band: the order price within ``price_band_bps`` of the last price (fat-finger guard).
-6. Maximum order notional.
-7. Position limit (entries): |position + pending orders + this order| × price within
+3. Strategy disabled (by an operator): its new entries are refused; its exits still pass.
+4. Symbol allow-list.  5. Regular trading hours (NYSE calendar, early closes included).
+6. Price band: the order price within ``price_band_bps`` of the last price (fat-finger guard).
+7. Maximum order notional.
+8. Position limit (entries): |position + pending orders + this order| × price within
    ``position_fraction`` of equity.
-8. Buying power (entries): the order's notional within cash less what pending entries reserve.
+9. Buying power (entries): the order's notional within cash less what pending entries reserve.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ def evaluate(
     reducing = _reduces_only(intent, position, pending)
     if state.entries_halted_on == state.day and not reducing:
         return reject("daily_loss", "daily loss limit reached: only orders that reduce a position are allowed today")
+    if intent.strategy in state.disabled_strategies and not reducing:
+        return reject("strategy_disabled", f"strategy {intent.strategy} is disabled: only exits are allowed")
     if limits.allowed_symbols is not None and intent.symbol not in limits.allowed_symbols:
         return reject("allow_list", f"{intent.symbol} is not on the symbol allow-list")
     if limits.regular_hours_only:
@@ -194,6 +197,18 @@ def halt(state: RiskState, reason: str, now: datetime) -> RiskState:
     if not reason.strip():
         raise ValueError("a halt needs a reason")
     return replace(state, halted=True, halt_reason=reason.strip(), halted_at=now)
+
+
+def set_strategy_enabled(state: RiskState, strategy: str, enabled: bool) -> RiskState:
+    """Enable or disable one strategy's new entries (idempotent)."""
+    if not strategy.strip():
+        raise ValueError("a strategy name is needed")
+    names = set(state.disabled_strategies)
+    if enabled:
+        names.discard(strategy)
+    else:
+        names.add(strategy)
+    return replace(state, disabled_strategies=tuple(sorted(names)))
 
 
 def resume(state: RiskState) -> RiskState:

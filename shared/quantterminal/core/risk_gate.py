@@ -12,7 +12,17 @@ from datetime import datetime
 
 from quantterminal.core.ports import Ledger, StateStore
 from quantterminal.core.records import RiskEvent
-from quantterminal.core.risk import AccountView, OrderIntent, RiskDecision, RiskLimits, evaluate, halt, resume, settle
+from quantterminal.core.risk import (
+    AccountView,
+    OrderIntent,
+    RiskDecision,
+    RiskLimits,
+    evaluate,
+    halt,
+    resume,
+    set_strategy_enabled,
+    settle,
+)
 from quantterminal.core.state import RiskState
 
 
@@ -69,7 +79,22 @@ class RiskGate:
         self.record_event(now, "resume", reason or "resumed", None)
         return state
 
-    def record_event(self, now: datetime, kind: str, reason: str, intent: OrderIntent | None, rule: str = "") -> None:
+    def set_strategy_enabled(self, strategy: str, enabled: bool, reason: str, now: datetime) -> RiskState:
+        """Enable or disable one strategy's new entries; recorded as a risk event with ``reason``."""
+        state = self.store.update_risk_state(self.account, lambda s: set_strategy_enabled(s, strategy, enabled))
+        kind = "enable" if enabled else "disable"
+        self.record_event(now, kind, reason or f"strategy {kind}d", None, strategy=strategy)
+        return state
+
+    def record_event(
+        self,
+        now: datetime,
+        kind: str,
+        reason: str,
+        intent: OrderIntent | None,
+        rule: str = "",
+        strategy: str | None = None,
+    ) -> None:
         """Append a risk event for this account to the ledger (if there is one)."""
         if self.ledger is None:
             return
@@ -84,7 +109,7 @@ class RiskGate:
                 self.account,
                 kind,
                 reason,
-                intent.strategy if intent else None,
+                intent.strategy if intent else strategy,
                 intent.symbol if intent else None,
                 details,
             )

@@ -324,6 +324,7 @@ class RiskState:
     halted_at: datetime | None = None
     entries_halted_on: date | None = None
     reservations: tuple[Reservation, ...] = ()
+    disabled_strategies: tuple[str, ...] = ()  # sorted; their new entries are refused
     version: int = 0
 
     KIND = "risk_state"
@@ -341,6 +342,8 @@ class RiskState:
         if self.halted and not self.halt_reason:
             raise StateError("a halt needs a reason")
         _check_ts("halted_at", self.halted_at)
+        for name in self.disabled_strategies:
+            _check_text("disabled strategy", name)
         for r in self.reservations:
             if not isinstance(r, Reservation) or not isinstance(r.side, Side):
                 raise StateError(f"reservation {r!r} is not a Reservation")
@@ -366,6 +369,7 @@ class RiskState:
                 "reservations": [
                     [r.client_order_id, r.symbol, r.side.value, r.qty, str(r.price)] for r in self.reservations
                 ],
+                "disabled_strategies": list(self.disabled_strategies),
             },
         )
 
@@ -388,6 +392,7 @@ class RiskState:
                     Reservation(c, sym, Side(side), qty, Decimal(price))
                     for c, sym, side, qty, price in doc.get("reservations", [])
                 ),
+                disabled_strategies=tuple(doc.get("disabled_strategies", ())),
                 version=version,
             )
             state.validate()

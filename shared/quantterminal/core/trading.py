@@ -315,7 +315,6 @@ class TradingEngine:
                 return []  # not ours (or long finished): reconciliation deals with strangers
             state = OrderState(open_order.client_order_id, open_order.symbol, open_order.side, open_order.qty)
         merged = state.apply(update)
-        self.orders[update.client_order_id] = merged
         if self.ledger is not None:
             self.ledger.append_order_event(
                 OrderEvent(
@@ -336,12 +335,16 @@ class TradingEngine:
             if e.execution_id not in known
         ]
         for fill in fills:
-            if self.ledger is not None and not self.ledger.append_fill(fill):
-                continue  # booked before (another process saw it first)
+            # Booked even when the ledger knew the fill: a process that crashed between the two
+            # writes left it unbooked, and booking is idempotent (by execution time and id).
+            if self.ledger is not None:
+                self.ledger.append_fill(fill)
             self._book(fill)
         if merged.status.terminal:
-            self.store.remove_open_order(merged.client_order_id)
+            # Settle before forgetting the order: a crash in between leaves the order to be found
+            # by the redelivered update, never a reservation nobody will release.
             self.gate.settle(merged.client_order_id, 0)
+            self.store.remove_open_order(merged.client_order_id)
         elif open_order is not None:
             self.store.update_open_order(
                 merged.client_order_id,
@@ -354,4 +357,7 @@ class TradingEngine:
                 ),
             )
             self.gate.settle(merged.client_order_id, merged.qty - merged.filled_qty)
+        # Kept in memory only once everything above is written: after a crash midway, the
+        # redelivered update finds the same new executions and finishes the job.
+        self.orders[update.client_order_id] = merged
         return fills

@@ -1,0 +1,20 @@
+"""API: the HTTP API (``adapters/http_api.py``) behind API Gateway, over this container's runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from lambdas.observability import logger, metrics, tracer
+from lambdas.wiring import runtime
+from quantterminal.adapters.http_api import build_api
+
+app = build_api(lambda: runtime().queries, lambda: runtime().symbols)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

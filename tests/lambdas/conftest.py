@@ -1,0 +1,5 @@
+"""Fixtures of the Lambda tests (the harness lives in ``harness.py``)."""
+
+from tests.lambdas.harness import live
+
+__all__ = ["live"]

@@ -1,0 +1,147 @@
+"""The Lambda test harness: Kinesis-shaped events, a Lambda context, the handlers' clock, and a
+live runtime on the real PostgreSQL and Redis with the simulated broker."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from lambdas import bar_handler, order_events, wiring
+from quantterminal.adapters.postgres_ledger import PostgresLedger
+from quantterminal.adapters.redis_state import RedisStateStore
+from quantterminal.adapters.runtime import Runtime
+from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
+from quantterminal.core.feed_codec import encode_bar_update, encode_order_update
+from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.core.models import Bar
+from quantterminal.core.order_state import OrderUpdate
+from quantterminal.core.risk import RiskLimits
+from tests.services import (
+    POSTGRES_URL,
+    REDIS_URL,
+    check_postgres,
+    check_redis,
+    delete_redis_keys,
+    drop_schema,
+    new_schema,
+    require,
+)
+
+
+@dataclass
+class Context:
+    """What Powertools reads from a Lambda context."""
+
+    function_name: str = "qt-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:qt-test"
+    aws_request_id: str = "req-1"
+
+
+class Clock:
+    """The handlers' "now": each bar is decided as its minute closes."""
+
+    now = datetime(2011, 1, 3, tzinfo=UTC)
+
+
+def kinesis_event(records: list[tuple[str, bytes]], shard: str = "shardId-000000000000", start: int = 0) -> dict:
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": key,
+                    "sequenceNumber": f"{start + i:056d}",
+                    "data": base64.b64encode(data).decode(),
+                    "approximateArrivalTimestamp": 1.0,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{shard}:{start + i:056d}",
+                "eventName": "aws:kinesis:record",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/bars",
+            }
+            for i, (key, data) in enumerate(records)
+        ]
+    }
+
+
+def bar_event(bars: list[Bar], start: int = 0) -> dict:
+    return kinesis_event([(b.symbol, encode_bar_update(BarUpdate(b, BarSource.PROVIDER))) for b in bars], start=start)
+
+
+@dataclass
+class Live:
+    runtime: Runtime
+    broker: SimulatedBroker
+    updates: list[OrderUpdate]
+    prefix: str
+
+
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+    require("PostgreSQL at 127.0.0.1:5432", check_postgres)
+    require("Redis at 127.0.0.1:6379", check_redis)
+    for name, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "t"),
+        ("AWS_SECRET_ACCESS_KEY", "t"),
+    ):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    schema, prefix = new_schema(), f"qtl{uuid.uuid4().hex[:8]}"
+    ledger = PostgresLedger(POSTGRES_URL, schema=schema)
+    ledger.migrate()
+    store = RedisStateStore(REDIS_URL, prefix=prefix)
+    broker = SimulatedBroker(SimulatorConfig(participation=0.5))
+    updates: list[OrderUpdate] = []
+    broker.on_update(updates.append)  # what the feed task forwards to the "orders" stream
+    rt = Runtime.build(store, ledger, broker, strategies=("momentum",), limits=RiskLimits())
+    monkeypatch.setattr(bar_handler, "datetime", _FrozenDatetime)
+    wiring.use(rt)
+    try:
+        yield Live(rt, broker, updates, prefix)
+    finally:
+        wiring.use(None)
+        ledger.close()
+        store.close()
+        drop_schema(schema)
+        delete_redis_keys(f"{prefix}:*")
+
+
+class _FrozenDatetime(datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        return Clock.now
+
+
+def run_bars(live: Live, bars: list[Bar], batch: int = 20, redeliver: bool = False) -> list[dict]:
+    """Bars in batches, as Kinesis delivers them; broker updates forwarded to order events."""
+    responses = []
+    for i in range(0, len(bars), batch):
+        chunk = bars[i : i + batch]
+        for bar in chunk:
+            live.broker.on_bar(bar)
+        Clock.now = chunk[-1].timestamp + timedelta(minutes=1)
+        # one bar at a time keeps "now" at each bar's close, as in production
+        for j, bar in enumerate(chunk):
+            Clock.now = bar.timestamp + timedelta(minutes=1)
+            responses.append(bar_handler.handler(bar_event([bar], start=i + j), Context()))
+            if redeliver:
+                responses.append(bar_handler.handler(bar_event([bar], start=i + j), Context()))
+        forward_updates(live)
+    return responses
+
+
+def forward_updates(live: Live, start: int = 0) -> None:
+    if live.updates:
+        pending, live.updates[:] = list(live.updates), []
+        records = [(u.client_order_id, encode_order_update(u)) for u in pending]
+        order_events.handler(kinesis_event(records, start=start), Context())
