@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lambdas import bar_handler, order_events, wiring
+from lambdas import bar_handler, order_events, recorder, wiring
 from quantterminal.adapters.postgres_ledger import PostgresLedger
 from quantterminal.adapters.redis_state import RedisStateStore
 from quantterminal.adapters.runtime import Runtime
@@ -145,3 +145,15 @@ def forward_updates(live: Live, start: int = 0) -> None:
         pending, live.updates[:] = list(live.updates), []
         records = [(u.client_order_id, encode_order_update(u)) for u in pending]
         order_events.handler(kinesis_event(records, start=start), Context())
+
+
+@pytest.fixture
+def traded(live: Live, spy_2011_rth: list[Bar]) -> Live:
+    """The first 150 minutes of 2011-01-03 decided, filled, booked and recorded."""
+    live.runtime.symbols = ("SPY",)
+    bars = spy_2011_rth[:150]
+    run_bars(live, bars)
+    live.broker.flush()
+    forward_updates(live, start=10_000)
+    recorder.handler(bar_event(bars), Context())
+    return live

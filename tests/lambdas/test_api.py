@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from lambdas import api, recorder
+from lambdas import api
 from quantterminal.adapters.http_api import build_api
 from quantterminal.core.models import Bar
 from quantterminal.core.sessions import session_date
-from tests.lambdas.harness import Clock, Context, Live, bar_event, forward_updates, run_bars
+from tests.lambdas.harness import Clock, Context, Live, run_bars
 
 DAY = "2011-01-03"
 
@@ -41,18 +41,6 @@ def request(method: str, path: str, query: dict[str, str] | None = None, body: A
 def call(method: str, path: str, query: dict[str, str] | None = None, body: Any = None) -> tuple[int, Any]:
     response = api.handler(request(method, path, query, body), Context())
     return response["statusCode"], json.loads(response["body"])
-
-
-@pytest.fixture
-def traded(live: Live, spy_2011_rth: list[Bar]) -> Live:
-    """The first 150 minutes of 2011-01-03 decided, filled, booked and recorded."""
-    live.runtime.symbols = ("SPY",)
-    bars = spy_2011_rth[:150]
-    run_bars(live, bars)
-    live.broker.flush()
-    forward_updates(live, start=10_000)
-    recorder.handler(bar_event(bars), Context())
-    return live
 
 
 def test_reads_agree_with_the_state_store_the_ledger_and_the_broker(traded: Live) -> None:

@@ -14,15 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
+from quantterminal.adapters import aws
 from quantterminal.adapters.retry import backoff_delay
 
 MAX_RECORDS = 500
 MAX_REQUEST_BYTES = 5 * 1024 * 1024
 MAX_RECORD_BYTES = 1024 * 1024
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
 
 
 class KinesisPutError(RuntimeError):
@@ -40,7 +37,7 @@ class KinesisSink:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.stream_name = stream_name
-        self.client = client or boto3.client("kinesis", config=_CLIENT_CONFIG)
+        self.client = client or aws.client("kinesis")
         self.attempts = attempts
         self._sleep = sleep
         self.retried_records = 0

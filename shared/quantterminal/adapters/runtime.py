@@ -26,7 +26,9 @@ from urllib.parse import quote
 from quantterminal import constants as c
 from quantterminal.adapters.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.factories import open_ledger, open_state_store
+from quantterminal.adapters.postgres_ledger import PostgresLedger
 from quantterminal.adapters.secrets import secret_json
+from quantterminal.adapters.sqlite_ledger import SqliteLedger
 from quantterminal.core.desk import TradingDesk
 from quantterminal.core.models import Bar
 from quantterminal.core.money import to_decimal
@@ -43,6 +45,17 @@ def database_url_from_secret(secret: Mapping[str, str]) -> str:
     user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
     host, port, name = secret["host"], secret.get("port", "5432"), secret.get("dbname", "postgres")
     return f"postgresql://{user}:{password}@{host}:{port}/{name}"
+
+
+def ledger_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -> PostgresLedger | SqliteLedger:
+    """The ledger named by ``QT_DB_SECRET_ID`` (the Aurora secret) or ``DATABASE_URL``."""
+    if env.get(c.ENV_DB_SECRET_ID):
+        db_url = database_url_from_secret(secret_json(env[c.ENV_DB_SECRET_ID], secrets_client))
+    else:
+        db_url = env.get("DATABASE_URL", "")
+    if not db_url:
+        raise ValueError(f"no ledger configured: set {c.ENV_DB_SECRET_ID} or DATABASE_URL")
+    return open_ledger(db_url)
 
 
 def account_view(broker: Broker, store: StateStore, account: str, strategies: tuple[str, ...], bar: Bar) -> AccountView:
@@ -92,22 +105,16 @@ class Runtime:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None) -> Runtime:
+        """Everything from the environment (see the module docs). The ledger's schema is migrated
+        at deploy time (the migration trigger), not here."""
         env = os.environ if environ is None else environ
-        if env.get(c.ENV_DB_SECRET_ID):
-            db_url = database_url_from_secret(secret_json(env[c.ENV_DB_SECRET_ID], secrets_client))
-        else:
-            db_url = env.get("DATABASE_URL", "")
-        if not db_url:
-            raise ValueError(f"no ledger configured: set {c.ENV_DB_SECRET_ID} or DATABASE_URL")
         names = tuple(s.strip() for s in env.get(c.ENV_STRATEGIES, ",".join(STRATEGIES)).split(",") if s.strip())
         unknown = [n for n in names if n not in STRATEGIES]
         if unknown:
             raise ValueError(f"unknown strategies in {c.ENV_STRATEGIES}: {', '.join(unknown)}")
-        ledger = open_ledger(db_url)
-        ledger.migrate()  # idempotent and safe when many containers start at once (advisory lock)
         return cls.build(
             open_state_store(env.get("REDIS_URL") or None),
-            ledger,
+            ledger_from_env(env, secrets_client),
             AlpacaBroker.from_env(env, secrets_client),
             account=env.get(c.ENV_ACCOUNT, "paper"),
             strategies=names,

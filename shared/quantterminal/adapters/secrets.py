@@ -6,11 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
-# botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
+from quantterminal.adapters import aws
 
 
 class SecretError(RuntimeError):
@@ -19,7 +15,7 @@ class SecretError(RuntimeError):
 
 def secret_json(secret_id: str, client: Any | None = None) -> dict[str, str]:
     """The JSON object stored in secret ``secret_id``."""
-    client = client or boto3.client("secretsmanager", config=_RETRIES)
+    client = client or aws.client("secretsmanager")
     try:
         response = client.get_secret_value(SecretId=secret_id)
     except client.exceptions.ResourceNotFoundException:

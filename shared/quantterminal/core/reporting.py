@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from quantterminal.core.calendar import is_early_close, is_trading_day
 from quantterminal.core.metrics import daily_equity, daily_returns, max_drawdown, sharpe_ratio
 from quantterminal.core.models import Fill, Side
 from quantterminal.core.money import ZERO
 from quantterminal.core.orders import OrderRequest, OrderType
 from quantterminal.core.portfolio import Position
+from quantterminal.core.ports import Ledger
 from quantterminal.core.records import EquitySnapshot, RiskEvent
-from quantterminal.core.sessions import session_date
+from quantterminal.core.sessions import day_bounds, session_date
 from quantterminal.core.trades import RoundTrip, RoundTripBook
 
 _BPS = 10_000.0
@@ -359,4 +361,21 @@ def daily_report(
         win_rate_to_date=sum(1 for t in trips if t.pnl > 0) / len(trips) if trips else None,
         round_trips_to_date=len(trips),
         curve=tuple((s.timestamp, float(s.equity)) for s in curve_to_date),
+    )
+
+
+def report_for(ledger: Ledger, account: str, day: date, since: datetime) -> DailyReport:
+    """The daily report of ``day`` from the ledger; "to date" figures count from ``since``."""
+    end = day_bounds(day)[1]
+    return daily_report(
+        account,
+        day,
+        trading_day=is_trading_day(day),
+        early_close=is_early_close(day),
+        orders_today=ledger.orders_on(day),
+        fills_today=ledger.fills_on(day),
+        risk_events_today=[e for e in ledger.risk_events_on(day) if e.account == account],
+        orders_to_date=ledger.orders_between(since, end),
+        fills_to_date=ledger.fills_between(since, end),
+        curve_to_date=ledger.equity_curve(account, since, end),
     )
