@@ -40,14 +40,17 @@ class PipBundler:
         subprocess.run([*pip, "--no-deps", str(ROOT)], check=True)
         shutil.copytree(ROOT / "lambdas", Path(output_dir) / "lambdas", dirs_exist_ok=True)
         # Lambda's unzipped limit is 250 MB: drop libraries' own test suites and bytecode caches.
-        for junk in [*Path(output_dir).glob("*/tests"), *Path(output_dir).rglob("__pycache__")]:
+        # The AWS SDK comes with the Lambda runtime; a copy pulled in by other packages is dead weight.
+        sdk = [p for name in PROVIDED_BY_LAMBDA for p in Path(output_dir).glob(f"{name}*")]
+        for junk in [*Path(output_dir).glob("*/tests"), *Path(output_dir).rglob("__pycache__"), *sdk]:
             shutil.rmtree(junk, ignore_errors=True)
         return True
 
 
-# Not bundled: boto3 comes with the Lambda runtime; matplotlib and rich serve the command line and
-# reports only (the handlers never import them -- a test checks).
-NOT_BUNDLED = frozenset({"boto3", "matplotlib", "rich"})
+# Not bundled: boto3 comes with the Lambda runtime; rich serves the command line only. matplotlib is
+# bundled for the daily report's equity PNG, and imported only when a PNG is drawn (a test checks).
+NOT_BUNDLED = frozenset({"boto3", "rich"})
+PROVIDED_BY_LAMBDA = ("boto3", "botocore", "s3transfer")
 
 
 def dependencies() -> list[str]:

@@ -43,7 +43,7 @@ class Monitoring(Construct):
     def __init__(self, scope: Construct, construct_id: str, pipeline: PipelineStack, data: StatefulStack) -> None:
         super().__init__(scope, construct_id)
         notify = actions.SnsAction(data.alerts)
-        functions = (pipeline.bar_handler, pipeline.order_events, pipeline.recorder)
+        functions = pipeline.functions
         iterator_age = pipeline.bar_handler.metric("IteratorAge", statistic="Maximum", period=MINUTE)
         alarms = [
             cw.Alarm(
@@ -79,6 +79,37 @@ class Monitoring(Construct):
                 alarm_description="The risk manager tripped: drawdown breaker or daily loss limit",
                 metric=pipeline_metric(c.METRIC_RISK_ALERTS),
                 threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self,
+                "FailedSchedules",
+                alarm_description="A scheduled job (daily report, backfill, reconcile) failed after its retries: "
+                "the event is in the schedules' queue",
+                metric=pipeline.schedules.failed.metric_approximate_number_of_messages_visible(period=MINUTE),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            cw.Alarm(
+                self,
+                "ReconciliationDrift",
+                alarm_description="Local orders or positions disagreed with the broker's (the broker's were adopted; "
+                "see the reconcile function's logs)",
+                metric=pipeline_metric(c.METRIC_RECONCILIATION_DRIFTS, "Maximum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self,
+                "Drawdown",
+                alarm_description="Equity is 10% or more below its peak (the circuit breaker trips at 15%)",
+                metric=pipeline_metric(c.METRIC_DRAWDOWN_PCT, "Maximum"),
+                threshold=10,
                 evaluation_periods=1,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
@@ -135,6 +166,22 @@ class Monitoring(Construct):
             cw.GraphWidget(
                 title="Orders, fills, rejects",
                 left=[pipeline_metric(n) for n in (c.METRIC_ORDERS_PLACED, c.METRIC_FILLS, c.METRIC_ORDERS_REJECTED)],
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Equity and day P&L ($)",
+                left=[pipeline_metric(c.METRIC_EQUITY, "Average")],
+                right=[pipeline_metric(c.METRIC_DAY_PNL, "Average")],
+            ),
+            cw.GraphWidget(title="Drawdown from peak (%)", left=[pipeline_metric(c.METRIC_DRAWDOWN_PCT, "Maximum")]),
+            cw.GraphWidget(
+                title="Reconciliation drifts, backfill",
+                left=[
+                    pipeline_metric(c.METRIC_RECONCILIATION_DRIFTS),
+                    pipeline_metric(c.METRIC_BACKFILLED_MINUTES),
+                    pipeline_metric(c.METRIC_MINUTES_STILL_MISSING),
+                ],
             ),
         )
         dashboard.add_widgets(

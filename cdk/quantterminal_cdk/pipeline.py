@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack, triggers
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kinesis as kinesis
@@ -17,7 +17,10 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from quantterminal import constants as c
+from quantterminal_cdk.api import HttpApi
 from quantterminal_cdk.bundling import NOT_SOURCE, ROOT, lambda_code
+from quantterminal_cdk.jobs import Schedules
+from quantterminal_cdk.lint import lint_ignore
 from quantterminal_cdk.monitoring import Monitoring
 from quantterminal_cdk.stateful import StatefulStack
 
@@ -49,9 +52,11 @@ class PipelineStack(Stack):
             encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
         )
+        lint_ignore(self.failures, "ES6000")  # a redrive policy on the dead-letter queue itself: nowhere to go
         live_env = {
             c.ENV_ACCOUNT: "paper",
             c.ENV_STRATEGIES: settings.strategies,
+            c.ENV_SYMBOLS: settings.symbols,
             c.ENV_DB_SECRET_ID: data.database_secret.secret_arn,
             "REDIS_URL": data.redis_url,
             c.ENV_ALPACA_SECRET_ID: data.alpaca_secret.secret_arn,
@@ -62,10 +67,55 @@ class PipelineStack(Stack):
             "OrderEvents", "lambdas.order_events.handler", live_env, Duration.seconds(30)
         )
         self.recorder = self._function("Recorder", "lambdas.recorder.handler", live_env, Duration.seconds(60))
-        for fn in (self.bar_handler, self.order_events, self.recorder):
+        self.api_handler = self._function("ApiHandler", "lambdas.api.handler", live_env, Duration.seconds(10))
+        self.daily_report = self._function(
+            "DailyReport",
+            "lambdas.daily_report.handler",
+            {
+                **live_env,
+                c.ENV_REPORTS_BUCKET: data.reports.bucket_name,
+                c.ENV_ALERT_TOPIC_ARN: data.alerts.topic_arn,
+                "MPLCONFIGDIR": "/tmp/matplotlib",  # the code folder is read-only
+            },
+            Duration.minutes(2),
+            memory=1024,
+        )
+        self.backfill = self._function("Backfill", "lambdas.backfill.handler", live_env, Duration.minutes(5))
+        self.reconcile = self._function("Reconcile", "lambdas.reconcile.handler", live_env, Duration.seconds(60))
+        self.migrate = self._function(
+            "Migrate",
+            "lambdas.migrate.handler",
+            {c.ENV_DB_SECRET_ID: data.database_secret.secret_arn},
+            Duration.minutes(5),
+        )
+        self.functions = (
+            self.bar_handler,
+            self.order_events,
+            self.recorder,
+            self.api_handler,
+            self.daily_report,
+            self.backfill,
+            self.reconcile,
+            self.migrate,
+        )
+        for fn in self.functions:
             data.database_secret.grant_read(fn)
-            data.alpaca_secret.grant_read(fn)
+            if fn is not self.migrate:
+                data.alpaca_secret.grant_read(fn)
         data.trade_log.grant_put(self.order_events)
+        data.reports.grant_put(self.daily_report)
+        data.alerts.grant_publish(self.daily_report)
+        # Migrations run at deploy time, before anything else may use the ledger.
+        self.migration = triggers.Trigger(
+            self, "MigrateOnDeploy", handler=self.migrate, timeout=Duration.minutes(5), execute_on_handler_change=True
+        )
+        for fn in self.functions:
+            if fn is not self.migrate:
+                fn.node.add_dependency(self.migration)
+        self.api = HttpApi(self, "Http", handler=self.api_handler)
+        self.schedules = Schedules(
+            self, "Schedules", daily_report=self.daily_report, backfill=self.backfill, reconcile=self.reconcile
+        )
         # Latency first for decisions: no batching window, small batches.
         self._consume(self.bar_handler, data.bars, batch_size=10, window=Duration.seconds(0))
         self._consume(self.order_events, data.orders, batch_size=50, window=Duration.seconds(0))
@@ -89,7 +139,7 @@ class PipelineStack(Stack):
                 }
             ],
         )
-        for fn in (self.bar_handler, self.order_events, self.recorder):
+        for fn in self.functions:
             assert fn.role is not None
             NagSuppressions.add_resource_suppressions(
                 fn.role,
@@ -111,17 +161,27 @@ class PipelineStack(Stack):
                 ],
                 apply_to_children=True,
             )
-        assert self.order_events.role is not None
+        for fn, bucket in ((self.order_events, "TradeLog"), (self.daily_report, "Reports")):
+            assert fn.role is not None
+            NagSuppressions.add_resource_suppressions(
+                fn.role,
+                [
+                    {
+                        "id": "AwsSolutions-IAM5",
+                        "reason": f"Object-level writes (PutObject, multipart abort) on {bucket} objects only",
+                        "appliesTo": ["Action::s3:Abort*", {"regex": f"/^Resource::.*{bucket}.*/\\*$/g"}],
+                    }
+                ],
+                apply_to_children=True,
+            )
+        assert self.daily_report.role is not None
         NagSuppressions.add_resource_suppressions(
-            self.order_events.role,
+            self.daily_report.role,
             [
                 {
                     "id": "AwsSolutions-IAM5",
-                    "reason": "Object-level writes (PutObject, multipart abort) on the trade-log bucket's objects only",
-                    "appliesTo": [
-                        "Action::s3:Abort*",
-                        {"regex": "/^Resource::.*TradeLog.*/\\*$/g"},
-                    ],
+                    "reason": "Publishing to the KMS-encrypted alert topic needs GenerateDataKey* on that one key",
+                    "appliesTo": ["Action::kms:GenerateDataKey*"],
                 }
             ],
             apply_to_children=True,
@@ -142,10 +202,12 @@ class PipelineStack(Stack):
             apply_to_children=True,
         )
 
-    def _function(self, name: str, handler: str, environment: dict[str, str], timeout: Duration) -> lambda_.Function:
+    def _function(
+        self, name: str, handler: str, environment: dict[str, str], timeout: Duration, memory: int = 512
+    ) -> lambda_.Function:
         """Every handler is built the same way: one code bundle, in the VPC, JSON logs, tracing."""
         log_group = logs.LogGroup(self, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH)
-        return lambda_.Function(
+        fn = lambda_.Function(
             self,
             name,
             runtime=lambda_.Runtime.PYTHON_3_14,
@@ -153,7 +215,7 @@ class PipelineStack(Stack):
             code=self.code,
             handler=handler,
             timeout=timeout,
-            memory_size=512,
+            memory_size=memory,
             environment={
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": c.PIPELINE_SERVICE,
@@ -165,6 +227,10 @@ class PipelineStack(Stack):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
         )
+        # cfn-lint's serverless rule WS1004 looks for a log group named /aws/lambda/<function>; this
+        # one's log group (with its retention) is attached through LoggingConfig instead.
+        lint_ignore(fn, "WS1004")
+        return fn
 
     def _consume(
         self, fn: lambda_.Function, stream: kinesis.Stream, batch_size: int, window: Duration

@@ -1,5 +1,6 @@
-"""The Lambda bundle leaves out matplotlib, rich and boto3 (cdk/quantterminal_cdk/bundling.py) to stay
-under Lambda's 250 MB: the handlers must import without the first two."""
+"""The Lambda bundle leaves out rich and boto3 (cdk/quantterminal_cdk/bundling.py) to stay under
+Lambda's 250 MB, and matplotlib is imported only when the daily report draws its PNG (cold starts):
+the handlers must import without rich and matplotlib."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ class Block:
         if name.split(".")[0] in ("matplotlib", "rich"):
             raise ImportError("not in the Lambda bundle: " + name)
 sys.meta_path.insert(0, Block())
-import lambdas.bar_handler, lambdas.order_events, lambdas.recorder
+import lambdas.bar_handler, lambdas.order_events, lambdas.recorder, lambdas.api
+import lambdas.backfill, lambdas.reconcile, lambdas.migrate, lambdas.daily_report
 """
 
 

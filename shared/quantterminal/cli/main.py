@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from quantterminal import __version__
-from quantterminal.cli import backtest, db, feed, reconcile, replay
+from quantterminal.cli import backtest, db, feed, reconcile, redrive, replay
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.register(commands)
     feed.register(commands)
     reconcile.register(commands)
+    redrive.register(commands)
     replay.register(commands)
     return parser
 

@@ -1,0 +1,62 @@
+"""``qterm failed-batches``: list, inspect and re-run the Kinesis batches a Lambda gave up on."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from quantterminal.adapters import aws
+from quantterminal.adapters.redrive import RedriveError, lambda_invoker, pending, read_batch, rerun
+
+
+def register(commands: Any) -> None:
+    """Add the ``failed-batches`` subcommand."""
+    parser = commands.add_parser(
+        "failed-batches",
+        help="re-read (and re-run) the Kinesis batches in the pipeline's failure queue",
+        description="Each message in the FailedBatches queue (a stack output) points at a Kinesis batch a "
+        "Lambda gave up on. Without --rerun, print each batch's records; with --rerun FUNCTION, feed them "
+        "to that function again and delete the pointer once it succeeds. Records can be re-read until the "
+        "stream's retention (7 days) ends. AWS credentials and region from the usual environment. "
+        "Exit status: 0 all done, 1 some batch failed again or could not be read, 2 error.",
+    )
+    parser.add_argument("--queue", required=True, metavar="URL", help="the FailedBatches queue URL")
+    parser.add_argument("--rerun", metavar="FUNCTION", help="invoke this function with each batch (name or ARN)")
+    parser.add_argument("--limit", type=int, default=100, help="at most this many pointers (default 100)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``qterm failed-batches``."""
+    failures = 0
+    try:
+        sqs, kinesis = aws.client("sqs"), aws.client("kinesis")
+        region = sqs.meta.region_name
+        invoke = lambda_invoker(args.rerun) if args.rerun else None
+        for batch in pending(args.queue, sqs, args.limit):
+            head = f"{batch.stream_name} {batch.shard_id} {batch.first_sequence}..{batch.last_sequence}"
+            try:
+                if invoke is None:
+                    records = read_batch(batch, kinesis)
+                    print(f"{head}: {len(records)} record(s) ({batch.reason or 'failed'})")
+                    for r in records:
+                        print(f"  {r['SequenceNumber']} {r['PartitionKey']} {r['Data'][:200].decode(errors='replace')}")
+                    continue
+                still = rerun(batch, kinesis, invoke, region)
+            except RedriveError as exc:
+                failures += 1
+                print(f"{head}: {exc}", file=sys.stderr)
+                continue
+            if still:
+                failures += 1
+                print(f"{head}: {len(still)} record(s) failed again, first {still[0]}; pointer kept", file=sys.stderr)
+            else:
+                sqs.delete_message(QueueUrl=args.queue, ReceiptHandle=batch.receipt_handle)
+                print(f"{head}: re-run by {args.rerun}; pointer deleted")
+    except (BotoCoreError, ClientError) as exc:
+        print(f"qterm failed-batches: error: {exc}", file=sys.stderr)
+        return 2
+    return 1 if failures else 0
