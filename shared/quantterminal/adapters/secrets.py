@@ -1,12 +1,18 @@
-"""Secrets from AWS Secrets Manager (boto3), for keys that must never live in code or logs."""
+"""Secrets from AWS Secrets Manager, read through Powertools Parameters (cached for a few minutes,
+so a warm Lambda does not call Secrets Manager on every invocation), for keys that must never live
+in code or logs."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+
 from quantterminal.adapters import aws
+
+SECRET_MAX_AGE_SECONDS = 300  # a rotated secret is picked up within five minutes
 
 
 class SecretError(RuntimeError):
@@ -15,15 +21,15 @@ class SecretError(RuntimeError):
 
 def secret_json(secret_id: str, client: Any | None = None) -> dict[str, str]:
     """The JSON object stored in secret ``secret_id``."""
-    client = client or aws.client("secretsmanager")
+    provider = SecretsProvider(boto3_client=client or aws.client("secretsmanager"))
     try:
-        response = client.get_secret_value(SecretId=secret_id)
-    except client.exceptions.ResourceNotFoundException:
-        raise SecretError(f"secret {secret_id!r} does not exist") from None
-    try:
-        value = json.loads(response["SecretString"])
-    except (KeyError, TypeError, ValueError):
+        value = provider.get(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    except TransformParameterError:
         raise SecretError(f"secret {secret_id!r} is not a JSON object") from None
+    except GetParameterError as exc:
+        if "ResourceNotFoundException" in str(exc):
+            raise SecretError(f"secret {secret_id!r} does not exist") from None
+        raise SecretError(f"secret {secret_id!r} could not be read: {type(exc.__cause__ or exc).__name__}") from None
     if not isinstance(value, dict):
         raise SecretError(f"secret {secret_id!r} is not a JSON object")
     return {str(k): str(v) for k, v in value.items()}
