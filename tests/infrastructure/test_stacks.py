@@ -239,3 +239,28 @@ def test_drift_drawdown_and_failed_schedules_alarm(synthesized: dict[str, Any]) 
     assert {"ReconciliationDrifts", "DrawdownPct", "ApproximateNumberOfMessagesVisible", "Errors"} <= metrics
     errors = [a for a in alarms.values() if a["Properties"].get("MetricName") == "Errors"]
     assert len(errors) == 8  # one per function
+
+
+@pytest.mark.slow
+def test_cdk_synth_bundles_the_lambdas_with_pip_and_no_docker(tmp_path: Path) -> None:
+    """What ``cdk synth`` runs (the app, asset bundling included) with no Docker and no AWS
+    credentials: the Lambda bundle is built for the Lambda platform by the local pip and fits
+    Lambda's 250 MB."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["CDK_OUTDIR"] = str(tmp_path)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # the pip the bundler calls
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "cdk" / "app.py")], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # (the other asset holding lambdas/ is the feed image's Docker build context: sources only)
+    bundles = [p for p in tmp_path.glob("asset.*") if (p / "lambdas").is_dir() and (p / "redis").is_dir()]
+    assert len(bundles) == 1
+    bundle = bundles[0]
+    size = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file())
+    assert size < 250 * 1024 * 1024, f"{size / 2**20:.0f} MB"
+    present = {p.name for p in bundle.iterdir()}
+    assert {"quantterminal", "aws_lambda_powertools", "psycopg2", "redis", "alpaca", "matplotlib"} <= present
+    assert not present & {"boto3", "botocore", "rich"}
+    assert list(bundle.glob("psycopg2/_psycopg.cpython-314-x86_64-linux-gnu.so")), "Lambda-platform wheels"
+    assert (tmp_path / "QuantTerminalPipeline.template.json").exists()
