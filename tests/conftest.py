@@ -31,3 +31,14 @@ def spy_2011_rth() -> list[Bar]:
 def lean_2013_rth() -> dict[str, list[Bar]]:
     """SPY, IBM and BAC, 2013-10-04 to 2013-10-11, regular hours."""
     return load_bars(SAMPLE_ROOT / "lean_2013", regular_hours_only=True)
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A region and dummy credentials for moto (no test ever reaches a real AWS endpoint)."""
+    for name, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "t"),
+        ("AWS_SECRET_ACCESS_KEY", "t"),
+    ):
+        monkeypatch.setenv(name, value)

@@ -9,11 +9,9 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_sqs as sqs
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from quantterminal_cdk.lint import lint_ignore
+from quantterminal_cdk.queues import dead_letter_queue
 
 # 21:30 UTC = 16:30 EST / 17:30 EDT: after every close, early closes (13:00) included.
 AFTER_CLOSE = events.Schedule.cron(minute="30", hour="21", week_day="MON-FRI")
@@ -36,44 +34,26 @@ class Schedules(Construct):
         reconcile: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.failed = sqs.Queue(
-            self,
-            "Failed",
-            retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.KMS_MANAGED,
-            enforce_ssl=True,
+        self.failed = dead_letter_queue(self, "Failed", "the scheduled jobs")
+        # (rule, schedule, description, function, Lambda's retries of a failed run)
+        jobs = (
+            ("AfterClose", AFTER_CLOSE, "daily report", daily_report, 2),
+            ("BeforeOpen", BEFORE_OPEN, "backfill the last session's missing minutes", backfill, 2),
+            ("MarketHours", MARKET_HOURS, "reconcile with the broker; account metrics", reconcile, 0),  # again in 5 min
         )
-        lint_ignore(self.failed, "ES6000")  # a redrive policy on a dead-letter queue: nowhere to go
-        NagSuppressions.add_resource_suppressions(
-            self.failed,
-            [{"id": "AwsSolutions-SQS3", "reason": "This queue is itself the schedules' dead-letter queue"}],
-        )
-        for fn, retries in ((daily_report, 2), (backfill, 2), (reconcile, 0)):  # reconcile runs again in 5 min
+        for *_, fn, retries in jobs:
             fn.configure_async_invoke(
                 retry_attempts=retries,
                 max_event_age=Duration.hours(1),
                 on_failure=destinations.SqsDestination(self.failed),
             )
-        self.rules = {
-            "DailyReport": events.Rule(
+        self.rules = [
+            events.Rule(
                 self,
-                "AfterClose",
-                schedule=AFTER_CLOSE,
-                description="daily report",
-                targets=[targets.LambdaFunction(daily_report, retry_attempts=2, dead_letter_queue=self.failed)],
-            ),
-            "Backfill": events.Rule(
-                self,
-                "BeforeOpen",
-                schedule=BEFORE_OPEN,
-                description="backfill the last session's missing minutes",
-                targets=[targets.LambdaFunction(backfill, retry_attempts=2, dead_letter_queue=self.failed)],
-            ),
-            "Reconcile": events.Rule(
-                self,
-                "MarketHours",
-                schedule=MARKET_HOURS,
-                description="reconcile with the broker; account metrics",
-                targets=[targets.LambdaFunction(reconcile, retry_attempts=2, dead_letter_queue=self.failed)],
-            ),
-        }
+                rule_id,
+                schedule=schedule,
+                description=description,
+                targets=[targets.LambdaFunction(fn, retry_attempts=2, dead_letter_queue=self.failed)],
+            )
+            for rule_id, schedule, description, fn, _ in jobs
+        ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from quantterminal import constants as c
@@ -64,74 +66,65 @@ class Monitoring(Construct):
                 threshold=60_000,
                 evaluation_periods=3,
             ),
-            cw.Alarm(
-                self,
+            self._at_least(
                 "FailedBatches",
-                alarm_description="A batch gave up after its retries: re-read it from the pointer in the queue",
-                metric=pipeline.failures.metric_approximate_number_of_messages_visible(period=MINUTE),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                "A batch gave up after its retries: re-read it from the pointer in the queue (qterm failed-batches)",
+                pipeline.failures.metric_approximate_number_of_messages_visible(period=MINUTE),
             ),
-            cw.Alarm(
-                self,
-                "RiskAlert",
-                alarm_description="The risk manager tripped: drawdown breaker or daily loss limit",
-                metric=pipeline_metric(c.METRIC_RISK_ALERTS),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            ),
-            cw.Alarm(
-                self,
+            self._at_least(
                 "FailedSchedules",
-                alarm_description="A scheduled job (daily report, backfill, reconcile) failed after its retries: "
+                "A scheduled job (daily report, backfill, reconcile) failed after its retries: "
                 "the event is in the schedules' queue",
-                metric=pipeline.schedules.failed.metric_approximate_number_of_messages_visible(period=MINUTE),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                pipeline.schedules.failed.metric_approximate_number_of_messages_visible(period=MINUTE),
             ),
-            cw.Alarm(
-                self,
+            self._at_least(
+                "RiskAlert",
+                "The risk manager tripped: drawdown breaker or daily loss limit",
+                pipeline_metric(c.METRIC_RISK_ALERTS),
+            ),
+            self._at_least(
                 "ReconciliationDrift",
-                alarm_description="Local orders or positions disagreed with the broker's (the broker's were adopted; "
+                "Local orders or positions disagreed with the broker's (the broker's were adopted; "
                 "see the reconcile function's logs)",
-                metric=pipeline_metric(c.METRIC_RECONCILIATION_DRIFTS, "Maximum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                pipeline_metric(c.METRIC_RECONCILIATION_DRIFTS, "Maximum"),
             ),
-            cw.Alarm(
-                self,
+            self._at_least(
                 "Drawdown",
-                alarm_description="Equity is 10% or more below its peak (the circuit breaker trips at 15%)",
-                metric=pipeline_metric(c.METRIC_DRAWDOWN_PCT, "Maximum"),
+                "Equity is 10% or more below its peak (the circuit breaker trips at 15%)",
+                pipeline_metric(c.METRIC_DRAWDOWN_PCT, "Maximum"),
                 threshold=10,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            *(
+                self._at_least(f"{fn.node.id}Errors", f"{fn.node.id} raised errors", fn.metric_errors(period=MINUTE))
+                for fn in functions
             ),
         ]
-        for fn in functions:
-            alarms.append(
-                cw.Alarm(
-                    self,
-                    f"{fn.node.id}Errors",
-                    alarm_description=f"{fn.node.id} raised errors",
-                    metric=fn.metric_errors(period=MINUTE),
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-                )
-            )
         for alarm in alarms:
             alarm.add_alarm_action(notify)
         self.alarms = alarms
 
+        self._dashboard(pipeline, functions, iterator_age, alarms)
+
+    def _at_least(self, name: str, description: str, metric: cw.IMetric, threshold: float = 1) -> cw.Alarm:
+        """An alarm when ``metric`` reaches ``threshold`` in one period (no data: all is well)."""
+        return cw.Alarm(
+            self,
+            name,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _dashboard(
+        self,
+        pipeline: PipelineStack,
+        functions: Sequence[lambda_.Function],
+        iterator_age: cw.Metric,
+        alarms: list[cw.Alarm],
+    ) -> None:
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{pipeline.stack_name}-trading")
         dashboard.add_widgets(
             cw.GraphWidget(

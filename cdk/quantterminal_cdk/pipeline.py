@@ -12,7 +12,6 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
@@ -22,6 +21,7 @@ from quantterminal_cdk.bundling import NOT_SOURCE, ROOT, lambda_code
 from quantterminal_cdk.jobs import Schedules
 from quantterminal_cdk.lint import lint_ignore
 from quantterminal_cdk.monitoring import Monitoring
+from quantterminal_cdk.queues import dead_letter_queue
 from quantterminal_cdk.stateful import StatefulStack
 
 
@@ -45,14 +45,7 @@ class PipelineStack(Stack):
         self.settings = settings
         self.code = lambda_code()
         # On-failure destination: messages are pointers (shard, sequence numbers) to re-read.
-        self.failures = sqs.Queue(
-            self,
-            "FailedBatches",
-            retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.KMS_MANAGED,
-            enforce_ssl=True,
-        )
-        lint_ignore(self.failures, "ES6000")  # a redrive policy on the dead-letter queue itself: nowhere to go
+        self.failures = dead_letter_queue(self, "FailedBatches", "the Kinesis event sources")
         live_env = {
             c.ENV_ACCOUNT: "paper",
             c.ENV_STRATEGIES: settings.strategies,
@@ -130,15 +123,6 @@ class PipelineStack(Stack):
 
     def _justify(self) -> None:
         """Every cdk-nag finding left standing, with the reason it is right here."""
-        NagSuppressions.add_resource_suppressions(
-            self.failures,
-            [
-                {
-                    "id": "AwsSolutions-SQS3",
-                    "reason": "This queue is itself the on-failure destination of the event sources",
-                }
-            ],
-        )
         for fn in self.functions:
             assert fn.role is not None
             NagSuppressions.add_resource_suppressions(

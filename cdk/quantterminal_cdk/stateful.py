@@ -16,11 +16,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from quantterminal_cdk.lint import lint_ignore
+from quantterminal_cdk.queues import dead_letter_queue
 
 STREAM_RETENTION = Duration.days(7)  # long enough to re-read a failed batch from its DLQ pointer
 
@@ -178,23 +177,7 @@ class StatefulStack(Stack):
             )
         if alert_email:
             # Alerts SNS could not deliver (mailbox gone, bounced) are kept for 14 days, not lost.
-            undelivered = sqs.Queue(
-                self,
-                "UndeliveredAlerts",
-                retention_period=Duration.days(14),
-                encryption=sqs.QueueEncryption.KMS_MANAGED,
-                enforce_ssl=True,
-            )
-            lint_ignore(undelivered, "ES6000")  # a redrive policy on a dead-letter queue: nowhere to go
-            NagSuppressions.add_resource_suppressions(
-                undelivered,
-                [
-                    {
-                        "id": "AwsSolutions-SQS3",
-                        "reason": "This queue is itself the alert subscription's dead-letter queue",
-                    }
-                ],
-            )
+            undelivered = dead_letter_queue(self, "UndeliveredAlerts", "the alert email subscription")
             self.alerts.add_subscription(subscriptions.EmailSubscription(alert_email, dead_letter_queue=undelivered))
         CfnOutput(self, "AlpacaSecretArn", value=self.alpaca_secret.secret_arn, description="put the Alpaca keys here")
         CfnOutput(self, "PolygonSecretArn", value=self.polygon_secret.secret_arn, description="the Polygon key")

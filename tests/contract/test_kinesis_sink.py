@@ -21,13 +21,7 @@ SYMBOLS = ("SPY", "QQQ", "IWM")
 
 
 @pytest.fixture
-def kinesis(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "t"),
-        ("AWS_SECRET_ACCESS_KEY", "t"),
-    ):
-        monkeypatch.setenv(name, value)
+def kinesis(aws_credentials: None) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("kinesis", region_name="us-east-1")
         client.create_stream(StreamName="bars", ShardCount=2)

@@ -15,10 +15,7 @@ from quantterminal.adapters.secrets import SecretError, secret_json
 
 
 @pytest.fixture
-def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def secrets(aws_credentials: None) -> Iterator[Any]:
     with mock_aws():
         yield boto3.client("secretsmanager", region_name="us-east-1")
 

@@ -31,14 +31,11 @@ def records(client: Any, stream: str) -> list[dict[str, Any]]:
 
 @pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside the checkout")
 def test_the_feed_task_puts_bars_and_order_updates_on_their_streams(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    aws_credentials: None,
 ) -> None:
-    for name, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "t"),
-        ("AWS_SECRET_ACCESS_KEY", "t"),
-    ):
-        monkeypatch.setenv(name, value)
     spy = load_bars(SAMPLE_ROOT / "lean_2013" / "SPY_1min_2013-10-04_2013-10-11_ext.csv", regular_hours_only=True)
     bars = spy["SPY"][:200]
     frames = fixture_messages()

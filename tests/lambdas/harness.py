@@ -86,15 +86,9 @@ class Live:
 
 
 @pytest.fixture
-def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+def live(monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> Iterator[Live]:
     require("PostgreSQL at 127.0.0.1:5432", check_postgres)
     require("Redis at 127.0.0.1:6379", check_redis)
-    for name, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "t"),
-        ("AWS_SECRET_ACCESS_KEY", "t"),
-    ):
-        monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     schema, prefix = new_schema(), f"qtl{uuid.uuid4().hex[:8]}"
     ledger = PostgresLedger(POSTGRES_URL, schema=schema)

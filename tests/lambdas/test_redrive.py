@@ -47,14 +47,8 @@ def pointer(stream_arn: str, shard: str, first: str, last: str, size: int) -> st
 
 
 @pytest.fixture
-def failed(spy_2011_rth: list[Bar], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def failed(spy_2011_rth: list[Bar], aws_credentials: None) -> Iterator[dict[str, Any]]:
     """Twelve bars on a stream; a pointer to bars 3..8 in the failure queue."""
-    for name, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "t"),
-        ("AWS_SECRET_ACCESS_KEY", "t"),
-    ):
-        monkeypatch.setenv(name, value)
     with mock_aws():
         kinesis, sqs = boto3.client("kinesis"), boto3.client("sqs")
         kinesis.create_stream(StreamName="bars", ShardCount=1)

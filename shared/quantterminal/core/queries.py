@@ -18,7 +18,7 @@ from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.order_state import TERMINAL_EVENTS, TERMINAL_PRECEDENCE, OrderStatus
 from quantterminal.core.ports import Ledger, StateStore
 from quantterminal.core.records import OrderEvent
-from quantterminal.core.reporting import account_curve, strategy_results
+from quantterminal.core.reporting import account_curve, fill_row, strategy_results
 from quantterminal.core.risk_gate import RiskGate
 from quantterminal.core.sessions import day_bounds, session_date
 from quantterminal.core.state import OpenOrder
@@ -141,20 +141,7 @@ class AccountQueries:
     def fills(self, day: date, strategy: str | None = None, symbol: str | None = None) -> dict[str, Any]:
         """Fills executed on New York date ``day``, newest first."""
         strategy_of = {o.client_order_id: o.strategy for o in self.ledger.orders_between(*self._lookback(day, 7))}
-        rows = [
-            {
-                "time": f.timestamp.isoformat(),
-                "strategy": strategy_of.get(f.order_id),
-                "symbol": f.symbol,
-                "side": f.side.value,
-                "qty": f.qty,
-                "price": str(f.price),
-                "commission": str(f.commission),
-                "client_order_id": f.order_id,
-                "execution_id": f.execution_id,
-            }
-            for f in reversed(self.ledger.fills_on(day))
-        ]
+        rows = [{**fill_row(f), "strategy": strategy_of.get(f.order_id)} for f in reversed(self.ledger.fills_on(day))]
         rows = [r for r in rows if (strategy is None or r["strategy"] == strategy)]
         rows = [r for r in rows if (symbol is None or r["symbol"] == symbol)]
         return {"day": day.isoformat(), "fills": rows}

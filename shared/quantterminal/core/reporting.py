@@ -50,8 +50,18 @@ def slippage_bps(side: Side, price: Decimal, reference: Decimal) -> float:
     return side.sign * float((price - reference) / reference) * _BPS
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return statistics.fmean(values) if values else None
+def fill_row(fill: Fill) -> dict[str, object]:
+    """A fill as JSON-ready data (exact money as strings)."""
+    return {
+        "time": fill.timestamp.isoformat(),
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "qty": fill.qty,
+        "price": str(fill.price),
+        "commission": str(fill.commission),
+        "client_order_id": fill.order_id,
+        "execution_id": fill.execution_id,
+    }
 
 
 @dataclass(frozen=True)
@@ -266,19 +276,7 @@ class DailyReport:
                 "win_rate": self.win_rate_to_date,
                 "round_trips": self.round_trips_to_date,
             },
-            "trades": [
-                {
-                    "time": f.timestamp.isoformat(),
-                    "symbol": f.symbol,
-                    "side": f.side.value,
-                    "qty": f.qty,
-                    "price": str(f.price),
-                    "commission": str(f.commission),
-                    "client_order_id": f.order_id,
-                    "execution_id": f.execution_id,
-                }
-                for f in self.fills
-            ],
+            "trades": [fill_row(f) for f in self.fills],
         }
 
     def summary(self) -> str:
