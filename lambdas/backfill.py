@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lambdas.observability import logger, metrics, tracer
+from lambdas.observability import SCHEDULED_EVENT, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars
@@ -30,7 +30,7 @@ def window(event: dict[str, Any], now: datetime) -> tuple[datetime, datetime]:
     return last_sessions(now, sessions)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=SCHEDULED_EVENT)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-from lambdas.observability import logger, metrics, tracer
+from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.core.feed_codec import decode_bar_update
@@ -64,7 +64,7 @@ def handle_record(record: KinesisStreamRecord, blocked: set[str], done: list[tup
             )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=KINESIS_BATCH)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

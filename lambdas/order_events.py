@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from botocore.exceptions import ClientError
 
-from lambdas.observability import logger, metrics, tracer
+from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.core.feed_codec import decode_order_update
@@ -56,7 +56,7 @@ def write_trade_log(bucket: str, records: list[dict[str, Any]], first_event_id: 
     return True
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=KINESIS_BATCH)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

@@ -8,12 +8,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
 
-from lambdas.observability import logger, metrics, tracer
+from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal.core.feed_codec import RecordError, decode_bar_update
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=KINESIS_BATCH)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
