@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from lambdas.observability import logger, metrics, tracer
 from lambdas.wiring import runtime
-from quantterminal.adapters.http_api import build_api
+from quantterminal.adapters.http_api import as_json_request, build_api
 
 app = build_api(lambda: runtime().queries, lambda: runtime().symbols)
 
@@ -17,4 +17,4 @@ app = build_api(lambda: runtime().queries, lambda: runtime().symbols)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(as_json_request(event), context)

@@ -94,7 +94,10 @@ def test_reads_agree_with_the_state_store_the_ledger_and_the_broker(traded: Live
 
 
 def test_halt_stops_the_next_bar_and_resume_lifts_it(traded: Live, spy_2011_rth: list[Bar]) -> None:
-    status, risk = call("POST", "/halt", body={"reason": "operator: news pending"})
+    event = request("POST", "/halt", body={"reason": "operator: news pending"})
+    event["headers"]["content-type"] = "application/x-www-form-urlencoded"  # what curl -d sends
+    response = api.handler(event, Context())
+    status, risk = response["statusCode"], json.loads(response["body"])
     assert status == 200
     assert risk["halted"]
     assert risk["halt_reason"] == "operator: news pending"

@@ -135,6 +135,18 @@ def build_api(
     return app
 
 
+def as_json_request(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` with a JSON body marked as JSON. ``curl -d '{...}'`` and many scripts send JSON
+    as ``application/x-www-form-urlencoded``; the resolver would parse it as a form and then
+    report every field missing."""
+    body = (event.get("body") or "").lstrip()
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    if body.startswith("{") and not headers.get("content-type", "").startswith("application/json"):
+        headers["content-type"] = "application/json"
+        event = {**event, "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()}}
+    return event
+
+
 def openapi_document(app: APIGatewayRestResolver) -> str:
     """The resolver's OpenAPI document as JSON."""
     return app.get_openapi_json_schema(

@@ -13,7 +13,8 @@ import os
 import sys
 import threading
 from contextlib import ExitStack
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars
@@ -29,6 +30,8 @@ from quantterminal.adapters.replay_server import ReplayServer
 from quantterminal.adapters.secrets import SecretError, feed_keys
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.replay import add_chaos_arguments, chaos_from
+from quantterminal.core.models import Bar
+from quantterminal.core.sessions import session_date
 
 MINUTE = timedelta(minutes=1)
 
@@ -42,16 +45,22 @@ def register(commands: Any) -> None:
         "repeats dropped, revisions flagged) and write them to the ledger, printing a health line. "
         "Without --url it replays real data through a local replay server (chaos options apply).",
     )
+    add_feed_arguments(parser)
+    parser.add_argument("--database", help=DATABASE_HELP)
+    parser.add_argument("--kinesis-stream", metavar="NAME", help="also put the bars on this Kinesis stream")
+    parser.set_defaults(handler=run)
+
+
+def add_feed_arguments(parser: argparse.ArgumentParser, replay: str = "sample:lean_2013") -> None:
+    """The feed's options (``qterm feed`` and ``qterm paper``)."""
     parser.add_argument("--provider", choices=sorted(PROVIDERS), default="alpaca", help="stream protocol")
     parser.add_argument("--url", help="a live stream URL (default: replay --replay DATA locally)")
     parser.add_argument("--symbols", help="comma-separated symbols (default: every symbol of the replay)")
     parser.add_argument("--trades", action="store_true", help="also subscribe to trades and build bars from them")
-    parser.add_argument("--replay", default="sample:lean_2013", metavar="DATA", help="CSV bars or sample:NAME")
+    parser.add_argument("--replay", default=replay, metavar="DATA", help=f"CSV bars or sample:NAME (default {replay})")
     parser.add_argument("--rth", action="store_true", help="replay regular trading hours only")
     parser.add_argument("--speed", type=float, default=0.0, help="replay minutes per second (0: flat out)")
     add_chaos_arguments(parser)
-    parser.add_argument("--database", help=DATABASE_HELP)
-    parser.add_argument("--kinesis-stream", metavar="NAME", help="also put the bars on this Kinesis stream")
     parser.add_argument("--history-url", help="Alpaca-compatible historical endpoint for backfill")
     parser.add_argument("--silence", type=float, default=5.0, metavar="S", help="reconnect after S s of silence")
     parser.add_argument("--health-every", type=float, default=5.0, metavar="S", help="print health every S s")
@@ -61,7 +70,6 @@ def register(commands: Any) -> None:
         metavar="S",
         help="stop after S s with no message (default: 3 when replaying, never when live)",
     )
-    parser.set_defaults(handler=run)
 
 
 def _print_health(health: FeedHealth) -> None:
@@ -77,33 +85,86 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
-    provider = PROVIDERS[args.provider]
-    with ExitStack() as stack:
-        if args.url:
-            url, (key, secret) = args.url, feed_keys(args.provider, os.environ)
-            if not args.symbols:
-                raise ValueError("--symbols is required with --url")
-            symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
-            history_url, end, idle_exit = args.history_url, None, args.idle_exit
-            history_keys = (key, secret) if args.provider == "alpaca" else feed_keys("alpaca", os.environ)
-        else:
-            series = load_bars(resolve_source(args.replay), regular_hours_only=args.rth)
-            wanted = {s.strip().upper() for s in (args.symbols or ",".join(series)).split(",") if s.strip()}
-            bars = [b for symbol, rows in series.items() if symbol in wanted for b in rows]
-            if not bars:
-                raise ValueError(f"no bars of {', '.join(sorted(wanted))} in {args.replay}")
-            symbols = tuple(sorted(wanted))
-            server = stack.enter_context(
-                ReplayServer(bars, speed=args.speed, chaos=chaos_from(args), protocol=args.provider)
-            )
-            history = stack.enter_context(HistoryServer(bars))
-            url, key, secret = server.url, "replay", "replay"
-            history_url, history_keys = args.history_url or history.url, ("replay", "replay")
-            end = max(b.timestamp for b in bars) + MINUTE
-            idle_exit = 3.0 if args.idle_exit is None else args.idle_exit
-            print(f"replaying {len(bars):,} bars of {', '.join(symbols)} from {args.replay} on {url}", flush=True)
+@dataclass
+class FeedSource:
+    """Where the feed connects: a live provider, or a local replay of real bars."""
 
+    url: str
+    keys: tuple[str, str]
+    symbols: tuple[str, ...]
+    history_url: str | None
+    history_keys: tuple[str, str]
+    end: datetime | None  # the replay's last minute (to close the last bars), None when live
+    idle_exit: float | None
+    bars: list[Bar] = field(default_factory=list)  # the replayed bars
+
+    @property
+    def replaying(self) -> bool:
+        return self.end is not None
+
+
+def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
+    """Start the replay (and its historical endpoint) unless ``--url`` names a live provider."""
+    if args.url:
+        key, secret = feed_keys(args.provider, os.environ)
+        if not args.symbols:
+            raise ValueError("--symbols is required with --url")
+        history_keys = (key, secret) if args.provider == "alpaca" else feed_keys("alpaca", os.environ)
+        symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
+        return FeedSource(args.url, (key, secret), symbols, args.history_url, history_keys, None, args.idle_exit)
+    series = load_bars(resolve_source(args.replay), regular_hours_only=args.rth)
+    wanted = {s.strip().upper() for s in (args.symbols or ",".join(series)).split(",") if s.strip()}
+    bars = [b for symbol, rows in series.items() if symbol in wanted for b in rows]
+    if getattr(args, "days", None):
+        sessions = sorted({session_date(b.timestamp) for b in bars})[: args.days]
+        bars = [b for b in bars if session_date(b.timestamp) in sessions]
+    if not bars:
+        raise ValueError(f"no bars of {', '.join(sorted(wanted))} in {args.replay}")
+    server = stack.enter_context(ReplayServer(bars, speed=args.speed, chaos=chaos_from(args), protocol=args.provider))
+    history = stack.enter_context(HistoryServer(bars))
+    print(f"replaying {len(bars):,} bars of {', '.join(sorted(wanted))} from {args.replay} on {server.url}", flush=True)
+    return FeedSource(
+        server.url,
+        ("replay", "replay"),
+        tuple(sorted(wanted)),
+        args.history_url or history.url,
+        ("replay", "replay"),
+        max(b.timestamp for b in bars) + MINUTE,
+        3.0 if args.idle_exit is None else args.idle_exit,
+        bars,
+    )
+
+
+def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any]) -> tuple[FeedService, FeedPipeline]:
+    """The feed from ``source`` into ``sinks``, printing its health line."""
+    provider = PROVIDERS[args.provider]
+    pipeline = FeedPipeline(
+        AlpacaHistoricalBars(*source.history_keys, url_override=source.history_url),
+        sinks,
+        measure_lag=not source.replaying,
+    )
+    settings = FeedSettings(
+        source.url,
+        *source.keys,
+        bars=source.symbols,
+        trades=source.symbols if args.trades else (),
+        updated_bars=source.symbols if args.provider == "alpaca" else (),
+        silence_timeout=args.silence,
+    )
+    service = FeedService(
+        settings,
+        provider,
+        pipeline,
+        reporters=[_print_health],
+        alert=lambda message: print(f"ALERT: {message}", file=sys.stderr, flush=True),
+        report_every=args.health_every,
+    )
+    return service, pipeline
+
+
+def _run(args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        source = open_source(args, stack)
         ledger = open_ledger(args.database)
         stack.callback(ledger.close)
         ledger.migrate()
@@ -111,35 +172,14 @@ def _run(args: argparse.Namespace) -> int:
         sinks: list[Any] = [ledger_sink]
         if args.kinesis_stream:
             sinks.append(bar_records(KinesisSink(args.kinesis_stream)))
-        pipeline = FeedPipeline(
-            AlpacaHistoricalBars(*history_keys, url_override=history_url),
-            sinks,
-            measure_lag=bool(args.url),
-        )
-        settings = FeedSettings(
-            url,
-            key,
-            secret,
-            bars=symbols,
-            trades=symbols if args.trades else (),
-            updated_bars=symbols if args.provider == "alpaca" else (),
-            silence_timeout=args.silence,
-        )
-        service = FeedService(
-            settings,
-            provider,
-            pipeline,
-            reporters=[_print_health],
-            alert=lambda message: print(f"ALERT: {message}", file=sys.stderr, flush=True),
-            report_every=args.health_every,
-        )
+        service, pipeline = feed_service(args, source, sinks)
         stop = threading.Event()
-        print(f"feed: {provider.name} {url} -> {redact(args.database or 'default ledger')}", flush=True)
+        print(f"feed: {args.provider} {source.url} -> {redact(args.database or 'default ledger')}", flush=True)
         try:
-            service.run(stop, idle_exit=idle_exit)
+            service.run(stop, idle_exit=source.idle_exit)
         except KeyboardInterrupt:
             print("feed: stopping", file=sys.stderr, flush=True)
-        pipeline.finish(end)
+        pipeline.finish(source.end)
         unwritten = [s for s in sinks if not s.close()]
         final = service.report()
         w = ledger_sink.written

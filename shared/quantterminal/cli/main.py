@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from quantterminal import __version__
-from quantterminal.cli import backtest, db, feed, reconcile, redrive, replay
+from quantterminal.cli import backtest, db, divergence, feed, paper, reconcile, redrive, replay
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     backtest.register(commands)
     db.register(commands)
+    divergence.register(commands)
     feed.register(commands)
+    paper.register(commands)
     reconcile.register(commands)
     redrive.register(commands)
     replay.register(commands)

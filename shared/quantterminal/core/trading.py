@@ -236,13 +236,17 @@ class TradingEngine:
         )
         return self._submit(signal, order, None, now, note="placed after an interrupted attempt")
 
-    def cancel_stale(self, now: datetime, max_age: timedelta = timedelta(seconds=30)) -> list[str]:
-        """Ask the broker to cancel this strategy's limit orders still working ``max_age`` after
-        they were placed (the first version let them rest; 13% never filled within 30 s)."""
+    def cancel_stale(
+        self, now: datetime, max_age: timedelta = timedelta(seconds=30), symbol: str | None = None
+    ) -> list[str]:
+        """Ask the broker to cancel this strategy's limit orders (in ``symbol``, if given) still
+        working ``max_age`` after they were placed (the first version let them rest; 13% never
+        filled within 30 s)."""
         canceled = []
         for order in self.store.open_orders(self.account):
             if (
                 order.strategy != self.strategy_name
+                or (symbol is not None and order.symbol != symbol)
                 or order.order_type != OrderType.LIMIT.value
                 or order.status == "pending_cancel"
                 or order.created_at is None

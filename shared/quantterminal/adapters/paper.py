@@ -1,0 +1,148 @@
+"""The trading side of a local paper run: what the bar-handler and order-events Lambdas do, fed
+from the in-process bus instead of Kinesis.
+
+The feed puts bar records on the bus's "bars" stream; the broker's updates go onto its "orders"
+stream as the same records the feed task forwards to Kinesis. ``PaperTrader`` consumes both with
+the same ``TradingDesk`` the Lambdas run: before each bar is decided, the broker sees it (the
+simulated broker fills working orders on it) and every order update waiting on the bus is booked,
+so a decision sees the fills that happened before it -- as in the backtest. Working limit orders
+older than 30 s (on the run's clock) are canceled once their symbol's next bar has been worked,
+so a limit order lives one bar, as in the backtest.
+
+The clock: replayed history is traded on the bars' own time (each bar decided at its close),
+otherwise every bar would be hours stale and nothing would trade; a live feed is traded on the
+wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from quantterminal.adapters.bus import LocalBus, Record
+from quantterminal.adapters.runtime import Runtime
+from quantterminal.adapters.simulated_broker import SimulatedBroker
+from quantterminal.core.feed_codec import RecordError, decode_bar_update, decode_order_update, encode_order_update
+from quantterminal.core.order_state import OrderUpdate
+
+log = logging.getLogger(__name__)
+BARS, ORDERS = "bars", "orders"
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass
+class PaperStats:
+    """What the trading side has done so far."""
+
+    bars: int = 0
+    signals: int = 0  # bars on which a strategy wanted a direction
+    orders: int = 0
+    rejected: int = 0
+    updates: int = 0
+    fills: int = 0
+    malformed: int = 0
+    errors: int = 0
+    last_bar: datetime | None = None
+
+
+class PaperTrader:
+    """Consumes the bus's bars and order updates with ``runtime``'s desk (see the module docs)."""
+
+    def __init__(self, runtime: Runtime, bus: LocalBus, replay_clock: bool) -> None:
+        self.runtime = runtime
+        self.replay_clock = replay_clock
+        self.stats = PaperStats()
+        self._bars: queue.Queue[Record] = bus.stream(BARS).subscribe()
+        self._orders_stream = bus.stream(ORDERS)
+        self._orders: queue.Queue[Record] = self._orders_stream.subscribe()
+        self._now = datetime.now(UTC) if not replay_clock else datetime(1970, 1, 1, tzinfo=UTC)
+        self._lock = threading.Lock()  # one decision or booking at a time, as one Lambda per shard
+        runtime.broker.on_update(self._forward)
+
+    def _forward(self, update: OrderUpdate) -> None:
+        """The broker's update onto the "orders" stream (what the feed task does with trade_updates)."""
+        self._orders_stream.put([(update.client_order_id, encode_order_update(update))])
+
+    def now(self) -> datetime:
+        """The run's clock: the last bar's close when replaying, else the wall clock."""
+        return self._now if self.replay_clock else datetime.now(UTC)
+
+    def book_updates(self) -> None:
+        """Book every order update waiting on the bus."""
+        while True:
+            try:
+                _, data = self._orders.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                update = decode_order_update(data)
+                with self._lock:
+                    fills = self.runtime.desk.on_update(update)
+            except RecordError as exc:
+                self.stats.malformed += 1
+                log.warning("unreadable order update skipped: %s", exc)
+                continue
+            except Exception:
+                self.stats.errors += 1
+                log.exception("order update failed")
+                continue
+            self.stats.updates += 1
+            self.stats.fills += len(fills)
+
+    def on_bar_record(self, data: bytes) -> None:
+        """Decide on one bar record."""
+        try:
+            update = decode_bar_update(data)
+        except RecordError as exc:
+            self.stats.malformed += 1
+            log.warning("unreadable bar record skipped: %s", exc)
+            return
+        bar = update.bar
+        if self.replay_clock:
+            self._now = max(self._now, bar.timestamp + MINUTE)
+        broker = self.runtime.broker
+        if isinstance(broker, SimulatedBroker):
+            broker.on_bar(bar)
+        self.book_updates()
+        now = self.now()
+        try:
+            with self._lock:
+                outcome = self.runtime.desk.on_bar(update, now)
+                # Only this symbol's orders: on a replay clock another symbol's bar may already be
+                # past this one's next bar, which has not had its chance to fill them yet.
+                for engine in self.runtime.desk.engines.values():
+                    engine.cancel_stale(now, symbol=bar.symbol)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("decision on %s %s failed", bar.symbol, bar.timestamp.isoformat())
+            return
+        self.stats.bars += 1
+        self.stats.last_bar = bar.timestamp
+        for decision in outcome.decisions.values():
+            self.stats.signals += decision.signal is not None
+            self.stats.orders += decision.placed is not None
+            self.stats.rejected += decision.risk is not None and not decision.risk.accepted
+        self.book_updates()
+
+    def run(self, stop: threading.Event, idle: Callable[[], None] = lambda: None) -> None:
+        """Consume until ``stop`` is set and every bar taken so far is decided."""
+        while True:
+            try:
+                _, data = self._bars.get(timeout=0.2)
+            except queue.Empty:
+                self.book_updates()
+                idle()
+                if stop.is_set():
+                    return
+                continue
+            self.on_bar_record(data)
+
+    def finish(self) -> None:
+        """Let the simulated broker deliver what it still holds, and book it."""
+        if isinstance(self.runtime.broker, SimulatedBroker):
+            self.runtime.broker.flush()
+        self.book_updates()

@@ -1,0 +1,212 @@
+"""``qterm divergence``: a paper or live run against the backtest of the same strategies over the
+same bars (the ledger's), decision by decision, then the execution drag -- as a table and a plot."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from quantterminal.adapters.factories import open_ledger
+from quantterminal.adapters.reports import plot_equity
+from quantterminal.cli.db import DATABASE_HELP
+from quantterminal.core.backtest import BacktestConfig, BacktestResult, run_backtest
+from quantterminal.core.divergence import StrategyDivergence, divergence
+from quantterminal.core.orders import OrderType
+from quantterminal.core.ports import Ledger
+from quantterminal.core.sessions import day_bounds
+from quantterminal.core.strategies import STRATEGIES
+
+# The live path's execution, which the backtest mirrors so that the drag is execution alone.
+LIVE_ORDER_TYPE = OrderType.LIMIT
+LIVE_LIMIT_OFFSET_BPS = Decimal(5)
+
+
+def register(commands: Any) -> None:
+    """Add the ``divergence`` subcommand."""
+    parser = commands.add_parser(
+        "divergence",
+        help="compare a paper or live run with the backtest of the same bars",
+        description="Backtest the strategies over the bars the ledger holds for the run's period and compare: "
+        "decisions (there should be no difference), then fill rate, time to fill, slippage against the "
+        "decision and the limit, rejects, P&L and Sharpe. Exit status 1 if any decision differs.",
+    )
+    parser.add_argument("--database", help=DATABASE_HELP)
+    parser.add_argument("--account", default="paper")
+    parser.add_argument("--strategy", default=",".join(STRATEGIES), help="comma-separated (default: all)")
+    parser.add_argument("--start", type=date.fromisoformat, help="first New York date (default: the run's first)")
+    parser.add_argument("--end", type=date.fromisoformat, help="last New York date (default: the run's last)")
+    parser.add_argument("--out", type=Path, help="write divergence.png (equity: backtest vs the account)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``qterm divergence``."""
+    ledger = open_ledger(args.database)
+    try:
+        ledger.migrate()
+        names = [s.strip() for s in args.strategy.split(",") if s.strip()]
+        unknown = [n for n in names if n not in STRATEGIES]
+        if unknown:
+            print(f"qterm divergence: error: unknown strategy {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        start = day_bounds(args.start)[0] if args.start else None
+        end = day_bounds(args.end)[1] if args.end else None
+        report = compare_run(ledger, args.account, names, start, end, args.out)
+    except ValueError as exc:
+        print(f"qterm divergence: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ledger.close()
+    return 1 if any(d.disagreements for d in report.values()) else 0
+
+
+def compare_run(
+    ledger: Ledger,
+    account: str,
+    strategies: Sequence[str],
+    start: datetime | None = None,
+    end: datetime | None = None,
+    out: Path | None = None,
+    console: Console | None = None,
+) -> dict[str, StrategyDivergence]:
+    """Backtest ``strategies`` over the run's bars, compare, print the report; the comparison."""
+    console = console or wide_console()
+    everything = (datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1))
+    signals = ledger.signals_between(start or everything[0], end or everything[1])
+    signals = [s for s in signals if s.strategy in strategies]
+    curve = ledger.equity_curve(account, start or everything[0], end or everything[1])
+    if not signals and not curve:
+        raise ValueError("the ledger holds no paper or live run to compare (no decisions, no equity)")
+    first = min([s.bar_time for s in signals] + [c.timestamp - timedelta(minutes=1) for c in curve])
+    last = max([s.bar_time for s in signals] + [c.timestamp for c in curve])
+    start = start or day_bounds(first.date())[0]  # the whole first day: indicators warm up as they did live
+    end = end or last + timedelta(minutes=1)
+    bars = {k: v for k, v in ledger.bars_between(start, end).items() if v}
+    if not bars:
+        raise ValueError(f"no bars in the ledger between {start.isoformat()} and {end.isoformat()}")
+    base = curve[0].equity if curve else Decimal(100_000)
+    backtests = {
+        name: run_backtest(
+            BacktestConfig(
+                strategy=name, cash=base, order_type=LIVE_ORDER_TYPE, limit_offset_bps=LIVE_LIMIT_OFFSET_BPS
+            ),
+            bars,
+        )
+        for name in strategies
+    }
+    events = []
+    day = start.date()
+    while day <= end.date():
+        events += [e for e in ledger.risk_events_on(day) if e.account == account]
+        day += timedelta(days=1)
+    report = divergence(
+        backtests,
+        signals,
+        ledger.orders_between(start, end),
+        ledger.fills_between(start, end),
+        events,
+        base,
+    )
+    print_report(console, report, sum(len(v) for v in bars.values()), start, end)
+    if out is not None:
+        path = plot_divergence(out / "divergence.png", backtests, [(c.timestamp, float(c.equity)) for c in curve])
+        console.print(f"plot: {path}")
+    return report
+
+
+def wide_console() -> Console:
+    """A console that does not squeeze the tables to 80 columns when the output is a file or pipe."""
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _num(value: float | None, fmt: str = ".2f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def print_report(
+    console: Console, report: Mapping[str, StrategyDivergence], bars: int, start: datetime, end: datetime
+) -> None:
+    """The decisions table, any differences, then the execution drag table."""
+    console.print(f"[bold]Divergence[/] -- {bars:,} bars, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
+    decisions = Table(title="decisions: live vs backtest (same code, same bars)")
+    for column in ("strategy", "live decisions", "backtest changes", "disagree", "missed live"):
+        decisions.add_column(column, justify="left" if column == "strategy" else "right")
+    for name, d in report.items():
+        style = "red" if d.disagreements else ""
+        decisions.add_row(
+            name,
+            str(d.live_decisions),
+            str(d.backtest_decisions),
+            f"[{style}]{len(d.disagreements)}[/]" if style else "0",
+            str(len(d.missed)),
+        )
+    console.print(decisions)
+    for d in report.values():
+        for diff in d.disagreements[:10]:
+            was = diff.live.value if diff.live else "-"
+            expected = diff.backtest.value if diff.backtest else "-"
+            console.print(
+                f"[red]DIFFERENT[/] {diff.strategy} {diff.symbol} {diff.bar_time:%Y-%m-%d %H:%M}: "
+                f"live {was}, backtest {expected}"
+            )
+    drag = Table(title="execution drag: the backtest's fills against the run's")
+    for column in (
+        "strategy",
+        "run",
+        "fill rate",
+        "time to fill (s)",
+        "slip vs decision (bps)",
+        "slip vs limit (bps)",
+        "rejects",
+        "realised P&L",
+        "win rate",
+        "Sharpe",
+    ):
+        drag.add_column(column, justify="left" if column in ("strategy", "run") else "right")
+    for name, d in report.items():
+        for run, result, sharpe, rejects in (
+            ("backtest", d.backtest, d.backtest_sharpe, "-"),
+            ("live", d.live, d.live.sharpe, str(d.rejects)),
+        ):
+            e = result.execution
+            drag.add_row(
+                name if run == "backtest" else "",
+                run,
+                _pct(e.fill_rate),
+                _num(e.median_seconds_to_fill, ".1f"),
+                _num(e.slippage_bps_vs_decision),
+                _num(e.slippage_bps_vs_limit),
+                rejects,
+                f"{result.realized_pnl:,.2f}",
+                _pct(result.win_rate),
+                _num(sharpe),
+                end_section=run == "live",
+            )
+    console.print(drag)
+    if not any(d.disagreements for d in report.values()):
+        console.print("[green]no decision differs from the backtest[/]")
+
+
+def plot_divergence(
+    path: Path, backtests: Mapping[str, BacktestResult], account: Sequence[tuple[datetime, float]]
+) -> Path:
+    """Each strategy's backtest equity beside the run's account equity."""
+    curves: dict[str, Sequence[tuple[datetime, float]]] = {
+        f"backtest {n}": r.equity_curve for n, r in backtests.items()
+    }
+    if account:
+        curves["paper/live account"] = account
+    return plot_equity(path, curves, "equity: backtest vs the run")

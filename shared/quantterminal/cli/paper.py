@@ -1,0 +1,183 @@
+"""``qterm paper``: the whole pipeline on one machine, no AWS account.
+
+replay server (real bars) -> feed -> in-process bus -> the bar handler's and order events' code
+(``TradingDesk``) -> simulated broker -> state store -> ledger, with the HTTP API and the dashboard
+on http://127.0.0.1:PORT. At the end: a summary and the divergence report against the backtest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from contextlib import ExitStack, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from quantterminal.adapters.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.bus import LocalBus
+from quantterminal.adapters.csv_bars import DataError
+from quantterminal.adapters.factories import open_ledger, open_state_store, redact
+from quantterminal.adapters.http_api import build_api
+from quantterminal.adapters.ledger_sink import LedgerSink
+from quantterminal.adapters.local_api import STAGE, LocalApiServer, api_key, dashboard_snapshot
+from quantterminal.adapters.paper import BARS, PaperTrader
+from quantterminal.adapters.record_sink import bar_records
+from quantterminal.adapters.runtime import Runtime
+from quantterminal.adapters.secrets import SecretError
+from quantterminal.adapters.simulated_broker import SimulatedBroker
+from quantterminal.cli.db import DATABASE_HELP
+from quantterminal.cli.divergence import compare_run, wide_console
+from quantterminal.cli.feed import add_feed_arguments, feed_service, open_source
+from quantterminal.core.broker import BrokerRejected, BrokerUnavailable
+from quantterminal.core.reconcile import Reconciler
+from quantterminal.core.strategies import STRATEGIES
+
+
+def register(commands: Any) -> None:
+    """Add the ``paper`` subcommand."""
+    parser = commands.add_parser(
+        "paper",
+        help="paper trade on one machine: replayed real data, simulated broker, API and dashboard",
+        description="Run the full pipeline locally: the feed (a replay of real bars by default), the same "
+        "decision and order-update code the Lambdas run, the simulated broker (or an Alpaca paper account), "
+        "the state store and the ledger, with the HTTP API and dashboard on loopback. Ends with a summary "
+        "and the divergence report against the backtest of the same bars.",
+    )
+    add_feed_arguments(parser, replay="sample:lean_2013")
+    parser.add_argument("--days", type=int, help="replay only the first N trading days")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated (default: all three)")
+    parser.add_argument("--database", help=DATABASE_HELP)
+    parser.add_argument("--redis", metavar="URL", help="state store (default: $REDIS_URL, else in-process memory)")
+    parser.add_argument("--broker", choices=("sim", "alpaca"), default="sim", help="simulated, or Alpaca (APCA_* keys)")
+    parser.add_argument("--account", default="paper")
+    parser.add_argument("--port", type=int, default=8787, help="API and dashboard port (0: any free one)")
+    parser.add_argument("--no-api", action="store_true", help="no HTTP API or dashboard")
+    parser.add_argument("--hold", action="store_true", help="keep the API and dashboard up after the run (Ctrl-C)")
+    parser.add_argument("--out", type=Path, help="write the divergence plot here")
+    parser.set_defaults(handler=run, rth=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``qterm paper``."""
+    try:
+        return _run(args)
+    except (DataError, SecretError, ValueError, OSError, BrokerRejected, BrokerUnavailable) as exc:
+        print(f"qterm paper: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    console = wide_console()
+    names = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise ValueError(f"unknown strategies: {', '.join(unknown)}")
+    with ExitStack() as stack:
+        source = open_source(args, stack)
+        ledger = open_ledger(args.database)
+        stack.callback(ledger.close)
+        ledger.migrate()
+        store = open_state_store(args.redis)
+        broker = AlpacaBroker.from_env() if args.broker == "alpaca" else SimulatedBroker()
+        runtime = Runtime.build(store, ledger, broker, account=args.account, strategies=names, symbols=source.symbols)
+        drifts = Reconciler(store, broker, runtime.gate).run(datetime.now(UTC))
+        if drifts:
+            print(f"reconciled {len(drifts)} drift(s) with the broker before resuming", flush=True)
+        bus = LocalBus()
+        trader = PaperTrader(runtime, bus, replay_clock=source.replaying and args.broker == "sim")
+        if source.replaying and args.broker == "alpaca":
+            print("note: replayed bars are hours old for a real broker: they feed the strategies, no order goes out")
+        if not args.no_api:
+            app = build_api(lambda: runtime.queries, lambda: runtime.symbols, trader.now)
+            server = LocalApiServer(app, api_key(), snapshot=dashboard_snapshot(_getter(app)), port=args.port)
+            stack.enter_context(server)
+            print(f"dashboard: {server.url}/#key={server.key}   API: {server.url}{STAGE}/openapi.json", flush=True)
+        sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
+        service, pipeline = feed_service(args, source, sinks)
+        print(
+            f"paper: {', '.join(names)} on {', '.join(source.symbols)}; broker {args.broker}; "
+            f"ledger {redact(args.database or 'default')}; state {redact(args.redis or 'memory')}",
+            flush=True,
+        )
+        stop = threading.Event()
+        trading = threading.Thread(target=trader.run, args=(stop,), name="paper-trader", daemon=True)
+        trading.start()
+        started = time.monotonic()
+        try:
+            service.run(threading.Event(), idle_exit=source.idle_exit)
+        except KeyboardInterrupt:
+            print("paper: stopping", file=sys.stderr, flush=True)
+        pipeline.finish(source.end)
+        for sink in sinks:
+            sink.close()
+        stop.set()
+        trading.join()
+        trader.finish()
+        _summary(console, runtime, trader, time.monotonic() - started)
+        try:
+            report = compare_run(ledger, args.account, names, out=args.out, console=console)
+        except ValueError as exc:
+            console.print(f"divergence: {exc}")
+            report = {}
+        if args.hold and not args.no_api:
+            console.print("holding the API and dashboard open; Ctrl-C to stop")
+            with suppress(KeyboardInterrupt):
+                threading.Event().wait()
+        return 1 if any(d.disagreements for d in report.values()) else 0
+
+
+def _getter(app: Any) -> Any:
+    """``get(path)`` through the resolver itself (the dashboard's snapshot uses the API's routes)."""
+    import json  # noqa: PLC0415
+
+    from quantterminal.adapters.local_api import proxy_event  # noqa: PLC0415
+
+    lock = threading.Lock()
+
+    def get(path: str) -> Any:
+        with lock:
+            answer = app.resolve(proxy_event("GET", path, {}, {}, None), None)
+        return json.loads(answer["body"])
+
+    return get
+
+
+def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: float) -> None:
+    stats = trader.stats
+    account = runtime.broker.account()
+    console.print(
+        f"[bold]Paper run[/] -- {stats.bars:,} bars in {seconds:,.1f} s, {stats.signals:,} signals, "
+        f"{stats.orders} orders placed, {stats.rejected} refused by risk, {stats.fills} fills, "
+        f"{stats.malformed} malformed, {stats.errors} errors"
+    )
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    end = (stats.last_bar or datetime.now(UTC)) + timedelta(minutes=1)
+    metrics = runtime.queries.strategy_metrics(start, end)
+    table = Table(title=f"account {runtime.account}: equity {account.equity:,.2f}, cash {account.cash:,.2f}")
+    for column in ("strategy", "orders", "fills", "realised P&L", "round trips", "win rate", "fill rate"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for row in metrics["strategies"]:
+        win = row["win_rate"]
+        fill = row["execution"]["fill_rate"]
+        table.add_row(
+            row["strategy"],
+            str(row["orders"]),
+            str(row["fills"]),
+            f"{float(row['realized_pnl']):,.2f}",
+            str(row["round_trips"]),
+            "-" if win is None else f"{win:.0%}",
+            "-" if fill is None else f"{fill:.0%}",
+        )
+    console.print(table)
+    positions = runtime.queries.positions()
+    for p in positions["positions"]:
+        console.print(
+            f"  open: {p['strategy']} {p['symbol']} {p['qty']} @ {p['avg_price']} "
+            f"(last {p['last_price']}, unrealised {p['unrealized_pnl']})"
+        )

@@ -1,0 +1,127 @@
+"""The divergence report: a paper or live run against the backtest of the same strategies over the
+same bars -- first the decisions (there should be no difference: it is the same strategy code on
+the same bars), then the execution drag (what trading for real cost against the backtest's fills).
+
+Decisions. The backtest's signals are the bars where a strategy's wanted direction changed; the
+live path records a decision (``Signal``) whenever it acts on a wanted direction. A live decision
+*disagrees* when the backtest wanted another direction at that bar. A backtest change with no live
+decision at that bar is *missed* (the live path had an order still working there, the bar came
+late or not at all, or the run was halted); misses are listed with the live record's reason when
+one is known, since they explain drag but are not a difference in the strategy.
+
+Execution drag, per strategy, backtest beside live: fill rate, median time to fill, slippage in
+bps against the decision price and against the limit, risk rejects, realised P&L, win rate and
+Sharpe (``core.reporting``'s definitions for both sides).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from quantterminal.core.backtest import BacktestResult
+from quantterminal.core.models import Direction, Fill, Signal
+from quantterminal.core.orders import OrderRequest
+from quantterminal.core.records import RiskEvent
+from quantterminal.core.reporting import StrategyResult, strategy_results
+
+
+@dataclass(frozen=True)
+class DecisionDifference:
+    """One decision where live and backtest part ways."""
+
+    strategy: str
+    symbol: str
+    bar_time: datetime
+    backtest: Direction | None  # the direction in force in the backtest at that bar
+    live: Direction | None  # the live decision at that bar (None: none recorded)
+
+    @property
+    def kind(self) -> str:
+        return "missed" if self.live is None else "disagrees"
+
+
+@dataclass(frozen=True)
+class StrategyDivergence:
+    """Backtest and live side by side for one strategy."""
+
+    strategy: str
+    live_decisions: int
+    backtest_decisions: int
+    disagreements: tuple[DecisionDifference, ...]
+    missed: tuple[DecisionDifference, ...]
+    backtest: StrategyResult
+    live: StrategyResult
+    backtest_sharpe: float | None  # of the backtest's own equity curve
+    rejects: int
+
+
+def _in_force(signals: Sequence[Signal]) -> dict[str, list[tuple[datetime, Direction]]]:
+    by_symbol: dict[str, list[tuple[datetime, Direction]]] = defaultdict(list)
+    for s in sorted(signals, key=lambda s: (s.symbol, s.bar_time)):
+        by_symbol[s.symbol].append((s.bar_time, s.direction))
+    return by_symbol
+
+
+def _direction_at(changes: Sequence[tuple[datetime, Direction]], at: datetime) -> Direction | None:
+    current = None
+    for when, direction in changes:
+        if when > at:
+            break
+        current = direction
+    return current
+
+
+def compare_decisions(
+    strategy: str, backtest: Sequence[Signal], live: Sequence[Signal], start: datetime | None = None
+) -> tuple[list[DecisionDifference], list[DecisionDifference]]:
+    """(disagreements, missed) between one strategy's backtest and live decisions; backtest changes
+    before ``start`` (the live run's first bar) are not expected live."""
+    changes = _in_force(backtest)
+    live_at = {(s.symbol, s.bar_time): s.direction for s in live}
+    disagreements = [
+        DecisionDifference(
+            strategy, s.symbol, s.bar_time, _direction_at(changes.get(s.symbol, []), s.bar_time), s.direction
+        )
+        for s in live
+        if _direction_at(changes.get(s.symbol, []), s.bar_time) is not s.direction
+    ]
+    missed = [
+        DecisionDifference(strategy, s.symbol, s.bar_time, s.direction, None)
+        for s in backtest
+        if (s.symbol, s.bar_time) not in live_at and (start is None or s.bar_time >= start)
+    ]
+    return disagreements, missed
+
+
+def divergence(
+    backtests: Mapping[str, BacktestResult],
+    live_signals: Sequence[Signal],
+    live_orders: Sequence[OrderRequest],
+    live_fills: Sequence[Fill],
+    risk_events: Sequence[RiskEvent],
+    live_base_equity: Decimal,
+) -> dict[str, StrategyDivergence]:
+    """Per strategy: decision differences and the execution drag (see the module docs)."""
+    start = min((s.bar_time for s in live_signals), default=None)
+    live = strategy_results(live_orders, live_fills, live_base_equity, backtests)
+    out = {}
+    for name, result in backtests.items():
+        mine = [s for s in live_signals if s.strategy == name]
+        disagreements, missed = compare_decisions(name, result.signals, mine, start)
+        simulated = strategy_results(result.orders, result.fills, result.config.cash, [name])[name]
+        out[name] = StrategyDivergence(
+            strategy=name,
+            live_decisions=len(mine),
+            backtest_decisions=len(result.signals),
+            disagreements=tuple(disagreements),
+            missed=tuple(missed),
+            backtest=simulated,
+            live=live[name],
+            backtest_sharpe=result.metrics.sharpe,
+            rejects=sum(1 for e in risk_events if e.kind == "rejection" and e.strategy == name),
+        )
+    return out
