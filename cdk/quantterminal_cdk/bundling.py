@@ -47,9 +47,9 @@ class PipBundler:
         return True
 
 
-# Not bundled: boto3 comes with the Lambda runtime; rich serves the command line only. matplotlib is
+# Not bundled: boto3 comes with the Lambda runtime; rich and aiohttp serve the command line only. matplotlib is
 # bundled for the daily report's equity PNG, and imported only when a PNG is drawn (a test checks).
-NOT_BUNDLED = frozenset({"boto3", "rich"})
+NOT_BUNDLED = frozenset({"boto3", "rich", "aiohttp"})
 PROVIDED_BY_LAMBDA = ("boto3", "botocore", "s3transfer")
 
 

@@ -1,5 +1,5 @@
-"""The HTTP API and the dashboard on a laptop: the API Lambda's Powertools resolver served by a
-threaded HTTP server on loopback (each request becomes the API Gateway event the Lambda would get,
+"""The HTTP API and the dashboard on a laptop: the API Lambda's Powertools resolver served by
+aiohttp on loopback (each request becomes the API Gateway event the Lambda would get,
 so the routes exist once), the dashboard's static files, and a server-sent-events stream.
 
 - ``/v1/...``: the API (``adapters/http_api.py``), with the API key in ``x-api-key`` -- from
@@ -12,22 +12,24 @@ so the routes exist once), the dashboard's static files, and a server-sent-event
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import mimetypes
 import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
+from aiohttp import web
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from quantterminal.adapters.http_api import OPENAPI_PATH, as_json_request
@@ -82,7 +84,11 @@ def proxy_event(
 
 
 class LocalApiServer:
-    """``with LocalApiServer(app, key, snapshot) as server:`` serves on ``server.url``."""
+    """``with LocalApiServer(app, key, snapshot) as server:`` serves on ``server.url``.
+
+    aiohttp on its own event loop in a background thread: one thread answers every connection in
+    arrival order (a thread per connection lets the GIL starve some of them: seconds-long tails
+    at 50 clients)."""
 
     def __init__(
         self,
@@ -92,104 +98,105 @@ class LocalApiServer:
         host: str = "127.0.0.1",
         port: int = 0,
         every: float = 1.0,
+        cache_seconds: float = 0.1,
     ) -> None:
         self.app, self.key, self.snapshot, self.every = app, key, snapshot, every
-        self._resolve_lock = threading.Lock()  # the resolver keeps per-request state on itself
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self.host, self.port = host, port
+        # Successful GET answers are reused for ``cache_seconds`` (0: never); any POST clears them.
+        # Fifty dashboards polling cost one query per route per tick instead of fifty.
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="local-api", daemon=True)
+        self.url = ""
 
     def __enter__(self) -> LocalApiServer:
-        threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True).start()
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _start(self) -> None:
+        web_app = web.Application(client_max_size=64 * 1024)
+        web_app.router.add_route("*", STAGE + "/{path:.*}", self._api)
+        web_app.router.add_get("/{path:.*}", self._static)
+        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        listener = socket.create_server((self.host, self.port), backlog=256, reuse_port=False)
+        self.port = int(listener.getsockname()[1])
+        await web.SockSite(self._runner, listener).start()
+        self.url = f"http://{self.host}:{self.port}"
+
+    async def _stop(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     def resolve(self, event: dict[str, Any]) -> dict[str, Any]:
-        with self._resolve_lock:
-            return self.app.resolve(as_json_request(event), None)  # type: ignore[arg-type]  # no Lambda context here
+        """The resolver's answer to ``event`` (a GET from the cache while it is fresh)."""
+        method = event["httpMethod"]
+        key = (event["path"], json.dumps(event.get("queryStringParameters"), sort_keys=True))
+        if method == "GET" and self.cache_seconds > 0:
+            hit = self._cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
+                return hit[1]
+        answer: dict[str, Any] = self.app.resolve(as_json_request(event), None)  # type: ignore[arg-type]
+        if method != "GET":
+            self._cache.clear()
+        elif self.cache_seconds > 0 and answer["statusCode"] == 200:
+            self._cache[key] = (time.monotonic(), answer)
+        return answer
 
     def authorised(self, headers: dict[str, str], query: dict[str, str]) -> bool:
         given = headers.get("x-api-key") or query.get("key") or ""
         return hmac.compare_digest(given.encode(), self.key.encode())
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        query = dict(request.query)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if path != OPENAPI_PATH and not self.authorised(headers, query):
+            return web.json_response({"message": "missing or wrong API key (x-api-key)"}, status=401)
+        if path == EVENTS_PATH:
+            return await self._events(request)
+        body = await request.text() if request.can_read_body else None
+        query.pop("key", None)
+        answer = self.resolve(proxy_event(request.method, path, query, headers, body))
+        return web.Response(
+            status=answer["statusCode"],
+            body=str(answer.get("body") or "").encode(),
+            content_type=answer.get("headers", {}).get("Content-Type", "application/json"),
+            headers={"Cache-Control": "no-store"},
+        )
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["path"] or "index.html"
+        files = resources.files(DASHBOARD) / "static"
+        target = files.joinpath(*[p for p in name.split("/") if p not in ("", ".", "..")])
+        if not target.is_file():
+            return web.Response(status=404, text="not found")
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return web.Response(body=target.read_bytes(), content_type=kind, headers={"Cache-Control": "no-store"})
 
-            def log_message(self, *args: object) -> None:  # requests are not worth a line each
-                return
-
-            def do_GET(self) -> None:
-                self._dispatch("GET")
-
-            def do_POST(self) -> None:
-                self._dispatch("POST")
-
-            def _dispatch(self, method: str) -> None:
-                parts = urlsplit(self.path)
-                query = dict(parse_qsl(parts.query))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                if not parts.path.startswith(STAGE + "/"):
-                    self._static(parts.path)
-                    return
-                path = parts.path[len(STAGE) :]
-                if path != OPENAPI_PATH and not server.authorised(headers, query):
-                    self._send(401, "application/json", b'{"message": "missing or wrong API key (x-api-key)"}')
-                    return
-                if path == EVENTS_PATH:
-                    self._events()
-                    return
-                length = int(headers.get("content-length") or 0)
-                body = self.rfile.read(length).decode("utf-8", errors="replace") if length else None
-                query.pop("key", None)
-                answer = server.resolve(proxy_event(method, path, query, headers, body))
-                content_type = answer.get("headers", {}).get("Content-Type", "application/json")
-                self._send(answer["statusCode"], content_type, str(answer.get("body") or "").encode())
-
-            def _send(self, status: int, content_type: str, body: bytes, extra: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                for name, value in (extra or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _static(self, path: str) -> None:
-                name = "index.html" if path in ("", "/") else path.lstrip("/")
-                files = resources.files(DASHBOARD) / "static"
-                target = files.joinpath(*[p for p in name.split("/") if p not in ("", ".", "..")])
-                if not target.is_file():
-                    self._send(404, "text/plain", b"not found")
-                    return
-                kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-                self._send(200, kind, target.read_bytes())
-
-            def _events(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Cache-Control", "no-store")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.close_connection = True
-                try:
-                    while not server._stopping.is_set():
-                        data = json.dumps(server.snapshot(), default=str)
-                        self.wfile.write(f"event: snapshot\ndata: {data}\n\n".encode())
-                        self.wfile.flush()
-                        server._stopping.wait(server.every)
-                except (BrokenPipeError, ConnectionResetError):
-                    return  # the page went away
-
-        return Handler
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        try:
+            while not self._stopping.is_set():
+                data = json.dumps(self.snapshot(), default=str)
+                await response.write(f"event: snapshot\ndata: {data}\n\n".encode())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.every)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the page went away, or the server is stopping
+        return response
 
 
 def dashboard_snapshot(

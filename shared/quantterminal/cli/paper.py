@@ -58,6 +58,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--account", default="paper")
     parser.add_argument("--port", type=int, default=8787, help="API and dashboard port (0: any free one)")
     parser.add_argument("--no-api", action="store_true", help="no HTTP API or dashboard")
+    parser.add_argument(
+        "--api-cache-ms", type=float, default=100, metavar="MS", help="reuse GET answers this long (0: never)"
+    )
     parser.add_argument("--hold", action="store_true", help="keep the API and dashboard up after the run (Ctrl-C)")
     parser.add_argument("--out", type=Path, help="write the divergence plot here")
     parser.set_defaults(handler=run, rth=True)
@@ -95,7 +98,13 @@ def _run(args: argparse.Namespace) -> int:
             print("note: replayed bars are hours old for a real broker: they feed the strategies, no order goes out")
         if not args.no_api:
             app = build_api(lambda: runtime.queries, lambda: runtime.symbols, trader.now)
-            server = LocalApiServer(app, api_key(), snapshot=dashboard_snapshot(_getter(app)), port=args.port)
+            server = LocalApiServer(
+                app,
+                api_key(),
+                snapshot=dashboard_snapshot(_getter(app)),
+                port=args.port,
+                cache_seconds=args.api_cache_ms / 1000,
+            )
             stack.enter_context(server)
             print(f"dashboard: {server.url}/#key={server.key}   API: {server.url}{STAGE}/openapi.json", flush=True)
         sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
@@ -109,9 +118,11 @@ def _run(args: argparse.Namespace) -> int:
         trading = threading.Thread(target=trader.run, args=(stop,), name="paper-trader", daemon=True)
         trading.start()
         started = time.monotonic()
+        interrupted = False
         try:
             service.run(threading.Event(), idle_exit=source.idle_exit)
         except KeyboardInterrupt:
+            interrupted = True
             print("paper: stopping", file=sys.stderr, flush=True)
         pipeline.finish(source.end)
         for sink in sinks:
@@ -125,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             console.print(f"divergence: {exc}")
             report = {}
-        if args.hold and not args.no_api:
+        if args.hold and not args.no_api and not interrupted:
             console.print("holding the API and dashboard open; Ctrl-C to stop")
             with suppress(KeyboardInterrupt):
                 threading.Event().wait()

@@ -1,0 +1,252 @@
+// QuantTerminal's dashboard: one page over the HTTP API. A server-sent-events stream
+// (/v1/events) pushes a snapshot every second; actions (halt, resume, enable/disable a
+// strategy) are POSTs to the API with the same key. When the stream drops, the page says so
+// and keeps the last data on screen, dimmed, until it reconnects.
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+const API = "/v1";
+const $ = (id) => document.getElementById(id);
+let key = "";
+let chart = null;
+let source = null;
+let downSince = null;
+
+// --- formatting ------------------------------------------------------------------------------
+const money = (v) => (v === null || v === undefined ? "-" : Number(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+const signed = (v) => (v === null || v === undefined ? "-" : (Number(v) > 0 ? "+" : "") + money(v));
+const pct = (v) => (v === null || v === undefined ? "-" : (100 * v).toFixed(1) + "%");
+const num = (v, d = 2) => (v === null || v === undefined ? "-" : Number(v).toFixed(d));
+const time = (iso) => (iso ? iso.slice(11, 19) : "-");
+const tone = (v) => (v === null || v === undefined || Number(v) === 0 ? "" : Number(v) > 0 ? "pos" : "neg");
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function table(el, headers, rows) {
+  el.replaceChildren();
+  const head = document.createElement("tr");
+  for (const h of headers) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.appendChild(th);
+  }
+  el.appendChild(head);
+  for (const row of rows) {
+    const tr = document.createElement("tr");
+    for (const c of row) tr.appendChild(c instanceof Node ? c : cell(String(c)));
+    el.appendChild(tr);
+  }
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    const td = cell("none", "dim");
+    td.colSpan = headers.length;
+    tr.appendChild(td);
+    el.appendChild(tr);
+  }
+}
+
+function badge(el, text, kind) {
+  el.textContent = text;
+  el.className = "badge " + kind;
+}
+
+function banner(text) {
+  $("banner").hidden = !text;
+  $("banner").textContent = text || "";
+}
+
+// --- rendering -------------------------------------------------------------------------------
+function renderChart(curve) {
+  const xs = curve.map((p) => Date.parse(p.time) / 1000);
+  const ys = curve.map((p) => Number(p.equity));
+  if (!chart) {
+    const width = $("chart").clientWidth || 600;
+    chart = new uPlot(
+      {
+        width,
+        height: 220,
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: true } },
+        axes: [
+          { stroke: "#6e7b87", grid: { stroke: "#1f2a33" } },
+          { stroke: "#6e7b87", grid: { stroke: "#1f2a33" }, size: 70 },
+        ],
+        series: [{}, { label: "equity", stroke: "#3fb950", width: 1.5, value: (u, v) => money(v) }],
+      },
+      [xs, ys],
+      $("chart"),
+    );
+  } else {
+    chart.setData([xs, ys]);
+  }
+  $("chart").dataset.points = String(xs.length);
+}
+
+function render(s) {
+  const pnl = s.pnl || {};
+  $("account").textContent = (s.positions.account || "-").toUpperCase();
+  $("equity").textContent = money(pnl.equity);
+  $("pnl").textContent = signed(pnl.pnl);
+  $("pnl").className = tone(pnl.pnl);
+  $("unrealized").textContent = signed(s.positions.unrealized_pnl);
+  $("unrealized").className = tone(s.positions.unrealized_pnl);
+  $("clock").textContent = (s.health.now || s.at || "").replace("T", " ").slice(0, 19) + " UTC";
+  renderRisk(s.risk);
+
+  renderChart(pnl.curve || []);
+
+  table($("positions"), ["strategy", "symbol", "qty", "entry", "last", "unrealised", "realised"],
+    s.positions.positions.map((p) => [p.strategy, p.symbol, p.qty, money(p.avg_price), money(p.last_price),
+      cell(signed(p.unrealized_pnl), tone(p.unrealized_pnl)), cell(signed(p.realized_pnl), tone(p.realized_pnl))]));
+
+  table($("orders"), ["time", "strategy", "symbol", "side", "qty", "limit", "status"],
+    s.orders.orders.slice(0, 15).map((o) => [time(o.decision_time || o.created_at), o.strategy, o.symbol, o.side, `${o.filled_qty}/${o.qty}`, money(o.limit_price), o.status]));
+
+  table($("fills"), ["time", "strategy", "symbol", "side", "qty", "price"],
+    s.fills.fills.slice(0, 15).map((f) => [time(f.time), f.strategy || "-", f.symbol, cell(f.side, f.side === "buy" ? "pos" : "neg"), f.qty, money(f.price)]));
+
+  table($("strategies"), ["strategy", "state", "orders", "fills", "realised", "win rate", "Sharpe", "max DD", "fill rate", "slip bps", ""],
+    s.strategies.strategies.map((st) => {
+      const button = document.createElement("button");
+      button.textContent = st.enabled ? "DISABLE" : "ENABLE";
+      button.dataset.strategy = st.strategy;
+      button.onclick = () => act(`/strategies/${st.strategy}/${st.enabled ? "disable" : "enable"}`);
+      const td = document.createElement("td");
+      td.appendChild(button);
+      return [st.strategy, cell(st.enabled ? "on" : "off", st.enabled ? "pos" : "neg"), st.orders, st.fills,
+        cell(signed(st.realized_pnl), tone(st.realized_pnl)), pct(st.win_rate), num(st.sharpe), pct(st.max_drawdown),
+        pct(st.execution.fill_rate), num(st.execution.slippage_bps_vs_decision), td];
+    }));
+
+  const h = s.health;
+  definitions($("health"), [
+    ["status", h.ok ? "ok" : "STALE"],
+    ["market", h.market_open ? "open" : "closed"],
+    ["last bar", h.last_bar ? h.last_bar.replace("T", " ").slice(0, 16) : "-"],
+    ["feed lag", h.feed_lag_seconds === null ? "-" : `${num(h.feed_lag_seconds, 1)} s`],
+    ...Object.entries(h.last_bars).map(([sym, t]) => [sym, t ? t.slice(11, 16) : "-"]),
+  ]);
+  $("health").dataset.status = h.ok ? "ok" : "stale";
+}
+
+function renderRisk(risk) {
+  badge($("trading"), risk.halted ? "HALTED" : risk.entries_halted_today ? "ENTRIES HALTED" : "TRADING", risk.halted ? "bad" : risk.entries_halted_today ? "warn" : "ok");
+  const riskRows = [
+    ["state", risk.halted ? "HALTED" : "trading"],
+    ["reason", risk.halt_reason || "-"],
+    ["since", risk.halted_at ? risk.halted_at.replace("T", " ").slice(0, 19) : "-"],
+    ["day opened at", money(risk.opening_equity)],
+    ["peak equity", money(risk.peak_equity)],
+    ["entries halted today", risk.entries_halted_today ? "yes" : "no"],
+    ["disabled strategies", risk.disabled_strategies.join(", ") || "-"],
+    ["pending reservations", String(risk.reservations.length)],
+  ];
+  definitions($("risk"), riskRows);
+}
+
+function definitions(el, rows) {
+  const dl = document.createElement("dl");
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v;
+    dl.append(dt, dd);
+  }
+  el.replaceChildren(dl);
+}
+
+// --- the API ---------------------------------------------------------------------------------
+async function act(path) {
+  const reason = $("reason").value.trim();
+  if (!reason) {
+    banner("A reason is needed for every action (it is kept in the ledger).");
+    $("reason").focus();
+    return;
+  }
+  try {
+    const response = await fetch(API + path, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": key },
+      body: JSON.stringify({ reason }),
+    });
+    const body = await response.json();
+    if (!response.ok) {
+      banner(`${path}: HTTP ${response.status} ${JSON.stringify(body.detail || body.message || body)}`);
+      return;
+    }
+    $("reason").value = "";
+    banner("");
+    renderRisk(body); // every action answers with the risk state
+  } catch (err) {
+    banner(`${path}: the API is unreachable (${err})`);
+  }
+}
+
+function connected() {
+  downSince = null;
+  banner("");
+  badge($("link"), "LIVE", "ok");
+  $("panels").classList.remove("stale");
+}
+
+function disconnected() {
+  downSince = downSince || new Date();
+  badge($("link"), "DISCONNECTED", "bad");
+  $("panels").classList.add("stale");
+  banner(`API unreachable since ${downSince.toISOString().slice(11, 19)} UTC -- showing the last data received; reconnecting...`);
+}
+
+async function connect() {
+  try {
+    const probe = await fetch(API + "/risk", { headers: { "x-api-key": key } });
+    if (probe.status === 401) {
+      localStorage.removeItem("qt-key");
+      $("login").hidden = false;
+      banner("The API refused the key: enter the right one.");
+      return;
+    }
+  } catch (err) {
+    disconnected();
+    setTimeout(connect, 2000);
+    return;
+  }
+  $("login").hidden = true;
+  if (source) source.close();
+  source = new EventSource(`${API}/events?key=${encodeURIComponent(key)}`);
+  source.onopen = connected;
+  source.onerror = disconnected;
+  source.addEventListener("snapshot", (event) => {
+    connected();
+    render(JSON.parse(event.data));
+  });
+}
+
+function start() {
+  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fromUrl) {
+    localStorage.setItem("qt-key", fromUrl);
+    history.replaceState(null, "", location.pathname); // the key does not stay in the address bar
+  }
+  key = localStorage.getItem("qt-key") || "";
+  $("halt").onclick = () => act("/halt");
+  $("resume").onclick = () => act("/resume");
+  $("login").onsubmit = (event) => {
+    event.preventDefault();
+    key = $("key").value.trim();
+    localStorage.setItem("qt-key", key);
+    connect();
+  };
+  if (!key) {
+    $("login").hidden = false;
+    return;
+  }
+  connect();
+}
+
+start();

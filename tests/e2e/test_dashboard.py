@@ -1,0 +1,142 @@
+"""The dashboard end to end in a real browser (Debian's headless Chromium, driven by Playwright):
+a ``qterm paper`` run replays a real session at 30 minutes a second while the page watches --
+the equity curve grows and positions and fills appear as bars arrive; HALT reaches the risk state;
+when the server goes away the page says so. Screenshots go to out/e2e/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "out" / "e2e"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+KEY = "e2e-key"
+# As the machine's notes say: no background networking on a closed network, a fresh profile.
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def need_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    message = "Debian's chromium is not installed (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI must run the browser tests", pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def paper(tmp_path: Path) -> Iterator[dict[str, object]]:
+    """``qterm paper`` on one real SPY session, paced, with the API and dashboard on a free port."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "quantterminal.cli.main", "paper", "--days", "1", "--symbols", "SPY",
+        "--speed", "30", "--port", str(port), "--hold", "--database", f"sqlite:///{tmp_path}/ledger.sqlite3",
+    ]  # fmt: skip
+    log = (tmp_path / "paper.log").open("w")
+    process = subprocess.Popen(command, env={**os.environ, "QT_API_KEY": KEY}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/v1/openapi.json", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("the paper run's API did not come up: " + (tmp_path / "paper.log").read_text())
+    yield {"url": url, "process": process}
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    log.close()
+
+
+def api(url: str, path: str) -> dict[str, object]:
+    request = urllib.request.Request(f"{url}/v1{path}", headers={"x-api-key": KEY})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return dict(json.load(response))
+
+
+@pytest.mark.slow
+def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_down(
+    paper: dict[str, object],
+) -> None:
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    url = str(paper["url"])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{url}/#key={KEY}")
+        expect(page.locator("#link")).to_have_text("LIVE", timeout=15_000)
+        assert "key=" not in page.url, "the key leaves the address bar"
+
+        # P&L and positions change as bars arrive.
+        chart = page.locator("#chart")
+        page.wait_for_function("Number(document.querySelector('#chart').dataset.points || 0) > 5", timeout=20_000)
+        first_points = int(chart.get_attribute("data-points") or 0)
+        first_equity = page.locator("#equity").inner_text()
+        page.screenshot(path=str(SHOTS / "1-live.png"), full_page=True)
+        page.wait_for_function(
+            f"Number(document.querySelector('#chart').dataset.points || 0) > {first_points + 20}", timeout=30_000
+        )
+        page.wait_for_function("document.querySelectorAll('#fills tr').length > 2", timeout=30_000)
+        expect(page.locator("#positions")).not_to_contain_text("none", timeout=30_000)
+        assert page.locator("#equity").inner_text() != "-"
+        assert first_equity is not None
+        page.screenshot(path=str(SHOTS / "2-trading.png"), full_page=True)
+
+        # HALT needs a reason, then reaches the risk state.
+        page.click("#halt")
+        expect(page.locator("#banner")).to_contain_text("reason is needed")
+        assert api(url, "/risk")["halted"] is False
+        page.fill("#reason", "e2e: halt from the dashboard")
+        page.click("#halt")
+        expect(page.locator("#trading")).to_have_text("HALTED", timeout=10_000)
+        risk = api(url, "/risk")
+        assert risk["halted"] is True
+        assert risk["halt_reason"] == "e2e: halt from the dashboard"
+        expect(page.locator("#risk")).to_contain_text("e2e: halt from the dashboard", timeout=10_000)
+        page.screenshot(path=str(SHOTS / "3-halted.png"), full_page=True)
+        page.fill("#reason", "e2e: resume")
+        page.click("#resume")
+        expect(page.locator("#trading")).to_have_text("TRADING", timeout=10_000)
+
+        # The API goes away: the page says so and keeps the last data, dimmed.
+        process = paper["process"]
+        assert isinstance(process, subprocess.Popen)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        expect(page.locator("#link")).to_have_text("DISCONNECTED", timeout=15_000)
+        expect(page.locator("#banner")).to_contain_text("API unreachable")
+        expect(page.locator("#panels")).to_have_class("stale")
+        assert page.locator("#equity").inner_text() != "-"
+        page.screenshot(path=str(SHOTS / "4-api-down.png"), full_page=True)
+        browser.close()
