@@ -23,6 +23,7 @@ from quantterminal_cdk.lint import lint_ignore
 from quantterminal_cdk.monitoring import Monitoring
 from quantterminal_cdk.queues import dead_letter_queue
 from quantterminal_cdk.stateful import StatefulStack
+from quantterminal_cdk.web import Dashboard
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class PipelineStack(Stack):
             if fn is not self.migrate:
                 fn.node.add_dependency(self.migration)
         self.api = HttpApi(self, "Http", handler=self.api_handler)
+        self.dashboard = Dashboard(self, "Dashboard", api=self.api.rest_api, access_logs=data.access_logs)
         self.schedules = Schedules(
             self, "Schedules", daily_report=self.daily_report, backfill=self.backfill, reconcile=self.reconcile
         )

@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,38 @@ def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_do
         assert page.locator("#equity").inner_text() != "-"
         page.screenshot(path=str(SHOTS / "4-api-down.png"), full_page=True)
         browser.close()
+
+
+def test_behind_api_gateway_without_an_event_stream_the_page_polls(tmp_path: Path) -> None:
+    """In AWS the page is served from S3 and the API by API Gateway, which cannot stream: the page
+    falls back to polling the same routes."""
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    from quantterminal.adapters.http_api import build_api
+    from quantterminal.adapters.local_api import LocalApiServer, dashboard_snapshot
+    from quantterminal.adapters.memory_state import MemoryStateStore
+    from quantterminal.adapters.runtime import Runtime
+    from quantterminal.adapters.simulated_broker import SimulatedBroker
+    from quantterminal.adapters.sqlite_ledger import SqliteLedger
+    from quantterminal.cli.paper import _getter
+
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    ledger.migrate()
+    runtime = Runtime.build(MemoryStateStore(), ledger, SimulatedBroker(), symbols=("SPY",))
+    runtime.gate.halt("halted before the page opened", datetime.now(UTC))
+    app = build_api(lambda: runtime.queries, lambda: runtime.symbols)
+    with (
+        LocalApiServer(app, KEY, dashboard_snapshot(_getter(app)), stream_events=False) as server,
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.goto(f"{server.url}/#key={KEY}")
+        expect(page.locator("#link")).to_have_text("POLLING", timeout=15_000)
+        expect(page.locator("#trading")).to_have_text("HALTED", timeout=15_000)
+        expect(page.locator("#risk")).to_contain_text("halted before the page opened")
+        page.screenshot(path=str(SHOTS / "5-polling.png"), full_page=True)
+        browser.close()
+    ledger.close()

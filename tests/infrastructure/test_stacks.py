@@ -139,6 +139,9 @@ def test_iam_grants_no_wildcard_actions_on_data(synthesized: dict[str, Any]) -> 
                         "xray:PutTraceSegments",
                         "xray:PutTelemetryRecords",
                         "ecr:GetAuthorizationToken",
+                        # CDK's BucketDeployment invalidates the dashboard's distribution
+                        "cloudfront:CreateInvalidation",
+                        "cloudfront:GetInvalidation",
                     }
 
 
@@ -168,11 +171,15 @@ def test_cfn_lint_finds_no_errors_in_the_cloud_assembly(synthesized: dict[str, A
     assert result.returncode & 1 == 0, result.stdout + result.stderr  # 1: cfn-lint itself failed
     findings = [(line.split(":")[5], line.split(":")[6]) for line in result.stdout.splitlines()]
     # W3005 (an explicit DependsOn beside a GetAtt) is how CDK orders a role's policy before its function.
-    # WS1000/WS1004 (tracing, log retention) only on CDK's own provider behind the migration trigger.
+    # WS1000/WS1004 (tracing, log retention) only on CDK's own providers: the one behind the
+    # migration trigger and the one that copies the dashboard's files.
     # ES1007 compares the permission's function (GetAtt Arn) with the EventInvokeConfig's (Ref) as
     # strings and so never matches CDK's output; the on-failure destinations are asserted above.
     unexplained = [(rule, what) for rule, what in findings if rule not in ("W3005", "ES1007")]
-    assert all(rule in ("WS1000", "WS1004") and "AWSCDKTrigger" in what for rule, what in unexplained), result.stdout
+    cdk_providers = ("AWSCDKTrigger", "CustomCDKBucketDeployment")
+    assert all(rule in ("WS1000", "WS1004") and any(p in what for p in cdk_providers) for rule, what in unexplained), (
+        result.stdout
+    )
 
 
 def test_the_api_requires_a_key_is_throttled_and_logs_access(synthesized: dict[str, Any]) -> None:
@@ -264,3 +271,23 @@ def test_cdk_synth_bundles_the_lambdas_with_pip_and_no_docker(tmp_path: Path) ->
     assert not present & {"boto3", "botocore", "rich"}
     assert list(bundle.glob("psycopg2/_psycopg.cpython-314-x86_64-linux-gnu.so")), "Lambda-platform wheels"
     assert (tmp_path / "QuantTerminalPipeline.template.json").exists()
+
+
+def test_the_dashboard_is_served_from_a_private_bucket_with_the_api_on_the_same_origin(
+    synthesized: dict[str, Any],
+) -> None:
+    pipe = synthesized["pipe_t"]
+    (distribution,) = pipe.find_resources("AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    assert config["DefaultRootObject"] == "index.html"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    (api,) = config["CacheBehaviors"]
+    assert api["PathPattern"] == "/v1/*"
+    assert "POST" in api["AllowedMethods"]
+    assert api["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    pipe.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
+    pipe.has_resource_properties("Custom::CDKBucketDeployment", {"DistributionPaths": ["/*"]})
+    buckets = pipe.find_resources("AWS::S3::Bucket")
+    assert all(
+        b["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True for b in buckets.values()
+    )

@@ -191,7 +191,7 @@ async function act(path) {
 function connected() {
   downSince = null;
   banner("");
-  badge($("link"), "LIVE", "ok");
+  badge($("link"), polling ? "POLLING" : "LIVE", polling ? "warn" : "ok");
   $("panels").classList.remove("stale");
 }
 
@@ -200,6 +200,38 @@ function disconnected() {
   badge($("link"), "DISCONNECTED", "bad");
   $("panels").classList.add("stale");
   banner(`API unreachable since ${downSince.toISOString().slice(11, 19)} UTC -- showing the last data received; reconnecting...`);
+}
+
+// Behind API Gateway (AWS) there is no event stream: the page polls the same routes instead.
+const ROUTES = ["positions", "pnl", "orders", "fills", "strategies", "risk", "health"];
+let polling = null;
+let received = false;
+
+async function poll() {
+  try {
+    const bodies = await Promise.all(
+      ROUTES.map(async (route) => {
+        const response = await fetch(`${API}/${route}`, { headers: { "x-api-key": key } });
+        if (response.status !== 200 && !(route === "health" && response.status === 503)) {
+          throw new Error(`${route}: HTTP ${response.status}`);
+        }
+        return response.json();
+      }),
+    );
+    const snapshot = Object.fromEntries(ROUTES.map((route, i) => [route, bodies[i]]));
+    connected();
+    render({ ...snapshot, at: new Date().toISOString() });
+  } catch (err) {
+    disconnected();
+  }
+}
+
+function startPolling() {
+  if (polling) return;
+  if (source) source.close();
+  badge($("link"), "POLLING", "warn");
+  poll();
+  polling = setInterval(poll, 5000);
 }
 
 async function connect() {
@@ -219,9 +251,14 @@ async function connect() {
   $("login").hidden = true;
   if (source) source.close();
   source = new EventSource(`${API}/events?key=${encodeURIComponent(key)}`);
-  source.onopen = connected;
-  source.onerror = disconnected;
+  source.onerror = () => {
+    // A stream that never delivered (no /events route: API Gateway) means poll; one that
+    // delivered and dropped means the server went away -- EventSource reconnects by itself.
+    if (!received && source.readyState === EventSource.CLOSED) startPolling();
+    else disconnected();
+  };
   source.addEventListener("snapshot", (event) => {
+    received = true;
     connected();
     render(JSON.parse(event.data));
   });

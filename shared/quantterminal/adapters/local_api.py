@@ -99,8 +99,10 @@ class LocalApiServer:
         port: int = 0,
         every: float = 1.0,
         cache_seconds: float = 0.1,
+        stream_events: bool = True,
     ) -> None:
         self.app, self.key, self.snapshot, self.every = app, key, snapshot, every
+        self.stream_events = stream_events  # False: like API Gateway, no /events (the page polls)
         self.host, self.port = host, port
         # Successful GET answers are reused for ``cache_seconds`` (0: never); any POST clears them.
         # Fifty dashboards polling cost one query per route per tick instead of fifty.
@@ -164,7 +166,7 @@ class LocalApiServer:
         headers = {k.lower(): v for k, v in request.headers.items()}
         if path != OPENAPI_PATH and not self.authorised(headers, query):
             return web.json_response({"message": "missing or wrong API key (x-api-key)"}, status=401)
-        if path == EVENTS_PATH:
+        if path == EVENTS_PATH and self.stream_events:
             return await self._events(request)
         body = await request.text() if request.can_read_body else None
         query.pop("key", None)
