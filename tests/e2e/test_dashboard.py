@@ -151,12 +151,11 @@ def test_behind_api_gateway_without_an_event_stream_the_page_polls(tmp_path: Pat
     from playwright.sync_api import expect, sync_playwright
 
     from quantterminal.adapters.http_api import build_api
-    from quantterminal.adapters.local_api import LocalApiServer, dashboard_snapshot
+    from quantterminal.adapters.local_api import LocalApiServer
     from quantterminal.adapters.memory_state import MemoryStateStore
     from quantterminal.adapters.runtime import Runtime
     from quantterminal.adapters.simulated_broker import SimulatedBroker
     from quantterminal.adapters.sqlite_ledger import SqliteLedger
-    from quantterminal.cli.paper import _getter
 
     ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
     ledger.migrate()
@@ -164,7 +163,7 @@ def test_behind_api_gateway_without_an_event_stream_the_page_polls(tmp_path: Pat
     runtime.gate.halt("halted before the page opened", datetime.now(UTC))
     app = build_api(lambda: runtime.queries, lambda: runtime.symbols)
     with (
-        LocalApiServer(app, KEY, dashboard_snapshot(_getter(app)), stream_events=False) as server,
+        LocalApiServer(app, KEY, stream_events=False) as server,
         sync_playwright() as pw,
     ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -13,12 +13,11 @@ from typing import Any
 import pytest
 
 from quantterminal.adapters.http_api import build_api
-from quantterminal.adapters.local_api import LocalApiServer, api_key, dashboard_snapshot
+from quantterminal.adapters.local_api import LocalApiServer, api_key
 from quantterminal.adapters.memory_state import MemoryStateStore
 from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.simulated_broker import SimulatedBroker
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.cli.paper import _getter
 
 KEY = "test-key-123"
 
@@ -29,7 +28,7 @@ def server(tmp_path: Path) -> Iterator[tuple[LocalApiServer, Runtime]]:
     ledger.migrate()
     runtime = Runtime.build(MemoryStateStore(), ledger, SimulatedBroker(), symbols=("SPY",))
     app = build_api(lambda: runtime.queries, lambda: runtime.symbols)
-    with LocalApiServer(app, KEY, dashboard_snapshot(_getter(app)), every=0.1) as running:
+    with LocalApiServer(app, KEY, every=0.1) as running:
         yield running, runtime
     ledger.close()
 

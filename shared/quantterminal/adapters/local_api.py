@@ -23,7 +23,6 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -39,6 +38,7 @@ STAGE = "/v1"
 EVENTS_PATH = "/events"
 KEY_FILE = Path(".quantterminal/api-key")
 DASHBOARD = "quantterminal.dashboard"  # the package holding the built static files
+SNAPSHOT_ROUTES = ("positions", "pnl", "orders", "fills", "strategies", "risk", "health")
 
 
 def api_key(environ: dict[str, str] | None = None, key_file: Path = KEY_FILE) -> str:
@@ -84,7 +84,7 @@ def proxy_event(
 
 
 class LocalApiServer:
-    """``with LocalApiServer(app, key, snapshot) as server:`` serves on ``server.url``.
+    """``with LocalApiServer(app, key) as server:`` serves on ``server.url``.
 
     aiohttp on its own event loop in a background thread: one thread answers every connection in
     arrival order (a thread per connection lets the GIL starve some of them: seconds-long tails
@@ -94,14 +94,13 @@ class LocalApiServer:
         self,
         app: APIGatewayRestResolver,
         key: str,
-        snapshot: Callable[[], dict[str, Any]],
         host: str = "127.0.0.1",
         port: int = 0,
         every: float = 1.0,
         cache_seconds: float = 0.1,
         stream_events: bool = True,
     ) -> None:
-        self.app, self.key, self.snapshot, self.every = app, key, snapshot, every
+        self.app, self.key, self.every = app, key, every
         self.stream_events = stream_events  # False: like API Gateway, no /events (the page polls)
         self.host, self.port = host, port
         # Successful GET answers are reused for ``cache_seconds`` (0: never); any POST clears them.
@@ -156,6 +155,14 @@ class LocalApiServer:
             self._cache[key] = (time.monotonic(), answer)
         return answer
 
+    def snapshot(self) -> dict[str, Any]:
+        """What the dashboard shows, read through the API's own routes (and its cache)."""
+        bodies = {
+            route: json.loads(self.resolve(proxy_event("GET", f"/{route}", {}, {}, None))["body"])
+            for route in SNAPSHOT_ROUTES
+        }
+        return {"at": datetime.now(UTC).isoformat(), **bodies}
+
     def authorised(self, headers: dict[str, str], query: dict[str, str]) -> bool:
         given = headers.get("x-api-key") or query.get("key") or ""
         return hmac.compare_digest(given.encode(), self.key.encode())
@@ -199,23 +206,3 @@ class LocalApiServer:
         except (ConnectionResetError, asyncio.CancelledError):
             pass  # the page went away, or the server is stopping
         return response
-
-
-def dashboard_snapshot(
-    get: Callable[[str], Any], now: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> Callable[[], dict[str, Any]]:
-    """What the dashboard shows, read through the API's own routes (``get(path)`` -> body)."""
-
-    def snapshot() -> dict[str, Any]:
-        return {
-            "at": now().isoformat(),
-            "positions": get("/positions"),
-            "pnl": get("/pnl"),
-            "orders": get("/orders"),
-            "fills": get("/fills"),
-            "strategies": get("/strategies"),
-            "risk": get("/risk"),
-            "health": get("/health"),
-        }
-
-    return snapshot

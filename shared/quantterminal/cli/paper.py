@@ -25,7 +25,7 @@ from quantterminal.adapters.csv_bars import DataError
 from quantterminal.adapters.factories import open_ledger, open_state_store, redact
 from quantterminal.adapters.http_api import build_api
 from quantterminal.adapters.ledger_sink import LedgerSink
-from quantterminal.adapters.local_api import STAGE, LocalApiServer, api_key, dashboard_snapshot
+from quantterminal.adapters.local_api import STAGE, LocalApiServer, api_key
 from quantterminal.adapters.paper import BARS, PaperTrader
 from quantterminal.adapters.record_sink import bar_records
 from quantterminal.adapters.runtime import Runtime
@@ -98,13 +98,7 @@ def _run(args: argparse.Namespace) -> int:
             print("note: replayed bars are hours old for a real broker: they feed the strategies, no order goes out")
         if not args.no_api:
             app = build_api(lambda: runtime.queries, lambda: runtime.symbols, trader.now)
-            server = LocalApiServer(
-                app,
-                api_key(),
-                snapshot=dashboard_snapshot(_getter(app)),
-                port=args.port,
-                cache_seconds=args.api_cache_ms / 1000,
-            )
+            server = LocalApiServer(app, api_key(), port=args.port, cache_seconds=args.api_cache_ms / 1000)
             stack.enter_context(server)
             print(f"dashboard: {server.url}/#key={server.key}   API: {server.url}{STAGE}/openapi.json", flush=True)
         sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
@@ -141,22 +135,6 @@ def _run(args: argparse.Namespace) -> int:
             with suppress(KeyboardInterrupt):
                 threading.Event().wait()
         return 1 if any(d.disagreements for d in report.values()) else 0
-
-
-def _getter(app: Any) -> Any:
-    """``get(path)`` through the resolver itself (the dashboard's snapshot uses the API's routes)."""
-    import json  # noqa: PLC0415
-
-    from quantterminal.adapters.local_api import proxy_event  # noqa: PLC0415
-
-    lock = threading.Lock()
-
-    def get(path: str) -> Any:
-        with lock:
-            answer = app.resolve(proxy_event("GET", path, {}, {}, None), None)
-        return json.loads(answer["body"])
-
-    return get
 
 
 def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: float) -> None:
