@@ -96,3 +96,19 @@ def test_bad_arguments_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -
     assert "unknown strategies: nonesuch" in capsys.readouterr().err
     assert main(["paper", "--replay", "/nonexistent/bars.csv", "--no-api"]) == 2
     assert "qterm paper: error:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_chaotic_feed_changes_no_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Drops, garbage frames and silences in the replay: the feed backfills the gaps and the
+    strategies still make exactly the backtest's decisions (backfilled bars are consumed, not traded)."""
+    url = f"sqlite:///{tmp_path}/ledger.sqlite3"
+    chaos = ["--drop-every", "400", "--garbage-every", "250", "--silence-every", "900", "--silence-seconds", "6"]
+    assert main([*ONE_DAY, "--database", url, "--silence", "2", *chaos]) == 0
+    captured = capsys.readouterr()
+    assert "no decision differs from the backtest" in captured.out
+    assert "0 errors" in captured.out
+    assert "reconnecting" in caplog.text, "the chaos happened"
+    assert "skipping malformed market data" in caplog.text
