@@ -52,14 +52,21 @@ class PaperStats:
 class PaperTrader:
     """Consumes the bus's bars and order updates with ``runtime``'s desk (see the module docs)."""
 
-    def __init__(self, runtime: Runtime, bus: LocalBus, replay_clock: bool) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        bus: LocalBus,
+        replay_clock: bool,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.runtime = runtime
         self.replay_clock = replay_clock
+        self.wall_clock = wall_clock
         self.stats = PaperStats()
         self._bars: queue.Queue[Record] = bus.stream(BARS).subscribe()
         self._orders_stream = bus.stream(ORDERS)
         self._orders: queue.Queue[Record] = self._orders_stream.subscribe()
-        self._now = datetime.now(UTC) if not replay_clock else datetime(1970, 1, 1, tzinfo=UTC)
+        self._now = datetime(1970, 1, 1, tzinfo=UTC)
         self._lock = threading.Lock()  # one decision or booking at a time, as one Lambda per shard
         runtime.broker.on_update(self._forward)
 
@@ -69,7 +76,7 @@ class PaperTrader:
 
     def now(self) -> datetime:
         """The run's clock: the last bar's close when replaying, else the wall clock."""
-        return self._now if self.replay_clock else datetime.now(UTC)
+        return self._now if self.replay_clock else self.wall_clock()
 
     def book_updates(self) -> None:
         """Book every order update waiting on the bus."""
