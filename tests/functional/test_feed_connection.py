@@ -136,5 +136,7 @@ def test_after_a_chaos_run_the_emitted_bars_equal_the_file(spy: list[Bar]) -> No
     got = [(u.bar.timestamp, u.bar.open, u.bar.high, u.bar.low, u.bar.close, u.bar.volume) for u in emitted]
     want = [(b.timestamp, b.open, b.high, b.low, b.close, b.volume) for b in spy]
     assert got == want
-    assert stream.stats.backfilled == lost == sum(u.source is BarSource.BACKFILL for u in emitted)
+    # Every bar the server dropped was backfilled. Under CPU load the client can also lose bars the
+    # server had sent (a silence reconnect discards what was still unread): those are backfilled too.
+    assert stream.stats.backfilled == sum(u.source is BarSource.BACKFILL for u in emitted) >= lost
     assert connection.stats.malformed > 0
