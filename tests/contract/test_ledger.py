@@ -277,6 +277,13 @@ def test_order_events_append_in_order_and_ignore_redelivery(ledger: Ledger) -> N
         assert ledger.append_order_event(event)
     assert not ledger.append_order_event(events[1])
     assert ledger.order_events("momentum-SPY-0") == events
+    other = OrderEvent("e4", "momentum-SPY-1", "new", MONDAY)
+    assert ledger.append_order_event(other)
+    assert ledger.events_of_orders(["momentum-SPY-1", "momentum-SPY-0", "unknown"]) == {
+        "momentum-SPY-0": events,
+        "momentum-SPY-1": [other],
+    }
+    assert ledger.events_of_orders([]) == {}
 
 
 def fill(i: int, when: datetime = MONDAY) -> Fill:

@@ -579,17 +579,24 @@ class PostgresLedger:
         return self._transaction(work, "orders between")
 
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
-        def work(cur: Any) -> list[OrderEvent]:
+        return self.events_of_orders([client_order_id]).get(client_order_id, [])
+
+    def events_of_orders(self, client_order_ids: Sequence[str]) -> dict[str, list[OrderEvent]]:
+        def work(cur: Any) -> dict[str, list[OrderEvent]]:
             cur.execute(
                 "SELECT event_id, client_order_id, event, ts, filled_qty, filled_avg_price, broker_order_id, details"
-                " FROM order_events WHERE client_order_id = %s ORDER BY seq",
-                (client_order_id,),
+                " FROM order_events WHERE client_order_id = ANY(%s) ORDER BY seq",
+                (list(client_order_ids),),
             )
-            return [
-                OrderEvent(eid, coid, ev, ts.astimezone(UTC), int(qty), avg, broker, details)
-                for eid, coid, ev, ts, qty, avg, broker, details in cur.fetchall()
-            ]
+            events: dict[str, list[OrderEvent]] = {}
+            for eid, coid, ev, ts, qty, avg, broker, details in cur.fetchall():
+                events.setdefault(coid, []).append(
+                    OrderEvent(eid, coid, ev, ts.astimezone(UTC), int(qty), avg, broker, details)
+                )
+            return events
 
+        if not client_order_ids:
+            return {}
         return self._transaction(work, "order events")
 
     def fills_on(self, day: date) -> list[Fill]:

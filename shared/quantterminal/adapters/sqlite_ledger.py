@@ -398,15 +398,23 @@ class SqliteLedger:
         ]
 
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
-        rows = self._read(
-            "SELECT event_id, client_order_id, event, ts, filled_qty, filled_avg_price, broker_order_id, details"
-            " FROM order_events WHERE client_order_id = ? ORDER BY seq",
-            (client_order_id,),
-        )
-        return [
-            OrderEvent(eid, coid, ev, _dt(ts), qty, _dec(avg), broker, json.loads(details))
-            for eid, coid, ev, ts, qty, avg, broker, details in rows
-        ]
+        return self.events_of_orders([client_order_id]).get(client_order_id, [])
+
+    def events_of_orders(self, client_order_ids: Sequence[str]) -> dict[str, list[OrderEvent]]:
+        events: dict[str, list[OrderEvent]] = {}
+        ids = list(dict.fromkeys(client_order_ids))
+        for i in range(0, len(ids), 500):  # within SQLite's limit on bound parameters
+            chunk = ids[i : i + 500]
+            rows = self._read(
+                "SELECT event_id, client_order_id, event, ts, filled_qty, filled_avg_price, broker_order_id, details"
+                f" FROM order_events WHERE client_order_id IN ({','.join('?' * len(chunk))}) ORDER BY seq",
+                chunk,
+            )
+            for eid, coid, ev, ts, qty, avg, broker, details in rows:
+                events.setdefault(coid, []).append(
+                    OrderEvent(eid, coid, ev, _dt(ts), qty, _dec(avg), broker, json.loads(details))
+                )
+        return events
 
     def fills_on(self, day: date) -> list[Fill]:
         return self.fills_between(*day_bounds(day))

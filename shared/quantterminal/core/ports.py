@@ -97,6 +97,10 @@ class Ledger(Protocol):
         """Every event of one order in the order they were appended."""
         ...
 
+    def events_of_orders(self, client_order_ids: Sequence[str]) -> dict[str, list[OrderEvent]]:
+        """Every event of each of these orders, in append order (orders without events absent)."""
+        ...
+
     def fills_on(self, day: date) -> list[Fill]:
         """Fills executed on New York date ``day``, in time order."""
         ...

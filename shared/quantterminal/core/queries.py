@@ -113,8 +113,10 @@ class AccountQueries:
             rows = [_order(o) for o in working.values()]
         else:
             rows = []
-            for o in self.ledger.orders_on(day):
-                events = self.ledger.order_events(o.client_order_id)
+            decided = self.ledger.orders_on(day)
+            events_of = self.ledger.events_of_orders([o.client_order_id for o in decided])
+            for o in decided:
+                events = events_of.get(o.client_order_id, [])
                 last = max(events, key=lambda e: e.filled_qty, default=None)  # events may come out of order
                 live = working.get(o.client_order_id)
                 rows.append(
