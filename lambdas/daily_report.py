@@ -18,10 +18,8 @@ from lambdas.observability import SCHEDULED_EVENT, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.adapters.report_publisher import publish_report
-from quantterminal.core.reporting import report_for
+from quantterminal.core.reporting import LEDGER_START, report_for
 from quantterminal.core.sessions import session_date
-
-SINCE = datetime(2000, 1, 1, tzinfo=UTC)  # "to date" = everything the ledger holds
 
 
 def report_day(event: dict[str, Any]) -> tuple[date, bool]:
@@ -38,7 +36,7 @@ def report_day(event: dict[str, Any]) -> tuple[date, bool]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     day, on_demand = report_day(event)
     rt = runtime()
-    report = report_for(rt.ledger, rt.account, day, SINCE)
+    report = report_for(rt.ledger, rt.account, day, LEDGER_START)
     if not report.trading_day and not on_demand:
         logger.info("market closed: no report", extra={"day": day.isoformat()})
         return {"day": day.isoformat(), "published": False}

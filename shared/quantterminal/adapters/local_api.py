@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import logging
 import mimetypes
 import os
 import secrets
@@ -33,7 +32,6 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from quantterminal.adapters.http_api import OPENAPI_PATH, as_json_request
 
-log = logging.getLogger(__name__)
 STAGE = "/v1"
 EVENTS_PATH = "/events"
 KEY_FILE = Path(".quantterminal/api-key")

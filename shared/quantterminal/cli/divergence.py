@@ -21,6 +21,7 @@ from quantterminal.core.backtest import BacktestConfig, BacktestResult, run_back
 from quantterminal.core.divergence import StrategyDivergence, divergence
 from quantterminal.core.orders import OrderType
 from quantterminal.core.ports import Ledger
+from quantterminal.core.reporting import LEDGER_START
 from quantterminal.core.sessions import day_bounds
 from quantterminal.core.strategies import STRATEGIES
 
@@ -79,7 +80,7 @@ def compare_run(
 ) -> dict[str, StrategyDivergence]:
     """Backtest ``strategies`` over the run's bars, compare, print the report; the comparison."""
     console = console or wide_console()
-    everything = (datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1))
+    everything = (LEDGER_START, datetime.now(UTC) + timedelta(days=1))
     signals = ledger.signals_between(start or everything[0], end or everything[1])
     signals = [s for s in signals if s.strategy in strategies]
     curve = ledger.equity_curve(account, start or everything[0], end or everything[1])

@@ -36,6 +36,7 @@ from quantterminal.cli.divergence import compare_run, wide_console
 from quantterminal.cli.feed import add_feed_arguments, feed_service, open_source
 from quantterminal.core.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.reconcile import Reconciler
+from quantterminal.core.reporting import LEDGER_START
 from quantterminal.core.strategies import STRATEGIES
 
 
@@ -145,9 +146,8 @@ def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: f
         f"{stats.orders} orders placed, {stats.rejected} refused by risk, {stats.fills} fills, "
         f"{stats.malformed} malformed, {stats.errors} errors"
     )
-    start = datetime(2000, 1, 1, tzinfo=UTC)
     end = (stats.last_bar or datetime.now(UTC)) + timedelta(minutes=1)
-    metrics = runtime.queries.strategy_metrics(start, end)
+    metrics = runtime.queries.strategy_metrics(LEDGER_START, end)
     table = Table(title=f"account {runtime.account}: equity {account.equity:,.2f}, cash {account.cash:,.2f}")
     for column in ("strategy", "orders", "fills", "realised P&L", "round trips", "win rate", "fill rate"):
         table.add_column(column, justify="left" if column == "strategy" else "right")

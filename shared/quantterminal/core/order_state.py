@@ -46,7 +46,7 @@ _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.REPLACED}
 )
 # Broker event names (Alpaca's trade_updates) -> the terminal status they put an order in.
-TERMINAL_EVENTS = {
+_TERMINAL_EVENTS = {
     "canceled": OrderStatus.CANCELED,
     "expired": OrderStatus.EXPIRED,
     "rejected": OrderStatus.REJECTED,
@@ -55,7 +55,7 @@ TERMINAL_EVENTS = {
 }
 # If (against the rules) two different terminal events are reported, the first in this list wins,
 # whatever their arrival order.
-TERMINAL_PRECEDENCE = ("rejected", "canceled", "expired", "replaced")
+_TERMINAL_PRECEDENCE = ("rejected", "canceled", "expired", "replaced")
 ACK_EVENTS = frozenset(
     {
         "new",
@@ -70,7 +70,7 @@ ACK_EVENTS = frozenset(
         "calculated",
     }
 )
-KNOWN_EVENTS = ACK_EVENTS | set(TERMINAL_EVENTS) | {"stopped", "suspended"}
+KNOWN_EVENTS = ACK_EVENTS | set(_TERMINAL_EVENTS) | {"stopped", "suspended"}
 
 
 class OrderUpdateError(ValueError):
@@ -120,9 +120,9 @@ class OrderState:
         """The status implied by the facts received (independent of their order)."""
         if "fill" in self.events or self.filled_qty >= self.qty:
             return OrderStatus.FILLED
-        for event in TERMINAL_PRECEDENCE:
+        for event in _TERMINAL_PRECEDENCE:
             if event in self.events:
-                status = TERMINAL_EVENTS[event]
+                status = _TERMINAL_EVENTS[event]
                 assert status is not None
                 return status
         if self.last_cancel_request is not None and (

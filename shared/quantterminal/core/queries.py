@@ -14,8 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from quantterminal.core.calendar import is_market_open
+from quantterminal.core.models import Side
 from quantterminal.core.money import ZERO, to_decimal
-from quantterminal.core.order_state import TERMINAL_EVENTS, TERMINAL_PRECEDENCE, OrderStatus
+from quantterminal.core.order_state import OrderState
+from quantterminal.core.portfolio import Position
 from quantterminal.core.ports import Ledger, StateStore
 from quantterminal.core.records import OrderEvent
 from quantterminal.core.reporting import account_curve, fill_row, strategy_results
@@ -80,7 +82,7 @@ class AccountQueries:
             last, at = self._last_price(p.symbol)
             unrealized = None
             if last is not None and p.qty:
-                unrealized = sum((q * (last - price) for q, price in p.lots), ZERO)
+                unrealized = Position.from_lots(p.symbol, p.lots, p.realized_pnl).unrealized_pnl(last)
                 unrealized_total += unrealized
             realized_total += p.realized_pnl
             rows.append(
@@ -268,18 +270,11 @@ class AccountQueries:
 
 def status_from_events(events: Sequence[OrderEvent], qty: int) -> str:
     """A finished order's status (``OrderStatus`` value) from its recorded broker events, in any
-    order: a terminal event by the state machine's precedence, else by the quantity filled."""
-    names = {e.event for e in events}
-    filled = max((e.filled_qty for e in events), default=0)
-    if "fill" in names or filled >= qty:
-        return OrderStatus.FILLED.value
-    for name in TERMINAL_PRECEDENCE:
-        status = TERMINAL_EVENTS[name]
-        if name in names and status is not None:
-            return status.value
-    if filled > 0:
-        return OrderStatus.PARTIALLY_FILLED.value
-    return OrderStatus.ACCEPTED.value if events else OrderStatus.NEW.value
+    order: the order state machine's own verdict on those facts."""
+    facts = OrderState(
+        "", "", Side.BUY, qty, max((e.filled_qty for e in events), default=0), events=frozenset(e.event for e in events)
+    )
+    return facts.status.value
 
 
 def heartbeat(last_bar: datetime, processed_at: datetime, arrived_at: datetime | None) -> dict[str, Any]:

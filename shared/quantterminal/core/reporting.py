@@ -21,7 +21,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from quantterminal.core.calendar import is_early_close, is_trading_day
@@ -37,6 +37,7 @@ from quantterminal.core.trades import RoundTrip, RoundTripBook
 
 _BPS = 10_000.0
 BAR = timedelta(minutes=1)
+LEDGER_START = datetime(2000, 1, 1, tzinfo=UTC)  # "to date" and "the whole run" count from here
 
 
 def slippage_bps(side: Side, price: Decimal, reference: Decimal) -> float:
