@@ -17,7 +17,7 @@ import pytest
 
 from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.factories import open_ledger, redact
-from quantterminal.adapters.ledger_base import LedgerError
+from quantterminal.adapters.ledger_base import LedgerError, LedgerIntegrityError
 from quantterminal.adapters.migrations import MigrationError, load_migrations
 from quantterminal.adapters.postgres_ledger import PostgresLedger
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
@@ -325,6 +325,46 @@ def test_fills_of_one_strategy_and_symbol_in_execution_order(ledger: Ledger) -> 
     assert ledger.fills_for("momentum", "QQQ") == []
 
 
+def test_a_known_key_with_different_content_fails_loudly_and_keeps_the_stored_row(ledger: Ledger) -> None:
+    # Given a fill, an order, an order event and a signal already stored
+    ledger.append_fill(fill(1))
+    ledger.record_order(order(0))
+    event = OrderEvent("e1", "momentum-SPY-0", "fill", MONDAY, 10, D("100.11"), "b-1")
+    ledger.append_order_event(event)
+    signal = Signal("momentum", "SPY", MONDAY, Direction.LONG, 100.25)
+    ledger.record_signal(signal)
+    # When another record arrives under the same key with other content (an id collision)
+    collisions = [
+        (
+            lambda: ledger.append_fill(dataclasses.replace(fill(1), qty=7, price=D("99"))),
+            "fill 'x1'.*qty: stored 5, new 7",
+        ),
+        (lambda: ledger.record_order(dataclasses.replace(order(0), qty=99)), "order 'momentum-SPY-0'.*qty: stored 10"),
+        (lambda: ledger.append_order_event(dataclasses.replace(event, filled_qty=3)), "order event 'e1'.*filled_qty"),
+        (lambda: ledger.record_signal(dataclasses.replace(signal, direction=Direction.FLAT)), "signal .*direction"),
+    ]
+    # Then each is refused, naming both rows, and nothing changes
+    for write, message in collisions:
+        with pytest.raises(LedgerIntegrityError, match=message):
+            write()
+    assert ledger.fills_on(date(2024, 3, 4)) == [fill(1)]
+    assert ledger.orders_on(date(2024, 3, 4)) == [order(0)]
+    assert ledger.order_events("momentum-SPY-0") == [event]
+    assert ledger.signals_between(MONDAY, MONDAY + timedelta(minutes=1)) == [signal]
+    # And an exact repeat is still the harmless redelivery it always was
+    assert not ledger.append_fill(fill(1))
+    # (the average price is derived by us, not reported by the broker: a re-read may differ)
+    assert not ledger.append_order_event(dataclasses.replace(event, filled_avg_price=D("100.2")))
+
+
+def test_the_same_risk_event_is_recorded_once(ledger: Ledger) -> None:
+    refusal = RiskEvent(MONDAY, "paper", "rejection", "position limit", "momentum", "SPY", {"rule": "position_limit"})
+    for _ in range(3):
+        ledger.record_risk_event(refusal)
+    ledger.record_risk_event(dataclasses.replace(refusal, strategy="mean_reversion"))
+    assert [e.strategy for e in ledger.risk_events_on(date(2024, 3, 4))] == ["momentum", "mean_reversion"]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -378,3 +418,40 @@ def test_a_dropped_database_connection_is_reopened_and_the_call_retried(ledger: 
     admin.close()
     assert ledger.ingest_bars(session(minutes=5)) == IngestReport(inserted=2, unchanged=3)
     assert len(ledger.last_bars("SPY", 10)) == 5
+
+
+@pytest.mark.parametrize("ledger", ["postgres", "sqlite"], indirect=True)
+def test_the_feed_writer_and_the_trading_side_share_one_ledger_from_two_threads(ledger: Ledger) -> None:
+    """A paper run's bar writer thread and its trading thread use the same ledger object at once;
+    no connection may be entered by both (psycopg2: "connection cannot be re-entered")."""
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def feed() -> None:
+        start.wait()
+        for day in range(20):
+            try:
+                ledger.ingest_bars(session(minutes=30, start=MONDAY + timedelta(days=day)))
+            except BaseException as exc:
+                errors.append(exc)
+
+    def trading() -> None:
+        start.wait()
+        for i in range(150):
+            try:
+                ledger.record_order(order(i))
+                ledger.append_fill(dataclasses.replace(fill(i), order_id=f"momentum-SPY-{i}"))
+                ledger.fills_for("momentum", "SPY")
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=feed), threading.Thread(target=trading)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert count_bars(ledger) == 20 * 30
+    assert len(ledger.fills_for("momentum", "SPY")) == 150

@@ -82,10 +82,12 @@ def test_a_restart_reconciles_and_resumes_without_placing_anything_twice(
         assert main([*ONE_DAY, "--database", url, "--redis", REDIS_URL]) == 0
         first = orders_and_fills(url)
         capsys.readouterr()
-        # The simulated broker starts empty again; the state store still holds the first run's positions.
+        # The paper account lives in Redis with the rest of the run's state: it is restored, and
+        # reconciliation finds the broker and the books agreeing -- nothing to adopt.
         assert main([*ONE_DAY, "--database", url, "--redis", REDIS_URL]) == 0
         out = capsys.readouterr().out
-        assert "drift(s) with the broker before resuming" in out
+        assert "paper account 'paper' restored from the state store" in out
+        assert "drift(s)" not in out
         assert orders_and_fills(url)[0] == first[0], "every bar was already decided: no new order"
     finally:
         delete_redis_keys("qt:*")

@@ -204,6 +204,35 @@ def test_executions_delivered_backwards_are_booked_in_execution_order(use_ledger
     assert position.realized_pnl == Decimal(10)  # (102 - 100) x 5
 
 
+def test_a_fill_that_overtakes_its_partial_fill_loses_nothing_across_a_restart() -> None:
+    """The terminal ``fill`` (cumulative 20, execution x2) arrives first and is booked; the process
+    restarts; then the ``partial_fill`` with x1 arrives. The order must still be open so that x1 is
+    booked: the position holds all 20 shares and the order is forgotten only then."""
+    store = MemoryStateStore()
+    ledger = SqliteLedger(":memory:")
+    ledger.migrate()
+    t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+    store.add_open_order(OpenOrder("buy", "paper", "momentum", "SPY", Side.BUY, 20, "market", "new", created_at=t0))
+    ledger.record_order(OrderRequest("buy", "momentum", "SPY", Side.BUY, 20, OrderType.MARKET, t0, Decimal(100)))
+
+    def engine() -> TradingEngine:  # a fresh process: nothing in memory
+        return TradingEngine("momentum", "paper", store, SimulatedBroker(), RiskGate(store, "paper", LIMITS), ledger)
+
+    first = Execution("x1", 10, Decimal(100), t0 + timedelta(seconds=1))
+    second = Execution("x2", 10, Decimal(101), t0 + timedelta(seconds=2))
+    engine().on_update(OrderUpdate("buy", "fill", second.timestamp, 20, second))
+    waiting = store.get_open_order("buy")
+    assert waiting is not None
+    assert waiting.status == "filled"
+    assert waiting.booked_qty == 10
+    engine().on_update(OrderUpdate("buy", "fill", second.timestamp, 20, second))  # redelivered: nothing new
+    engine().on_update(OrderUpdate("buy", "partial_fill", first.timestamp, 10, first))
+    assert store.get_position("paper", "momentum", "SPY").lots == ((10, Decimal(100)), (10, Decimal(101)))
+    assert store.get_open_order("buy") is None
+    assert store.get_risk_state("paper").reservations == ()
+    assert [f.execution_id for f in ledger.fills_for("momentum", "SPY")] == ["x1", "x2"]
+
+
 class Crash(Exception):  # noqa: N818 - a process death, not an error
     """The process died here (a Lambda timeout, an OOM kill)."""
 

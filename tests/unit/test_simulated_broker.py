@@ -180,3 +180,71 @@ def test_replace_retires_the_old_order_and_works_the_new_one() -> None:
     assert book.portfolio.position("SPY").qty == 60
     with pytest.raises(BrokerRejected, match="cannot be replaced"):
         broker.replace("o1", "o1-r2", 10, None)
+
+
+class DictJournal:
+    """A journal kept in a plain attribute (what Redis holds for a paper run)."""
+
+    def __init__(self) -> None:
+        self.document: str | None = None
+
+    def load(self) -> str | None:
+        return self.document
+
+    def save(self, document: str) -> None:
+        self.document = document
+
+
+def test_a_restarted_paper_account_keeps_its_orders_positions_cash_and_ids() -> None:
+    # Given an account with a filled order and a working limit order, saved in a journal
+    journal = DictJournal()
+    broker = SimulatedBroker(SimulatorConfig(participation=0.01), start=T0, journal=journal)
+    broker.on_update(lambda update: None)
+    broker.on_bar(bar(0, 100, 101, 99, 100))
+    broker.submit(order("filled", qty=50))
+    broker.on_bar(bar(1, 100, 101, 99, 100, volume=100_000))
+    broker.submit(order("resting", qty=300, limit="90"))
+    before = (broker.account(), broker.positions(), broker.open_orders(), broker.get_order("filled"))
+    # When the process dies and a new broker starts on the same journal
+    again = SimulatedBroker(SimulatorConfig(participation=0.01), journal=journal)
+    assert again.restored
+    # Then it is the same account: orders, positions, cash, and a known client order id is refused
+    assert (again.account(), again.positions(), again.open_orders(), again.get_order("filled")) == before
+    with pytest.raises(BrokerRejected, match="unique"):
+        again.submit(order("filled", qty=50))
+    # And executions after the restart get ids never used before it
+    seen: list[OrderUpdate] = []
+    again.on_update(seen.append)
+    for i in range(2, 6):
+        again.on_bar(bar(i, 90, 91, 89, 90, volume=10_000))
+    ids = [f.execution_id for f in again.fills]
+    first_ids = {f.execution_id for f in broker.fills}
+    assert ids
+    assert not first_ids & set(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(i.startswith("sim-resting-") for i in ids)
+    assert {u.execution.execution_id for u in seen if u.execution} == first_ids | set(ids)  # + one redelivery
+
+
+def test_updates_handed_over_but_not_confirmed_are_delivered_again_after_a_restart() -> None:
+    journal = DictJournal()
+    broker = SimulatedBroker(start=T0, journal=journal)
+    seen: list[OrderUpdate] = []
+    broker.on_update(seen.append)
+    broker.on_bar(bar(0, 100, 101, 99, 100))
+    broker.submit(order("o1", qty=10))
+    broker.on_bar(bar(1, 100, 101, 99, 100))
+    assert [u.event for u in seen] == ["new", "fill"]
+    # the process dies before the books confirmed them (no checkpoint): both come again
+    again = SimulatedBroker(journal=journal)
+    redelivered: list[OrderUpdate] = []
+    again.on_update(redelivered.append)
+    again.advance(again.now)
+    assert redelivered == seen
+    # once confirmed, a restart repeats nothing
+    again.checkpoint()
+    third = SimulatedBroker(journal=journal)
+    nothing: list[OrderUpdate] = []
+    third.on_update(nothing.append)
+    third.advance(third.now)
+    assert nothing == []

@@ -1,8 +1,17 @@
-"""What every ledger adapter does the same way before it touches storage: refuse bad records
-with a clear message (nothing is written), and collapse repeats of one key inside a batch."""
+"""What every ledger adapter does the same way: refuse bad records with a clear message (nothing
+is written), collapse repeats of one key inside a batch, and refuse a write whose key is already
+stored with *different* content.
+
+Writes are idempotent by natural key (a redelivered fill, order or event is stored once), but a
+second, different record under a known key is never dropped quietly: that is an id collision (a
+broker numbering from 1 again after a restart) or corrupt input, and silently keeping the first
+row loses the second. ``LedgerIntegrityError`` names both rows.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,6 +25,73 @@ from quantterminal.core.validation import bar_problem, trade_problem
 
 class LedgerError(ValueError):
     """A record refused by the ledger; the message says which and why. Nothing was written."""
+
+
+class LedgerIntegrityError(LedgerError):
+    """A record whose key is already stored with different content. Nothing was written."""
+
+
+# What identifies the content of each kind of record: a repeat must match these exactly.
+ORDER_FIELDS = ("strategy", "symbol", "side", "qty", "order_type", "limit_price", "decision_time", "decision_price")
+FILL_FIELDS = ("client_order_id", "symbol", "side", "qty", "price", "commission", "ts")
+# An order event is the broker's fact (order, event, time, cumulative quantity, broker id); its
+# average fill price is our derived view of the executions known at the time, so not compared.
+ORDER_EVENT_FIELDS = ("client_order_id", "event", "ts", "filled_qty", "broker_order_id")
+SIGNAL_FIELDS = ("direction", "price")
+
+
+def order_identity(order: OrderRequest) -> tuple[object, ...]:
+    return (
+        order.strategy,
+        order.symbol,
+        order.side.value,
+        order.qty,
+        order.order_type.value,
+        order.limit_price,
+        order.decision_time,
+        order.decision_price,
+    )
+
+
+def fill_identity(fill: Fill) -> tuple[object, ...]:
+    return (fill.order_id, fill.symbol, fill.side.value, fill.qty, fill.price, fill.commission, fill.timestamp)
+
+
+def order_event_identity(event: OrderEvent) -> tuple[object, ...]:
+    return (event.client_order_id, event.event, event.timestamp, event.filled_qty, event.broker_order_id)
+
+
+def signal_identity(signal: Signal) -> tuple[object, ...]:
+    return (signal.direction.value, float(signal.price))
+
+
+def ensure_same(kind: str, key: str, fields: Sequence[str], stored: Sequence[object], new: Sequence[object]) -> None:
+    """Raise ``LedgerIntegrityError`` unless the stored row under ``key`` equals the new one."""
+    if tuple(stored) == tuple(new):
+        return
+    differences = "; ".join(
+        f"{name}: stored {old!s}, new {value!s}"
+        for name, old, value in zip(fields, stored, new, strict=True)
+        if old != value
+    )
+    raise LedgerIntegrityError(
+        f"{kind} {key!r} is already recorded with different content ({differences}); neither row was changed"
+    )
+
+
+def risk_event_key(event: RiskEvent) -> str:
+    """The natural key of a risk event: the same refusal of the same order at the same time is one
+    event, however often the decision is replayed."""
+    parts = [
+        event.timestamp.isoformat(),
+        event.account,
+        event.kind,
+        event.reason,
+        event.strategy,
+        event.symbol,
+        json.dumps(event.details, sort_keys=True, default=str),
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def prepare_bars(bars: Sequence[Bar]) -> list[Bar]:

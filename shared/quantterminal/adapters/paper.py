@@ -78,12 +78,24 @@ class PaperTrader:
         """The run's clock: the last bar's close when replaying, else the wall clock."""
         return self._now if self.replay_clock else self.wall_clock()
 
+    def catch_up(self) -> None:
+        """Deliver and book what a restored paper account had not confirmed before a restart."""
+        broker = self.runtime.broker
+        if isinstance(broker, SimulatedBroker):
+            broker.advance(broker.now)
+        self.book_updates()
+
     def book_updates(self) -> None:
-        """Book every order update waiting on the bus."""
+        """Book every order update waiting on the bus; once all were booked, tell the simulated
+        broker (it stops keeping them for a redelivery after a restart)."""
+        clean = True
         while True:
             try:
                 _, data = self._orders.get_nowait()
             except queue.Empty:
+                broker = self.runtime.broker
+                if clean and isinstance(broker, SimulatedBroker):
+                    broker.checkpoint()
                 return
             try:
                 update = decode_order_update(data)
@@ -95,6 +107,7 @@ class PaperTrader:
                 continue
             except Exception:
                 self.stats.errors += 1
+                clean = False
                 log.exception("order update failed")
                 continue
             self.stats.updates += 1

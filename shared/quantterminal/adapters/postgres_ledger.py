@@ -8,11 +8,14 @@
   advisory lock, so concurrent ingesters do not race) and ahead of time by ``migrate`` /
   ``maintain``; ``drop_before`` drops whole partitions for retention.
 - Connection-level failures are retried with backoff: every write here is idempotent.
+- One connection per thread: a psycopg2 connection must never be used by two threads at once
+  (the feed's bar writer and the trading side share one ledger in a paper run).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -23,14 +26,24 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from quantterminal.adapters.ledger_base import (
+    FILL_FIELDS,
+    ORDER_EVENT_FIELDS,
+    ORDER_FIELDS,
+    SIGNAL_FIELDS,
     check_equity,
     check_fill,
     check_order,
     check_order_event,
     check_risk_event,
     check_signal,
+    ensure_same,
+    fill_identity,
+    order_event_identity,
+    order_identity,
     prepare_bars,
     prepare_ticks,
+    risk_event_key,
+    signal_identity,
 )
 from quantterminal.adapters.migrations import check_applied, load_migrations
 from quantterminal.adapters.retry import with_retries
@@ -132,7 +145,9 @@ class PostgresLedger:
         self.schema = schema
         self.connect_timeout = connect_timeout
         self.attempts = attempts
-        self._conn: psycopg2.extensions.connection | None = None
+        self._local = threading.local()  # .conn: this thread's connection
+        self._open: set[psycopg2.extensions.connection] = set()
+        self._open_lock = threading.Lock()
         self._partitions: set[str] | None = None
 
     # --- connections and transactions ---------------------------------------------------------
@@ -147,17 +162,28 @@ class PostgresLedger:
         conn.autocommit = autocommit
         return conn
 
+    def _thread_connection(self) -> psycopg2.extensions.connection:
+        conn: psycopg2.extensions.connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = self._connect()
+            with self._open_lock:
+                self._open.add(conn)
+        return conn
+
+    def _drop_thread_connection(self, conn: psycopg2.extensions.connection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._open_lock:
+            self._open.discard(conn)
+
     def _transaction(self, work: Callable[[Any], T], what: str) -> T:
         def attempt() -> T:
-            if self._conn is None or self._conn.closed:
-                self._conn = self._connect()
-            conn = self._conn
+            conn = self._thread_connection()
             try:
                 with conn, conn.cursor() as cur:
                     return work(cur)
             except _RETRYABLE:
-                conn.close()
-                self._conn = None
+                self._drop_thread_connection(conn)
                 self._partitions = None
                 raise
             except Exception:
@@ -167,9 +193,12 @@ class PostgresLedger:
         return with_retries(attempt, _RETRYABLE, attempts=self.attempts, what=f"postgres {what}")
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Close every thread's connection."""
+        with self._open_lock:
+            connections, self._open = self._open, set()
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
 
     # --- schema ---------------------------------------------------------------------------------
 
@@ -458,7 +487,17 @@ class PostgresLedger:
                     order.decision_price,
                 ),
             )
-            return bool(cur.rowcount)
+            if cur.rowcount:
+                return True
+            cur.execute(
+                "SELECT strategy, symbol, side, qty, order_type, limit_price, decision_time, decision_price"
+                " FROM orders WHERE client_order_id = %s",
+                (order.client_order_id,),
+            )
+            stored = list(cur.fetchone())
+            stored[3] = int(stored[3])
+            ensure_same("order", order.client_order_id, ORDER_FIELDS, stored, order_identity(order))
+            return False
 
         return self._transaction(work, "record order")
 
@@ -480,7 +519,16 @@ class PostgresLedger:
                     json.dumps(event.details, default=str),
                 ),
             )
-            return bool(cur.rowcount)
+            if cur.rowcount:
+                return True
+            cur.execute(
+                "SELECT client_order_id, event, ts, filled_qty, broker_order_id FROM order_events WHERE event_id = %s",
+                (event.event_id,),
+            )
+            stored = list(cur.fetchone())
+            stored[3] = int(stored[3])
+            ensure_same("order event", event.event_id, ORDER_EVENT_FIELDS, stored, order_event_identity(event))
+            return False
 
         return self._transaction(work, "append order event")
 
@@ -502,7 +550,16 @@ class PostgresLedger:
                     fill.timestamp,
                 ),
             )
-            return bool(cur.rowcount)
+            if cur.rowcount:
+                return True
+            cur.execute(
+                "SELECT client_order_id, symbol, side, qty, price, commission, ts FROM fills WHERE execution_id = %s",
+                (fill.execution_id,),
+            )
+            stored = list(cur.fetchone())
+            stored[3] = int(stored[3])
+            ensure_same("fill", fill.execution_id, FILL_FIELDS, stored, fill_identity(fill))
+            return False
 
         return self._transaction(work, "append fill")
 
@@ -515,7 +572,15 @@ class PostgresLedger:
                 " ON CONFLICT DO NOTHING",
                 (signal.strategy, signal.symbol, signal.bar_time, signal.direction.value, signal.price),
             )
-            return bool(cur.rowcount)
+            if cur.rowcount:
+                return True
+            cur.execute(
+                "SELECT direction, price FROM signals WHERE strategy = %s AND symbol = %s AND bar_time = %s",
+                (signal.strategy, signal.symbol, signal.bar_time),
+            )
+            key = f"{signal.strategy} {signal.symbol} {signal.bar_time.isoformat()}"
+            ensure_same("signal", key, SIGNAL_FIELDS, cur.fetchone(), signal_identity(signal))
+            return False
 
         return self._transaction(work, "record signal")
 
@@ -523,8 +588,8 @@ class PostgresLedger:
         check_risk_event(event)
         self._transaction(
             lambda cur: cur.execute(
-                "INSERT INTO risk_events (ts, account, kind, reason, strategy, symbol, details)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO risk_events (ts, account, kind, reason, strategy, symbol, details, event_key)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_key) DO NOTHING",
                 (
                     event.timestamp,
                     event.account,
@@ -533,6 +598,7 @@ class PostgresLedger:
                     event.strategy,
                     event.symbol,
                     json.dumps(event.details, default=str),
+                    risk_event_key(event),
                 ),
             ),
             "record risk event",

@@ -11,17 +11,32 @@ Updates (new, partial_fill, fill, pending_cancel, canceled) are queued with a du
 delivered by ``advance``/``on_bar`` to the handler, in Alpaca's cumulative format. With
 ``chaos=True`` each is delayed at random, some are delivered twice, so they arrive late, duplicated
 and out of order -- everything a real stream does to a trading system.
+
+Like a real broker, the account outlives our process: with an ``AccountJournal`` every change is
+saved (see ``simulated_account``) and a restarted broker carries on with the same orders,
+positions and cash. Updates already handed to the handler stay in an outbox until ``checkpoint``
+says they were booked; a restart delivers them again (booking is idempotent), so none is lost
+between the broker and the books. Order and execution ids derive from the client order id, which
+is unique per decision, so ids never repeat across restarts.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from quantterminal.adapters.simulated_account import (
+    AccountJournal,
+    AccountSnapshot,
+    WorkingOrder,
+    decode_account,
+    encode_account,
+)
 from quantterminal.core.broker import (
     BrokerAccount,
     BrokerOrder,
@@ -51,15 +66,6 @@ class SimulatorConfig:
     seed: int = 0
 
 
-@dataclass
-class _Working:
-    order: BrokerOrder
-    request: OrderRequest
-    workable_at: datetime
-    executions: int = 0
-    notional: Decimal = ZERO
-
-
 @dataclass(order=True)
 class _Queued:
     due: datetime
@@ -70,19 +76,67 @@ class _Queued:
 class SimulatedBroker:
     """An in-process broker account driven by bars."""
 
-    def __init__(self, config: SimulatorConfig | None = None, start: datetime | None = None) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        start: datetime | None = None,
+        journal: AccountJournal | None = None,
+    ) -> None:
         self.config = config or SimulatorConfig()
         self.now = start or datetime(1970, 1, 1, tzinfo=UTC)
         self._rng = random.Random(self.config.seed)
-        self._orders: dict[str, _Working] = {}
+        self._orders: dict[str, WorkingOrder] = {}
         self._portfolio = Portfolio(self.config.initial_cash)
         self._last: dict[str, Decimal] = {}
         self._queue: list[_Queued] = []
+        self._outbox: list[OrderUpdate] = []
         self._seq = 0  # queue order for updates due at the same instant
-        self._order_count = 0
         self._handler: Callable[[OrderUpdate], None] | None = None
         self._faults: list[bool] = []
+        self._lock = threading.RLock()  # the API thread reads the account while the trader trades
+        self._journal = journal
+        self._changed = False  # anything to save since the last save
         self.fills: list[Fill] = []
+        self.restored = self._restore()
+
+    # --- durability -----------------------------------------------------------------------------
+
+    def _restore(self) -> bool:
+        """Carry on with the journal's account, if there is one; undelivered and unconfirmed
+        updates are queued to be delivered (again) at once."""
+        text = None if self._journal is None else self._journal.load()
+        if text is None:
+            return False
+        saved = decode_account(text)
+        self.now = max(self.now, saved.now)
+        self._portfolio, self._last, self._orders, self._seq = saved.portfolio, saved.last, saved.orders, saved.seq
+        self._queue = [_Queued(due, seq, update) for due, seq, update in saved.queued]
+        for update in saved.outbox:
+            self._seq += 1
+            self._queue.append(_Queued(saved.now, self._seq, update))
+        return True
+
+    def _save(self) -> None:
+        self._changed = False
+        if self._journal is None:
+            return
+        snapshot = AccountSnapshot(
+            self.now,
+            self._portfolio,
+            self._last,
+            self._orders,
+            [(q.due, q.seq, q.update) for q in self._queue],
+            self._outbox,
+            self._seq,
+        )
+        self._journal.save(encode_account(snapshot))
+
+    def checkpoint(self) -> None:
+        """Every update delivered so far is booked: forget them (a restart will not repeat them)."""
+        with self._lock:
+            if self._outbox:
+                self._outbox = []
+                self._save()
 
     # --- the Broker port ------------------------------------------------------------------------
 
@@ -90,6 +144,13 @@ class SimulatedBroker:
         self._handler = handler
 
     def submit(self, order: OrderRequest) -> BrokerOrder:
+        with self._lock:
+            try:
+                return self._submit(order)
+            finally:
+                self._save()
+
+    def _submit(self, order: OrderRequest) -> BrokerOrder:
         landed_but_lost = self._faults.pop(0) if self._faults else None
         if landed_but_lost is False:
             raise BrokerUnavailable("simulated timeout before the order reached the broker")
@@ -102,10 +163,9 @@ class SimulatedBroker:
             needed = order.qty * reference
             if needed > self._buying_power():
                 raise BrokerRejected(f"insufficient buying power: need {needed:.2f}, have {self._buying_power():.2f}")
-        self._order_count += 1
         accepted = BrokerOrder(
             client_order_id=order.client_order_id,
-            broker_order_id=f"sim-{self._order_count:08d}",
+            broker_order_id=f"sim-{order.client_order_id}",
             symbol=order.symbol,
             side=order.side,
             qty=order.qty,
@@ -114,7 +174,7 @@ class SimulatedBroker:
             limit_price=order.limit_price,
             submitted_at=self.now,
         )
-        self._orders[order.client_order_id] = _Working(accepted, order, self.now + self.config.latency)
+        self._orders[order.client_order_id] = WorkingOrder(accepted, order, self.now + self.config.latency)
         self._emit(
             OrderUpdate(
                 order.client_order_id,
@@ -129,6 +189,11 @@ class SimulatedBroker:
         return accepted
 
     def cancel(self, client_order_id: str) -> None:
+        with self._lock:
+            self._cancel(client_order_id)
+            self._save()
+
+    def _cancel(self, client_order_id: str) -> None:
         working = self._orders.get(client_order_id)
         if working is None or working.order.status in _TERMINAL:
             self._emit(
@@ -144,6 +209,15 @@ class SimulatedBroker:
     def replace(
         self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
     ) -> BrokerOrder:
+        with self._lock:
+            try:
+                return self._replace(client_order_id, new_client_order_id, qty, limit_price)
+            finally:
+                self._save()
+
+    def _replace(
+        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
+    ) -> BrokerOrder:
         working = self._orders.get(client_order_id)
         if working is None or working.order.status in _TERMINAL:
             raise BrokerRejected(f"order {client_order_id} is not working; it cannot be replaced")
@@ -153,34 +227,39 @@ class SimulatedBroker:
             qty=qty,
             limit_price=limit_price if limit_price is not None else working.request.limit_price,
         )
-        new = self.submit(request)
+        new = self._submit(request)
         working.order = replace(working.order, status="replaced")
         self._emit(OrderUpdate(client_order_id, "pending_replace", self.now, working.order.filled_qty))
         self._emit(OrderUpdate(client_order_id, "replaced", self.now + self.config.latency, working.order.filled_qty))
         return new
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
-        working = self._orders.get(client_order_id)
-        return None if working is None else working.order
+        with self._lock:
+            working = self._orders.get(client_order_id)
+            return None if working is None else working.order
 
     def all_orders(self) -> list[BrokerOrder]:
         """Every order the broker has received, terminal or not."""
-        return [w.order for w in self._orders.values()]
+        with self._lock:
+            return [w.order for w in self._orders.values()]
 
     def open_orders(self) -> list[BrokerOrder]:
-        return [w.order for w in self._orders.values() if w.order.status not in _TERMINAL]
+        with self._lock:
+            return [w.order for w in self._orders.values() if w.order.status not in _TERMINAL]
 
     def positions(self) -> list[BrokerPosition]:
-        return [
-            BrokerPosition(symbol, p.qty, p.avg_price or ZERO)
-            for symbol, p in sorted(self._portfolio.positions.items())
-            if p.qty
-        ]
+        with self._lock:
+            return [
+                BrokerPosition(symbol, p.qty, p.avg_price or ZERO)
+                for symbol, p in sorted(self._portfolio.positions.items())
+                if p.qty
+            ]
 
     def account(self) -> BrokerAccount:
-        marks = {s: self._last.get(s, ZERO) for s, p in self._portfolio.positions.items() if p.qty}
-        equity = self._portfolio.equity(marks)
-        return BrokerAccount(self._portfolio.cash, equity, self._buying_power())
+        with self._lock:
+            marks = {s: self._last.get(s, ZERO) for s, p in self._portfolio.positions.items() if p.qty}
+            equity = self._portfolio.equity(marks)
+            return BrokerAccount(self._portfolio.cash, equity, self._buying_power())
 
     # --- simulation ---------------------------------------------------------------------------
 
@@ -191,18 +270,26 @@ class SimulatedBroker:
 
     def on_bar(self, bar: Bar) -> None:
         """Work the orders of ``bar.symbol`` against this bar, then advance time to its close."""
-        self._last[bar.symbol] = to_decimal(bar.close)
-        for working in list(self._orders.values()):
-            if working.order.symbol == bar.symbol and working.order.status not in _TERMINAL:
-                self._work(working, bar)
-        self.advance(bar.timestamp + timedelta(minutes=1))
+        with self._lock:
+            self._last[bar.symbol] = to_decimal(bar.close)
+            for working in list(self._orders.values()):
+                if working.order.symbol == bar.symbol and working.order.status not in _TERMINAL:
+                    self._work(working, bar)
+            self.advance(bar.timestamp + timedelta(minutes=1))
 
     def advance(self, now: datetime) -> None:
-        """Move simulated time to ``now`` and deliver every update that is due."""
-        self.now = max(self.now, now)
-        self._queue.sort()
-        due = [q for q in self._queue if q.due <= self.now]
-        self._queue = [q for q in self._queue if q.due > self.now]
+        """Move simulated time to ``now`` and deliver every update that is due. They are saved as
+        delivered (the outbox) before the handler sees them: a crash in between repeats them."""
+        with self._lock:
+            self.now = max(self.now, now)
+            self._queue.sort()
+            due = [q for q in self._queue if q.due <= self.now]
+            self._queue = [q for q in self._queue if q.due > self.now]
+            if self._handler is not None and due:
+                self._outbox.extend(q.update for q in due)
+                self._changed = True
+            if self._changed:  # a bar that moved nothing but the clock and the marks saves nothing
+                self._save()
         for queued in due:
             if self._handler is not None:
                 self._handler(queued.update)
@@ -224,7 +311,7 @@ class SimulatedBroker:
         )
         return self._portfolio.cash - committed
 
-    def _work(self, working: _Working, bar: Bar) -> None:
+    def _work(self, working: WorkingOrder, bar: Bar) -> None:
         if bar.timestamp + timedelta(minutes=1) <= working.workable_at:
             return
         order, request = working.order, working.request
@@ -257,6 +344,7 @@ class SimulatedBroker:
         self._emit(OrderUpdate(order.client_order_id, event, when, filled, execution, order.broker_order_id))
 
     def _emit(self, update: OrderUpdate) -> None:
+        self._changed = True
         copies = 1
         if self.config.chaos and self._rng.random() < self.config.duplicate_rate:
             copies = 2

@@ -17,14 +17,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from quantterminal.adapters.ledger_base import (
+    FILL_FIELDS,
+    ORDER_EVENT_FIELDS,
+    ORDER_FIELDS,
+    SIGNAL_FIELDS,
     check_equity,
     check_fill,
     check_order,
     check_order_event,
     check_risk_event,
     check_signal,
+    ensure_same,
+    fill_identity,
+    order_event_identity,
+    order_identity,
     prepare_bars,
     prepare_ticks,
+    risk_event_key,
+    signal_identity,
 )
 from quantterminal.adapters.migrations import check_applied, load_migrations
 from quantterminal.core.calendar import trading_minutes
@@ -289,9 +299,27 @@ class SqliteLedger:
     def _insert(self, sql: str, params: Sequence[Any]) -> bool:
         return bool(self._write(lambda conn: conn.execute(sql, params).rowcount))
 
+    def _insert_once(
+        self,
+        sql: str,
+        params: Sequence[Any],
+        stored_sql: str,
+        key: Sequence[Any],
+        check: Callable[[Sequence[Any]], None],
+    ) -> bool:
+        """Insert unless the key is stored; a stored row must then equal the new one (``check``)."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute(sql, params).rowcount:
+                return True
+            check(conn.execute(stored_sql, key).fetchone())
+            return False
+
+        return self._write(work)
+
     def record_order(self, order: OrderRequest) -> bool:
         check_order(order)
-        return self._insert(
+        return self._insert_once(
             "INSERT OR IGNORE INTO orders (client_order_id, strategy, symbol, side, qty, order_type, limit_price,"
             " decision_time, decision_price) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -305,11 +333,21 @@ class SqliteLedger:
                 _us(order.decision_time),
                 str(order.decision_price),
             ),
+            "SELECT strategy, symbol, side, qty, order_type, limit_price, decision_time, decision_price"
+            " FROM orders WHERE client_order_id = ?",
+            (order.client_order_id,),
+            lambda row: ensure_same(
+                "order",
+                order.client_order_id,
+                ORDER_FIELDS,
+                (*row[:5], _dec(row[5]), _dt(row[6]), Decimal(row[7])),
+                order_identity(order),
+            ),
         )
 
     def append_order_event(self, event: OrderEvent) -> bool:
         check_order_event(event)
-        return self._insert(
+        return self._insert_once(
             "INSERT OR IGNORE INTO order_events (event_id, client_order_id, event, ts, filled_qty, filled_avg_price,"
             " broker_order_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -322,11 +360,20 @@ class SqliteLedger:
                 event.broker_order_id,
                 json.dumps(event.details, default=str),
             ),
+            "SELECT client_order_id, event, ts, filled_qty, broker_order_id FROM order_events WHERE event_id = ?",
+            (event.event_id,),
+            lambda row: ensure_same(
+                "order event",
+                event.event_id,
+                ORDER_EVENT_FIELDS,
+                (row[0], row[1], _dt(row[2]), row[3], row[4]),
+                order_event_identity(event),
+            ),
         )
 
     def append_fill(self, fill: Fill) -> bool:
         check_fill(fill)
-        return self._insert(
+        return self._insert_once(
             "INSERT OR IGNORE INTO fills (execution_id, client_order_id, symbol, side, qty, price, commission, ts)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -339,20 +386,39 @@ class SqliteLedger:
                 str(fill.commission),
                 _us(fill.timestamp),
             ),
+            "SELECT client_order_id, symbol, side, qty, price, commission, ts FROM fills WHERE execution_id = ?",
+            (fill.execution_id,),
+            lambda row: ensure_same(
+                "fill",
+                fill.execution_id,
+                FILL_FIELDS,
+                (*row[:4], Decimal(row[4]), Decimal(row[5]), _dt(row[6])),
+                fill_identity(fill),
+            ),
         )
 
     def record_signal(self, signal: Signal) -> bool:
         check_signal(signal)
-        return self._insert(
+        key = (signal.strategy, signal.symbol, _us(signal.bar_time))
+        return self._insert_once(
             "INSERT OR IGNORE INTO signals (strategy, symbol, bar_time, direction, price) VALUES (?, ?, ?, ?, ?)",
-            (signal.strategy, signal.symbol, _us(signal.bar_time), signal.direction.value, signal.price),
+            (*key, signal.direction.value, signal.price),
+            "SELECT direction, price FROM signals WHERE strategy = ? AND symbol = ? AND bar_time = ?",
+            key,
+            lambda row: ensure_same(
+                "signal",
+                f"{signal.strategy} {signal.symbol} {signal.bar_time.isoformat()}",
+                SIGNAL_FIELDS,
+                row,
+                signal_identity(signal),
+            ),
         )
 
     def record_risk_event(self, event: RiskEvent) -> None:
         check_risk_event(event)
         self._insert(
-            "INSERT INTO risk_events (ts, account, kind, reason, strategy, symbol, details)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO risk_events (ts, account, kind, reason, strategy, symbol, details, event_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 _us(event.timestamp),
                 event.account,
@@ -361,6 +427,7 @@ class SqliteLedger:
                 event.strategy,
                 event.symbol,
                 json.dumps(event.details, default=str),
+                risk_event_key(event),
             ),
         )
 

@@ -102,6 +102,9 @@ class VersionedStateStore(ABC):
     def _risk_key(self, account: str) -> str:
         return f"{self.prefix}:risk:{{{_key_part('account', account)}}}"
 
+    def _document_key(self, name: str) -> str:
+        return f"{self.prefix}:doc:{_key_part('name', name)}"
+
     # --- the compare-and-set loop -------------------------------------------------------------
 
     def _update(
@@ -121,6 +124,16 @@ class VersionedStateStore(ABC):
                 return replace(new, version=version + 1)
             self._sleep(backoff_delay(attempt, base=0.001, cap=_BACKOFF_CAP))
         raise ConcurrencyError(f"gave up updating {key} after {self.max_attempts} conflicting attempts")
+
+    def _overwrite(self, key: str, text: str, ttl: int | None) -> None:
+        """Store ``text`` under ``key`` whatever was there (still through compare-and-set, so the
+        version keeps counting)."""
+        for attempt in range(self.max_attempts):
+            _, version = self._read(key)
+            if self._cas(key, text, version, ttl, None):
+                return
+            self._sleep(backoff_delay(attempt, base=0.001, cap=_BACKOFF_CAP))
+        raise ConcurrencyError(f"gave up saving {key}")
 
     # --- positions ----------------------------------------------------------------------------
 
@@ -223,18 +236,23 @@ class VersionedStateStore(ABC):
     # --- strategy snapshots -------------------------------------------------------------------
 
     def save_snapshot(self, strategy: str, symbol: str, snapshot: Mapping[str, Any]) -> None:
-        key = self._snapshot_key(strategy, symbol)
         text = encode_snapshot(strategy, symbol, snapshot, self.clock())
-        for attempt in range(self.max_attempts):
-            _, version = self._read(key)
-            if self._cas(key, text, version, IDLE_TTL_SECONDS, None):
-                return
-            self._sleep(backoff_delay(attempt, base=0.001, cap=_BACKOFF_CAP))
-        raise ConcurrencyError(f"gave up saving {key}")
+        self._overwrite(self._snapshot_key(strategy, symbol), text, IDLE_TTL_SECONDS)
 
     def load_snapshot(self, strategy: str, symbol: str) -> dict[str, Any] | None:
         doc, _ = self._read(self._snapshot_key(strategy, symbol))
         return None if doc is None else decode_snapshot(doc)
+
+    # --- named documents (the simulated broker's account) ---------------------------------------
+
+    def load_document(self, name: str) -> str | None:
+        """The document saved under ``name``, or ``None``."""
+        doc, _ = self._read(self._document_key(name))
+        return doc
+
+    def save_document(self, name: str, text: str) -> None:
+        """Replace the document under ``name`` (never expires)."""
+        self._overwrite(self._document_key(name), text, None)
 
     # --- risk state ---------------------------------------------------------------------------
 

@@ -26,10 +26,13 @@ from quantterminal.adapters.factories import open_ledger, open_state_store, reda
 from quantterminal.adapters.http_api import build_api
 from quantterminal.adapters.ledger_sink import LedgerSink
 from quantterminal.adapters.local_api import STAGE, LocalApiServer, api_key
+from quantterminal.adapters.memory_state import MemoryStateStore
 from quantterminal.adapters.paper import BARS, PaperTrader
 from quantterminal.adapters.record_sink import bar_records
+from quantterminal.adapters.redis_state import RedisStateStore
 from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.secrets import SecretError
+from quantterminal.adapters.simulated_account import StoreJournal
 from quantterminal.adapters.simulated_broker import SimulatedBroker
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.divergence import compare_run, wide_console
@@ -88,13 +91,16 @@ def _run(args: argparse.Namespace) -> int:
         stack.callback(ledger.close)
         ledger.migrate()
         store = open_state_store(args.redis)
-        broker = AlpacaBroker.from_env() if args.broker == "alpaca" else SimulatedBroker()
+        broker = AlpacaBroker.from_env() if args.broker == "alpaca" else _simulated_broker(store, args.account)
         runtime = Runtime.build(store, ledger, broker, account=args.account, strategies=names, symbols=source.symbols)
+        bus = LocalBus()
+        trader = PaperTrader(runtime, bus, replay_clock=source.replaying and args.broker == "sim")
+        # A restarted paper account first delivers what it had not confirmed, so that reconciliation
+        # compares books that already hold every fill the broker reported.
+        trader.catch_up()
         drifts = Reconciler(store, broker, runtime.gate).run(datetime.now(UTC))
         if drifts:
             print(f"reconciled {len(drifts)} drift(s) with the broker before resuming", flush=True)
-        bus = LocalBus()
-        trader = PaperTrader(runtime, bus, replay_clock=source.replaying and args.broker == "sim")
         if source.replaying and args.broker == "alpaca":
             print("note: replayed bars are hours old for a real broker: they feed the strategies, no order goes out")
         if not args.no_api:
@@ -136,6 +142,17 @@ def _run(args: argparse.Namespace) -> int:
             with suppress(KeyboardInterrupt):
                 threading.Event().wait()
         return 1 if any(d.disagreements for d in report.values()) else 0
+
+
+def _simulated_broker(store: RedisStateStore | MemoryStateStore, account: str) -> SimulatedBroker:
+    """The paper account, kept where the run's state lives: in Redis it outlives the process (and
+    carries on after a restart); in the in-process store there is nothing to outlive, so no journal."""
+    if isinstance(store, RedisStateStore):
+        broker = SimulatedBroker(journal=StoreJournal(store, account))
+        if broker.restored:
+            print(f"paper account {account!r} restored from the state store", flush=True)
+        return broker
+    return SimulatedBroker()
 
 
 def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: float) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from quantterminal.core.models import Side
 from quantterminal.core.money import ZERO
+from quantterminal.core.order_state import Execution
 from quantterminal.core.portfolio import Position
 
 SCHEMA_VERSION = 1
@@ -213,7 +214,10 @@ class PositionState:
 
 @dataclass(frozen=True)
 class OpenOrder:
-    """An order that has been decided and not yet reached a terminal state."""
+    """An order that has been decided and is not finished: not yet terminal, or terminal while an
+    execution the broker reported (its cumulative quantity) has not arrived to be booked.
+    ``executions`` are the ones booked into the position, so any process can tell a new execution
+    from a redelivered one."""
 
     client_order_id: str
     account: str
@@ -228,9 +232,15 @@ class OpenOrder:
     broker_order_id: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    executions: tuple[Execution, ...] = ()
     version: int = 0
 
     KIND = "open_order"
+
+    @property
+    def booked_qty(self) -> int:
+        """Shares of this order booked into the position."""
+        return sum(e.qty for e in self.executions)
 
     def validate(self) -> None:
         for name in ("client_order_id", "account", "strategy", "symbol", "order_type", "status"):
@@ -244,12 +254,22 @@ class OpenOrder:
         _check_money("limit_price", self.limit_price, optional=True)
         _check_ts("created_at", self.created_at)
         _check_ts("updated_at", self.updated_at)
+        for e in self.executions:
+            if not isinstance(e, Execution):
+                raise StateError(f"execution {e!r} is not an Execution")
+            _check_text("execution_id", e.execution_id)
+            _check_int("execution qty", e.qty)
+            _check_money("execution price", e.price)
+            _check_ts("execution time", e.timestamp, optional=False)
+        if self.booked_qty > self.qty:
+            raise StateError(f"executions of {self.booked_qty} exceed the order quantity {self.qty}")
 
     def to_json(self) -> str:
         self.validate()
         return encode(
             self.KIND,
             {
+                "executions": [[e.execution_id, e.qty, str(e.price), e.timestamp.isoformat()] for e in self.executions],
                 "client_order_id": self.client_order_id,
                 "account": self.account,
                 "strategy": self.strategy,
@@ -284,10 +304,14 @@ class OpenOrder:
                 broker_order_id=doc.get("broker_order_id"),
                 created_at=_read_ts(doc, "created_at", cls.KIND),
                 updated_at=_read_ts(doc, "updated_at", cls.KIND),
+                executions=tuple(
+                    Execution(str(i), int(q), Decimal(p), datetime.fromisoformat(t))
+                    for i, q, p, t in doc.get("executions", ())
+                ),
                 version=version,
             )
             order.validate()
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise SchemaError(f"stored open order is malformed: {exc}") from None
         return order
 

@@ -249,6 +249,7 @@ class TradingEngine:
                 or (symbol is not None and order.symbol != symbol)
                 or order.order_type != OrderType.LIMIT.value
                 or order.status == "pending_cancel"
+                or OrderStatus(order.status).terminal  # done; only its last executions are awaited
                 or order.created_at is None
                 or now - order.created_at < max_age
             ):
@@ -311,13 +312,24 @@ class TradingEngine:
         return sorted(self._fills.get(symbol, []), key=lambda f: (f.timestamp, f.execution_id))
 
     def on_update(self, update: OrderUpdate) -> list[Fill]:
-        """Book a broker update (idempotent; any arrival order)."""
-        state = self.orders.get(update.client_order_id)
+        """Book a broker update (idempotent; any arrival order).
+
+        An order leaves the open orders only when it is terminal *and* every execution the broker
+        counted in its cumulative quantity has been booked: a ``fill`` that overtakes the
+        ``partial_fill`` before it must not make that execution an update for an unknown order."""
         open_order = self.store.get_open_order(update.client_order_id)
+        state = self.orders.get(update.client_order_id)
         if state is None:
             if open_order is None:
                 return []  # not ours (or long finished): reconciliation deals with strangers
-            state = OrderState(open_order.client_order_id, open_order.symbol, open_order.side, open_order.qty)
+            state = OrderState(
+                open_order.client_order_id,
+                open_order.symbol,
+                open_order.side,
+                open_order.qty,
+                filled_qty=open_order.booked_qty,
+                executions=open_order.executions,
+            )
         merged = state.apply(update)
         if self.ledger is not None:
             self.ledger.append_order_event(
@@ -344,23 +356,29 @@ class TradingEngine:
             if self.ledger is not None:
                 self.ledger.append_fill(fill)
             self._book(fill)
-        if merged.status.terminal:
+        # Position first, then the reservation: a risk check never sees both without the fill.
+        if merged.status.terminal and merged.unexplained_qty <= 0:
             # Settle before forgetting the order: a crash in between leaves the order to be found
             # by the redelivered update, never a reservation nobody will release.
             self.gate.settle(merged.client_order_id, 0)
             self.store.remove_open_order(merged.client_order_id)
-        elif open_order is not None:
-            self.store.update_open_order(
-                merged.client_order_id,
-                lambda o: replace(
-                    o,
-                    status=merged.status.value,
-                    filled_qty=merged.filled_qty,
-                    updated_at=update.timestamp,
-                    broker_order_id=o.broker_order_id or update.broker_order_id,
-                ),
-            )
-            self.gate.settle(merged.client_order_id, merged.qty - merged.filled_qty)
+        else:
+            if open_order is not None:
+                self.store.update_open_order(
+                    merged.client_order_id,
+                    lambda o: replace(
+                        o,
+                        status=merged.status.value,
+                        filled_qty=merged.filled_qty,
+                        executions=merged.executions,
+                        updated_at=update.timestamp,
+                        broker_order_id=o.broker_order_id or update.broker_order_id,
+                    ),
+                )
+            # What is not in the position yet stays reserved: the unfilled rest of a live order,
+            # or the executions a finished order still owes.
+            unbooked = merged.unexplained_qty if merged.status.terminal else merged.qty - merged.executed_qty
+            self.gate.settle(merged.client_order_id, unbooked)
         # Kept in memory only once everything above is written: after a crash midway, the
         # redelivered update finds the same new executions and finishes the job.
         self.orders[update.client_order_id] = merged
