@@ -58,10 +58,11 @@ def ledger_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -
     return open_ledger(db_url)
 
 
-def account_view(broker: Broker, store: StateStore, account: str, strategies: tuple[str, ...], bar: Bar) -> AccountView:
-    """Cash and equity from the broker; the position in ``bar``'s symbol as the state store books it."""
+def account_view(broker: Broker, gate: RiskGate, bar: Bar) -> AccountView:
+    """Cash and equity from the broker; the account's position in ``bar``'s symbol as the state
+    store books it (every strategy's, and what reconciliation adopted)."""
     summary = broker.account()
-    qty = sum(store.get_position(account, name, bar.symbol).qty for name in strategies)
+    qty = gate.position(bar.symbol)
     return AccountView(summary.equity, summary.cash, {bar.symbol: qty}, {bar.symbol: to_decimal(bar.close)})
 
 
@@ -99,7 +100,7 @@ class Runtime:
         engines = {
             name: TradingEngine(name, account, store, broker, gate, ledger, fraction=fraction) for name in strategies
         }
-        view = partial(account_view, broker, store, account, tuple(engines))
+        view = partial(account_view, broker, gate)
         desk = TradingDesk(engines, store, account, view, max_bar_age, ledger)
         return cls(account, store, ledger, broker, gate, desk, symbols)
 

@@ -3,11 +3,20 @@
 Every order passes here, in every environment. The decision and its reservation are written in
 one compare-and-set of the account's risk state, so concurrent decisions cannot overspend; every
 rejection and every alert is recorded in the ledger as a risk event.
+
+The position the limits are checked against is read *inside* that compare-and-set, after the risk
+state: booking a fill writes the position first and then releases the order's reservation (a new
+risk-state version). A check that read the position before the fill and the reservations after
+the release would miss the fill; here the release changes the version the check read, so the
+check is evaluated again and sees the fill. Every interleaving counts an order's shares once in
+the position or in its reservation, never in neither. The position is the whole account's in
+that symbol: every strategy's and what reconciliation adopted (``unassigned``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from quantterminal.core.ports import Ledger, StateStore
@@ -43,12 +52,19 @@ class RiskGate:
         self.ledger = ledger
         self.alert = alert
 
+    def position(self, symbol: str) -> int:
+        """Signed shares of ``symbol`` the state store books for the whole account."""
+        return sum(p.qty for p in self.store.positions(self.account) if p.symbol == symbol)
+
     def check(self, intent: OrderIntent, account: AccountView, now: datetime) -> RiskDecision:
-        """Evaluate ``intent``; if accepted, its reservation is stored before this returns."""
+        """Evaluate ``intent``; if accepted, its reservation is stored before this returns. The
+        position in ``intent.symbol`` is read from the store within the same atomic step (see the
+        module docs); the rest of ``account`` (equity, cash, prices) as given."""
         decisions: list[RiskDecision] = []
 
         def change(state: RiskState) -> RiskState:
-            decisions.append(evaluate(intent, account, state, self.limits, now))
+            held = {**account.positions, intent.symbol: self.position(intent.symbol)}
+            decisions.append(evaluate(intent, replace(account, positions=held), state, self.limits, now))
             return decisions[-1].state
 
         self.store.update_risk_state(self.account, change)
