@@ -29,6 +29,10 @@ METRIC_FEED_BACKFILLED = "FeedBackfilledBars"
 METRIC_FEED_UNFILLED = "FeedUnfilledGaps"
 METRIC_FEED_MALFORMED = "FeedMalformedMessages"
 METRIC_FEED_REFUSALS = "FeedRefusals"
+METRIC_FEED_DROPPED_STALE = "FeedDroppedStaleBars"  # bars for minutes the stream has passed
+METRIC_FEED_DROPPED_FUTURE = "FeedDroppedFutureData"  # bars and trades dated beyond the clock
+METRIC_FEED_ERRORS = "FeedErrors"
+METRIC_FEED_READER_DEAD = "FeedReaderDead"  # 1 when the thread reading the socket has died
 METRIC_FEED_STALE = "FeedStale"  # 1 while the market is open and no bar came for 2 minutes
 
 # The live path (bar handler, order events, recorder).

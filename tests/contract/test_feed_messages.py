@@ -158,3 +158,42 @@ def test_one_bad_message_does_not_lose_the_rest_of_its_frame() -> None:
         "'T' message: timestamp 'soon' is not integer milliseconds",
         "'??' message: unknown event type '??'",
     ]
+
+
+ALPACA_BAR = {"T": "b", "S": "SPY", "t": "2024-03-04T14:30:00Z", "o": 1.0, "h": 2.0, "l": 0.5, "c": 1.5, "v": 100}
+POLYGON_BAR = {"ev": "AM", "sym": "SPY", "s": 1709562600000, "e": 1709562660000, "o": 1.0, "h": 2.0, "l": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"t": "2024-03-04T14:30:00"}, "no time zone"),
+        ({"o": "1.0"}, "not a number"),
+        ({"h": True}, "not a number"),
+        ({"v": 10.5}, "not a whole number"),
+        ({"v": "100"}, "not a number"),
+        ({"v": 2**70}, "beyond any real volume"),
+        ({"n": 1.5}, "not a whole number"),
+    ],
+)
+def test_alpaca_values_are_strict_never_coerced(change: dict[str, object], why: str) -> None:
+    parsed = alpaca_data.parse_frame(json.dumps([{**ALPACA_BAR, **change}, ALPACA_BAR]))
+    assert len(parsed.events) == 1, "the rest of the frame is kept"
+    (bad,) = parsed.malformed
+    assert why in bad.reason
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [({"o": "1.0"}, "not a number"), ({"v": False}, "not a number"), ({"v": 3.25}, "not a whole number")],
+)
+def test_polygon_values_are_strict_never_coerced(change: dict[str, object], why: str) -> None:
+    message = {**POLYGON_BAR, "c": 1.5, "v": 100, **change}
+    parsed = polygon_data.parse_frame(json.dumps([message]))
+    assert parsed.events == ()
+    assert why in parsed.malformed[0].reason
+
+
+def test_a_frame_nested_beyond_the_parsers_recursion_is_one_malformed_entry() -> None:
+    parsed = alpaca_data.parse_frame("[" * 100_000 + "]" * 100_000)
+    assert [m.reason for m in parsed.malformed] == ["frame is nested too deeply"]

@@ -80,3 +80,23 @@ def test_a_closed_sink_refuses_more_bars(ledger: SqliteLedger | PostgresLedger) 
     sink.close()
     with pytest.raises(RuntimeError, match="closed"):
         sink(update(0))
+
+
+def test_bars_the_ledger_cannot_take_are_quarantined_and_the_rest_written(
+    ledger: SqliteLedger | PostgresLedger,
+) -> None:
+    """A volume beyond 64 bits once blocked the writer forever (the batch was retried without end).
+    Now the batch is split, the bad bar kept in quarantine with its reason, and the rest written."""
+    sink = LedgerSink(ledger, retry_base=0.001)
+    huge = dataclasses.replace(update(3).bar, volume=2**70)
+    for i in range(8):
+        sink(BarUpdate(huge, BarSource.PROVIDER) if i == 3 else update(i))
+    assert sink.flush(10), "the writer is not blocked"
+    assert sink.close(10)
+    assert sink.written.inserted == 7
+    assert sink.quarantined == 1
+    (kept,) = ledger.quarantined()
+    assert kept.kind == "bar"
+    assert "volume" in kept.reason
+    assert str(2**70) in kept.record
+    assert len(ledger.last_bars("SPY", 100)) == 7

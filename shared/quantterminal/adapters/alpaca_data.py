@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from quantterminal.adapters.feed_frames import Provider, Subscription, parse_messages
+from quantterminal.adapters.feed_frames import (
+    Provider,
+    Subscription,
+    number,
+    optional,
+    parse_messages,
+    rfc3339,
+    whole,
+)
 from quantterminal.core.feed_events import (
     BarSource,
     BarUpdate,
@@ -41,18 +49,15 @@ _BAR_SOURCES = {"b": BarSource.PROVIDER, "u": BarSource.REVISION, "d": BarSource
 
 
 def _ts(raw: Any) -> datetime:
-    if not isinstance(raw, str):
-        raise ValueError(f"timestamp {raw!r} is not a string")
-    ts = datetime.fromisoformat(raw)
-    return ts if ts.tzinfo is UTC else ts.astimezone(UTC)  # "...Z" parses straight to UTC
+    return rfc3339(raw)
 
 
 def _trade(m: Mapping[str, Any]) -> Trade:
     trade = Trade(
         str(m["S"]),
         _ts(m["t"]),
-        float(m["p"]),
-        int(m["s"]),
+        number(m["p"], "price"),
+        whole(m["s"], "size"),
         str(m["i"]),
         str(m.get("x") or ""),
         tuple(map(str, m.get("c") or ())),
@@ -65,18 +70,16 @@ def _trade(m: Mapping[str, Any]) -> Trade:
 
 def bar_from_message(m: Mapping[str, Any], symbol: str | None = None) -> Bar:
     """A bar in Alpaca's format (stream ``b``/``u``/``d`` messages and historical bars share it)."""
-    vwap = m.get("vw")
-    count = m.get("n")
     bar = Bar(
         symbol or str(m["S"]),
         _ts(m["t"]),
-        float(m["o"]),
-        float(m["h"]),
-        float(m["l"]),
-        float(m["c"]),
-        int(m["v"]),
-        None if vwap is None else float(vwap),
-        None if count is None else int(count),
+        number(m["o"], "open"),
+        number(m["h"], "high"),
+        number(m["l"], "low"),
+        number(m["c"], "close"),
+        whole(m["v"], "volume"),
+        optional(m.get("vw"), "vwap", number),
+        optional(m.get("n"), "trade count", whole),
     )
     problem = bar_problem(bar)
     if problem:
@@ -89,7 +92,14 @@ def _message(m: Mapping[str, Any]) -> FeedEvent:
     if kind == "t":
         return _trade(m)
     if kind == "q":
-        return Quote(str(m["S"]), _ts(m["t"]), float(m["bp"]), int(m["bs"]), float(m["ap"]), int(m["as"]))
+        return Quote(
+            str(m["S"]),
+            _ts(m["t"]),
+            number(m["bp"], "bid"),
+            whole(m["bs"], "bid size"),
+            number(m["ap"], "ask"),
+            whole(m["as"], "ask size"),
+        )
     if kind in _BAR_SOURCES:
         return BarUpdate(bar_from_message(m), _BAR_SOURCES[kind])
     if kind == "x":
@@ -104,7 +114,7 @@ def _message(m: Mapping[str, Any]) -> FeedEvent:
     if kind == "subscription":
         return Control("subscribed", json.dumps({k: v for k, v in m.items() if k != "T"}, sort_keys=True))
     if kind == "error":
-        code = int(m["code"])
+        code = whole(m["code"], "code")
         return Control(ERROR_KINDS.get(code, "error"), str(m.get("msg", "")), code)
     if kind == "s":
         return Control("status", f"{m.get('S')}: {m.get('sm')} ({m.get('rm')})")

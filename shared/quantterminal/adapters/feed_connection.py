@@ -72,6 +72,7 @@ class FeedStats:
     events: int = 0
     malformed: int = 0
     malformed_kinds: set[str] = field(default_factory=set)
+    errors: int = 0  # events the consumer failed on, and unexpected failures of the reader
 
 
 class FeedConnection:
@@ -124,6 +125,13 @@ class FeedConnection:
                 failures += 1
                 log.warning("feed connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
                 self._pause(backoff_delay(failures - 1, self.settings.backoff_base, self.settings.backoff_cap), stop)
+            except Exception:  # a bug must cost a reconnect, never the reader thread
+                if stop.is_set():
+                    break
+                failures += 1
+                self.stats.errors += 1
+                log.exception("feed reader failed unexpectedly; reconnecting")
+                self._pause(backoff_delay(failures - 1, self.settings.backoff_base, self.settings.backoff_cap), stop)
             finally:
                 self._ws = None
                 if ws is not None:
@@ -175,4 +183,8 @@ class FeedConnection:
                 if isinstance(event, Control) and event.kind in _REFUSALS:
                     raise FeedRefused(f"{event.kind} ({event.code}: {event.message})")
                 self.stats.events += 1
-                self.on_event(event)
+                try:
+                    self.on_event(event)
+                except Exception:  # one event the consumer cannot take must not stop the others
+                    self.stats.errors += 1
+                    log.exception("feed event could not be processed: %s", type(event).__name__)

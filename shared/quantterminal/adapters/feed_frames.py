@@ -1,11 +1,19 @@
 """The frame loop every provider parser shares: decode a websocket text frame (a JSON array of
-messages, or one object), convert each message, and keep going past the ones that are unusable."""
+messages, or one object), convert each message, and keep going past the ones that are unusable.
+
+Strict on purpose (corrupt data is worse than no data): a number must be a JSON number, not a
+string or a boolean; a share count must be whole; a timestamp must carry its zone. Anything else
+is malformed -- never coerced. No frame can end the reader: whatever a message raises (a frame
+nested deeper than the parser recurses included) makes it a ``Malformed`` entry.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from quantterminal.core.feed_events import FeedEvent, Malformed, ParsedFrame
@@ -31,6 +39,42 @@ class Provider:
     subscribe: Callable[[Subscription], str]
 
 
+def number(value: Any, name: str) -> float:
+    """A JSON number as a float; strings, booleans, NaN and infinities are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} {value!r} is not a number")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"{name} is {value!r}; it must be finite")
+    return result
+
+
+def whole(value: Any, name: str) -> int:
+    """A JSON number that is a whole count (``100`` or ``100.0``); fractions are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} {value!r} is not a number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{name} {value!r} is not a whole number")
+        return int(value)
+    return value
+
+
+def optional(value: Any, name: str, convert: Callable[[Any, str], Any]) -> Any:
+    return None if value is None else convert(value, name)
+
+
+def rfc3339(value: Any, name: str = "timestamp") -> datetime:
+    """An RFC 3339 timestamp with its zone, in UTC; a zone-less one is refused (its meaning is a
+    guess). Nanoseconds are cut to microseconds."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} {value!r} is not a string")
+    ts = datetime.fromisoformat(value)
+    if ts.tzinfo is None:
+        raise ValueError(f"{name} {value!r} has no time zone")
+    return ts if ts.tzinfo is UTC else ts.astimezone(UTC)  # "...Z" parses straight to UTC
+
+
 def sample(value: Any, limit: int = 200) -> str:
     """A short, printable sample of a bad message, for one log line."""
     if isinstance(value, bytes):
@@ -51,6 +95,8 @@ def parse_messages(
         payload = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         return ParsedFrame((), (Malformed("frame is not JSON", sample(text)),))
+    except RecursionError:
+        return ParsedFrame((), (Malformed("frame is nested too deeply", sample(text)),))
     if isinstance(payload, dict):
         payload = [payload]
     if not isinstance(payload, list):
@@ -63,9 +109,9 @@ def parse_messages(
             continue
         try:
             event = convert(message)
-        except (KeyError, TypeError, ValueError) as exc:
-            reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            bad.append(Malformed(f"{message.get(type_key)!r} message: {reason}", sample(message)))
+        except Exception as exc:  # any message, however hostile, is one malformed entry
+            reason = f"missing field {exc}" if isinstance(exc, KeyError) else f"{exc}"
+            bad.append(Malformed(f"{str(message.get(type_key))[:20]!r} message: {reason}", sample(message)))
             continue
         if event is not None:
             events.append(event)

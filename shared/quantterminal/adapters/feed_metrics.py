@@ -18,6 +18,9 @@ _COUNTERS = {  # health field -> metric published as the increase since the last
     "unfilled": c.METRIC_FEED_UNFILLED,
     "malformed": c.METRIC_FEED_MALFORMED,
     "refusals": c.METRIC_FEED_REFUSALS,
+    "dropped_stale": c.METRIC_FEED_DROPPED_STALE,
+    "dropped_future": c.METRIC_FEED_DROPPED_FUTURE,
+    "errors": c.METRIC_FEED_ERRORS,
 }
 
 
@@ -35,6 +38,9 @@ class EmfHealthReporter:
             self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value - self._previous[field])
             self._previous[field] = value
         self.metrics.add_metric(name=c.METRIC_FEED_STALE, unit=MetricUnit.Count, value=int(health.stale))
+        self.metrics.add_metric(
+            name=c.METRIC_FEED_READER_DEAD, unit=MetricUnit.Count, value=int(not health.reader_alive)
+        )
         if health.lag_p50_ms is not None and health.lag_p99_ms is not None:
             self.metrics.add_metric(name=c.METRIC_FEED_LAG_P50, unit=MetricUnit.Milliseconds, value=health.lag_p50_ms)
             self.metrics.add_metric(name=c.METRIC_FEED_LAG_P99, unit=MetricUnit.Milliseconds, value=health.lag_p99_ms)

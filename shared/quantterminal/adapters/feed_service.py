@@ -59,9 +59,15 @@ class FeedHealth:
     late_trades: int
     last_bar: str | None
     stale: bool = False  # the market is open and no bar has come out for ``STALE_AFTER``
+    dropped_stale: int = 0  # bars for minutes already past in the stream (out of order, too late)
+    dropped_future: int = 0  # bars and trades dated beyond the clock (plus tolerance)
+    errors: int = 0
+    reader_alive: bool = True
 
     @property
     def status(self) -> str:
+        if not self.reader_alive:
+            return "DEAD"
         if self.refusals and not self.messages:
             return "REFUSED"
         if self.stale:
@@ -75,7 +81,8 @@ class FeedHealth:
             f"feed {self.status} | {self.messages_per_s:,.0f} msg/s | bars {self.bars:,} "
             f"(last {self.last_bar or '-'}) | lag p50/p99 {lag} | reconnects {self.reconnects} "
             f"| gaps {self.gaps} (backfilled {self.backfilled}, unfilled {self.unfilled}) "
-            f"| revisions {self.revisions} | malformed {self.malformed}"
+            f"| revisions {self.revisions} | malformed {self.malformed} "
+            f"| dropped {self.dropped_stale} stale, {self.dropped_future} future"
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -92,9 +99,12 @@ class FeedPipeline:
         grace: timedelta = timedelta(seconds=2),
         clock: Callable[[], datetime] = utc_now,
         measure_lag: bool = True,
+        max_ahead: timedelta = timedelta(minutes=2),
     ) -> None:
         self.sinks = list(sinks)
         self.clock = clock
+        self.max_ahead = max_ahead  # a clock-skew allowance, not a way in for a bar dated 2100
+        self.dropped_future = 0
         self.measure_lag = measure_lag  # off for replays of old data, where "lag" would be years
         self.builder = MinuteBarBuilder(grace)
         self.stream = BarStream(history, self._emit)
@@ -104,13 +114,24 @@ class FeedPipeline:
         self.last_emit_at: datetime | None = None
         self._lags_ms: list[float] = []
 
+    def _from_the_future(self, ts: datetime, what: str) -> bool:
+        if ts <= self.clock() + self.max_ahead:
+            return False
+        self.dropped_future += 1
+        if self.dropped_future == 1 or self.dropped_future % 1000 == 0:
+            log.error("dropping %s dated %s, beyond the clock (%d so far)", what, ts.isoformat(), self.dropped_future)
+        return True
+
     def on_event(self, event: FeedEvent) -> None:
-        """Take one event from the connection."""
+        """Take one event from the connection. Data dated beyond the clock is dropped: stored, it
+        would make every real bar of its symbol look out of date."""
         with self.lock:
             if isinstance(event, Trade):
-                self.builder.add(event)
+                if not self._from_the_future(event.timestamp, f"a {event.symbol} trade"):
+                    self.builder.add(event)
             elif isinstance(event, BarUpdate):
-                self.stream.on_bar(event)
+                if not self._from_the_future(event.bar.timestamp, f"a {event.bar.symbol} bar"):
+                    self.stream.on_bar(event)
             elif isinstance(event, TradeCancel | TradeCorrection):
                 # The minute was already aggregated; the provider's revised bar corrects it.
                 self.trade_cancels += 1
@@ -171,6 +192,7 @@ class FeedService:
         self._reported_at = time.monotonic()
         self._reported_events = 0
         self._reported_bars = 0
+        self._reader: threading.Thread | None = None
 
     def _on_event(self, event: FeedEvent) -> None:
         self.last_event_at = time.monotonic()
@@ -181,6 +203,7 @@ class FeedService:
         then ``pipeline.finish``-es, closes its sinks and takes a last ``report``."""
         stopping = threading.Event()
         thread = threading.Thread(target=self.connection.run, args=(stopping,), name="feed-connection", daemon=True)
+        self._reader = thread
         thread.start()
         next_report = time.monotonic() + self.report_every
         try:
@@ -196,6 +219,7 @@ class FeedService:
             stopping.set()
             self.connection.interrupt()
             thread.join(15)
+            self._reader = None
 
     def health(self) -> FeedHealth:
         """Health now (rates since the last report)."""
@@ -221,6 +245,10 @@ class FeedService:
             late_trades=p.builder.late_trades,
             last_bar=None if last is None else f"{last.bar.symbol} {last.bar.timestamp:%Y-%m-%d %H:%M}Z",
             stale=self._stale(),
+            dropped_stale=s.too_old,
+            dropped_future=p.dropped_future,
+            errors=c.errors,
+            reader_alive=self._reader is None or self._reader.is_alive(),
         )
 
     def _stale(self) -> bool:

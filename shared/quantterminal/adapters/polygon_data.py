@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quantterminal.adapters.feed_frames import Provider, Subscription, parse_messages
+from quantterminal.adapters.feed_frames import Provider, Subscription, number, optional, parse_messages, whole
 from quantterminal.core.feed_events import BarSource, BarUpdate, Control, FeedEvent, ParsedFrame
 from quantterminal.core.models import Bar, Quote, Trade
 from quantterminal.core.validation import bar_problem, trade_problem
@@ -41,8 +41,8 @@ def _message(m: Mapping[str, Any]) -> FeedEvent | None:
         trade = Trade(
             str(m["sym"]),
             _ms(m["t"]),
-            float(m["p"]),
-            int(m["s"]),
+            number(m["p"], "price"),
+            whole(m["s"], "size"),
             str(m["i"]),
             str(m.get("x", "")),
             tuple(map(str, m.get("c") or ())),
@@ -52,17 +52,24 @@ def _message(m: Mapping[str, Any]) -> FeedEvent | None:
             raise ValueError(problem)
         return trade
     if ev == "Q":
-        return Quote(str(m["sym"]), _ms(m["t"]), float(m["bp"]), int(m["bs"]), float(m["ap"]), int(m["as"]))
+        return Quote(
+            str(m["sym"]),
+            _ms(m["t"]),
+            number(m["bp"], "bid"),
+            whole(m["bs"], "bid size"),
+            number(m["ap"], "ask"),
+            whole(m["as"], "ask size"),
+        )
     if ev == "AM":
         bar = Bar(
             str(m["sym"]),
             _ms(m["s"]),
-            float(m["o"]),
-            float(m["h"]),
-            float(m["l"]),
-            float(m["c"]),
-            int(m["v"]),
-            float(m["vw"]) if m.get("vw") is not None else None,
+            number(m["o"], "open"),
+            number(m["h"], "high"),
+            number(m["l"], "low"),
+            number(m["c"], "close"),
+            whole(m["v"], "volume"),
+            optional(m.get("vw"), "vwap", number),
             None,
         )
         problem = bar_problem(bar)

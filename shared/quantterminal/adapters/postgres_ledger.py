@@ -30,6 +30,7 @@ from quantterminal.adapters.ledger_base import (
     ORDER_EVENT_FIELDS,
     ORDER_FIELDS,
     SIGNAL_FIELDS,
+    LedgerError,
     check_equity,
     check_fill,
     check_order,
@@ -50,7 +51,7 @@ from quantterminal.adapters.retry import with_retries
 from quantterminal.core.calendar import trading_minutes
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
 from quantterminal.core.orders import OrderRequest, OrderType
-from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
+from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, QuarantinedRecord, RiskEvent
 from quantterminal.core.sessions import day_bounds
 
 T = TypeVar("T")
@@ -186,6 +187,9 @@ class PostgresLedger:
                 self._drop_thread_connection(conn)
                 self._partitions = None
                 raise
+            except psycopg2.DataError as exc:  # a value the column cannot hold: the record, not the server
+                self._partitions = None
+                raise LedgerError(f"postgres {what}: {str(exc).strip()}") from None
             except Exception:
                 self._partitions = None  # a rolled-back transaction may have created none of them
                 raise
@@ -732,3 +736,20 @@ class PostgresLedger:
             return [EquitySnapshot(a, ts.astimezone(UTC), eq, cash) for a, ts, eq, cash in cur.fetchall()]
 
         return self._transaction(work, "equity curve")
+
+    # --- quarantine -----------------------------------------------------------------------------
+
+    def quarantine(self, kind: str, reason: str, record: str) -> None:
+        self._transaction(
+            lambda cur: cur.execute(
+                "INSERT INTO quarantine (kind, reason, record) VALUES (%s, %s, %s)", (kind, reason, record)
+            ),
+            "quarantine",
+        )
+
+    def quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
+        def work(cur: Any) -> list[QuarantinedRecord]:
+            cur.execute("SELECT kind, reason, record, recorded_at FROM quarantine ORDER BY id DESC LIMIT %s", (limit,))
+            return [QuarantinedRecord(k, r, rec, at.astimezone(UTC)) for k, r, rec, at in cur.fetchall()]
+
+        return self._transaction(work, "quarantined")

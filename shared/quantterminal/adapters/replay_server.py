@@ -12,6 +12,9 @@ Chaos, for testing a feed against every way a live feed fails:
   go out is lost, as on a real dropped socket (the feed must backfill it);
 - ``silence_every=N`` with ``silence_seconds=S``: stop sending for S seconds, connection open;
 - ``garbage_every=N``: send an invalid frame now and then;
+- ``hostile_every=N``: send a hostile frame every N bars, cycling through ``HOSTILE_FRAMES`` (a
+  frame nested deeper than a JSON parser recurses, a bar dated 2100, a volume beyond 64 bits, a
+  zone-less time, numbers as strings and booleans, a fractional volume);
 - ``refuse_auth=True``: answer every auth with error 402; ``connection_limit=True``: with 406.
 
 The replay position is shared by all connections: a client that reconnects continues where the
@@ -44,6 +47,22 @@ class Chaos:
     garbage_every: int = 0
     refuse_auth: bool = False
     connection_limit: bool = False
+    hostile_every: int = 0
+
+
+def hostile_frames(symbol: str) -> list[str]:
+    """Frames meant to break a feed reader, each otherwise shaped like an Alpaca bar of ``symbol``.
+    A strict reader skips every one of them (the future bar: drops it) and reads on."""
+    base = {"T": "b", "S": symbol, "t": "2013-10-07T13:30:00Z", "o": 1.0, "h": 1.0, "l": 1.0, "c": 1.0, "v": 1}
+    variants: list[dict[str, Any]] = [
+        {"t": "2100-01-04T14:30:00Z"},  # from the future
+        {"v": 2**70},  # beyond any 64-bit column
+        {"t": "2013-10-07T13:30:00"},  # no time zone
+        {"o": "1.0"},  # a number as a string
+        {"v": True},  # a boolean for a number
+        {"v": 10.5},  # a fractional volume
+    ]
+    return ["[" * 100_000 + "]" * 100_000] + [json.dumps([{**base, **v}]) for v in variants]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -234,6 +253,9 @@ class ReplayServer:
                 await asyncio.sleep(chaos.silence_seconds)
             if chaos.garbage_every and sent_here and sent_here % chaos.garbage_every == 0:
                 await ws.send("}{ not json")
+            if chaos.hostile_every and sent_here and sent_here % chaos.hostile_every == 0:
+                frames = hostile_frames(bar.symbol)
+                await ws.send(frames[(sent_here // chaos.hostile_every - 1) % len(frames)])
             await self._send(ws, [self.protocol.bar(bar)])
             if self.sent_times is not None:
                 self.sent_times[(bar.symbol, bar.timestamp)] = time.perf_counter()

@@ -21,6 +21,7 @@ from quantterminal.adapters.ledger_base import (
     ORDER_EVENT_FIELDS,
     ORDER_FIELDS,
     SIGNAL_FIELDS,
+    LedgerError,
     check_equity,
     check_fill,
     check_order,
@@ -40,7 +41,7 @@ from quantterminal.adapters.migrations import check_applied, load_migrations
 from quantterminal.core.calendar import trading_minutes
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
 from quantterminal.core.orders import OrderRequest, OrderType
-from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
+from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, QuarantinedRecord, RiskEvent
 from quantterminal.core.sessions import day_bounds
 
 T = TypeVar("T")
@@ -90,6 +91,9 @@ class SqliteLedger:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 result = work(self._conn)
+            except OverflowError as exc:  # an integer beyond SQLite's 64 bits: the record, not the file
+                self._conn.execute("ROLLBACK")
+                raise LedgerError(f"sqlite: {exc}") from None
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -533,3 +537,15 @@ class SqliteLedger:
             (account, _us(start), _us(end)),
         )
         return [EquitySnapshot(a, _dt(ts), Decimal(eq), Decimal(cash)) for a, ts, eq, cash in rows]
+
+    # --- quarantine -----------------------------------------------------------------------------
+
+    def quarantine(self, kind: str, reason: str, record: str) -> None:
+        self._insert(
+            "INSERT INTO quarantine (kind, reason, record, recorded_at) VALUES (?, ?, ?, ?)",
+            (kind, reason, record, _us(datetime.now(UTC))),
+        )
+
+    def quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
+        rows = self._read("SELECT kind, reason, record, recorded_at FROM quarantine ORDER BY id DESC LIMIT ?", (limit,))
+        return [QuarantinedRecord(k, r, rec, _dt(at)) for k, r, rec, at in rows]

@@ -19,7 +19,7 @@ from quantterminal.core.broker import BrokerAccount, BrokerOrder, BrokerPosition
 from quantterminal.core.models import Bar, Fill, Signal, Trade
 from quantterminal.core.order_state import OrderUpdate
 from quantterminal.core.orders import OrderRequest
-from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
+from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, QuarantinedRecord, RiskEvent
 from quantterminal.core.state import OpenOrder, PositionState, RiskState
 
 
@@ -123,6 +123,14 @@ class Ledger(Protocol):
 
     def equity_curve(self, account: str, start: datetime, end: datetime) -> list[EquitySnapshot]:
         """Equity snapshots of ``account`` in ``[start, end)``, in time order."""
+        ...
+
+    def quarantine(self, kind: str, reason: str, record: str) -> None:
+        """Keep a record that could not be written (``record`` as JSON), with the reason."""
+        ...
+
+    def quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
+        """The latest quarantined records, newest first."""
         ...
 
     def close(self) -> None:

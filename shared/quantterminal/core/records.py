@@ -65,3 +65,13 @@ class IngestReport:
     @property
     def total(self) -> int:
         return self.inserted + self.revised + self.unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedRecord:
+    """A record the ledger could not take, kept with the reason for someone to look at."""
+
+    kind: str
+    reason: str
+    record: str  # the record as JSON
+    recorded_at: datetime

@@ -10,6 +10,7 @@ from quantterminal.core.models import Bar, Trade
 
 _UTC_OFFSET = timedelta(0)
 _INF = math.inf
+MAX_SHARES = 2**63 - 1  # what a 64-bit column holds; anything larger is corrupt, not a big day
 
 
 def bar_problem(bar: Bar) -> str | None:
@@ -29,7 +30,7 @@ def bar_problem(bar: Bar) -> str | None:
         and 0.0 < lo <= o <= h < _INF
         and lo <= c <= h
         and type(volume) is int
-        and volume >= 0
+        and 0 <= volume <= MAX_SHARES
         and bar.vwap is None
         and bar.trade_count is None
         and bar.symbol
@@ -49,6 +50,8 @@ def bar_problem(bar: Bar) -> str | None:
         return f"volume {bar.volume!r} is not a whole number of shares"
     if bar.volume < 0:
         return f"volume {bar.volume} is negative"
+    if bar.volume > MAX_SHARES:
+        return f"volume {bar.volume} is beyond any real volume (more than 2^63 - 1 shares)"
     if bar.high < bar.low:
         return f"high {bar.high} is below low {bar.low}"
     if not (bar.low <= bar.open <= bar.high and bar.low <= bar.close <= bar.high):
@@ -57,8 +60,11 @@ def bar_problem(bar: Bar) -> str | None:
         problem = _price_problem("vwap", bar.vwap)
         if problem:
             return problem
-    if bar.trade_count is not None and bar.trade_count < 0:
-        return f"trade count {bar.trade_count} is negative"
+    count = bar.trade_count
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count > MAX_SHARES):
+        return f"trade count {count!r} is not a whole number up to 2^63 - 1"
+    if count is not None and count < 0:
+        return f"trade count {count} is negative"
     return None
 
 
@@ -82,7 +88,7 @@ def trade_problem(trade: Trade) -> str | None:
         type(price) is float
         and 0.0 < price < _INF
         and type(size) is int
-        and size > 0
+        and 0 < size <= MAX_SHARES
         and trade.trade_id
         and trade.symbol
         and ts.utcoffset() == _UTC_OFFSET
@@ -95,8 +101,8 @@ def trade_problem(trade: Trade) -> str | None:
     problem = _price_problem("price", trade.price)
     if problem:
         return problem
-    if isinstance(trade.size, bool) or not isinstance(trade.size, int) or trade.size <= 0:
-        return f"size {trade.size!r} is not a positive whole number of shares"
+    if isinstance(trade.size, bool) or not isinstance(trade.size, int) or not 0 < trade.size <= MAX_SHARES:
+        return f"size {trade.size!r} is not a positive whole number of shares up to 2^63 - 1"
     if not trade.trade_id:
         return "trade id is missing"
     return None
