@@ -2,9 +2,13 @@
 
 - Ledger: ``postgresql://user:pass@host:5432/db[?schema=name]`` or ``sqlite:///path/to/file``
   (``sqlite:///:memory:`` for a private in-memory one). Default: ``$DATABASE_URL``, else
-  ``sqlite:///.quantterminal/ledger.sqlite3``.
+  ``sqlite:///.quantterminal/ledger.sqlite3``. A SQLite file is created only in a folder that
+  exists (a typo must not leave a new folder behind; the default folder is ours and is made), and
+  never by commands that only read (``create=False``: a mistyped name is an error, not an empty
+  ledger).
 - State store: ``redis://host:6379/0`` (``rediss://`` for TLS) or ``memory://``. Default:
-  ``$REDIS_URL``, else ``memory://``.
+  ``$REDIS_URL``, else ``memory://``. Redis is asked for a ping at once, so an unreachable
+  server is reported before anything else is opened or created.
 
 In AWS the URLs are assembled from Secrets Manager at start-up; they are never logged whole
 (``redact`` hides the password).
@@ -13,6 +17,7 @@ In AWS the URLs are assembled from Secrets Manager at start-up; they are never l
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from quantterminal.adapters.memory_state import MemoryStateStore
@@ -44,8 +49,9 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
-def open_ledger(url: str | None = None) -> PostgresLedger | SqliteLedger:
-    """The ledger at ``url`` (see the module docs for the forms)."""
+def open_ledger(url: str | None = None, create: bool = True) -> PostgresLedger | SqliteLedger:
+    """The ledger at ``url`` (see the module docs for the forms; ``create=False`` for commands
+    that only read an existing ledger)."""
     url = database_url(url)
     if url.startswith(("postgresql://", "postgres://")):
         parts = urlsplit(url)
@@ -57,6 +63,14 @@ def open_ledger(url: str | None = None) -> PostgresLedger | SqliteLedger:
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
             raise ValueError(f"a SQLite URL needs a path: sqlite:///relative/file or sqlite:////abs/file, got {url!r}")
+        if path != ":memory:":
+            file = Path(path)
+            if url == DEFAULT_DATABASE_URL:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            if not create and not file.is_file():
+                raise ValueError(f"no ledger at {path} (check --database; nothing was created)")
+            if not file.parent.is_dir():
+                raise ValueError(f"the folder {file.parent} does not exist (create it, or check --database)")
         return SqliteLedger(path)
     raise ValueError(f"unsupported database URL {redact(url)!r}: use postgresql://... or sqlite:///...")
 
@@ -65,7 +79,9 @@ def open_state_store(url: str | None = None, prefix: str = "qt") -> RedisStateSt
     """The state store at ``url``: ``redis://``/``rediss://`` or ``memory://``."""
     url = url or os.environ.get("REDIS_URL") or DEFAULT_STATE_URL
     if url.startswith(("redis://", "rediss://")):
-        return RedisStateStore(url, prefix=prefix)
+        store = RedisStateStore(url, prefix=prefix)
+        store.ping()
+        return store
     if url == "memory://":
         return MemoryStateStore(prefix=prefix)
     raise ValueError(f"unsupported state store URL {redact(url)!r}: use redis://... or memory://")

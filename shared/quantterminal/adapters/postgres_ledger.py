@@ -295,8 +295,9 @@ class PostgresLedger:
             )
             self._partitions.add(name)
 
-    def drop_before(self, cutoff: datetime) -> list[str]:
-        """Drop the bar and tick partitions that end at or before ``cutoff``; return their names."""
+    def drop_before(self, cutoff: datetime, dry_run: bool = False) -> list[str]:
+        """Drop the bar and tick partitions that end at or before ``cutoff``; return their names
+        (with ``dry_run``, only name them)."""
 
         def work(cur: Any) -> list[str]:
             dropped = []
@@ -309,7 +310,8 @@ class PostgresLedger:
                 else:
                     continue
                 if upper <= cutoff:
-                    cur.execute(f"DROP TABLE {name}")
+                    if not dry_run:
+                        cur.execute(f"DROP TABLE {name}")
                     dropped.append(name)
             return dropped
 

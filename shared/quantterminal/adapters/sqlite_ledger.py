@@ -79,8 +79,6 @@ class SqliteLedger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -145,14 +143,20 @@ class SqliteLedger:
     def partitions(self) -> list[str]:
         return []
 
-    def drop_before(self, cutoff: datetime) -> list[str]:
-        """Delete bars and ticks older than ``cutoff``; describe what went."""
+    def drop_before(self, cutoff: datetime, dry_run: bool = False) -> list[str]:
+        """Delete bars and ticks older than ``cutoff``; describe what went (with ``dry_run``,
+        what would go)."""
         cut = _us(cutoff)
 
         def work(conn: sqlite3.Connection) -> list[str]:
-            bars = conn.execute("DELETE FROM bars WHERE ts < ?", (cut,)).rowcount
-            ticks = conn.execute("DELETE FROM ticks WHERE ts < ?", (cut,)).rowcount
-            return [f"bars: {bars} rows", f"ticks: {ticks} rows"]
+            counts = []
+            for table in ("bars", "ticks"):
+                if dry_run:
+                    (n,) = conn.execute(f"SELECT count(*) FROM {table} WHERE ts < ?", (cut,)).fetchone()
+                else:
+                    n = conn.execute(f"DELETE FROM {table} WHERE ts < ?", (cut,)).rowcount
+                counts.append(f"{table}: {n} rows")
+            return counts
 
         return self._write(work)
 

@@ -261,7 +261,7 @@ def _load(args: argparse.Namespace) -> dict[str, list[Bar]]:
     if args.start and args.end and args.start > args.end:
         raise ValueError(f"--start {args.start} is after --end {args.end}")
     if is_database_url(args.data):
-        ledger = open_ledger(args.data)
+        ledger = open_ledger(args.data, create=False)
         try:
             bars = ledger.bars_between(start or _EARLIEST, end or _LATEST, args.symbols)
         finally:

@@ -48,7 +48,7 @@ def register(commands: Any) -> None:
     status.add_argument("--database", metavar="URL", help=DATABASE_HELP)
     status.set_defaults(handler=run_status)
 
-    retention = sub.add_parser("retention", help="drop bars and ticks older than N days")
+    retention = sub.add_parser("retention", help="drop bars and ticks older than N days (shows what first; --yes)")
     retention.add_argument(
         "--keep-days",
         type=_positive_int,
@@ -57,6 +57,7 @@ def register(commands: Any) -> None:
         help="keep this many days of bars and ticks (orders, fills and events are kept)",
     )
     retention.add_argument("--database", metavar="URL", help=DATABASE_HELP)
+    retention.add_argument("--yes", action="store_true", help="really drop (without it: only show what would go)")
     retention.set_defaults(handler=run_retention)
 
     ingest = sub.add_parser("ingest", help="load CSV bars into the ledger (idempotent)")
@@ -86,7 +87,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     try:
-        ledger = open_ledger(args.database)
+        ledger = open_ledger(args.database, create=False)
         migrations = ledger.applied_migrations()
         partitions = ledger.partitions()
     except _ERRORS as exc:
@@ -107,11 +108,17 @@ def run_status(args: argparse.Namespace) -> int:
 def run_retention(args: argparse.Namespace) -> int:
     cutoff = datetime.now(UTC) - timedelta(days=args.keep_days)
     try:
-        ledger = open_ledger(args.database)
-        dropped = ledger.drop_before(cutoff)
-        ledger.maintain()
+        ledger = open_ledger(args.database, create=False)
+        dropped = ledger.drop_before(cutoff, dry_run=not args.yes)
+        if args.yes:
+            ledger.maintain()
     except _ERRORS as exc:
         return _fail(exc)
+    if not args.yes:
+        print(f"would drop bars and ticks before {cutoff:%Y-%m-%d %H:%M}Z: {', '.join(dropped) or 'nothing'}")
+        print("nothing was dropped; run again with --yes to drop it")
+        ledger.close()
+        return 0
     print(f"kept data from {cutoff:%Y-%m-%d %H:%M}Z on; dropped: {', '.join(dropped) or 'nothing'}")
     ledger.close()
     return 0
@@ -120,7 +127,7 @@ def run_retention(args: argparse.Namespace) -> int:
 def run_ingest(args: argparse.Namespace) -> int:
     try:
         bars = load_bars(resolve_source(args.data), symbols=args.symbols, regular_hours_only=args.rth)
-        ledger = open_ledger(args.database)
+        ledger = open_ledger(args.database, create=False)
         started = time.perf_counter()
         report = ledger.ingest_bars([b for series in bars.values() for b in series])
         elapsed = time.perf_counter() - started

@@ -50,7 +50,11 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm divergence``."""
-    ledger = open_ledger(args.database)
+    try:
+        ledger = open_ledger(args.database, create=False)
+    except ValueError as exc:
+        print(f"qterm divergence: error: {exc}", file=sys.stderr)
+        return 2
     try:
         ledger.migrate()
         names = [s.strip() for s in args.strategy.split(",") if s.strip()]

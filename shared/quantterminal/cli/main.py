@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from quantterminal import __version__
 from quantterminal.cli import backtest, db, divergence, feed, paper, reconcile, redrive, replay
+from quantterminal.cli.errors import describe_failure
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qterm: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        problem = describe_failure(exc)
+        if problem is None:
+            raise  # a bug: keep the traceback
+        print(f"qterm {args.command}: error: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -87,10 +87,10 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown strategies: {', '.join(unknown)}")
     with ExitStack() as stack:
         source = open_source(args, stack)
+        store = open_state_store(args.redis)  # first: an unreachable Redis must not leave a new ledger behind
         ledger = open_ledger(args.database)
         stack.callback(ledger.close)
         ledger.migrate()
-        store = open_state_store(args.redis)
         broker = AlpacaBroker.from_env() if args.broker == "alpaca" else _simulated_broker(store, args.account)
         runtime = Runtime.build(store, ledger, broker, account=args.account, strategies=names, symbols=source.symbols)
         bus = LocalBus()
