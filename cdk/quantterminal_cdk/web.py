@@ -1,11 +1,13 @@
 """The dashboard in AWS: the same static files the package ships, in a private S3 bucket behind
 CloudFront (origin access control), with ``/v1/*`` routed to the API on the same origin -- so the
 page calls the API exactly as it does locally (API key in ``x-api-key``; no event stream behind
-API Gateway, so the page polls)."""
+API Gateway, so the page polls). Every answer carries the same security headers as the local
+server's: a Content-Security-Policy allowing only this origin and no framing, HSTS, nosniff, no
+referrer."""
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -40,6 +42,32 @@ class Dashboard(Construct):
             f"{api.rest_api_id}.execute-api.{region}.{Stack.of(self).url_suffix}",
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
         )
+        headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="QuantTerminal dashboard: same-origin only, no framing",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=(
+                        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; "
+                        "object-src 'none'"
+                    ),
+                    override=True,
+                ),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(365), include_subdomains=True, override=True
+                ),
+            ),
+            remove_headers=["Server"],
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -50,6 +78,7 @@ class Dashboard(Construct):
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=headers,
             ),
             additional_behaviors={
                 "/v1/*": cloudfront.BehaviorOptions(
@@ -58,6 +87,7 @@ class Dashboard(Construct):
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                    response_headers_policy=headers,
                 )
             },
         )

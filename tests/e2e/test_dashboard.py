@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +38,15 @@ def need_chromium() -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{message}; CI must run the browser tests", pytrace=False)
     pytest.skip(message)
+
+
+def until(condition: Callable[[], bool], seconds: float) -> None:
+    """Poll ``condition`` until it holds (fail after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"still false after {seconds} s")
+        time.sleep(0.1)
 
 
 def free_port() -> int:
@@ -100,19 +109,21 @@ def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_do
         assert "key=" not in page.url, "the key leaves the address bar"
 
         # P&L and positions change as bars arrive.
+        # (Polled from here: the page's Content-Security-Policy forbids eval, and so the string
+        # predicates of Playwright's wait_for_function -- the page runs under its real CSP.)
         chart = page.locator("#chart")
-        page.wait_for_function("Number(document.querySelector('#chart').dataset.points || 0) > 5", timeout=20_000)
-        first_points = int(chart.get_attribute("data-points") or 0)
+
+        def points() -> int:
+            return int(chart.get_attribute("data-points") or 0)
+
+        until(lambda: points() > 5, 20)
+        first_points = points()
         first_equity = page.locator("#equity").inner_text()
         page.screenshot(path=str(SHOTS / "1-live.png"), full_page=True)
-        page.wait_for_function(
-            f"Number(document.querySelector('#chart').dataset.points || 0) > {first_points + 20}", timeout=30_000
-        )
-        page.wait_for_function("document.querySelectorAll('#fills tr').length > 2", timeout=30_000)
+        until(lambda: points() > first_points + 20, 30)
+        until(lambda: page.locator("#fills tr").count() > 2, 30)
         expect(page.locator("#positions")).not_to_contain_text("none", timeout=30_000)
-        page.wait_for_function(
-            f"document.querySelector('#equity').textContent !== {json.dumps(first_equity)}", timeout=30_000
-        )  # the P&L moves with the bars
+        until(lambda: page.locator("#equity").inner_text() != first_equity, 30)  # the P&L moves with the bars
         page.screenshot(path=str(SHOTS / "2-trading.png"), full_page=True)
 
         # HALT needs a reason, then reaches the risk state.

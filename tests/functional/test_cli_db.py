@@ -78,6 +78,7 @@ def test_migrate_ingest_backtest_and_retention(database: str, capsys: pytest.Cap
     assert "no bars in" in err
 
     assert "migrations: 0001_initial, 0002_integrity" in run(capsys, "db", "status", "--database", database)[1]
+    assert "quarantine is empty" in run(capsys, "db", "quarantine", "--database", database)[1]
 
 
 def test_database_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

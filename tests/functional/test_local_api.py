@@ -76,7 +76,10 @@ def test_a_halt_over_http_reaches_the_risk_state_and_bad_input_changes_nothing(
 def test_events_stream_snapshots_and_the_dashboard_is_served(server: tuple[LocalApiServer, Runtime]) -> None:
     running, _ = server
     assert fetch(f"{running.url}/v1/events", key=None)[0] == 401
-    with urllib.request.urlopen(f"{running.url}/v1/events?key={KEY}", timeout=5) as stream:
+    status, body, _ = fetch(f"{running.url}/v1/events/token", body={})
+    assert status == 200
+    token = json.loads(body)["token"]
+    with urllib.request.urlopen(f"{running.url}/v1/events?token={token}", timeout=5) as stream:
         assert stream.headers["Content-Type"] == "text/event-stream"
         lines = [stream.readline().decode() for _ in range(2)]
     assert lines[0] == "event: snapshot\n"
@@ -95,3 +98,86 @@ def test_the_key_comes_from_the_environment_or_a_private_generated_file(tmp_path
     assert len(generated) >= 24
     assert api_key({}, tmp_path / "k") == generated
     assert (tmp_path / "k").stat().st_mode & 0o777 == 0o600
+
+
+def raw(
+    url: str, method: str = "GET", headers: list[tuple[str, str]] = (), body: bytes | None = None
+) -> tuple[int, Any]:  # type: ignore[assignment]
+    """A request with exactly these headers (repeats included), through http.client."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.putrequest(method, parts.path + (f"?{parts.query}" if parts.query else ""))
+    for name, value in headers:
+        conn.putheader(name, value)
+    if body is not None:
+        conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    response = conn.getresponse()
+    result = response.status, response
+    response.read()
+    conn.close()
+    return result
+
+
+def test_the_key_is_taken_from_the_header_only_and_never_for_a_mutation_in_the_url(
+    server: tuple[LocalApiServer, Runtime],
+) -> None:
+    running, runtime = server
+    assert fetch(f"{running.url}/v1/positions?key={KEY}", key=None)[0] == 401
+    assert fetch(f"{running.url}/v1/halt?key={KEY}", key=None, body={"reason": "via the url"})[0] == 401
+    assert fetch(f"{running.url}/v1/events?key={KEY}", key=None)[0] == 401
+    assert runtime.store.get_risk_state("paper").halted is False
+
+
+def test_an_event_token_expires_and_opens_nothing_but_the_stream(server: tuple[LocalApiServer, Runtime]) -> None:
+    running, _ = server
+    old = running.events_token(now=0)  # expired long ago
+    assert fetch(f"{running.url}/v1/events?token={old}", key=None)[0] == 401
+    forged = running.events_token().split(".")[0] + ".deadbeef"
+    assert fetch(f"{running.url}/v1/events?token={forged}", key=None)[0] == 401
+    token = running.events_token()
+    assert fetch(f"{running.url}/v1/positions?token={token}", key=None)[0] == 401
+    assert fetch(f"{running.url}/v1/halt?token={token}", key=None, body={"reason": "x"})[0] == 401
+    assert fetch(f"{running.url}/v1/events/token", key=None, body={})[0] == 401
+
+
+def test_hostile_requests_are_4xx_and_change_nothing(server: tuple[LocalApiServer, Runtime]) -> None:
+    running, runtime = server
+    deep = ('{"reason": ' + "[" * 30_000 + "]" * 30_000 + "}").encode()
+    status, _ = raw(f"{running.url}/v1/halt", "POST", [("x-api-key", KEY), ("content-type", "application/json")], deep)
+    assert status == 400
+    assert raw(f"{running.url}/v1/positions", headers=[("x-api-key", KEY), ("x-api-key", KEY)])[0] == 400
+    assert raw(f"{running.url}/v1/positions", headers=[("x-api-key", "wrong"), ("x-api-key", KEY)])[0] == 400
+    status, body, _ = fetch(f"{running.url}/v1/strategies/nonesuch/disable", body={"reason": "x"})
+    assert (status, json.loads(body)["message"]) == (404, "unknown strategy 'nonesuch'")
+    assert fetch(f"{running.url}/v1/halt", body={"reason": "   "})[0] == 422
+    assert runtime.store.get_risk_state("paper").halted is False
+
+
+def test_an_internal_failure_is_a_500_not_the_clients_mistake(
+    server: tuple[LocalApiServer, Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running, runtime = server
+
+    def broken(*args: object) -> None:
+        raise KeyError("a bug inside, not an unknown strategy")
+
+    monkeypatch.setattr(type(runtime.store), "get_risk_state", broken)
+    status, body, _ = fetch(f"{running.url}/v1/risk")
+    assert status == 500
+    assert "internal error" in json.loads(body)["message"]
+    assert "strategy" not in json.loads(body)["message"]
+
+
+def test_every_answer_has_security_headers_and_no_server_banner(server: tuple[LocalApiServer, Runtime]) -> None:
+    running, _ = server
+    for path, headers in (("/", []), ("/app.js", []), ("/v1/positions", [("x-api-key", KEY)]), ("/v1/x", [])):
+        _, response = raw(f"{running.url}{path}", headers=headers)
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], path
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "Server" not in response.headers, path

@@ -287,6 +287,16 @@ def test_the_dashboard_is_served_from_a_private_bucket_with_the_api_on_the_same_
     assert api["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
     pipe.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
     pipe.has_resource_properties("Custom::CDKBucketDeployment", {"DistributionPaths": ["/*"]})
+    # the same security headers as the local server, on the page and on the API
+    (policy_id,) = pipe.find_resources("AWS::CloudFront::ResponseHeadersPolicy")
+    for behaviour in (config["DefaultCacheBehavior"], api):
+        assert behaviour["ResponseHeadersPolicyId"] == {"Ref": policy_id}
+    (policy,) = pipe.find_resources("AWS::CloudFront::ResponseHeadersPolicy").values()
+    security = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert "frame-ancestors 'none'" in security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert security["FrameOptions"]["FrameOption"] == "DENY"
+    assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+    assert security["ContentTypeOptions"]["Override"] is True
     buckets = pipe.find_resources("AWS::S3::Bucket")
     assert all(
         b["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True for b in buckets.values()

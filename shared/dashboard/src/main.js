@@ -249,13 +249,32 @@ async function connect() {
     return;
   }
   $("login").hidden = true;
+  openStream();
+}
+
+// The event stream takes a short-lived token (EventSource cannot send the key as a header, and
+// a key in a URL would end up in logs): one per connection, so every reconnect asks for a fresh
+// one instead of letting EventSource retry an expired URL.
+async function openStream() {
+  let token;
+  try {
+    const answer = await fetch(API + "/events/token", { method: "POST", headers: { "x-api-key": key } });
+    if (!answer.ok) {
+      startPolling(); // no event stream here (API Gateway): poll
+      return;
+    }
+    token = (await answer.json()).token;
+  } catch (err) {
+    disconnected();
+    setTimeout(openStream, 2000);
+    return;
+  }
   if (source) source.close();
-  source = new EventSource(`${API}/events?key=${encodeURIComponent(key)}`);
+  source = new EventSource(`${API}/events?token=${encodeURIComponent(token)}`);
   source.onerror = () => {
-    // A stream that never delivered (no /events route: API Gateway) means poll; one that
-    // delivered and dropped means the server went away -- EventSource reconnects by itself.
-    if (!received && source.readyState === EventSource.CLOSED) startPolling();
-    else disconnected();
+    disconnected();
+    source.close();
+    setTimeout(openStream, 1000);
   };
   source.addEventListener("snapshot", (event) => {
     received = true;

@@ -16,23 +16,30 @@ Routes (all JSON; money as exact decimal strings, times ISO 8601 UTC, days New Y
 - ``GET /openapi.json``
 
 Bad input (an unparsable date, an unknown status, a missing reason) is answered with 422 and what
-is wrong; nothing is changed.
+is wrong; a body nested deeper than the JSON parser recurses with 400; an unknown strategy with
+404; nothing is changed. Errors are mapped by meaning, from the core's own exceptions: anything
+else is our fault, answered 500 with a generic message and logged with its traceback -- never
+dressed up as the client's mistake.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, Field
 
 from quantterminal import __version__
-from quantterminal.core.queries import AccountQueries
+from quantterminal.core.queries import AccountQueries, ActionRefused, UnknownStrategy
 from quantterminal.core.sessions import session_date
 
+log = logging.getLogger(__name__)
 OPENAPI_PATH = "/openapi.json"
 DEFAULT_WINDOW = timedelta(days=30)
 
@@ -124,13 +131,35 @@ def build_api(
     def openapi() -> Response[str]:
         return Response(200, content_types.APPLICATION_JSON, openapi_document(app))
 
-    @app.exception_handler(KeyError)  # type: ignore[untyped-decorator]
-    def unknown(exc: KeyError) -> Response[dict[str, str]]:
+    @app.exception_handler(UnknownStrategy)  # type: ignore[untyped-decorator]
+    def unknown(exc: UnknownStrategy) -> Response[dict[str, str]]:
         return Response(404, content_types.APPLICATION_JSON, {"message": f"unknown strategy {exc.args[0]!r}"})
 
-    @app.exception_handler(ValueError)  # type: ignore[untyped-decorator]
-    def refused(exc: ValueError) -> Response[dict[str, str]]:
+    @app.exception_handler(ActionRefused)  # type: ignore[untyped-decorator]
+    def refused(exc: ActionRefused) -> Response[dict[str, str]]:
         return Response(422, content_types.APPLICATION_JSON, {"message": str(exc)})
+
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+    def invalid(exc: RequestValidationError) -> Response[dict[str, Any]]:
+        # Powertools' own answer (which a handler for Exception would otherwise replace): where
+        # and what, without pydantic's messages
+        errors = [{"loc": e["loc"], "type": e["type"]} for e in exc.errors()]
+        return Response(422, content_types.APPLICATION_JSON, {"statusCode": 422, "detail": errors})
+
+    @app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]
+    def service(exc: ServiceError) -> Response[dict[str, Any]]:  # Powertools' own: no route (404), ...
+        return Response(
+            exc.status_code, content_types.APPLICATION_JSON, {"statusCode": exc.status_code, "message": exc.msg}
+        )
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def failed(exc: Exception) -> Response[dict[str, str]]:
+        log.error("API request failed", exc_info=exc)
+        return Response(500, content_types.APPLICATION_JSON, {"message": "internal error; it has been logged"})
+
+    @app.exception_handler(RecursionError)  # type: ignore[untyped-decorator]
+    def too_deep(exc: RecursionError) -> Response[dict[str, str]]:
+        return Response(400, content_types.APPLICATION_JSON, {"message": "request body is nested too deeply"})
 
     return app
 

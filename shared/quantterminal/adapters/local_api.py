@@ -2,12 +2,19 @@
 aiohttp on loopback (each request becomes the API Gateway event the Lambda would get,
 so the routes exist once), the dashboard's static files, and a server-sent-events stream.
 
-- ``/v1/...``: the API (``adapters/http_api.py``), with the API key in ``x-api-key`` -- from
-  ``$QT_API_KEY``, else generated once into ``.quantterminal/api-key`` (mode 0600).
-- ``/v1/events?key=...``: a snapshot of what the dashboard shows every second (``text/event-stream``;
-  the key goes in the query because browsers' EventSource cannot send headers).
+- ``/v1/...``: the API (``adapters/http_api.py``), with the API key in the ``x-api-key`` header
+  only (a key in a URL ends up in logs and browser history) -- from ``$QT_API_KEY``, else generated
+  once into ``.quantterminal/api-key`` (mode 0600). The header twice is a 400.
+- ``POST /v1/events/token`` (with the key): a token for the event stream, valid for a minute and
+  for nothing else. ``/v1/events?token=...``: a snapshot of what the dashboard shows every second
+  (``text/event-stream``; browsers' EventSource cannot send headers, hence a URL credential, and
+  hence one that is short-lived and scoped to this read-only stream).
 - ``/v1/openapi.json``: the OpenAPI document (no key: it holds no data).
 - ``/``: the dashboard (no key: the page asks for it, or reads it from the URL's ``#key=``).
+
+Every answer carries security headers (a Content-Security-Policy that allows only this origin and
+no framing, nosniff, no referrer) and no server banner. Stopping gives in-flight requests two
+seconds, so Ctrl-C works under load.
 """
 
 from __future__ import annotations
@@ -34,6 +41,18 @@ from quantterminal.adapters.http_api import OPENAPI_PATH, as_json_request
 
 STAGE = "/v1"
 EVENTS_PATH = "/events"
+EVENTS_TOKEN_PATH = "/events/token"
+TOKEN_SECONDS = 60
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 KEY_FILE = Path(".quantterminal/api-key")
 DASHBOARD = "quantterminal.dashboard"  # the package holding the built static files
 SNAPSHOT_ROUTES = ("positions", "pnl", "orders", "fills", "strategies", "risk", "health")
@@ -81,6 +100,12 @@ def proxy_event(
     }
 
 
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    """Security headers on every answer, and no server banner."""
+    response.headers.update(SECURITY_HEADERS)
+    response.headers.popall("Server", None)
+
+
 class LocalApiServer:
     """``with LocalApiServer(app, key) as server:`` serves on ``server.url``.
 
@@ -126,7 +151,8 @@ class LocalApiServer:
         web_app = web.Application(client_max_size=64 * 1024)
         web_app.router.add_route("*", STAGE + "/{path:.*}", self._api)
         web_app.router.add_get("/{path:.*}", self._static)
-        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+        web_app.on_response_prepare.append(_secure)
+        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         listener = socket.create_server((self.host, self.port), backlog=256, reuse_port=False)
         self.port = int(listener.getsockname()[1])
@@ -161,26 +187,44 @@ class LocalApiServer:
         }
         return {"at": datetime.now(UTC).isoformat(), **bodies}
 
-    def authorised(self, headers: dict[str, str], query: dict[str, str]) -> bool:
-        given = headers.get("x-api-key") or query.get("key") or ""
-        return hmac.compare_digest(given.encode(), self.key.encode())
+    def authorised(self, headers: dict[str, str]) -> bool:
+        """The API key, from the header (never from the URL)."""
+        return hmac.compare_digest(headers.get("x-api-key", "").encode(), self.key.encode())
+
+    def events_token(self, now: float | None = None) -> str:
+        """A token that opens the event stream until ``TOKEN_SECONDS`` from now, and nothing else."""
+        expires = int((time.time() if now is None else now) + TOKEN_SECONDS)
+        return f"{expires}.{self._sign(f'events:{expires}')}"
+
+    def valid_events_token(self, token: str, now: float | None = None) -> bool:
+        expires, _, signature = token.partition(".")
+        if not expires.isdigit() or int(expires) < (time.time() if now is None else now):
+            return False
+        return hmac.compare_digest(signature.encode(), self._sign(f"events:{expires}").encode())
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self.key.encode(), text.encode(), "sha256").hexdigest()
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
         query = dict(request.query)
+        if len(request.headers.getall("x-api-key", [])) > 1:
+            return web.json_response({"message": "send the x-api-key header once"}, status=400)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        if path != OPENAPI_PATH and not self.authorised(headers, query):
-            return web.json_response({"message": "missing or wrong API key (x-api-key)"}, status=401)
         if path == EVENTS_PATH and self.stream_events:
+            if not self.valid_events_token(query.get("token", "")):
+                return web.json_response({"message": "missing or expired token (POST /events/token)"}, status=401)
             return await self._events(request)
+        if path != OPENAPI_PATH and not self.authorised(headers):
+            return web.json_response({"message": "missing or wrong API key (x-api-key header)"}, status=401)
+        if path == EVENTS_TOKEN_PATH and self.stream_events and request.method == "POST":
+            return web.json_response({"token": self.events_token(), "expires_in": TOKEN_SECONDS})
         body = await request.text() if request.can_read_body else None
-        query.pop("key", None)
         answer = self.resolve(proxy_event(request.method, path, query, headers, body))
         return web.Response(
             status=answer["statusCode"],
             body=str(answer.get("body") or "").encode(),
             content_type=answer.get("headers", {}).get("Content-Type", "application/json"),
-            headers={"Cache-Control": "no-store"},
         )
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
@@ -190,10 +234,10 @@ class LocalApiServer:
         if not target.is_file():
             return web.Response(status=404, text="not found")
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        return web.Response(body=target.read_bytes(), content_type=kind, headers={"Cache-Control": "no-store"})
+        return web.Response(body=target.read_bytes(), content_type=kind)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         try:
             while not self._stopping.is_set():

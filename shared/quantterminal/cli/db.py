@@ -60,6 +60,11 @@ def register(commands: Any) -> None:
     retention.add_argument("--yes", action="store_true", help="really drop (without it: only show what would go)")
     retention.set_defaults(handler=run_retention)
 
+    quarantine = sub.add_parser("quarantine", help="records the ledger could not take, with the reason")
+    quarantine.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="the latest N (default 20)")
+    quarantine.add_argument("--database", metavar="URL", help=DATABASE_HELP)
+    quarantine.set_defaults(handler=run_quarantine)
+
     ingest = sub.add_parser("ingest", help="load CSV bars into the ledger (idempotent)")
     ingest.add_argument("--data", required=True, metavar="FILE_OR_DIR", help="CSV file or folder, or sample:NAME")
     ingest.add_argument("--symbols", nargs="+", metavar="SYM", help="only these symbols")
@@ -137,5 +142,19 @@ def run_ingest(args: argparse.Namespace) -> int:
         f"{report.total:,} bars of {', '.join(sorted(bars))}: {report.inserted:,} new, {report.revised:,} revised, "
         f"{report.unchanged:,} unchanged ({report.total / max(elapsed, 1e-9):,.0f} rows/s)"
     )
+    ledger.close()
+    return 0
+
+
+def run_quarantine(args: argparse.Namespace) -> int:
+    try:
+        ledger = open_ledger(args.database, create=False)
+        kept = ledger.quarantined(args.limit)
+    except _ERRORS as exc:
+        return _fail(exc)
+    if not kept:
+        print("quarantine is empty")
+    for record in kept:
+        print(f"{record.recorded_at:%Y-%m-%d %H:%M:%S}Z {record.kind}: {record.reason}\n    {record.record[:300]}")
     ledger.close()
     return 0

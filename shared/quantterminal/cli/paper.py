@@ -8,6 +8,8 @@ on http://127.0.0.1:PORT. At the end: a summary and the divergence report agains
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import threading
 import time
@@ -25,7 +27,7 @@ from quantterminal.adapters.csv_bars import DataError
 from quantterminal.adapters.factories import open_ledger, open_state_store, redact
 from quantterminal.adapters.http_api import build_api
 from quantterminal.adapters.ledger_sink import LedgerSink
-from quantterminal.adapters.local_api import STAGE, LocalApiServer, api_key
+from quantterminal.adapters.local_api import KEY_FILE, STAGE, LocalApiServer, api_key
 from quantterminal.adapters.memory_state import MemoryStateStore
 from quantterminal.adapters.paper import BARS, PaperTrader
 from quantterminal.adapters.record_sink import bar_records
@@ -107,7 +109,9 @@ def _run(args: argparse.Namespace) -> int:
             app = build_api(lambda: runtime.queries, lambda: runtime.symbols, trader.now)
             server = LocalApiServer(app, api_key(), port=args.port, cache_seconds=args.api_cache_ms / 1000)
             stack.enter_context(server)
-            print(f"dashboard: {server.url}/#key={server.key}   API: {server.url}{STAGE}/openapi.json", flush=True)
+            # The key itself is never printed: output ends up in terminals' scrollback and CI logs.
+            where = "$QT_API_KEY" if os.environ.get("QT_API_KEY") else str(KEY_FILE)
+            print(f"dashboard: {server.url}/   API: {server.url}{STAGE}/openapi.json   API key: {where}", flush=True)
         sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
         service, pipeline = feed_service(args, source, sinks)
         print(
@@ -139,9 +143,22 @@ def _run(args: argparse.Namespace) -> int:
             report = {}
         if args.hold and not args.no_api and not interrupted:
             console.print("holding the API and dashboard open; Ctrl-C to stop")
-            with suppress(KeyboardInterrupt):
-                threading.Event().wait()
+            _hold()
+            console.print("paper: stopped")
         return 1 if any(d.disagreements for d in report.values()) else 0
+
+
+def _hold() -> None:
+    """Wait for Ctrl-C (or SIGTERM). The wait wakes every half second so the main thread sees the
+    signal promptly however busy the API threads keep the interpreter."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with suppress(KeyboardInterrupt):
+            while not stop.wait(0.5):
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _simulated_broker(store: RedisStateStore | MemoryStateStore, account: str) -> SimulatedBroker:

@@ -25,6 +25,15 @@ from quantterminal.core.risk_gate import RiskGate
 from quantterminal.core.sessions import day_bounds, session_date
 from quantterminal.core.state import OpenOrder
 
+
+class UnknownStrategy(LookupError):  # noqa: N818 - the client's situation, not a programming error
+    """An operator named a strategy this account does not run (the API answers 404)."""
+
+
+class ActionRefused(ValueError):  # noqa: N818
+    """An operator action that cannot be done as asked (the API answers 422 with the reason)."""
+
+
 # Where the bar handler leaves its heartbeat (a state-store snapshot under a reserved name).
 PIPELINE = "_pipeline"
 HEALTH = "health"
@@ -252,6 +261,8 @@ class AccountQueries:
 
     def halt(self, reason: str, now: datetime) -> dict[str, Any]:
         """The kill switch: no order passes from the next decision on."""
+        if not reason.strip():
+            raise ActionRefused("a halt needs a reason")
         self.gate.halt(reason, now)
         return self.risk()
 
@@ -261,9 +272,11 @@ class AccountQueries:
         return self.risk()
 
     def set_strategy_enabled(self, strategy: str, enabled: bool, reason: str, now: datetime) -> dict[str, Any]:
-        """Enable or disable a configured strategy's new entries (``KeyError`` if unknown)."""
+        """Enable or disable a configured strategy's new entries (``UnknownStrategy`` if unknown)."""
         if strategy not in self.strategies:
-            raise KeyError(strategy)
+            raise UnknownStrategy(strategy)
+        if not reason.strip():
+            raise ActionRefused("a reason is needed")
         self.gate.set_strategy_enabled(strategy, enabled, reason, now)
         return self.risk()
 
