@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         broker = AlpacaBroker.from_env()
         store = open_state_store(args.redis)
-        ledger = open_ledger(args.database, create=False)
+        ledger = open_ledger(args.database)
         ledger.migrate()
         gate = RiskGate(store, args.account, ledger=ledger, alert=lambda m: print(f"ALERT {m}", file=sys.stderr))
         drifts = Reconciler(store, broker, gate).run(datetime.now(UTC))
