@@ -18,9 +18,10 @@ from typing import Any
 from quantterminal.adapters.feed_frames import (
     Provider,
     Subscription,
+    bar,
     number,
-    optional,
     parse_messages,
+    quote,
     rfc3339,
     whole,
 )
@@ -33,8 +34,8 @@ from quantterminal.core.feed_events import (
     TradeCancel,
     TradeCorrection,
 )
-from quantterminal.core.models import Bar, Quote, Trade
-from quantterminal.core.validation import bar_problem, trade_problem
+from quantterminal.core.models import Bar, Trade
+from quantterminal.core.validation import trade_problem
 
 # Alpaca's documented stream error codes -> the control kind the connection acts on.
 ERROR_KINDS = {
@@ -70,21 +71,7 @@ def _trade(m: Mapping[str, Any]) -> Trade:
 
 def bar_from_message(m: Mapping[str, Any], symbol: str | None = None) -> Bar:
     """A bar in Alpaca's format (stream ``b``/``u``/``d`` messages and historical bars share it)."""
-    bar = Bar(
-        symbol or str(m["S"]),
-        _ts(m["t"]),
-        number(m["o"], "open"),
-        number(m["h"], "high"),
-        number(m["l"], "low"),
-        number(m["c"], "close"),
-        whole(m["v"], "volume"),
-        optional(m.get("vw"), "vwap", number),
-        optional(m.get("n"), "trade count", whole),
-    )
-    problem = bar_problem(bar)
-    if problem:
-        raise ValueError(problem)
-    return bar
+    return bar(symbol or str(m["S"]), _ts(m["t"]), m)
 
 
 def _message(m: Mapping[str, Any]) -> FeedEvent:
@@ -92,14 +79,7 @@ def _message(m: Mapping[str, Any]) -> FeedEvent:
     if kind == "t":
         return _trade(m)
     if kind == "q":
-        return Quote(
-            str(m["S"]),
-            _ts(m["t"]),
-            number(m["bp"], "bid"),
-            whole(m["bs"], "bid size"),
-            number(m["ap"], "ask"),
-            whole(m["as"], "ask size"),
-        )
+        return quote(str(m["S"]), _ts(m["t"]), m)
     if kind in _BAR_SOURCES:
         return BarUpdate(bar_from_message(m), _BAR_SOURCES[kind])
     if kind == "x":

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quantterminal.core.feed_events import FeedEvent, Malformed, ParsedFrame
+from quantterminal.core.models import Bar, Quote
+from quantterminal.core.validation import bar_problem
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,38 @@ def rfc3339(value: Any, name: str = "timestamp") -> datetime:
     if ts.tzinfo is None:
         raise ValueError(f"{name} {value!r} has no time zone")
     return ts if ts.tzinfo is UTC else ts.astimezone(UTC)  # "...Z" parses straight to UTC
+
+
+def bar(symbol: str, start: datetime, m: Mapping[str, Any]) -> Bar:
+    """A validated minute bar from the ``o``/``h``/``l``/``c``/``v``/``vw``/``n`` fields both
+    providers use (Polygon sends no trade count)."""
+    result = Bar(
+        symbol,
+        start,
+        number(m["o"], "open"),
+        number(m["h"], "high"),
+        number(m["l"], "low"),
+        number(m["c"], "close"),
+        whole(m["v"], "volume"),
+        optional(m.get("vw"), "vwap", number),
+        optional(m.get("n"), "trade count", whole),
+    )
+    problem = bar_problem(result)
+    if problem:
+        raise ValueError(problem)
+    return result
+
+
+def quote(symbol: str, ts: datetime, m: Mapping[str, Any]) -> Quote:
+    """A quote from the ``bp``/``bs``/``ap``/``as`` fields both providers use."""
+    return Quote(
+        symbol,
+        ts,
+        number(m["bp"], "bid"),
+        whole(m["bs"], "bid size"),
+        number(m["ap"], "ask"),
+        whole(m["as"], "ask size"),
+    )
 
 
 def sample(value: Any, limit: int = 200) -> str:

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quantterminal.adapters.feed_frames import Provider, Subscription, number, optional, parse_messages, whole
+from quantterminal.adapters.feed_frames import Provider, Subscription, bar, number, parse_messages, quote, whole
 from quantterminal.core.feed_events import BarSource, BarUpdate, Control, FeedEvent, ParsedFrame
-from quantterminal.core.models import Bar, Quote, Trade
-from quantterminal.core.validation import bar_problem, trade_problem
+from quantterminal.core.models import Trade
+from quantterminal.core.validation import trade_problem
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS_KINDS = {
@@ -52,30 +52,9 @@ def _message(m: Mapping[str, Any]) -> FeedEvent | None:
             raise ValueError(problem)
         return trade
     if ev == "Q":
-        return Quote(
-            str(m["sym"]),
-            _ms(m["t"]),
-            number(m["bp"], "bid"),
-            whole(m["bs"], "bid size"),
-            number(m["ap"], "ask"),
-            whole(m["as"], "ask size"),
-        )
+        return quote(str(m["sym"]), _ms(m["t"]), m)
     if ev == "AM":
-        bar = Bar(
-            str(m["sym"]),
-            _ms(m["s"]),
-            number(m["o"], "open"),
-            number(m["h"], "high"),
-            number(m["l"], "low"),
-            number(m["c"], "close"),
-            whole(m["v"], "volume"),
-            optional(m.get("vw"), "vwap", number),
-            None,
-        )
-        problem = bar_problem(bar)
-        if problem:
-            raise ValueError(problem)
-        return BarUpdate(bar, BarSource.PROVIDER)
+        return BarUpdate(bar(str(m["sym"]), _ms(m["s"]), m), BarSource.PROVIDER)
     if ev == "A":
         return None  # per-second aggregates: not used
     if ev == "status":

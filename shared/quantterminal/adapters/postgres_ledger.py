@@ -473,6 +473,21 @@ class PostgresLedger:
 
     # --- orders, fills and the rest of the audit trail -------------------------------------------
 
+    @staticmethod
+    def _stored_equals(
+        cur: Any, kind: str, key: str, select: str, params: Sequence[Any], fields: Sequence[str], new: Sequence[Any]
+    ) -> bool:
+        """After an INSERT ... ON CONFLICT DO NOTHING: ``True`` if it inserted; else the stored row
+        (``select``) must equal ``new`` (``LedgerIntegrityError`` otherwise) and ``False``."""
+        if cur.rowcount:
+            return True
+        cur.execute(select, params)
+        stored = [
+            int(v) if name in ("qty", "filled_qty") else v for name, v in zip(fields, cur.fetchone(), strict=True)
+        ]
+        ensure_same(kind, key, fields, stored, new)
+        return False
+
     def record_order(self, order: OrderRequest) -> bool:
         check_order(order)
 
@@ -493,17 +508,16 @@ class PostgresLedger:
                     order.decision_price,
                 ),
             )
-            if cur.rowcount:
-                return True
-            cur.execute(
+            return self._stored_equals(
+                cur,
+                "order",
+                order.client_order_id,
                 "SELECT strategy, symbol, side, qty, order_type, limit_price, decision_time, decision_price"
                 " FROM orders WHERE client_order_id = %s",
                 (order.client_order_id,),
+                ORDER_FIELDS,
+                order_identity(order),
             )
-            stored = list(cur.fetchone())
-            stored[3] = int(stored[3])
-            ensure_same("order", order.client_order_id, ORDER_FIELDS, stored, order_identity(order))
-            return False
 
         return self._transaction(work, "record order")
 
@@ -525,16 +539,15 @@ class PostgresLedger:
                     json.dumps(event.details, default=str),
                 ),
             )
-            if cur.rowcount:
-                return True
-            cur.execute(
+            return self._stored_equals(
+                cur,
+                "order event",
+                event.event_id,
                 "SELECT client_order_id, event, ts, filled_qty, broker_order_id FROM order_events WHERE event_id = %s",
                 (event.event_id,),
+                ORDER_EVENT_FIELDS,
+                order_event_identity(event),
             )
-            stored = list(cur.fetchone())
-            stored[3] = int(stored[3])
-            ensure_same("order event", event.event_id, ORDER_EVENT_FIELDS, stored, order_event_identity(event))
-            return False
 
         return self._transaction(work, "append order event")
 
@@ -556,16 +569,15 @@ class PostgresLedger:
                     fill.timestamp,
                 ),
             )
-            if cur.rowcount:
-                return True
-            cur.execute(
+            return self._stored_equals(
+                cur,
+                "fill",
+                fill.execution_id,
                 "SELECT client_order_id, symbol, side, qty, price, commission, ts FROM fills WHERE execution_id = %s",
                 (fill.execution_id,),
+                FILL_FIELDS,
+                fill_identity(fill),
             )
-            stored = list(cur.fetchone())
-            stored[3] = int(stored[3])
-            ensure_same("fill", fill.execution_id, FILL_FIELDS, stored, fill_identity(fill))
-            return False
 
         return self._transaction(work, "append fill")
 
@@ -578,15 +590,15 @@ class PostgresLedger:
                 " ON CONFLICT DO NOTHING",
                 (signal.strategy, signal.symbol, signal.bar_time, signal.direction.value, signal.price),
             )
-            if cur.rowcount:
-                return True
-            cur.execute(
+            return self._stored_equals(
+                cur,
+                "signal",
+                f"{signal.strategy} {signal.symbol} {signal.bar_time.isoformat()}",
                 "SELECT direction, price FROM signals WHERE strategy = %s AND symbol = %s AND bar_time = %s",
                 (signal.strategy, signal.symbol, signal.bar_time),
+                SIGNAL_FIELDS,
+                signal_identity(signal),
             )
-            key = f"{signal.strategy} {signal.symbol} {signal.bar_time.isoformat()}"
-            ensure_same("signal", key, SIGNAL_FIELDS, cur.fetchone(), signal_identity(signal))
-            return False
 
         return self._transaction(work, "record signal")
 
