@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from quantterminal.adapters.feed_frames import (
@@ -49,16 +48,17 @@ ERROR_KINDS = {
 _BAR_SOURCES = {"b": BarSource.PROVIDER, "u": BarSource.REVISION, "d": BarSource.DAILY}
 
 
-def _ts(raw: Any) -> datetime:
-    return rfc3339(raw)
+_ts = rfc3339
 
 
 def _trade(m: Mapping[str, Any]) -> Trade:
+    price, size = m["p"], m["s"]
     trade = Trade(
         str(m["S"]),
         _ts(m["t"]),
-        number(m["p"], "price"),
-        whole(m["s"], "size"),
+        # the exact types pass without a call (the hot path); NaN and the rest fail trade_problem
+        price if type(price) is float else number(price, "price"),
+        size if type(size) is int else whole(size, "size"),
         str(m["i"]),
         str(m.get("x") or ""),
         tuple(map(str, m.get("c") or ())),

@@ -38,11 +38,12 @@ def _ms(raw: Any) -> datetime:
 def _message(m: Mapping[str, Any]) -> FeedEvent | None:
     ev = m.get("ev")
     if ev == "T":
+        price, size = m["p"], m["s"]
         trade = Trade(
             str(m["sym"]),
             _ms(m["t"]),
-            number(m["p"], "price"),
-            whole(m["s"], "size"),
+            price if type(price) is float else number(price, "price"),
+            size if type(size) is int else whole(size, "size"),
             str(m["i"]),
             str(m.get("x", "")),
             tuple(map(str, m.get("c") or ())),
