@@ -157,3 +157,22 @@ def test_console_script_runs_the_default_demo_data(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Backtest: SPY - 16,770 bars, 2011-01-03 to 2011-03-31" in done.stdout
     assert (tmp_path / "trades.csv").exists()
+
+
+def test_qterm_help_imports_no_command_and_none_of_the_heavy_libraries() -> None:
+    """``qterm --help`` lists every command without importing them (measured in bench/cli.py)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, contextlib, io\n"
+        "from quantterminal.cli.main import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    main(['--help'])\n"
+        "assert 'paper' in out.getvalue() and 'failed-batches' in out.getvalue()\n"
+        "heavy = ('alpaca', 'pandas', 'aiohttp', 'boto3', 'psycopg2', 'redis', 'matplotlib', 'rich',\n"
+        "         'quantterminal.cli.paper', 'quantterminal.cli.backtest', 'quantterminal.adapters')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.postgres_ledger import PostgresLedger
-from quantterminal.adapters.redis_state import RedisStateStore
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
+if TYPE_CHECKING:  # each adapter is imported when a URL asks for it (psycopg2, redis are not light)
+    from quantterminal.adapters.memory_state import MemoryStateStore
+    from quantterminal.adapters.postgres_ledger import PostgresLedger
+    from quantterminal.adapters.redis_state import RedisStateStore
+    from quantterminal.adapters.sqlite_ledger import SqliteLedger
 
 DEFAULT_DATABASE_URL = "sqlite:///.quantterminal/ledger.sqlite3"
 DEFAULT_STATE_URL = "memory://"
@@ -58,6 +60,8 @@ def open_ledger(url: str | None = None, create: bool = True) -> PostgresLedger |
         query = dict(parse_qsl(parts.query))
         schema = query.pop("schema", None)
         dsn = urlunsplit(parts._replace(query=urlencode(query)))
+        from quantterminal.adapters.postgres_ledger import PostgresLedger  # noqa: PLC0415 - see the imports
+
         return PostgresLedger(dsn, schema=schema)
     if url.startswith("sqlite://"):
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
@@ -71,6 +75,8 @@ def open_ledger(url: str | None = None, create: bool = True) -> PostgresLedger |
                 raise ValueError(f"no ledger at {path} (check --database; nothing was created)")
             if not file.parent.is_dir():
                 raise ValueError(f"the folder {file.parent} does not exist (create it, or check --database)")
+        from quantterminal.adapters.sqlite_ledger import SqliteLedger  # noqa: PLC0415
+
         return SqliteLedger(path)
     raise ValueError(f"unsupported database URL {redact(url)!r}: use postgresql://... or sqlite:///...")
 
@@ -79,9 +85,13 @@ def open_state_store(url: str | None = None, prefix: str = "qt") -> RedisStateSt
     """The state store at ``url``: ``redis://``/``rediss://`` or ``memory://``."""
     url = url or os.environ.get("REDIS_URL") or DEFAULT_STATE_URL
     if url.startswith(("redis://", "rediss://")):
+        from quantterminal.adapters.redis_state import RedisStateStore  # noqa: PLC0415
+
         store = RedisStateStore(url, prefix=prefix)
         store.ping()
         return store
     if url == "memory://":
+        from quantterminal.adapters.memory_state import MemoryStateStore  # noqa: PLC0415
+
         return MemoryStateStore(prefix=prefix)
     raise ValueError(f"unsupported state store URL {redact(url)!r}: use redis://... or memory://")

@@ -17,6 +17,7 @@ from quantterminal.adapters import reports
 from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source, sample_sets
 from quantterminal.adapters.factories import is_database_url, open_ledger, redact
 from quantterminal.adapters.ledger_base import LedgerError
+from quantterminal.cli.commands import COMMANDS
 from quantterminal.core.backtest import BacktestConfig, Backtester, BacktestResult
 from quantterminal.core.execution import BpsSlippage, PerShareCommission
 from quantterminal.core.models import Bar
@@ -116,7 +117,7 @@ def register(commands: Any) -> None:
     """Add the ``backtest`` subcommand to ``commands``."""
     parser = commands.add_parser(
         "backtest",
-        help="run strategies over historical bars",
+        help=COMMANDS["backtest"].help,
         description="Run one or more strategies over historical bars: a summary table on the "
         "terminal and, with --out, trades.csv, fills.csv, signals.csv, equity.csv and equity.png.",
         epilog=EPILOG,

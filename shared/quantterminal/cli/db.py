@@ -12,6 +12,7 @@ from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source
 from quantterminal.adapters.factories import DEFAULT_DATABASE_URL, database_url, open_ledger, redact
 from quantterminal.adapters.ledger_base import LedgerError
 from quantterminal.adapters.migrations import MigrationError
+from quantterminal.cli.commands import COMMANDS
 
 DATABASE_HELP = f"ledger URL: postgresql://... or sqlite:///FILE (default: $DATABASE_URL, else {DEFAULT_DATABASE_URL})"
 _ERRORS = (DataError, LedgerError, MigrationError, ValueError, OSError)
@@ -30,7 +31,7 @@ def _positive_int(text: str) -> int:
 def register(commands: Any) -> None:
     """Add ``db`` and its subcommands."""
     parser = commands.add_parser(
-        "db", help="create and maintain the ledger", description="Create, inspect and maintain the ledger database."
+        "db", help=COMMANDS["db"].help, description="Create, inspect and maintain the ledger database."
     )
     sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True, parser_class=type(parser))
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from quantterminal.adapters.factories import open_ledger
 from quantterminal.adapters.reports import plot_equity
+from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.core.backtest import BacktestConfig, BacktestResult, run_backtest
 from quantterminal.core.divergence import StrategyDivergence, divergence
@@ -34,7 +35,7 @@ def register(commands: Any) -> None:
     """Add the ``divergence`` subcommand."""
     parser = commands.add_parser(
         "divergence",
-        help="compare a paper or live run with the backtest of the same bars",
+        help=COMMANDS["divergence"].help,
         description="Backtest the strategies over the bars the ledger holds for the run's period and compare: "
         "decisions (there should be no difference), then fill rate, time to fill, slippage against the "
         "decision and the limit, rejects, P&L and Sharpe. Exit status 1 if any decision differs.",

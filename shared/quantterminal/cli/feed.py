@@ -28,6 +28,7 @@ from quantterminal.adapters.ledger_sink import LedgerSink
 from quantterminal.adapters.record_sink import bar_records
 from quantterminal.adapters.replay_server import ReplayServer
 from quantterminal.adapters.secrets import SecretError, feed_keys
+from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.replay import add_chaos_arguments, chaos_from
 from quantterminal.core.models import Bar
@@ -40,7 +41,7 @@ def register(commands: Any) -> None:
     """Add the ``feed`` subcommand."""
     parser = commands.add_parser(
         "feed",
-        help="run the market data feed: websocket -> minute bars -> ledger (replays real data by default)",
+        help=COMMANDS["feed"].help,
         description="Connect to a market data stream, turn it into clean minute bars (gaps backfilled, "
         "repeats dropped, revisions flagged) and write them to the ledger, printing a health line. "
         "Without --url it replays real data through a local replay server (chaos options apply).",

@@ -6,12 +6,13 @@ Subcommands wire adapters around the core; they hold no trading logic of their o
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from quantterminal import __version__
-from quantterminal.cli import backtest, db, divergence, feed, paper, reconcile, redrive, replay
+from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.errors import describe_failure
 
 
@@ -22,28 +23,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``qterm`` parser with every subcommand."""
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The ``qterm`` parser. Only the command named in ``argv`` is imported and given its options;
+    the others are listed by name and help (so ``qterm --help`` imports no command at all)."""
     parser = _Parser(
         prog="qterm",
         description="QuantTerminal: take a strategy from backtest to live trading.",
     )
     parser.add_argument("--version", action="version", version=f"qterm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    backtest.register(commands)
-    db.register(commands)
-    divergence.register(commands)
-    feed.register(commands)
-    paper.register(commands)
-    reconcile.register(commands)
-    redrive.register(commands)
-    replay.register(commands)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, command in COMMANDS.items():
+        if name == chosen:
+            importlib.import_module(command.module).register(commands)
+        else:
+            commands.add_parser(name, help=command.help)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qterm`` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -36,6 +36,7 @@ from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.secrets import SecretError
 from quantterminal.adapters.simulated_account import StoreJournal
 from quantterminal.adapters.simulated_broker import SimulatedBroker
+from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.divergence import compare_run, wide_console
 from quantterminal.cli.feed import add_feed_arguments, feed_service, open_source
@@ -49,7 +50,7 @@ def register(commands: Any) -> None:
     """Add the ``paper`` subcommand."""
     parser = commands.add_parser(
         "paper",
-        help="paper trade on one machine: replayed real data, simulated broker, API and dashboard",
+        help=COMMANDS["paper"].help,
         description="Run the full pipeline locally: the feed (a replay of real bars by default), the same "
         "decision and order-update code the Lambdas run, the simulated broker (or an Alpaca paper account), "
         "the state store and the ledger, with the HTTP API and dashboard on loopback. Ends with a summary "

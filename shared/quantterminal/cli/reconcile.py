@@ -9,6 +9,7 @@ from typing import Any
 
 from quantterminal.adapters.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.factories import DEFAULT_DATABASE_URL, open_ledger, open_state_store
+from quantterminal.cli.commands import COMMANDS
 from quantterminal.core.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.reconcile import Reconciler
 from quantterminal.core.risk_gate import RiskGate
@@ -18,7 +19,7 @@ def register(commands: Any) -> None:
     """Add the ``reconcile`` subcommand."""
     parser = commands.add_parser(
         "reconcile",
-        help="compare local orders and positions with the broker's and adopt the broker's",
+        help=COMMANDS["reconcile"].help,
         description="Compare the state store's open orders and positions with Alpaca's (keys from "
         "APCA_API_KEY_ID / APCA_API_SECRET_KEY; paper unless ALPACA_PAPER=false). Every drift is "
         "recorded as a risk event and the broker's truth adopted; trading stays halted if that fails. "

@@ -10,13 +10,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from quantterminal.adapters import aws
 from quantterminal.adapters.redrive import RedriveError, lambda_invoker, pending, read_batch, rerun
+from quantterminal.cli.commands import COMMANDS
 
 
 def register(commands: Any) -> None:
     """Add the ``failed-batches`` subcommand."""
     parser = commands.add_parser(
         "failed-batches",
-        help="re-read (and re-run) the Kinesis batches in the pipeline's failure queue",
+        help=COMMANDS["failed-batches"].help,
         description="Each message in the FailedBatches queue (a stack output) points at a Kinesis batch a "
         "Lambda gave up on. Without --rerun, print each batch's records; with --rerun FUNCTION, feed them "
         "to that function again and delete the pointer once it succeeds. Records can be re-read until the "

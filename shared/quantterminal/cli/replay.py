@@ -9,6 +9,7 @@ from typing import Any
 
 from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source
 from quantterminal.adapters.replay_server import Chaos, ReplayServer
+from quantterminal.cli.commands import COMMANDS
 
 
 def _count(text: str) -> int:
@@ -22,7 +23,7 @@ def register(commands: Any) -> None:
     """Add the ``replay-server`` subcommand."""
     parser = commands.add_parser(
         "replay-server",
-        help="serve real bars over a websocket on 127.0.0.1 (Alpaca stream protocol), with chaos options",
+        help=COMMANDS["replay-server"].help,
         description="Replay minute bars from CSV files as Alpaca market data stream v2 messages on "
         "ws://127.0.0.1:PORT, for testing the feed and for the local demo. Credentials: key and secret "
         "'replay'. Runs until interrupted.",

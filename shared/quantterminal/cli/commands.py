@@ -1,0 +1,43 @@
+"""The ``qterm`` commands: each one's name, the module that implements it, and its one-line help.
+
+``qterm`` imports only the module of the command it runs (``qterm --help`` imports none): the
+modules pull in the heavy parts -- alpaca-py, pandas, aiohttp, boto3 -- that one command needs and
+the others do not. Every module's ``register`` takes its help line from here, so it is written once.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Command(NamedTuple):
+    """Where a command lives and what it is for."""
+
+    module: str
+    help: str
+
+
+COMMANDS: dict[str, Command] = {
+    "backtest": Command("quantterminal.cli.backtest", "run strategies over historical bars"),
+    "db": Command("quantterminal.cli.db", "create and maintain the ledger"),
+    "divergence": Command(
+        "quantterminal.cli.divergence", "compare a paper or live run with the backtest of the same bars"
+    ),
+    "feed": Command(
+        "quantterminal.cli.feed",
+        "run the market data feed: websocket -> minute bars -> ledger (replays real data by default)",
+    ),
+    "paper": Command(
+        "quantterminal.cli.paper", "paper trade on one machine: replayed real data, simulated broker, API and dashboard"
+    ),
+    "reconcile": Command(
+        "quantterminal.cli.reconcile", "compare local orders and positions with the broker's and adopt the broker's"
+    ),
+    "failed-batches": Command(
+        "quantterminal.cli.redrive", "re-read (and re-run) the Kinesis batches in the pipeline's failure queue"
+    ),
+    "replay-server": Command(
+        "quantterminal.cli.replay",
+        "serve real bars over a websocket on 127.0.0.1 (Alpaca stream protocol), with chaos options",
+    ),
+}
