@@ -9,11 +9,16 @@ place it exactly once.
 ``on_update``: merge a broker update into the order, book new executions into the position (each
 execution once, by id), release the reservation as the order fills or ends, and keep the audit
 trail in the ledger.
+
+The engine keeps nothing about orders in memory: an order's state is rebuilt from its stored open
+order (status, cumulative quantity, the executions already booked) for every update, so a warm
+Lambda does not grow, a cold one starts exactly where the last left off, and any number of
+processes can book updates. Fill statistics come from the ledger (``core.reporting``). Only
+without a ledger (a backtest) does it keep the fills it booked, to re-sort a late execution.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -35,18 +40,6 @@ from quantterminal.core.strategies import StrategyParams, build_params, restore_
 
 _BPS = Decimal(10_000)
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
-
-
-@dataclass(frozen=True)
-class ExecutionStats:
-    """How the engine's orders fared: fill rate, and seconds from decision to complete fill."""
-
-    orders: int
-    filled: int
-    canceled_unfilled: int
-    fill_rate: float | None
-    median_seconds_to_fill: float | None
-    filled_within: dict[int, float]  # seconds -> share of orders completely filled that fast
 
 
 @dataclass(frozen=True)
@@ -89,9 +82,7 @@ class TradingEngine:
         self.order_type = order_type
         self.limit_offset_bps = limit_offset_bps
         self.wait = wait
-        self.orders: dict[str, OrderState] = {}
-        self.placed_at: dict[str, datetime] = {}
-        self._fills: dict[str, list[Fill]] = {}  # booked here, for replay when there is no ledger
+        self._fills: dict[str, list[Fill]] = {}  # only without a ledger: see the module docs
 
     # --- decisions --------------------------------------------------------------------------------
 
@@ -192,7 +183,6 @@ class TradingEngine:
             return Decision(signal, order, risk, note="decision already placed")
         if self.ledger is not None:
             self.ledger.record_order(order)
-        self.orders[order.client_order_id] = OrderState(order.client_order_id, order.symbol, side, order.qty)
         return self._submit(signal, order, risk, now)
 
     def _submit(
@@ -207,7 +197,6 @@ class TradingEngine:
             return Decision(signal, order, risk, note=f"broker rejected: {exc}")
         except BrokerUnavailable as exc:
             return Decision(signal, order, risk, note=f"in flight, outcome unknown ({exc}); reconcile will resolve it")
-        self.placed_at[order.client_order_id] = now
         return Decision(signal, order, risk, placed, note=note)
 
     def _resume(self, coid: str, signal: Signal, now: datetime) -> Decision:
@@ -261,26 +250,6 @@ class TradingEngine:
             canceled.append(order.client_order_id)
         return canceled
 
-    def execution_stats(self, thresholds: tuple[int, ...] = (5, 30, 60)) -> ExecutionStats:
-        """Fill rate and time to fill of the orders this engine placed."""
-        placed = [c for c in self.placed_at if c in self.orders]
-        seconds = []
-        canceled_unfilled = 0
-        for coid in placed:
-            state = self.orders[coid]
-            if state.status is OrderStatus.FILLED and state.executions:
-                seconds.append((state.executions[-1].timestamp - self.placed_at[coid]).total_seconds())
-            elif state.status.terminal and state.filled_qty == 0:
-                canceled_unfilled += 1
-        return ExecutionStats(
-            orders=len(placed),
-            filled=len(seconds),
-            canceled_unfilled=canceled_unfilled,
-            fill_rate=len(seconds) / len(placed) if placed else None,
-            median_seconds_to_fill=statistics.median(seconds) if seconds else None,
-            filled_within={t: sum(1 for s in seconds if s <= t) / len(placed) for t in thresholds} if placed else {},
-        )
-
     # --- broker updates ---------------------------------------------------------------------------
 
     def _book(self, fill: Fill) -> None:
@@ -288,7 +257,8 @@ class TradingEngine:
         usual case appends; an execution that belongs before one already applied makes the position
         be rebuilt from every fill of this strategy and symbol, so lots and realised P&L do not
         depend on the order the broker delivered them in."""
-        self._fills.setdefault(fill.symbol, []).append(fill)
+        if self.ledger is None:
+            self._fills.setdefault(fill.symbol, []).append(fill)
         key = (fill.timestamp, fill.execution_id)
 
         def apply(position: PositionState) -> PositionState:
@@ -318,18 +288,9 @@ class TradingEngine:
         counted in its cumulative quantity has been booked: a ``fill`` that overtakes the
         ``partial_fill`` before it must not make that execution an update for an unknown order."""
         open_order = self.store.get_open_order(update.client_order_id)
-        state = self.orders.get(update.client_order_id)
-        if state is None:
-            if open_order is None:
-                return []  # not ours (or long finished): reconciliation deals with strangers
-            state = OrderState(
-                open_order.client_order_id,
-                open_order.symbol,
-                open_order.side,
-                open_order.qty,
-                filled_qty=open_order.booked_qty,
-                executions=open_order.executions,
-            )
+        if open_order is None:
+            return []  # not ours (or long finished): reconciliation deals with strangers
+        state = order_state(open_order)
         merged = state.apply(update)
         if self.ledger is not None:
             self.ledger.append_order_event(
@@ -363,23 +324,51 @@ class TradingEngine:
             self.gate.settle(merged.client_order_id, 0)
             self.store.remove_open_order(merged.client_order_id)
         else:
-            if open_order is not None:
-                self.store.update_open_order(
-                    merged.client_order_id,
-                    lambda o: replace(
-                        o,
-                        status=merged.status.value,
-                        filled_qty=merged.filled_qty,
-                        executions=merged.executions,
-                        updated_at=update.timestamp,
-                        broker_order_id=o.broker_order_id or update.broker_order_id,
-                    ),
-                )
+            self.store.update_open_order(
+                merged.client_order_id,
+                lambda o: replace(
+                    o,
+                    status=merged.status.value,
+                    filled_qty=merged.filled_qty,
+                    executions=merged.executions,
+                    updated_at=update.timestamp,
+                    broker_order_id=o.broker_order_id or update.broker_order_id,
+                ),
+            )
             # What is not in the position yet stays reserved: the unfilled rest of a live order,
             # or the executions a finished order still owes.
             unbooked = merged.unexplained_qty if merged.status.terminal else merged.qty - merged.executed_qty
             self.gate.settle(merged.client_order_id, unbooked)
-        # Kept in memory only once everything above is written: after a crash midway, the
-        # redelivered update finds the same new executions and finishes the job.
-        self.orders[update.client_order_id] = merged
         return fills
+
+
+# The broker event that leads to each stored status: seeding a rebuilt order's events with it
+# keeps what the stored status implies (a canceled order stays canceled when a late fill arrives).
+_STATUS_EVENT = {
+    OrderStatus.ACCEPTED.value: "accepted",
+    OrderStatus.PARTIALLY_FILLED.value: "partial_fill",
+    OrderStatus.FILLED.value: "fill",
+    OrderStatus.CANCELED.value: "canceled",
+    OrderStatus.EXPIRED.value: "expired",
+    OrderStatus.REJECTED.value: "rejected",
+    OrderStatus.REPLACED.value: "replaced",
+}
+
+
+def order_state(order: OpenOrder) -> OrderState:
+    """An order's state as far as the stored open order knows it: its status, its cumulative
+    filled quantity and the executions already booked (merging an update into it is then the same
+    as merging it into the state of the process that wrote the open order)."""
+    event = _STATUS_EVENT.get(order.status)
+    pending_cancel = order.status == OrderStatus.PENDING_CANCEL.value
+    return OrderState(
+        order.client_order_id,
+        order.symbol,
+        order.side,
+        order.qty,
+        filled_qty=max(order.filled_qty, order.booked_qty),
+        executions=order.executions,
+        events=frozenset() if event is None else frozenset({event}),
+        last_cancel_request=(order.updated_at or order.created_at) if pending_cancel else None,
+        broker_order_id=order.broker_order_id,
+    )
