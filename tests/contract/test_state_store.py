@@ -293,6 +293,21 @@ def test_strategy_snapshots_round_trip_exactly(store: VersionedStateStore) -> No
     assert store.load_snapshot("momentum", "SPY") == snap
 
 
+def test_an_overwrite_is_one_write_that_keeps_counting_versions_and_the_ttl(store: VersionedStateStore) -> None:
+    key = store._snapshot_key("momentum", "IBM")
+    for n in range(1, 4):
+        store.save_snapshot("momentum", "IBM", {"n": n})
+        assert store._read(key)[1] == n
+    assert store.load_snapshot("momentum", "IBM") == {"n": 3}
+    assert (store._ttl(key) or 0) > IDLE_TTL_SECONDS - 5
+    store.save_document("simbroker-x", "one")
+    store.save_document("simbroker-x", "two")
+    assert store.load_document("simbroker-x") == "two"
+    assert store._ttl(store._document_key("simbroker-x")) is None, "a document never expires"
+    # a compare-and-set against the version an overwrite produced still works
+    assert store._cas(key, store._read(key)[0] or "", 3, None, None)
+
+
 def test_risk_state_halt_and_resume(store: VersionedStateStore) -> None:
     assert store.get_risk_state("paper") == RiskState("paper")
     s = store.update_risk_state(

@@ -52,6 +52,12 @@ class MemoryStateStore(VersionedStateStore):
                 self._indexes.setdefault(index, set()).add(key)
             return True
 
+    def _put(self, key: str, doc: str, ttl: int | None) -> None:
+        with self._lock:
+            entry = self._live(key)
+            version = (entry[1] if entry else 0) + 1
+            self._docs[key] = (doc, version, None if ttl is None else self._now() + ttl)
+
     def _delete(self, key: str, index: str | None) -> bool:
         with self._lock:
             existed = self._live(key) is not None

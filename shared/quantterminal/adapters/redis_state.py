@@ -37,6 +37,14 @@ if KEYS[2] then redis.call('SADD', KEYS[2], KEYS[1]) end
 return 1
 """
 
+_PUT = """
+redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'tok', '')
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+return 1
+"""
+
 _DELETE = """
 local n = redis.call('DEL', KEYS[1])
 if KEYS[2] then redis.call('SREM', KEYS[2], KEYS[1]) end
@@ -71,6 +79,7 @@ class RedisStateStore(VersionedStateStore):
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
         self._cas_script: Any = self.client.register_script(_CAS)
+        self._put_script: Any = self.client.register_script(_PUT)
         self._delete_script: Any = self.client.register_script(_DELETE)
 
     def _read(self, key: str) -> tuple[str | None, int]:
@@ -81,6 +90,10 @@ class RedisStateStore(VersionedStateStore):
         keys = [key] if index is None else [key, index]
         token = uuid.uuid4().hex
         return bool(self._cas_script(keys=keys, args=[expected, doc, ttl or 0, token]))
+
+    def _put(self, key: str, doc: str, ttl: int | None) -> None:
+        # Idempotent as a whole (a retried put stores the same doc), so no write token is needed.
+        self._put_script(keys=[key], args=[doc, ttl or 0])
 
     def _delete(self, key: str, index: str | None) -> bool:
         keys = [key] if index is None else [key, index]

@@ -1,7 +1,7 @@
 """The typed state-store API, written once over four storage primitives.
 
-``RedisStateStore`` and ``MemoryStateStore`` implement only ``_read``, ``_cas``, ``_delete``,
-``_members`` and ``_ttl``; everything the system relies on -- encoding, validation, key layout,
+``RedisStateStore`` and ``MemoryStateStore`` implement only ``_read``, ``_cas``, ``_put``,
+``_delete``, ``_members`` and ``_ttl``; everything the system relies on -- encoding, validation, key layout,
 expiry rules and the compare-and-set retry loop -- lives here, so the twins cannot drift apart.
 """
 
@@ -68,6 +68,11 @@ class VersionedStateStore(ABC):
         time to live (``None``: never expires) and add ``key`` to the ``index`` set."""
 
     @abstractmethod
+    def _put(self, key: str, doc: str, ttl: int | None) -> None:
+        """Store ``doc`` whatever is there, bumping the version, in one round trip (for values
+        that are simply replaced: strategy snapshots, named documents)."""
+
+    @abstractmethod
     def _delete(self, key: str, index: str | None) -> bool:
         """Remove ``key`` (and its ``index`` entry); ``False`` if it was not there."""
 
@@ -126,14 +131,8 @@ class VersionedStateStore(ABC):
         raise ConcurrencyError(f"gave up updating {key} after {self.max_attempts} conflicting attempts")
 
     def _overwrite(self, key: str, text: str, ttl: int | None) -> None:
-        """Store ``text`` under ``key`` whatever was there (still through compare-and-set, so the
-        version keeps counting)."""
-        for attempt in range(self.max_attempts):
-            _, version = self._read(key)
-            if self._cas(key, text, version, ttl, None):
-                return
-            self._sleep(backoff_delay(attempt, base=0.001, cap=_BACKOFF_CAP))
-        raise ConcurrencyError(f"gave up saving {key}")
+        """Store ``text`` under ``key`` whatever was there (the version keeps counting)."""
+        self._put(key, text, ttl)
 
     # --- positions ----------------------------------------------------------------------------
 
