@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,6 +90,18 @@ class RedisStateStore(VersionedStateStore):
         keys = [key] if index is None else [key, index]
         token = uuid.uuid4().hex
         return bool(self._cas_script(keys=keys, args=[expected, doc, ttl or 0, token]))
+
+    def _read_many(self, keys: Sequence[str]) -> list[tuple[str | None, int]]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(key, ["doc", "ver"])
+        return [(None, 0) if doc is None else (_text(doc), int(_text(ver or "0"))) for doc, ver in pipe.execute()]
+
+    def _put_many(self, items: Sequence[tuple[str, str]], ttl: int | None) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for key, doc in items:
+            self._put_script(keys=[key], args=[doc, ttl or 0], client=pipe)
+        pipe.execute()
 
     def _put(self, key: str, doc: str, ttl: int | None) -> None:
         # Idempotent as a whole (a retried put stores the same doc), so no write token is needed.

@@ -15,7 +15,7 @@ Lambdas build one ``Runtime`` per container (cold start) and reuse it across inv
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -36,6 +36,7 @@ from quantterminal.core.ports import Broker, Ledger, StateStore
 from quantterminal.core.queries import AccountQueries
 from quantterminal.core.risk import AccountView, RiskLimits
 from quantterminal.core.risk_gate import RiskGate
+from quantterminal.core.state import PositionState
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.core.trading import TradingEngine
 
@@ -58,11 +59,11 @@ def ledger_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -
     return open_ledger(db_url)
 
 
-def account_view(broker: Broker, gate: RiskGate, bar: Bar) -> AccountView:
+def account_view(broker: Broker, bar: Bar, positions: Sequence[PositionState]) -> AccountView:
     """Cash and equity from the broker; the account's position in ``bar``'s symbol as the state
-    store books it (every strategy's, and what reconciliation adopted)."""
+    store books it (``positions``: every strategy's, and what reconciliation adopted)."""
     summary = broker.account()
-    qty = gate.position(bar.symbol)
+    qty = sum(p.qty for p in positions if p.symbol == bar.symbol)
     return AccountView(summary.equity, summary.cash, {bar.symbol: qty}, {bar.symbol: to_decimal(bar.close)})
 
 
@@ -100,7 +101,7 @@ class Runtime:
         engines = {
             name: TradingEngine(name, account, store, broker, gate, ledger, fraction=fraction) for name in strategies
         }
-        view = partial(account_view, broker, gate)
+        view = partial(account_view, broker)
         desk = TradingDesk(engines, store, account, view, max_bar_age, ledger)
         return cls(account, store, ledger, broker, gate, desk, symbols)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -71,6 +71,15 @@ class VersionedStateStore(ABC):
     def _put(self, key: str, doc: str, ttl: int | None) -> None:
         """Store ``doc`` whatever is there, bumping the version, in one round trip (for values
         that are simply replaced: strategy snapshots, named documents)."""
+
+    def _read_many(self, keys: Sequence[str]) -> list[tuple[str | None, int]]:
+        """``_read`` of each key (a store that can do it in one round trip overrides this)."""
+        return [self._read(key) for key in keys]
+
+    def _put_many(self, items: Sequence[tuple[str, str]], ttl: int | None) -> None:
+        """``_put`` of each (key, doc) (a store that can do it in one round trip overrides this)."""
+        for key, doc in items:
+            self._put(key, doc, ttl)
 
     @abstractmethod
     def _delete(self, key: str, index: str | None) -> bool:
@@ -241,6 +250,23 @@ class VersionedStateStore(ABC):
     def load_snapshot(self, strategy: str, symbol: str) -> dict[str, Any] | None:
         doc, _ = self._read(self._snapshot_key(strategy, symbol))
         return None if doc is None else decode_snapshot(doc)
+
+    def load_snapshots(self, strategies: Sequence[str], symbol: str) -> dict[str, dict[str, Any] | None]:
+        """Several strategies' snapshots for one symbol, in one read."""
+        found = self._read_many([self._snapshot_key(name, symbol) for name in strategies])
+        return {
+            name: None if doc is None else decode_snapshot(doc)
+            for name, (doc, _) in zip(strategies, found, strict=True)
+        }
+
+    def save_snapshots(self, symbol: str, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
+        """Several strategies' snapshots for one symbol, in one write."""
+        now = self.clock()
+        items = [
+            (self._snapshot_key(name, symbol), encode_snapshot(name, symbol, snapshot, now))
+            for name, snapshot in snapshots.items()
+        ]  # encoded (and so validated) before anything is written
+        self._put_many(items, IDLE_TTL_SECONDS)
 
     # --- named documents (the simulated broker's account) ---------------------------------------
 

@@ -8,11 +8,17 @@ engine of the strategy that placed the order.
 A bar is traded only while it is fresh: a backfilled bar, a revision, or a bar delivered long
 after its minute closed still feeds the strategies (their indicators must not skip a minute) but
 places no order on an old price.
+
+Round trips to the state store are what a bar costs, so the desk makes them once for all its
+strategies: their snapshots are read in one go; every strategy answers (no I/O); the new snapshots
+are written in one go -- before any order is acted on, so a crash in between replays the answers,
+never feeds a bar twice; then, only if some strategy wants a position, the account's positions
+and open orders are read once and each strategy acts on them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +28,7 @@ from quantterminal.core.order_state import OrderUpdate
 from quantterminal.core.ports import Ledger, StateStore
 from quantterminal.core.records import EquitySnapshot
 from quantterminal.core.risk import AccountView
+from quantterminal.core.state import PositionState
 from quantterminal.core.trading import Decision, TradingEngine
 
 MINUTE = timedelta(minutes=1)
@@ -37,14 +44,15 @@ class BarOutcome:
 
 
 class TradingDesk:
-    """Strategies of one account over one state store; ``view`` gives the account at decision time."""
+    """Strategies of one account over one state store; ``view`` gives the account at decision time
+    from the bar and the account's stored positions."""
 
     def __init__(
         self,
         engines: Mapping[str, TradingEngine],
         store: StateStore,
         account: str,
-        view: Callable[[Bar], AccountView],
+        view: Callable[[Bar, Sequence[PositionState]], AccountView],
         max_bar_age: timedelta = timedelta(seconds=90),
         ledger: Ledger | None = None,
     ) -> None:
@@ -69,8 +77,28 @@ class TradingDesk:
             # The minute was decided on already; strategies consume each minute once.
             return BarOutcome(bar, False, {})
         traded = self.fresh(update, now)
-        view = self.view(bar)
-        decisions = {name: engine.on_bar(bar, view, now, trade=traded) for name, engine in self.engines.items()}
+        names = list(self.engines)
+        snapshots = self.store.load_snapshots(names, bar.symbol)
+        consumed = {name: self.engines[name].consume(bar, snapshots[name]) for name in names}
+        changed = {name: c.snapshot for name, c in consumed.items() if c.snapshot is not None}
+        if changed:
+            self.store.save_snapshots(bar.symbol, changed)
+        acting = traded and any(c.wanted is not None for c in consumed.values())
+        held = self.store.positions(self.account) if acting else []
+        open_orders = self.store.open_orders(self.account) if acting else []
+        view = self.view(bar, held)
+        decisions = {
+            name: self.engines[name].act(
+                bar,
+                consumed[name],
+                view,
+                now,
+                traded,
+                open_orders,
+                sum(p.qty for p in held if p.strategy == name and p.symbol == bar.symbol),
+            )
+            for name in names
+        }
         if traded:
             self._record_equity(view, now)
         return BarOutcome(bar, traded, decisions)

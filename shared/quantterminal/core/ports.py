@@ -185,6 +185,14 @@ class StateStore(Protocol):
         """The last saved strategy state, or ``None``."""
         ...
 
+    def load_snapshots(self, strategies: Sequence[str], symbol: str) -> dict[str, dict[str, Any] | None]:
+        """Several strategies' last saved states for one symbol, in one read."""
+        ...
+
+    def save_snapshots(self, symbol: str, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep several strategies' states for one symbol, in one write."""
+        ...
+
     def get_risk_state(self, account: str) -> RiskState:
         """The account's risk state (a fresh one with version 0 if none is stored)."""
         ...

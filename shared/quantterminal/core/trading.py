@@ -19,7 +19,7 @@ without a ledger (a backtest) does it keep the fills it booked, to re-sort a lat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,6 +40,16 @@ from quantterminal.core.strategies import StrategyParams, build_params, restore_
 
 _BPS = Decimal(10_000)
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """A strategy's answer to a bar: the direction it wants (``None``: none yet), whether the bar
+    was new to it, and the snapshot to save (``None``: nothing changed)."""
+
+    wanted: Direction | None
+    new: bool
+    snapshot: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,45 +96,60 @@ class TradingEngine:
 
     # --- decisions --------------------------------------------------------------------------------
 
-    def _decide(self, bar: Bar) -> tuple[Direction | None, bool]:
-        """The strategy's answer to ``bar`` and whether this bar is new to it.
+    def consume(self, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
+        """The strategy's answer to ``bar``, restored from ``snapshot`` (no I/O).
 
-        The stored snapshot remembers the last bar it consumed and the answer given, so a
-        redelivered bar (Kinesis retries a batch; a Lambda crashed after saving) is not fed to the
-        indicators twice, and the decision it led to can still be carried out."""
-        snapshot = self.store.load_snapshot(self.strategy_name, bar.symbol)
+        The snapshot remembers the last bar consumed and the answer given, so a redelivered bar
+        (Kinesis retries a batch; a Lambda crashed after saving) is not fed to the indicators
+        twice, and the decision it led to can still be carried out. The snapshot to save comes
+        back with the answer; it must be saved before the answer is acted on."""
         seen = None if snapshot is None else snapshot.get(_LAST_BAR)
         if seen is not None:
             last = datetime.fromisoformat(seen["t"])
             if bar.timestamp < last:
-                return None, False  # older than what the strategy has consumed: nothing to do
+                return Consumed(None, False)  # older than what the strategy has consumed: nothing to do
             if bar.timestamp == last:
-                return (None if seen["wanted"] is None else Direction(seen["wanted"])), False
+                return Consumed(None if seen["wanted"] is None else Direction(seen["wanted"]), False)
         strategy = self.strategy_cls(bar.symbol, self.params) if snapshot is None else restore_strategy(snapshot)
         wanted = strategy.on_bar(bar)
         mark = {"t": bar.timestamp.isoformat(), "wanted": None if wanted is None else wanted.value}
-        self.store.save_snapshot(self.strategy_name, bar.symbol, {**strategy.snapshot(), _LAST_BAR: mark})
-        return wanted, True
+        return Consumed(wanted, True, {**strategy.snapshot(), _LAST_BAR: mark})
 
     def on_bar(self, bar: Bar, view: AccountView, now: datetime, trade: bool = True) -> Decision:
         """Decide on a closed ``bar``; see the module docs for the stages. With ``trade=False`` (a
         stale bar: backfilled, or delivered long after its minute) the strategy consumes it but no
-        order is placed on an old price."""
-        wanted, new = self._decide(bar)
+        order is placed on an old price. (``TradingDesk`` runs the same stages for all strategies
+        with one read and one write of their snapshots.)"""
+        consumed = self.consume(bar, self.store.load_snapshot(self.strategy_name, bar.symbol))
+        if consumed.snapshot is not None:
+            self.store.save_snapshot(self.strategy_name, bar.symbol, consumed.snapshot)
+        return self.act(bar, consumed, view, now, trade)
+
+    def act(
+        self,
+        bar: Bar,
+        consumed: Consumed,
+        view: AccountView,
+        now: datetime,
+        trade: bool = True,
+        open_orders: Sequence[OpenOrder] | None = None,
+        position: int | None = None,
+    ) -> Decision:
+        """Carry out the strategy's answer: risk, record, place. ``open_orders`` (the account's)
+        and ``position`` (this strategy's in ``bar.symbol``) are read from the store if not given."""
+        wanted, new = consumed.wanted, consumed.new
         if wanted is None:
             return Decision(note="warming up" if new else "bar already processed")
         signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, wanted, bar.close)
         if not trade:
             return Decision(signal, note="stale bar: no order")
         coid = client_order_id(self.strategy_name, bar.symbol, bar.timestamp, wanted.value)
-        working = [
-            o
-            for o in self.store.open_orders(self.account)
-            if o.strategy == self.strategy_name and o.symbol == bar.symbol
-        ]
+        orders = self.store.open_orders(self.account) if open_orders is None else open_orders
+        working = [o for o in orders if o.strategy == self.strategy_name and o.symbol == bar.symbol]
         if any(o.client_order_id == coid for o in working):
             return self._resume(coid, signal, now)
-        position = self.store.get_position(self.account, self.strategy_name, bar.symbol).qty
+        if position is None:
+            position = self.store.get_position(self.account, self.strategy_name, bar.symbol).qty
         held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
         if wanted is held:
             return Decision(signal, note="already positioned")
