@@ -19,6 +19,7 @@ from quantterminal.adapters.factories import is_database_url, open_ledger, redac
 from quantterminal.adapters.ledger_base import LedgerError
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.core.backtest import BacktestConfig, Backtester, BacktestResult
+from quantterminal.core.data_checks import DAY, bar_interval, describe_interval
 from quantterminal.core.execution import BpsSlippage, PerShareCommission
 from quantterminal.core.models import Bar
 from quantterminal.core.orders import OrderType
@@ -140,7 +141,16 @@ def register(commands: Any) -> None:
     parser.add_argument("--end", type=_date, metavar="YYYY-MM-DD", help="last New York date to use (inclusive)")
     parser.add_argument("--symbols", nargs="+", metavar="SYM", help="only these symbols from --data")
     parser.add_argument("--symbol", metavar="SYM", help="the symbol of a single --data file whose name does not say")
-    parser.add_argument("--rth", action="store_true", help="regular trading hours only (09:30-16:00 New York)")
+    parser.add_argument(
+        "--rth", action="store_true", help="regular trading hours only (09:30-16:00 New York; intraday bars)"
+    )
+    parser.add_argument(
+        "--max-gap-sessions",
+        type=_sessions,
+        default=1,
+        metavar="N|none",
+        help="close a position before a hole of more than N missing sessions in the data (default 1; none: hold)",
+    )
     parser.add_argument(
         "--param",
         action="append",
@@ -221,6 +231,18 @@ def _params_for(names: list[str], pairs: list[tuple[str, str]], allow_short: boo
     return params
 
 
+def _sessions(text: str) -> int | None:
+    if text.lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of sessions or 'none', got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm backtest``."""
     console = Console()
@@ -238,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
                 limit_offset_bps=args.limit_offset_bps,
                 slippage=BpsSlippage(args.slippage_bps),
                 commission=args.commission,
+                max_gap_sessions=args.max_gap_sessions,
             )
             for n in names
         }
@@ -247,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"qterm backtest: error: {exc}", file=sys.stderr)
         return 2
     results = {n: _run_one(bt, bars, err) for n, bt in backtesters.items()}
-    console.print(_describe(bars), highlight=False, soft_wrap=True)
+    console.print(_describe(bars, next(iter(results.values()))), highlight=False, soft_wrap=True)
     console.print(_summary_table(results))
     if args.out is not None:
         written = _write_outputs(args.out, results)
@@ -276,8 +299,11 @@ def _load(args: argparse.Namespace) -> dict[str, list[Bar]]:
         if start or end:
             lo, hi = start or _EARLIEST, end or _LATEST
             bars = {s: [b for b in series if lo <= b.timestamp < hi] for s, series in bars.items()}
-    if args.rth:
-        bars = {s: [b for b in series if is_regular_hours(b.timestamp)] for s, series in bars.items()}
+    if args.rth:  # daily bars are stamped at midnight: the hours filter is for intraday bars
+        bars = {
+            s: series if bar_interval(series) >= DAY else [b for b in series if is_regular_hours(b.timestamp)]
+            for s, series in bars.items()
+        }
     bars = {s: series for s, series in bars.items() if series}
     if not bars:
         raise DataError(f"no bars in {redact(args.data)} for the dates and hours asked for")
@@ -313,11 +339,20 @@ def _fmt_ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _describe(bars: dict[str, list[Bar]]) -> str:
+def _describe(bars: dict[str, list[Bar]], result: BacktestResult) -> str:
     first = min(b[0].timestamp for b in bars.values())
     last = max(b[-1].timestamp for b in bars.values())
     total = sum(len(b) for b in bars.values())
-    return f"Backtest: {', '.join(sorted(bars))} - {total:,} bars, {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    lines = [
+        f"Backtest: {', '.join(sorted(bars))} - {total:,} {describe_interval(result.interval)} bars, "
+        f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    ]
+    if result.gaps:
+        longest = max(result.gaps, key=lambda g: g.sessions)
+        limit = result.config.max_gap_sessions
+        rule = "positions held across them" if limit is None else f"positions closed before holes over {limit}"
+        lines.append(f"data gaps: {len(result.gaps)} ({rule}); longest: {longest.describe()}")
+    return "\n".join(lines)
 
 
 def _summary_table(results: dict[str, BacktestResult]) -> Table:
@@ -343,6 +378,7 @@ def _summary_table(results: dict[str, BacktestResult]) -> Table:
     row("exposure", [_fmt_pct(m.exposure) for m in ms])
     row("trading days", [str(m.trading_days) for m in ms])
     row("orders not filled", [str(len(r.not_filled)) for r in results.values()])
+    row("closed before a gap", [str(len(r.gap_exits)) for r in results.values()])
     row(
         "open at end",
         [", ".join(f"{s} {q:+d}" for s, q in r.open_positions.items()) or "-" for r in results.values()],

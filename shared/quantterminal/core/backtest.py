@@ -22,6 +22,10 @@ Fill rules (every assumption, written down):
   unfilled order), the engine orders again on the next decision.
 - Orders still pending when the data ends are canceled; positions still open are marked at
   their last close and are not counted as trades.
+- Holes in the data (whole NYSE sessions with no bar of a symbol, ``core.data_checks``) are found
+  and reported. A position is not carried across a hole longer than ``max_gap_sessions``: it is
+  closed at the close of the last bar before it (no slippage), an order pending for that symbol
+  is canceled, and the strategy's position is re-entered after the hole if it still wants one.
 - Equity is recorded once per distinct timestamp, after all bars of that timestamp, marking each
   open position at its symbol's latest close. The curve is a float analytics series; cash,
   positions, fills, trades and final equity are exact Decimals.
@@ -34,12 +38,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 from operator import attrgetter
 from typing import Any
 
+from quantterminal.core.data_checks import Gap, bar_interval, find_gaps
 from quantterminal.core.execution import BpsSlippage, CommissionModel, PerShareCommission, SlippageModel
 from quantterminal.core.metrics import Metrics, compute_metrics
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
@@ -66,8 +71,11 @@ class BacktestConfig:
     limit_offset_bps: Decimal = ZERO
     slippage: SlippageModel = field(default_factory=BpsSlippage)
     commission: CommissionModel = field(default_factory=PerShareCommission)
+    max_gap_sessions: int | None = 1  # close before a longer hole in the data (None: never)
 
     def __post_init__(self) -> None:
+        if self.max_gap_sessions is not None and self.max_gap_sessions < 0:
+            raise ValueError(f"max gap sessions must be >= 0, got {self.max_gap_sessions}")
         if not self.cash.is_finite() or self.cash <= 0:
             raise ValueError(f"cash must be positive, got {self.cash}")
         if not self.fraction.is_finite() or not 0 < self.fraction <= 1:
@@ -102,6 +110,9 @@ class BacktestResult:
     final_equity: Decimal
     open_positions: dict[str, int]
     metrics: Metrics
+    interval: timedelta = timedelta(minutes=1)  # the bar size found in the data
+    gaps: list[Gap] = field(default_factory=list)  # holes in the data, by symbol
+    gap_exits: list[Fill] = field(default_factory=list)  # positions closed before a hole
 
 
 def merge_bars(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> list[Bar]:
@@ -138,7 +149,10 @@ class Backtester:
     ) -> BacktestResult:
         """Run over ``bars_by_symbol``; ``progress(done, total)`` is called every 65,536 bars."""
         stream = merge_bars(bars_by_symbol)
-        run = _Run(self.config, self._strategy_cls, self._params, sorted(bars_by_symbol))
+        gaps = find_gaps(bars_by_symbol)
+        limit = self.config.max_gap_sessions
+        exits = {(g.symbol, g.before) for g in gaps if limit is not None and g.sessions > limit}
+        run = _Run(self.config, self._strategy_cls, self._params, sorted(bars_by_symbol), exits)
         total = len(stream)
         iterator = iter(stream)
         done = 0
@@ -148,7 +162,10 @@ class Backtester:
             done += chunk
             if progress is not None:
                 progress(done, total)
-        return run.finish(total)
+        result = run.finish(total)
+        result.gaps = gaps
+        result.interval = min((bar_interval(b) for b in bars_by_symbol.values() if b), default=result.interval)
+        return result
 
 
 def run_backtest(
@@ -169,9 +186,12 @@ class _Run:
         strategy_cls: type[Strategy],
         params: StrategyParams,
         symbols: list[str],
+        exits: set[tuple[str, datetime]] | None = None,
     ) -> None:
         self.config = config
         self.symbols = symbols
+        self.exits = exits or set()  # (symbol, last bar before a hole too long to hold across)
+        self.gap_exits: list[Fill] = []
         self.strategies = {s: strategy_cls(s, params) for s in symbols}
         self.on_bar = {s: strategy.on_bar for s, strategy in self.strategies.items()}
         self.portfolio = Portfolio(config.cash)
@@ -200,6 +220,7 @@ class _Run:
         held_direction = self.held_direction
         curve_append = self.curve.append
         current_ts = self.current_ts
+        exits = self.exits
         for bar in bars:
             ts = bar.timestamp
             if ts != current_ts:
@@ -214,6 +235,9 @@ class _Run:
                 self._execute(pending.pop(symbol), bar)
             closes[symbol] = bar.close
             wanted = on_bar[symbol](bar)
+            if exits and (symbol, ts) in exits:
+                self._exit_before_gap(symbol, wanted, bar)
+                continue
             if wanted is last_output[symbol]:
                 if wanted is held_direction[symbol] or wanted is None:
                     continue
@@ -225,6 +249,30 @@ class _Run:
             if wanted is not held_direction[symbol] and symbol not in pending:
                 self._decide(symbol, wanted, bar)
         self.current_ts = current_ts
+
+    def _exit_before_gap(self, symbol: str, wanted: Direction | None, bar: Bar) -> None:
+        """The last bar before a hole: note the strategy's answer, flatten at the close."""
+        if wanted is not None and wanted is not self.last_output[symbol]:
+            self.last_output[symbol] = wanted
+            self.signals.append(Signal(self.config.strategy, symbol, bar.timestamp, wanted, bar.close))
+        qty = self.held.get(symbol, 0)
+        if not qty:
+            return
+        side = Side.SELL if qty > 0 else Side.BUY
+        price = to_decimal(bar.close)
+        order = OrderRequest(
+            client_order_id(self.config.strategy, symbol, bar.timestamp, "gap-exit"),
+            self.config.strategy,
+            symbol,
+            side,
+            abs(qty),
+            OrderType.MARKET,
+            bar.timestamp,
+            price,
+        )
+        self.orders.append(order)
+        if self._book(order, price, bar.timestamp):
+            self.gap_exits.append(self.fills[-1])
 
     def _record_marked_equity(self, ts: datetime) -> None:
         closes = self.closes
@@ -286,17 +334,23 @@ class _Run:
                     self.not_filled.append(OrderOutcome(order, bar.timestamp, "limit not reached"))
                     return
                 price = max(to_decimal(bar.open), limit)
+        self._book(order, price, bar.timestamp)
+
+    def _book(self, order: OrderRequest, price: Decimal, ts: datetime) -> bool:
+        """Fill ``order`` in full at ``price`` (a cash account: False if it cannot be funded)."""
+        config = self.config
+        side = order.side
         commission = config.commission.commission(order.qty, price)
         portfolio = self.portfolio
         new_qty = portfolio.qty(order.symbol) + side.sign * order.qty
         if side is Side.BUY and new_qty > 0:
             cash_after = portfolio.cash - order.qty * price - commission
             if cash_after < 0:
-                self.not_filled.append(OrderOutcome(order, bar.timestamp, "insufficient buying power"))
-                return
+                self.not_filled.append(OrderOutcome(order, ts, "insufficient buying power"))
+                return False
         fill = Fill(
             order.symbol,
-            bar.timestamp,
+            ts,
             side,
             order.qty,
             price,
@@ -315,6 +369,7 @@ class _Run:
         else:
             self.held.pop(symbol, None)
             self.held_direction[symbol] = Direction.FLAT
+        return True
 
     def finish(self, bars: int) -> BacktestResult:
         if self.current_ts is not None:
@@ -341,4 +396,5 @@ class _Run:
             final_equity=final_equity,
             open_positions=dict(self.held),
             metrics=metrics,
+            gap_exits=self.gap_exits,
         )
