@@ -155,7 +155,7 @@ def test_console_script_runs_the_default_demo_data(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "Backtest: SPY - 16,770 bars, 2011-01-03 to 2011-03-31" in done.stdout
+    assert "Backtest: SPY - 16,770 1-minute bars, 2011-01-03 to 2011-03-31" in done.stdout
     assert (tmp_path / "trades.csv").exists()
 
 

@@ -61,7 +61,7 @@ def test_migrate_ingest_backtest_and_retention(database: str, capsys: pytest.Cap
     from_ledger = run(
         capsys, "backtest", "--strategy", "momentum", "--data", database, "--start", "2013-10-07", "--end", "2013-10-08"
     )[1]
-    assert "Backtest: BAC, IBM, SPY - 2,340 bars, 2013-10-07 to 2013-10-08" in from_ledger
+    assert "Backtest: BAC, IBM, SPY - 2,340 1-minute bars, 2013-10-07 to 2013-10-08" in from_ledger
     assert from_csv == from_ledger
 
     # retention shows what it would drop and drops nothing without --yes
