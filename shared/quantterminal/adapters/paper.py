@@ -134,8 +134,7 @@ class PaperTrader:
                 outcome = self.runtime.desk.on_bar(update, now)
                 # Only this symbol's orders: on a replay clock another symbol's bar may already be
                 # past this one's next bar, which has not had its chance to fill them yet.
-                for engine in self.runtime.desk.engines.values():
-                    engine.cancel_stale(now, symbol=bar.symbol)
+                self.runtime.desk.cancel_stale(now, symbol=bar.symbol)
         except Exception:
             self.stats.errors += 1
             log.exception("decision on %s %s failed", bar.symbol, bar.timestamp.isoformat())

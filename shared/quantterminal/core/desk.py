@@ -103,6 +103,18 @@ class TradingDesk:
             self._record_equity(view, now)
         return BarOutcome(bar, traded, decisions)
 
+    def cancel_stale(self, now: datetime, symbol: str | None = None) -> list[str]:
+        """Every strategy's stale limit orders (in ``symbol``, if given) canceled; one read of the
+        open orders for all of them."""
+        open_orders = self.store.open_orders(self.account)
+        if not open_orders:
+            return []
+        return [
+            coid
+            for engine in self.engines.values()
+            for coid in engine.cancel_stale(now, symbol=symbol, open_orders=open_orders)
+        ]
+
     def _record_equity(self, view: AccountView, now: datetime) -> None:
         """One equity snapshot per account and minute (the equity curve of the API and the daily
         report); every symbol's bar of that minute writes the same key, so one write suffices."""

@@ -437,7 +437,6 @@ def encode_snapshot(strategy: str, symbol: str, snapshot: Mapping[str, Any], sav
     _check_ts("saved_at", saved_at, optional=False)
     if not isinstance(snapshot, Mapping):
         raise StateError(f"snapshot must be a mapping, got {type(snapshot).__name__}")
-    _check_finite(snapshot, "snapshot")
     try:
         return json.dumps(
             {
@@ -453,6 +452,8 @@ def encode_snapshot(strategy: str, symbol: str, snapshot: Mapping[str, Any], sav
             allow_nan=False,
         )
     except (TypeError, ValueError) as exc:
+        # allow_nan=False refuses NaN and infinity; only then is the snapshot walked, to say where
+        _check_finite(snapshot, "snapshot")
         raise StateError(f"snapshot is not JSON-serialisable: {exc}") from None
 
 

@@ -251,13 +251,17 @@ class TradingEngine:
         return self._submit(signal, order, None, now, note="placed after an interrupted attempt")
 
     def cancel_stale(
-        self, now: datetime, max_age: timedelta = timedelta(seconds=30), symbol: str | None = None
+        self,
+        now: datetime,
+        max_age: timedelta = timedelta(seconds=30),
+        symbol: str | None = None,
+        open_orders: Sequence[OpenOrder] | None = None,
     ) -> list[str]:
         """Ask the broker to cancel this strategy's limit orders (in ``symbol``, if given) still
         working ``max_age`` after they were placed (the first version let them rest; 13% never
         filled within 30 s)."""
         canceled = []
-        for order in self.store.open_orders(self.account):
+        for order in self.store.open_orders(self.account) if open_orders is None else open_orders:
             if (
                 order.strategy != self.strategy_name
                 or (symbol is not None and order.symbol != symbol)
