@@ -336,3 +336,17 @@ def test_a_dropped_redis_connection_is_retried(store: VersionedStateStore) -> No
     assert victims
     p = store.update_position("paper", "m", "SPY", buy(1, "10"))  # type: ignore[arg-type]
     assert (p.qty, p.version) == (2, 2)
+
+
+def test_a_record_recreated_at_the_same_version_is_read_as_it_is_now(store: VersionedStateStore) -> None:
+    """Reads reuse decoded records by (stored text, version): a position that expired and was
+    opened again starts at version 1 again, with other content, and must never read as the old one."""
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    first = store.update_position("paper", "momentum", "SPY", lambda p: p.apply_fill(Side.BUY, 10, D("100"), at))
+    assert store.get_position("paper", "momentum", "SPY").qty == 10
+    key, index = store._position_key("paper", "momentum", "SPY")
+    store._delete(key, index)  # expired
+    again = store.update_position("paper", "momentum", "SPY", lambda p: p.apply_fill(Side.BUY, 5, D("101"), at))
+    assert first.version == again.version == 1
+    assert store.get_position("paper", "momentum", "SPY").qty == 5
+    assert [p.qty for p in store.positions("paper")] == [5]

@@ -29,6 +29,7 @@ _BACKOFF_CAP = 0.1  # seconds; with 50 attempts, four writers hammering one key 
 _FORBIDDEN_IN_KEYS = frozenset(":{}\n\r\t ")
 
 R = TypeVar("R", PositionState, OpenOrder, RiskState)
+_DECODED_MAX = 4_096  # decoded records kept (a few per position and open order)
 
 
 class ConcurrencyError(RuntimeError):
@@ -55,6 +56,9 @@ class VersionedStateStore(ABC):
         self.max_attempts = max_attempts
         self.clock = clock
         self._sleep = sleep
+        # Decoded records by (kind, stored text, version): the same document is read many times a
+        # bar, and identical text always decodes to the identical (frozen) record.
+        self._decoded: dict[tuple[type, str, int], Any] = {}
 
     # --- primitives ---------------------------------------------------------------------------
 
@@ -92,6 +96,15 @@ class VersionedStateStore(ABC):
     @abstractmethod
     def _ttl(self, key: str) -> float | None:
         """Seconds until ``key`` expires, ``None`` if it never does (or does not exist)."""
+
+    def _decode(self, cls: type[R], doc: str, version: int) -> R:
+        key = (cls, doc, version)
+        record = self._decoded.get(key)
+        if record is None:
+            if len(self._decoded) >= _DECODED_MAX:
+                self._decoded.clear()
+            record = self._decoded[key] = cls.from_json(doc, version)
+        return record
 
     # --- keys ---------------------------------------------------------------------------------
 
@@ -150,12 +163,11 @@ class VersionedStateStore(ABC):
         doc, version = self._read(key)
         return self._load_position(account, strategy, symbol)(doc, version)
 
-    @staticmethod
-    def _load_position(account: str, strategy: str, symbol: str) -> Callable[[str | None, int], PositionState]:
+    def _load_position(self, account: str, strategy: str, symbol: str) -> Callable[[str | None, int], PositionState]:
         def load(doc: str | None, version: int) -> PositionState:
             if doc is None:
                 return PositionState(account, strategy, symbol)
-            return PositionState.from_json(doc, version)
+            return self._decode(PositionState, doc, version)
 
         return load
 
@@ -180,7 +192,7 @@ class VersionedStateStore(ABC):
 
     def positions(self, account: str) -> list[PositionState]:
         _, index = self._position_key(account, "x", "x")
-        found = [PositionState.from_json(doc, version) for _, doc, version in self._members(index)]
+        found = [self._decode(PositionState, doc, version) for _, doc, version in self._members(index)]
         return sorted(found, key=lambda p: (p.strategy, p.symbol))
 
     # --- open orders --------------------------------------------------------------------------
@@ -203,7 +215,7 @@ class VersionedStateStore(ABC):
         if location is None:
             return None
         doc, version = self._read(location[0])
-        return None if doc is None else OpenOrder.from_json(doc, version)
+        return None if doc is None else self._decode(OpenOrder, doc, version)
 
     def update_open_order(self, client_order_id: str, change: Callable[[OpenOrder], OpenOrder]) -> OpenOrder:
         location = self._order_location(client_order_id)
@@ -214,7 +226,7 @@ class VersionedStateStore(ABC):
         def load(doc: str | None, version: int) -> OpenOrder:
             if doc is None:
                 raise KeyError(f"no open order {client_order_id!r}")
-            return OpenOrder.from_json(doc, version)
+            return self._decode(OpenOrder, doc, version)
 
         def checked(current: OpenOrder) -> OpenOrder:
             new = change(current)
@@ -238,7 +250,7 @@ class VersionedStateStore(ABC):
 
     def open_orders(self, account: str) -> list[OpenOrder]:
         _, index = self._order_key(account, "x")
-        found = [OpenOrder.from_json(doc, version) for _, doc, version in self._members(index)]
+        found = [self._decode(OpenOrder, doc, version) for _, doc, version in self._members(index)]
         return sorted(found, key=lambda o: o.client_order_id)
 
     # --- strategy snapshots -------------------------------------------------------------------
@@ -283,11 +295,11 @@ class VersionedStateStore(ABC):
 
     def get_risk_state(self, account: str) -> RiskState:
         doc, version = self._read(self._risk_key(account))
-        return RiskState(account) if doc is None else RiskState.from_json(doc, version)
+        return RiskState(account) if doc is None else self._decode(RiskState, doc, version)
 
     def update_risk_state(self, account: str, change: Callable[[RiskState], RiskState]) -> RiskState:
         def load(doc: str | None, version: int) -> RiskState:
-            return RiskState(account) if doc is None else RiskState.from_json(doc, version)
+            return RiskState(account) if doc is None else self._decode(RiskState, doc, version)
 
         def checked(current: RiskState) -> RiskState:
             new = change(current)
