@@ -176,3 +176,10 @@ def test_qterm_help_imports_no_command_and_none_of_the_heavy_libraries() -> None
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_the_feed_protocol_choices_are_the_providers() -> None:
+    from quantterminal.adapters.feed_connection import PROVIDERS
+    from quantterminal.cli.feed import PROVIDER_NAMES
+
+    assert set(PROVIDER_NAMES) == set(PROVIDERS)

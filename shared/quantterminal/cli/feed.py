@@ -15,24 +15,17 @@ import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars
-from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source
-from quantterminal.adapters.factories import open_ledger, redact
-from quantterminal.adapters.feed_connection import PROVIDERS, FeedSettings
-from quantterminal.adapters.feed_service import FeedHealth, FeedPipeline, FeedService
-from quantterminal.adapters.history_server import HistoryServer
-from quantterminal.adapters.kinesis_sink import KinesisSink
-from quantterminal.adapters.ledger_sink import LedgerSink
-from quantterminal.adapters.record_sink import bar_records
-from quantterminal.adapters.replay_server import ReplayServer
-from quantterminal.adapters.secrets import SecretError, feed_keys
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.replay import add_chaos_arguments, chaos_from
-from quantterminal.core.models import Bar
-from quantterminal.core.sessions import session_date
+
+if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `--help` stays quick
+    from quantterminal.adapters.feed_service import FeedHealth, FeedPipeline, FeedService
+    from quantterminal.core.models import Bar
+
+PROVIDER_NAMES = ("alpaca", "polygon")  # the keys of feed_connection.PROVIDERS (a test keeps them equal)
 
 MINUTE = timedelta(minutes=1)
 
@@ -54,7 +47,7 @@ def register(commands: Any) -> None:
 
 def add_feed_arguments(parser: argparse.ArgumentParser, replay: str = "sample:lean_2013") -> None:
     """The feed's options (``qterm feed`` and ``qterm paper``)."""
-    parser.add_argument("--provider", choices=sorted(PROVIDERS), default="alpaca", help="stream protocol")
+    parser.add_argument("--provider", choices=PROVIDER_NAMES, default="alpaca", help="stream protocol")
     parser.add_argument("--url", help="a live stream URL (default: replay --replay DATA locally)")
     parser.add_argument("--symbols", help="comma-separated symbols (default: every symbol of the replay)")
     parser.add_argument("--trades", action="store_true", help="also subscribe to trades and build bars from them")
@@ -79,6 +72,9 @@ def _print_health(health: FeedHealth) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm feed``."""
+    from quantterminal.adapters.csv_bars import DataError  # noqa: PLC0415 - see the imports
+    from quantterminal.adapters.secrets import SecretError  # noqa: PLC0415
+
     try:
         return _run(args)
     except (DataError, SecretError, ValueError, OSError) as exc:
@@ -106,6 +102,12 @@ class FeedSource:
 
 def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
     """Start the replay (and its historical endpoint) unless ``--url`` names a live provider."""
+    from quantterminal.adapters.csv_bars import load_bars, resolve_source  # noqa: PLC0415 - see the imports
+    from quantterminal.adapters.history_server import HistoryServer  # noqa: PLC0415
+    from quantterminal.adapters.replay_server import ReplayServer  # noqa: PLC0415
+    from quantterminal.adapters.secrets import feed_keys  # noqa: PLC0415
+    from quantterminal.core.sessions import session_date  # noqa: PLC0415
+
     if args.url:
         key, secret = feed_keys(args.provider, os.environ)
         if not args.symbols:
@@ -138,6 +140,10 @@ def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
 
 def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any]) -> tuple[FeedService, FeedPipeline]:
     """The feed from ``source`` into ``sinks``, printing its health line."""
+    from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars  # noqa: PLC0415 - see the imports
+    from quantterminal.adapters.feed_connection import PROVIDERS, FeedSettings  # noqa: PLC0415
+    from quantterminal.adapters.feed_service import FeedPipeline, FeedService  # noqa: PLC0415
+
     provider = PROVIDERS[args.provider]
     pipeline = FeedPipeline(
         AlpacaHistoricalBars(*source.history_keys, url_override=source.history_url),
@@ -164,6 +170,11 @@ def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any])
 
 
 def _run(args: argparse.Namespace) -> int:
+    from quantterminal.adapters.factories import open_ledger, redact  # noqa: PLC0415 - see the imports
+    from quantterminal.adapters.kinesis_sink import KinesisSink  # noqa: PLC0415
+    from quantterminal.adapters.ledger_sink import LedgerSink  # noqa: PLC0415
+    from quantterminal.adapters.record_sink import bar_records  # noqa: PLC0415
+
     with ExitStack() as stack:
         source = open_source(args, stack)
         ledger = open_ledger(args.database)

@@ -1,0 +1,172 @@
+"""``qterm paper``'s run: the pipeline wired on one machine (see ``cli/paper.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import ExitStack, suppress
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from quantterminal.adapters.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.bus import LocalBus
+from quantterminal.adapters.csv_bars import DataError
+from quantterminal.adapters.factories import open_ledger, open_state_store, redact
+from quantterminal.adapters.http_api import build_api
+from quantterminal.adapters.ledger_sink import LedgerSink
+from quantterminal.adapters.local_api import KEY_FILE, STAGE, LocalApiServer, api_key
+from quantterminal.adapters.memory_state import MemoryStateStore
+from quantterminal.adapters.paper import BARS, PaperTrader
+from quantterminal.adapters.record_sink import bar_records
+from quantterminal.adapters.redis_state import RedisStateStore
+from quantterminal.adapters.runtime import Runtime
+from quantterminal.adapters.secrets import SecretError
+from quantterminal.adapters.simulated_account import StoreJournal
+from quantterminal.adapters.simulated_broker import SimulatedBroker
+from quantterminal.cli.divergence import compare_run, wide_console
+from quantterminal.cli.feed import feed_service, open_source
+from quantterminal.core.broker import BrokerRejected, BrokerUnavailable
+from quantterminal.core.reconcile import Reconciler
+from quantterminal.core.reporting import LEDGER_START
+from quantterminal.core.strategies import STRATEGIES
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``qterm paper``."""
+    try:
+        return _run(args)
+    except (DataError, SecretError, ValueError, OSError, BrokerRejected, BrokerUnavailable) as exc:
+        print(f"qterm paper: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    console = wide_console()
+    names = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise ValueError(f"unknown strategies: {', '.join(unknown)}")
+    with ExitStack() as stack:
+        source = open_source(args, stack)
+        store = open_state_store(args.redis)  # first: an unreachable Redis must not leave a new ledger behind
+        ledger = open_ledger(args.database)
+        stack.callback(ledger.close)
+        ledger.migrate()
+        broker = AlpacaBroker.from_env() if args.broker == "alpaca" else _simulated_broker(store, args.account)
+        runtime = Runtime.build(store, ledger, broker, account=args.account, strategies=names, symbols=source.symbols)
+        bus = LocalBus()
+        trader = PaperTrader(runtime, bus, replay_clock=source.replaying and args.broker == "sim")
+        # A restarted paper account first delivers what it had not confirmed, so that reconciliation
+        # compares books that already hold every fill the broker reported.
+        trader.catch_up()
+        drifts = Reconciler(store, broker, runtime.gate).run(datetime.now(UTC))
+        if drifts:
+            print(f"reconciled {len(drifts)} drift(s) with the broker before resuming", flush=True)
+        if source.replaying and args.broker == "alpaca":
+            print("note: replayed bars are hours old for a real broker: they feed the strategies, no order goes out")
+        if not args.no_api:
+            app = build_api(lambda: runtime.queries, lambda: runtime.symbols, trader.now)
+            server = LocalApiServer(app, api_key(), port=args.port, cache_seconds=args.api_cache_ms / 1000)
+            stack.enter_context(server)
+            # The key itself is never printed: output ends up in terminals' scrollback and CI logs.
+            where = "$QT_API_KEY" if os.environ.get("QT_API_KEY") else str(KEY_FILE)
+            print(f"dashboard: {server.url}/   API: {server.url}{STAGE}/openapi.json   API key: {where}", flush=True)
+        sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
+        service, pipeline = feed_service(args, source, sinks)
+        print(
+            f"paper: {', '.join(names)} on {', '.join(source.symbols)}; broker {args.broker}; "
+            f"ledger {redact(args.database or 'default')}; state {redact(args.redis or 'memory')}",
+            flush=True,
+        )
+        stop = threading.Event()
+        trading = threading.Thread(target=trader.run, args=(stop,), name="paper-trader", daemon=True)
+        trading.start()
+        started = time.monotonic()
+        interrupted = False
+        try:
+            service.run(threading.Event(), idle_exit=source.idle_exit)
+        except KeyboardInterrupt:
+            interrupted = True
+            print("paper: stopping", file=sys.stderr, flush=True)
+        pipeline.finish(source.end)
+        for sink in sinks:
+            sink.close()
+        stop.set()
+        trading.join()
+        trader.finish()
+        _summary(console, runtime, trader, time.monotonic() - started)
+        try:
+            report = compare_run(ledger, args.account, names, out=args.out, console=console)
+        except ValueError as exc:
+            console.print(f"divergence: {exc}")
+            report = {}
+        if args.hold and not args.no_api and not interrupted:
+            console.print("holding the API and dashboard open; Ctrl-C to stop")
+            _hold()
+            console.print("paper: stopped")
+        return 1 if any(d.disagreements for d in report.values()) else 0
+
+
+def _hold() -> None:
+    """Wait for Ctrl-C (or SIGTERM). The wait wakes every half second so the main thread sees the
+    signal promptly however busy the API threads keep the interpreter."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with suppress(KeyboardInterrupt):
+            while not stop.wait(0.5):
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _simulated_broker(store: RedisStateStore | MemoryStateStore, account: str) -> SimulatedBroker:
+    """The paper account, kept where the run's state lives: in Redis it outlives the process (and
+    carries on after a restart); in the in-process store there is nothing to outlive, so no journal."""
+    if isinstance(store, RedisStateStore):
+        broker = SimulatedBroker(journal=StoreJournal(store, account))
+        if broker.restored:
+            print(f"paper account {account!r} restored from the state store", flush=True)
+        return broker
+    return SimulatedBroker()
+
+
+def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: float) -> None:
+    stats = trader.stats
+    account = runtime.broker.account()
+    console.print(
+        f"[bold]Paper run[/] -- {stats.bars:,} bars in {seconds:,.1f} s, {stats.signals:,} signals, "
+        f"{stats.orders} orders placed, {stats.rejected} refused by risk, {stats.fills} fills, "
+        f"{stats.malformed} malformed, {stats.errors} errors"
+    )
+    end = (stats.last_bar or datetime.now(UTC)) + timedelta(minutes=1)
+    metrics = runtime.queries.strategy_metrics(LEDGER_START, end)
+    table = Table(title=f"account {runtime.account}: equity {account.equity:,.2f}, cash {account.cash:,.2f}")
+    for column in ("strategy", "orders", "fills", "realised P&L", "round trips", "win rate", "fill rate"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for row in metrics["strategies"]:
+        win = row["win_rate"]
+        fill = row["execution"]["fill_rate"]
+        table.add_row(
+            row["strategy"],
+            str(row["orders"]),
+            str(row["fills"]),
+            f"{float(row['realized_pnl']):,.2f}",
+            str(row["round_trips"]),
+            "-" if win is None else f"{win:.0%}",
+            "-" if fill is None else f"{fill:.0%}",
+        )
+    console.print(table)
+    positions = runtime.queries.positions()
+    for p in positions["positions"]:
+        console.print(
+            f"  open: {p['strategy']} {p['symbol']} {p['qty']} @ {p['avg_price']} "
+            f"(last {p['last_price']}, unrealised {p['unrealized_pnl']})"
+        )
