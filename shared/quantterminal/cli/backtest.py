@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,16 @@ from quantterminal.adapters import reports
 from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source, sample_sets
 from quantterminal.adapters.factories import is_database_url, open_ledger, redact
 from quantterminal.adapters.ledger_base import LedgerError
+from quantterminal.cli.arguments import (
+    bps,
+    cash,
+    commission,
+    fraction,
+    iso_date,
+    offset_bps,
+    param,
+    sessions,
+)
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.core.backtest import BacktestConfig, Backtester, BacktestResult
 from quantterminal.core.data_checks import DAY, bar_interval, describe_interval
@@ -57,63 +67,6 @@ examples:
 """
 
 
-def _decimal(text: str, name: str, minimum: Decimal | None = None) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"{name} must be finite, got {text!r}")
-    if minimum is not None and value < minimum:
-        raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {text}")
-    return value
-
-
-def _cash(text: str) -> Decimal:
-    value = _decimal(text, "cash")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"cash must be positive, got {text}")
-    return value
-
-
-def _fraction(text: str) -> Decimal:
-    value = _decimal(text, "fraction")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"fraction must be in (0, 1], got {text}")
-    return value
-
-
-def _bps(text: str) -> Decimal:
-    return _decimal(text, "basis points", Decimal(0))
-
-
-def _offset_bps(text: str) -> Decimal:
-    return _decimal(text, "limit offset")
-
-
-def _commission(text: str) -> PerShareCommission:
-    parts = text.split(",")
-    if len(parts) > 2:
-        raise argparse.ArgumentTypeError(f"commission is PER_SHARE or PER_SHARE,MINIMUM, got {text!r}")
-    per_share = _decimal(parts[0], "commission per share", Decimal(0))
-    minimum = _decimal(parts[1], "commission minimum", Decimal(0)) if len(parts) == 2 else Decimal(0)
-    return PerShareCommission(per_share, minimum)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
-
-
-def _param(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"parameter must be NAME=VALUE, got {text!r}")
-    return key.strip(), value.strip()
-
-
 def register(commands: Any) -> None:
     """Add the ``backtest`` subcommand to ``commands``."""
     parser = commands.add_parser(
@@ -137,8 +90,8 @@ def register(commands: Any) -> None:
         help=f"CSV file or folder of CSV files, sample:NAME, or a ledger URL postgresql://... or sqlite:///FILE"
         f" (default: {DEFAULT_DATA})",
     )
-    parser.add_argument("--start", type=_date, metavar="YYYY-MM-DD", help="first New York date to use")
-    parser.add_argument("--end", type=_date, metavar="YYYY-MM-DD", help="last New York date to use (inclusive)")
+    parser.add_argument("--start", type=iso_date, metavar="YYYY-MM-DD", help="first New York date to use")
+    parser.add_argument("--end", type=iso_date, metavar="YYYY-MM-DD", help="last New York date to use (inclusive)")
     parser.add_argument("--symbols", nargs="+", metavar="SYM", help="only these symbols from --data")
     parser.add_argument("--symbol", metavar="SYM", help="the symbol of a single --data file whose name does not say")
     parser.add_argument(
@@ -146,7 +99,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--max-gap-sessions",
-        type=_sessions,
+        type=sessions,
         default=1,
         metavar="N|none",
         help="close a position before a hole of more than N missing sessions in the data (default 1; none: hold)",
@@ -154,16 +107,16 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--param",
         action="append",
-        type=_param,
+        type=param,
         default=[],
         metavar="NAME=VALUE",
         help="override a strategy parameter (repeatable)",
     )
     parser.add_argument("--allow-short", action="store_true", help="let the strategies go short")
-    parser.add_argument("--cash", type=_cash, default=Decimal(100_000), help="starting cash (default 100000)")
+    parser.add_argument("--cash", type=cash, default=Decimal(100_000), help="starting cash (default 100000)")
     parser.add_argument(
         "--fraction",
-        type=_fraction,
+        type=fraction,
         default=Decimal("0.10"),
         help="fraction of equity put into each new position (default 0.10)",
     )
@@ -175,21 +128,21 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--limit-offset-bps",
-        type=_offset_bps,
+        type=offset_bps,
         default=Decimal(0),
         metavar="BPS",
         help="limit price = decision close +/- BPS, positive = more aggressive (default 0)",
     )
     parser.add_argument(
         "--slippage-bps",
-        type=_bps,
+        type=bps,
         default=Decimal(0),
         metavar="BPS",
         help="market-order slippage in basis points (default 0)",
     )
     parser.add_argument(
         "--commission",
-        type=_commission,
+        type=commission,
         default=PerShareCommission(),
         metavar="PER_SHARE[,MIN]",
         help="commission per share, optional minimum per order (default 0)",
@@ -229,18 +182,6 @@ def _params_for(names: list[str], pairs: list[tuple[str, str]], allow_short: boo
         for n in takers:
             params[n][field] = value
     return params
-
-
-def _sessions(text: str) -> int | None:
-    if text.lower() == "none":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of sessions or 'none', got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,20 +12,11 @@ from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source
 from quantterminal.adapters.factories import DEFAULT_DATABASE_URL, database_url, open_ledger, redact
 from quantterminal.adapters.ledger_base import LedgerError
 from quantterminal.adapters.migrations import MigrationError
+from quantterminal.cli.arguments import positive_int
 from quantterminal.cli.commands import COMMANDS
 
 DATABASE_HELP = f"ledger URL: postgresql://... or sqlite:///FILE (default: $DATABASE_URL, else {DEFAULT_DATABASE_URL})"
 _ERRORS = (DataError, LedgerError, MigrationError, ValueError, OSError)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def register(commands: Any) -> None:
@@ -39,7 +30,7 @@ def register(commands: Any) -> None:
     migrate.add_argument("--database", metavar="URL", help=DATABASE_HELP)
     migrate.add_argument(
         "--ahead-days",
-        type=_positive_int,
+        type=positive_int,
         default=7,
         help="create time partitions this many days ahead (PostgreSQL; default 7)",
     )
@@ -52,7 +43,7 @@ def register(commands: Any) -> None:
     retention = sub.add_parser("retention", help="drop bars and ticks older than N days (shows what first; --yes)")
     retention.add_argument(
         "--keep-days",
-        type=_positive_int,
+        type=positive_int,
         required=True,
         metavar="N",
         help="keep this many days of bars and ticks (orders, fills and events are kept)",
@@ -62,7 +53,7 @@ def register(commands: Any) -> None:
     retention.set_defaults(handler=run_retention)
 
     quarantine = sub.add_parser("quarantine", help="records the ledger could not take, with the reason")
-    quarantine.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="the latest N (default 20)")
+    quarantine.add_argument("--limit", type=positive_int, default=20, metavar="N", help="the latest N (default 20)")
     quarantine.add_argument("--database", metavar="URL", help=DATABASE_HELP)
     quarantine.set_defaults(handler=run_quarantine)
 

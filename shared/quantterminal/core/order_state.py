@@ -18,10 +18,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from quantterminal.core.models import Fill, Side
 from quantterminal.core.money import ZERO
 from quantterminal.core.portfolio import Portfolio
+
+if TYPE_CHECKING:  # state.py imports this module; an open order is only read here
+    from quantterminal.core.state import OpenOrder
 
 
 class OrderStatus(enum.Enum):
@@ -196,6 +200,38 @@ def _later(current: datetime | None, candidate: datetime) -> datetime:
 
 def _execution_key(execution: Execution) -> tuple[datetime, str]:
     return execution.timestamp, execution.execution_id
+
+
+# The broker event that leads to each stored status: seeding a rebuilt order's events with it
+# keeps what the stored status implies (a canceled order stays canceled when a late fill arrives).
+_STATUS_EVENT = {
+    OrderStatus.ACCEPTED.value: "accepted",
+    OrderStatus.PARTIALLY_FILLED.value: "partial_fill",
+    OrderStatus.FILLED.value: "fill",
+    OrderStatus.CANCELED.value: "canceled",
+    OrderStatus.EXPIRED.value: "expired",
+    OrderStatus.REJECTED.value: "rejected",
+    OrderStatus.REPLACED.value: "replaced",
+}
+
+
+def from_open_order(order: OpenOrder) -> OrderState:
+    """An order's state as far as the stored open order knows it: its status, its cumulative
+    filled quantity and the executions already booked (merging an update into it is then the same
+    as merging it into the state of the process that wrote the open order)."""
+    event = _STATUS_EVENT.get(order.status)
+    pending_cancel = order.status == OrderStatus.PENDING_CANCEL.value
+    return OrderState(
+        order.client_order_id,
+        order.symbol,
+        order.side,
+        order.qty,
+        filled_qty=max(order.filled_qty, order.booked_qty),
+        executions=order.executions,
+        events=frozenset() if event is None else frozenset({event}),
+        last_cancel_request=(order.updated_at or order.created_at) if pending_cancel else None,
+        broker_order_id=order.broker_order_id,
+    )
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import Any
 from quantterminal.core.broker import BrokerOrder, BrokerRejected, BrokerUnavailable, place_order
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import ZERO, round_to_tick, to_decimal
-from quantterminal.core.order_state import OrderState, OrderStatus, OrderUpdate
+from quantterminal.core.order_state import OrderStatus, OrderUpdate, from_open_order
 from quantterminal.core.orders import OrderRequest, OrderType, client_order_id
 from quantterminal.core.ports import Broker, Ledger, StateStore
 from quantterminal.core.records import OrderEvent
@@ -319,7 +319,7 @@ class TradingEngine:
         open_order = self.store.get_open_order(update.client_order_id)
         if open_order is None:
             return []  # not ours (or long finished): reconciliation deals with strangers
-        state = order_state(open_order)
+        state = from_open_order(open_order)
         merged = state.apply(update)
         if self.ledger is not None:
             self.ledger.append_order_event(
@@ -369,35 +369,3 @@ class TradingEngine:
             unbooked = merged.unexplained_qty if merged.status.terminal else merged.qty - merged.executed_qty
             self.gate.settle(merged.client_order_id, unbooked)
         return fills
-
-
-# The broker event that leads to each stored status: seeding a rebuilt order's events with it
-# keeps what the stored status implies (a canceled order stays canceled when a late fill arrives).
-_STATUS_EVENT = {
-    OrderStatus.ACCEPTED.value: "accepted",
-    OrderStatus.PARTIALLY_FILLED.value: "partial_fill",
-    OrderStatus.FILLED.value: "fill",
-    OrderStatus.CANCELED.value: "canceled",
-    OrderStatus.EXPIRED.value: "expired",
-    OrderStatus.REJECTED.value: "rejected",
-    OrderStatus.REPLACED.value: "replaced",
-}
-
-
-def order_state(order: OpenOrder) -> OrderState:
-    """An order's state as far as the stored open order knows it: its status, its cumulative
-    filled quantity and the executions already booked (merging an update into it is then the same
-    as merging it into the state of the process that wrote the open order)."""
-    event = _STATUS_EVENT.get(order.status)
-    pending_cancel = order.status == OrderStatus.PENDING_CANCEL.value
-    return OrderState(
-        order.client_order_id,
-        order.symbol,
-        order.side,
-        order.qty,
-        filled_qty=max(order.filled_qty, order.booked_qty),
-        executions=order.executions,
-        events=frozenset() if event is None else frozenset({event}),
-        last_cancel_request=(order.updated_at or order.created_at) if pending_cancel else None,
-        broker_order_id=order.broker_order_id,
-    )
