@@ -370,3 +370,18 @@ def test_a_crash_mid_decision_is_finished_by_the_redelivery_exactly_once(day: li
     assert {r.client_order_id for r in store.get_risk_state("paper").reservations} == {
         o.client_order_id for o in store.open_orders("paper")
     }
+
+
+def test_stale_cancels_skip_orders_in_a_brokers_own_status() -> None:
+    """Reconciliation adopts open orders with the broker's own status (Alpaca: "pending_new",
+    "held"); looking for stale limit orders must not trip over a status outside our own."""
+    store = MemoryStateStore()
+    broker = SimulatedBroker()
+    engine = TradingEngine("momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS))
+    t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+    store.add_open_order(
+        OpenOrder(
+            "momentum-x", "paper", "momentum", "SPY", Side.BUY, 5, "limit", "pending_new", Decimal(1), created_at=t0
+        )
+    )
+    assert engine.cancel_stale(t0 + timedelta(minutes=5)) == ["momentum-x"]

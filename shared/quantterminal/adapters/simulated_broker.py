@@ -46,11 +46,9 @@ from quantterminal.core.broker import (
 )
 from quantterminal.core.models import Bar, Fill, Side
 from quantterminal.core.money import ZERO, to_decimal
-from quantterminal.core.order_state import Execution, OrderUpdate
+from quantterminal.core.order_state import TERMINAL_STATUSES, Execution, OrderUpdate
 from quantterminal.core.orders import OrderRequest, OrderType
 from quantterminal.core.portfolio import Portfolio
-
-_TERMINAL = frozenset({"filled", "canceled", "rejected", "expired", "replaced"})
 
 
 @dataclass(frozen=True)
@@ -195,7 +193,7 @@ class SimulatedBroker:
 
     def _cancel(self, client_order_id: str) -> None:
         working = self._orders.get(client_order_id)
-        if working is None or working.order.status in _TERMINAL:
+        if working is None or working.order.status in TERMINAL_STATUSES:
             self._emit(
                 OrderUpdate(
                     client_order_id, "order_cancel_rejected", self.now, working.order.filled_qty if working else 0
@@ -219,7 +217,7 @@ class SimulatedBroker:
         self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
     ) -> BrokerOrder:
         working = self._orders.get(client_order_id)
-        if working is None or working.order.status in _TERMINAL:
+        if working is None or working.order.status in TERMINAL_STATUSES:
             raise BrokerRejected(f"order {client_order_id} is not working; it cannot be replaced")
         request = replace(
             working.request,
@@ -245,7 +243,7 @@ class SimulatedBroker:
 
     def open_orders(self) -> list[BrokerOrder]:
         with self._lock:
-            return [w.order for w in self._orders.values() if w.order.status not in _TERMINAL]
+            return [w.order for w in self._orders.values() if w.order.status not in TERMINAL_STATUSES]
 
     def positions(self) -> list[BrokerPosition]:
         with self._lock:
@@ -273,7 +271,7 @@ class SimulatedBroker:
         with self._lock:
             self._last[bar.symbol] = to_decimal(bar.close)
             for working in list(self._orders.values()):
-                if working.order.symbol == bar.symbol and working.order.status not in _TERMINAL:
+                if working.order.symbol == bar.symbol and working.order.status not in TERMINAL_STATUSES:
                     self._work(working, bar)
             self.advance(bar.timestamp + timedelta(minutes=1))
 
@@ -305,7 +303,7 @@ class SimulatedBroker:
                 (w.order.qty - w.order.filled_qty)
                 * (w.request.limit_price or self._last.get(w.order.symbol) or w.request.decision_price)
                 for w in self._orders.values()
-                if w.order.side is Side.BUY and w.order.status not in _TERMINAL
+                if w.order.side is Side.BUY and w.order.status not in TERMINAL_STATUSES
             ),
             ZERO,
         )

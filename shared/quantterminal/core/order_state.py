@@ -50,6 +50,10 @@ _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.REPLACED}
 )
 # Broker event names (Alpaca's trade_updates) -> the terminal status they put an order in.
+# The same, as the status strings stored and reported (a broker's own statuses -- Alpaca's
+# "pending_new", "held" -- are simply not in it).
+TERMINAL_STATUSES = frozenset(status.value for status in _TERMINAL)
+
 _TERMINAL_EVENTS = {
     "canceled": OrderStatus.CANCELED,
     "expired": OrderStatus.EXPIRED,

@@ -28,7 +28,7 @@ from typing import Any
 from quantterminal.core.broker import BrokerOrder, BrokerRejected, BrokerUnavailable, place_order
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import ZERO, round_to_tick, to_decimal
-from quantterminal.core.order_state import OrderStatus, OrderUpdate, from_open_order
+from quantterminal.core.order_state import TERMINAL_STATUSES, OrderUpdate, from_open_order
 from quantterminal.core.orders import OrderRequest, OrderType, client_order_id
 from quantterminal.core.ports import Broker, Ledger, StateStore
 from quantterminal.core.records import OrderEvent
@@ -267,7 +267,7 @@ class TradingEngine:
                 or (symbol is not None and order.symbol != symbol)
                 or order.order_type != OrderType.LIMIT.value
                 or order.status == "pending_cancel"
-                or OrderStatus(order.status).terminal  # done; only its last executions are awaited
+                or order.status in TERMINAL_STATUSES  # done; only its last executions are awaited
                 or order.created_at is None
                 or now - order.created_at < max_age
             ):
