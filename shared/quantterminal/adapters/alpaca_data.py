@@ -18,10 +18,10 @@ from quantterminal.adapters.feed_frames import (
     Provider,
     Subscription,
     bar,
-    number,
     parse_messages,
     quote,
     rfc3339,
+    trade,
     whole,
 )
 from quantterminal.core.feed_events import (
@@ -34,7 +34,6 @@ from quantterminal.core.feed_events import (
     TradeCorrection,
 )
 from quantterminal.core.models import Bar, Trade
-from quantterminal.core.validation import trade_problem
 
 # Alpaca's documented stream error codes -> the control kind the connection acts on.
 ERROR_KINDS = {
@@ -52,21 +51,7 @@ _ts = rfc3339
 
 
 def _trade(m: Mapping[str, Any]) -> Trade:
-    price, size = m["p"], m["s"]
-    trade = Trade(
-        str(m["S"]),
-        _ts(m["t"]),
-        # the exact types pass without a call (the hot path); NaN and the rest fail trade_problem
-        price if type(price) is float else number(price, "price"),
-        size if type(size) is int else whole(size, "size"),
-        str(m["i"]),
-        str(m.get("x") or ""),
-        tuple(map(str, m.get("c") or ())),
-    )
-    problem = trade_problem(trade)
-    if problem:
-        raise ValueError(problem)
-    return trade
+    return trade(str(m["S"]), _ts(m["t"]), m)
 
 
 def bar_from_message(m: Mapping[str, Any], symbol: str | None = None) -> Bar:

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quantterminal.core.feed_events import FeedEvent, Malformed, ParsedFrame
-from quantterminal.core.models import Bar, Quote
-from quantterminal.core.validation import bar_problem
+from quantterminal.core.models import Bar, Quote, Trade
+from quantterminal.core.validation import bar_problem, trade_problem
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,25 @@ def bar(symbol: str, start: datetime, m: Mapping[str, Any]) -> Bar:
         optional(m.get("n"), "trade count", whole),
     )
     problem = bar_problem(result)
+    if problem:
+        raise ValueError(problem)
+    return result
+
+
+def trade(symbol: str, ts: datetime, m: Mapping[str, Any]) -> Trade:
+    """A validated trade from the ``p``/``s``/``i``/``x``/``c`` fields both providers use."""
+    price, size = m["p"], m["s"]
+    result = Trade(
+        symbol,
+        ts,
+        # the exact types pass without a call (the hot path); NaN and the rest fail trade_problem
+        price if type(price) is float else number(price, "price"),
+        size if type(size) is int else whole(size, "size"),
+        str(m["i"]),
+        "" if m.get("x") is None else str(m["x"]),  # Polygon's exchange ids are numbers (0 included)
+        tuple(map(str, m.get("c") or ())),
+    )
+    problem = trade_problem(result)
     if problem:
         raise ValueError(problem)
     return result

@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quantterminal.adapters.feed_frames import Provider, Subscription, bar, number, parse_messages, quote, whole
+from quantterminal.adapters.feed_frames import Provider, Subscription, bar, parse_messages, quote, trade
 from quantterminal.core.feed_events import BarSource, BarUpdate, Control, FeedEvent, ParsedFrame
-from quantterminal.core.models import Trade
-from quantterminal.core.validation import trade_problem
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS_KINDS = {
@@ -38,20 +36,7 @@ def _ms(raw: Any) -> datetime:
 def _message(m: Mapping[str, Any]) -> FeedEvent | None:
     ev = m.get("ev")
     if ev == "T":
-        price, size = m["p"], m["s"]
-        trade = Trade(
-            str(m["sym"]),
-            _ms(m["t"]),
-            price if type(price) is float else number(price, "price"),
-            size if type(size) is int else whole(size, "size"),
-            str(m["i"]),
-            str(m.get("x", "")),
-            tuple(map(str, m.get("c") or ())),
-        )
-        problem = trade_problem(trade)
-        if problem:
-            raise ValueError(problem)
-        return trade
+        return trade(str(m["sym"]), _ms(m["t"]), m)
     if ev == "Q":
         return quote(str(m["sym"]), _ms(m["t"]), m)
     if ev == "AM":

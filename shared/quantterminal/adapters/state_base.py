@@ -152,10 +152,6 @@ class VersionedStateStore(ABC):
             self._sleep(backoff_delay(attempt, base=0.001, cap=_BACKOFF_CAP))
         raise ConcurrencyError(f"gave up updating {key} after {self.max_attempts} conflicting attempts")
 
-    def _overwrite(self, key: str, text: str, ttl: int | None) -> None:
-        """Store ``text`` under ``key`` whatever was there (the version keeps counting)."""
-        self._put(key, text, ttl)
-
     # --- positions ----------------------------------------------------------------------------
 
     def get_position(self, account: str, strategy: str, symbol: str) -> PositionState:
@@ -257,7 +253,7 @@ class VersionedStateStore(ABC):
 
     def save_snapshot(self, strategy: str, symbol: str, snapshot: Mapping[str, Any]) -> None:
         text = encode_snapshot(strategy, symbol, snapshot, self.clock())
-        self._overwrite(self._snapshot_key(strategy, symbol), text, IDLE_TTL_SECONDS)
+        self._put(self._snapshot_key(strategy, symbol), text, IDLE_TTL_SECONDS)
 
     def load_snapshot(self, strategy: str, symbol: str) -> dict[str, Any] | None:
         doc, _ = self._read(self._snapshot_key(strategy, symbol))
@@ -289,7 +285,7 @@ class VersionedStateStore(ABC):
 
     def save_document(self, name: str, text: str) -> None:
         """Replace the document under ``name`` (never expires)."""
-        self._overwrite(self._document_key(name), text, None)
+        self._put(self._document_key(name), text, None)
 
     # --- risk state ---------------------------------------------------------------------------
 
