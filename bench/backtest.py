@@ -29,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.core.backtest import BacktestConfig, Backtester
+from quantterminal.core.backtest import BacktestConfig
 from quantterminal.core.models import Bar
+from quantterminal.core.risk import RiskLimits
 from quantterminal.core.strategies import STRATEGIES
+from quantterminal.core.trading_config import TradingConfig
+from quantterminal.wiring.backtest import backtester
 
 TEAM_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "intraday_1min"
 
@@ -66,13 +69,15 @@ def _run_strategy(name: str, min_bars: int, repeat: int, queue: Any) -> None:
     bars, load_rows_per_s, real_rows = load_scaled(min_bars)
     total = sum(len(b) for b in bars.values())
     # Every symbol gets an equal slice so cash, not the benchmark, decides nothing.
-    config = BacktestConfig(strategy=name, fraction=Decimal(1) / len(bars))
+    share = Decimal(1) / len(bars)
+    trading = TradingConfig(position_fraction=share, risk=RiskLimits(position_fraction=share))
+    config = BacktestConfig((name,), trading=trading)
     times = []
     result = None
     for _ in range(repeat):
-        backtester = Backtester(config)
+        runner = backtester(config)
         started = time.perf_counter()
-        result = backtester.run(bars)
+        result = runner.run(bars)
         times.append(time.perf_counter() - started)
     assert result is not None
     median = statistics.median(times)
@@ -157,7 +162,7 @@ def _backtrader_compare(bars_count: int, repeat: int, queue: Any) -> None:
         cerebro.run()
 
     def run_ours() -> None:
-        Backtester(BacktestConfig(strategy="momentum")).run({symbol: bars})
+        backtester(BacktestConfig(("momentum",))).run({symbol: bars})
 
     bt_seconds = median_seconds(run_backtrader, repeat)
     our_seconds = median_seconds(run_ours, repeat)

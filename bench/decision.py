@@ -31,6 +31,7 @@ from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.memory_state import MemoryStateStore
 from quantterminal.adapters.redis_state import RedisStateStore
 from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.metrics import percentile
 from quantterminal.core.models import Bar
 from quantterminal.core.money import to_decimal
@@ -53,7 +54,7 @@ def spy_bars(limit: int) -> list[Bar]:
 def run(store_kind: str, bars: list[Bar]) -> dict[str, Any]:
     prefix = f"qtbench{uuid.uuid4().hex[:8]}"
     store = RedisStateStore(REDIS_URL, prefix=prefix) if store_kind == "redis" else MemoryStateStore(prefix=prefix)
-    broker = SimulatedBroker(SimulatorConfig(participation=0.5))
+    broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.5)))
     engine = TradingEngine("momentum", "bench", store, broker, RiskGate(store, "bench", RiskLimits()))
     broker.on_update(engine.on_update)
     all_ms, order_ms = [], []
@@ -118,7 +119,7 @@ def run_handler(bars: list[Bar]) -> dict[str, Any]:
     ledger = PostgresLedger(os.environ.get("QT_BENCH_DATABASE_URL", POSTGRES_URL), schema=schema)
     ledger.migrate()
     store = RedisStateStore(REDIS_URL, prefix=prefix)
-    broker = SimulatedBroker(SimulatorConfig(participation=0.5))
+    broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.5)))
     updates: list[Any] = []
     broker.on_update(updates.append)
     rt = Runtime.build(store, ledger, broker, symbols=("SPY",))

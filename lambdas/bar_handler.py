@@ -1,4 +1,6 @@
-"""Bar handler: Kinesis "bars" -> every strategy -> risk -> order placement -> state saved.
+"""Bar handler: Kinesis "bars" -> every strategy -> risk -> order placement -> state saved, then
+the symbol's limit orders older than the cancel age are canceled (the kernel's ``step``, as in
+the backtest and the local paper run).
 
 Records are processed in order. A record that fails (a poison record, the broker down) is reported
 as a batch item failure, and so is every later record of *its* symbol in the batch, so each
@@ -39,7 +41,7 @@ def handle_record(record: KinesisStreamRecord, blocked: set[str], done: list[tup
     try:
         update = decode_bar_update(record.kinesis.data_as_bytes())
         started = time.perf_counter()
-        outcome = runtime().desk.on_bar(update, datetime.now(UTC))
+        outcome = runtime().desk.step(update, datetime.now(UTC))
     except Exception:
         blocked.add(symbol)
         raise

@@ -21,10 +21,11 @@ from quantterminal.adapters.ledger_base import LedgerError, LedgerIntegrityError
 from quantterminal.adapters.migrations import MigrationError, load_migrations
 from quantterminal.adapters.postgres_ledger import PostgresLedger
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.backtest import BacktestConfig, run_backtest
+from quantterminal.core.backtest import BacktestConfig
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
 from quantterminal.core.orders import OrderRequest, OrderType
 from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
+from quantterminal.wiring.backtest import run_backtest
 from tests.helpers import bar
 from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 
@@ -134,7 +135,7 @@ def test_stored_bars_feed_the_backtester_unchanged(ledger: Ledger) -> None:
     ledger.ingest_bars([b for v in bars.values() for b in v])
     stored = ledger.bars_between(datetime(2013, 10, 1, tzinfo=UTC), datetime(2013, 10, 15, tzinfo=UTC))
     assert stored == bars
-    config = BacktestConfig(strategy="mean_reversion")
+    config = BacktestConfig(("mean_reversion",))
     assert run_backtest(config, stored).final_equity == run_backtest(config, bars).final_equity
 
 

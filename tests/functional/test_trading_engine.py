@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from quantterminal.adapters.memory_state import MemoryStateStore
 from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.backtest import BacktestConfig, run_backtest
+from quantterminal.core.backtest import BacktestConfig
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar, Side
 from quantterminal.core.money import to_decimal
 from quantterminal.core.order_state import AccountBook, Execution, OrderUpdate
@@ -24,6 +25,8 @@ from quantterminal.core.risk_gate import RiskGate
 from quantterminal.core.state import OpenOrder, Reservation
 from quantterminal.core.strategies import Momentum
 from quantterminal.core.trading import TradingEngine
+from quantterminal.core.trading_config import TradingConfig
+from quantterminal.wiring.backtest import run_backtest
 
 LIMITS = RiskLimits(position_fraction=Decimal("0.25"))
 
@@ -32,7 +35,7 @@ def wire(chaos: bool = False) -> tuple[TradingEngine, SimulatedBroker, MemorySta
     store = MemoryStateStore()
     ledger = SqliteLedger(":memory:")
     ledger.migrate()
-    broker = SimulatedBroker(SimulatorConfig(chaos=chaos, seed=7, participation=0.5))
+    broker = SimulatedBroker(SimulatorConfig(chaos=chaos, seed=7, fills=FillModel(participation=0.5)))
     engine = TradingEngine("momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS, ledger), ledger)
     broker.on_update(engine.on_update)
     return engine, broker, store, ledger
@@ -61,10 +64,10 @@ def day(spy_2011_rth: list[Bar]) -> list[Bar]:
 def test_decisions_match_an_uninterrupted_strategy_with_state_restored_on_every_bar(day: list[Bar]) -> None:
     engine, broker, _, _ = wire()
     decisions = drive(engine, broker, day)
-    live = [d.signal.direction if d.signal else None for d in decisions]  # type: ignore[attr-defined]
+    live = [d.wanted for d in decisions]
     reference = Momentum("SPY")
     assert live == [reference.on_bar(bar) for bar in day]
-    backtest = run_backtest(BacktestConfig(strategy="momentum"), {"SPY": day})
+    backtest = run_backtest(BacktestConfig(("momentum",)), {"SPY": day})
     changes = [d for i, d in enumerate(live) if d is not None and (i == 0 or live[i - 1] != d)]
     assert changes == [s.direction for s in backtest.signals]
 
@@ -73,7 +76,7 @@ def test_orders_fill_and_the_stored_position_matches_the_broker(day: list[Bar]) 
     engine, broker, store, ledger = wire(chaos=True)
     decisions = drive(engine, broker, day)
     broker.flush()
-    placed = [d for d in decisions if d.placed is not None]  # type: ignore[attr-defined]
+    placed = [d for d in decisions if d.placed is not None]
     assert placed
     truth = {p.symbol: p.qty for p in broker.positions()}
     assert store.get_position("paper", "momentum", "SPY").qty == truth.get("SPY", 0)
@@ -86,7 +89,7 @@ def test_orders_fill_and_the_stored_position_matches_the_broker(day: list[Bar]) 
 def test_a_redelivered_bar_places_nothing_twice(day: list[Bar]) -> None:
     engine, broker, _, _ = wire()
     decisions = drive(engine, broker, day[:60])
-    first = next(i for i, d in enumerate(decisions) if d.placed is not None)  # type: ignore[attr-defined]
+    first = next(i for i, d in enumerate(decisions) if d.placed is not None)
     bar = day[first]
     before = len(broker.all_orders())
     again = engine.on_bar(bar, view_of(broker, bar), bar.timestamp + timedelta(minutes=1))
@@ -100,9 +103,9 @@ def test_a_halt_stops_new_orders_on_the_next_decision(day: list[Bar]) -> None:
     decisions = drive(engine, broker, day[:120])
     assert not broker.open_orders()
     assert broker.fills == []
-    refused = [d for d in decisions if d.risk is not None]  # type: ignore[attr-defined]
+    refused = [d for d in decisions if d.risk is not None]
     assert refused
-    assert all(not d.risk.accepted and d.risk.rule == "halted" for d in refused)  # type: ignore[attr-defined]
+    assert all(not d.risk.accepted and d.risk.rule == "halted" for d in refused)
     assert {e.kind for e in ledger.risk_events_on(date(2011, 1, 3))} == {"halt", "rejection"}
 
 
@@ -110,10 +113,16 @@ def test_stale_limit_orders_are_canceled_and_fill_statistics_kept(day: list[Bar]
     store = MemoryStateStore()
     ledger = SqliteLedger(":memory:")
     ledger.migrate()
-    broker = SimulatedBroker(SimulatorConfig(participation=0.5))
+    broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.5)))
     # A limit 2% away from the market (inside the 3% price band) is never reached in a day: all go stale.
     engine = TradingEngine(
-        "momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS), ledger, limit_offset_bps=Decimal(-200)
+        "momentum",
+        "paper",
+        store,
+        broker,
+        RiskGate(store, "paper", LIMITS),
+        ledger,
+        config=TradingConfig(limit_offset_bps=Decimal(-200)),
     )
     broker.on_update(engine.on_update)
     canceled: list[str] = []
@@ -156,10 +165,16 @@ def test_stored_position_matches_canonical_accounting_under_chaos(day: list[Bar]
         ledger = SqliteLedger(":memory:")
         ledger.migrate()
     broker = SimulatedBroker(
-        SimulatorConfig(chaos=True, seed=seed, participation=0.0001, max_delay=timedelta(minutes=3))
+        SimulatorConfig(chaos=True, seed=seed, fills=FillModel(participation=0.0001), max_delay=timedelta(minutes=3))
     )
     engine = TradingEngine(
-        "momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS), ledger, order_type=OrderType.MARKET
+        "momentum",
+        "paper",
+        store,
+        broker,
+        RiskGate(store, "paper", LIMITS),
+        ledger,
+        config=TradingConfig(order_type=OrderType.MARKET),
     )
     book = AccountBook(broker.config.initial_cash)
     seen: set[str] = set()
@@ -322,8 +337,8 @@ def test_every_bar_delivered_twice_gives_the_same_decisions_and_orders(day: list
         again = twice.on_bar(bar, view, bar.timestamp + timedelta(minutes=1))  # Kinesis redelivers
         assert again.placed is None or again.placed.client_order_id == decision.order.client_order_id  # type: ignore[union-attr]
         second.append(decision)
-    signals = [d.signal.direction if d.signal else None for d in first]  # type: ignore[attr-defined]
-    assert signals == [d.signal.direction if d.signal else None for d in second]  # type: ignore[attr-defined]
+    signals = [d.wanted for d in first]
+    assert signals == [d.wanted for d in second]
     placed = [o.client_order_id for o in broker_once.all_orders()]
     assert placed == [o.client_order_id for o in broker_twice.all_orders()]
     assert placed

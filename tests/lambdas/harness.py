@@ -19,9 +19,9 @@ from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.core.feed_codec import encode_bar_update, encode_order_update
 from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar
 from quantterminal.core.order_state import OrderUpdate
-from quantterminal.core.risk import RiskLimits
 from tests.services import (
     POSTGRES_URL,
     REDIS_URL,
@@ -94,10 +94,10 @@ def live(monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> Iterator[Liv
     ledger = PostgresLedger(POSTGRES_URL, schema=schema)
     ledger.migrate()
     store = RedisStateStore(REDIS_URL, prefix=prefix)
-    broker = SimulatedBroker(SimulatorConfig(participation=0.5))
+    broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.5)))
     updates: list[OrderUpdate] = []
     broker.on_update(updates.append)  # what the feed task forwards to the "orders" stream
-    rt = Runtime.build(store, ledger, broker, strategies=("momentum",), limits=RiskLimits())
+    rt = Runtime.build(store, ledger, broker, strategies=("momentum",))
     monkeypatch.setattr(bar_handler, "datetime", _FrozenDatetime)
     wiring.use(rt)
     try:
@@ -116,21 +116,19 @@ class _FrozenDatetime(datetime):
         return Clock.now
 
 
-def run_bars(live: Live, bars: list[Bar], batch: int = 20, redeliver: bool = False) -> list[dict]:
-    """Bars in batches, as Kinesis delivers them; broker updates forwarded to order events."""
+def run_bars(live: Live, bars: list[Bar], redeliver: bool = False) -> list[dict]:
+    """Bars as the pipeline delivers them, one minute at a time: the broker sees each bar (its
+    updates are forwarded to order events, as the feed task does), then the bar handler gets it
+    at its close (twice with ``redeliver``: Kinesis retried the batch)."""
     responses = []
-    for i in range(0, len(bars), batch):
-        chunk = bars[i : i + batch]
-        for bar in chunk:
-            live.broker.on_bar(bar)
-        Clock.now = chunk[-1].timestamp + timedelta(minutes=1)
-        # one bar at a time keeps "now" at each bar's close, as in production
-        for j, bar in enumerate(chunk):
-            Clock.now = bar.timestamp + timedelta(minutes=1)
-            responses.append(bar_handler.handler(bar_event([bar], start=i + j), Context()))
-            if redeliver:
-                responses.append(bar_handler.handler(bar_event([bar], start=i + j), Context()))
-        forward_updates(live)
+    for i, bar in enumerate(bars):
+        live.broker.on_bar(bar)
+        forward_updates(live, start=2 * i)
+        Clock.now = bar.timestamp + timedelta(minutes=1)
+        responses.append(bar_handler.handler(bar_event([bar], start=i), Context()))
+        if redeliver:
+            responses.append(bar_handler.handler(bar_event([bar], start=i), Context()))
+        forward_updates(live, start=2 * i + 1)
     return responses
 
 

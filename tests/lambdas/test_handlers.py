@@ -1,11 +1,11 @@
 """The Lambda path on real parts: Kinesis-shaped events of real bars through the bar handler ->
 simulated broker -> order events -> positions, on the real PostgreSQL and Redis, with the S3 trade
-log on moto. Redelivered batches, a poison record, and parity with the backtester."""
+log on moto. Redelivered batches, a poison record, and parity with the backtest (test_one_kernel)."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -14,11 +14,9 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from lambdas import bar_handler, order_events, recorder
-from quantterminal.core.backtest import BacktestConfig, run_backtest
 from quantterminal.core.feed_codec import encode_bar_update, encode_order_update
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
-from quantterminal.core.orders import client_order_id
 from quantterminal.core.trading import TradingEngine
 from tests.lambdas.harness import Clock, Context, Live, bar_event, forward_updates, kinesis_event, run_bars
 
@@ -55,43 +53,6 @@ def test_a_poison_record_fails_alone_and_later_bars_of_its_symbol_wait(live: Liv
     snapshot = live.runtime.store.load_snapshot("momentum", "IBM")
     assert snapshot is not None
     assert snapshot["last_bar"]["t"] == ibm[1].timestamp.isoformat()
-
-
-def test_parity_the_bar_handler_decides_as_the_backtester_does(live: Live, spy_2011_rth: list[Bar]) -> None:
-    """The same real bars through the backtester and through the bar handler (strategy state
-    restored from Redis on every invocation) give the same decisions; every order placed is one
-    of those decisions, under its deterministic client order id."""
-    day = spy_2011_rth[:389]
-    outcomes: list[Any] = []
-    on_bar = live.runtime.desk.on_bar
-
-    def spy_on(update: BarUpdate, now: datetime) -> Any:
-        outcomes.append(on_bar(update, now))
-        return outcomes[-1]
-
-    live.runtime.desk.on_bar = spy_on  # type: ignore[method-assign]
-    run_bars(live, day)
-    assert len(outcomes) == len(day)
-    live_directions = [o.decisions["momentum"].signal for o in outcomes]
-    changes = [
-        (s.bar_time, s.direction)
-        for i, s in enumerate(live_directions)
-        if s is not None
-        and (i == 0 or live_directions[i - 1] is None or live_directions[i - 1].direction != s.direction)
-    ]
-    backtest = run_backtest(BacktestConfig(strategy="momentum"), {"SPY": day})
-    assert changes == [(s.bar_time, s.direction) for s in backtest.signals]
-    # Every order carries the direction the backtester holds at its bar (a re-entry after an
-    # unfilled limit order is a later bar with the same direction, under its own id).
-    in_force = {}
-    current = None
-    for bar in day:
-        current = next((sig.direction for sig in backtest.signals if sig.bar_time == bar.timestamp), current)
-        if current is not None:
-            in_force[client_order_id("momentum", "SPY", bar.timestamp, current.value)] = bar.timestamp
-    placed = [o.client_order_id for o in live.broker.all_orders()]
-    assert placed
-    assert all(coid in in_force for coid in placed)
 
 
 def test_the_recorder_writes_bars_idempotently_and_skips_poison(live: Live, spy_2011_rth: list[Bar]) -> None:

@@ -1,4 +1,5 @@
-"""The layer rule, checked: the core is pure Python -- no I/O libraries, no outer layers."""
+"""The layer rule, checked: the core is pure Python -- no I/O libraries, no outer layers -- and
+the layers point one way (entrypoints -> wiring -> adapters -> core)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ FORBIDDEN = {
     "aws_lambda_powertools",
     "quantterminal.adapters",
     "quantterminal.cli",
+    "quantterminal.wiring",
 }
 FORBIDDEN_CALLS = {"open", "print", "input"}
 
@@ -61,3 +63,30 @@ def test_core_module_does_no_io(path: Path) -> None:
         for name in names:
             hits = [b for b in FORBIDDEN if name == b or name.startswith(b + ".")]
             assert not hits, f"{path.name}:{node.lineno} imports {name}: the core must stay free of I/O"
+
+
+PACKAGE = CORE.parent
+OUTER = {  # a layer may not import these (the layers above it)
+    "adapters": ("quantterminal.wiring", "quantterminal.cli", "lambdas", "ecs_feed"),
+    "wiring": ("quantterminal.cli", "lambdas", "ecs_feed"),
+}
+
+
+def imported_names(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(OUTER))
+def test_layers_do_not_import_the_layers_above_them(layer: str) -> None:
+    paths = sorted((PACKAGE / layer).rglob("*.py"))
+    assert paths
+    for path in paths:
+        for line, name in imported_names(path):
+            hits = [b for b in OUTER[layer] if name == b or name.startswith(b + ".")]
+            assert not hits, f"{layer}/{path.name}:{line} imports {name}, a layer above {layer}"

@@ -1,4 +1,5 @@
-"""The backtester's fill rules, sizing, cash checks and the no-look-ahead guarantee."""
+"""The backtest through the one kernel: the fill model's rules, sizing, the risk manager's
+refusals, limit-order cancels, and the no-look-ahead guarantee."""
 
 from __future__ import annotations
 
@@ -9,20 +10,44 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantterminal.core.backtest import BacktestConfig, BacktestResult, merge_bars, run_backtest
+from quantterminal.adapters.simulated_broker import SimulatorConfig
+from quantterminal.core.backtest import BacktestConfig, BacktestResult, merge_bars
 from quantterminal.core.execution import BpsSlippage, PerShareCommission
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar, Direction, Side
 from quantterminal.core.orders import OrderType
-from quantterminal.core.strategies import STRATEGIES
+from quantterminal.core.risk import RiskLimits
+from quantterminal.core.strategies import STRATEGIES, StrategyError
+from quantterminal.core.trading_config import TradingConfig
+from quantterminal.wiring.backtest import run_backtest
 from tests.helpers import bar, bars_from_closes, minute
 
 D = Decimal
 # momentum with fast=1, slow=2 wants LONG after any up-close and FLAT after a down-close.
 FAST = {"fast": 1, "slow": 2}
+FULL_FILLS = FillModel(participation=None)
+TEN_PERCENT, NO_OFFSET = D("0.10"), D(0)
+LATENCY = SimulatorConfig().latency  # an order placed at a bar's close is worked that long into the next bar
 
 
-def backtest(bars: list[Bar] | dict[str, list[Bar]], **overrides: object) -> BacktestResult:
-    config = BacktestConfig(strategy="momentum", params=FAST)
+def backtest(
+    bars: list[Bar] | dict[str, list[Bar]],
+    fraction: Decimal = TEN_PERCENT,
+    order_type: OrderType = OrderType.MARKET,
+    limit_offset_bps: Decimal = NO_OFFSET,
+    params: dict[str, object] | None = None,
+    fills: FillModel = FULL_FILLS,
+    **overrides: object,
+) -> BacktestResult:
+    """Momentum(1, 2) with market orders and fills ignoring volume unless asked otherwise; the
+    position limit follows the sizing fraction."""
+    trading = TradingConfig(
+        position_fraction=fraction,
+        order_type=order_type,
+        limit_offset_bps=limit_offset_bps,
+        risk=RiskLimits(position_fraction=fraction),
+    )
+    config = BacktestConfig(("momentum",), params={"momentum": params or FAST}, trading=trading, fills=fills)
     config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
     data = bars if isinstance(bars, dict) else {bars[0].symbol: bars}
     return run_backtest(config, data)
@@ -38,9 +63,9 @@ def test_decision_on_close_fills_at_next_bar_open() -> None:
     ]
     result = backtest(bars, cash=D(10_000), fraction=D("0.5"))
     buy, sell = result.fills
-    assert (buy.timestamp, buy.side, buy.price) == (minute(2), Side.BUY, D("101.5"))
+    assert (buy.timestamp, buy.side, buy.price) == (minute(2) + LATENCY, Side.BUY, D("101.5"))
     assert buy.qty == 49  # floor(0.5 × 10000 / 101.00): sized at the decision close
-    assert (sell.timestamp, sell.side, sell.qty, sell.price) == (minute(4), Side.SELL, 49, D("102.25"))
+    assert (sell.timestamp, sell.side, sell.qty, sell.price) == (minute(4) + LATENCY, Side.SELL, 49, D("102.25"))
     (trade,) = result.trades
     assert trade.pnl == (D("102.25") - D("101.5")) * 49
     assert result.final_cash == D(10_000) + trade.pnl
@@ -61,8 +86,7 @@ def test_slippage_and_commission_apply_to_market_fills() -> None:
         bars,
         cash=D(10_000),
         fraction=D("0.5"),
-        slippage=BpsSlippage(D(10)),
-        commission=PerShareCommission(D("0.01"), D("1.00")),
+        fills=FillModel(BpsSlippage(D(10)), PerShareCommission(D("0.01"), D("1.00")), None),
     )
     buy, sell = result.fills
     assert buy.price == D("100.10")
@@ -85,12 +109,13 @@ def test_limit_buy_fills_at_better_of_open_and_limit_only_if_reached() -> None:
     result = backtest(gapped_down, order_type=OrderType.LIMIT, limit_offset_bps=D(-50))
     assert result.fills[0].price == D("99.5")  # opened through the limit: fills at the open
 
-    missed = [*base, bar(2, 101.2, open_=101.0, high=101.3, low=100.6)]
+    missed = [*base, bar(2, 101.2, open_=101.0, high=101.3, low=100.6), bar(3, 101.3), bar(4, 101.4)]
     result = backtest(missed, order_type=OrderType.LIMIT, limit_offset_bps=D(-50))
     assert result.fills == []
-    assert result.not_filled[0].reason == "limit not reached"
-    # still wanted long, so the next close orders again (bar 2 closed up)
-    assert len(result.orders) == 2
+    # not reached on bar 2, canceled after 30 s (at bar 2's close); once the cancel is confirmed
+    # (bar 3) the kernel orders again while the strategy still wants the position
+    assert (result.not_filled[0].rule, result.not_filled[0].reason) == ("canceled", "not filled within 30 s: canceled")
+    assert [o.decision_time for o in result.orders] == [minute(1), minute(3)]
 
 
 def test_limit_sell_fills_at_max_of_open_and_limit() -> None:
@@ -109,20 +134,28 @@ def test_limit_sell_fills_at_max_of_open_and_limit() -> None:
     assert sell.price == D("101.2")  # max(open, limit)
 
 
-def test_buy_that_cash_cannot_fund_is_rejected_and_retried() -> None:
-    bars = [
-        bar(0, 100.0),
-        bar(1, 101.0),
-        bar(2, 300.0, open_=300.0),
-        bar(3, 301.0),
-        bar(4, 302.0, open_=120.0),
-    ]
-    # sized at 101 for 99 shares of $10,000 but the next open is $300: cannot pay
-    result = backtest(bars, cash=D(10_000), fraction=D(1))
-    assert result.not_filled[0].reason == "insufficient buying power"
-    # still wanted long at bar 2's close: re-sized at 300 (33 shares) and filled at bar 3's open
-    assert (result.fills[0].timestamp, result.fills[0].qty, result.fills[0].price) == (minute(3), 33, D(301))
-    assert result.final_cash >= 0
+def test_the_risk_manager_refuses_in_a_backtest_and_the_refusals_are_counted_by_rule() -> None:
+    # Two symbols each sized at 60% of equity: the first entry leaves 40% of the cash, so the
+    # second is refused for buying power, again on every bar it is still wanted.
+    spy = [bar(0, 100.0), bar(1, 101.0), bar(2, 102.0), bar(3, 103.0)]
+    qqq = [bar(0, 50.0, "QQQ"), bar(1, 51.0, "QQQ"), bar(2, 52.0, "QQQ"), bar(3, 53.0, "QQQ")]
+    result = backtest({"QQQ": qqq, "SPY": spy}, fraction=D("0.6"))
+    assert [o.symbol for o in result.orders] == ["QQQ"]
+    assert {o.order.symbol for o in result.refused} == {"SPY"}
+    assert result.refusals_by_rule() == {"buying_power": 3}
+    assert "exceeds buying power" in result.refused[0].reason
+
+
+def test_the_daily_loss_halt_stops_new_entries_for_the_day() -> None:
+    # Long 50% of equity, then a 12% fall: equity is 6% down, past the 5% daily loss limit.
+    closes = [100.0, 101.0, 102.0, 89.0, 90.0, 91.0, 92.0]
+    bars = [bar(i, c) for i, c in enumerate(closes)]
+    result = backtest(bars, fraction=D("0.5"))
+    (buy, sell) = result.fills[:2]
+    assert (buy.side, sell.side) == (Side.BUY, Side.SELL)  # the exit passes the halt
+    # the re-entries after the fall do not: one refusal on each bar the strategy still wants in
+    assert result.refusals_by_rule() == {"daily_loss": 3}
+    assert len(result.fills) == 2
 
 
 def test_held_position_is_not_resized_while_direction_holds() -> None:
@@ -165,15 +198,23 @@ def test_unsorted_or_mislabelled_bars_are_refused() -> None:
         merge_bars({"QQQ": spy})
 
 
-@pytest.mark.parametrize(("field", "value"), [("cash", D(0)), ("fraction", D("1.5")), ("fraction", D(0))])
-def test_bad_config_is_refused(field: str, value: Decimal) -> None:
-    with pytest.raises(ValueError, match=field):
-        BacktestConfig(strategy="momentum", **{field: value})  # type: ignore[arg-type]
+def test_bad_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="cash must be positive"):
+        BacktestConfig(("momentum",), cash=D(0))
+    with pytest.raises(ValueError, match="name each strategy once"):
+        BacktestConfig(("momentum", "momentum"))
+    with pytest.raises(ValueError, match="parameters for strategies not run: breakout"):
+        BacktestConfig(("momentum",), params={"breakout": {}})
+    with pytest.raises(StrategyError, match="unknown strategy"):
+        BacktestConfig(("nope",))
+    for fraction in (D("1.5"), D(0)):
+        with pytest.raises(ValueError, match="position fraction must be in"):
+            TradingConfig(position_fraction=fraction)
 
 
 def test_same_run_twice_gives_identical_results(lean_2013_rth: dict[str, list[Bar]]) -> None:
     for name in STRATEGIES:
-        config = BacktestConfig(strategy=name)
+        config = BacktestConfig((name,))
         a, b = run_backtest(config, lean_2013_rth), run_backtest(config, lean_2013_rth)
         assert (a.fills, a.trades, a.equity_curve, a.final_equity) == (
             b.fills,
@@ -187,7 +228,7 @@ def test_progress_is_reported_in_chunks_up_to_the_total() -> None:
     closes = [100.0 + (i % 40) * 0.1 for i in range(70_000)]
     seen: list[tuple[int, int]] = []
     run_backtest(
-        BacktestConfig(strategy="momentum"),
+        BacktestConfig(("momentum",)),
         {"SPY": bars_from_closes(closes)},
         progress=lambda d, t: seen.append((d, t)),
     )
@@ -219,7 +260,7 @@ def test_changing_bars_after_t_never_changes_a_decision_at_or_before_t(
     t = times[data.draw(st.integers(0, len(times) - 2), label="t index")]
     factor = data.draw(st.floats(0.5, 2.0), label="factor")
     changed = {s: [x if x.timestamp <= t else _perturb(x, factor) for x in b] for s, b in bars.items()}
-    config = BacktestConfig(strategy=name, params={"allow_short": True})
+    config = BacktestConfig((name,), params={name: {"allow_short": True}})
 
     original, future_changed = run_backtest(config, bars), run_backtest(config, changed)
 
@@ -239,5 +280,5 @@ def test_the_perturbation_above_does_change_later_decisions(lean_2013_rth: dict[
     bars = {s: b[:300] for s, b in lean_2013_rth.items()}
     t = sorted({x.timestamp for b in bars.values() for x in b})[100]
     changed = {s: [x if x.timestamp <= t else _perturb(x, 0.7) for x in b] for s, b in bars.items()}
-    config = BacktestConfig(strategy="mean_reversion", params={"allow_short": True})
+    config = BacktestConfig(("mean_reversion",), params={"mean_reversion": {"allow_short": True}})
     assert run_backtest(config, bars).signals != run_backtest(config, changed).signals

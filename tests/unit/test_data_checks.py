@@ -13,10 +13,11 @@ import pytest
 
 from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.cli.main import main
-from quantterminal.core.backtest import BacktestConfig, run_backtest
+from quantterminal.core.backtest import BacktestConfig
 from quantterminal.core.data_checks import bar_interval, describe_interval, find_gaps, sessions_between
 from quantterminal.core.models import Bar
 from quantterminal.core.sessions import session_date
+from quantterminal.wiring.backtest import run_backtest
 
 
 def aggregate(bars: list[Bar], bucket: Callable[[datetime], object]) -> list[Bar]:
@@ -62,16 +63,16 @@ def test_holes_are_counted_in_sessions_and_holidays_are_not_holes() -> None:
 
 def test_a_position_is_not_carried_across_a_long_hole() -> None:
     spy = load_bars(SAMPLE_ROOT / "spy_2011", regular_hours_only=True)
-    closed = run_backtest(BacktestConfig(strategy="momentum"), spy)
+    closed = run_backtest(BacktestConfig(("momentum",)), spy)
     (exit_fill,) = closed.gap_exits
     assert exit_fill.timestamp == datetime.fromisoformat("2011-01-31T20:59:00+00:00")  # 15:59 New York
     assert (exit_fill.side.value, exit_fill.qty, exit_fill.price) == ("sell", 77, Decimal("128.67"))
     held = sum(f.side.sign * f.qty for f in closed.fills if f.timestamp <= exit_fill.timestamp)
     assert held == 0, "flat across the hole"
-    carried = run_backtest(BacktestConfig(strategy="momentum", max_gap_sessions=None), spy)
+    carried = run_backtest(BacktestConfig(("momentum",), max_gap_sessions=None), spy)
     assert carried.gap_exits == []
     assert carried.metrics.total_return != closed.metrics.total_return
-    assert run_backtest(BacktestConfig(strategy="momentum", max_gap_sessions=19), spy).gap_exits == []
+    assert run_backtest(BacktestConfig(("momentum",), max_gap_sessions=19), spy).gap_exits == []
 
 
 def test_the_command_says_what_the_data_is(

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.core.broker import BrokerRejected, BrokerUnavailable, place_order
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar, Side
 from quantterminal.core.order_state import AccountBook, OrderStatus, OrderUpdate
 from quantterminal.core.orders import OrderRequest, OrderType
@@ -57,7 +58,7 @@ def test_market_order_fills_at_the_next_bar_open() -> None:
 
 
 def test_partial_fills_follow_volume_participation() -> None:
-    broker = SimulatedBroker(SimulatorConfig(participation=0.1), start=T0)
+    broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.1)), start=T0)
     book, seen = connected(broker)
     broker.submit(order(qty=250))
     book.track("o1", "SPY", Side.BUY, 250)
@@ -115,7 +116,7 @@ def test_cancel_of_a_working_order_and_of_a_finished_one() -> None:
 @settings(max_examples=20)
 @given(st.integers(0, 10_000))
 def test_chaotic_updates_still_add_up_to_the_brokers_truth(seed: int) -> None:
-    broker = SimulatedBroker(SimulatorConfig(chaos=True, seed=seed, participation=0.05), start=T0)
+    broker = SimulatedBroker(SimulatorConfig(chaos=True, seed=seed, fills=FillModel(participation=0.05)), start=T0)
     book, _ = connected(broker)
     sides = [Side.BUY, Side.SELL, Side.BUY, Side.BUY, Side.SELL]
     for n, side in enumerate(sides):
@@ -133,7 +134,7 @@ def test_chaotic_updates_still_add_up_to_the_brokers_truth(seed: int) -> None:
 
 
 def test_chaos_mode_really_duplicates_and_reorders() -> None:
-    broker = SimulatedBroker(SimulatorConfig(chaos=True, seed=3, participation=0.01), start=T0)
+    broker = SimulatedBroker(SimulatorConfig(chaos=True, seed=3, fills=FillModel(participation=0.01)), start=T0)
     book, seen = connected(broker)
     book.track("o1", "SPY", Side.BUY, 50)
     broker.submit(order(qty=50))
@@ -198,7 +199,7 @@ class DictJournal:
 def test_a_restarted_paper_account_keeps_its_orders_positions_cash_and_ids() -> None:
     # Given an account with a filled order and a working limit order, saved in a journal
     journal = DictJournal()
-    broker = SimulatedBroker(SimulatorConfig(participation=0.01), start=T0, journal=journal)
+    broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.01)), start=T0, journal=journal)
     broker.on_update(lambda update: None)
     broker.on_bar(bar(0, 100, 101, 99, 100))
     broker.submit(order("filled", qty=50))
@@ -206,7 +207,7 @@ def test_a_restarted_paper_account_keeps_its_orders_positions_cash_and_ids() -> 
     broker.submit(order("resting", qty=300, limit="90"))
     before = (broker.account(), broker.positions(), broker.open_orders(), broker.get_order("filled"))
     # When the process dies and a new broker starts on the same journal
-    again = SimulatedBroker(SimulatorConfig(participation=0.01), journal=journal)
+    again = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.01)), journal=journal)
     assert again.restored
     # Then it is the same account: orders, positions, cash, and a known client order id is refused
     assert (again.account(), again.positions(), again.open_orders(), again.get_order("filled")) == before

@@ -5,9 +5,9 @@ The feed puts bar records on the bus's "bars" stream; the broker's updates go on
 stream as the same records the feed task forwards to Kinesis. ``PaperTrader`` consumes both with
 the same ``TradingDesk`` the Lambdas run: before each bar is decided, the broker sees it (the
 simulated broker fills working orders on it) and every order update waiting on the bus is booked,
-so a decision sees the fills that happened before it -- as in the backtest. Working limit orders
-older than 30 s (on the run's clock) are canceled once their symbol's next bar has been worked,
-so a limit order lives one bar, as in the backtest.
+so a decision sees the fills that happened before it -- as in the backtest. The desk's ``step``
+then cancels the symbol's limit orders older than the configured cancel age (on the run's clock),
+as in the backtest and the bar handler.
 
 The clock: replayed history is traded on the bars' own time (each bar decided at its close),
 otherwise every bar would be hours stale and nothing would trade; a live feed is traded on the
@@ -131,10 +131,7 @@ class PaperTrader:
         now = self.now()
         try:
             with self._lock:
-                outcome = self.runtime.desk.on_bar(update, now)
-                # Only this symbol's orders: on a replay clock another symbol's bar may already be
-                # past this one's next bar, which has not had its chance to fill them yet.
-                self.runtime.desk.cancel_stale(now, symbol=bar.symbol)
+                outcome = self.runtime.desk.step(update, now)
         except Exception:
             self.stats.errors += 1
             log.exception("decision on %s %s failed", bar.symbol, bar.timestamp.isoformat())
@@ -142,7 +139,7 @@ class PaperTrader:
         self.stats.bars += 1
         self.stats.last_bar = bar.timestamp
         for decision in outcome.decisions.values():
-            self.stats.signals += decision.signal is not None
+            self.stats.signals += decision.wanted is not None
             self.stats.orders += decision.placed is not None
             self.stats.rejected += decision.risk is not None and not decision.risk.accepted
         self.book_updates()

@@ -80,6 +80,41 @@ def write_signals_csv(path: Path, result: BacktestResult) -> Path:
     return _write_rows(path, ("bar_time", "symbol", "strategy", "direction", "close"), rows)
 
 
+def write_orders_csv(path: Path, result: BacktestResult) -> Path:
+    """Every order the kernel made: placed (filled or not, and why not) or refused by the risk
+    manager (with the rule)."""
+    unfilled = {o.order.client_order_id: o for o in result.not_filled}
+    rows = []
+    for order in result.orders:
+        miss = unfilled.get(order.client_order_id)
+        outcome = ("placed", "", "") if miss is None else ("not filled", miss.rule, miss.reason)
+        rows.append((order, *outcome))
+    rows += [(o.order, "refused", o.rule, o.reason) for o in result.refused]
+    rows.sort(key=lambda r: (r[0].decision_time, r[0].client_order_id))
+    columns = ("decision_time", "client_order_id", "strategy", "symbol", "side", "qty", "type", "limit_price")
+    return _write_rows(
+        path,
+        (*columns, "decision_price", "outcome", "rule", "reason"),
+        [
+            (
+                o.decision_time.isoformat(),
+                o.client_order_id,
+                o.strategy,
+                o.symbol,
+                o.side.value,
+                o.qty,
+                o.order_type.value,
+                "" if o.limit_price is None else o.limit_price,
+                o.decision_price,
+                outcome,
+                rule,
+                reason,
+            )
+            for o, outcome, rule, reason in rows
+        ],
+    )
+
+
 def write_equity_csv(path: Path, curve: Sequence[tuple[datetime, float]]) -> Path:
     """The equity curve, one row per timestamp, to the cent."""
     return _write_rows(path, ("timestamp", "equity"), [(ts.isoformat(), f"{eq:.2f}") for ts, eq in curve])

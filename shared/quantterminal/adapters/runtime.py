@@ -4,7 +4,7 @@ desk, built from the environment the CDK app sets (or handed in, for tests and t
 Environment (names in ``quantterminal.constants``):
 - ``QT_ACCOUNT`` (default ``paper``), ``QT_STRATEGIES`` (comma-separated; default all three),
   ``QT_SYMBOLS`` (the traded symbols, comma-separated: health and backfill),
-  ``QT_MAX_BAR_AGE_SECONDS`` (default 90);
+  ``QT_MAX_BAR_AGE_SECONDS`` (default: ``TradingConfig``'s);
 - ``QT_DB_SECRET_ID`` -- the Aurora secret (host, port, username, password, dbname) -- or
   ``DATABASE_URL``; ``REDIS_URL`` (``rediss://`` for ElastiCache, which speaks TLS only);
 - the broker: Alpaca from ``ALPACA_SECRET_ID`` (or ``APCA_*`` variables).
@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from decimal import Decimal
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -34,11 +33,12 @@ from quantterminal.core.models import Bar
 from quantterminal.core.money import to_decimal
 from quantterminal.core.ports import Broker, Ledger, StateStore
 from quantterminal.core.queries import AccountQueries
-from quantterminal.core.risk import AccountView, RiskLimits
+from quantterminal.core.risk import AccountView
 from quantterminal.core.risk_gate import RiskGate
 from quantterminal.core.state import PositionState
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.core.trading import TradingEngine
+from quantterminal.core.trading_config import TradingConfig
 
 
 def database_url_from_secret(secret: Mapping[str, str]) -> str:
@@ -57,6 +57,14 @@ def ledger_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -
     if not db_url:
         raise ValueError(f"no ledger configured: set {c.ENV_DB_SECRET_ID} or DATABASE_URL")
     return open_ledger(db_url)
+
+
+def trading_config_from_env(env: Mapping[str, str]) -> TradingConfig:
+    """The shipped ``TradingConfig``, with ``QT_MAX_BAR_AGE_SECONDS`` if set."""
+    config = TradingConfig()
+    if env.get(c.ENV_MAX_BAR_AGE):
+        config = replace(config, max_bar_age=timedelta(seconds=float(env[c.ENV_MAX_BAR_AGE])))
+    return config
 
 
 def account_view(broker: Broker, bar: Bar, positions: Sequence[PositionState]) -> AccountView:
@@ -92,17 +100,16 @@ class Runtime:
         broker: Broker,
         account: str = "paper",
         strategies: tuple[str, ...] = tuple(STRATEGIES),
-        limits: RiskLimits | None = None,
-        max_bar_age: timedelta = timedelta(seconds=90),
-        fraction: Decimal = Decimal("0.10"),
+        config: TradingConfig | None = None,
         symbols: tuple[str, ...] = (),
     ) -> Runtime:
-        gate = RiskGate(store, account, limits, ledger)
+        config = config or TradingConfig()
+        gate = RiskGate(store, account, config.risk, ledger)
         engines = {
-            name: TradingEngine(name, account, store, broker, gate, ledger, fraction=fraction) for name in strategies
+            name: TradingEngine(name, account, store, broker, gate, ledger, config=config) for name in strategies
         }
         view = partial(account_view, broker)
-        desk = TradingDesk(engines, store, account, view, max_bar_age, ledger)
+        desk = TradingDesk(engines, store, account, view, config.max_bar_age, ledger)
         return cls(account, store, ledger, broker, gate, desk, symbols)
 
     @classmethod
@@ -120,6 +127,6 @@ class Runtime:
             AlpacaBroker.from_env(env, secrets_client),
             account=env.get(c.ENV_ACCOUNT, "paper"),
             strategies=names,
-            max_bar_age=timedelta(seconds=float(env.get(c.ENV_MAX_BAR_AGE, "90"))),
+            config=trading_config_from_env(env),
             symbols=tuple(s.strip().upper() for s in env.get(c.ENV_SYMBOLS, "").split(",") if s.strip()),
         )

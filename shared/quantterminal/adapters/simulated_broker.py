@@ -1,11 +1,10 @@
-"""The simulated broker: the embedded default for paper runs and tests.
+"""The simulated broker: the embedded default for backtests, paper runs and tests.
 
 Simulated time advances with the bars it is shown (``on_bar``): an order submitted at time t
-becomes workable after ``latency`` and can fill on bars that start at or after that. Market orders
-fill at the bar's open; limit orders only when the bar reaches the limit (buys at
-``min(open, limit)``, sells at ``max(open, limit)``). Each bar fills at most ``participation`` of
-its volume, so large orders fill partially over several bars. Buys that cash cannot fund are
-refused at submit, as Alpaca refuses them (403).
+becomes workable after ``latency`` and is worked on bars that start at or after that, by the one
+fill model (``core.fill_model``: market orders at the open with slippage, limit orders only when
+the bar reaches the limit, at most ``participation`` of a bar's volume, commission per fill). Buys
+that cash cannot fund are refused at submit, as Alpaca refuses them (403).
 
 Updates (new, partial_fill, fill, pending_cancel, canceled) are queued with a due time and
 delivered by ``advance``/``on_bar`` to the handler, in Alpaca's cumulative format. With
@@ -22,7 +21,6 @@ is unique per decision, so ids never repeat across restarts.
 
 from __future__ import annotations
 
-import math
 import random
 import threading
 from collections.abc import Callable
@@ -44,6 +42,7 @@ from quantterminal.core.broker import (
     BrokerRejected,
     BrokerUnavailable,
 )
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar, Fill, Side
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.order_state import TERMINAL_STATUSES, Execution, OrderUpdate
@@ -57,11 +56,14 @@ class SimulatorConfig:
 
     initial_cash: Decimal = Decimal(100_000)
     latency: timedelta = timedelta(milliseconds=50)
-    participation: float = 0.10
+    fills: FillModel = field(default_factory=FillModel)
     chaos: bool = False
     duplicate_rate: float = 0.3
     max_delay: timedelta = timedelta(seconds=90)
     seed: int = 0
+
+
+_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(order=True)
@@ -84,6 +86,7 @@ class SimulatedBroker:
         self.now = start or datetime(1970, 1, 1, tzinfo=UTC)
         self._rng = random.Random(self.config.seed)
         self._orders: dict[str, WorkingOrder] = {}
+        self._working: dict[str, list[WorkingOrder]] = {}  # by symbol: orders not yet terminal
         self._portfolio = Portfolio(self.config.initial_cash)
         self._last: dict[str, Decimal] = {}
         self._queue: list[_Queued] = []
@@ -109,6 +112,9 @@ class SimulatedBroker:
         self.now = max(self.now, saved.now)
         self._portfolio, self._last, self._orders, self._seq = saved.portfolio, saved.last, saved.orders, saved.seq
         self._queue = [_Queued(due, seq, update) for due, seq, update in saved.queued]
+        for working in self._orders.values():
+            if working.order.status not in TERMINAL_STATUSES:
+                self._working.setdefault(working.order.symbol, []).append(working)
         for update in saved.outbox:
             self._seq += 1
             self._queue.append(_Queued(saved.now, self._seq, update))
@@ -172,7 +178,9 @@ class SimulatedBroker:
             limit_price=order.limit_price,
             submitted_at=self.now,
         )
-        self._orders[order.client_order_id] = WorkingOrder(accepted, order, self.now + self.config.latency)
+        working = WorkingOrder(accepted, order, self.now + self.config.latency)
+        self._orders[order.client_order_id] = working
+        self._working.setdefault(order.symbol, []).append(working)
         self._emit(
             OrderUpdate(
                 order.client_order_id,
@@ -201,6 +209,7 @@ class SimulatedBroker:
             )
             return
         working.order = replace(working.order, status="canceled")
+        self._retire(working)
         self._emit(OrderUpdate(client_order_id, "pending_cancel", self.now, working.order.filled_qty))
         self._emit(OrderUpdate(client_order_id, "canceled", self.now + self.config.latency, working.order.filled_qty))
 
@@ -227,6 +236,7 @@ class SimulatedBroker:
         )
         new = self._submit(request)
         working.order = replace(working.order, status="replaced")
+        self._retire(working)
         self._emit(OrderUpdate(client_order_id, "pending_replace", self.now, working.order.filled_qty))
         self._emit(OrderUpdate(client_order_id, "replaced", self.now + self.config.latency, working.order.filled_qty))
         return new
@@ -270,16 +280,38 @@ class SimulatedBroker:
         """Work the orders of ``bar.symbol`` against this bar, then advance time to its close."""
         with self._lock:
             self._last[bar.symbol] = to_decimal(bar.close)
-            for working in list(self._orders.values()):
-                if working.order.symbol == bar.symbol and working.order.status not in TERMINAL_STATUSES:
-                    self._work(working, bar)
-            self.advance(bar.timestamp + timedelta(minutes=1))
+            working = self._working.get(bar.symbol)
+            if working:
+                for order in list(working):
+                    self._work(order, bar)
+            self.advance(bar.timestamp + _MINUTE)
+
+    def close_out(self, bar: Bar) -> None:
+        """Fill the working market orders of ``bar.symbol`` at ``bar``'s close, now: the closing
+        auction. A backtest uses it to leave a position before a hole in its data."""
+        with self._lock:
+            for working in list(self._working.get(bar.symbol, ())):
+                if working.request.order_type is OrderType.MARKET:
+                    at_close = replace(bar, open=bar.close, high=bar.close, low=bar.close)
+                    working.workable_at = bar.timestamp
+                    self._work(working, at_close, full=True)
+            self.advance(self.now)
+
+    def _retire(self, working: WorkingOrder) -> None:
+        """``working`` reached a terminal status: no bar works it again."""
+        orders = self._working.get(working.order.symbol)
+        if orders is not None and working in orders:
+            orders.remove(working)
 
     def advance(self, now: datetime) -> None:
         """Move simulated time to ``now`` and deliver every update that is due. They are saved as
         delivered (the outbox) before the handler sees them: a crash in between repeats them."""
         with self._lock:
             self.now = max(self.now, now)
+            if not self._queue:
+                if self._changed:
+                    self._save()
+                return
             self._queue.sort()
             due = [q for q in self._queue if q.due <= self.now]
             self._queue = [q for q in self._queue if q.due > self.now]
@@ -302,32 +334,26 @@ class SimulatedBroker:
             (
                 (w.order.qty - w.order.filled_qty)
                 * (w.request.limit_price or self._last.get(w.order.symbol) or w.request.decision_price)
-                for w in self._orders.values()
-                if w.order.side is Side.BUY and w.order.status not in TERMINAL_STATUSES
+                for orders in self._working.values()
+                for w in orders
+                if w.order.side is Side.BUY
             ),
             ZERO,
         )
         return self._portfolio.cash - committed
 
-    def _work(self, working: WorkingOrder, bar: Bar) -> None:
-        if bar.timestamp + timedelta(minutes=1) <= working.workable_at:
+    def _work(self, working: WorkingOrder, bar: Bar, full: bool = False) -> None:
+        if bar.timestamp + _MINUTE <= working.workable_at:
             return
         order, request = working.order, working.request
-        open_ = to_decimal(bar.open)
-        if request.order_type is OrderType.MARKET:
-            price = open_
-        elif order.side is Side.BUY:
-            if request.limit_price is None or to_decimal(bar.low) > request.limit_price:
-                return
-            price = min(open_, request.limit_price)
-        else:
-            if request.limit_price is None or to_decimal(bar.high) < request.limit_price:
-                return
-            price = max(open_, request.limit_price)
-        capacity = math.floor(self.config.participation * bar.volume)
-        qty = min(order.qty - order.filled_qty, max(capacity, 1 if bar.volume else 0))
-        if qty <= 0:
+        remaining = order.qty - order.filled_qty
+        fills = self.config.fills
+        done = fills.fill(order.side, request.order_type, request.limit_price, remaining, bar)
+        if done is None and full:  # the closing auction fills whatever the bar's volume
+            done = replace(fills, participation=None).fill(order.side, request.order_type, None, remaining, bar)
+        if done is None:
             return
+        qty, price = done.qty, done.price
         working.executions += 1
         working.notional += qty * price
         filled = order.filled_qty + qty
@@ -335,7 +361,11 @@ class SimulatedBroker:
         execution = Execution(f"{order.broker_order_id}-x{working.executions}", qty, price, when)
         status = "filled" if filled == order.qty else "partially_filled"
         working.order = replace(order, filled_qty=filled, filled_avg_price=working.notional / filled, status=status)
-        fill = Fill(order.symbol, when, order.side, qty, price, ZERO, order.client_order_id, execution.execution_id)
+        if status == "filled":
+            self._retire(working)
+        fill = Fill(
+            order.symbol, when, order.side, qty, price, done.commission, order.client_order_id, execution.execution_id
+        )
         self._portfolio.apply_fill(fill)
         self.fills.append(fill)
         event = "fill" if status == "filled" else "partial_fill"

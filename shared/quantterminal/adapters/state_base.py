@@ -191,6 +191,9 @@ class VersionedStateStore(ABC):
         found = [self._decode(PositionState, doc, version) for _, doc, version in self._members(index)]
         return sorted(found, key=lambda p: (p.strategy, p.symbol))
 
+    def positions_in(self, account: str, symbol: str) -> list[PositionState]:
+        return [p for p in self.positions(account) if p.symbol == symbol]
+
     # --- open orders --------------------------------------------------------------------------
 
     def add_open_order(self, order: OpenOrder) -> bool:

@@ -79,6 +79,19 @@ def sessions(text: str) -> int | None:
     return value
 
 
+def participation(text: str) -> float | None:
+    """A fraction of a bar's volume in (0, 1], or ``none`` (fills ignore volume)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a fraction: {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] or none, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,18 +26,23 @@ from quantterminal.cli.arguments import (
     iso_date,
     offset_bps,
     param,
+    participation,
     sessions,
 )
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.core.backtest import BacktestConfig, Backtester, BacktestResult
 from quantterminal.core.data_checks import DAY, bar_interval, describe_interval
 from quantterminal.core.execution import BpsSlippage, PerShareCommission
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar
 from quantterminal.core.orders import OrderType
 from quantterminal.core.sessions import day_bounds, is_regular_hours
 from quantterminal.core.strategies import STRATEGIES, StrategyError, strategy_class
+from quantterminal.core.trading_config import TradingConfig
+from quantterminal.wiring.backtest import backtester
 
 DEFAULT_DATA = "sample:spy_2011"
+DEFAULTS = TradingConfig()
 _EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 PROGRESS_MIN_BARS = 200_000
@@ -55,9 +61,13 @@ STRATEGY.NAME=VALUE when several strategies run):
   volatility_breakout  entry=20 exit=10: long above the previous 20-bar high, exit below the 10-bar low
   every strategy       allow_short=false
 
-execution: a decision on bar t's close executes on the symbol's next bar -- market orders at
-its open (plus slippage), limit orders only if that bar reaches the limit. Sizing on entry is
-floor(fraction x equity / close). See docs in quantterminal/core/backtest.py.
+execution: the one trading kernel of the paper run and the Lambdas, on the same defaults. A
+decision on bar t's close is sized floor(fraction x equity / order price), passes the risk manager
+(position limit, daily loss halt, drawdown breaker, market hours, price band, buying power) and
+is worked from the symbol's next bar by the simulated broker: limit orders at close +/- 5 bps fill
+only if a bar reaches the limit and are canceled after 30 s (one minute bar); market orders fill
+at the open plus slippage; at most 10% of a bar's volume fills. Refusals are counted by rule.
+See quantterminal/core/backtest.py and core/fill_model.py.
 
 examples:
   qterm backtest --strategy all --rth --out out/demo
@@ -73,7 +83,8 @@ def register(commands: Any) -> None:
         "backtest",
         help=COMMANDS["backtest"].help,
         description="Run one or more strategies over historical bars: a summary table on the "
-        "terminal and, with --out, trades.csv, fills.csv, signals.csv, equity.csv and equity.png.",
+        "terminal and, with --out, trades.csv, fills.csv, signals.csv, orders.csv (placed, not filled "
+        "and refused, with the reason), equity.csv and equity.png.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -117,21 +128,34 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--fraction",
         type=fraction,
-        default=Decimal("0.10"),
-        help="fraction of equity put into each new position (default 0.10)",
+        default=DEFAULTS.position_fraction,
+        help=f"fraction of equity put into each new position (default {DEFAULTS.position_fraction})",
+    )
+    parser.add_argument(
+        "--position-limit",
+        type=fraction,
+        metavar="FRACTION",
+        help="risk limit: one symbol's exposure as a fraction of equity (default: the --fraction)",
     )
     parser.add_argument(
         "--order-type",
         choices=[t.value for t in OrderType],
-        default="market",
-        help="order type (default market)",
+        default=DEFAULTS.order_type.value,
+        help=f"order type (default {DEFAULTS.order_type.value})",
     )
     parser.add_argument(
         "--limit-offset-bps",
         type=offset_bps,
-        default=Decimal(0),
+        default=DEFAULTS.limit_offset_bps,
         metavar="BPS",
-        help="limit price = decision close +/- BPS, positive = more aggressive (default 0)",
+        help=f"limit price = decision close +/- BPS, positive = more aggressive (default {DEFAULTS.limit_offset_bps})",
+    )
+    parser.add_argument(
+        "--participation",
+        type=participation,
+        default=FillModel().participation,
+        metavar="FRACTION|none",
+        help=f"at most this fraction of a bar's volume fills (default {FillModel().participation}; none: all)",
     )
     parser.add_argument(
         "--slippage-bps",
@@ -191,21 +215,26 @@ def run(args: argparse.Namespace) -> int:
     try:
         names = _strategy_names(args.strategy)
         params = _params_for(names, args.param, args.allow_short)
+        trading = replace(
+            DEFAULTS,
+            position_fraction=args.fraction,
+            order_type=OrderType(args.order_type),
+            limit_offset_bps=args.limit_offset_bps,
+            risk=replace(DEFAULTS.risk, position_fraction=args.position_limit or args.fraction),
+        )
+        fills = FillModel(BpsSlippage(args.slippage_bps), args.commission, args.participation)
         configs = {
             n: BacktestConfig(
-                strategy=n,
-                params=params[n],
+                (n,),
+                params={n: params[n]},
                 cash=args.cash,
-                fraction=args.fraction,
-                order_type=OrderType(args.order_type),
-                limit_offset_bps=args.limit_offset_bps,
-                slippage=BpsSlippage(args.slippage_bps),
-                commission=args.commission,
+                trading=trading,
+                fills=fills,
                 max_gap_sessions=args.max_gap_sessions,
             )
             for n in names
         }
-        backtesters = {n: Backtester(c) for n, c in configs.items()}
+        backtesters = {n: backtester(c) for n, c in configs.items()}
         bars = _load(args)
     except (DataError, LedgerError, StrategyError, ValueError, OSError) as exc:
         print(f"qterm backtest: error: {exc}", file=sys.stderr)
@@ -262,7 +291,7 @@ def _run_one(backtester: Backtester, bars: dict[str, list[Bar]], err: Console) -
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(backtester.config.strategy, total=total)
+        task = progress.add_task(", ".join(backtester.config.strategies), total=total)
         return backtester.run(bars, progress=lambda done, _: progress.update(task, completed=done))
 
 
@@ -318,7 +347,9 @@ def _summary_table(results: dict[str, BacktestResult]) -> Table:
     row("avg trade", [_fmt_money(m.avg_trade) for m in ms])
     row("exposure", [_fmt_pct(m.exposure) for m in ms])
     row("trading days", [str(m.trading_days) for m in ms])
+    row("orders placed", [str(len(r.orders)) for r in results.values()])
     row("orders not filled", [str(len(r.not_filled)) for r in results.values()])
+    row("refused by risk", [_refusals(r) for r in results.values()])
     row("closed before a gap", [str(len(r.gap_exits)) for r in results.values()])
     row(
         "open at end",
@@ -329,6 +360,14 @@ def _summary_table(results: dict[str, BacktestResult]) -> Table:
     return table
 
 
+def _refusals(result: BacktestResult) -> str:
+    """``0``, or the count and the rules: ``12 (position_limit 10, daily_loss 2)``."""
+    by_rule = result.refusals_by_rule()
+    if not by_rule:
+        return "0"
+    return f"{sum(by_rule.values())} (" + ", ".join(f"{rule} {n}" for rule, n in by_rule.items()) + ")"
+
+
 def _write_outputs(out: Path, results: dict[str, BacktestResult]) -> list[Path]:
     written: list[Path] = []
     single = len(results) == 1
@@ -337,6 +376,7 @@ def _write_outputs(out: Path, results: dict[str, BacktestResult]) -> list[Path]:
         written.append(reports.write_trades_csv(folder / "trades.csv", result))
         written.append(reports.write_fills_csv(folder / "fills.csv", result))
         written.append(reports.write_signals_csv(folder / "signals.csv", result))
+        written.append(reports.write_orders_csv(folder / "orders.csv", result))
         written.append(reports.write_equity_csv(folder / "equity.csv", result.equity_curve))
         written.append(reports.plot_equity(folder / "equity.png", {name: result.equity_curve}, f"{name} equity"))
     written.append(reports.write_summary_csv(out / "summary.csv", results))

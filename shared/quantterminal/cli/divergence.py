@@ -1,5 +1,7 @@
-"""``qterm divergence``: a paper or live run against the backtest of the same strategies over the
-same bars (the ledger's), decision by decision, then the execution drag -- as a table and a plot."""
+"""``qterm divergence``: a paper or live run against the backtest of the same strategies on one
+account over the same bars (the ledger's), through the same kernel on the same ``TradingConfig``:
+decisions, orders and fills, the P&L difference by cause (the parts add up), then the execution
+drag -- as tables and a plot."""
 
 from __future__ import annotations
 
@@ -18,17 +20,14 @@ from quantterminal.adapters.factories import open_ledger
 from quantterminal.adapters.reports import plot_equity
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
-from quantterminal.core.backtest import BacktestConfig, BacktestResult, run_backtest
+from quantterminal.core.backtest import BacktestConfig, BacktestResult
 from quantterminal.core.divergence import StrategyDivergence, divergence
-from quantterminal.core.orders import OrderType
+from quantterminal.core.pnl_attribution import CAUSES
 from quantterminal.core.ports import Ledger
 from quantterminal.core.reporting import LEDGER_START
 from quantterminal.core.sessions import day_bounds
 from quantterminal.core.strategies import STRATEGIES
-
-# The live path's execution, which the backtest mirrors so that the drag is execution alone.
-LIVE_ORDER_TYPE = OrderType.LIMIT
-LIVE_LIMIT_OFFSET_BPS = Decimal(5)
+from quantterminal.wiring.backtest import run_backtest
 
 
 def register(commands: Any) -> None:
@@ -99,31 +98,26 @@ def compare_run(
     if not bars:
         raise ValueError(f"no bars in the ledger between {start.isoformat()} and {end.isoformat()}")
     base = curve[0].equity if curve else Decimal(100_000)
-    backtests = {
-        name: run_backtest(
-            BacktestConfig(
-                strategy=name, cash=base, order_type=LIVE_ORDER_TYPE, limit_offset_bps=LIVE_LIMIT_OFFSET_BPS
-            ),
-            bars,
-        )
-        for name in strategies
-    }
+    # One account, every strategy, the shipped TradingConfig: what the run traded on.
+    backtest = run_backtest(BacktestConfig(tuple(strategies), cash=base, account=account), bars)
+    marks = {symbol: series[-1].close for symbol, series in bars.items()}
     events = []
     day = start.date()
     while day <= end.date():
         events += [e for e in ledger.risk_events_on(day) if e.account == account]
         day += timedelta(days=1)
     report = divergence(
-        backtests,
+        backtest,
         signals,
         ledger.orders_between(start, end),
         ledger.fills_between(start, end),
         events,
         base,
+        marks,
     )
     print_report(console, report, sum(len(v) for v in bars.values()), start, end)
     if out is not None:
-        path = plot_divergence(out / "divergence.png", backtests, [(c.timestamp, float(c.equity)) for c in curve])
+        path = plot_divergence(out / "divergence.png", backtest, [(c.timestamp, float(c.equity)) for c in curve])
         console.print(f"plot: {path}")
     return report
 
@@ -132,6 +126,43 @@ def wide_console() -> Console:
     """A console that does not squeeze the tables to 80 columns when the output is a file or pipe."""
     console = Console()
     return console if console.is_terminal else Console(width=140)
+
+
+def _orders_table(report: Mapping[str, StrategyDivergence]) -> Table:
+    """Orders matched by client order id, and the shares each side filled."""
+    table = Table(title="orders and fills: matched by client order id")
+    for column in ("strategy", "in both", "backtest only", "run only", "refused in backtest", "shares filled bt/run"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for name, d in report.items():
+        o = d.orders
+        table.add_row(
+            name,
+            str(o.both),
+            str(o.backtest_only),
+            str(o.run_only),
+            str(o.backtest_refused),
+            f"{o.backtest_filled_qty:,}/{o.run_filled_qty:,}",
+        )
+    return table
+
+
+def _explanation_table(report: Mapping[str, StrategyDivergence]) -> Table:
+    """P&L (marked at each symbol's last close) in the backtest and the run, and the difference
+    by cause; the parts add up to the difference."""
+    table = Table(title="P&L: run minus backtest, by cause (marked at the last close; parts add up)")
+    for column in ("strategy", "backtest", "run", "difference", *CAUSES, "unexplained"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for name, d in report.items():
+        e = d.explanation
+        table.add_row(
+            name,
+            f"{e.backtest_pnl:,.2f}",
+            f"{e.run_pnl:,.2f}",
+            f"{e.difference:,.2f}",
+            *(f"{e.parts[c]:,.2f}" for c in CAUSES),
+            f"{e.check:,.2f}",
+        )
+    return table
 
 
 def _pct(value: float | None) -> str:
@@ -168,6 +199,8 @@ def print_report(
                 f"[red]DIFFERENT[/] {diff.strategy} {diff.symbol} {diff.bar_time:%Y-%m-%d %H:%M}: "
                 f"live {was}, backtest {expected}"
             )
+    console.print(_orders_table(report))
+    console.print(_explanation_table(report))
     drag = Table(title="execution drag: the backtest's fills against the run's")
     for column in (
         "strategy",
@@ -206,13 +239,9 @@ def print_report(
         console.print("[green]no decision differs from the backtest[/]")
 
 
-def plot_divergence(
-    path: Path, backtests: Mapping[str, BacktestResult], account: Sequence[tuple[datetime, float]]
-) -> Path:
-    """Each strategy's backtest equity beside the run's account equity."""
-    curves: dict[str, Sequence[tuple[datetime, float]]] = {
-        f"backtest {n}": r.equity_curve for n, r in backtests.items()
-    }
+def plot_divergence(path: Path, backtest: BacktestResult, account: Sequence[tuple[datetime, float]]) -> Path:
+    """The backtest's account equity beside the run's."""
+    curves: dict[str, Sequence[tuple[datetime, float]]] = {"backtest account": backtest.equity_curve}
     if account:
         curves["paper/live account"] = account
     return plot_equity(path, curves, "equity: backtest vs the run")

@@ -1,36 +1,33 @@
-"""The event-driven backtester: bars in time order through the same strategies that trade live.
+"""The backtest: bars in time order through the one trading kernel (``core.desk``), with the
+backtest's handlers plugged in -- the same decide -> size -> risk -> order -> fill -> book stages
+the paper run and the Lambdas execute, on the same ``TradingConfig``.
 
-Fill rules (every assumption, written down):
-- A strategy sees a bar once it has closed and decides on that bar's close. The order it causes
-  is executed on the **next bar of the same symbol** -- the next minute, or the next session's
-  first bar after an overnight gap -- never on the bar that produced the decision.
-- Market orders fill in full at that bar's open, moved by the slippage model.
-- Limit orders are priced at the decision close ± ``limit_offset_bps`` (buys at
-  ``close × (1 + bps/10⁴)`` rounded down to a tick, sells at ``close × (1 − bps/10⁴)`` rounded up;
-  a positive offset is more aggressive). They live for exactly one bar, like a live limit order
-  canceled after 30 s: a buy fills at ``min(open, limit)`` if the bar's low reaches the limit, a
-  sell at ``max(open, limit)`` if its high does; otherwise it is canceled unfilled. Slippage does
-  not apply to limit fills. Volume is not checked: fills are complete.
-- Commission is charged per fill by the commission model.
-- Cash account: a buy that would leave a long position funded by negative cash is rejected for
-  insufficient buying power. Short sales need no margin here (no borrow cost, no margin calls).
-- Position sizing happens only when a position is opened (or flipped):
-  ``floor(fraction × equity / close)`` with equity and close at the decision bar; a held
-  position is not resized while the wanted direction stays the same. A decision to go flat
-  closes the whole position.
-- While a symbol's position differs from what its strategy wants (e.g. after a rejected or
-  unfilled order), the engine orders again on the next decision.
-- Orders still pending when the data ends are canceled; positions still open are marked at
-  their last close and are not counted as trades.
-- Holes in the data (whole NYSE sessions with no bar of a symbol, ``core.data_checks``) are found
-  and reported. A position is not carried across a hole longer than ``max_gap_sessions``: it is
-  closed at the close of the last bar before it (no slippage), an order pending for that symbol
-  is canceled, and the strategy's position is re-entered after the hole if it still wants one.
-- Equity is recorded once per distinct timestamp, after all bars of that timestamp, marking each
-  open position at its symbol's latest close. The curve is a float analytics series; cash,
-  positions, fills, trades and final equity are exact Decimals.
+The handlers (built by ``quantterminal.wiring.backtest``):
+- clock: the data's time -- each bar is decided at its close (for daily bars: in the session's
+  last minute), so every bar is fresh and the risk manager's market-hours rule sees the real time;
+- data: the merged bar stream of every symbol (bars of one timestamp in symbol order);
+- broker: the simulated broker, its one fill model (``core.fill_model``: next bar of the symbol,
+  market at the open with slippage, limits only when reached, a share of the bar's volume,
+  commission) and a cash account that refuses buys it cannot fund;
+- state: plain objects in this process (``ObjectStateStore``), strategies resident
+  (``ResidentStrategies``); no ledger.
 
-No look-ahead: the engine hands a strategy bar t and nothing after it, and executes on bar t+1.
+So the risk manager runs in every backtest (position limit, daily loss halt, drawdown breaker,
+market hours, price band, buying power); its refusals are in ``BacktestResult.refused`` by rule.
+Limit orders are canceled after ``order_cancel_age`` by the kernel, as live; an order whose cancel
+is confirmed is re-issued on a later bar while the strategy still wants the position.
+
+Holes in the data (whole NYSE sessions with no bar of a symbol, ``core.data_checks``) are found
+and reported. A position is not carried across a hole longer than ``max_gap_sessions``: at the
+last bar before it, the kernel cancels the symbol's working orders and leaves the position with a
+market order the simulated broker fills at that bar's close (the closing auction).
+
+The equity curve is recorded once per distinct timestamp, after all bars of that timestamp,
+marking open positions at their latest close: a float analytics series. Cash, positions, fills,
+trades and final equity are the simulated broker's exact Decimals. Orders still working when the
+data ends are reported as not filled; positions still open are marked at their last close.
+
+No look-ahead: a strategy is handed bar t and nothing after it, and its order is worked on t+1.
 """
 
 from __future__ import annotations
@@ -44,53 +41,71 @@ from itertools import islice
 from operator import attrgetter
 from typing import Any
 
+from quantterminal.core.calendar import session_bounds
 from quantterminal.core.data_checks import Gap, bar_interval, find_gaps
-from quantterminal.core.execution import BpsSlippage, CommissionModel, PerShareCommission, SlippageModel
+from quantterminal.core.desk import ResidentStrategies, TradingDesk
+from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.metrics import Metrics, compute_metrics
-from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
-from quantterminal.core.money import ZERO, round_to_tick, to_decimal
-from quantterminal.core.orders import OrderRequest, OrderType, client_order_id
+from quantterminal.core.models import Bar, Fill, Signal
+from quantterminal.core.money import to_decimal
+from quantterminal.core.order_state import OrderUpdate
+from quantterminal.core.orders import OrderRequest
 from quantterminal.core.portfolio import Portfolio
-from quantterminal.core.sizing import target_quantity
-from quantterminal.core.strategies import Strategy, StrategyParams, build_params, strategy_class
+from quantterminal.core.ports import SimulatedVenue, StateStore
+from quantterminal.core.risk import AccountView
+from quantterminal.core.risk_gate import RiskGate
+from quantterminal.core.sessions import session_date
+from quantterminal.core.state import PositionState
+from quantterminal.core.strategies import build_params
 from quantterminal.core.trades import RoundTrip, RoundTripBook
+from quantterminal.core.trading import Decision, TradingEngine
+from quantterminal.core.trading_config import TradingConfig
 
-_BPS = Decimal(10_000)
 _PROGRESS_EVERY = 65_536
+_DAY = timedelta(days=1)
+_MINUTE = timedelta(minutes=1)
+_SECOND = timedelta(seconds=1)
+GAP_EXIT = "gap-exit"  # the intent in the client order id of an order leaving before a hole
 
 
 @dataclass(frozen=True)
 class BacktestConfig:
-    """What to run and how orders are executed."""
+    """What to run (strategies on one account, with their parameters), and how it trades."""
 
-    strategy: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    strategies: tuple[str, ...]
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by strategy
     cash: Decimal = Decimal(100_000)
-    fraction: Decimal = Decimal("0.10")
-    order_type: OrderType = OrderType.MARKET
-    limit_offset_bps: Decimal = ZERO
-    slippage: SlippageModel = field(default_factory=BpsSlippage)
-    commission: CommissionModel = field(default_factory=PerShareCommission)
+    trading: TradingConfig = field(default_factory=TradingConfig)
+    fills: FillModel = field(default_factory=FillModel)
     max_gap_sessions: int | None = 1  # close before a longer hole in the data (None: never)
+    account: str = "backtest"
 
     def __post_init__(self) -> None:
+        if not self.strategies or len(set(self.strategies)) != len(self.strategies):
+            raise ValueError(f"name each strategy once, got {self.strategies!r}")
+        for name in self.strategies:
+            build_params(name, self.params.get(name, {}))  # an unknown name or a bad value raises here
+        unknown = set(self.params) - set(self.strategies)
+        if unknown:
+            raise ValueError(f"parameters for strategies not run: {', '.join(sorted(unknown))}")
         if self.max_gap_sessions is not None and self.max_gap_sessions < 0:
             raise ValueError(f"max gap sessions must be >= 0, got {self.max_gap_sessions}")
         if not self.cash.is_finite() or self.cash <= 0:
             raise ValueError(f"cash must be positive, got {self.cash}")
-        if not self.fraction.is_finite() or not 0 < self.fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
-        if not self.limit_offset_bps.is_finite():
-            raise ValueError("limit offset must be finite")
 
 
 @dataclass(frozen=True, slots=True)
 class OrderOutcome:
-    """An order that did not fill: rejected or canceled, and why."""
+    """An order that did not fill, or was refused before it was placed: when, why, by which rule."""
 
     order: OrderRequest
     time: datetime
     reason: str
+    rule: str = ""
+
+
+Handlers = Callable[["BacktestConfig"], tuple[SimulatedVenue, StateStore]]
 
 
 @dataclass
@@ -110,9 +125,17 @@ class BacktestResult:
     final_equity: Decimal
     open_positions: dict[str, int]
     metrics: Metrics
-    interval: timedelta = timedelta(minutes=1)  # the bar size found in the data
+    refused: list[OrderOutcome] = field(default_factory=list)  # by the risk manager, with the rule
+    interval: timedelta = _MINUTE  # the bar size found in the data
     gaps: list[Gap] = field(default_factory=list)  # holes in the data, by symbol
     gap_exits: list[Fill] = field(default_factory=list)  # positions closed before a hole
+
+    def refusals_by_rule(self) -> dict[str, int]:
+        """How many orders each risk rule refused."""
+        counts: dict[str, int] = {}
+        for outcome in self.refused:
+            counts[outcome.rule] = counts.get(outcome.rule, 0) + 1
+        return dict(sorted(counts.items()))
 
 
 def merge_bars(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> list[Bar]:
@@ -134,13 +157,19 @@ def merge_bars(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> list[Bar]:
     return list(heapq.merge(*ordered, key=attrgetter("timestamp")))
 
 
-class Backtester:
-    """Runs one strategy (one instance per symbol) over a merged bar stream."""
+def _venue_view(venue: SimulatedVenue, bar: Bar, positions: Sequence[PositionState]) -> AccountView:
+    """The account as the simulated broker books it, as the live view asks Alpaca."""
+    summary = venue.account()
+    qty = sum(p.qty for p in positions)
+    return AccountView(summary.equity, summary.cash, {bar.symbol: qty}, {bar.symbol: to_decimal(bar.close)})
 
-    def __init__(self, config: BacktestConfig) -> None:
+
+class Backtester:
+    """Runs strategies on one simulated account over a merged bar stream, through the kernel."""
+
+    def __init__(self, config: BacktestConfig, handlers: Handlers) -> None:
         self.config = config
-        self._strategy_cls = strategy_class(config.strategy)
-        self._params = build_params(config.strategy, config.params)
+        self.handlers = handlers
 
     def run(
         self,
@@ -152,7 +181,8 @@ class Backtester:
         gaps = find_gaps(bars_by_symbol)
         limit = self.config.max_gap_sessions
         exits = {(g.symbol, g.before) for g in gaps if limit is not None and g.sessions > limit}
-        run = _Run(self.config, self._strategy_cls, self._params, sorted(bars_by_symbol), exits)
+        interval = min((bar_interval(b) for b in bars_by_symbol.values() if b), default=_MINUTE)
+        run = _Run(self.config, self.handlers, sorted(bars_by_symbol), exits, interval)
         total = len(stream)
         iterator = iter(stream)
         done = 0
@@ -164,117 +194,150 @@ class Backtester:
                 progress(done, total)
         result = run.finish(total)
         result.gaps = gaps
-        result.interval = min((bar_interval(b) for b in bars_by_symbol.values() if b), default=result.interval)
+        result.interval = interval
         return result
 
 
-def run_backtest(
-    config: BacktestConfig,
-    bars_by_symbol: Mapping[str, Sequence[Bar]],
-    progress: Callable[[int, int], None] | None = None,
-) -> BacktestResult:
-    """Convenience: ``Backtester(config).run(bars_by_symbol, progress)``."""
-    return Backtester(config).run(bars_by_symbol, progress)
-
-
 class _Run:
-    """The mutable state of one backtest run. ``process`` is the hot loop."""
+    """One backtest run: the kernel and its handlers, and what the run records. ``process`` is
+    the hot loop."""
 
     def __init__(
         self,
         config: BacktestConfig,
-        strategy_cls: type[Strategy],
-        params: StrategyParams,
+        handlers: Handlers,
         symbols: list[str],
-        exits: set[tuple[str, datetime]] | None = None,
+        exits: set[tuple[str, datetime]],
+        interval: timedelta,
     ) -> None:
         self.config = config
         self.symbols = symbols
-        self.exits = exits or set()  # (symbol, last bar before a hole too long to hold across)
-        self.gap_exits: list[Fill] = []
-        self.strategies = {s: strategy_cls(s, params) for s in symbols}
-        self.on_bar = {s: strategy.on_bar for s, strategy in self.strategies.items()}
-        self.portfolio = Portfolio(config.cash)
+        self.exits = exits  # (symbol, last bar before a hole too long to hold across)
+        self.interval = interval
+        self.venue, store = handlers(config)
+        trading = config.trading
+        gate = RiskGate(store, config.account, trading.risk)
+        engines = {
+            name: TradingEngine(
+                name, config.account, store, self.venue, gate, params=dict(config.params.get(name, {})), config=trading
+            )
+            for name in config.strategies
+        }
+        self.desk = TradingDesk(
+            engines,
+            store,
+            config.account,
+            lambda bar, held: _venue_view(self.venue, bar, held),
+            trading.max_bar_age,
+            strategies=ResidentStrategies(),
+            interval=interval,
+        )
+        self.venue.on_update(self._book)
+        self.portfolio = Portfolio(config.cash)  # the broker's fills again, for round trips
         self.book = RoundTripBook()
         self.cash_f = float(config.cash)
         self.held: dict[str, int] = {}
         self.closes: dict[str, float] = {}
-        self.pending: dict[str, OrderRequest] = {}
-        self.last_output: dict[str, Direction | None] = dict.fromkeys(symbols)
-        self.held_direction: dict[str, Direction] = dict.fromkeys(symbols, Direction.FLAT)
+        self.booked = 0  # the broker's fills seen so far
+        self.last_wanted: dict[tuple[str, str], object] = {}
         self.signals: list[Signal] = []
         self.orders: list[OrderRequest] = []
-        self.fills: list[Fill] = []
+        self.refused: list[OrderOutcome] = []
         self.not_filled: list[OrderOutcome] = []
+        self.gap_exits: list[Fill] = []
         self.curve: list[tuple[datetime, float]] = []
         self.exposed_points = 0
         self.current_ts: datetime | None = None
 
+    def _book(self, update: OrderUpdate) -> None:
+        """The broker's update, booked by the kernel as it arrives (what the order-events handler does)."""
+        self.desk.on_update(update)
+
+    def clock(self, bar: Bar) -> datetime:
+        """When ``bar`` is decided on: at its close; a daily bar in its session's last minute."""
+        if self.interval < _DAY:
+            return bar.timestamp + self.interval
+        bounds = session_bounds(session_date(bar.timestamp))
+        return bar.timestamp + self.interval if bounds is None else bounds[1] - _MINUTE
+
     def process(self, bars: Iterable[Bar]) -> None:
-        # The hot loop: locals for everything touched per bar, rare work in methods.
-        on_bar = self.on_bar
-        pending = self.pending
+        venue_on_bar = self.venue.on_bar
+        desk = self.desk
         closes = self.closes
-        held = self.held
-        last_output = self.last_output
-        held_direction = self.held_direction
-        curve_append = self.curve.append
-        current_ts = self.current_ts
         exits = self.exits
+        live = BarSource.PROVIDER
         for bar in bars:
             ts = bar.timestamp
-            if ts != current_ts:
-                if current_ts is not None:
-                    if held:
-                        self._record_marked_equity(current_ts)
-                    else:
-                        curve_append((current_ts, self.cash_f))
-                current_ts = ts
-            symbol = bar.symbol
-            if pending and symbol in pending:
-                self._execute(pending.pop(symbol), bar)
-            closes[symbol] = bar.close
-            wanted = on_bar[symbol](bar)
-            if exits and (symbol, ts) in exits:
-                self._exit_before_gap(symbol, wanted, bar)
-                continue
-            if wanted is last_output[symbol]:
-                if wanted is held_direction[symbol] or wanted is None:
-                    continue
-            elif wanted is None:
-                continue
-            else:
-                last_output[symbol] = wanted
-                self.signals.append(Signal(self.config.strategy, symbol, ts, wanted, bar.close))
-            if wanted is not held_direction[symbol] and symbol not in pending:
-                self._decide(symbol, wanted, bar)
-        self.current_ts = current_ts
+            if ts != self.current_ts:
+                if self.current_ts is not None:
+                    self._record_equity(self.current_ts)
+                self.current_ts = ts
+            venue_on_bar(bar)
+            if len(self.venue.fills) > self.booked:
+                self._take_fills()
+            closes[bar.symbol] = bar.close
+            now = self.clock(bar)
+            outcome = desk.step(BarUpdate(bar, live), now)
+            for name, decision in outcome.decisions.items():
+                if decision.wanted is not None and decision.wanted is not self.last_wanted.get((name, bar.symbol)):
+                    self._note(name, bar, decision)
+                elif decision.order is not None:
+                    self._note_order(decision, now)
+            if exits and (bar.symbol, ts) in exits:
+                self._exit_before_gap(bar, now)
 
-    def _exit_before_gap(self, symbol: str, wanted: Direction | None, bar: Bar) -> None:
-        """The last bar before a hole: note the strategy's answer, flatten at the close."""
-        if wanted is not None and wanted is not self.last_output[symbol]:
-            self.last_output[symbol] = wanted
-            self.signals.append(Signal(self.config.strategy, symbol, bar.timestamp, wanted, bar.close))
-        qty = self.held.get(symbol, 0)
-        if not qty:
+    def _note(self, name: str, bar: Bar, decision: Decision) -> None:
+        """A strategy changed its mind: record the signal, and the order it led to."""
+        assert decision.wanted is not None
+        self.last_wanted[(name, bar.symbol)] = decision.wanted
+        self.signals.append(Signal(name, bar.symbol, bar.timestamp, decision.wanted, bar.close))
+        if decision.order is not None:
+            self._note_order(decision, self.clock(bar))
+
+    def _note_order(self, decision: Decision, now: datetime) -> None:
+        order, risk = decision.order, decision.risk
+        assert order is not None
+        if risk is not None and not risk.accepted:
+            self.refused.append(OrderOutcome(order, now, risk.reason, risk.rule))
             return
-        side = Side.SELL if qty > 0 else Side.BUY
-        price = to_decimal(bar.close)
-        order = OrderRequest(
-            client_order_id(self.config.strategy, symbol, bar.timestamp, "gap-exit"),
-            self.config.strategy,
-            symbol,
-            side,
-            abs(qty),
-            OrderType.MARKET,
-            bar.timestamp,
-            price,
-        )
         self.orders.append(order)
-        if self._book(order, price, bar.timestamp):
-            self.gap_exits.append(self.fills[-1])
+        if decision.placed is None:
+            self.not_filled.append(OrderOutcome(order, now, decision.note, "broker"))
 
-    def _record_marked_equity(self, ts: datetime) -> None:
+    def _exit_before_gap(self, bar: Bar, now: datetime) -> None:
+        """The last bar before a hole: leave every position in the symbol at this bar's close,
+        decided within the bar's session (the closing auction), whatever hours the data covers."""
+        bounds = session_bounds(session_date(bar.timestamp))
+        if bounds is not None:
+            now = min(now, bounds[1] - _SECOND)
+        decisions = self.desk.close_positions(bar, now, GAP_EXIT)
+        for decision in decisions.values():
+            if decision.order is not None:
+                self._note_order(decision, now)
+        before = len(self.venue.fills)
+        self.venue.close_out(bar)
+        self.gap_exits.extend(self.venue.fills[before:])
+        self._take_fills()
+
+    def _take_fills(self) -> None:
+        """Follow the broker's new fills: exact round trips, float cash and holdings for the curve."""
+        fills = self.venue.fills
+        for fill in fills[self.booked :]:
+            realized = self.portfolio.apply_fill(fill)
+            self.book.on_fill(fill, realized)
+            signed = fill.side.sign * fill.qty
+            self.cash_f -= signed * float(fill.price) + float(fill.commission)
+            qty = self.held.get(fill.symbol, 0) + signed
+            if qty:
+                self.held[fill.symbol] = qty
+            else:
+                self.held.pop(fill.symbol, None)
+        self.booked = len(fills)
+
+    def _record_equity(self, ts: datetime) -> None:
+        if not self.held:
+            self.curve.append((ts, self.cash_f))
+            return
         closes = self.closes
         equity = self.cash_f
         for symbol, qty in self.held.items():
@@ -282,119 +345,45 @@ class _Run:
         self.exposed_points += 1
         self.curve.append((ts, equity))
 
-    def _exact_equity(self) -> Decimal:
-        marks = {s: to_decimal(self.closes[s]) for s in self.held}
-        return self.portfolio.equity(marks)
-
-    def _decide(self, symbol: str, wanted: Direction, bar: Bar) -> None:
-        config = self.config
-        price = to_decimal(bar.close)
-        current = self.held.get(symbol, 0)
-        equity = self._exact_equity() if wanted.sign else ZERO
-        target = target_quantity(wanted, current, config.fraction, equity, price)
-        delta = target - current
-        if delta == 0:
-            return
-        side = Side.BUY if delta > 0 else Side.SELL
-        limit: Decimal | None = None
-        if config.order_type is OrderType.LIMIT:
-            offset = config.limit_offset_bps / _BPS
-            if side is Side.BUY:
-                limit = round_to_tick(price * (1 + offset), "down")
-            else:
-                limit = round_to_tick(price * (1 - offset), "up")
-        order = OrderRequest(
-            client_order_id=client_order_id(config.strategy, symbol, bar.timestamp, wanted.value),
-            strategy=config.strategy,
-            symbol=symbol,
-            side=side,
-            qty=abs(delta),
-            order_type=config.order_type,
-            decision_time=bar.timestamp,
-            decision_price=price,
-            limit_price=limit,
-        )
-        self.orders.append(order)
-        self.pending[symbol] = order
-
-    def _execute(self, order: OrderRequest, bar: Bar) -> None:
-        config = self.config
-        side = order.side
-        if order.limit_price is None:
-            price = config.slippage.fill_price(side, to_decimal(bar.open))
-        else:
-            limit = order.limit_price
-            if side is Side.BUY:
-                if to_decimal(bar.low) > limit:
-                    self.not_filled.append(OrderOutcome(order, bar.timestamp, "limit not reached"))
-                    return
-                price = min(to_decimal(bar.open), limit)
-            else:
-                if to_decimal(bar.high) < limit:
-                    self.not_filled.append(OrderOutcome(order, bar.timestamp, "limit not reached"))
-                    return
-                price = max(to_decimal(bar.open), limit)
-        self._book(order, price, bar.timestamp)
-
-    def _book(self, order: OrderRequest, price: Decimal, ts: datetime) -> bool:
-        """Fill ``order`` in full at ``price`` (a cash account: False if it cannot be funded)."""
-        config = self.config
-        side = order.side
-        commission = config.commission.commission(order.qty, price)
-        portfolio = self.portfolio
-        new_qty = portfolio.qty(order.symbol) + side.sign * order.qty
-        if side is Side.BUY and new_qty > 0:
-            cash_after = portfolio.cash - order.qty * price - commission
-            if cash_after < 0:
-                self.not_filled.append(OrderOutcome(order, ts, "insufficient buying power"))
-                return False
-        fill = Fill(
-            order.symbol,
-            ts,
-            side,
-            order.qty,
-            price,
-            commission,
-            order.client_order_id,
-            f"{order.client_order_id}-fill",
-        )
-        realized = portfolio.apply_fill(fill)
-        self.book.on_fill(fill, realized)
-        self.fills.append(fill)
-        self.cash_f = float(portfolio.cash)
-        symbol = order.symbol
-        if new_qty:
-            self.held[symbol] = new_qty
-            self.held_direction[symbol] = Direction.LONG if new_qty > 0 else Direction.SHORT
-        else:
-            self.held.pop(symbol, None)
-            self.held_direction[symbol] = Direction.FLAT
-        return True
-
     def finish(self, bars: int) -> BacktestResult:
         if self.current_ts is not None:
-            if self.held:
-                self._record_marked_equity(self.current_ts)
-            else:
-                self.curve.append((self.current_ts, self.cash_f))
-        for order in self.pending.values():
-            self.not_filled.append(OrderOutcome(order, order.decision_time, "data ended before execution"))
-        self.pending.clear()
-        final_equity = self._exact_equity()
-        metrics = compute_metrics(self.config.cash, final_equity, self.curve, self.book.closed, self.exposed_points)
+            self._record_equity(self.current_ts)
+        self.not_filled += self._unfilled()
+        account = self.venue.account()
+        metrics = compute_metrics(self.config.cash, account.equity, self.curve, self.book.closed, self.exposed_points)
         return BacktestResult(
             config=self.config,
             symbols=self.symbols,
             bars=bars,
             signals=self.signals,
             orders=self.orders,
-            fills=self.fills,
+            fills=list(self.venue.fills),
             trades=self.book.closed,
-            not_filled=self.not_filled,
+            not_filled=sorted(self.not_filled, key=lambda o: (o.time, o.order.client_order_id)),
             equity_curve=self.curve,
-            final_cash=self.portfolio.cash,
-            final_equity=final_equity,
-            open_positions=dict(self.held),
+            final_cash=account.cash,
+            final_equity=account.equity,
+            open_positions={p.symbol: p.qty for p in self.venue.positions()},
             metrics=metrics,
+            refused=self.refused,
             gap_exits=self.gap_exits,
         )
+
+    def _unfilled(self) -> list[OrderOutcome]:
+        """Placed orders that ended without filling in full, and those the data ended under."""
+        placed = {o.client_order_id: o for o in self.orders}
+        age = self.config.trading.order_cancel_age.total_seconds()
+        out = []
+        for order in self.venue.all_orders():
+            request = placed.get(order.client_order_id)
+            if request is None or order.filled_qty == order.qty:
+                continue
+            when = order.submitted_at or request.decision_time
+            if order.status == "canceled" and order.filled_qty == 0:
+                out.append(OrderOutcome(request, when, f"not filled within {age:g} s: canceled", "canceled"))
+            elif order.status == "canceled":
+                reason = f"canceled after {order.filled_qty} of {order.qty} filled"
+                out.append(OrderOutcome(request, when, reason, "canceled"))
+            else:
+                out.append(OrderOutcome(request, when, "data ended before execution", "data_end"))
+        return out

@@ -1,6 +1,8 @@
-"""The divergence report: a paper or live run against the backtest of the same strategies over the
-same bars -- first the decisions (there should be no difference: it is the same strategy code on
-the same bars), then the execution drag (what trading for real cost against the backtest's fills).
+"""The divergence report: a paper or live run against the backtest of the same strategies on one
+account over the same bars, through the same kernel -- the decisions (there should be no
+difference: the same strategy code on the same bars), the orders and fills (matched by client
+order id), the P&L difference explained by cause (``core.pnl_attribution``: the parts add up),
+then the execution drag (what trading for real cost against the backtest's fills).
 
 Decisions. The backtest's signals are the bars where a strategy's wanted direction changed; the
 live path records a decision (``Signal``) whenever it acts on a wanted direction. A live decision
@@ -25,6 +27,7 @@ from decimal import Decimal
 from quantterminal.core.backtest import BacktestResult
 from quantterminal.core.models import Direction, Fill, Signal
 from quantterminal.core.orders import OrderRequest
+from quantterminal.core.pnl_attribution import PnlExplanation, explain
 from quantterminal.core.records import RiskEvent
 from quantterminal.core.reporting import StrategyResult, strategy_results
 
@@ -55,8 +58,22 @@ class StrategyDivergence:
     missed: tuple[DecisionDifference, ...]
     backtest: StrategyResult
     live: StrategyResult
-    backtest_sharpe: float | None  # of the backtest's own equity curve
+    backtest_sharpe: float | None  # of the strategy's backtest fills, as the run's
     rejects: int
+    orders: OrderMatch
+    explanation: PnlExplanation
+
+
+@dataclass(frozen=True)
+class OrderMatch:
+    """One strategy's orders on both sides, matched by client order id, and the shares filled."""
+
+    both: int
+    backtest_only: int
+    run_only: int
+    backtest_refused: int
+    backtest_filled_qty: int
+    run_filled_qty: int
 
 
 def _in_force(signals: Sequence[Signal]) -> dict[str, list[tuple[datetime, Direction]]]:
@@ -97,31 +114,66 @@ def compare_decisions(
     return disagreements, missed
 
 
+def _match(
+    backtest_orders: Sequence[OrderRequest],
+    run_orders: Sequence[OrderRequest],
+    refused: int,
+    backtest_fills: Sequence[Fill],
+    run_fills: Sequence[Fill],
+) -> OrderMatch:
+    back = {o.client_order_id for o in backtest_orders}
+    run = {o.client_order_id for o in run_orders}
+    return OrderMatch(
+        both=len(back & run),
+        backtest_only=len(back - run),
+        run_only=len(run - back),
+        backtest_refused=refused,
+        backtest_filled_qty=sum(f.qty for f in backtest_fills),
+        run_filled_qty=sum(f.qty for f in run_fills),
+    )
+
+
 def divergence(
-    backtests: Mapping[str, BacktestResult],
+    backtest: BacktestResult,
     live_signals: Sequence[Signal],
     live_orders: Sequence[OrderRequest],
     live_fills: Sequence[Fill],
     risk_events: Sequence[RiskEvent],
     live_base_equity: Decimal,
+    marks: Mapping[str, float | Decimal],
 ) -> dict[str, StrategyDivergence]:
-    """Per strategy: decision differences and the execution drag (see the module docs)."""
+    """Per strategy of ``backtest``: decision differences, orders and fills matched, the P&L
+    difference by cause (marked at ``marks``, each symbol's last close) and the execution drag."""
     start = min((s.bar_time for s in live_signals), default=None)
-    live = strategy_results(live_orders, live_fills, live_base_equity, backtests)
+    names = list(backtest.config.strategies)
+    live = strategy_results(live_orders, live_fills, live_base_equity, names)
+    simulated = strategy_results(backtest.orders, backtest.fills, backtest.config.cash, names)
+    coid_strategy = {o.client_order_id: o.strategy for o in (*backtest.orders, *live_orders)}
+    coid_strategy.update({o.order.client_order_id: o.order.strategy for o in backtest.refused})
+    live_refused = [e for e in risk_events if e.kind == "rejection"]
     out = {}
-    for name, result in backtests.items():
+    for name in names:
         mine = [s for s in live_signals if s.strategy == name]
-        disagreements, missed = compare_decisions(name, result.signals, mine, start)
-        simulated = strategy_results(result.orders, result.fills, result.config.cash, [name])[name]
+        disagreements, missed = compare_decisions(
+            name, [s for s in backtest.signals if s.strategy == name], mine, start
+        )
+        b_orders = [o for o in backtest.orders if o.strategy == name]
+        r_orders = [o for o in live_orders if o.strategy == name]
+        b_fills = [f for f in backtest.fills if coid_strategy.get(f.order_id) == name]
+        r_fills = [f for f in live_fills if coid_strategy.get(f.order_id) == name]
+        b_refused = [o.order.client_order_id for o in backtest.refused if o.order.strategy == name]
+        r_refused = [str(e.details.get("client_order_id", "")) for e in live_refused if e.strategy == name]
         out[name] = StrategyDivergence(
             strategy=name,
             live_decisions=len(mine),
-            backtest_decisions=len(result.signals),
+            backtest_decisions=sum(1 for s in backtest.signals if s.strategy == name),
             disagreements=tuple(disagreements),
             missed=tuple(missed),
-            backtest=simulated,
+            backtest=simulated[name],
             live=live[name],
-            backtest_sharpe=result.metrics.sharpe,
-            rejects=sum(1 for e in risk_events if e.kind == "rejection" and e.strategy == name),
+            backtest_sharpe=simulated[name].sharpe,
+            rejects=len(r_refused),
+            orders=_match(b_orders, r_orders, len(b_refused), b_fills, r_fills),
+            explanation=explain(name, b_orders, b_fills, r_orders, r_fills, b_refused, r_refused, marks),
         )
     return out

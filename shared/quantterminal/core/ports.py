@@ -157,6 +157,10 @@ class StateStore(Protocol):
         """All stored positions of ``account`` (open and recently flat), sorted."""
         ...
 
+    def positions_in(self, account: str, symbol: str) -> list[PositionState]:
+        """Every strategy's stored position of ``account`` in ``symbol``, in one read."""
+        ...
+
     def add_open_order(self, order: OpenOrder) -> bool:
         """Record an order before it is submitted; ``False`` if its id is already recorded."""
         ...
@@ -240,6 +244,24 @@ class Broker(Protocol):
 
     def on_update(self, handler: Callable[[OrderUpdate], None]) -> None:
         """Deliver order updates to ``handler``."""
+        ...
+
+
+class SimulatedVenue(Broker, Protocol):
+    """The broker handler of a backtest: a broker that bars drive and that reports its fills."""
+
+    fills: list[Fill]
+
+    def on_bar(self, bar: Bar) -> None:
+        """Work the orders of ``bar.symbol`` on ``bar``; deliver the updates that are due."""
+        ...
+
+    def close_out(self, bar: Bar) -> None:
+        """Fill the working market orders of ``bar.symbol`` at ``bar``'s close, now."""
+        ...
+
+    def all_orders(self) -> list[BrokerOrder]:
+        """Every order received, terminal or not."""
         ...
 
 

@@ -33,6 +33,7 @@ from quantterminal.core.sessions import session_date
 from quantterminal.core.state import Reservation, RiskState
 
 _BPS = Decimal(10_000)
+DEFAULT_POSITION_FRACTION = Decimal("0.10")  # the sizing fraction and the position limit alike
 BREAKER_REASON = "drawdown circuit breaker"
 
 
@@ -40,7 +41,7 @@ BREAKER_REASON = "drawdown circuit breaker"
 class RiskLimits:
     """The account's limits (defaults as documented in the README)."""
 
-    position_fraction: Decimal = Decimal("0.10")
+    position_fraction: Decimal = DEFAULT_POSITION_FRACTION
     max_order_notional: Decimal = Decimal("100000")
     price_band_bps: Decimal = Decimal("300")
     allowed_symbols: frozenset[str] | None = None

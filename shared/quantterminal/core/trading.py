@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from quantterminal.core.broker import BrokerOrder, BrokerRejected, BrokerUnavailable, place_order
+from quantterminal.core.calendar import is_market_open
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
-from quantterminal.core.money import ZERO, round_to_tick, to_decimal
+from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.order_state import TERMINAL_STATUSES, OrderUpdate, from_open_order
 from quantterminal.core.orders import OrderRequest, OrderType, client_order_id
 from quantterminal.core.ports import Broker, Ledger, StateStore
@@ -37,8 +37,8 @@ from quantterminal.core.risk_gate import RiskGate
 from quantterminal.core.sizing import target_quantity
 from quantterminal.core.state import OpenOrder, PositionState
 from quantterminal.core.strategies import StrategyParams, build_params, restore_strategy, strategy_class
+from quantterminal.core.trading_config import TradingConfig
 
-_BPS = Decimal(10_000)
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
 
 
@@ -61,6 +61,12 @@ class Decision:
     risk: RiskDecision | None = None
     placed: BrokerOrder | None = None
     note: str = ""
+    wanted: Direction | None = None  # the strategy's answer (None: none yet)
+
+
+_WARMING_UP = Decision(note="warming up")
+_ALREADY_PROCESSED = Decision(note="bar already processed")
+_ALREADY_POSITIONED = {d: Decision(note="already positioned", wanted=d) for d in Direction}
 
 
 class TradingEngine:
@@ -75,9 +81,7 @@ class TradingEngine:
         gate: RiskGate,
         ledger: Ledger | None = None,
         params: dict[str, Any] | None = None,
-        fraction: Decimal = Decimal("0.10"),
-        order_type: OrderType = OrderType.LIMIT,
-        limit_offset_bps: Decimal = Decimal(5),
+        config: TradingConfig | None = None,
         wait: Callable[[int], None] = lambda attempt: None,
     ) -> None:
         self.strategy_name = strategy
@@ -88,9 +92,7 @@ class TradingEngine:
         self.broker = broker
         self.gate = gate
         self.ledger = ledger
-        self.fraction = fraction
-        self.order_type = order_type
-        self.limit_offset_bps = limit_offset_bps
+        self.config = config or TradingConfig()
         self.wait = wait
         self._fills: dict[str, list[Fill]] = {}  # only without a ledger: see the module docs
 
@@ -123,76 +125,89 @@ class TradingEngine:
         consumed = self.consume(bar, self.store.load_snapshot(self.strategy_name, bar.symbol))
         if consumed.snapshot is not None:
             self.store.save_snapshot(self.strategy_name, bar.symbol, consumed.snapshot)
-        return self.act(bar, consumed, view, now, trade)
+        return self.act(bar, consumed, lambda: view, now, trade)
 
     def act(
         self,
         bar: Bar,
         consumed: Consumed,
-        view: AccountView,
+        view: Callable[[], AccountView],
         now: datetime,
         trade: bool = True,
         open_orders: Sequence[OpenOrder] | None = None,
         position: int | None = None,
     ) -> Decision:
-        """Carry out the strategy's answer: risk, record, place. ``open_orders`` (the account's)
-        and ``position`` (this strategy's in ``bar.symbol``) are read from the store if not given."""
+        """Carry out the strategy's answer: risk, record, place. ``view`` gives the account at
+        decision time (called only when an order is sized); ``open_orders`` (the account's) and
+        ``position`` (this strategy's in ``bar.symbol``) are read from the store if not given."""
         wanted, new = consumed.wanted, consumed.new
         if wanted is None:
-            return Decision(note="warming up" if new else "bar already processed")
-        signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, wanted, bar.close)
-        if not trade:
-            return Decision(signal, note="stale bar: no order")
-        coid = client_order_id(self.strategy_name, bar.symbol, bar.timestamp, wanted.value)
+            return _WARMING_UP if new else _ALREADY_PROCESSED
         orders = self.store.open_orders(self.account) if open_orders is None else open_orders
-        working = [o for o in orders if o.strategy == self.strategy_name and o.symbol == bar.symbol]
+        name = self.strategy_name
+        working = [o for o in orders if o.strategy == name and o.symbol == bar.symbol] if orders else orders
+        if position is None:
+            position = self.store.get_position(self.account, name, bar.symbol).qty
+        held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
+        if wanted is held and not working:
+            return _ALREADY_POSITIONED[wanted]  # the common bar: nothing to do, nothing built
+        signal = Signal(name, bar.symbol, bar.timestamp, wanted, bar.close)
+        if not trade:
+            return Decision(signal, note="stale bar: no order", wanted=wanted)
+        coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
         if any(o.client_order_id == coid for o in working):
             return self._resume(coid, signal, now)
-        if position is None:
-            position = self.store.get_position(self.account, self.strategy_name, bar.symbol).qty
-        held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
         if wanted is held:
-            return Decision(signal, note="already positioned")
+            return Decision(signal, note="already positioned", wanted=wanted)
         if working:
-            return Decision(signal, note="an order is already working")
+            return Decision(signal, note="an order is already working", wanted=wanted)
+        if self.config.risk.regular_hours_only and not is_market_open(now):
+            # Not an order the risk manager must refuse every minute until the open: none is made.
+            return Decision(signal, note="market closed: no order", wanted=wanted)
         price = to_decimal(bar.close)
-        delta = target_quantity(wanted, position, self.fraction, view.equity, price) - position
+        side = Side.BUY if (wanted.sign or -position) > 0 else Side.SELL
+        limit = self.config.limit_price(side, price)
+        account = view()
+        # Sized on the price the order commits to, so a new position stays within the risk
+        # manager's position limit of the same fraction.
+        target = target_quantity(wanted, position, self.config.position_fraction, account.equity, limit or price)
+        delta = target - position
         if delta == 0:
-            return Decision(signal, note="size rounds to zero")
-        side = Side.BUY if delta > 0 else Side.SELL
-        limit = None
-        if self.order_type is OrderType.LIMIT:
-            offset = self.limit_offset_bps / _BPS
-            limit = (
-                round_to_tick(price * (1 + offset), "down")
-                if side is Side.BUY
-                else round_to_tick(price * (1 - offset), "up")
-            )
+            return Decision(signal, note="size rounds to zero", wanted=wanted)
         order = OrderRequest(
-            coid,
-            self.strategy_name,
-            bar.symbol,
-            side,
-            abs(delta),
-            self.order_type,
-            bar.timestamp,
-            price,
-            limit,
+            coid, name, bar.symbol, side, abs(delta), self.config.order_type, bar.timestamp, price, limit
         )
+        return self._place(signal, order, account, now)
+
+    def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:
+        """Leave this strategy's ``position`` in ``bar.symbol`` with a market order (through risk,
+        recorded, placed once like any order): a backtest leaving before a hole in its data."""
+        side = Side.SELL if position > 0 else Side.BUY
+        price = to_decimal(bar.close)
+        coid = client_order_id(self.strategy_name, bar.symbol, bar.timestamp, intent)
+        order = OrderRequest(
+            coid, self.strategy_name, bar.symbol, side, abs(position), OrderType.MARKET, bar.timestamp, price
+        )
+        signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, Direction.FLAT, bar.close)
+        return self._place(signal, order, view, now)
+
+    def _place(self, signal: Signal, order: OrderRequest, view: AccountView, now: datetime) -> Decision:
+        """Risk, record, place: every order the kernel makes goes this way."""
+        coid, side, limit = order.client_order_id, order.side, order.limit_price
         if self.ledger is not None:
             self.ledger.record_signal(signal)
         risk = self.gate.check(
-            OrderIntent(order.client_order_id, self.strategy_name, order.symbol, side, order.qty, limit or price),
+            OrderIntent(coid, self.strategy_name, order.symbol, side, order.qty, limit or order.decision_price),
             view,
             now,
         )
         # "duplicate" with nothing recorded: an earlier attempt reserved, then crashed before
         # recording the order -- the reservation is this decision's own; carry on.
         if not risk.accepted and not (risk.rule == "duplicate" and self.store.get_open_order(coid) is None):
-            return Decision(signal, order, risk, note=risk.reason)
+            return Decision(signal, order, risk, note=risk.reason, wanted=signal.direction)
         recorded = self.store.add_open_order(
             OpenOrder(
-                order.client_order_id,
+                coid,
                 self.account,
                 self.strategy_name,
                 order.symbol,
@@ -205,7 +220,7 @@ class TradingEngine:
             )
         )
         if not recorded:  # a concurrent delivery of the same bar recorded it first; its reservation stands
-            return Decision(signal, order, risk, note="decision already placed")
+            return Decision(signal, order, risk, note="decision already placed", wanted=signal.direction)
         if self.ledger is not None:
             self.ledger.record_order(order)
         return self._submit(signal, order, risk, now)
@@ -219,24 +234,27 @@ class TradingEngine:
         except BrokerRejected as exc:
             self.store.remove_open_order(order.client_order_id)
             self.gate.settle(order.client_order_id, 0)
-            return Decision(signal, order, risk, note=f"broker rejected: {exc}")
+            return Decision(signal, order, risk, note=f"broker rejected: {exc}", wanted=signal.direction)
         except BrokerUnavailable as exc:
-            return Decision(signal, order, risk, note=f"in flight, outcome unknown ({exc}); reconcile will resolve it")
-        return Decision(signal, order, risk, placed, note=note)
+            note = f"in flight, outcome unknown ({exc}); reconcile will resolve it"
+            return Decision(signal, order, risk, note=note, wanted=signal.direction)
+        return Decision(signal, order, risk, placed, note=note, wanted=signal.direction)
 
     def _resume(self, coid: str, signal: Signal, now: datetime) -> Decision:
         """This decision's order is recorded already (a redelivered bar). If a crash came between
         recording it and the broker acknowledging it, make sure it is placed -- by client order
         id, so the broker never gets it twice."""
         recorded = self.store.get_open_order(coid)
+        wanted = signal.direction
         if recorded is None or recorded.broker_order_id is not None or recorded.status != "new":
-            return Decision(signal, note="decision already placed")
+            return Decision(signal, note="decision already placed", wanted=wanted)
         try:
             placed = self.broker.get_order(coid)
         except BrokerUnavailable as exc:
-            return Decision(signal, note=f"in flight, outcome unknown ({exc}); reconcile will resolve it")
+            note = f"in flight, outcome unknown ({exc}); reconcile will resolve it"
+            return Decision(signal, note=note, wanted=wanted)
         if placed is not None:
-            return Decision(signal, placed=placed, note="decision already placed")
+            return Decision(signal, placed=placed, note="decision already placed", wanted=wanted)
         order = OrderRequest(
             coid,
             self.strategy_name,
@@ -253,13 +271,14 @@ class TradingEngine:
     def cancel_stale(
         self,
         now: datetime,
-        max_age: timedelta = timedelta(seconds=30),
+        max_age: timedelta | None = None,
         symbol: str | None = None,
         open_orders: Sequence[OpenOrder] | None = None,
     ) -> list[str]:
         """Ask the broker to cancel this strategy's limit orders (in ``symbol``, if given) still
         working ``max_age`` after they were placed (the first version let them rest; 13% never
-        filled within 30 s)."""
+        filled within 30 s); ``max_age`` defaults to the configured order cancel age."""
+        max_age = self.config.order_cancel_age if max_age is None else max_age
         canceled = []
         for order in self.store.open_orders(self.account) if open_orders is None else open_orders:
             if (

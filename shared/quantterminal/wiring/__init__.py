@@ -1,0 +1,1 @@
+"""Wiring: each kind of entrypoint's kernel built with its handlers (the composition roots)."""

@@ -1,0 +1,31 @@
+"""The backtest's handlers plugged into the kernel: the simulated broker with the configured fill
+model and starting cash, and the in-process object state store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from quantterminal.adapters.object_state import ObjectStateStore
+from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
+from quantterminal.core.backtest import BacktestConfig, Backtester, BacktestResult
+from quantterminal.core.models import Bar
+
+
+def backtest_handlers(config: BacktestConfig) -> tuple[SimulatedBroker, ObjectStateStore]:
+    """A fresh simulated account holding ``config.cash``, and a fresh state store."""
+    broker = SimulatedBroker(SimulatorConfig(initial_cash=config.cash, fills=config.fills))
+    return broker, ObjectStateStore()
+
+
+def backtester(config: BacktestConfig) -> Backtester:
+    """A backtester with the backtest's handlers."""
+    return Backtester(config, backtest_handlers)
+
+
+def run_backtest(
+    config: BacktestConfig,
+    bars_by_symbol: Mapping[str, Sequence[Bar]],
+    progress: Callable[[int, int], None] | None = None,
+) -> BacktestResult:
+    """Backtest ``config`` over ``bars_by_symbol`` (see ``core.backtest``)."""
+    return backtester(config).run(bars_by_symbol, progress)
