@@ -1,17 +1,19 @@
-"""Benchmark: backtester throughput (bars/s) and peak memory over >= 1,000,000 real minute bars.
+"""Benchmark: the backtest through the one trading kernel (risk manager included) -- bars/s and
+peak memory -- and the whole ``qterm backtest`` process.
 
-The real 1-minute files (the team's ``shared/data/intraday_1min`` when present -- benchmarks may
-read those unlicensed sets, never ship them -- else the repo's own sample data) are loaded and
-repeated under synthetic symbol names (SPY, SPY~1, SPY~2, ...) until there are enough bars. Each
-strategy runs in a fresh process so its peak RSS is its own; the figure is the median of
-``--repeat`` timed runs of ``Backtester.run`` (merge of all symbols included, loading excluded
-and reported separately as rows/s).
+- engine: each strategy on ONE symbol of >= 400,000 real minute bars (the team's QQQ file from
+  ``shared/data/intraday_1min`` when present -- benchmarks may read those unlicensed sets, never
+  ship them -- else the repo's sample SPY), the series repeated 52 weeks apart;
+- many symbols: each strategy over >= 1,000,000 bars, the real files repeated under synthetic
+  symbol names (SPY, SPY~1, ...), each symbol an equal slice of equity;
+- whole process: ``qterm backtest`` on a 2,000,000-row CSV (loading included): wall, CPU seconds
+  and peak RSS of the child process;
+- peer: with backtrader installed (``pip install -e '.[bench]'``), the same SMA(10)/SMA(30)
+  crossover on one real symbol -- speed, and whether the trades are the same (market orders, no
+  costs, fills ignoring volume).
 
-With backtrader installed (``pip install -e '.[bench]'``), the same SMA(10)/SMA(30) crossover is
-timed in backtrader on one real symbol for comparison, next to ours on the same bars (median of
-``--repeat`` runs each, in one fresh process).
-
-Prints a table, then one JSON line with every figure.
+Each figure is the median of ``--repeat`` runs in a fresh process (range shown). Prints a table,
+then one JSON line with every figure.
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ import multiprocessing
 import platform
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from datetime import UTC, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.core.backtest import BacktestConfig
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar
+from quantterminal.core.orders import OrderType
 from quantterminal.core.risk import RiskLimits
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.core.trading_config import TradingConfig
@@ -45,6 +52,79 @@ def data_source() -> Path:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def one_symbol(min_bars: int) -> tuple[str, list[Bar]]:
+    """One real symbol's minute bars, repeated 52 weeks apart (same weekdays) up to ``min_bars``."""
+    real = load_bars(data_source())
+    symbol = max(real, key=lambda s: len(real[s]))
+    bars = real[symbol]
+    series: list[Bar] = []
+    copy = 0
+    while len(series) < min_bars:
+        shift = timedelta(weeks=52 * copy)
+        series += [Bar(symbol, b.timestamp + shift, b.open, b.high, b.low, b.close, b.volume) for b in bars]
+        copy += 1
+    return symbol, series
+
+
+def _run_engine(name: str, min_bars: int, repeat: int, queue: Any) -> None:
+    symbol, bars = one_symbol(min_bars)
+    config = BacktestConfig((name,))
+    times = []
+    result = None
+    for _ in range(repeat):
+        runner = backtester(config)
+        started = time.perf_counter()
+        result = runner.run({symbol: bars})
+        times.append(time.perf_counter() - started)
+    assert result is not None
+    median = statistics.median(times)
+    queue.put(
+        {
+            "strategy": name,
+            "symbol": symbol,
+            "bars": len(bars),
+            "bars_per_s": round(len(bars) / median),
+            "range_bars_per_s": [round(len(bars) / max(times)), round(len(bars) / min(times))],
+            "orders": len(result.orders),
+            "refused": len(result.refused),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        }
+    )
+
+
+def whole_process(rows: int, repeat: int) -> dict[str, Any]:
+    """``qterm backtest --strategy momentum`` on a CSV of ``rows`` real rows (repeated 52 weeks
+    apart), as a child process: wall and CPU seconds, peak RSS."""
+    symbol, bars = one_symbol(rows)
+    path = Path(tempfile.gettempdir()) / f"{symbol}_1min_bench_{rows}.csv"
+    if not path.exists():
+        with path.open("w", encoding="utf-8") as out:
+            out.write("timestamp,open,high,low,close,volume\n")
+            for b in bars[:rows]:
+                out.write(f"{b.timestamp.isoformat()},{b.open},{b.high},{b.low},{b.close},{b.volume}\n")
+    walls, cpus, rss = [], [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "quantterminal.cli.main", "backtest", "--strategy", "momentum", "--data", str(path)],
+            check=True,
+            capture_output=True,
+        )
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        rss.append(after.ru_maxrss / 1024)  # the largest child so far: each run is the same job
+    return {
+        "rows": rows,
+        "wall_s": round(statistics.median(walls), 2),
+        "cpu_s": round(statistics.median(cpus), 2),
+        "cpu_range_s": [round(min(cpus), 2), round(max(cpus), 2)],
+        "peak_rss_mb": round(max(rss)),
+        "rows_per_cpu_s": round(rows / statistics.median(cpus)),
+    }
 
 
 def load_scaled(min_bars: int) -> tuple[dict[str, list[Bar]], float, int]:
@@ -123,9 +203,10 @@ def _backtrader_compare(bars_count: int, repeat: int, queue: Any) -> None:
     except ImportError:
         queue.put({"skipped": "backtrader not installed (pip install -e '.[bench]')"})
         return
-    real = load_bars(data_source())
+    real = load_bars(data_source(), regular_hours_only=True)
     symbol = max(real, key=lambda s: len(real[s]))
     bars = real[symbol][:bars_count]
+    bt_trades: list[tuple[Any, ...]] = []
 
     class ListFeed(bt.feed.DataBase):  # type: ignore[misc, name-defined]
         params = (("bars", None),)
@@ -154,6 +235,12 @@ def _backtrader_compare(bars_count: int, repeat: int, queue: Any) -> None:
             elif self.position and self.fast[0] <= self.slow[0]:
                 self.close()
 
+        def notify_order(self, order: Any) -> None:
+            if order.status == order.Completed:
+                side = "buy" if order.isbuy() else "sell"
+                when = bt.num2date(order.executed.dt).replace(tzinfo=UTC)
+                bt_trades.append((when, side, abs(int(order.executed.size)), round(order.executed.price, 4)))
+
     def run_backtrader() -> None:
         cerebro = bt.Cerebro(stdstats=False)  # no observers: the leanest backtrader run
         cerebro.broker.setcash(100_000)
@@ -161,11 +248,19 @@ def _backtrader_compare(bars_count: int, repeat: int, queue: Any) -> None:
         cerebro.addstrategy(SmaCross)
         cerebro.run()
 
+    # The peer's rules: market orders at the next open, no costs, fills whatever the volume.
+    peer_rules = BacktestConfig(
+        ("momentum",), trading=TradingConfig(order_type=OrderType.MARKET), fills=FillModel(participation=None)
+    )
+    ours: list[Any] = []
+
     def run_ours() -> None:
-        backtester(BacktestConfig(("momentum",))).run({symbol: bars})
+        ours[:] = backtester(peer_rules).run({symbol: bars}).fills
 
     bt_seconds = median_seconds(run_backtrader, repeat)
     our_seconds = median_seconds(run_ours, repeat)
+    mine = [(f.timestamp.replace(microsecond=0), f.side.value, f.qty, round(float(f.price), 4)) for f in ours]
+    theirs = bt_trades[-len(mine) :] if mine else []  # the last run's fills (each run appends)
     queue.put(
         {
             "bars": len(bars),
@@ -173,6 +268,8 @@ def _backtrader_compare(bars_count: int, repeat: int, queue: Any) -> None:
             "backtrader_bars_per_s": round(len(bars) / bt_seconds),
             "quantterminal_bars_per_s": round(len(bars) / our_seconds),
             "speedup": round(bt_seconds / our_seconds, 1),
+            "fills": len(mine),
+            "fills_equal_backtrader": mine == theirs,
         }
     )
 
@@ -184,7 +281,26 @@ def main() -> int:
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
     parser.add_argument("--backtrader-bars", type=int, default=100_000, help="bars for the backtrader comparison")
     parser.add_argument("--no-backtrader", action="store_true")
+    parser.add_argument("--engine-bars", type=int, default=400_000, help="bars of the one-symbol engine runs")
+    parser.add_argument("--process-rows", type=int, default=2_000_000, help="rows of the whole-process run (0: skip)")
     args = parser.parse_args()
+
+    engine = [run_isolated(_run_engine, name, args.engine_bars, args.repeat) for name in args.strategies]
+    print(f"engine: one symbol through the kernel (risk included), median of {args.repeat}")
+    print(f"{'strategy':<22}{'bars':>10}{'bars/s':>10}{'range':>20}{'orders':>9}{'refused':>9}{'RSS MB':>8}")
+    for r in engine:
+        low, high = r["range_bars_per_s"]
+        print(
+            f"{r['strategy']:<22}{r['bars']:>10,}{r['bars_per_s']:>10,}{f'{low:,}-{high:,}':>20}"
+            f"{r['orders']:>9,}{r['refused']:>9,}{r['peak_rss_mb']:>8,.0f}"
+        )
+    process = whole_process(args.process_rows, args.repeat) if args.process_rows else None
+    if process is not None:
+        print(
+            f"whole process: qterm backtest --strategy momentum on {process['rows']:,} rows: "
+            f"{process['wall_s']} s wall, {process['cpu_s']} CPU-s (range {process['cpu_range_s']}), "
+            f"peak RSS {process['peak_rss_mb']} MB"
+        )
 
     results = [run_isolated(_run_strategy, name, args.bars, args.repeat) for name in args.strategies]
     compare = None if args.no_backtrader else run_isolated(_backtrader_compare, args.backtrader_bars, args.repeat)
@@ -210,9 +326,11 @@ def main() -> int:
                 f"SMA(10/30) crossover on {compare['bars']:,} {compare['symbol']} bars: backtrader "
                 f"{compare['backtrader_bars_per_s']:,} bars/s, "
                 f"QuantTerminal {compare['quantterminal_bars_per_s']:,}"
-                f" bars/s ({compare['speedup']}x)"
+                f" bars/s ({compare['speedup']}x); {compare['fills']} fills, "
+                f"equal to backtrader's: {compare['fills_equal_backtrader']}"
             )
-    print(json.dumps({"benchmark": "backtest", "bars": first["bars"], "results": results, "backtrader": compare}))
+    figures = {"benchmark": "backtest", "engine": engine, "whole_process": process}
+    print(json.dumps({**figures, "bars": first["bars"], "results": results, "backtrader": compare}))
     return 0
 
 

@@ -145,7 +145,7 @@ def test_update_retries_until_it_wins_then_gives_up_boundedly(store: VersionedSt
     def always_conflict(p: PositionState) -> PositionState:
         _, version = store._read(key)
         store._cas(key, p.to_json(), version, None, index)
-        return p
+        return p.apply_fill(Side.BUY, 1, D(1), NOW)  # a real change (one that changes nothing is not written)
 
     store.max_attempts = 5
     with pytest.raises(ConcurrencyError, match="after 5 conflicting attempts"):
@@ -350,3 +350,12 @@ def test_a_record_recreated_at_the_same_version_is_read_as_it_is_now(store: Vers
     assert first.version == again.version == 1
     assert store.get_position("paper", "momentum", "SPY").qty == 5
     assert [p.qty for p in store.positions("paper")] == [5]
+
+
+def test_an_update_that_changes_nothing_writes_nothing(store: VersionedStateStore) -> None:
+    """A release of a reservation already released, a redelivered update: no write, no new version
+    (one round trip fewer on the live path; version-based conflict detection is unaffected,
+    since every real change still writes)."""
+    state = store.update_risk_state("paper", lambda r: replace(r, halted=True, halt_reason="test"))
+    again = store.update_risk_state("paper", lambda r: r)
+    assert again.version == state.version == store.get_risk_state("paper").version

@@ -1,5 +1,6 @@
 """The CSV loader: real shipped files load; every kind of bad input names file, line and problem,
-and nothing is half-loaded."""
+and nothing is half-loaded -- on both paths: line by line, and column by column for large files
+(every test here runs twice, the second time with every file taken as large)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,31 @@ from pathlib import Path
 
 import pytest
 
+from quantterminal.adapters import csv_bars
 from quantterminal.adapters.csv_bars import DataError, load_bars, read_bars_file, resolve_source, sample_sets
+from quantterminal.adapters.csv_columns import read_columns
 from quantterminal.core.sessions import is_regular_hours
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 GOOD = "2024-01-02T09:30:00-05:00,10.00,10.50,9.90,10.20,100\n2024-01-02T09:31:00-05:00,10.20,10.30,10.10,10.25,50\n"
+
+
+@pytest.fixture(autouse=True, params=["line by line", "column by column"])
+def loader_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "column by column":
+        monkeypatch.setattr(csv_bars, "FAST_PATH_BYTES", 0)
+    return str(request.param)
+
+
+def test_both_paths_give_the_same_bars_for_every_shipped_file(sample_root: Path) -> None:
+    columns = ["timestamp", "open", "high", "low", "close", "volume"]
+    for path in sorted(sample_root.rglob("*.csv")):
+        symbol = csv_bars.symbol_from_path(path)
+        fast = read_columns(path, symbol, columns)
+        assert fast is not None, path
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(csv_bars, "FAST_PATH_BYTES", 10**15)
+            assert fast == read_bars_file(path, symbol), path
 
 
 def write(tmp_path: Path, name: str, body: str, header: str = HEADER) -> Path:

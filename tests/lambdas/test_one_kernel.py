@@ -12,12 +12,14 @@ from quantterminal.adapters.bus import LocalBus
 from quantterminal.adapters.memory_state import MemoryStateStore
 from quantterminal.adapters.paper import BARS, PaperTrader
 from quantterminal.adapters.runtime import Runtime
-from quantterminal.adapters.simulated_broker import SimulatedBroker
+from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.backtest import BacktestConfig, merge_bars
+from quantterminal.core.backtest import BacktestConfig
+from quantterminal.core.data_checks import merge_bars
 from quantterminal.core.divergence import divergence
 from quantterminal.core.feed_codec import encode_bar_update
 from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar, Fill
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.wiring.backtest import run_backtest
@@ -113,3 +115,29 @@ def test_divergence_of_a_paper_run_against_its_backtest_is_zero_by_every_cause(
         assert d.orders.backtest_only == d.orders.run_only == 0
         assert d.explanation.difference == 0
         assert all(v == 0 for v in d.explanation.parts.values())
+
+
+def test_when_the_run_trades_differently_divergence_explains_every_cent(lean_2013_rth: dict[str, list[Bar]]) -> None:
+    """A broker that fills a sliver of each bar's volume and answers late (chaos) is not the
+    backtest's: the run's P&L differs, and the causes add up to the difference exactly."""
+    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
+    stream = merge_bars(day)
+    broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.0002), chaos=True, seed=3))
+    paper = run_paper(stream, broker)
+    start, end = stream[0].timestamp, stream[-1].timestamp + timedelta(minutes=1)
+    ledger = paper.ledger
+    backtest = run_backtest(BacktestConfig(NAMES, account="paper"), day)
+    events = [e for d in {b.timestamp.date() for b in stream} for e in ledger.risk_events_on(d)]
+    report = divergence(
+        backtest,
+        ledger.signals_between(start, end),
+        ledger.orders_between(start, end),
+        ledger.fills_between(start, end),
+        events,
+        Decimal(100_000),
+        {s: bars[-1].close for s, bars in day.items()},
+    )
+    explained = [d.explanation for d in report.values()]
+    assert any(e.difference != 0 for e in explained)
+    assert all(e.check == 0 for e in explained)
+    assert any(e.parts["not filled"] != 0 or e.parts["timing"] != 0 for e in explained)

@@ -11,7 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quantterminal.adapters.simulated_broker import SimulatorConfig
-from quantterminal.core.backtest import BacktestConfig, BacktestResult, merge_bars
+from quantterminal.core import backtest as backtest_module
+from quantterminal.core.backtest import BacktestConfig, BacktestResult
+from quantterminal.core.data_checks import merge_bars
 from quantterminal.core.execution import BpsSlippage, PerShareCommission
 from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar, Direction, Side
@@ -282,3 +284,17 @@ def test_the_perturbation_above_does_change_later_decisions(lean_2013_rth: dict[
     changed = {s: [x if x.timestamp <= t else _perturb(x, 0.7) for x in b] for s, b in bars.items()}
     config = BacktestConfig(("mean_reversion",), params={"mean_reversion": {"allow_short": True}})
     assert run_backtest(config, bars).signals != run_backtest(config, changed).signals
+
+
+def test_skipping_quiet_bars_changes_nothing(
+    lean_2013_rth: dict[str, list[Bar]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backtest asks the kernel only about bars where something can happen; asked about every
+    bar, the kernel gives the same signals, orders, refusals, fills and equity."""
+    config = BacktestConfig(tuple(STRATEGIES), params={n: {"allow_short": True} for n in STRATEGIES})
+    skipping = run_backtest(config, lean_2013_rth)
+    monkeypatch.setattr(backtest_module, "SKIP_QUIET", False)
+    every_bar = run_backtest(config, lean_2013_rth)
+    assert len(skipping.orders) > 50
+    for field in ("signals", "orders", "refused", "fills", "not_filled", "equity_curve", "final_equity"):
+        assert getattr(skipping, field) == getattr(every_bar, field), field

@@ -6,7 +6,9 @@ label the bar's start. The symbol comes from the file name -- the part before th
 consecutive months) are joined and must not overlap.
 
 Loading is all or nothing: every file is read and checked in full before any bar is returned, and
-the first problem raises ``DataError`` naming the file, the line and what is wrong.
+the first problem raises ``DataError`` naming the file, the line and what is wrong. Files of 2 MB
+or more are parsed column by column first (``csv_columns``, several times faster); a file that
+path doubts is read line by line, which names the problem.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
+from quantterminal.adapters.csv_columns import read_columns
 from quantterminal.core.models import Bar
 from quantterminal.core.sessions import is_regular_hours
 from quantterminal.core.validation import bar_problem
 
 REQUIRED_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 SAMPLE_PREFIX = "sample:"
+FAST_PATH_BYTES = 2_000_000  # a file this large is parsed column by column (``csv_columns``)
 SAMPLE_ROOT = Path(__file__).resolve().parent.parent / "sample_data"
 
 
@@ -83,6 +87,10 @@ def read_bars_file(path: Path, symbol: str | None = None) -> list[Bar]:
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
             raise DataError(f"{path}:1: missing column(s) {', '.join(missing)} (header: {','.join(header)})")
+        if path.stat().st_size >= FAST_PATH_BYTES and len(set(columns)) == len(columns):
+            fast = read_columns(path, symbol, columns)
+            if fast is not None:
+                return fast
         idx = [columns.index(c) for c in REQUIRED_COLUMNS]
         width = len(columns)
         previous: datetime | None = None

@@ -124,6 +124,8 @@ class ObjectStateStore:
     def update_risk_state(self, account: str, change: Callable[[RiskState], RiskState]) -> RiskState:
         current = self.get_risk_state(account)
         new = change(current)
+        if new is current:  # nothing changed: nothing to write
+            return current
         if new.account != account:
             raise StateError("an update may not change the risk state's account")
         new.validate()

@@ -88,7 +88,8 @@ class SimulatedBroker:
         self._orders: dict[str, WorkingOrder] = {}
         self._working: dict[str, list[WorkingOrder]] = {}  # by symbol: orders not yet terminal
         self._portfolio = Portfolio(self.config.initial_cash)
-        self._last: dict[str, Decimal] = {}
+        self._last: dict[str, Decimal] = {}  # exact last prices, made from ``_closes`` when asked for
+        self._closes: dict[str, float] = {}  # the last close of each symbol, as the bars carry it
         self._queue: list[_Queued] = []
         self._outbox: list[OrderUpdate] = []
         self._seq = 0  # queue order for updates due at the same instant
@@ -127,7 +128,7 @@ class SimulatedBroker:
         snapshot = AccountSnapshot(
             self.now,
             self._portfolio,
-            self._last,
+            self._marks(),
             self._orders,
             [(q.due, q.seq, q.update) for q in self._queue],
             self._outbox,
@@ -162,7 +163,7 @@ class SimulatedBroker:
             raise BrokerRejected(f"client_order_id must be unique: {order.client_order_id}")
         if order.qty <= 0:
             raise BrokerRejected(f"qty must be positive, got {order.qty}")
-        reference = order.limit_price or self._last.get(order.symbol) or order.decision_price
+        reference = order.limit_price or self._mark(order.symbol) or order.decision_price
         if order.side is Side.BUY and self._portfolio.qty(order.symbol) + order.qty > 0:
             needed = order.qty * reference
             if needed > self._buying_power():
@@ -265,7 +266,7 @@ class SimulatedBroker:
 
     def account(self) -> BrokerAccount:
         with self._lock:
-            marks = {s: self._last.get(s, ZERO) for s, p in self._portfolio.positions.items() if p.qty}
+            marks = {s: self._mark(s) or ZERO for s, p in self._portfolio.positions.items() if p.qty}
             equity = self._portfolio.equity(marks)
             return BrokerAccount(self._portfolio.cash, equity, self._buying_power())
 
@@ -279,12 +280,20 @@ class SimulatedBroker:
     def on_bar(self, bar: Bar) -> None:
         """Work the orders of ``bar.symbol`` against this bar, then advance time to its close."""
         with self._lock:
-            self._last[bar.symbol] = to_decimal(bar.close)
+            self._closes[bar.symbol] = bar.close  # made exact only when a price is needed
             working = self._working.get(bar.symbol)
             if working:
                 for order in list(working):
                     self._work(order, bar)
-            self.advance(bar.timestamp + _MINUTE)
+            close = bar.timestamp + _MINUTE
+            if not self._queue and not self._changed:  # the usual bar: only the clock moves
+                self.now = max(self.now, close)
+                return
+            self.advance(close)
+
+    def working(self, symbol: str) -> bool:
+        """Whether an order in ``symbol`` is still being worked."""
+        return bool(self._working.get(symbol))
 
     def close_out(self, bar: Bar) -> None:
         """Fill the working market orders of ``bar.symbol`` at ``bar``'s close, now: the closing
@@ -329,11 +338,23 @@ class SimulatedBroker:
         if self._queue:
             self.advance(max(q.due for q in self._queue))
 
+    def _mark(self, symbol: str) -> Decimal | None:
+        """The exact last price of ``symbol`` (``None`` before its first bar)."""
+        close = self._closes.pop(symbol, None)
+        if close is not None:
+            self._last[symbol] = to_decimal(close)
+        return self._last.get(symbol)
+
+    def _marks(self) -> dict[str, Decimal]:
+        for symbol in list(self._closes):
+            self._mark(symbol)
+        return self._last
+
     def _buying_power(self) -> Decimal:
         committed = sum(
             (
                 (w.order.qty - w.order.filled_qty)
-                * (w.request.limit_price or self._last.get(w.order.symbol) or w.request.decision_price)
+                * (w.request.limit_price or self._mark(w.order.symbol) or w.request.decision_price)
                 for orders in self._working.values()
                 for w in orders
                 if w.order.side is Side.BUY

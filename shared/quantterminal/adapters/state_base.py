@@ -146,6 +146,8 @@ class VersionedStateStore(ABC):
             doc, version = self._read(key)
             current = load(doc, version)
             new = change(current)
+            if new is current:  # the change changed nothing: no write, no new version
+                return current
             text = new.to_json()  # validates: a bad value raises before anything is written
             if self._cas(key, text, version, ttl(new), index):
                 return replace(new, version=version + 1)

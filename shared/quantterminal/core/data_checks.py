@@ -8,6 +8,7 @@ symbol, between consecutive bars.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from bisect import bisect_right
 from collections import Counter
@@ -97,3 +98,22 @@ def find_gaps(bars_by_symbol: Mapping[str, Sequence[Bar]], min_sessions: int = 1
                     gaps.append(Gap(symbol, before, after, missing))
             i = j
     return gaps
+
+
+def merge_bars(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> list[Bar]:
+    """All bars in time order; bars with the same timestamp come in symbol order.
+
+    Raises ``ValueError`` if a symbol's bars are out of order or carry another symbol.
+    """
+    for symbol, bars in bars_by_symbol.items():
+        previous: datetime | None = None
+        for bar in bars:
+            if bar.symbol != symbol:
+                raise ValueError(f"bar for {bar.symbol} found among bars of {symbol}")
+            if previous is not None and bar.timestamp <= previous:
+                raise ValueError(f"{symbol}: bars not strictly increasing at {bar.timestamp.isoformat()}")
+            previous = bar.timestamp
+    ordered = [bars_by_symbol[s] for s in sorted(bars_by_symbol)]
+    if len(ordered) == 1:
+        return list(ordered[0])
+    return list(heapq.merge(*ordered, key=attrgetter("timestamp")))

@@ -91,11 +91,21 @@ class ResidentStrategies:
             on_bar = self._live.get((name, symbol))
             if on_bar is None:
                 on_bar = self._live[(name, symbol)] = engine.strategy_cls(symbol, engine.params).on_bar
-            out[name] = _ANSWERS[on_bar(bar)]
+            answer = on_bar(bar)
+            # identity, not a dict: an Enum's hash is a Python call, and this runs for every bar
+            out[name] = (
+                _NONE
+                if answer is None
+                else _LONG
+                if answer is Direction.LONG
+                else _FLAT
+                if answer is Direction.FLAT
+                else _SHORT
+            )
         return out
 
 
-_ANSWERS: dict[Direction | None, Consumed] = {d: Consumed(d, True) for d in (*Direction, None)}
+_NONE, _LONG, _FLAT, _SHORT = (Consumed(d, True) for d in (None, Direction.LONG, Direction.FLAT, Direction.SHORT))
 
 
 class TradingDesk:
@@ -125,16 +135,18 @@ class TradingDesk:
 
     def fresh(self, update: BarUpdate, now: datetime) -> bool:
         """Whether ``update`` may be traded on at ``now``."""
-        if update.source in (BarSource.BACKFILL, BarSource.REVISION, BarSource.DAILY):
+        source = update.source
+        if source is BarSource.BACKFILL or source is BarSource.REVISION or source is BarSource.DAILY:
             return False
-        return now - (update.bar.timestamp + self.interval) <= self.max_bar_age
+        return now - update.bar.timestamp <= self.interval + self.max_bar_age
 
-    def step(self, update: BarUpdate, now: datetime) -> BarOutcome:
+    def step(self, update: BarUpdate, now: datetime, answers: Mapping[str, Consumed] | None = None) -> BarOutcome:
         """The kernel's whole step for one bar, in every environment: every strategy decides,
         then this symbol's limit orders older than the cancel age are canceled. (Only this
         symbol's: on a replay clock another symbol's bar may already be past this one's next
-        bar, which has not had its chance to fill them yet.)"""
-        outcome, open_orders = self._decide(update, now)
+        bar, which has not had its chance to fill them yet.) ``answers``: the strategies' answers
+        to this bar, if the caller has already fed it to them."""
+        outcome, open_orders = self._decide(update, now, answers)
         stale = self.cancel_stale(now, update.bar.symbol, open_orders=open_orders)
         return replace(outcome, canceled=tuple(stale)) if stale else outcome
 
@@ -142,7 +154,9 @@ class TradingDesk:
         """Every strategy's decision on one bar (no cancels: ``step`` is the whole step)."""
         return self._decide(update, now)[0]
 
-    def _decide(self, update: BarUpdate, now: datetime) -> tuple[BarOutcome, list[OpenOrder] | None]:
+    def _decide(
+        self, update: BarUpdate, now: datetime, answers: Mapping[str, Consumed] | None = None
+    ) -> tuple[BarOutcome, list[OpenOrder] | None]:
         """The decisions, and the open orders read before them (``None``: not read)."""
         bar = update.bar
         if update.source is BarSource.REVISION:
@@ -150,10 +164,14 @@ class TradingDesk:
             return BarOutcome(bar, False, {}), None
         traded = self.fresh(update, now)
         engines = self.engines
-        consumed = self.strategies.answers(engines, bar)
+        consumed = self.strategies.answers(engines, bar) if answers is None else answers
         acting = traded and any(c.wanted is not None for c in consumed.values())
-        held = self.store.positions_in(self.account, bar.symbol) if acting else []
-        open_orders = self.store.open_orders(self.account) if acting else []
+        if acting:
+            held = self.store.positions_in(self.account, bar.symbol)
+            open_orders = self.store.open_orders(self.account)
+            qty = {p.strategy: p.qty for p in held} if held else {}
+        else:
+            held, open_orders, qty = [], [], {}
         views: list[AccountView] = []
 
         def view() -> AccountView:  # built once, and only if some strategy sizes an order
@@ -162,15 +180,7 @@ class TradingDesk:
             return views[0]
 
         decisions = {
-            name: engines[name].act(
-                bar,
-                answer,
-                view,
-                now,
-                traded,
-                open_orders,
-                sum(p.qty for p in held if p.strategy == name),
-            )
+            name: engines[name].act(bar, answer, view, now, traded, open_orders, qty.get(name, 0))
             for name, answer in consumed.items()
         }
         if traded and self.ledger is not None:

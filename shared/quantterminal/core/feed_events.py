@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from quantterminal.core.models import Bar, Quote, Trade
 
@@ -24,9 +25,8 @@ class BarSource(enum.Enum):
     DAILY = "daily"  # the provider's daily bar (not a minute)
 
 
-@dataclass(frozen=True, slots=True)
-class BarUpdate:
-    """A bar and its provenance."""
+class BarUpdate(NamedTuple):
+    """A bar and its provenance (a named tuple: one is made for every bar, so it must be cheap)."""
 
     bar: Bar
     source: BarSource

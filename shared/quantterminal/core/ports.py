@@ -264,6 +264,10 @@ class SimulatedVenue(Broker, Protocol):
         """Every order received, terminal or not."""
         ...
 
+    def working(self, symbol: str) -> bool:
+        """Whether an order in ``symbol`` is still being worked."""
+        ...
+
 
 class HistoryUnavailable(Exception):  # noqa: N818 - a state of the provider, not a bug
     """The historical data API cannot answer now (down, throttled, unreachable)."""

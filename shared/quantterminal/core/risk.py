@@ -183,14 +183,19 @@ def evaluate(
 
 
 def settle(state: RiskState, client_order_id: str, remaining_qty: int) -> RiskState:
-    """Shrink an order's reservation to what is still unfilled; drop it at zero (order done)."""
+    """Shrink an order's reservation to what is still unfilled; drop it at zero (order done).
+    Returns ``state`` itself when nothing changes."""
     kept = []
+    changed = False
     for r in state.reservations:
-        if r.client_order_id != client_order_id:
+        if r.client_order_id != client_order_id or remaining_qty >= r.qty:
             kept.append(r)
-        elif remaining_qty > 0:
-            kept.append(replace(r, qty=min(r.qty, remaining_qty)))
-    return replace(state, reservations=tuple(kept))
+        else:
+            changed = True
+            if remaining_qty > 0:
+                kept.append(replace(r, qty=remaining_qty))
+    # Unchanged: the same object back, so the store need not write it.
+    return replace(state, reservations=tuple(kept)) if changed else state
 
 
 def halt(state: RiskState, reason: str, now: datetime) -> RiskState:

@@ -54,7 +54,7 @@ class RiskGate:
 
     def position(self, symbol: str) -> int:
         """Signed shares of ``symbol`` the state store books for the whole account."""
-        return sum(p.qty for p in self.store.positions(self.account) if p.symbol == symbol)
+        return sum(p.qty for p in self.store.positions_in(self.account, symbol))
 
     def check(self, intent: OrderIntent, account: AccountView, now: datetime) -> RiskDecision:
         """Evaluate ``intent``; if accepted, its reservation is stored before this returns. The

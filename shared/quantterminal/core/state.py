@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from quantterminal.core.models import Side
@@ -129,9 +130,9 @@ class PositionState:
 
     KIND = "position"
 
-    @property
+    @cached_property
     def qty(self) -> int:
-        """Signed shares held."""
+        """Signed shares held (computed once: positions are read on every decision)."""
         return sum(q for q, _ in self.lots)
 
     @property

@@ -62,11 +62,14 @@ class Decision:
     placed: BrokerOrder | None = None
     note: str = ""
     wanted: Direction | None = None  # the strategy's answer (None: none yet)
+    idle: bool = False  # nothing to do: no answer yet, or positioned as wanted with no order working
 
 
-_WARMING_UP = Decision(note="warming up")
+_WARMING_UP = Decision(note="warming up", idle=True)
 _ALREADY_PROCESSED = Decision(note="bar already processed")
-_ALREADY_POSITIONED = {d: Decision(note="already positioned", wanted=d) for d in Direction}
+_LONG_HELD, _FLAT_HELD, _SHORT_HELD = (
+    Decision(note="already positioned", wanted=d, idle=True) for d in (Direction.LONG, Direction.FLAT, Direction.SHORT)
+)
 
 
 class TradingEngine:
@@ -150,7 +153,8 @@ class TradingEngine:
             position = self.store.get_position(self.account, name, bar.symbol).qty
         held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
         if wanted is held and not working:
-            return _ALREADY_POSITIONED[wanted]  # the common bar: nothing to do, nothing built
+            # the common bar: nothing to do, nothing built (identity: an Enum's hash is a Python call)
+            return _LONG_HELD if wanted is Direction.LONG else _FLAT_HELD if wanted is Direction.FLAT else _SHORT_HELD
         signal = Signal(name, bar.symbol, bar.timestamp, wanted, bar.close)
         if not trade:
             return Decision(signal, note="stale bar: no order", wanted=wanted)
