@@ -255,18 +255,21 @@ class _Run:
         quiet, last_answers = self.quiet, self.last_answers
         live = BarSource.PROVIDER
         skip_quiet = SKIP_QUIET
+        intraday = self.interval if self.interval < _DAY else None
+        fills = venue.fills
+        current = self.current_ts
         for bar in bars:
             ts = bar.timestamp
             symbol = bar.symbol
-            if ts != self.current_ts:
-                if self.current_ts is not None:
-                    self._record_equity(self.current_ts)
-                self.current_ts = ts
+            if ts != current:
+                if current is not None:
+                    self._record_equity(current)
+                current = self.current_ts = ts
             venue.on_bar(bar)
-            if len(venue.fills) > self.booked:
+            if len(fills) > self.booked:
                 self._take_fills()
             closes[symbol] = bar.close
-            now = self.clock(bar)
+            now = ts + intraday if intraday is not None else self.clock(bar)
             answers = strategies.answers(engines, bar)
             # A quiet symbol (its last step was idle for every strategy, no order of it is working
             # or awaited) whose strategies answer as on its last bar would get the same idle step:

@@ -82,15 +82,15 @@ class ResidentStrategies:
     which never restarts, so a snapshot per bar would only cost time."""
 
     def __init__(self) -> None:
-        self._live: dict[tuple[str, str], Callable[[Bar], Direction | None]] = {}
+        self._live: dict[str, list[tuple[str, Callable[[Bar], Direction | None]]]] = {}  # by symbol
 
     def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
         symbol = bar.symbol
+        live = self._live.get(symbol)
+        if live is None:
+            live = self._live[symbol] = [(n, e.strategy_cls(symbol, e.params).on_bar) for n, e in engines.items()]
         out = {}
-        for name, engine in engines.items():
-            on_bar = self._live.get((name, symbol))
-            if on_bar is None:
-                on_bar = self._live[(name, symbol)] = engine.strategy_cls(symbol, engine.params).on_bar
+        for name, on_bar in live:
             answer = on_bar(bar)
             # identity, not a dict: an Enum's hash is a Python call, and this runs for every bar
             out[name] = (
