@@ -12,19 +12,33 @@ in-process store). The document is versioned JSON, exact (Decimals as text, UTC 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 from quantterminal.core.broker import BrokerOrder
 from quantterminal.core.feed_codec import decode_order_update, encode_order_update
+from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Side
 from quantterminal.core.order_state import OrderUpdate
 from quantterminal.core.orders import OrderRequest, OrderType
 from quantterminal.core.portfolio import Portfolio, Position
 
 ACCOUNT_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """How the simulated broker behaves."""
+
+    initial_cash: Decimal = Decimal(100_000)
+    latency: timedelta = timedelta(milliseconds=50)
+    fills: FillModel = field(default_factory=FillModel)
+    chaos: bool = False
+    duplicate_rate: float = 0.3
+    max_delay: timedelta = timedelta(seconds=90)
+    seed: int = 0
 
 
 class AccountJournal(Protocol):

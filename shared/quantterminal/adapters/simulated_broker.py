@@ -31,6 +31,7 @@ from decimal import Decimal
 from quantterminal.adapters.simulated_account import (
     AccountJournal,
     AccountSnapshot,
+    SimulatorConfig,
     WorkingOrder,
     decode_account,
     encode_account,
@@ -42,26 +43,13 @@ from quantterminal.core.broker import (
     BrokerRejected,
     BrokerUnavailable,
 )
-from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar, Fill, Side
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.order_state import TERMINAL_STATUSES, Execution, OrderUpdate
 from quantterminal.core.orders import OrderRequest, OrderType
 from quantterminal.core.portfolio import Portfolio
 
-
-@dataclass(frozen=True)
-class SimulatorConfig:
-    """How the simulated broker behaves."""
-
-    initial_cash: Decimal = Decimal(100_000)
-    latency: timedelta = timedelta(milliseconds=50)
-    fills: FillModel = field(default_factory=FillModel)
-    chaos: bool = False
-    duplicate_rate: float = 0.3
-    max_delay: timedelta = timedelta(seconds=90)
-    seed: int = 0
-
+__all__ = ["SimulatedBroker", "SimulatorConfig"]  # the config is defined with the account it configures
 
 _MINUTE = timedelta(minutes=1)
 
