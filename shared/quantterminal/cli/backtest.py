@@ -350,6 +350,7 @@ def _summary_table(results: dict[str, BacktestResult]) -> Table:
     row("orders placed", [str(len(r.orders)) for r in results.values()])
     row("orders not filled", [str(len(r.not_filled)) for r in results.values()])
     row("refused by risk", [_refusals(r) for r in results.values()])
+    row("trading halted", [r.halted or "-" for r in results.values()])
     row("closed before a gap", [str(len(r.gap_exits)) for r in results.values()])
     row(
         "open at end",

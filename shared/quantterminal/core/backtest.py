@@ -63,7 +63,7 @@ from quantterminal.core.sessions import session_date
 from quantterminal.core.state import PositionState
 from quantterminal.core.strategies import build_params
 from quantterminal.core.trades import RoundTrip, RoundTripBook
-from quantterminal.core.trading import Consumed, Decision, TradingEngine
+from quantterminal.core.trading import HALTED, Consumed, Decision, TradingEngine
 from quantterminal.core.trading_config import TradingConfig
 
 _PROGRESS_EVERY = 65_536
@@ -131,6 +131,7 @@ class BacktestResult:
     open_positions: dict[str, int]
     metrics: Metrics
     refused: list[OrderOutcome] = field(default_factory=list)  # by the risk manager, with the rule
+    halted: str = ""  # when and why trading was halted, if it was (nothing is traded after that)
     interval: timedelta = _MINUTE  # the bar size found in the data
     gaps: list[Gap] = field(default_factory=list)  # holes in the data, by symbol
     gap_exits: list[Fill] = field(default_factory=list)  # positions closed before a hole
@@ -229,6 +230,7 @@ class _Run:
         self.signals: list[Signal] = []
         self.orders: list[OrderRequest] = []
         self.refused: list[OrderOutcome] = []
+        self.halted = ""
         self.not_filled: list[OrderOutcome] = []
         self.gap_exits: list[Fill] = []
         self.curve: list[tuple[datetime, float]] = []
@@ -279,7 +281,7 @@ class _Run:
                 for name, decision in outcome.decisions.items():
                     if decision.wanted is not None and decision.wanted is not self.last_wanted.get((name, symbol)):
                         self._note(name, bar, decision)
-                    elif decision.order is not None:
+                    elif decision.order is not None or decision.note.startswith(HALTED):
                         self._note_order(decision, now)
                 quiet[symbol] = (
                     all(d.idle for d in outcome.decisions.values())
@@ -296,12 +298,15 @@ class _Run:
         assert decision.wanted is not None
         self.last_wanted[(name, bar.symbol)] = decision.wanted
         self.signals.append(Signal(name, bar.symbol, bar.timestamp, decision.wanted, bar.close))
-        if decision.order is not None:
+        if decision.order is not None or decision.note.startswith(HALTED):
             self._note_order(decision, self.clock(bar))
 
     def _note_order(self, decision: Decision, now: datetime) -> None:
         order, risk = decision.order, decision.risk
-        assert order is not None
+        if order is None:  # a decision not carried out because trading is halted
+            if not self.halted:
+                self.halted = f"{now:%Y-%m-%d %H:%M} UTC, {decision.note}"
+            return
         if risk is not None and not risk.accepted:
             self.refused.append(OrderOutcome(order, now, risk.reason, risk.rule))
             return
@@ -371,6 +376,7 @@ class _Run:
             open_positions={p.symbol: p.qty for p in self.venue.positions()},
             metrics=metrics,
             refused=self.refused,
+            halted=self.halted,
             gap_exits=self.gap_exits,
         )
 

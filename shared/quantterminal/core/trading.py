@@ -39,6 +39,7 @@ from quantterminal.core.state import OpenOrder, PositionState
 from quantterminal.core.strategies import StrategyParams, build_params, restore_strategy, strategy_class
 from quantterminal.core.trading_config import TradingConfig
 
+HALTED = "trading halted"  # the note of a decision not carried out because trading is halted
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
 
 
@@ -62,7 +63,7 @@ class Decision:
     placed: BrokerOrder | None = None
     note: str = ""
     wanted: Direction | None = None  # the strategy's answer (None: none yet)
-    idle: bool = False  # nothing to do: no answer yet, or positioned as wanted with no order working
+    idle: bool = False  # nothing to do: no answer yet, positioned as wanted with no order working, or halted
 
 
 _WARMING_UP = Decision(note="warming up", idle=True)
@@ -168,6 +169,11 @@ class TradingEngine:
         if self.config.risk.regular_hours_only and not is_market_open(now):
             # Not an order the risk manager must refuse every minute until the open: none is made.
             return Decision(signal, note="market closed: no order", wanted=wanted)
+        halted = self.store.get_risk_state(self.account)
+        if halted.halted:
+            # The halt was recorded (with its alert) when it happened; refusing the same wish
+            # again on every bar until someone resumes would only bury it in rejections.
+            return Decision(signal, note=f"{HALTED}: {halted.halt_reason}", wanted=wanted, idle=True)
         price = to_decimal(bar.close)
         side = Side.BUY if (wanted.sign or -position) > 0 else Side.SELL
         limit = self.config.limit_price(side, price)
