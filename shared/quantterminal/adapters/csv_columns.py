@@ -23,6 +23,7 @@ _PRICES = ("open", "high", "low", "close")
 # The canonical stamp, with its UTC offset: a naive stamp does not match (the slow path refuses it
 # by line); other ISO-8601 spellings are left to the slow path, which accepts them.
 _STAMP = "%Y-%m-%dT%H:%M:%S%z"
+_SLICE = 65_536  # rows turned into bars at a time
 
 
 def read_columns(path: Path, symbol: str, columns: list[str]) -> list[Bar] | None:
@@ -67,17 +68,23 @@ def read_columns(path: Path, symbol: str, columns: list[str]) -> list[Bar] | Non
     )
     if not valid:
         return None
-    return _bars(symbol, times.dt.to_pydatetime(), o, h, lo, c, v)
+    del frame, stamps  # the text columns are done with: keep the peak to the arrays and the bars
+    return _bars(symbol, times, o, h, lo, c, v)
 
 
-def _bars(symbol: str, stamps: Any, *columns: Any) -> list[Bar]:
-    o, h, lo, c, v = (col.tolist() for col in columns)
-    volumes = [int(x) for x in v]
+def _bars(symbol: str, times: Any, *columns: Any) -> list[Bar]:
+    """Bars made a slice at a time: Python floats and datetimes only for the slice at hand."""
+    bars: list[Bar] = []
     with paused_gc():
-        return [
-            Bar(symbol, t, op, hi, low, cl, vol)
-            for t, op, hi, low, cl, vol in zip(stamps.tolist(), o, h, lo, c, volumes, strict=True)
-        ]
+        for start in range(0, len(times), _SLICE):
+            end = start + _SLICE
+            stamps = times.iloc[start:end].dt.to_pydatetime().tolist()
+            o, h, lo, c, v = (col[start:end].tolist() for col in columns)
+            bars += [
+                Bar(symbol, t, op, hi, low, cl, int(vol))
+                for t, op, hi, low, cl, vol in zip(stamps, o, h, lo, c, v, strict=True)
+            ]
+    return bars
 
 
 @contextmanager
