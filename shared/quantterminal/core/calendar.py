@@ -41,6 +41,7 @@ def is_early_close(day: date) -> bool:
     return False
 
 
+@lru_cache(maxsize=8192)  # asked for every order and every decision: a pure function of the date
 def session_bounds(day: date) -> tuple[datetime, datetime] | None:
     """Open and close of the regular session on ``day`` in UTC, or ``None`` on a closed day."""
     if not is_trading_day(day):

@@ -95,10 +95,9 @@ def _roll(state: RiskState, account: AccountView, now: datetime) -> RiskState:
     today = session_date(now)
     if state.day != today:
         state = replace(state, day=today, opening_equity=account.equity, entries_halted_on=None)
-    peak = (
-        state.peak_equity if state.peak_equity is not None and state.peak_equity >= account.equity else account.equity
-    )
-    return replace(state, peak_equity=peak)
+    if state.peak_equity is not None and state.peak_equity >= account.equity:
+        return state  # the usual order: same day, no new peak -- nothing to copy
+    return replace(state, peak_equity=account.equity)
 
 
 def _trip(state: RiskState, account: AccountView, limits: RiskLimits, now: datetime) -> tuple[RiskState, list[str]]:
