@@ -55,6 +55,15 @@ def test_single_strategy_writes_trades_equity_and_plot(tmp_path: Path, capsys: p
     assert all(f["commission"] != "0" for f in fills)
     summary = rows(out / "summary.csv")
     assert summary[0]["strategy"] == "momentum"
+    # every order the kernel made, placed or refused, with the rule; the summary counts refusals
+    orders = rows(out / "orders.csv")
+    assert orders
+    assert {o["outcome"] for o in orders} <= {"placed", "not filled", "refused"}
+    assert {o["client_order_id"] for o in orders if o["outcome"] != "refused"} == {f["order_id"] for f in fills} | {
+        o["client_order_id"] for o in orders if o["outcome"] == "not filled"
+    }
+    assert "refused by risk" in printed
+    assert "orders placed" in printed
 
 
 def test_all_strategies_write_one_folder_each(tmp_path: Path) -> None:

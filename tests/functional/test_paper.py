@@ -45,6 +45,14 @@ def test_a_paper_day_trades_and_matches_the_backtests_decisions(
     out = capsys.readouterr().out
     assert "Paper run -- 1,169 bars" in out
     assert "no decision differs from the backtest" in out
+    # orders matched id for id, and nothing to explain: the run traded what was backtested
+    assert "orders and fills: matched by client order id" in out
+    explained = out[out.index("P&L: run minus backtest") :]
+    for name in ("momentum", "mean_reversion", "volatility_breakout"):
+        row = next(line for line in explained.splitlines() if name[:12] in line)
+        cells = [c.strip() for c in row.split("│") if c.strip()]
+        assert cells[1] == cells[2], f"{name}: backtest and run P&L differ: {row}"
+        assert all(c in ("0.00", "-0.00") for c in cells[3:]), row
     assert (tmp_path / "divergence.png").read_bytes().startswith(b"\x89PNG")
     orders, fills = orders_and_fills(url)
     assert len(orders) >= 20
