@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from quantterminal.core.calendar import session_bounds
-from quantterminal.core.ports import HistoricalBars, HistoryUnavailable, Ledger
+from quantterminal.core.ports import HistoricalBars, HistoryUnavailable, MarketHistory
 from quantterminal.core.sessions import session_date
 
 MINUTE = timedelta(minutes=1)
@@ -52,7 +52,7 @@ def last_sessions(now: datetime, sessions: int) -> tuple[datetime, datetime]:
 
 
 def backfill(
-    ledger: Ledger, history: HistoricalBars, symbols: Sequence[str], start: datetime, end: datetime
+    ledger: MarketHistory, history: HistoricalBars, symbols: Sequence[str], start: datetime, end: datetime
 ) -> list[SymbolBackfill]:
     """Fill every symbol's missing minutes in ``[start, end)`` from ``history``."""
     results = []

@@ -29,7 +29,7 @@ from typing import Protocol
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar, Direction, Fill
 from quantterminal.core.order_state import OrderUpdate
-from quantterminal.core.ports import Ledger, StateStore
+from quantterminal.core.ports import StateStore, TradeJournal
 from quantterminal.core.records import EquitySnapshot
 from quantterminal.core.risk import AccountView
 from quantterminal.core.state import OpenOrder, PositionState
@@ -119,7 +119,7 @@ class TradingDesk:
         account: str,
         view: Callable[[Bar, Sequence[PositionState]], AccountView],
         max_bar_age: timedelta = DEFAULT_MAX_BAR_AGE,
-        ledger: Ledger | None = None,
+        ledger: TradeJournal | None = None,
         strategies: StrategyHost | None = None,
         interval: timedelta = MINUTE,
     ) -> None:

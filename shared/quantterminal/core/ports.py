@@ -1,6 +1,7 @@
 """The small interfaces the core needs from the outside world. Adapters implement them.
 
-- ``Ledger``: the time-series and audit store (PostgreSQL in AWS, SQLite on a laptop).
+- ``Ledger``: the time-series and audit store (PostgreSQL in AWS, SQLite on a laptop), in the
+  roles its callers need: ``MarketHistory``, ``TradeJournal``, ``TradeHistory``, ``Quarantine``.
 - ``StateStore``: the hot state shared between processes (Redis in AWS, memory on a laptop).
 - ``Broker``: where orders go (Alpaca; the simulated broker on a laptop and in tests).
 - ``HistoricalBars``: past minute bars, to fill gaps in a live feed (Alpaca's historical API).
@@ -23,12 +24,10 @@ from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent,
 from quantterminal.core.state import OpenOrder, PositionState, RiskState
 
 
-class Ledger(Protocol):
-    """History of record: bars, ticks, orders, order events, fills, signals, risk events, equity.
+class MarketHistory(Protocol):
+    """Bars and ticks of record: what the feed and backfill write, what backtests and warm-ups read.
 
-    Writes are idempotent (natural keys), so any of them may be retried or redelivered. Order
-    events and fills are append-only. Days (``on`` queries) are New York trading dates.
-    """
+    Writes are idempotent (natural keys), so they may be retried or redelivered."""
 
     def ingest_bars(self, bars: Sequence[Bar]) -> IngestReport:
         """Store bars keyed by (symbol, start time); a changed bar replaces the stored one and
@@ -61,6 +60,13 @@ class Ledger(Protocol):
         """Regular-session minutes in ``[start, end)`` with no stored bar (for backfill)."""
         ...
 
+
+class TradeJournal(Protocol):
+    """What the trading kernel writes as it trades (orders, order events, fills, signals, risk
+    events, equity) and the one thing it reads back: a strategy's fills, to rebook a late execution.
+
+    Writes are idempotent; order events and fills are append-only."""
+
     def record_order(self, order: OrderRequest) -> bool:
         """Store an order once; ``False`` if its client order id was already recorded."""
         ...
@@ -84,6 +90,15 @@ class Ledger(Protocol):
     def record_equity(self, snapshot: EquitySnapshot) -> None:
         """Store an equity snapshot (one per account and time; the latest write wins)."""
         ...
+
+    def fills_for(self, strategy: str, symbol: str) -> list[Fill]:
+        """Every fill of ``strategy``'s orders in ``symbol``, in execution order (time, id)."""
+        ...
+
+
+class TradeHistory(Protocol):
+    """The trading record read back: reports, the API, divergence. Days (``on`` queries) are New
+    York trading dates."""
 
     def orders_on(self, day: date) -> list[OrderRequest]:
         """Orders decided on New York date ``day``, in decision order."""
@@ -109,10 +124,6 @@ class Ledger(Protocol):
         """Fills executed in ``[start, end)``, in time order."""
         ...
 
-    def fills_for(self, strategy: str, symbol: str) -> list[Fill]:
-        """Every fill of ``strategy``'s orders in ``symbol``, in execution order (time, id)."""
-        ...
-
     def signals_between(self, start: datetime, end: datetime) -> list[Signal]:
         """Decisions on bars starting in ``[start, end)``, in time order."""
         ...
@@ -125,6 +136,10 @@ class Ledger(Protocol):
         """Equity snapshots of ``account`` in ``[start, end)``, in time order."""
         ...
 
+
+class Quarantine(Protocol):
+    """Records that could not be written, kept with the reason."""
+
     def quarantine(self, kind: str, reason: str, record: str) -> None:
         """Keep a record that could not be written (``record`` as JSON), with the reason."""
         ...
@@ -132,6 +147,12 @@ class Ledger(Protocol):
     def quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
         """The latest quarantined records, newest first."""
         ...
+
+
+class Ledger(MarketHistory, TradeJournal, TradeHistory, Quarantine, Protocol):
+    """The history of record, every role in one store (PostgreSQL in AWS, SQLite on a laptop).
+    Callers ask for the role they need (``TradeJournal`` for the kernel, ``TradeHistory`` for
+    reports, ``MarketHistory`` for bars); the composition roots hand them the whole ledger."""
 
     def close(self) -> None:
         """Release connections."""

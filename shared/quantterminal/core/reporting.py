@@ -30,7 +30,7 @@ from quantterminal.core.models import Fill, Side
 from quantterminal.core.money import ZERO
 from quantterminal.core.orders import OrderRequest, OrderType
 from quantterminal.core.portfolio import Position
-from quantterminal.core.ports import Ledger
+from quantterminal.core.ports import TradeHistory
 from quantterminal.core.records import EquitySnapshot, RiskEvent
 from quantterminal.core.sessions import day_bounds, session_date
 from quantterminal.core.trades import RoundTrip, RoundTripBook
@@ -363,7 +363,7 @@ def daily_report(
     )
 
 
-def report_for(ledger: Ledger, account: str, day: date, since: datetime) -> DailyReport:
+def report_for(ledger: TradeHistory, account: str, day: date, since: datetime) -> DailyReport:
     """The daily report of ``day`` from the ledger; "to date" figures count from ``since``."""
     end = day_bounds(day)[1]
     return daily_report(

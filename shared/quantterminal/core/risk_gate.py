@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from quantterminal.core.ports import Ledger, StateStore
+from quantterminal.core.ports import StateStore, TradeJournal
 from quantterminal.core.records import RiskEvent
 from quantterminal.core.risk import (
     AccountView,
@@ -43,7 +43,7 @@ class RiskGate:
         store: StateStore,
         account: str,
         limits: RiskLimits | None = None,
-        ledger: Ledger | None = None,
+        ledger: TradeJournal | None = None,
         alert: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store

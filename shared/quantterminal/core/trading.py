@@ -30,7 +30,7 @@ from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.order_state import TERMINAL_STATUSES, OrderUpdate, from_open_order
 from quantterminal.core.orders import OrderRequest, OrderType, client_order_id
-from quantterminal.core.ports import Broker, Ledger, StateStore
+from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.records import OrderEvent
 from quantterminal.core.risk import AccountView, OrderIntent, RiskDecision
 from quantterminal.core.risk_gate import RiskGate
@@ -83,7 +83,7 @@ class TradingEngine:
         store: StateStore,
         broker: Broker,
         gate: RiskGate,
-        ledger: Ledger | None = None,
+        ledger: TradeJournal | None = None,
         params: dict[str, Any] | None = None,
         config: TradingConfig | None = None,
         wait: Callable[[int], None] = lambda attempt: None,
