@@ -109,9 +109,9 @@ def run_handler(bars: list[Bar]) -> dict[str, Any]:
 
     from lambdas import bar_handler, observability, order_events, wiring
     from quantterminal.adapters.postgres_ledger import PostgresLedger
-    from quantterminal.adapters.runtime import Runtime
     from quantterminal.core.feed_codec import encode_bar_update, encode_order_update
     from quantterminal.core.feed_events import BarSource, BarUpdate
+    from quantterminal.wiring.runtime import Runtime
     from tests.lambdas.harness import Context, kinesis_event
     from tests.services import POSTGRES_URL, drop_schema, new_schema
 

@@ -29,7 +29,6 @@ from pathlib import Path
 
 from quantterminal.adapters import alpaca_data
 from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.adapters.factories import open_ledger
 from quantterminal.adapters.feed_connection import FeedSettings
 from quantterminal.adapters.feed_service import FeedPipeline, FeedService
 from quantterminal.adapters.ledger_sink import LedgerSink
@@ -37,6 +36,7 @@ from quantterminal.adapters.replay_server import ReplayServer
 from quantterminal.core.bar_builder import MinuteBarBuilder
 from quantterminal.core.metrics import percentile
 from quantterminal.core.models import Bar
+from quantterminal.wiring.factories import open_ledger
 
 TAPE = Path(__file__).resolve().parents[2] / "shared" / "data" / "lean" / "ticks" / "SPY_trades_2013-10-07.csv.gz"
 

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from lambdas.observability import logger
-from quantterminal.adapters.runtime import ledger_from_env
+from quantterminal.wiring.runtime import ledger_from_env
 
 
 @logger.inject_lambda_context

@@ -3,7 +3,7 @@ reused (connections to Aurora, Redis and Alpaca survive between invocations)."""
 
 from __future__ import annotations
 
-from quantterminal.adapters.runtime import Runtime
+from quantterminal.wiring.runtime import Runtime
 
 _runtime: Runtime | None = None
 

@@ -16,7 +16,6 @@ import psycopg2
 import pytest
 
 from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.adapters.factories import open_ledger, redact
 from quantterminal.adapters.ledger_base import LedgerError, LedgerIntegrityError
 from quantterminal.adapters.migrations import MigrationError, load_migrations
 from quantterminal.adapters.postgres_ledger import PostgresLedger
@@ -26,6 +25,7 @@ from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
 from quantterminal.core.orders import OrderRequest, OrderType
 from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
 from quantterminal.wiring.backtest import run_backtest
+from quantterminal.wiring.factories import open_ledger, redact
 from tests.helpers import bar
 from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 

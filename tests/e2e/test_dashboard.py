@@ -164,9 +164,9 @@ def test_behind_api_gateway_without_an_event_stream_the_page_polls(tmp_path: Pat
     from quantterminal.adapters.http_api import build_api
     from quantterminal.adapters.local_api import LocalApiServer
     from quantterminal.adapters.memory_state import MemoryStateStore
-    from quantterminal.adapters.runtime import Runtime
     from quantterminal.adapters.simulated_broker import SimulatedBroker
     from quantterminal.adapters.sqlite_ledger import SqliteLedger
+    from quantterminal.wiring.runtime import Runtime
 
     ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
     ledger.migrate()

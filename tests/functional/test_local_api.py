@@ -15,9 +15,9 @@ import pytest
 from quantterminal.adapters.http_api import build_api
 from quantterminal.adapters.local_api import LocalApiServer, api_key
 from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.simulated_broker import SimulatedBroker
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
+from quantterminal.wiring.runtime import Runtime
 
 KEY = "test-key-123"
 

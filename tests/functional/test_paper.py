@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from quantterminal.adapters.factories import open_ledger
 from quantterminal.cli.main import main
+from quantterminal.wiring.factories import open_ledger
 from tests.services import (
     POSTGRES_URL,
     REDIS_URL,

@@ -10,12 +10,12 @@ from pathlib import Path
 from quantterminal.adapters.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.bus import LocalBus
 from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.paper import PaperTrader
-from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
 from quantterminal.core.feed_codec import encode_bar_update
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
+from quantterminal.wiring.paper import PaperTrader
+from quantterminal.wiring.runtime import Runtime
 from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca
 from tests.fakes.alpaca_stream import FakeTradingStream
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from quantterminal.adapters.factories import open_ledger, open_state_store
+from quantterminal.wiring.factories import open_ledger, open_state_store
 from tests.paper_books import check_books
 from tests.services import POSTGRES_URL, REDIS_URL, check_postgres, check_redis, drop_schema, new_schema, require
 

@@ -15,13 +15,13 @@ import pytest
 from lambdas import bar_handler, order_events, recorder, wiring
 from quantterminal.adapters.postgres_ledger import PostgresLedger
 from quantterminal.adapters.redis_state import RedisStateStore
-from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.core.feed_codec import encode_bar_update, encode_order_update
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar
 from quantterminal.core.order_state import OrderUpdate
+from quantterminal.wiring.runtime import Runtime
 from tests.services import (
     POSTGRES_URL,
     REDIS_URL,

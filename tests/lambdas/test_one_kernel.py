@@ -10,8 +10,6 @@ from decimal import Decimal
 from lambdas import wiring
 from quantterminal.adapters.bus import LocalBus
 from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.paper import BARS, PaperTrader
-from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
 from quantterminal.core.backtest import BacktestConfig
@@ -23,6 +21,8 @@ from quantterminal.core.fill_model import FillModel
 from quantterminal.core.models import Bar, Fill
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.wiring.backtest import run_backtest
+from quantterminal.wiring.paper import BARS, PaperTrader
+from quantterminal.wiring.runtime import Runtime
 from tests.lambdas.harness import Live, run_bars
 
 NAMES = tuple(STRATEGIES)

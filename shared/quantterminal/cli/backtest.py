@@ -16,7 +16,6 @@ from rich.table import Table
 
 from quantterminal.adapters import reports
 from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source, sample_sets
-from quantterminal.adapters.factories import is_database_url, open_ledger, redact
 from quantterminal.adapters.ledger_base import LedgerError
 from quantterminal.cli.arguments import (
     bps,
@@ -40,6 +39,7 @@ from quantterminal.core.sessions import day_bounds, is_regular_hours
 from quantterminal.core.strategies import STRATEGIES, StrategyError, strategy_class
 from quantterminal.core.trading_config import TradingConfig
 from quantterminal.wiring.backtest import backtester
+from quantterminal.wiring.factories import is_database_url, open_ledger, redact
 
 DEFAULT_DATA = "sample:spy_2011"
 DEFAULTS = TradingConfig()

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source
-from quantterminal.adapters.factories import DEFAULT_DATABASE_URL, database_url, open_ledger, redact
 from quantterminal.adapters.ledger_base import LedgerError
 from quantterminal.adapters.migrations import MigrationError
 from quantterminal.cli.arguments import positive_int
 from quantterminal.cli.commands import COMMANDS
+from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, database_url, open_ledger, redact
 
 DATABASE_HELP = f"ledger URL: postgresql://... or sqlite:///FILE (default: $DATABASE_URL, else {DEFAULT_DATABASE_URL})"
 _ERRORS = (DataError, LedgerError, MigrationError, ValueError, OSError)

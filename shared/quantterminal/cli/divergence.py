@@ -16,7 +16,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from quantterminal.adapters.factories import open_ledger
 from quantterminal.adapters.reports import plot_equity
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
@@ -28,6 +27,7 @@ from quantterminal.core.reporting import LEDGER_START
 from quantterminal.core.sessions import day_bounds
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.wiring.backtest import run_backtest
+from quantterminal.wiring.factories import open_ledger
 
 
 def register(commands: Any) -> None:

@@ -170,10 +170,10 @@ def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any])
 
 
 def _run(args: argparse.Namespace) -> int:
-    from quantterminal.adapters.factories import open_ledger, redact  # noqa: PLC0415 - see the imports
     from quantterminal.adapters.kinesis_sink import KinesisSink  # noqa: PLC0415
     from quantterminal.adapters.ledger_sink import LedgerSink  # noqa: PLC0415
     from quantterminal.adapters.record_sink import bar_records  # noqa: PLC0415
+    from quantterminal.wiring.factories import open_ledger, redact  # noqa: PLC0415 - see the imports
 
     with ExitStack() as stack:
         source = open_source(args, stack)

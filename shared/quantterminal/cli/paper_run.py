@@ -18,15 +18,12 @@ from rich.table import Table
 from quantterminal.adapters.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.bus import LocalBus
 from quantterminal.adapters.csv_bars import DataError
-from quantterminal.adapters.factories import open_ledger, open_state_store, redact
 from quantterminal.adapters.http_api import build_api
 from quantterminal.adapters.ledger_sink import LedgerSink
 from quantterminal.adapters.local_api import KEY_FILE, STAGE, LocalApiServer, api_key
 from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.paper import BARS, PaperTrader
 from quantterminal.adapters.record_sink import bar_records
 from quantterminal.adapters.redis_state import RedisStateStore
-from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.secrets import SecretError
 from quantterminal.adapters.simulated_account import StoreJournal
 from quantterminal.adapters.simulated_broker import SimulatedBroker
@@ -36,6 +33,9 @@ from quantterminal.core.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.reconcile import Reconciler
 from quantterminal.core.reporting import LEDGER_START
 from quantterminal.core.strategies import STRATEGIES
+from quantterminal.wiring.factories import open_ledger, open_state_store, redact
+from quantterminal.wiring.paper import BARS, PaperTrader
+from quantterminal.wiring.runtime import Runtime
 
 
 def run(args: argparse.Namespace) -> int:

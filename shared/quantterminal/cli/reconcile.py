@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quantterminal.adapters.alpaca_broker import AlpacaBroker
-from quantterminal.adapters.factories import DEFAULT_DATABASE_URL, open_ledger, open_state_store
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.core.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.reconcile import Reconciler
 from quantterminal.core.risk_gate import RiskGate
+from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, open_ledger, open_state_store
 
 
 def register(commands: Any) -> None:

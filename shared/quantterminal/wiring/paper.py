@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from quantterminal.adapters.bus import LocalBus, Record
-from quantterminal.adapters.runtime import Runtime
 from quantterminal.adapters.simulated_broker import SimulatedBroker
 from quantterminal.core.feed_codec import RecordError, decode_bar_update, decode_order_update, encode_order_update
 from quantterminal.core.order_state import OrderUpdate
+from quantterminal.wiring.runtime import Runtime
 
 log = logging.getLogger(__name__)
 BARS, ORDERS = "bars", "orders"

@@ -24,7 +24,6 @@ from urllib.parse import quote
 
 from quantterminal import constants as c
 from quantterminal.adapters.alpaca_broker import AlpacaBroker
-from quantterminal.adapters.factories import open_ledger, open_state_store
 from quantterminal.adapters.postgres_ledger import PostgresLedger
 from quantterminal.adapters.secrets import secret_json
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
@@ -39,6 +38,7 @@ from quantterminal.core.state import PositionState
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.core.trading import TradingEngine
 from quantterminal.core.trading_config import TradingConfig
+from quantterminal.wiring.factories import open_ledger, open_state_store
 
 
 def database_url_from_secret(secret: Mapping[str, str]) -> str:
