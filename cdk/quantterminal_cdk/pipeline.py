@@ -53,12 +53,15 @@ class PipelineStack(Stack):
             c.ENV_SYMBOLS: settings.symbols,
             c.ENV_DB_SECRET_ID: data.database_secret.secret_arn,
             "REDIS_URL": data.redis_url,
-            c.ENV_ALPACA_SECRET_ID: data.alpaca_secret.secret_arn,
             c.ENV_TRADE_LOG_BUCKET: data.trade_log.bucket_name,
         }
-        self.bar_handler = self._function("BarHandler", "lambdas.bar_handler.handler", live_env, Duration.seconds(30))
+        # Least privilege: the Alpaca keys only where orders are placed or booked (bar handler,
+        # order events, reconcile) and where Alpaca's historical data is read (backfill; the same
+        # keys serve data). Every other function gets no broker and cannot trade.
+        alpaca_env = {**live_env, c.ENV_ALPACA_SECRET_ID: data.alpaca_secret.secret_arn}
+        self.bar_handler = self._function("BarHandler", "lambdas.bar_handler.handler", alpaca_env, Duration.seconds(30))
         self.order_events = self._function(
-            "OrderEvents", "lambdas.order_events.handler", live_env, Duration.seconds(30)
+            "OrderEvents", "lambdas.order_events.handler", alpaca_env, Duration.seconds(30)
         )
         self.recorder = self._function("Recorder", "lambdas.recorder.handler", live_env, Duration.seconds(60))
         self.api_handler = self._function("ApiHandler", "lambdas.api.handler", live_env, Duration.seconds(10))
@@ -74,8 +77,8 @@ class PipelineStack(Stack):
             Duration.minutes(2),
             memory=1024,
         )
-        self.backfill = self._function("Backfill", "lambdas.backfill.handler", live_env, Duration.minutes(5))
-        self.reconcile = self._function("Reconcile", "lambdas.reconcile.handler", live_env, Duration.seconds(60))
+        self.backfill = self._function("Backfill", "lambdas.backfill.handler", alpaca_env, Duration.minutes(5))
+        self.reconcile = self._function("Reconcile", "lambdas.reconcile.handler", alpaca_env, Duration.seconds(60))
         self.migrate = self._function(
             "Migrate",
             "lambdas.migrate.handler",
@@ -92,10 +95,11 @@ class PipelineStack(Stack):
             self.reconcile,
             self.migrate,
         )
+        self.with_alpaca_keys = (self.bar_handler, self.order_events, self.reconcile, self.backfill)
         for fn in self.functions:
             data.database_secret.grant_read(fn)
-            if fn is not self.migrate:
-                data.alpaca_secret.grant_read(fn)
+        for fn in self.with_alpaca_keys:
+            data.alpaca_secret.grant_read(fn)
         data.trade_log.grant_put(self.order_events)
         data.reports.grant_put(self.daily_report)
         data.alerts.grant_publish(self.daily_report)

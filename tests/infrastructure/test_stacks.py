@@ -301,3 +301,34 @@ def test_the_dashboard_is_served_from_a_private_bucket_with_the_api_on_the_same_
     assert all(
         b["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True for b in buckets.values()
     )
+
+
+def test_only_functions_that_trade_or_read_alpaca_data_get_the_alpaca_keys(synthesized: dict[str, Any]) -> None:
+    """Least privilege: the bar handler, order events and reconcile place or book orders; backfill
+    reads Alpaca's historical bars with the same keys. The API, the recorder, the daily report and
+    the migration get neither the secret's name nor the right to read it (and so no broker)."""
+    template = synthesized["pipe_t"]
+    functions = template.find_resources("AWS::Lambda::Function")
+    by_handler = {f["Properties"]["Handler"]: (lid, f) for lid, f in functions.items() if "Handler" in f["Properties"]}
+    trading = {
+        "lambdas.bar_handler.handler",
+        "lambdas.order_events.handler",
+        "lambdas.reconcile.handler",
+        "lambdas.backfill.handler",
+    }
+
+    def env(f: dict[str, Any]) -> dict[str, Any]:
+        return f["Properties"].get("Environment", {}).get("Variables", {})  # type: ignore[no-any-return]
+
+    with_env = {h for h, (_, f) in by_handler.items() if "ALPACA_SECRET_ID" in env(f)}
+    assert with_env == trading
+    secret = env(by_handler["lambdas.bar_handler.handler"][1])["ALPACA_SECRET_ID"]
+    role_of = {
+        h: f["Properties"]["Role"]["Fn::GetAtt"][0] for h, (_, f) in by_handler.items() if h.startswith("lambdas.")
+    }
+    readers = set()
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(s["Resource"] == secret for s in statements):
+            readers |= {r["Ref"] for r in policy["Properties"]["Roles"]}
+    assert {h for h, role in role_of.items() if role in readers} == trading

@@ -7,7 +7,8 @@ Environment (names in ``quantterminal.constants``):
   ``QT_MAX_BAR_AGE_SECONDS`` (default: ``TradingConfig``'s);
 - ``QT_DB_SECRET_ID`` -- the Aurora secret (host, port, username, password, dbname) -- or
   ``DATABASE_URL``; ``REDIS_URL`` (``rediss://`` for ElastiCache, which speaks TLS only);
-- the broker: Alpaca from ``ALPACA_SECRET_ID`` (or ``APCA_*`` variables).
+- the broker: Alpaca from ``ALPACA_SECRET_ID`` (or ``APCA_*`` variables); a function given
+  neither (the API, the recorder, the daily report) gets ``NoBroker`` and cannot trade.
 
 Lambdas build one ``Runtime`` per container (cold start) and reuse it across invocations.
 """
@@ -15,7 +16,7 @@ Lambdas build one ``Runtime`` per container (cold start) and reuse it across inv
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
@@ -30,6 +31,7 @@ from quantterminal.adapters.sqlite_ledger import SqliteLedger
 from quantterminal.core.desk import TradingDesk
 from quantterminal.core.models import Bar
 from quantterminal.core.money import to_decimal
+from quantterminal.core.order_state import OrderUpdate
 from quantterminal.core.ports import Broker, Ledger, StateStore
 from quantterminal.core.queries import AccountQueries
 from quantterminal.core.risk import AccountView
@@ -57,6 +59,25 @@ def ledger_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -
     if not db_url:
         raise ValueError(f"no ledger configured: set {c.ENV_DB_SECRET_ID} or DATABASE_URL")
     return open_ledger(db_url)
+
+
+class NoBrokerError(RuntimeError):
+    """A function wired without a broker tried to reach one."""
+
+
+class NoBroker:
+    """The broker of a function that must not trade (the API, the recorder, the daily report):
+    without the trading secret it is given this, and any attempt to reach a broker fails loudly
+    instead of placing an order with keys it should not hold."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> Any:
+        # Not BrokerUnavailable: that reads as "maybe placed, reconcile later"; this is a wiring error.
+        raise NoBrokerError(f"this function has no broker: set {c.ENV_ALPACA_SECRET_ID} where orders are placed")
+
+    submit = cancel = get_order = replace = open_orders = positions = account = _refuse
+
+    def on_update(self, handler: Callable[[OrderUpdate], None]) -> None:
+        """Nothing will ever arrive."""
 
 
 def trading_config_from_env(env: Mapping[str, str]) -> TradingConfig:
@@ -121,10 +142,11 @@ class Runtime:
         unknown = [n for n in names if n not in STRATEGIES]
         if unknown:
             raise ValueError(f"unknown strategies in {c.ENV_STRATEGIES}: {', '.join(unknown)}")
+        trades = bool(env.get(c.ENV_ALPACA_SECRET_ID) or env.get("APCA_API_KEY_ID"))
         return cls.build(
             open_state_store(env.get("REDIS_URL") or None),
             ledger_from_env(env, secrets_client),
-            AlpacaBroker.from_env(env, secrets_client),
+            AlpacaBroker.from_env(env, secrets_client) if trades else NoBroker(),
             account=env.get(c.ENV_ACCOUNT, "paper"),
             strategies=names,
             config=trading_config_from_env(env),
