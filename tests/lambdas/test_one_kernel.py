@@ -14,7 +14,7 @@ from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorCo
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
 from quantterminal.core.backtest import BacktestConfig
 from quantterminal.core.data_checks import merge_bars
-from quantterminal.core.divergence import divergence
+from quantterminal.core.divergence import StrategyDivergence, divergence
 from quantterminal.core.feed_codec import encode_bar_update
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.fill_model import FillModel
@@ -90,19 +90,14 @@ def test_backtest_paper_and_lambdas_place_the_same_orders_and_get_the_same_fills
     assert {str(e.details["client_order_id"]) for e in events if e.kind == "rejection"} == refused
 
 
-def test_divergence_of_a_paper_run_against_its_backtest_is_zero_by_every_cause(
-    lean_2013_rth: dict[str, list[Bar]],
-) -> None:
-    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
+def paper_against_backtest(day: dict[str, list[Bar]], broker: SimulatedBroker) -> dict[str, StrategyDivergence]:
+    """A paper run of ``day`` on ``broker``, and its divergence from the backtest of the same bars."""
     stream = merge_bars(day)
-    broker = SimulatedBroker()
-    paper = run_paper(stream, broker)
+    ledger = run_paper(stream, broker).ledger
     start, end = stream[0].timestamp, stream[-1].timestamp + timedelta(minutes=1)
-    ledger = paper.ledger
-    backtest = run_backtest(BacktestConfig(NAMES, account="paper"), day)
     events = [e for d in {b.timestamp.date() for b in stream} for e in ledger.risk_events_on(d)]
-    report = divergence(
-        backtest,
+    return divergence(
+        run_backtest(BacktestConfig(NAMES, account="paper"), day),
         ledger.signals_between(start, end),
         ledger.orders_between(start, end),
         ledger.fills_between(start, end),
@@ -110,6 +105,13 @@ def test_divergence_of_a_paper_run_against_its_backtest_is_zero_by_every_cause(
         Decimal(100_000),
         {s: bars[-1].close for s, bars in day.items()},
     )
+
+
+def test_divergence_of_a_paper_run_against_its_backtest_is_zero_by_every_cause(
+    lean_2013_rth: dict[str, list[Bar]],
+) -> None:
+    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
+    report = paper_against_backtest(day, SimulatedBroker())
     for d in report.values():
         assert d.disagreements == ()
         assert d.orders.backtest_only == d.orders.run_only == 0
@@ -121,21 +123,8 @@ def test_when_the_run_trades_differently_divergence_explains_every_cent(lean_201
     """A broker that fills a sliver of each bar's volume and answers late (chaos) is not the
     backtest's: the run's P&L differs, and the causes add up to the difference exactly."""
     day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
-    stream = merge_bars(day)
-    broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.0002), chaos=True, seed=3))
-    paper = run_paper(stream, broker)
-    start, end = stream[0].timestamp, stream[-1].timestamp + timedelta(minutes=1)
-    ledger = paper.ledger
-    backtest = run_backtest(BacktestConfig(NAMES, account="paper"), day)
-    events = [e for d in {b.timestamp.date() for b in stream} for e in ledger.risk_events_on(d)]
-    report = divergence(
-        backtest,
-        ledger.signals_between(start, end),
-        ledger.orders_between(start, end),
-        ledger.fills_between(start, end),
-        events,
-        Decimal(100_000),
-        {s: bars[-1].close for s, bars in day.items()},
+    report = paper_against_backtest(
+        day, SimulatedBroker(SimulatorConfig(fills=FillModel(participation=0.0002), chaos=True, seed=3))
     )
     explained = [d.explanation for d in report.values()]
     assert any(e.difference != 0 for e in explained)
