@@ -114,6 +114,7 @@ def test_divergence_of_a_paper_run_against_its_backtest_is_zero_by_every_cause(
     report = paper_against_backtest(day, SimulatedBroker())
     for d in report.values():
         assert d.disagreements == ()
+        assert d.missed == (), "every order attempt of the backtest was made by the run too"
         assert d.orders.backtest_only == d.orders.run_only == 0
         assert d.explanation.difference == 0
         assert all(v == 0 for v in d.explanation.parts.values())

@@ -157,6 +157,11 @@ def divergence(
         disagreements, missed = compare_decisions(
             name, [s for s in backtest.signals if s.strategy == name], mine, start
         )
+        # The run records a decision when it tries to place an order: a change that made the
+        # backtest try nothing (it was already positioned so) is not a miss.
+        tried = {(o.symbol, o.decision_time) for o in backtest.orders if o.strategy == name}
+        tried |= {(o.order.symbol, o.order.decision_time) for o in backtest.refused if o.order.strategy == name}
+        missed = [m for m in missed if (m.symbol, m.bar_time) in tried]
         b_orders = [o for o in backtest.orders if o.strategy == name]
         r_orders = [o for o in live_orders if o.strategy == name]
         b_fills = [f for f in backtest.fills if coid_strategy.get(f.order_id) == name]
