@@ -69,17 +69,21 @@ def one_symbol(min_bars: int) -> tuple[str, list[Bar]]:
     return symbol, series
 
 
-def _run_engine(name: str, min_bars: int, repeat: int, queue: Any) -> None:
-    symbol, bars = one_symbol(min_bars)
-    config = BacktestConfig((name,))
-    times = []
-    result = None
+def timed_runs(config: BacktestConfig, bars: dict[str, list[Bar]], repeat: int) -> tuple[list[float], Any]:
+    """``repeat`` timed runs of a fresh backtester (seconds each) and the last result."""
+    times, result = [], None
     for _ in range(repeat):
         runner = backtester(config)
         started = time.perf_counter()
-        result = runner.run({symbol: bars})
+        result = runner.run(bars)
         times.append(time.perf_counter() - started)
-    assert result is not None
+    return times, result
+
+
+def _run_engine(name: str, min_bars: int, repeat: int, queue: Any) -> None:
+    symbol, bars = one_symbol(min_bars)
+    config = BacktestConfig((name,))
+    times, result = timed_runs(config, {symbol: bars}, repeat)
     median = statistics.median(times)
     queue.put(
         {
@@ -96,7 +100,7 @@ def _run_engine(name: str, min_bars: int, repeat: int, queue: Any) -> None:
 
 
 def whole_process(rows: int, repeat: int) -> dict[str, Any]:
-    """``qterm backtest --strategy momentum`` on a CSV of ``rows`` real rows (repeated 52 weeks
+    """``qterm backtest --strategy momentum`` on a CSV of ``rows`` real rows (repeated whole weeks
     apart), as a child process: wall and CPU seconds, peak RSS."""
     symbol, bars = one_symbol(rows)
     path = Path(tempfile.gettempdir()) / f"{symbol}_1min_bench_{rows}.csv"
@@ -153,14 +157,7 @@ def _run_strategy(name: str, min_bars: int, repeat: int, queue: Any) -> None:
     share = Decimal(1) / len(bars)
     trading = TradingConfig(position_fraction=share, risk=RiskLimits(position_fraction=share))
     config = BacktestConfig((name,), trading=trading)
-    times = []
-    result = None
-    for _ in range(repeat):
-        runner = backtester(config)
-        started = time.perf_counter()
-        result = runner.run(bars)
-        times.append(time.perf_counter() - started)
-    assert result is not None
+    times, result = timed_runs(config, bars, repeat)
     median = statistics.median(times)
     queue.put(
         {

@@ -62,7 +62,7 @@ def _entry(coid: str, strategy: str, qty: int) -> OrderIntent:
 
 
 def _view(gate: RiskGate) -> AccountView:
-    # what the bar handler reads at the start of the bar (Runtime's account_view)
+    # what the bar handler reads at the start of the bar (core.desk.account_view)
     return AccountView(Decimal(100_000), Decimal(100_000), {"SPY": gate.position("SPY")}, {"SPY": PRICE})
 
 

@@ -42,25 +42,23 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import islice
 from typing import Any
 
 from quantterminal.core.calendar import session_bounds
 from quantterminal.core.data_checks import Gap, bar_interval, find_gaps, merge_bars
-from quantterminal.core.desk import ResidentStrategies, TradingDesk
+from quantterminal.core.desk import ResidentStrategies, TradingDesk, account_view
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.fill_model import FillModel
 from quantterminal.core.metrics import Metrics, compute_metrics
 from quantterminal.core.models import Bar, Fill, Signal
-from quantterminal.core.money import to_decimal
 from quantterminal.core.order_state import OrderUpdate
 from quantterminal.core.orders import OrderRequest
 from quantterminal.core.portfolio import Portfolio
 from quantterminal.core.ports import SimulatedVenue, StateStore
-from quantterminal.core.risk import AccountView
 from quantterminal.core.risk_gate import RiskGate
 from quantterminal.core.sessions import session_date
-from quantterminal.core.state import PositionState
 from quantterminal.core.strategies import build_params
 from quantterminal.core.trades import RoundTrip, RoundTripBook
 from quantterminal.core.trading import HALTED, Consumed, Decision, TradingEngine
@@ -141,13 +139,6 @@ class BacktestResult:
         return dict(sorted(Counter(o.rule for o in self.refused).items()))
 
 
-def _venue_view(venue: SimulatedVenue, bar: Bar, positions: Sequence[PositionState]) -> AccountView:
-    """The account as the simulated broker books it, as the live view asks Alpaca."""
-    summary = venue.account()
-    qty = sum(p.qty for p in positions)
-    return AccountView(summary.equity, summary.cash, {bar.symbol: qty}, {bar.symbol: to_decimal(bar.close)})
-
-
 class Backtester:
     """Runs strategies on one simulated account over a merged bar stream, through the kernel."""
 
@@ -214,7 +205,7 @@ class _Run:
             engines,
             store,
             config.account,
-            lambda bar, held: _venue_view(self.venue, bar, held),
+            partial(account_view, self.venue),  # as the live path asks Alpaca
             trading.max_bar_age,
             strategies=self.strategies,
             interval=interval,

@@ -28,8 +28,9 @@ from typing import Protocol
 
 from quantterminal.core.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar, Direction, Fill
+from quantterminal.core.money import to_decimal
 from quantterminal.core.order_state import OrderUpdate
-from quantterminal.core.ports import StateStore, TradeJournal
+from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.records import EquitySnapshot
 from quantterminal.core.risk import AccountView
 from quantterminal.core.state import OpenOrder, PositionState
@@ -48,6 +49,15 @@ class BarOutcome:
     traded: bool
     decisions: Mapping[str, Decision]
     canceled: tuple[str, ...] = ()  # client order ids of stale limit orders asked to be canceled
+
+
+def account_view(broker: Broker, bar: Bar, positions: Sequence[PositionState]) -> AccountView:
+    """The account at decision time, as every environment builds it: cash and equity from the
+    broker (Alpaca, or the simulated broker), the account's position in ``bar``'s symbol as the
+    state store books it (``positions``: every strategy's, and what reconciliation adopted)."""
+    summary = broker.account()
+    qty = sum(p.qty for p in positions if p.symbol == bar.symbol)
+    return AccountView(summary.equity, summary.cash, {bar.symbol: qty}, {bar.symbol: to_decimal(bar.close)})
 
 
 class StrategyHost(Protocol):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from quantterminal.core.calendar import session_bounds
+from quantterminal.core.calendar import is_market_open
 from quantterminal.core.models import Side
 from quantterminal.core.money import ZERO
 from quantterminal.core.sessions import session_date
@@ -143,10 +143,8 @@ def evaluate(
         return reject("strategy_disabled", f"strategy {intent.strategy} is disabled: only exits are allowed")
     if limits.allowed_symbols is not None and intent.symbol not in limits.allowed_symbols:
         return reject("allow_list", f"{intent.symbol} is not on the symbol allow-list")
-    if limits.regular_hours_only:
-        bounds = session_bounds(session_date(now))
-        if bounds is None or not bounds[0] <= now < bounds[1]:
-            return reject("market_hours", f"outside regular trading hours at {now.isoformat()}")
+    if limits.regular_hours_only and not is_market_open(now):  # the kernel asks the same calendar
+        return reject("market_hours", f"outside regular trading hours at {now.isoformat()}")
     last = account.last_prices.get(intent.symbol)
     if last is None or last <= 0:
         return reject("price_band", f"no last price for {intent.symbol} to check the order price against")

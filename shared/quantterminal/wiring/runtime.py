@@ -16,7 +16,7 @@ Lambdas build one ``Runtime`` per container (cold start) and reuse it across inv
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
@@ -28,15 +28,11 @@ from quantterminal.adapters.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.postgres_ledger import PostgresLedger
 from quantterminal.adapters.secrets import secret_json
 from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.desk import TradingDesk
-from quantterminal.core.models import Bar
-from quantterminal.core.money import to_decimal
+from quantterminal.core.desk import TradingDesk, account_view
 from quantterminal.core.order_state import OrderUpdate
 from quantterminal.core.ports import Broker, Ledger, StateStore
 from quantterminal.core.queries import AccountQueries
-from quantterminal.core.risk import AccountView
 from quantterminal.core.risk_gate import RiskGate
-from quantterminal.core.state import PositionState
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.core.trading import TradingEngine
 from quantterminal.core.trading_config import TradingConfig
@@ -86,14 +82,6 @@ def trading_config_from_env(env: Mapping[str, str]) -> TradingConfig:
     if env.get(c.ENV_MAX_BAR_AGE):
         config = replace(config, max_bar_age=timedelta(seconds=float(env[c.ENV_MAX_BAR_AGE])))
     return config
-
-
-def account_view(broker: Broker, bar: Bar, positions: Sequence[PositionState]) -> AccountView:
-    """Cash and equity from the broker; the account's position in ``bar``'s symbol as the state
-    store books it (``positions``: every strategy's, and what reconciliation adopted)."""
-    summary = broker.account()
-    qty = sum(p.qty for p in positions if p.symbol == bar.symbol)
-    return AccountView(summary.equity, summary.cash, {bar.symbol: qty}, {bar.symbol: to_decimal(bar.close)})
 
 
 @dataclass
