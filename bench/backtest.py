@@ -33,14 +33,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.core.backtest import BacktestConfig
-from quantterminal.core.fill_model import FillModel
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.core.models import Bar
-from quantterminal.core.orders import OrderType
-from quantterminal.core.risk import RiskLimits
+from quantterminal.core.risk.manager import RiskLimits
+from quantterminal.core.simulation.backtest import BacktestConfig
+from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import STRATEGIES
-from quantterminal.core.trading_config import TradingConfig
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.orders import OrderType
 from quantterminal.wiring.backtest import backtester
 
 TEAM_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "intraday_1min"

@@ -27,17 +27,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.redis_state import RedisStateStore
-from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
-from quantterminal.core.fill_model import FillModel
-from quantterminal.core.metrics import percentile
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.adapters.state.redis_state import RedisStateStore
 from quantterminal.core.models import Bar
 from quantterminal.core.money import to_decimal
-from quantterminal.core.risk import AccountView, RiskLimits
-from quantterminal.core.risk_gate import RiskGate
-from quantterminal.core.trading import TradingEngine
+from quantterminal.core.reporting.metrics import percentile
+from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.risk.manager import AccountView, RiskLimits
+from quantterminal.core.simulation.fill_model import FillModel
+from quantterminal.core.trading.engine import TradingEngine
 
 TEAM_FILE = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "intraday_1min" / "SPY_1min_2026-01-22_2026-03-06_rth.csv"
@@ -108,9 +108,9 @@ def run_handler(bars: list[Bar]) -> dict[str, Any]:
     import logging
 
     from lambdas import bar_handler, observability, order_events, wiring
-    from quantterminal.adapters.postgres_ledger import PostgresLedger
-    from quantterminal.core.feed_codec import encode_bar_update, encode_order_update
-    from quantterminal.core.feed_events import BarSource, BarUpdate
+    from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
+    from quantterminal.core.market_data.feed_codec import encode_bar_update, encode_order_update
+    from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
     from quantterminal.wiring.runtime import Runtime
     from tests.lambdas.harness import Context, kinesis_event
     from tests.services import POSTGRES_URL, drop_schema, new_schema

@@ -27,16 +27,16 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from quantterminal.adapters import alpaca_data
-from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.adapters.feed_connection import FeedSettings
-from quantterminal.adapters.feed_service import FeedPipeline, FeedService
-from quantterminal.adapters.ledger_sink import LedgerSink
-from quantterminal.adapters.replay_server import ReplayServer
-from quantterminal.core.bar_builder import MinuteBarBuilder
-from quantterminal.core.metrics import percentile
+from quantterminal.adapters.ledger.ledger_sink import LedgerSink
+from quantterminal.adapters.market_data import alpaca_data
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.market_data.feed_connection import FeedSettings
+from quantterminal.adapters.replay.replay_server import ReplayServer
+from quantterminal.core.market_data.bar_builder import MinuteBarBuilder
 from quantterminal.core.models import Bar
+from quantterminal.core.reporting.metrics import percentile
 from quantterminal.wiring.factories import open_ledger
+from quantterminal.wiring.feed import FeedPipeline, FeedService
 
 TAPE = Path(__file__).resolve().parents[2] / "shared" / "data" / "lean" / "ticks" / "SPY_trades_2013-10-07.csv.gz"
 

@@ -32,11 +32,11 @@ from typing import Any
 
 import psycopg2
 
-from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.adapters.postgres_ledger import PostgresLedger
-from quantterminal.adapters.redis_state import RedisStateStore
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.adapters.state_base import ConcurrencyError
+from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.state.redis_state import RedisStateStore
+from quantterminal.adapters.state.state_base import ConcurrencyError
 from quantterminal.core.models import Bar, Side, Trade
 
 TEAM_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

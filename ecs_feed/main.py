@@ -16,14 +16,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from quantterminal import constants as c
-from quantterminal.adapters.alpaca_broker import AlpacaBroker
-from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars
-from quantterminal.adapters.feed_connection import PROVIDERS, FeedSettings
-from quantterminal.adapters.feed_metrics import EmfHealthReporter, LogHealthReporter
-from quantterminal.adapters.feed_service import FeedPipeline, FeedService
-from quantterminal.adapters.kinesis_sink import KinesisSink
-from quantterminal.adapters.record_sink import bar_records, order_records
-from quantterminal.adapters.secrets import feed_keys
+from quantterminal.adapters.aws.secrets import feed_keys
+from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
+from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings
+from quantterminal.adapters.market_data.feed_metrics import EmfHealthReporter, LogHealthReporter
+from quantterminal.adapters.streams.kinesis_sink import KinesisSink
+from quantterminal.adapters.streams.record_sink import bar_records, order_records
+from quantterminal.wiring.feed import FeedPipeline, FeedService
 
 logger = Logger(service=c.FEED_SERVICE)
 

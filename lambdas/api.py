@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from lambdas.observability import logger, metrics, tracer
 from lambdas.wiring import runtime
-from quantterminal.adapters.http_api import as_json_request, build_api
+from quantterminal.adapters.api.http_api import as_json_request, build_api
 
 app = build_api(lambda: runtime().queries, lambda: runtime().symbols)
 

@@ -17,9 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lambdas.observability import SCHEDULED_EVENT, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
-from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars
-from quantterminal.adapters.secrets import feed_keys
-from quantterminal.core.backfill import backfill, last_sessions
+from quantterminal.adapters.aws.secrets import feed_keys
+from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
+from quantterminal.core.market_data.backfill import backfill, last_sessions
 
 
 def window(event: dict[str, Any], now: datetime) -> tuple[datetime, datetime]:

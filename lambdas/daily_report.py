@@ -17,9 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lambdas.observability import SCHEDULED_EVENT, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
-from quantterminal.adapters.report_publisher import publish_report
-from quantterminal.core.reporting import LEDGER_START, report_for
-from quantterminal.core.sessions import session_date
+from quantterminal.adapters.reports.publisher import publish_report
+from quantterminal.core.market_data.sessions import session_date
+from quantterminal.core.reporting.post_trade import LEDGER_START, report_for
 
 
 def report_day(event: dict[str, Any]) -> tuple[date, bool]:

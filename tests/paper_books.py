@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from quantterminal.adapters.simulated_account import StoreJournal, decode_account
+from quantterminal.adapters.broker.simulated_account import StoreJournal, decode_account
 from quantterminal.core.ports import Ledger, StateStore
 
 EVER = (datetime(1990, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))

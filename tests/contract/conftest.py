@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from quantterminal.adapters.postgres_ledger import PostgresLedger
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.wiring.factories import redact
 from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from quantterminal.adapters.alpaca_broker import AlpacaBroker, to_order_update
-from quantterminal.core.broker import BrokerRejected, BrokerUnavailable, place_order
+from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker, to_order_update
 from quantterminal.core.models import Side
-from quantterminal.core.order_state import AccountBook, OrderStatus
-from quantterminal.core.orders import OrderRequest, OrderType
+from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
+from quantterminal.core.trading.order_state import AccountBook, OrderStatus
+from quantterminal.core.trading.orders import OrderRequest, OrderType
 from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca, Fault, position_json
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alpaca_trade_updates_ws.json"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from quantterminal.adapters import alpaca_data, polygon_data
-from quantterminal.core.feed_events import BarSource, BarUpdate, Control, TradeCancel, TradeCorrection
+from quantterminal.adapters.market_data import alpaca_data, polygon_data
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, Control, TradeCancel, TradeCorrection
 from quantterminal.core.models import Quote, Trade
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"

@@ -10,9 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from quantterminal.adapters.kinesis_sink import MAX_RECORDS, KinesisPutError, KinesisSink
-from quantterminal.core.feed_codec import RecordError, decode_bar_update, encode_bar_update
-from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.adapters.streams.kinesis_sink import MAX_RECORDS, KinesisPutError, KinesisSink
+from quantterminal.core.market_data.feed_codec import RecordError, decode_bar_update, encode_bar_update
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
 from tests.contract.test_alpaca_broker import FIXTURES
 
@@ -117,7 +117,7 @@ def test_oversized_records_and_unreadable_records_are_refused(kinesis: Any) -> N
 
 
 def test_bar_records_sink_writes_in_the_background_in_order(kinesis: Any) -> None:
-    from quantterminal.adapters.record_sink import bar_records
+    from quantterminal.adapters.streams.record_sink import bar_records
 
     sent = updates(300)
     sink = bar_records(KinesisSink("bars", kinesis))
@@ -137,9 +137,9 @@ def test_trade_updates_are_forwarded_to_the_orders_stream(kinesis: Any) -> None:
     import json
     import time
 
-    from quantterminal.adapters.alpaca_broker import AlpacaBroker
-    from quantterminal.adapters.record_sink import order_records
-    from quantterminal.core.feed_codec import decode_order_update
+    from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
+    from quantterminal.adapters.streams.record_sink import order_records
+    from quantterminal.core.market_data.feed_codec import decode_order_update
     from tests.contract.test_alpaca_broker import fixture_messages
     from tests.fakes.alpaca_server import KEY, SECRET
     from tests.fakes.alpaca_stream import FakeTradingStream

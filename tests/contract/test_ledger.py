@@ -15,15 +15,15 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.adapters.ledger_base import LedgerError, LedgerIntegrityError
-from quantterminal.adapters.migrations import MigrationError, load_migrations
-from quantterminal.adapters.postgres_ledger import PostgresLedger
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.backtest import BacktestConfig
+from quantterminal.adapters.ledger.ledger_base import LedgerError, LedgerIntegrityError
+from quantterminal.adapters.ledger.migrations import MigrationError, load_migrations
+from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.core.accounting.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
-from quantterminal.core.orders import OrderRequest, OrderType
-from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
+from quantterminal.core.simulation.backtest import BacktestConfig
+from quantterminal.core.trading.orders import OrderRequest, OrderType
 from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.factories import open_ledger, redact
 from tests.helpers import bar
@@ -84,15 +84,15 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(kind: str, tm
 
 
 def test_an_edited_migration_is_refused(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    from quantterminal.adapters import migrations
+    from quantterminal.adapters.ledger import migrations
 
     original = migrations.load_migrations
 
     def edited(dialect: str) -> list[migrations.Migration]:
         return [dataclasses.replace(m, sql=m.sql + "\n-- edited") for m in original(dialect)]
 
-    monkeypatch.setattr("quantterminal.adapters.postgres_ledger.load_migrations", edited)
-    monkeypatch.setattr("quantterminal.adapters.sqlite_ledger.load_migrations", edited)
+    monkeypatch.setattr("quantterminal.adapters.ledger.postgres_ledger.load_migrations", edited)
+    monkeypatch.setattr("quantterminal.adapters.ledger.sqlite_ledger.load_migrations", edited)
     with pytest.raises(MigrationError, match="was edited after it was applied"):
         ledger.migrate()
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from quantterminal.adapters.ledger_sink import LedgerSink
-from quantterminal.adapters.postgres_ledger import PostgresLedger
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.adapters.ledger.ledger_sink import LedgerSink
+from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)

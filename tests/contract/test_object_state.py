@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.object_state import ObjectStateStore
+from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.adapters.state.object_state import ObjectStateStore
+from quantterminal.core.accounting.state import OpenOrder, PositionState, StateError
 from quantterminal.core.models import Side
-from quantterminal.core.state import OpenOrder, PositionState, StateError
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 

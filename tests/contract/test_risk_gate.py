@@ -11,12 +11,12 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.redis_state import RedisStateStore
+from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.adapters.state.redis_state import RedisStateStore
 from quantterminal.core.models import Side
 from quantterminal.core.ports import StateStore
-from quantterminal.core.risk import AccountView, OrderIntent, RiskLimits
-from quantterminal.core.risk_gate import RiskGate
+from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.risk.manager import AccountView, OrderIntent, RiskLimits
 from tests.services import REDIS_URL, check_redis, delete_redis_keys, require
 
 OPEN = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)

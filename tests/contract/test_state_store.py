@@ -18,11 +18,11 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.redis_state import RedisStateStore
-from quantterminal.adapters.state_base import IDLE_TTL_SECONDS, ConcurrencyError, VersionedStateStore
+from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.adapters.state.redis_state import RedisStateStore
+from quantterminal.adapters.state.state_base import IDLE_TTL_SECONDS, ConcurrencyError, VersionedStateStore
+from quantterminal.core.accounting.state import OpenOrder, PositionState, RiskState, SchemaError, StateError
 from quantterminal.core.models import Side
-from quantterminal.core.state import OpenOrder, PositionState, RiskState, SchemaError, StateError
 from tests.services import REDIS_URL, check_redis, delete_redis_keys, require
 
 D = Decimal

@@ -161,11 +161,11 @@ def test_behind_api_gateway_without_an_event_stream_the_page_polls(tmp_path: Pat
     need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    from quantterminal.adapters.http_api import build_api
-    from quantterminal.adapters.local_api import LocalApiServer
-    from quantterminal.adapters.memory_state import MemoryStateStore
-    from quantterminal.adapters.simulated_broker import SimulatedBroker
-    from quantterminal.adapters.sqlite_ledger import SqliteLedger
+    from quantterminal.adapters.api.http_api import build_api
+    from quantterminal.adapters.api.local_api import LocalApiServer
+    from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
+    from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+    from quantterminal.adapters.state.memory_state import MemoryStateStore
     from quantterminal.wiring.runtime import Runtime
 
     ledger = SqliteLedger(tmp_path / "ledger.sqlite3")

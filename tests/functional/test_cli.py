@@ -188,7 +188,7 @@ def test_qterm_help_imports_no_command_and_none_of_the_heavy_libraries() -> None
 
 
 def test_the_feed_protocol_choices_are_the_providers() -> None:
-    from quantterminal.adapters.feed_connection import PROVIDERS
+    from quantterminal.adapters.market_data.feed_connection import PROVIDERS
     from quantterminal.cli.feed import PROVIDER_NAMES
 
     assert set(PROVIDER_NAMES) == set(PROVIDERS)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.adapters.feed_connection import PROVIDERS, FeedConnection, FeedSettings
-from quantterminal.adapters.replay_server import Chaos, ReplayServer
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedConnection, FeedSettings
+from quantterminal.adapters.replay.replay_server import Chaos, ReplayServer
 from quantterminal.cli.main import main
-from quantterminal.core.feed_events import BarUpdate, FeedEvent
+from quantterminal.core.market_data.feed_events import BarUpdate, FeedEvent
 from quantterminal.core.models import Bar
 from quantterminal.wiring.factories import open_ledger
 from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.adapters.feed_connection import FeedConnection, FeedSettings
-from quantterminal.adapters.replay_server import Chaos, ReplayServer
-from quantterminal.core.feed_events import BarUpdate, FeedEvent
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.market_data.feed_connection import FeedConnection, FeedSettings
+from quantterminal.adapters.replay.replay_server import Chaos, ReplayServer
+from quantterminal.core.market_data.feed_events import BarUpdate, FeedEvent
 from quantterminal.core.models import Bar
 
 
@@ -115,10 +115,10 @@ def test_after_a_chaos_run_the_emitted_bars_equal_the_file(spy: list[Bar]) -> No
     historical endpoint, so what comes out is exactly the file, once each, in order."""
     import dataclasses
 
-    from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars
-    from quantterminal.adapters.history_server import HistoryServer
-    from quantterminal.core.bar_stream import BarStream
-    from quantterminal.core.feed_events import BarSource
+    from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
+    from quantterminal.adapters.replay.history_server import HistoryServer
+    from quantterminal.core.market_data.bar_stream import BarStream
+    from quantterminal.core.market_data.feed_events import BarSource
 
     # Historical bars carry vwap and trade count; give the file's bars the same so they compare.
     history_bars = [dataclasses.replace(b, vwap=b.close, trade_count=0) for b in spy]

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from quantterminal.adapters.http_api import build_api
-from quantterminal.adapters.local_api import LocalApiServer, api_key
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.simulated_broker import SimulatedBroker
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.api.http_api import build_api
+from quantterminal.adapters.api.local_api import LocalApiServer, api_key
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.wiring.runtime import Runtime
 
 KEY = "test-key-123"

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from quantterminal.adapters.alpaca_broker import AlpacaBroker
-from quantterminal.adapters.bus import LocalBus
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.feed_codec import encode_bar_update
-from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.adapters.streams.bus import LocalBus
+from quantterminal.core.market_data.feed_codec import encode_bar_update
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
 from quantterminal.wiring.paper import PaperTrader
 from quantterminal.wiring.runtime import Runtime

@@ -7,18 +7,18 @@ from decimal import Decimal
 
 import pytest
 
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.simulated_broker import SimulatedBroker
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.broker import BrokerUnavailable
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.core.accounting.reconcile import RECONCILE_HALT, UNASSIGNED, Reconciler, find_drifts
+from quantterminal.core.accounting.state import OpenOrder
 from quantterminal.core.models import Bar, Side
-from quantterminal.core.order_state import OrderUpdate
-from quantterminal.core.orders import OrderRequest, OrderType
-from quantterminal.core.reconcile import RECONCILE_HALT, UNASSIGNED, Reconciler, find_drifts
-from quantterminal.core.risk import AccountView, OrderIntent
-from quantterminal.core.risk_gate import RiskGate
-from quantterminal.core.state import OpenOrder
-from quantterminal.core.trading import TradingEngine
+from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.risk.manager import AccountView, OrderIntent
+from quantterminal.core.trading.broker import BrokerUnavailable
+from quantterminal.core.trading.engine import TradingEngine
+from quantterminal.core.trading.order_state import OrderUpdate
+from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 

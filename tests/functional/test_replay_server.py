@@ -8,10 +8,10 @@ import time
 import pytest
 import websocket
 
-from quantterminal.adapters import alpaca_data
-from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.adapters.replay_server import Chaos, ReplayServer
-from quantterminal.core.feed_events import BarUpdate, Control
+from quantterminal.adapters.market_data import alpaca_data
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.replay.replay_server import Chaos, ReplayServer
+from quantterminal.core.market_data.feed_events import BarUpdate, Control
 from quantterminal.core.models import Bar
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
 from quantterminal.wiring.runtime import NoBroker, NoBrokerError, Runtime
 

@@ -10,22 +10,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.backtest import BacktestConfig
-from quantterminal.core.fill_model import FillModel
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.core.accounting.state import OpenOrder, Reservation
 from quantterminal.core.models import Bar, Side
 from quantterminal.core.money import to_decimal
-from quantterminal.core.order_state import AccountBook, Execution, OrderUpdate
-from quantterminal.core.orders import OrderRequest, OrderType
-from quantterminal.core.reporting import execution_quality
-from quantterminal.core.risk import AccountView, RiskLimits
-from quantterminal.core.risk_gate import RiskGate
-from quantterminal.core.state import OpenOrder, Reservation
+from quantterminal.core.reporting.post_trade import execution_quality
+from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.risk.manager import AccountView, RiskLimits
+from quantterminal.core.simulation.backtest import BacktestConfig
+from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import Momentum
-from quantterminal.core.trading import TradingEngine
-from quantterminal.core.trading_config import TradingConfig
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.engine import TradingEngine
+from quantterminal.core.trading.order_state import AccountBook, Execution, OrderUpdate
+from quantterminal.core.trading.orders import OrderRequest, OrderType
 from quantterminal.wiring.backtest import run_backtest
 
 LIMITS = RiskLimits(position_fraction=Decimal("0.25"))

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from lambdas import api
-from quantterminal.adapters.http_api import build_api
+from quantterminal.adapters.api.http_api import build_api
+from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.models import Bar
-from quantterminal.core.sessions import session_date
 from tests.lambdas.harness import Clock, Context, Live, run_bars
 
 DAY = "2011-01-03"

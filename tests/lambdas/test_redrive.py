@@ -12,10 +12,10 @@ import pytest
 from moto import mock_aws
 
 from lambdas import recorder
-from quantterminal.adapters.redrive import FailedBatch, RedriveError, pending, read_batch, rerun
+from quantterminal.adapters.streams.redrive import FailedBatch, RedriveError, pending, read_batch, rerun
 from quantterminal.cli.main import main
-from quantterminal.core.feed_codec import encode_bar_update
-from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.core.market_data.feed_codec import encode_bar_update
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
 from tests.lambdas.harness import Context, Live
 

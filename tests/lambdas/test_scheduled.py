@@ -16,9 +16,9 @@ from moto import mock_aws
 
 from lambdas import backfill, daily_report, migrate, reconcile
 from quantterminal import constants as c
-from quantterminal.adapters.history_server import HistoryServer
+from quantterminal.adapters.replay.history_server import HistoryServer
 from quantterminal.core.models import Bar, Side
-from quantterminal.core.orders import OrderRequest, OrderType
+from quantterminal.core.trading.orders import OrderRequest, OrderType
 from tests.lambdas.harness import Context, Live
 from tests.services import POSTGRES_URL, drop_schema, new_schema
 
@@ -141,7 +141,7 @@ def test_the_migration_runs_at_deploy_and_is_idempotent(monkeypatch: pytest.Monk
 
 
 def test_last_sessions_skip_weekends_and_holidays() -> None:
-    from quantterminal.core.backfill import last_sessions
+    from quantterminal.core.market_data.backfill import last_sessions
 
     tuesday_morning = datetime(2011, 1, 18, 12, 0, tzinfo=UTC)  # Monday the 17th was a holiday
     start, end = last_sessions(tuesday_morning, 1)

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantterminal.core.execution import BpsSlippage, PerShareCommission
+from quantterminal.core.accounting.portfolio import Portfolio, Position
+from quantterminal.core.accounting.trades import RoundTripBook
 from quantterminal.core.models import Direction, Fill, Side
 from quantterminal.core.money import round_to_tick, to_decimal
-from quantterminal.core.portfolio import Portfolio, Position
-from quantterminal.core.sizing import shares_for, target_quantity
-from quantterminal.core.trades import RoundTripBook
+from quantterminal.core.simulation.execution import BpsSlippage, PerShareCommission
+from quantterminal.core.trading.sizing import shares_for, target_quantity
 from tests.helpers import T0
 
 D = Decimal

@@ -10,17 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantterminal.adapters.simulated_broker import SimulatorConfig
-from quantterminal.core import backtest as backtest_module
-from quantterminal.core.backtest import BacktestConfig, BacktestResult
-from quantterminal.core.data_checks import merge_bars
-from quantterminal.core.execution import BpsSlippage, PerShareCommission
-from quantterminal.core.fill_model import FillModel
+from quantterminal.adapters.broker.simulated_broker import SimulatorConfig
+from quantterminal.core.market_data.data_checks import merge_bars
 from quantterminal.core.models import Bar, Direction, Side
-from quantterminal.core.orders import OrderType
-from quantterminal.core.risk import RiskLimits
+from quantterminal.core.risk.manager import RiskLimits
+from quantterminal.core.simulation import backtest as backtest_module
+from quantterminal.core.simulation.backtest import BacktestConfig, BacktestResult
+from quantterminal.core.simulation.execution import BpsSlippage, PerShareCommission
+from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import STRATEGIES, StrategyError
-from quantterminal.core.trading_config import TradingConfig
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.orders import OrderType
 from quantterminal.wiring.backtest import run_backtest
 from tests.helpers import bar, bars_from_closes, minute
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantterminal.core.bar_builder import MinuteBarBuilder
-from quantterminal.core.feed_events import BarSource
+from quantterminal.core.market_data.bar_builder import MinuteBarBuilder
+from quantterminal.core.market_data.feed_events import BarSource
 from quantterminal.core.models import Trade
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)

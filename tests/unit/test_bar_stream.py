@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantterminal.core.bar_stream import BarStream
-from quantterminal.core.feed_events import BarSource, BarUpdate
+from quantterminal.core.market_data.bar_stream import BarStream
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
 from quantterminal.core.ports import HistoryUnavailable
 

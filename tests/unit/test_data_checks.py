@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from quantterminal.adapters.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.cli.main import main
-from quantterminal.core.backtest import BacktestConfig
-from quantterminal.core.data_checks import bar_interval, describe_interval, find_gaps, sessions_between
+from quantterminal.core.market_data.data_checks import bar_interval, describe_interval, find_gaps, sessions_between
+from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.models import Bar
-from quantterminal.core.sessions import session_date
+from quantterminal.core.simulation.backtest import BacktestConfig
 from quantterminal.wiring.backtest import run_backtest
 
 
@@ -39,7 +39,7 @@ def five_minutes(ts: datetime) -> object:
 def daily(bars: list[Bar]) -> list[Bar]:
     rolled = aggregate(bars, session_date)
     # stamped as daily bars are: the session date at midnight New York
-    from quantterminal.core.sessions import day_bounds
+    from quantterminal.core.market_data.sessions import day_bounds
 
     return [Bar(b.symbol, day_bounds(session_date(b.timestamp))[0], b.open, b.high, b.low, b.close, b.volume)
             for b in rolled]  # fmt: skip

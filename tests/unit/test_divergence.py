@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from quantterminal.core.divergence import compare_decisions
 from quantterminal.core.models import Direction, Signal
+from quantterminal.core.reporting.divergence import compare_decisions
 
 T0 = datetime(2013, 10, 4, 13, 30, tzinfo=UTC)
 

@@ -13,15 +13,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantterminal.adapters.batching import BatchWorker
-from quantterminal.adapters.bus import LocalBus
-from quantterminal.adapters.feed_metrics import EmfHealthReporter
-from quantterminal.adapters.feed_service import FeedHealth, FeedPipeline
-from quantterminal.adapters.record_sink import bar_records, order_records
-from quantterminal.core.feed_codec import RecordError, decode_bar_update, decode_order_update, encode_order_update
-from quantterminal.core.feed_events import BarSource, BarUpdate, Control, TradeCancel
+from quantterminal.adapters.market_data.feed_metrics import EmfHealthReporter
+from quantterminal.adapters.streams.batching import BatchWorker
+from quantterminal.adapters.streams.bus import LocalBus
+from quantterminal.adapters.streams.record_sink import bar_records, order_records
+from quantterminal.core.market_data.feed_codec import (
+    RecordError,
+    decode_bar_update,
+    decode_order_update,
+    encode_order_update,
+)
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, Control, TradeCancel
+from quantterminal.core.market_data.feed_health import FeedHealth
 from quantterminal.core.models import Bar, Trade
-from quantterminal.core.order_state import Execution, OrderUpdate
+from quantterminal.core.trading.order_state import Execution, OrderUpdate
+from quantterminal.wiring.feed import FeedPipeline
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from quantterminal.core.indicators import ATR, EMA, SMA, Highest, Lowest, RateOfChange, RollingStd
+from quantterminal.core.strategies.indicators import ATR, EMA, SMA, Highest, Lowest, RateOfChange, RollingStd
 
 prices = st.lists(st.floats(min_value=0.5, max_value=2000.0, allow_nan=False), min_size=1, max_size=120)
 periods = st.integers(min_value=1, max_value=25)

@@ -8,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from quantterminal.core.metrics import (
+from quantterminal.core.accounting.trades import RoundTrip
+from quantterminal.core.models import Direction
+from quantterminal.core.reporting.metrics import (
     compute_metrics,
     daily_equity,
     daily_returns,
@@ -16,8 +18,6 @@ from quantterminal.core.metrics import (
     sharpe_ratio,
     sortino_ratio,
 )
-from quantterminal.core.models import Direction
-from quantterminal.core.trades import RoundTrip
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:

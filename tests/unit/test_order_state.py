@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quantterminal.core.models import Side
-from quantterminal.core.order_state import (
+from quantterminal.core.trading.order_state import (
     AccountBook,
     Execution,
     OrderState,

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quantterminal.core.models import Fill, Side
-from quantterminal.core.orders import OrderRequest, OrderType
-from quantterminal.core.pnl_attribution import CAUSES, explain
+from quantterminal.core.reporting.pnl_attribution import CAUSES, explain
+from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 D = Decimal
 T0 = datetime(2013, 10, 7, 14, 0, tzinfo=UTC)

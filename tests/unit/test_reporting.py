@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from quantterminal.core.accounting.records import EquitySnapshot, OrderEvent, RiskEvent
 from quantterminal.core.models import Fill, Side
-from quantterminal.core.orders import OrderRequest, OrderType
-from quantterminal.core.queries import status_from_events
-from quantterminal.core.records import EquitySnapshot, OrderEvent, RiskEvent
-from quantterminal.core.reporting import daily_report, execution_quality, slippage_bps, strategy_results
+from quantterminal.core.reporting.post_trade import daily_report, execution_quality, slippage_bps, strategy_results
+from quantterminal.core.reporting.queries import status_from_events
+from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 D = Decimal
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)  # a Monday, 09:30 New York

@@ -11,10 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.core.accounting.state import RiskState
 from quantterminal.core.models import Side
-from quantterminal.core.risk import (
+from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.risk.manager import (
     AccountView,
     OrderIntent,
     RiskLimits,
@@ -23,8 +25,6 @@ from quantterminal.core.risk import (
     resume,
     settle,
 )
-from quantterminal.core.risk_gate import RiskGate
-from quantterminal.core.state import RiskState
 
 D = Decimal
 OPEN = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # Monday 10:00 New York

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
-from quantterminal.core.broker import BrokerRejected, BrokerUnavailable, place_order
-from quantterminal.core.fill_model import FillModel
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.core.models import Bar, Side
-from quantterminal.core.order_state import AccountBook, OrderStatus, OrderUpdate
-from quantterminal.core.orders import OrderRequest, OrderType
+from quantterminal.core.simulation.fill_model import FillModel
+from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
+from quantterminal.core.trading.order_state import AccountBook, OrderStatus, OrderUpdate
+from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 D = Decimal
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from quantterminal.core.validation import bar_problem
+from quantterminal.core.market_data.validation import bar_problem
 from tests.helpers import bar
 
 GOOD = bar(0, 100.0, open_=99.5, high=100.5, low=99.0)

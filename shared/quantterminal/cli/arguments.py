@@ -7,7 +7,7 @@ import argparse
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from quantterminal.core.execution import PerShareCommission
+from quantterminal.core.simulation.execution import PerShareCommission
 
 
 def decimal(text: str, name: str, minimum: Decimal | None = None) -> Decimal:

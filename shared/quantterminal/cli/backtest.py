@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from quantterminal.adapters import reports
-from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source, sample_sets
-from quantterminal.adapters.ledger_base import LedgerError
+from quantterminal.adapters.ledger.ledger_base import LedgerError
+from quantterminal.adapters.market_data.csv_bars import DataError, load_bars, resolve_source, sample_sets
+from quantterminal.adapters.reports import files as reports
 from quantterminal.cli.arguments import (
     bps,
     cash,
@@ -29,15 +29,15 @@ from quantterminal.cli.arguments import (
     sessions,
 )
 from quantterminal.cli.commands import COMMANDS
-from quantterminal.core.backtest import BacktestConfig, Backtester, BacktestResult
-from quantterminal.core.data_checks import DAY, bar_interval, describe_interval
-from quantterminal.core.execution import BpsSlippage, PerShareCommission
-from quantterminal.core.fill_model import FillModel
+from quantterminal.core.market_data.data_checks import DAY, bar_interval, describe_interval
+from quantterminal.core.market_data.sessions import day_bounds, is_regular_hours
 from quantterminal.core.models import Bar
-from quantterminal.core.orders import OrderType
-from quantterminal.core.sessions import day_bounds, is_regular_hours
+from quantterminal.core.simulation.backtest import BacktestConfig, Backtester, BacktestResult
+from quantterminal.core.simulation.execution import BpsSlippage, PerShareCommission
+from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import STRATEGIES, StrategyError, strategy_class
-from quantterminal.core.trading_config import TradingConfig
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.orders import OrderType
 from quantterminal.wiring.backtest import backtester
 from quantterminal.wiring.factories import is_database_url, open_ledger, redact
 

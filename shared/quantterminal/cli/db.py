@@ -8,9 +8,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source
-from quantterminal.adapters.ledger_base import LedgerError
-from quantterminal.adapters.migrations import MigrationError
+from quantterminal.adapters.ledger.ledger_base import LedgerError
+from quantterminal.adapters.ledger.migrations import MigrationError
+from quantterminal.adapters.market_data.csv_bars import DataError, load_bars, resolve_source
 from quantterminal.cli.arguments import positive_int
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, database_url, open_ledger, redact

@@ -16,15 +16,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from quantterminal.adapters.reports import plot_equity
+from quantterminal.adapters.reports.files import plot_equity
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
-from quantterminal.core.backtest import BacktestConfig, BacktestResult
-from quantterminal.core.divergence import StrategyDivergence, divergence
-from quantterminal.core.pnl_attribution import CAUSES
+from quantterminal.core.market_data.sessions import day_bounds
 from quantterminal.core.ports import Ledger
-from quantterminal.core.reporting import LEDGER_START
-from quantterminal.core.sessions import day_bounds
+from quantterminal.core.reporting.divergence import StrategyDivergence, divergence
+from quantterminal.core.reporting.pnl_attribution import CAUSES
+from quantterminal.core.reporting.post_trade import LEDGER_START
+from quantterminal.core.simulation.backtest import BacktestConfig, BacktestResult
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.factories import open_ledger

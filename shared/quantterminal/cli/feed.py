@@ -22,8 +22,9 @@ from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.replay import add_chaos_arguments, chaos_from
 
 if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `--help` stays quick
-    from quantterminal.adapters.feed_service import FeedHealth, FeedPipeline, FeedService
+    from quantterminal.core.market_data.feed_health import FeedHealth
     from quantterminal.core.models import Bar
+    from quantterminal.wiring.feed import FeedPipeline, FeedService
 
 PROVIDER_NAMES = ("alpaca", "polygon")  # the keys of feed_connection.PROVIDERS (a test keeps them equal)
 
@@ -72,8 +73,8 @@ def _print_health(health: FeedHealth) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm feed``."""
-    from quantterminal.adapters.csv_bars import DataError  # noqa: PLC0415 - see the imports
-    from quantterminal.adapters.secrets import SecretError  # noqa: PLC0415
+    from quantterminal.adapters.aws.secrets import SecretError  # noqa: PLC0415
+    from quantterminal.adapters.market_data.csv_bars import DataError  # noqa: PLC0415 - see the imports
 
     try:
         return _run(args)
@@ -102,11 +103,11 @@ class FeedSource:
 
 def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
     """Start the replay (and its historical endpoint) unless ``--url`` names a live provider."""
-    from quantterminal.adapters.csv_bars import load_bars, resolve_source  # noqa: PLC0415 - see the imports
-    from quantterminal.adapters.history_server import HistoryServer  # noqa: PLC0415
-    from quantterminal.adapters.replay_server import ReplayServer  # noqa: PLC0415
-    from quantterminal.adapters.secrets import feed_keys  # noqa: PLC0415
-    from quantterminal.core.sessions import session_date  # noqa: PLC0415
+    from quantterminal.adapters.aws.secrets import feed_keys  # noqa: PLC0415
+    from quantterminal.adapters.market_data.csv_bars import load_bars, resolve_source  # noqa: PLC0415 - see the imports
+    from quantterminal.adapters.replay.history_server import HistoryServer  # noqa: PLC0415
+    from quantterminal.adapters.replay.replay_server import ReplayServer  # noqa: PLC0415
+    from quantterminal.core.market_data.sessions import session_date  # noqa: PLC0415
 
     if args.url:
         key, secret = feed_keys(args.provider, os.environ)
@@ -140,9 +141,9 @@ def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
 
 def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any]) -> tuple[FeedService, FeedPipeline]:
     """The feed from ``source`` into ``sinks``, printing its health line."""
-    from quantterminal.adapters.alpaca_history import AlpacaHistoricalBars  # noqa: PLC0415 - see the imports
-    from quantterminal.adapters.feed_connection import PROVIDERS, FeedSettings  # noqa: PLC0415
-    from quantterminal.adapters.feed_service import FeedPipeline, FeedService  # noqa: PLC0415
+    from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars  # noqa: PLC0415 - see the imports
+    from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings  # noqa: PLC0415
+    from quantterminal.wiring.feed import FeedPipeline, FeedService  # noqa: PLC0415
 
     provider = PROVIDERS[args.provider]
     pipeline = FeedPipeline(
@@ -170,9 +171,9 @@ def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any])
 
 
 def _run(args: argparse.Namespace) -> int:
-    from quantterminal.adapters.kinesis_sink import KinesisSink  # noqa: PLC0415
-    from quantterminal.adapters.ledger_sink import LedgerSink  # noqa: PLC0415
-    from quantterminal.adapters.record_sink import bar_records  # noqa: PLC0415
+    from quantterminal.adapters.ledger.ledger_sink import LedgerSink  # noqa: PLC0415
+    from quantterminal.adapters.streams.kinesis_sink import KinesisSink  # noqa: PLC0415
+    from quantterminal.adapters.streams.record_sink import bar_records  # noqa: PLC0415
     from quantterminal.wiring.factories import open_ledger, redact  # noqa: PLC0415 - see the imports
 
     with ExitStack() as stack:

@@ -15,24 +15,24 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from quantterminal.adapters.alpaca_broker import AlpacaBroker
-from quantterminal.adapters.bus import LocalBus
-from quantterminal.adapters.csv_bars import DataError
-from quantterminal.adapters.http_api import build_api
-from quantterminal.adapters.ledger_sink import LedgerSink
-from quantterminal.adapters.local_api import KEY_FILE, STAGE, LocalApiServer, api_key
-from quantterminal.adapters.memory_state import MemoryStateStore
-from quantterminal.adapters.record_sink import bar_records
-from quantterminal.adapters.redis_state import RedisStateStore
-from quantterminal.adapters.secrets import SecretError
-from quantterminal.adapters.simulated_account import StoreJournal
-from quantterminal.adapters.simulated_broker import SimulatedBroker
+from quantterminal.adapters.api.http_api import build_api
+from quantterminal.adapters.api.local_api import KEY_FILE, STAGE, LocalApiServer, api_key
+from quantterminal.adapters.aws.secrets import SecretError
+from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.broker.simulated_account import StoreJournal
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
+from quantterminal.adapters.ledger.ledger_sink import LedgerSink
+from quantterminal.adapters.market_data.csv_bars import DataError
+from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.adapters.state.redis_state import RedisStateStore
+from quantterminal.adapters.streams.bus import LocalBus
+from quantterminal.adapters.streams.record_sink import bar_records
 from quantterminal.cli.divergence import compare_run, wide_console
 from quantterminal.cli.feed import feed_service, open_source
-from quantterminal.core.broker import BrokerRejected, BrokerUnavailable
-from quantterminal.core.reconcile import Reconciler
-from quantterminal.core.reporting import LEDGER_START
+from quantterminal.core.accounting.reconcile import Reconciler
+from quantterminal.core.reporting.post_trade import LEDGER_START
 from quantterminal.core.strategies import STRATEGIES
+from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.wiring.factories import open_ledger, open_state_store, redact
 from quantterminal.wiring.paper import BARS, PaperTrader
 from quantterminal.wiring.runtime import Runtime

@@ -7,11 +7,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from quantterminal.adapters.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.cli.commands import COMMANDS
-from quantterminal.core.broker import BrokerRejected, BrokerUnavailable
-from quantterminal.core.reconcile import Reconciler
-from quantterminal.core.risk_gate import RiskGate
+from quantterminal.core.accounting.reconcile import Reconciler
+from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, open_ledger, open_state_store
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from quantterminal.adapters import aws
-from quantterminal.adapters.redrive import RedriveError, lambda_invoker, pending, read_batch, rerun
+from quantterminal.adapters.aws import clients as aws
+from quantterminal.adapters.streams.redrive import RedriveError, lambda_invoker, pending, read_batch, rerun
 from quantterminal.cli.commands import COMMANDS
 
 

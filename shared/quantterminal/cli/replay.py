@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
-from quantterminal.adapters.csv_bars import DataError, load_bars, resolve_source
-from quantterminal.adapters.replay_server import Chaos, ReplayServer
+from quantterminal.adapters.market_data.csv_bars import DataError, load_bars, resolve_source
+from quantterminal.adapters.replay.replay_server import Chaos, ReplayServer
 from quantterminal.cli.commands import COMMANDS
 
 

@@ -16,12 +16,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from quantterminal.core.broker import BrokerAccount, BrokerOrder, BrokerPosition
+from quantterminal.core.accounting.records import EquitySnapshot, IngestReport, OrderEvent, QuarantinedRecord, RiskEvent
+from quantterminal.core.accounting.state import OpenOrder, PositionState, RiskState
 from quantterminal.core.models import Bar, Fill, Signal, Trade
-from quantterminal.core.order_state import OrderUpdate
-from quantterminal.core.orders import OrderRequest
-from quantterminal.core.records import EquitySnapshot, IngestReport, OrderEvent, QuarantinedRecord, RiskEvent
-from quantterminal.core.state import OpenOrder, PositionState, RiskState
+from quantterminal.core.trading.broker import BrokerAccount, BrokerOrder, BrokerPosition
+from quantterminal.core.trading.order_state import OrderUpdate
+from quantterminal.core.trading.orders import OrderRequest
 
 
 class MarketHistory(Protocol):

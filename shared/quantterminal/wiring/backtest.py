@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from quantterminal.adapters.object_state import ObjectStateStore
-from quantterminal.adapters.simulated_broker import SimulatedBroker, SimulatorConfig
-from quantterminal.core.backtest import BacktestConfig, Backtester, BacktestResult
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
+from quantterminal.adapters.state.object_state import ObjectStateStore
 from quantterminal.core.models import Bar
+from quantterminal.core.simulation.backtest import BacktestConfig, Backtester, BacktestResult
 
 
 def backtest_handlers(config: BacktestConfig) -> tuple[SimulatedBroker, ObjectStateStore]:

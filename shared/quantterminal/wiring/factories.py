@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:  # each adapter is imported when a URL asks for it (psycopg2, redis are not light)
-    from quantterminal.adapters.memory_state import MemoryStateStore
-    from quantterminal.adapters.postgres_ledger import PostgresLedger
-    from quantterminal.adapters.redis_state import RedisStateStore
-    from quantterminal.adapters.sqlite_ledger import SqliteLedger
+    from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
+    from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+    from quantterminal.adapters.state.memory_state import MemoryStateStore
+    from quantterminal.adapters.state.redis_state import RedisStateStore
 
 DEFAULT_DATABASE_URL = "sqlite:///.quantterminal/ledger.sqlite3"
 DEFAULT_STATE_URL = "memory://"
@@ -60,7 +60,7 @@ def open_ledger(url: str | None = None, create: bool = True) -> PostgresLedger |
         query = dict(parse_qsl(parts.query))
         schema = query.pop("schema", None)
         dsn = urlunsplit(parts._replace(query=urlencode(query)))
-        from quantterminal.adapters.postgres_ledger import PostgresLedger  # noqa: PLC0415 - see the imports
+        from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger  # noqa: PLC0415 - see the imports
 
         return PostgresLedger(dsn, schema=schema)
     if url.startswith("sqlite://"):
@@ -75,7 +75,7 @@ def open_ledger(url: str | None = None, create: bool = True) -> PostgresLedger |
                 raise ValueError(f"no ledger at {path} (check --database; nothing was created)")
             if not file.parent.is_dir():
                 raise ValueError(f"the folder {file.parent} does not exist (create it, or check --database)")
-        from quantterminal.adapters.sqlite_ledger import SqliteLedger  # noqa: PLC0415
+        from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger  # noqa: PLC0415
 
         return SqliteLedger(path)
     raise ValueError(f"unsupported database URL {redact(url)!r}: use postgresql://... or sqlite:///...")
@@ -85,13 +85,13 @@ def open_state_store(url: str | None = None, prefix: str = "qt") -> RedisStateSt
     """The state store at ``url``: ``redis://``/``rediss://`` or ``memory://``."""
     url = url or os.environ.get("REDIS_URL") or DEFAULT_STATE_URL
     if url.startswith(("redis://", "rediss://")):
-        from quantterminal.adapters.redis_state import RedisStateStore  # noqa: PLC0415
+        from quantterminal.adapters.state.redis_state import RedisStateStore  # noqa: PLC0415
 
         store = RedisStateStore(url, prefix=prefix)
         store.ping()
         return store
     if url == "memory://":
-        from quantterminal.adapters.memory_state import MemoryStateStore  # noqa: PLC0415
+        from quantterminal.adapters.state.memory_state import MemoryStateStore  # noqa: PLC0415
 
         return MemoryStateStore(prefix=prefix)
     raise ValueError(f"unsupported state store URL {redact(url)!r}: use redis://... or memory://")

@@ -23,10 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from quantterminal.adapters.bus import LocalBus, Record
-from quantterminal.adapters.simulated_broker import SimulatedBroker
-from quantterminal.core.feed_codec import RecordError, decode_bar_update, decode_order_update, encode_order_update
-from quantterminal.core.order_state import OrderUpdate
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
+from quantterminal.adapters.streams.bus import LocalBus, Record
+from quantterminal.core.market_data.feed_codec import (
+    RecordError,
+    decode_bar_update,
+    decode_order_update,
+    encode_order_update,
+)
+from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.wiring.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -24,18 +24,18 @@ from typing import Any
 from urllib.parse import quote
 
 from quantterminal import constants as c
-from quantterminal.adapters.alpaca_broker import AlpacaBroker
-from quantterminal.adapters.postgres_ledger import PostgresLedger
-from quantterminal.adapters.secrets import secret_json
-from quantterminal.adapters.sqlite_ledger import SqliteLedger
-from quantterminal.core.desk import TradingDesk, account_view
-from quantterminal.core.order_state import OrderUpdate
+from quantterminal.adapters.aws.secrets import secret_json
+from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
+from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.core.ports import Broker, Ledger, StateStore
-from quantterminal.core.queries import AccountQueries
-from quantterminal.core.risk_gate import RiskGate
+from quantterminal.core.reporting.queries import AccountQueries
+from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.strategies import STRATEGIES
-from quantterminal.core.trading import TradingEngine
-from quantterminal.core.trading_config import TradingConfig
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.desk import TradingDesk, account_view
+from quantterminal.core.trading.engine import TradingEngine
+from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.wiring.factories import open_ledger, open_state_store
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from quantterminal.core.indicators import SMA
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams
+from quantterminal.core.strategies.indicators import SMA
 
 _LONG = Direction.LONG
 _FLAT = Direction.FLAT

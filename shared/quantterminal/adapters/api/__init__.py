@@ -1,0 +1,1 @@
+"""The HTTP API, served by the API Lambda and on a laptop."""

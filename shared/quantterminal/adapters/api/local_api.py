@@ -1,0 +1,250 @@
+"""The HTTP API and the dashboard on a laptop: the API Lambda's Powertools resolver served by
+aiohttp on loopback (each request becomes the API Gateway event the Lambda would get,
+so the routes exist once), the dashboard's static files, and a server-sent-events stream.
+
+- ``/v1/...``: the API (``adapters/http_api.py``), with the API key in the ``x-api-key`` header
+  only (a key in a URL ends up in logs and browser history) -- from ``$QT_API_KEY``, else generated
+  once into ``.quantterminal/api-key`` (mode 0600). The header twice is a 400.
+- ``POST /v1/events/token`` (with the key): a token for the event stream, valid for a minute and
+  for nothing else. ``/v1/events?token=...``: a snapshot of what the dashboard shows every second
+  (``text/event-stream``; browsers' EventSource cannot send headers, hence a URL credential, and
+  hence one that is short-lived and scoped to this read-only stream).
+- ``/v1/openapi.json``: the OpenAPI document (no key: it holds no data).
+- ``/``: the dashboard (no key: the page asks for it, or reads it from the URL's ``#key=``).
+
+Every answer carries security headers (a Content-Security-Policy that allows only this origin and
+no framing, nosniff, no referrer) and no server banner. Stopping gives in-flight requests two
+seconds, so Ctrl-C works under load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import mimetypes
+import os
+import secrets
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+from quantterminal.adapters.api.http_api import OPENAPI_PATH, as_json_request
+
+STAGE = "/v1"
+EVENTS_PATH = "/events"
+EVENTS_TOKEN_PATH = "/events/token"
+TOKEN_SECONDS = 60
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+KEY_FILE = Path(".quantterminal/api-key")
+DASHBOARD = "quantterminal.dashboard"  # the package holding the built static files
+SNAPSHOT_ROUTES = ("positions", "pnl", "orders", "fills", "strategies", "risk", "health")
+
+
+def api_key(environ: dict[str, str] | None = None, key_file: Path = KEY_FILE) -> str:
+    """The local API key: ``$QT_API_KEY``, else the one in ``key_file`` (created if missing)."""
+    env = os.environ if environ is None else environ
+    if env.get("QT_API_KEY"):
+        return env["QT_API_KEY"]
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(24)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def proxy_event(
+    method: str, path: str, query: dict[str, str], headers: dict[str, str], body: str | None
+) -> dict[str, Any]:
+    """The API Gateway (REST, proxy) event for one HTTP request."""
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "requestId": secrets.token_hex(8),
+            "stage": STAGE.strip("/"),
+            "httpMethod": method,
+            "path": STAGE + path,
+            "identity": {"sourceIp": "127.0.0.1"},
+            "requestTimeEpoch": int(time.time() * 1000),
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    """Security headers on every answer, and no server banner."""
+    response.headers.update(SECURITY_HEADERS)
+    response.headers.popall("Server", None)
+
+
+class LocalApiServer:
+    """``with LocalApiServer(app, key) as server:`` serves on ``server.url``.
+
+    aiohttp on its own event loop in a background thread: one thread answers every connection in
+    arrival order (a thread per connection lets the GIL starve some of them: seconds-long tails
+    at 50 clients)."""
+
+    def __init__(
+        self,
+        app: APIGatewayRestResolver,
+        key: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        every: float = 1.0,
+        cache_seconds: float = 0.1,
+        stream_events: bool = True,
+    ) -> None:
+        self.app, self.key, self.every = app, key, every
+        self.stream_events = stream_events  # False: like API Gateway, no /events (the page polls)
+        self.host, self.port = host, port
+        # Successful GET answers are reused for ``cache_seconds`` (0: never); any POST clears them.
+        # Fifty dashboards polling cost one query per route per tick instead of fifty.
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="local-api", daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> LocalApiServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _start(self) -> None:
+        web_app = web.Application(client_max_size=64 * 1024)
+        web_app.router.add_route("*", STAGE + "/{path:.*}", self._api)
+        web_app.router.add_get("/{path:.*}", self._static)
+        web_app.on_response_prepare.append(_secure)
+        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        listener = socket.create_server((self.host, self.port), backlog=256, reuse_port=False)
+        self.port = int(listener.getsockname()[1])
+        await web.SockSite(self._runner, listener).start()
+        self.url = f"http://{self.host}:{self.port}"
+
+    async def _stop(self) -> None:
+        self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def resolve(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The resolver's answer to ``event`` (a GET from the cache while it is fresh)."""
+        method = event["httpMethod"]
+        key = (event["path"], json.dumps(event.get("queryStringParameters"), sort_keys=True))
+        if method == "GET" and self.cache_seconds > 0:
+            hit = self._cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
+                return hit[1]
+        answer: dict[str, Any] = self.app.resolve(as_json_request(event), None)  # type: ignore[arg-type]
+        if method != "GET":
+            self._cache.clear()
+        elif self.cache_seconds > 0 and answer["statusCode"] == 200:
+            self._cache[key] = (time.monotonic(), answer)
+        return answer
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the dashboard shows, read through the API's own routes (and its cache)."""
+        bodies = {
+            route: json.loads(self.resolve(proxy_event("GET", f"/{route}", {}, {}, None))["body"])
+            for route in SNAPSHOT_ROUTES
+        }
+        return {"at": datetime.now(UTC).isoformat(), **bodies}
+
+    def authorised(self, headers: dict[str, str]) -> bool:
+        """The API key, from the header (never from the URL)."""
+        return hmac.compare_digest(headers.get("x-api-key", "").encode(), self.key.encode())
+
+    def events_token(self, now: float | None = None) -> str:
+        """A token that opens the event stream until ``TOKEN_SECONDS`` from now, and nothing else."""
+        expires = int((time.time() if now is None else now) + TOKEN_SECONDS)
+        return f"{expires}.{self._sign(f'events:{expires}')}"
+
+    def valid_events_token(self, token: str, now: float | None = None) -> bool:
+        expires, _, signature = token.partition(".")
+        if not expires.isdigit() or int(expires) < (time.time() if now is None else now):
+            return False
+        return hmac.compare_digest(signature.encode(), self._sign(f"events:{expires}").encode())
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self.key.encode(), text.encode(), "sha256").hexdigest()
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        query = dict(request.query)
+        if len(request.headers.getall("x-api-key", [])) > 1:
+            return web.json_response({"message": "send the x-api-key header once"}, status=400)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if path == EVENTS_PATH and self.stream_events:
+            if not self.valid_events_token(query.get("token", "")):
+                return web.json_response({"message": "missing or expired token (POST /events/token)"}, status=401)
+            return await self._events(request)
+        if path != OPENAPI_PATH and not self.authorised(headers):
+            return web.json_response({"message": "missing or wrong API key (x-api-key header)"}, status=401)
+        if path == EVENTS_TOKEN_PATH and self.stream_events and request.method == "POST":
+            return web.json_response({"token": self.events_token(), "expires_in": TOKEN_SECONDS})
+        body = await request.text() if request.can_read_body else None
+        answer = self.resolve(proxy_event(request.method, path, query, headers, body))
+        return web.Response(
+            status=answer["statusCode"],
+            body=str(answer.get("body") or "").encode(),
+            content_type=answer.get("headers", {}).get("Content-Type", "application/json"),
+        )
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["path"] or "index.html"
+        files = resources.files(DASHBOARD) / "static"
+        target = files.joinpath(*[p for p in name.split("/") if p not in ("", ".", "..")])
+        if not target.is_file():
+            return web.Response(status=404, text="not found")
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return web.Response(body=target.read_bytes(), content_type=kind)
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            while not self._stopping.is_set():
+                data = json.dumps(self.snapshot(), default=str)
+                await response.write(f"event: snapshot\ndata: {data}\n\n".encode())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.every)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the page went away, or the server is stopping
+        return response

@@ -1,0 +1,1 @@
+"""Brokers: Alpaca, and the simulated broker with its durable account."""

@@ -1,0 +1,393 @@
+"""The simulated broker: the embedded default for backtests, paper runs and tests.
+
+Simulated time advances with the bars it is shown (``on_bar``): an order submitted at time t
+becomes workable after ``latency`` and is worked on bars that start at or after that, by the one
+fill model (``core.fill_model``: market orders at the open with slippage, limit orders only when
+the bar reaches the limit, at most ``participation`` of a bar's volume, commission per fill). Buys
+that cash cannot fund are refused at submit, as Alpaca refuses them (403).
+
+Updates (new, partial_fill, fill, pending_cancel, canceled) are queued with a due time and
+delivered by ``advance``/``on_bar`` to the handler, in Alpaca's cumulative format. With
+``chaos=True`` each is delayed at random, some are delivered twice, so they arrive late, duplicated
+and out of order -- everything a real stream does to a trading system.
+
+Like a real broker, the account outlives our process: with an ``AccountJournal`` every change is
+saved (see ``simulated_account``) and a restarted broker carries on with the same orders,
+positions and cash. Updates already handed to the handler stay in an outbox until ``checkpoint``
+says they were booked; a restart delivers them again (booking is idempotent), so none is lost
+between the broker and the books. Order and execution ids derive from the client order id, which
+is unique per decision, so ids never repeat across restarts.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from quantterminal.adapters.broker.simulated_account import (
+    AccountJournal,
+    AccountSnapshot,
+    SimulatorConfig,
+    WorkingOrder,
+    decode_account,
+    encode_account,
+)
+from quantterminal.core.accounting.portfolio import Portfolio
+from quantterminal.core.models import Bar, Fill, Side
+from quantterminal.core.money import ZERO, to_decimal
+from quantterminal.core.trading.broker import (
+    BrokerAccount,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerRejected,
+    BrokerUnavailable,
+)
+from quantterminal.core.trading.order_state import TERMINAL_STATUSES, Execution, OrderUpdate
+from quantterminal.core.trading.orders import OrderRequest, OrderType
+
+__all__ = ["SimulatedBroker", "SimulatorConfig"]  # the config is defined with the account it configures
+
+_MINUTE = timedelta(minutes=1)
+
+
+@dataclass(order=True)
+class _Queued:
+    due: datetime
+    seq: int
+    update: OrderUpdate = field(compare=False)
+
+
+class SimulatedBroker:
+    """An in-process broker account driven by bars."""
+
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        start: datetime | None = None,
+        journal: AccountJournal | None = None,
+    ) -> None:
+        self.config = config or SimulatorConfig()
+        self.now = start or datetime(1970, 1, 1, tzinfo=UTC)
+        self._rng = random.Random(self.config.seed)
+        self._orders: dict[str, WorkingOrder] = {}
+        self._working: dict[str, list[WorkingOrder]] = {}  # by symbol: orders not yet terminal
+        self._portfolio = Portfolio(self.config.initial_cash)
+        self._last: dict[str, Decimal] = {}  # exact last prices, made from ``_closes`` when asked for
+        self._closes: dict[str, float] = {}  # the last close of each symbol, as the bars carry it
+        self._queue: list[_Queued] = []
+        self._outbox: list[OrderUpdate] = []
+        self._seq = 0  # queue order for updates due at the same instant
+        self._handler: Callable[[OrderUpdate], None] | None = None
+        self._faults: list[bool] = []
+        self._lock = threading.RLock()  # the API thread reads the account while the trader trades
+        self._journal = journal
+        self._changed = False  # anything to save since the last save
+        self.fills: list[Fill] = []
+        self.restored = self._restore()
+
+    # --- durability -----------------------------------------------------------------------------
+
+    def _restore(self) -> bool:
+        """Carry on with the journal's account, if there is one; undelivered and unconfirmed
+        updates are queued to be delivered (again) at once."""
+        text = None if self._journal is None else self._journal.load()
+        if text is None:
+            return False
+        saved = decode_account(text)
+        self.now = max(self.now, saved.now)
+        self._portfolio, self._last, self._orders, self._seq = saved.portfolio, saved.last, saved.orders, saved.seq
+        self._queue = [_Queued(due, seq, update) for due, seq, update in saved.queued]
+        for working in self._orders.values():
+            if working.order.status not in TERMINAL_STATUSES:
+                self._working.setdefault(working.order.symbol, []).append(working)
+        for update in saved.outbox:
+            self._seq += 1
+            self._queue.append(_Queued(saved.now, self._seq, update))
+        return True
+
+    def _save(self) -> None:
+        self._changed = False
+        if self._journal is None:
+            return
+        snapshot = AccountSnapshot(
+            self.now,
+            self._portfolio,
+            self._marks(),
+            self._orders,
+            [(q.due, q.seq, q.update) for q in self._queue],
+            self._outbox,
+            self._seq,
+        )
+        self._journal.save(encode_account(snapshot))
+
+    def checkpoint(self) -> None:
+        """Every update delivered so far is booked: forget them (a restart will not repeat them)."""
+        with self._lock:
+            if self._outbox:
+                self._outbox = []
+                self._save()
+
+    # --- the Broker port ------------------------------------------------------------------------
+
+    def on_update(self, handler: Callable[[OrderUpdate], None]) -> None:
+        self._handler = handler
+
+    def submit(self, order: OrderRequest) -> BrokerOrder:
+        with self._lock:
+            try:
+                return self._submit(order)
+            finally:
+                self._save()
+
+    def _submit(self, order: OrderRequest) -> BrokerOrder:
+        landed_but_lost = self._faults.pop(0) if self._faults else None
+        if landed_but_lost is False:
+            raise BrokerUnavailable("simulated timeout before the order reached the broker")
+        if order.client_order_id in self._orders:
+            raise BrokerRejected(f"client_order_id must be unique: {order.client_order_id}")
+        if order.qty <= 0:
+            raise BrokerRejected(f"qty must be positive, got {order.qty}")
+        reference = order.limit_price or self._mark(order.symbol) or order.decision_price
+        if order.side is Side.BUY and self._portfolio.qty(order.symbol) + order.qty > 0:
+            needed = order.qty * reference
+            if needed > self._buying_power():
+                raise BrokerRejected(f"insufficient buying power: need {needed:.2f}, have {self._buying_power():.2f}")
+        accepted = BrokerOrder(
+            client_order_id=order.client_order_id,
+            broker_order_id=f"sim-{order.client_order_id}",
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            order_type=order.order_type.value,
+            status="new",
+            limit_price=order.limit_price,
+            submitted_at=self.now,
+        )
+        working = WorkingOrder(accepted, order, self.now + self.config.latency)
+        self._orders[order.client_order_id] = working
+        self._working.setdefault(order.symbol, []).append(working)
+        self._emit(
+            OrderUpdate(
+                order.client_order_id,
+                "new",
+                self.now + self.config.latency,
+                0,
+                broker_order_id=accepted.broker_order_id,
+            )
+        )
+        if landed_but_lost:
+            raise BrokerUnavailable("simulated: the order landed but the response was lost")
+        return accepted
+
+    def cancel(self, client_order_id: str) -> None:
+        with self._lock:
+            self._cancel(client_order_id)
+            self._save()
+
+    def _cancel(self, client_order_id: str) -> None:
+        working = self._orders.get(client_order_id)
+        if working is None or working.order.status in TERMINAL_STATUSES:
+            self._emit(
+                OrderUpdate(
+                    client_order_id, "order_cancel_rejected", self.now, working.order.filled_qty if working else 0
+                )
+            )
+            return
+        working.order = replace(working.order, status="canceled")
+        self._retire(working)
+        self._emit(OrderUpdate(client_order_id, "pending_cancel", self.now, working.order.filled_qty))
+        self._emit(OrderUpdate(client_order_id, "canceled", self.now + self.config.latency, working.order.filled_qty))
+
+    def replace(
+        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
+    ) -> BrokerOrder:
+        with self._lock:
+            try:
+                return self._replace(client_order_id, new_client_order_id, qty, limit_price)
+            finally:
+                self._save()
+
+    def _replace(
+        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
+    ) -> BrokerOrder:
+        working = self._orders.get(client_order_id)
+        if working is None or working.order.status in TERMINAL_STATUSES:
+            raise BrokerRejected(f"order {client_order_id} is not working; it cannot be replaced")
+        request = replace(
+            working.request,
+            client_order_id=new_client_order_id,
+            qty=qty,
+            limit_price=limit_price if limit_price is not None else working.request.limit_price,
+        )
+        new = self._submit(request)
+        working.order = replace(working.order, status="replaced")
+        self._retire(working)
+        self._emit(OrderUpdate(client_order_id, "pending_replace", self.now, working.order.filled_qty))
+        self._emit(OrderUpdate(client_order_id, "replaced", self.now + self.config.latency, working.order.filled_qty))
+        return new
+
+    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+        with self._lock:
+            working = self._orders.get(client_order_id)
+            return None if working is None else working.order
+
+    def all_orders(self) -> list[BrokerOrder]:
+        """Every order the broker has received, terminal or not."""
+        with self._lock:
+            return [w.order for w in self._orders.values()]
+
+    def open_orders(self) -> list[BrokerOrder]:
+        with self._lock:
+            return [w.order for w in self._orders.values() if w.order.status not in TERMINAL_STATUSES]
+
+    def positions(self) -> list[BrokerPosition]:
+        with self._lock:
+            return [
+                BrokerPosition(symbol, p.qty, p.avg_price or ZERO)
+                for symbol, p in sorted(self._portfolio.positions.items())
+                if p.qty
+            ]
+
+    def account(self) -> BrokerAccount:
+        with self._lock:
+            marks = {s: self._mark(s) or ZERO for s, p in self._portfolio.positions.items() if p.qty}
+            equity = self._portfolio.equity(marks)
+            return BrokerAccount(self._portfolio.cash, equity, self._buying_power())
+
+    # --- simulation ---------------------------------------------------------------------------
+
+    def fail_next_submits(self, *landed: bool) -> None:
+        """Make the next submits fail ambiguously: ``True`` lands the order but loses the response,
+        ``False`` fails before the order reaches the broker."""
+        self._faults.extend(landed)
+
+    def on_bar(self, bar: Bar) -> None:
+        """Work the orders of ``bar.symbol`` against this bar, then advance time to its close."""
+        with self._lock:
+            self._closes[bar.symbol] = bar.close  # made exact only when a price is needed
+            working = self._working.get(bar.symbol)
+            if working:
+                for order in list(working):
+                    self._work(order, bar)
+            close = bar.timestamp + _MINUTE
+            if not self._queue and not self._changed:  # the usual bar: only the clock moves
+                self.now = max(self.now, close)
+                return
+            self.advance(close)
+
+    def working(self, symbol: str) -> bool:
+        """Whether an order in ``symbol`` is still being worked."""
+        return bool(self._working.get(symbol))
+
+    def close_out(self, bar: Bar) -> None:
+        """Fill the working market orders of ``bar.symbol`` at ``bar``'s close, now: the closing
+        auction. A backtest uses it to leave a position before a hole in its data."""
+        with self._lock:
+            for working in list(self._working.get(bar.symbol, ())):
+                if working.request.order_type is OrderType.MARKET:
+                    at_close = replace(bar, open=bar.close, high=bar.close, low=bar.close)
+                    working.workable_at = bar.timestamp
+                    self._work(working, at_close, full=True)
+            self.advance(self.now)
+
+    def _retire(self, working: WorkingOrder) -> None:
+        """``working`` reached a terminal status: no bar works it again."""
+        orders = self._working.get(working.order.symbol)
+        if orders is not None and working in orders:
+            orders.remove(working)
+
+    def advance(self, now: datetime) -> None:
+        """Move simulated time to ``now`` and deliver every update that is due. They are saved as
+        delivered (the outbox) before the handler sees them: a crash in between repeats them."""
+        with self._lock:
+            self.now = max(self.now, now)
+            if not self._queue:
+                if self._changed:
+                    self._save()
+                return
+            self._queue.sort()
+            due = [q for q in self._queue if q.due <= self.now]
+            self._queue = [q for q in self._queue if q.due > self.now]
+            if self._handler is not None and due:
+                self._outbox.extend(q.update for q in due)
+                self._changed = True
+            if self._changed:  # a bar that moved nothing but the clock and the marks saves nothing
+                self._save()
+        for queued in due:
+            if self._handler is not None:
+                self._handler(queued.update)
+
+    def flush(self) -> None:
+        """Deliver everything still queued, whatever its delay."""
+        if self._queue:
+            self.advance(max(q.due for q in self._queue))
+
+    def _mark(self, symbol: str) -> Decimal | None:
+        """The exact last price of ``symbol`` (``None`` before its first bar)."""
+        close = self._closes.pop(symbol, None)
+        if close is not None:
+            self._last[symbol] = to_decimal(close)
+        return self._last.get(symbol)
+
+    def _marks(self) -> dict[str, Decimal]:
+        for symbol in list(self._closes):
+            self._mark(symbol)
+        return self._last
+
+    def _buying_power(self) -> Decimal:
+        committed = sum(
+            (
+                (w.order.qty - w.order.filled_qty)
+                * (w.request.limit_price or self._mark(w.order.symbol) or w.request.decision_price)
+                for orders in self._working.values()
+                for w in orders
+                if w.order.side is Side.BUY
+            ),
+            ZERO,
+        )
+        return self._portfolio.cash - committed
+
+    def _work(self, working: WorkingOrder, bar: Bar, full: bool = False) -> None:
+        if bar.timestamp + _MINUTE <= working.workable_at:
+            return
+        order, request = working.order, working.request
+        remaining = order.qty - order.filled_qty
+        fills = self.config.fills
+        done = fills.fill(order.side, request.order_type, request.limit_price, remaining, bar)
+        if done is None and full:  # the closing auction fills whatever the bar's volume
+            done = replace(fills, participation=None).fill(order.side, request.order_type, None, remaining, bar)
+        if done is None:
+            return
+        qty, price = done.qty, done.price
+        working.executions += 1
+        working.notional += qty * price
+        filled = order.filled_qty + qty
+        when = max(bar.timestamp, working.workable_at)
+        execution = Execution(f"{order.broker_order_id}-x{working.executions}", qty, price, when)
+        status = "filled" if filled == order.qty else "partially_filled"
+        working.order = replace(order, filled_qty=filled, filled_avg_price=working.notional / filled, status=status)
+        if status == "filled":
+            self._retire(working)
+        fill = Fill(
+            order.symbol, when, order.side, qty, price, done.commission, order.client_order_id, execution.execution_id
+        )
+        self._portfolio.apply_fill(fill)
+        self.fills.append(fill)
+        event = "fill" if status == "filled" else "partial_fill"
+        self._emit(OrderUpdate(order.client_order_id, event, when, filled, execution, order.broker_order_id))
+
+    def _emit(self, update: OrderUpdate) -> None:
+        self._changed = True
+        copies = 1
+        if self.config.chaos and self._rng.random() < self.config.duplicate_rate:
+            copies = 2
+        for _ in range(copies):
+            due = update.timestamp
+            if self.config.chaos:
+                due += timedelta(seconds=self._rng.uniform(0, self.config.max_delay.total_seconds()))
+            self._seq += 1
+            self._queue.append(_Queued(due, self._seq, update))

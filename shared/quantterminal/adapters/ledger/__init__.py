@@ -1,0 +1,1 @@
+"""The ledger: SQLite and PostgreSQL, their migrations, and the feed's bar writer."""

@@ -1,0 +1,1 @@
+"""Market data in: the providers' websocket streams and historical bars, and CSV files."""

@@ -1,0 +1,190 @@
+"""A market data websocket connection that survives every way a feed fails (websocket-client).
+
+- Connect, authenticate, subscribe -- in the provider's dialect (Alpaca or Polygon); after every
+  reconnect the subscription is made again.
+- A silence watchdog: a socket that stays "connected" but delivers nothing for ``silence_timeout``
+  seconds is dropped and reopened (websocket-client answers the server's pings by itself).
+- Reconnects back off exponentially with full jitter and a cap, so many feeds restarting after one
+  outage do not hit the provider together; the delay resets once a connection is subscribed.
+- Refused logins and connection-limit errors are not retried quickly: they back off long
+  (``refusal_backoff`` doubling to ``refusal_cap``) and raise an alert, instead of hammering.
+- Malformed frames and messages are counted and logged once per kind with a sample; they never
+  reach the consumer or stop the connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import websocket
+
+from quantterminal.adapters.market_data import alpaca_data, polygon_data
+from quantterminal.adapters.market_data.feed_frames import Provider, Subscription
+from quantterminal.adapters.retry import backoff_delay
+from quantterminal.core.market_data.feed_events import Control, FeedEvent, ParsedFrame
+
+log = logging.getLogger(__name__)
+_REFUSALS = frozenset({"auth_failed", "connection_limit"})
+PROVIDERS = {p.name: p for p in (alpaca_data.PROVIDER, polygon_data.PROVIDER)}
+
+
+class FeedRefused(Exception):  # noqa: N818 - the provider's answer, not a bug
+    """The provider refused the login or the connection (bad keys, connection limit)."""
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    """Where to connect and how patiently."""
+
+    url: str
+    key: str
+    secret: str
+    bars: tuple[str, ...] = ()
+    trades: tuple[str, ...] = ()
+    updated_bars: tuple[str, ...] = ()
+    silence_timeout: float = 5.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    refusal_backoff: float = 60.0
+    refusal_cap: float = 900.0
+
+    def __repr__(self) -> str:  # never show the keys
+        return f"FeedSettings(url={self.url!r}, bars={self.bars}, trades={self.trades})"
+
+    @property
+    def subscription(self) -> Subscription:
+        return Subscription(self.bars, self.trades, self.updated_bars)
+
+
+@dataclass
+class FeedStats:
+    """What the connection has seen (the health line and the metrics are built from it)."""
+
+    connects: int = 0
+    reconnects: int = 0
+    silences: int = 0
+    refusals: int = 0
+    frames: int = 0
+    events: int = 0
+    malformed: int = 0
+    malformed_kinds: set[str] = field(default_factory=set)
+    errors: int = 0  # events the consumer failed on, and unexpected failures of the reader
+
+
+class FeedConnection:
+    """One provider connection feeding ``on_event``; ``run`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: FeedSettings,
+        on_event: Callable[[FeedEvent], None],
+        alert: Callable[[str], None] = lambda message: None,
+        provider: Provider = alpaca_data.PROVIDER,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.on_event = on_event
+        self.alert = alert
+        self.provider = provider
+        self.parse: Callable[[str | bytes], ParsedFrame] = provider.parse
+        self.sleep = sleep
+        self.stats = FeedStats()
+        self._ws: websocket.WebSocket | None = None
+
+    def interrupt(self) -> None:
+        """Abort a blocked read at once (call after setting ``stop``, from another thread)."""
+        ws = self._ws
+        if ws is not None:
+            ws.shutdown()  # type: ignore[no-untyped-call]
+
+    def run(self, stop: threading.Event) -> None:
+        """Keep a subscribed connection open until ``stop`` is set."""
+        failures = refusals = 0
+        while not stop.is_set():
+            ws: websocket.WebSocket | None = None
+            try:
+                ws = self._ws = websocket.create_connection(self.settings.url, timeout=self.settings.silence_timeout)
+                self._handshake(ws)
+                self.stats.connects += 1
+                failures = refusals = 0
+                self._read(ws, stop)
+            except FeedRefused as exc:
+                refusals += 1
+                self.stats.refusals += 1
+                delay = min(self.settings.refusal_cap, self.settings.refusal_backoff * 2 ** (refusals - 1))
+                self.alert(f"market data feed refused: {exc}; next attempt in {delay:.0f} s")
+                self._pause(delay, stop)
+                continue
+            except (websocket.WebSocketException, OSError) as exc:
+                if stop.is_set():
+                    break  # interrupted on purpose
+                failures += 1
+                log.warning("feed connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
+                self._pause(backoff_delay(failures - 1, self.settings.backoff_base, self.settings.backoff_cap), stop)
+            except Exception:  # a bug must cost a reconnect, never the reader thread
+                if stop.is_set():
+                    break
+                failures += 1
+                self.stats.errors += 1
+                log.exception("feed reader failed unexpectedly; reconnecting")
+                self._pause(backoff_delay(failures - 1, self.settings.backoff_base, self.settings.backoff_cap), stop)
+            finally:
+                self._ws = None
+                if ws is not None:
+                    ws.close()
+            if not stop.is_set():
+                self.stats.reconnects += 1
+
+    def _pause(self, seconds: float, stop: threading.Event) -> None:
+        if self.sleep is time.sleep:
+            stop.wait(seconds)  # wakes at once when asked to stop
+        else:
+            self.sleep(seconds)
+
+    def _controls(self, ws: websocket.WebSocket) -> list[Control]:
+        parsed = self.parse(ws.recv())
+        controls = [e for e in parsed.events if isinstance(e, Control)]
+        for control in controls:
+            if control.kind in _REFUSALS:
+                raise FeedRefused(f"{control.kind} ({control.code}: {control.message})")
+        return controls
+
+    def _handshake(self, ws: websocket.WebSocket) -> None:
+        self._controls(ws)  # "connected"
+        s = self.settings
+        ws.send(self.provider.login(s.key, s.secret))
+        if not any(c.kind == "authenticated" for c in self._controls(ws)):
+            raise FeedRefused("login not acknowledged")
+        ws.send(self.provider.subscribe(s.subscription))
+        self._controls(ws)  # the subscription acknowledgement
+
+    def _read(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                frame = ws.recv()
+            except websocket.WebSocketTimeoutException:
+                self.stats.silences += 1
+                log.warning("feed silent for %.1f s; reconnecting", self.settings.silence_timeout)
+                return
+            if not frame:
+                raise websocket.WebSocketConnectionClosedException("connection closed by the server")
+            self.stats.frames += 1
+            parsed = self.parse(frame)
+            for bad in parsed.malformed:
+                self.stats.malformed += 1
+                if bad.reason not in self.stats.malformed_kinds:  # once per kind, with a sample
+                    self.stats.malformed_kinds.add(bad.reason)
+                    log.error("skipping malformed market data (%s): %s", bad.reason, bad.sample)
+            for event in parsed.events:
+                if isinstance(event, Control) and event.kind in _REFUSALS:
+                    raise FeedRefused(f"{event.kind} ({event.code}: {event.message})")
+                self.stats.events += 1
+                try:
+                    self.on_event(event)
+                except Exception:  # one event the consumer cannot take must not stop the others
+                    self.stats.errors += 1
+                    log.exception("feed event could not be processed: %s", type(event).__name__)

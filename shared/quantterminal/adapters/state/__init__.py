@@ -1,0 +1,1 @@
+"""The hot state store: in-process, Redis, and plain objects for backtests."""

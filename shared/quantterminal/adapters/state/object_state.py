@@ -1,0 +1,140 @@
+"""The backtest's state store: plain in-process objects, no JSON round trip.
+
+A backtest is one process and one thread; nothing else reads its state, so the versioned JSON
+documents the Redis store and its embedded twin keep (for concurrent writers and restarts) would
+only cost time. This store keeps the same frozen records (``PositionState``, ``OpenOrder``,
+``RiskState``) as they are, bumps their versions as the others do and validates every write the
+same way, so the kernel cannot tell it from the shared stores -- the contract tests run it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from quantterminal.core.accounting.state import OpenOrder, PositionState, RiskState, StateError
+
+
+class ObjectStateStore:
+    """State as objects in dicts, for one thread (see the module docs)."""
+
+    def __init__(self) -> None:
+        self._positions: dict[str, dict[tuple[str, str], PositionState]] = {}  # account -> (strategy, symbol)
+        self._sorted: dict[str, list[PositionState]] = {}  # account -> positions() answer, until a change
+        self._by_symbol: dict[tuple[str, str], dict[str, PositionState]] = {}  # (account, symbol) -> by strategy
+        self._orders: dict[str, OpenOrder] = {}
+        self._orders_of: dict[str, dict[str, OpenOrder]] = {}  # account -> client order id -> order
+        self._claimed: set[str] = set()  # every client order id ever recorded: never reused
+        self._snapshots: dict[tuple[str, str], dict[str, Any]] = {}
+        self._risk: dict[str, RiskState] = {}
+        self._documents: dict[str, str] = {}
+
+    # --- positions ----------------------------------------------------------------------------
+
+    def get_position(self, account: str, strategy: str, symbol: str) -> PositionState:
+        found = self._positions.get(account, {}).get((strategy, symbol))
+        return found if found is not None else PositionState(account, strategy, symbol)
+
+    def update_position(
+        self, account: str, strategy: str, symbol: str, change: Callable[[PositionState], PositionState]
+    ) -> PositionState:
+        current = self.get_position(account, strategy, symbol)
+        new = change(current)
+        if (new.account, new.strategy, new.symbol) != (account, strategy, symbol):
+            raise StateError("an update may not change a position's account, strategy or symbol")
+        new.validate()
+        new = replace(new, version=current.version + 1)
+        self._positions.setdefault(account, {})[(strategy, symbol)] = new
+        self._by_symbol.setdefault((account, symbol), {})[strategy] = new
+        self._sorted.pop(account, None)
+        return new
+
+    def positions_in(self, account: str, symbol: str) -> list[PositionState]:
+        found = self._by_symbol.get((account, symbol))
+        return list(found.values()) if found else []
+
+    def positions(self, account: str) -> list[PositionState]:
+        found = self._sorted.get(account)
+        if found is None:
+            held = self._positions.get(account, {})
+            found = self._sorted[account] = [held[k] for k in sorted(held)]
+        return list(found)
+
+    # --- open orders --------------------------------------------------------------------------
+
+    def add_open_order(self, order: OpenOrder) -> bool:
+        if order.client_order_id in self._claimed:
+            return False
+        order.validate()
+        stored = replace(order, version=1)
+        self._claimed.add(order.client_order_id)
+        self._orders[order.client_order_id] = stored
+        self._orders_of.setdefault(order.account, {})[order.client_order_id] = stored
+        return True
+
+    def get_open_order(self, client_order_id: str) -> OpenOrder | None:
+        return self._orders.get(client_order_id)
+
+    def update_open_order(self, client_order_id: str, change: Callable[[OpenOrder], OpenOrder]) -> OpenOrder:
+        current = self._orders.get(client_order_id)
+        if current is None:
+            raise KeyError(client_order_id)
+        new = change(current)
+        if (new.client_order_id, new.account) != (current.client_order_id, current.account):
+            raise StateError("an update may not change an order's id or account")
+        new.validate()
+        new = replace(new, version=current.version + 1)
+        self._orders[client_order_id] = new
+        self._orders_of[new.account][client_order_id] = new
+        return new
+
+    def remove_open_order(self, client_order_id: str) -> bool:
+        order = self._orders.pop(client_order_id, None)
+        if order is None:
+            return False
+        del self._orders_of[order.account][client_order_id]
+        return True
+
+    def open_orders(self, account: str) -> list[OpenOrder]:
+        orders = self._orders_of.get(account)
+        return [orders[k] for k in sorted(orders)] if orders else []
+
+    # --- strategy snapshots -------------------------------------------------------------------
+
+    def save_snapshot(self, strategy: str, symbol: str, snapshot: Mapping[str, Any]) -> None:
+        self._snapshots[(strategy, symbol)] = dict(snapshot)
+
+    def load_snapshot(self, strategy: str, symbol: str) -> dict[str, Any] | None:
+        found = self._snapshots.get((strategy, symbol))
+        return None if found is None else dict(found)
+
+    def load_snapshots(self, strategies: Sequence[str], symbol: str) -> dict[str, dict[str, Any] | None]:
+        return {name: self.load_snapshot(name, symbol) for name in strategies}
+
+    def save_snapshots(self, symbol: str, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
+        for name, snapshot in snapshots.items():
+            self.save_snapshot(name, symbol, snapshot)
+
+    # --- risk state and documents -------------------------------------------------------------
+
+    def get_risk_state(self, account: str) -> RiskState:
+        return self._risk.get(account) or RiskState(account)
+
+    def update_risk_state(self, account: str, change: Callable[[RiskState], RiskState]) -> RiskState:
+        current = self.get_risk_state(account)
+        new = change(current)
+        if new is current:  # nothing changed: nothing to write
+            return current
+        if new.account != account:
+            raise StateError("an update may not change the risk state's account")
+        new.validate()
+        new = replace(new, version=current.version + 1)
+        self._risk[account] = new
+        return new
+
+    def load_document(self, name: str) -> str | None:
+        return self._documents.get(name)
+
+    def save_document(self, name: str, text: str) -> None:
+        self._documents[name] = text

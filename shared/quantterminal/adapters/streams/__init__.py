@@ -1,0 +1,1 @@
+"""Record streams: Kinesis, the local in-process bus, and re-reading failed batches."""

@@ -1,0 +1,1 @@
+"""Market data: bars from trades, clean bar streams, calendar and sessions, validation."""

@@ -1,0 +1,1 @@
+"""Reporting: performance metrics, post-trade analysis, divergence, what the API shows."""

@@ -1,0 +1,132 @@
+"""The risk gate: the risk manager run atomically against the stored risk state.
+
+Every order passes here, in every environment. The decision and its reservation are written in
+one compare-and-set of the account's risk state, so concurrent decisions cannot overspend; every
+rejection and every alert is recorded in the ledger as a risk event.
+
+The position the limits are checked against is read *inside* that compare-and-set, after the risk
+state: booking a fill writes the position first and then releases the order's reservation (a new
+risk-state version). A check that read the position before the fill and the reservations after
+the release would miss the fill; here the release changes the version the check read, so the
+check is evaluated again and sees the fill. Every interleaving counts an order's shares once in
+the position or in its reservation, never in neither. The position is the whole account's in
+that symbol: every strategy's and what reconciliation adopted (``unassigned``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from quantterminal.core.accounting.records import RiskEvent
+from quantterminal.core.accounting.state import RiskState
+from quantterminal.core.ports import StateStore, TradeJournal
+from quantterminal.core.risk.manager import (
+    AccountView,
+    OrderIntent,
+    RiskDecision,
+    RiskLimits,
+    evaluate,
+    halt,
+    resume,
+    set_strategy_enabled,
+    settle,
+)
+
+
+class RiskGate:
+    """Pre-trade checks for one account."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        account: str,
+        limits: RiskLimits | None = None,
+        ledger: TradeJournal | None = None,
+        alert: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.account = account
+        self.limits = limits or RiskLimits()
+        self.ledger = ledger
+        self.alert = alert
+
+    def position(self, symbol: str) -> int:
+        """Signed shares of ``symbol`` the state store books for the whole account."""
+        return sum(p.qty for p in self.store.positions_in(self.account, symbol))
+
+    def check(self, intent: OrderIntent, account: AccountView, now: datetime) -> RiskDecision:
+        """Evaluate ``intent``; if accepted, its reservation is stored before this returns. The
+        position in ``intent.symbol`` is read from the store within the same atomic step (see the
+        module docs); the rest of ``account`` (equity, cash, prices) as given."""
+        decisions: list[RiskDecision] = []
+
+        def change(state: RiskState) -> RiskState:
+            held = {**account.positions, intent.symbol: self.position(intent.symbol)}
+            decisions.append(evaluate(intent, replace(account, positions=held), state, self.limits, now))
+            return decisions[-1].state
+
+        self.store.update_risk_state(self.account, change)
+        decision = decisions[-1]  # the evaluation that won the compare-and-set
+        for message in decision.alerts:
+            self.record_event(now, "alert", message, intent)
+            if self.alert is not None:
+                self.alert(message)
+        if not decision.accepted:
+            self.record_event(now, "rejection", decision.reason, intent, rule=decision.rule)
+        return decision
+
+    def settle(self, client_order_id: str, remaining_qty: int) -> RiskState:
+        """Release what an order no longer needs (all of it once the order is done)."""
+        return self.store.update_risk_state(self.account, lambda s: settle(s, client_order_id, remaining_qty))
+
+    def halt(self, reason: str, now: datetime) -> RiskState:
+        """The kill switch: no order passes from the next decision on."""
+        state = self.store.update_risk_state(self.account, lambda s: halt(s, reason, now))
+        self.record_event(now, "halt", reason, None)
+        if self.alert is not None:
+            self.alert(f"trading halted: {reason}")
+        return state
+
+    def resume(self, reason: str, now: datetime) -> RiskState:
+        """Lift a halt or a tripped breaker."""
+        state = self.store.update_risk_state(self.account, resume)
+        self.record_event(now, "resume", reason or "resumed", None)
+        return state
+
+    def set_strategy_enabled(self, strategy: str, enabled: bool, reason: str, now: datetime) -> RiskState:
+        """Enable or disable one strategy's new entries; recorded as a risk event with ``reason``."""
+        state = self.store.update_risk_state(self.account, lambda s: set_strategy_enabled(s, strategy, enabled))
+        kind = "enable" if enabled else "disable"
+        self.record_event(now, kind, reason or f"strategy {kind}d", None, strategy=strategy)
+        return state
+
+    def record_event(
+        self,
+        now: datetime,
+        kind: str,
+        reason: str,
+        intent: OrderIntent | None,
+        rule: str = "",
+        strategy: str | None = None,
+    ) -> None:
+        """Append a risk event for this account to the ledger (if there is one)."""
+        if self.ledger is None:
+            return
+        details: dict[str, object] = {"rule": rule} if rule else {}
+        if intent is not None:
+            details.update(
+                client_order_id=intent.client_order_id, side=intent.side.value, qty=intent.qty, price=str(intent.price)
+            )
+        self.ledger.record_risk_event(
+            RiskEvent(
+                now,
+                self.account,
+                kind,
+                reason,
+                intent.strategy if intent else strategy,
+                intent.symbol if intent else None,
+                details,
+            )
+        )

@@ -1,0 +1,224 @@
+"""The pre-trade risk manager: pure rules, the same in backtest, paper and live.
+
+``evaluate`` takes an order intent, a view of the account and the stored ``RiskState`` and returns
+a decision *and* the next risk state (day rollover, peak equity, halts, and -- for an accepted
+order -- its reservation). Run inside a compare-and-set update of the risk state, concurrent
+signals cannot overspend: whichever writes second is re-evaluated against the first's reservation.
+
+Rules, in order (the first that fails rejects, with its reason):
+1. Halted (manual kill switch, or the drawdown circuit breaker at ``drawdown_fraction`` below peak
+   equity): every order is refused until ``resume``.
+2. Daily loss (``daily_loss_fraction`` below the day's opening equity): new entries are refused for
+   the rest of the New York day; orders that only reduce a position still pass.
+3. Strategy disabled (by an operator): its new entries are refused; its exits still pass.
+4. Symbol allow-list.  5. Regular trading hours (NYSE calendar, early closes included).
+6. Price band: the order price within ``price_band_bps`` of the last price (fat-finger guard).
+7. Maximum order notional.
+8. Position limit (entries): |position + pending orders + this order| × price within
+   ``position_fraction`` of equity.
+9. Buying power (entries): the order's notional within cash less what pending entries reserve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from quantterminal.core.accounting.state import Reservation, RiskState
+from quantterminal.core.market_data.calendar import is_market_open
+from quantterminal.core.market_data.sessions import session_date
+from quantterminal.core.models import Side
+from quantterminal.core.money import ZERO
+
+_BPS = Decimal(10_000)
+DEFAULT_POSITION_FRACTION = Decimal("0.10")  # the sizing fraction and the position limit alike
+BREAKER_REASON = "drawdown circuit breaker"
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """The account's limits (defaults as documented in the README)."""
+
+    position_fraction: Decimal = DEFAULT_POSITION_FRACTION
+    max_order_notional: Decimal = Decimal("100000")
+    price_band_bps: Decimal = Decimal("300")
+    allowed_symbols: frozenset[str] | None = None
+    regular_hours_only: bool = True
+    daily_loss_fraction: Decimal = Decimal("0.05")
+    drawdown_fraction: Decimal = Decimal("0.15")
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """An order the strategy layer wants to place; ``price`` is the limit or expected fill price."""
+
+    client_order_id: str
+    strategy: str
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """What the risk manager knows of the account at decision time (positions are signed shares)."""
+
+    equity: Decimal
+    cash: Decimal
+    positions: Mapping[str, int]
+    last_prices: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    """Accepted or not, by which rule and why, the risk state to store, and alerts to raise."""
+
+    accepted: bool
+    rule: str
+    reason: str
+    state: RiskState
+    alerts: tuple[str, ...] = ()
+
+
+def _reduces_only(intent: OrderIntent, position: int, pending: int) -> bool:
+    """True when the order, on top of pending orders, only moves the position toward zero."""
+    signed = intent.qty * intent.side.sign
+    start = position + pending
+    return signed * start < 0 and abs(signed) <= abs(start)
+
+
+def _roll(state: RiskState, account: AccountView, now: datetime) -> RiskState:
+    """Start a new New York day if needed and track the peak equity."""
+    today = session_date(now)
+    if state.day != today:
+        state = replace(state, day=today, opening_equity=account.equity, entries_halted_on=None)
+    if state.peak_equity is not None and state.peak_equity >= account.equity:
+        return state  # the usual order: same day, no new peak -- nothing to copy
+    return replace(state, peak_equity=account.equity)
+
+
+def _trip(state: RiskState, account: AccountView, limits: RiskLimits, now: datetime) -> tuple[RiskState, list[str]]:
+    """Trip the drawdown breaker and the daily-loss halt (each alerts once, when it trips)."""
+    alerts: list[str] = []
+    peak = state.peak_equity or account.equity
+    if not state.halted and account.equity <= peak * (1 - limits.drawdown_fraction):
+        drop = (1 - account.equity / peak) * 100
+        reason = f"{BREAKER_REASON}: equity {account.equity:.2f} is {drop:.1f}% below peak {peak:.2f}"
+        state = replace(state, halted=True, halt_reason=reason, halted_at=now)
+        alerts.append(reason)
+    opening = state.opening_equity or account.equity
+    if state.entries_halted_on != state.day and account.equity <= opening * (1 - limits.daily_loss_fraction):
+        state = replace(state, entries_halted_on=state.day)
+        alerts.append(
+            f"daily loss limit: equity {account.equity:.2f} is {(1 - account.equity / opening) * 100:.1f}% below "
+            f"the day's opening {opening:.2f}; new entries halted for the day"
+        )
+    return state, alerts
+
+
+def evaluate(
+    intent: OrderIntent, account: AccountView, state: RiskState, limits: RiskLimits, now: datetime
+) -> RiskDecision:
+    """Decide on ``intent``; see the module docs for the rules."""
+    state, alerts = _trip(_roll(state, account, now), account, limits, now)
+
+    def reject(rule: str, reason: str) -> RiskDecision:
+        return RiskDecision(False, rule, reason, state, tuple(alerts))
+
+    if intent.qty <= 0 or intent.price <= 0 or not intent.price.is_finite():
+        return reject("order", f"order needs a positive quantity and price, got {intent.qty} @ {intent.price}")
+    if any(r.client_order_id == intent.client_order_id for r in state.reservations):
+        return reject("duplicate", f"order {intent.client_order_id} has already passed risk")
+    if state.halted:
+        return reject("halted", f"trading is halted: {state.halt_reason}")
+    position = account.positions.get(intent.symbol, 0)
+    pending = sum(r.qty * r.side.sign for r in state.reservations if r.symbol == intent.symbol)
+    reducing = _reduces_only(intent, position, pending)
+    if state.entries_halted_on == state.day and not reducing:
+        return reject("daily_loss", "daily loss limit reached: only orders that reduce a position are allowed today")
+    if intent.strategy in state.disabled_strategies and not reducing:
+        return reject("strategy_disabled", f"strategy {intent.strategy} is disabled: only exits are allowed")
+    if limits.allowed_symbols is not None and intent.symbol not in limits.allowed_symbols:
+        return reject("allow_list", f"{intent.symbol} is not on the symbol allow-list")
+    if limits.regular_hours_only and not is_market_open(now):  # the kernel asks the same calendar
+        return reject("market_hours", f"outside regular trading hours at {now.isoformat()}")
+    last = account.last_prices.get(intent.symbol)
+    if last is None or last <= 0:
+        return reject("price_band", f"no last price for {intent.symbol} to check the order price against")
+    band = abs(intent.price - last) / last * _BPS
+    if band > limits.price_band_bps:
+        return reject(
+            "price_band",
+            f"price {intent.price} is {band:.0f} bps from the last price {last} (limit {limits.price_band_bps} bps)",
+        )
+    notional = intent.qty * intent.price
+    if notional > limits.max_order_notional:
+        return reject("max_notional", f"order notional {notional:.2f} exceeds {limits.max_order_notional:.2f}")
+    if not reducing:
+        projected = abs(position + pending + intent.qty * intent.side.sign) * intent.price
+        limit = limits.position_fraction * account.equity
+        if projected > limit:
+            return reject(
+                "position_limit",
+                f"{intent.symbol} exposure {projected:.2f} incl. pending orders would "
+                f"exceed {limits.position_fraction:%} of equity ({limit:.2f})",
+            )
+        reserved = sum((r.notional for r in state.reservations if r.client_order_id != intent.client_order_id), ZERO)
+        available = account.cash - reserved
+        if notional > available:
+            return reject(
+                "buying_power",
+                f"order notional {notional:.2f} exceeds buying power {available:.2f} "
+                f"(cash {account.cash:.2f} less {reserved:.2f} reserved by pending orders)",
+            )
+    reservation = Reservation(intent.client_order_id, intent.symbol, intent.side, intent.qty, intent.price)
+    state = replace(state, reservations=(*state.reservations, reservation))
+    return RiskDecision(True, "accepted", "passed every rule", state, tuple(alerts))
+
+
+def settle(state: RiskState, client_order_id: str, remaining_qty: int) -> RiskState:
+    """Shrink an order's reservation to what is still unfilled; drop it at zero (order done).
+    Returns ``state`` itself when nothing changes."""
+    kept = []
+    changed = False
+    for r in state.reservations:
+        if r.client_order_id != client_order_id or remaining_qty >= r.qty:
+            kept.append(r)
+        else:
+            changed = True
+            if remaining_qty > 0:
+                kept.append(replace(r, qty=remaining_qty))
+    # Unchanged: the same object back, so the store need not write it.
+    return replace(state, reservations=tuple(kept)) if changed else state
+
+
+def halt(state: RiskState, reason: str, now: datetime) -> RiskState:
+    """The manual kill switch: refuse every order from the next decision on."""
+    if not reason.strip():
+        raise ValueError("a halt needs a reason")
+    return replace(state, halted=True, halt_reason=reason.strip(), halted_at=now)
+
+
+def set_strategy_enabled(state: RiskState, strategy: str, enabled: bool) -> RiskState:
+    """Enable or disable one strategy's new entries (idempotent)."""
+    if not strategy.strip():
+        raise ValueError("a strategy name is needed")
+    names = set(state.disabled_strategies)
+    if enabled:
+        names.discard(strategy)
+    else:
+        names.add(strategy)
+    return replace(state, disabled_strategies=tuple(sorted(names)))
+
+
+def resume(state: RiskState) -> RiskState:
+    """Lift a manual halt or a tripped breaker (the daily-loss halt ends with the day).
+
+    Resuming after the drawdown breaker re-bases the peak at the next decision's equity: the
+    operator has accepted the drawdown, and the old peak would trip the breaker again at once.
+    """
+    peak = None if state.halt_reason.startswith(BREAKER_REASON) else state.peak_equity
+    return replace(state, halted=False, halt_reason="", halted_at=None, peak_equity=peak)

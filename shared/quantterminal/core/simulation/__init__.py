@@ -1,0 +1,1 @@
+"""Simulation: the backtest driver, the fill model and execution costs."""

@@ -1,0 +1,391 @@
+"""The backtest: bars in time order through the one trading kernel (``core.desk``), with the
+backtest's handlers plugged in -- the same decide -> size -> risk -> order -> fill -> book stages
+the paper run and the Lambdas execute, on the same ``TradingConfig``.
+
+The handlers (built by ``quantterminal.wiring.backtest``):
+- clock: the data's time -- each bar is decided at its close (for daily bars: in the session's
+  last minute), so every bar is fresh and the risk manager's market-hours rule sees the real time;
+- data: the merged bar stream of every symbol (bars of one timestamp in symbol order);
+- broker: the simulated broker, its one fill model (``core.fill_model``: next bar of the symbol,
+  market at the open with slippage, limits only when reached, a share of the bar's volume,
+  commission) and a cash account that refuses buys it cannot fund;
+- state: plain objects in this process (``ObjectStateStore``), strategies resident
+  (``ResidentStrategies``); no ledger.
+
+So the risk manager runs in every backtest (position limit, daily loss halt, drawdown breaker,
+market hours, price band, buying power); its refusals are in ``BacktestResult.refused`` by rule.
+Limit orders are canceled after ``order_cancel_age`` by the kernel, as live; an order whose cancel
+is confirmed is re-issued on a later bar while the strategy still wants the position.
+
+Holes in the data (whole NYSE sessions with no bar of a symbol, ``core.data_checks``) are found
+and reported. A position is not carried across a hole longer than ``max_gap_sessions``: at the
+last bar before it, the kernel cancels the symbol's working orders and leaves the position with a
+market order the simulated broker fills at that bar's close (the closing auction).
+
+The equity curve is recorded once per distinct timestamp, after all bars of that timestamp,
+marking open positions at their latest close: a float analytics series. Cash, positions, fills,
+trades and final equity are the simulated broker's exact Decimals. Orders still working when the
+data ends are reported as not filled; positions still open are marked at their last close.
+
+No look-ahead: a strategy is handed bar t and nothing after it, and its order is worked on t+1.
+
+Speed: most bars change nothing -- every strategy answers as on the symbol's last bar, is
+positioned as it wants, and no order of the symbol is working or awaited. On such a bar the
+kernel's step is idle whatever else happens, so the run feeds the strategies and skips the step
+(``SKIP_QUIET``; a test shows that stepping every bar gives the same run).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from itertools import islice
+from typing import Any
+
+from quantterminal.core.accounting.portfolio import Portfolio
+from quantterminal.core.accounting.trades import RoundTrip, RoundTripBook
+from quantterminal.core.market_data.calendar import session_bounds
+from quantterminal.core.market_data.data_checks import Gap, bar_interval, find_gaps, merge_bars
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
+from quantterminal.core.market_data.sessions import session_date
+from quantterminal.core.models import Bar, Fill, Signal
+from quantterminal.core.ports import SimulatedVenue, StateStore
+from quantterminal.core.reporting.metrics import Metrics, compute_metrics
+from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.simulation.fill_model import FillModel
+from quantterminal.core.strategies import build_params
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.desk import ResidentStrategies, TradingDesk, account_view
+from quantterminal.core.trading.engine import HALTED, Consumed, Decision, TradingEngine
+from quantterminal.core.trading.order_state import OrderUpdate
+from quantterminal.core.trading.orders import OrderRequest
+
+_PROGRESS_EVERY = 65_536
+_DAY = timedelta(days=1)
+_MINUTE = timedelta(minutes=1)
+_SECOND = timedelta(seconds=1)
+SKIP_QUIET = True  # ask the kernel only about bars where something can happen (see ``_Run.process``)
+GAP_EXIT = "gap-exit"  # the intent in the client order id of an order leaving before a hole
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """What to run (strategies on one account, with their parameters), and how it trades."""
+
+    strategies: tuple[str, ...]
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by strategy
+    cash: Decimal = Decimal(100_000)
+    trading: TradingConfig = field(default_factory=TradingConfig)
+    fills: FillModel = field(default_factory=FillModel)
+    max_gap_sessions: int | None = 1  # close before a longer hole in the data (None: never)
+    account: str = "backtest"
+
+    def __post_init__(self) -> None:
+        if not self.strategies or len(set(self.strategies)) != len(self.strategies):
+            raise ValueError(f"name each strategy once, got {self.strategies!r}")
+        for name in self.strategies:
+            build_params(name, self.params.get(name, {}))  # an unknown name or a bad value raises here
+        unknown = set(self.params) - set(self.strategies)
+        if unknown:
+            raise ValueError(f"parameters for strategies not run: {', '.join(sorted(unknown))}")
+        if self.max_gap_sessions is not None and self.max_gap_sessions < 0:
+            raise ValueError(f"max gap sessions must be >= 0, got {self.max_gap_sessions}")
+        if not self.cash.is_finite() or self.cash <= 0:
+            raise ValueError(f"cash must be positive, got {self.cash}")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    """An order that did not fill, or was refused before it was placed: when, why, by which rule."""
+
+    order: OrderRequest
+    time: datetime
+    reason: str
+    rule: str = ""
+
+
+Handlers = Callable[["BacktestConfig"], tuple[SimulatedVenue, StateStore]]
+
+
+@dataclass
+class BacktestResult:
+    """Everything a backtest produced."""
+
+    config: BacktestConfig
+    symbols: list[str]
+    bars: int
+    signals: list[Signal]
+    orders: list[OrderRequest]
+    fills: list[Fill]
+    trades: list[RoundTrip]
+    not_filled: list[OrderOutcome]
+    equity_curve: list[tuple[datetime, float]]
+    final_cash: Decimal
+    final_equity: Decimal
+    open_positions: dict[str, int]
+    metrics: Metrics
+    refused: list[OrderOutcome] = field(default_factory=list)  # by the risk manager, with the rule
+    halted: str = ""  # when and why trading was halted, if it was (nothing is traded after that)
+    interval: timedelta = _MINUTE  # the bar size found in the data
+    gaps: list[Gap] = field(default_factory=list)  # holes in the data, by symbol
+    gap_exits: list[Fill] = field(default_factory=list)  # positions closed before a hole
+
+    def refusals_by_rule(self) -> dict[str, int]:
+        """How many orders each risk rule refused."""
+        return dict(sorted(Counter(o.rule for o in self.refused).items()))
+
+
+class Backtester:
+    """Runs strategies on one simulated account over a merged bar stream, through the kernel."""
+
+    def __init__(self, config: BacktestConfig, handlers: Handlers) -> None:
+        self.config = config
+        self.handlers = handlers
+
+    def run(
+        self,
+        bars_by_symbol: Mapping[str, Sequence[Bar]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> BacktestResult:
+        """Run over ``bars_by_symbol``; ``progress(done, total)`` is called every 65,536 bars."""
+        stream = merge_bars(bars_by_symbol)
+        gaps = find_gaps(bars_by_symbol)
+        limit = self.config.max_gap_sessions
+        exits = {(g.symbol, g.before) for g in gaps if limit is not None and g.sessions > limit}
+        interval = min((bar_interval(b) for b in bars_by_symbol.values() if b), default=_MINUTE)
+        run = _Run(self.config, self.handlers, sorted(bars_by_symbol), exits, interval)
+        total = len(stream)
+        iterator = iter(stream)
+        done = 0
+        while done < total:
+            chunk = min(_PROGRESS_EVERY, total - done)
+            run.process(islice(iterator, chunk))
+            done += chunk
+            if progress is not None:
+                progress(done, total)
+        result = run.finish(total)
+        result.gaps = gaps
+        result.interval = interval
+        return result
+
+
+class _Run:
+    """One backtest run: the kernel and its handlers, and what the run records. ``process`` is
+    the hot loop."""
+
+    def __init__(
+        self,
+        config: BacktestConfig,
+        handlers: Handlers,
+        symbols: list[str],
+        exits: set[tuple[str, datetime]],
+        interval: timedelta,
+    ) -> None:
+        self.config = config
+        self.symbols = symbols
+        self.exits = exits  # (symbol, last bar before a hole too long to hold across)
+        self.interval = interval
+        self.venue, store = handlers(config)
+        self.strategies = ResidentStrategies()
+        self.quiet: dict[str, bool] = {}  # by symbol: see ``process``
+        self.last_answers: dict[str, dict[str, Consumed]] = {}
+        trading = config.trading
+        gate = RiskGate(store, config.account, trading.risk)
+        engines = {
+            name: TradingEngine(
+                name, config.account, store, self.venue, gate, params=dict(config.params.get(name, {})), config=trading
+            )
+            for name in config.strategies
+        }
+        self.desk = TradingDesk(
+            engines,
+            store,
+            config.account,
+            partial(account_view, self.venue),  # as the live path asks Alpaca
+            trading.max_bar_age,
+            strategies=self.strategies,
+            interval=interval,
+        )
+        self.venue.on_update(self._book)
+        self.portfolio = Portfolio(config.cash)  # the broker's fills again, for round trips
+        self.book = RoundTripBook()
+        self.cash_f = float(config.cash)
+        self.held: dict[str, int] = {}
+        self.closes: dict[str, float] = {}
+        self.booked = 0  # the broker's fills seen so far
+        self.last_wanted: dict[tuple[str, str], object] = {}
+        self.signals: list[Signal] = []
+        self.orders: list[OrderRequest] = []
+        self.refused: list[OrderOutcome] = []
+        self.halted = ""
+        self.not_filled: list[OrderOutcome] = []
+        self.gap_exits: list[Fill] = []
+        self.curve: list[tuple[datetime, float]] = []
+        self.exposed_points = 0
+        self.current_ts: datetime | None = None
+
+    def _book(self, update: OrderUpdate) -> None:
+        """The broker's update, booked by the kernel as it arrives (what the order-events handler does)."""
+        self.desk.on_update(update)
+
+    def clock(self, bar: Bar) -> datetime:
+        """When ``bar`` is decided on: at its close; a daily bar in its session's last minute."""
+        if self.interval < _DAY:
+            return bar.timestamp + self.interval
+        bounds = session_bounds(session_date(bar.timestamp))
+        return bar.timestamp + self.interval if bounds is None else bounds[1] - _MINUTE
+
+    def process(self, bars: Iterable[Bar]) -> None:
+        venue = self.venue
+        desk = self.desk
+        strategies, engines = self.strategies, desk.engines
+        closes = self.closes
+        exits = self.exits
+        quiet, last_answers = self.quiet, self.last_answers
+        live = BarSource.PROVIDER
+        skip_quiet = SKIP_QUIET
+        intraday = self.interval if self.interval < _DAY else None
+        fills = venue.fills
+        current = self.current_ts
+        for bar in bars:
+            ts = bar.timestamp
+            symbol = bar.symbol
+            if ts != current:
+                if current is not None:
+                    self._record_equity(current)
+                current = self.current_ts = ts
+            venue.on_bar(bar)
+            if len(fills) > self.booked:
+                self._take_fills()
+            closes[symbol] = bar.close
+            now = ts + intraday if intraday is not None else self.clock(bar)
+            answers = strategies.answers(engines, bar)
+            # A quiet symbol (its last step was idle for every strategy, no order of it is working
+            # or awaited) whose strategies answer as on its last bar would get the same idle step:
+            # nothing the kernel does depends on anything else that could have changed.
+            if not (skip_quiet and quiet.get(symbol) and answers == last_answers.get(symbol)):
+                outcome = desk.step(BarUpdate(bar, live), now, answers)
+                for name, decision in outcome.decisions.items():
+                    if decision.wanted is not None and decision.wanted is not self.last_wanted.get((name, symbol)):
+                        self._note(name, bar, decision)
+                    elif decision.order is not None or decision.note.startswith(HALTED):
+                        self._note_order(decision, now)
+                quiet[symbol] = (
+                    all(d.idle for d in outcome.decisions.values())
+                    and not venue.working(symbol)
+                    and not any(o.symbol == symbol for o in desk.store.open_orders(desk.account))
+                )
+                last_answers[symbol] = answers
+            if exits and (symbol, ts) in exits:
+                self._exit_before_gap(bar, now)
+                quiet[symbol] = False
+
+    def _note(self, name: str, bar: Bar, decision: Decision) -> None:
+        """A strategy changed its mind: record the signal, and the order it led to."""
+        assert decision.wanted is not None
+        self.last_wanted[(name, bar.symbol)] = decision.wanted
+        self.signals.append(Signal(name, bar.symbol, bar.timestamp, decision.wanted, bar.close))
+        if decision.order is not None or decision.note.startswith(HALTED):
+            self._note_order(decision, self.clock(bar))
+
+    def _note_order(self, decision: Decision, now: datetime) -> None:
+        order, risk = decision.order, decision.risk
+        if order is None:  # a decision not carried out because trading is halted
+            if not self.halted:
+                self.halted = f"{now:%Y-%m-%d %H:%M} UTC, {decision.note}"
+            return
+        if risk is not None and not risk.accepted:
+            self.refused.append(OrderOutcome(order, now, risk.reason, risk.rule))
+            return
+        self.orders.append(order)
+        if decision.placed is None:
+            self.not_filled.append(OrderOutcome(order, now, decision.note, "broker"))
+
+    def _exit_before_gap(self, bar: Bar, now: datetime) -> None:
+        """The last bar before a hole: leave every position in the symbol at this bar's close,
+        decided within the bar's session (the closing auction), whatever hours the data covers."""
+        bounds = session_bounds(session_date(bar.timestamp))
+        if bounds is not None:
+            now = min(now, bounds[1] - _SECOND)
+        decisions = self.desk.close_positions(bar, now, GAP_EXIT)
+        for decision in decisions.values():
+            if decision.order is not None:
+                self._note_order(decision, now)
+        before = len(self.venue.fills)
+        self.venue.close_out(bar)
+        self.gap_exits.extend(self.venue.fills[before:])
+        self._take_fills()
+
+    def _take_fills(self) -> None:
+        """Follow the broker's new fills: exact round trips, float cash and holdings for the curve."""
+        fills = self.venue.fills
+        for fill in fills[self.booked :]:
+            realized = self.portfolio.apply_fill(fill)
+            self.book.on_fill(fill, realized)
+            signed = fill.side.sign * fill.qty
+            self.cash_f -= signed * float(fill.price) + float(fill.commission)
+            qty = self.held.get(fill.symbol, 0) + signed
+            if qty:
+                self.held[fill.symbol] = qty
+            else:
+                self.held.pop(fill.symbol, None)
+        self.booked = len(fills)
+
+    def _record_equity(self, ts: datetime) -> None:
+        if not self.held:
+            self.curve.append((ts, self.cash_f))
+            return
+        closes = self.closes
+        equity = self.cash_f
+        for symbol, qty in self.held.items():
+            equity += qty * closes[symbol]
+        self.exposed_points += 1
+        self.curve.append((ts, equity))
+
+    def finish(self, bars: int) -> BacktestResult:
+        if self.current_ts is not None:
+            self._record_equity(self.current_ts)
+        self.not_filled += self._unfilled()
+        account = self.venue.account()
+        metrics = compute_metrics(self.config.cash, account.equity, self.curve, self.book.closed, self.exposed_points)
+        return BacktestResult(
+            config=self.config,
+            symbols=self.symbols,
+            bars=bars,
+            signals=self.signals,
+            orders=self.orders,
+            fills=list(self.venue.fills),
+            trades=self.book.closed,
+            not_filled=sorted(self.not_filled, key=lambda o: (o.time, o.order.client_order_id)),
+            equity_curve=self.curve,
+            final_cash=account.cash,
+            final_equity=account.equity,
+            open_positions={p.symbol: p.qty for p in self.venue.positions()},
+            metrics=metrics,
+            refused=self.refused,
+            halted=self.halted,
+            gap_exits=self.gap_exits,
+        )
+
+    def _unfilled(self) -> list[OrderOutcome]:
+        """Placed orders that ended without filling in full, and those the data ended under."""
+        placed = {o.client_order_id: o for o in self.orders}
+        age = self.config.trading.order_cancel_age.total_seconds()
+        out = []
+        for order in self.venue.all_orders():
+            request = placed.get(order.client_order_id)
+            if request is None or order.filled_qty == order.qty:
+                continue
+            when = order.submitted_at or request.decision_time
+            if order.status == "canceled" and order.filled_qty == 0:
+                out.append(OrderOutcome(request, when, f"not filled within {age:g} s: canceled", "canceled"))
+            elif order.status == "canceled":
+                reason = f"canceled after {order.filled_qty} of {order.qty} filled"
+                out.append(OrderOutcome(request, when, reason, "canceled"))
+            else:
+                out.append(OrderOutcome(request, when, "data ended before execution", "data_end"))
+        return out

@@ -1,0 +1,248 @@
+"""The trading desk: the one trading kernel -- every strategy of one account, fed bars and broker
+updates -- run by the backtest, the local paper run and the Lambdas alike.
+
+For each bar every strategy answers, and each acts through its own ``TradingEngine`` (size ->
+risk -> record -> place); each broker update goes to the engine of the strategy that placed the
+order. What differs per environment are the handlers plugged in, never these stages: the clock
+(the ``now`` handed in), the broker (simulated or Alpaca), the state store (plain objects,
+in-process documents or Redis), where strategies keep their state between bars (``StrategyHost``:
+resident objects in a backtest, snapshots in the store where processes share it or restart) and
+the ledger (none, SQLite, PostgreSQL).
+
+A bar is traded only while it is fresh: a backfilled bar, a revision, or a bar delivered long
+after it closed still feeds the strategies (their indicators must not skip a minute) but places
+no order on an old price.
+
+Round trips to the state store are what a bar costs live, so the desk makes them once for all its
+strategies: the strategies' state is read and written in one go each; only if some strategy has
+an answer are the account's positions in the symbol and its open orders read, once; the account
+view (equity, cash) is built only if some strategy sizes an order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from quantterminal.core.accounting.records import EquitySnapshot
+from quantterminal.core.accounting.state import OpenOrder, PositionState
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
+from quantterminal.core.models import Bar, Direction, Fill
+from quantterminal.core.money import to_decimal
+from quantterminal.core.ports import Broker, StateStore, TradeJournal
+from quantterminal.core.risk.manager import AccountView
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.engine import Consumed, Decision, TradingEngine
+from quantterminal.core.trading.order_state import OrderUpdate
+
+MINUTE = timedelta(minutes=1)
+DEFAULT_MAX_BAR_AGE = TradingConfig().max_bar_age
+
+
+@dataclass(frozen=True)
+class BarOutcome:
+    """What one bar led to, per strategy."""
+
+    bar: Bar
+    traded: bool
+    decisions: Mapping[str, Decision]
+    canceled: tuple[str, ...] = ()  # client order ids of stale limit orders asked to be canceled
+
+
+def account_view(broker: Broker, bar: Bar, positions: Sequence[PositionState]) -> AccountView:
+    """The account at decision time, as every environment builds it: cash and equity from the
+    broker (Alpaca, or the simulated broker), the account's position in ``bar``'s symbol as the
+    state store books it (``positions``: every strategy's, and what reconciliation adopted)."""
+    summary = broker.account()
+    qty = sum(p.qty for p in positions if p.symbol == bar.symbol)
+    return AccountView(summary.equity, summary.cash, {bar.symbol: qty}, {bar.symbol: to_decimal(bar.close)})
+
+
+class StrategyHost(Protocol):
+    """Where the strategies' state lives between bars, and how each answers a bar."""
+
+    def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
+        """Every engine's strategy answers ``bar``; its state is kept for the next bar."""
+        ...
+
+
+class SnapshotStrategies:
+    """Strategies restored from the state store's snapshots for every bar and saved after it: any
+    process (a Lambda, a restarted paper run) carries on where the last left off. Snapshots are
+    read in one go and written in one go -- before any order is acted on, so a crash in between
+    replays the answers, never feeds a bar twice."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
+        names = list(engines)
+        snapshots = self.store.load_snapshots(names, bar.symbol)
+        consumed = {name: engines[name].consume(bar, snapshots[name]) for name in names}
+        changed = {name: c.snapshot for name, c in consumed.items() if c.snapshot is not None}
+        if changed:
+            self.store.save_snapshots(bar.symbol, changed)
+        return consumed
+
+
+class ResidentStrategies:
+    """Strategies kept as live objects in this process: a backtest, which nothing else shares and
+    which never restarts, so a snapshot per bar would only cost time."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, list[tuple[str, Callable[[Bar], Direction | None]]]] = {}  # by symbol
+
+    def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
+        symbol = bar.symbol
+        live = self._live.get(symbol)
+        if live is None:
+            live = self._live[symbol] = [(n, e.strategy_cls(symbol, e.params).on_bar) for n, e in engines.items()]
+        out = {}
+        for name, on_bar in live:
+            answer = on_bar(bar)
+            # identity, not a dict: an Enum's hash is a Python call, and this runs for every bar
+            out[name] = (
+                _NONE
+                if answer is None
+                else _LONG
+                if answer is Direction.LONG
+                else _FLAT
+                if answer is Direction.FLAT
+                else _SHORT
+            )
+        return out
+
+
+_NONE, _LONG, _FLAT, _SHORT = (Consumed(d, True) for d in (None, Direction.LONG, Direction.FLAT, Direction.SHORT))
+
+
+class TradingDesk:
+    """Strategies of one account over one state store; ``view`` gives the account at decision time
+    from the bar and the account's stored positions in its symbol."""
+
+    def __init__(
+        self,
+        engines: Mapping[str, TradingEngine],
+        store: StateStore,
+        account: str,
+        view: Callable[[Bar, Sequence[PositionState]], AccountView],
+        max_bar_age: timedelta = DEFAULT_MAX_BAR_AGE,
+        ledger: TradeJournal | None = None,
+        strategies: StrategyHost | None = None,
+        interval: timedelta = MINUTE,
+    ) -> None:
+        self.engines = dict(engines)
+        self.store = store
+        self.account = account
+        self.view = view
+        self.max_bar_age = max_bar_age
+        self.ledger = ledger
+        self.strategies = strategies or SnapshotStrategies(store)
+        self.interval = interval  # the bar size: a bar closes ``interval`` after its timestamp
+        self._equity_recorded_at: datetime | None = None
+
+    def fresh(self, update: BarUpdate, now: datetime) -> bool:
+        """Whether ``update`` may be traded on at ``now``."""
+        source = update.source
+        if source is BarSource.BACKFILL or source is BarSource.REVISION or source is BarSource.DAILY:
+            return False
+        return now - update.bar.timestamp <= self.interval + self.max_bar_age
+
+    def step(self, update: BarUpdate, now: datetime, answers: Mapping[str, Consumed] | None = None) -> BarOutcome:
+        """The kernel's whole step for one bar, in every environment: every strategy decides,
+        then this symbol's limit orders older than the cancel age are canceled. (Only this
+        symbol's: on a replay clock another symbol's bar may already be past this one's next
+        bar, which has not had its chance to fill them yet.) ``answers``: the strategies' answers
+        to this bar, if the caller has already fed it to them."""
+        outcome, open_orders = self._decide(update, now, answers)
+        stale = self.cancel_stale(now, update.bar.symbol, open_orders=open_orders)
+        return replace(outcome, canceled=tuple(stale)) if stale else outcome
+
+    def on_bar(self, update: BarUpdate, now: datetime) -> BarOutcome:
+        """Every strategy's decision on one bar (no cancels: ``step`` is the whole step)."""
+        return self._decide(update, now)[0]
+
+    def _decide(
+        self, update: BarUpdate, now: datetime, answers: Mapping[str, Consumed] | None = None
+    ) -> tuple[BarOutcome, list[OpenOrder] | None]:
+        """The decisions, and the open orders read before them (``None``: not read)."""
+        bar = update.bar
+        if update.source is BarSource.REVISION:
+            # The minute was decided on already; strategies consume each minute once.
+            return BarOutcome(bar, False, {}), None
+        traded = self.fresh(update, now)
+        engines = self.engines
+        consumed = self.strategies.answers(engines, bar) if answers is None else answers
+        acting = traded and any(c.wanted is not None for c in consumed.values())
+        if acting:
+            held = self.store.positions_in(self.account, bar.symbol)
+            open_orders = self.store.open_orders(self.account)
+            qty = {p.strategy: p.qty for p in held} if held else {}
+        else:
+            held, open_orders, qty = [], [], {}
+        views: list[AccountView] = []
+
+        def view() -> AccountView:  # built once, and only if some strategy sizes an order
+            if not views:
+                views.append(self.view(bar, held))
+            return views[0]
+
+        decisions = {
+            name: engines[name].act(bar, answer, view, now, traded, open_orders, qty.get(name, 0))
+            for name, answer in consumed.items()
+        }
+        if traded and self.ledger is not None:
+            self._record_equity(view(), now)
+        # Orders placed on this bar are not in the list read before it, and none is stale yet.
+        return BarOutcome(bar, traded, decisions), open_orders if acting else None
+
+    def close_positions(self, bar: Bar, now: datetime, intent: str) -> dict[str, Decision]:
+        """Every strategy leaves its position in ``bar.symbol`` with a market order, its working
+        orders there canceled first (a backtest before a hole in its data)."""
+        self.cancel_stale(now, bar.symbol, max_age=timedelta(0))
+        held = self.store.positions_in(self.account, bar.symbol)
+        account = self.view(bar, held)
+        return {
+            p.strategy: self.engines[p.strategy].close_position(bar, p.qty, account, now, intent)
+            for p in held
+            if p.qty and p.strategy in self.engines
+        }
+
+    def cancel_stale(
+        self,
+        now: datetime,
+        symbol: str | None = None,
+        max_age: timedelta | None = None,
+        open_orders: Sequence[OpenOrder] | None = None,
+    ) -> list[str]:
+        """Every strategy's stale limit orders (in ``symbol``, if given) canceled; one read of the
+        open orders for all of them (none if given). ``max_age`` defaults to each engine's
+        configured cancel age."""
+        if open_orders is None:
+            open_orders = self.store.open_orders(self.account)
+        if not open_orders:
+            return []
+        return [
+            coid
+            for engine in self.engines.values()
+            for coid in engine.cancel_stale(now, max_age, symbol=symbol, open_orders=open_orders)
+        ]
+
+    def _record_equity(self, view: AccountView, now: datetime) -> None:
+        """One equity snapshot per account and minute (the equity curve of the API and the daily
+        report); every symbol's bar of that minute writes the same key, so one write suffices."""
+        minute = now.replace(second=0, microsecond=0)
+        if self.ledger is None or self._equity_recorded_at == minute:
+            return
+        self.ledger.record_equity(EquitySnapshot(self.account, minute, view.equity, view.cash))
+        self._equity_recorded_at = minute
+
+    def on_update(self, update: OrderUpdate) -> list[Fill]:
+        """Book a broker update with the strategy that placed the order (unknown orders are left
+        to reconciliation)."""
+        order = self.store.get_open_order(update.client_order_id)
+        if order is None or order.strategy not in self.engines:
+            return []
+        return self.engines[order.strategy].on_update(update)

@@ -1,0 +1,400 @@
+"""The live decision path: one closed bar in, at most one order out -- the same stages the Lambda
+bar handler and the local paper run execute.
+
+``on_bar``: restore the strategy from the state store, let it decide, save it; size the order as
+the backtester does; pass it through the risk gate (which reserves buying power atomically);
+record it as an open order *before* submitting (so a redelivered bar finds it and places nothing);
+place it exactly once.
+
+``on_update``: merge a broker update into the order, book new executions into the position (each
+execution once, by id), release the reservation as the order fills or ends, and keep the audit
+trail in the ledger.
+
+The engine keeps nothing about orders in memory: an order's state is rebuilt from its stored open
+order (status, cumulative quantity, the executions already booked) for every update, so a warm
+Lambda does not grow, a cold one starts exactly where the last left off, and any number of
+processes can book updates. Fill statistics come from the ledger (``core.reporting``). Only
+without a ledger (a backtest) does it keep the fills it booked, to re-sort a late execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from quantterminal.core.accounting.records import OrderEvent
+from quantterminal.core.accounting.state import OpenOrder, PositionState
+from quantterminal.core.market_data.calendar import is_market_open
+from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
+from quantterminal.core.money import ZERO, to_decimal
+from quantterminal.core.ports import Broker, StateStore, TradeJournal
+from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.risk.manager import AccountView, OrderIntent, RiskDecision
+from quantterminal.core.strategies import StrategyParams, build_params, restore_strategy, strategy_class
+from quantterminal.core.trading.broker import BrokerOrder, BrokerRejected, BrokerUnavailable, place_order
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.order_state import TERMINAL_STATUSES, OrderUpdate, from_open_order
+from quantterminal.core.trading.orders import OrderRequest, OrderType, client_order_id
+from quantterminal.core.trading.sizing import target_quantity
+
+HALTED = "trading halted"  # the note of a decision not carried out because trading is halted
+_LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """A strategy's answer to a bar: the direction it wants (``None``: none yet), whether the bar
+    was new to it, and the snapshot to save (``None``: nothing changed)."""
+
+    wanted: Direction | None
+    new: bool
+    snapshot: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one bar led to."""
+
+    signal: Signal | None = None
+    order: OrderRequest | None = None
+    risk: RiskDecision | None = None
+    placed: BrokerOrder | None = None
+    note: str = ""
+    wanted: Direction | None = None  # the strategy's answer (None: none yet)
+    idle: bool = False  # nothing to do: no answer yet, positioned as wanted with no order working, or halted
+
+
+_WARMING_UP = Decision(note="warming up", idle=True)
+_ALREADY_PROCESSED = Decision(note="bar already processed")
+_LONG_HELD, _FLAT_HELD, _SHORT_HELD = (
+    Decision(note="already positioned", wanted=d, idle=True) for d in (Direction.LONG, Direction.FLAT, Direction.SHORT)
+)
+
+
+class TradingEngine:
+    """One strategy, one account: decisions from bars and bookkeeping from broker updates."""
+
+    def __init__(
+        self,
+        strategy: str,
+        account: str,
+        store: StateStore,
+        broker: Broker,
+        gate: RiskGate,
+        ledger: TradeJournal | None = None,
+        params: dict[str, Any] | None = None,
+        config: TradingConfig | None = None,
+        wait: Callable[[int], None] = lambda attempt: None,
+    ) -> None:
+        self.strategy_name = strategy
+        self.strategy_cls = strategy_class(strategy)
+        self.params: StrategyParams = build_params(strategy, params or {})
+        self.account = account
+        self.store = store
+        self.broker = broker
+        self.gate = gate
+        self.ledger = ledger
+        self.config = config or TradingConfig()
+        self.wait = wait
+        self._fills: dict[str, list[Fill]] = {}  # only without a ledger: see the module docs
+
+    # --- decisions --------------------------------------------------------------------------------
+
+    def consume(self, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
+        """The strategy's answer to ``bar``, restored from ``snapshot`` (no I/O).
+
+        The snapshot remembers the last bar consumed and the answer given, so a redelivered bar
+        (Kinesis retries a batch; a Lambda crashed after saving) is not fed to the indicators
+        twice, and the decision it led to can still be carried out. The snapshot to save comes
+        back with the answer; it must be saved before the answer is acted on."""
+        seen = None if snapshot is None else snapshot.get(_LAST_BAR)
+        if seen is not None:
+            last = datetime.fromisoformat(seen["t"])
+            if bar.timestamp < last:
+                return Consumed(None, False)  # older than what the strategy has consumed: nothing to do
+            if bar.timestamp == last:
+                return Consumed(None if seen["wanted"] is None else Direction(seen["wanted"]), False)
+        strategy = self.strategy_cls(bar.symbol, self.params) if snapshot is None else restore_strategy(snapshot)
+        wanted = strategy.on_bar(bar)
+        mark = {"t": bar.timestamp.isoformat(), "wanted": None if wanted is None else wanted.value}
+        return Consumed(wanted, True, {**strategy.snapshot(), _LAST_BAR: mark})
+
+    def on_bar(self, bar: Bar, view: AccountView, now: datetime, trade: bool = True) -> Decision:
+        """Decide on a closed ``bar``; see the module docs for the stages. With ``trade=False`` (a
+        stale bar: backfilled, or delivered long after its minute) the strategy consumes it but no
+        order is placed on an old price. (``TradingDesk`` runs the same stages for all strategies
+        with one read and one write of their snapshots.)"""
+        consumed = self.consume(bar, self.store.load_snapshot(self.strategy_name, bar.symbol))
+        if consumed.snapshot is not None:
+            self.store.save_snapshot(self.strategy_name, bar.symbol, consumed.snapshot)
+        return self.act(bar, consumed, lambda: view, now, trade)
+
+    def act(
+        self,
+        bar: Bar,
+        consumed: Consumed,
+        view: Callable[[], AccountView],
+        now: datetime,
+        trade: bool = True,
+        open_orders: Sequence[OpenOrder] | None = None,
+        position: int | None = None,
+    ) -> Decision:
+        """Carry out the strategy's answer: risk, record, place. ``view`` gives the account at
+        decision time (called only when an order is sized); ``open_orders`` (the account's) and
+        ``position`` (this strategy's in ``bar.symbol``) are read from the store if not given."""
+        wanted, new = consumed.wanted, consumed.new
+        if wanted is None:
+            return _WARMING_UP if new else _ALREADY_PROCESSED
+        orders = self.store.open_orders(self.account) if open_orders is None else open_orders
+        name = self.strategy_name
+        working = [o for o in orders if o.strategy == name and o.symbol == bar.symbol] if orders else orders
+        if position is None:
+            position = self.store.get_position(self.account, name, bar.symbol).qty
+        held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
+        if wanted is held and not working:
+            # the common bar: nothing to do, nothing built (identity: an Enum's hash is a Python call)
+            return _LONG_HELD if wanted is Direction.LONG else _FLAT_HELD if wanted is Direction.FLAT else _SHORT_HELD
+        signal = Signal(name, bar.symbol, bar.timestamp, wanted, bar.close)
+        if not trade:
+            return Decision(signal, note="stale bar: no order", wanted=wanted)
+        coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
+        if any(o.client_order_id == coid for o in working):
+            return self._resume(coid, signal, now)
+        if wanted is held:
+            return Decision(signal, note="already positioned", wanted=wanted)
+        if working:
+            return Decision(signal, note="an order is already working", wanted=wanted)
+        if self.config.risk.regular_hours_only and not is_market_open(now):
+            # Not an order the risk manager must refuse every minute until the open: none is made.
+            return Decision(signal, note="market closed: no order", wanted=wanted)
+        halted = self.store.get_risk_state(self.account)
+        if halted.halted:
+            # The halt was recorded (with its alert) when it happened; refusing the same wish
+            # again on every bar until someone resumes would only bury it in rejections.
+            return Decision(signal, note=f"{HALTED}: {halted.halt_reason}", wanted=wanted, idle=True)
+        price = to_decimal(bar.close)
+        side = Side.BUY if (wanted.sign or -position) > 0 else Side.SELL
+        limit = self.config.limit_price(side, price)
+        account = view()
+        # Sized on the price the order commits to, so a new position stays within the risk
+        # manager's position limit of the same fraction.
+        target = target_quantity(wanted, position, self.config.position_fraction, account.equity, limit or price)
+        delta = target - position
+        if delta == 0:
+            return Decision(signal, note="size rounds to zero", wanted=wanted)
+        order = OrderRequest(
+            coid, name, bar.symbol, side, abs(delta), self.config.order_type, bar.timestamp, price, limit
+        )
+        return self._place(signal, order, account, now)
+
+    def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:
+        """Leave this strategy's ``position`` in ``bar.symbol`` with a market order (through risk,
+        recorded, placed once like any order): a backtest leaving before a hole in its data."""
+        side = Side.SELL if position > 0 else Side.BUY
+        price = to_decimal(bar.close)
+        coid = client_order_id(self.strategy_name, bar.symbol, bar.timestamp, intent)
+        order = OrderRequest(
+            coid, self.strategy_name, bar.symbol, side, abs(position), OrderType.MARKET, bar.timestamp, price
+        )
+        signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, Direction.FLAT, bar.close)
+        return self._place(signal, order, view, now)
+
+    def _place(self, signal: Signal, order: OrderRequest, view: AccountView, now: datetime) -> Decision:
+        """Risk, record, place: every order the kernel makes goes this way."""
+        coid, side, limit = order.client_order_id, order.side, order.limit_price
+        if self.ledger is not None:
+            self.ledger.record_signal(signal)
+        risk = self.gate.check(
+            OrderIntent(coid, self.strategy_name, order.symbol, side, order.qty, limit or order.decision_price),
+            view,
+            now,
+        )
+        # "duplicate" with nothing recorded: an earlier attempt reserved, then crashed before
+        # recording the order -- the reservation is this decision's own; carry on.
+        if not risk.accepted and not (risk.rule == "duplicate" and self.store.get_open_order(coid) is None):
+            return Decision(signal, order, risk, note=risk.reason, wanted=signal.direction)
+        recorded = self.store.add_open_order(
+            OpenOrder(
+                coid,
+                self.account,
+                self.strategy_name,
+                order.symbol,
+                side,
+                order.qty,
+                order.order_type.value,
+                "new",
+                limit_price=limit,
+                created_at=now,
+            )
+        )
+        if not recorded:  # a concurrent delivery of the same bar recorded it first; its reservation stands
+            return Decision(signal, order, risk, note="decision already placed", wanted=signal.direction)
+        if self.ledger is not None:
+            self.ledger.record_order(order)
+        return self._submit(signal, order, risk, now)
+
+    def _submit(
+        self, signal: Signal, order: OrderRequest, risk: RiskDecision | None, now: datetime, note: str = ""
+    ) -> Decision:
+        """Place a recorded order at most once; a refusal releases its record and reservation."""
+        try:
+            placed = place_order(self.broker, order, wait=self.wait)
+        except BrokerRejected as exc:
+            self.store.remove_open_order(order.client_order_id)
+            self.gate.settle(order.client_order_id, 0)
+            return Decision(signal, order, risk, note=f"broker rejected: {exc}", wanted=signal.direction)
+        except BrokerUnavailable as exc:
+            note = f"in flight, outcome unknown ({exc}); reconcile will resolve it"
+            return Decision(signal, order, risk, note=note, wanted=signal.direction)
+        return Decision(signal, order, risk, placed, note=note, wanted=signal.direction)
+
+    def _resume(self, coid: str, signal: Signal, now: datetime) -> Decision:
+        """This decision's order is recorded already (a redelivered bar). If a crash came between
+        recording it and the broker acknowledging it, make sure it is placed -- by client order
+        id, so the broker never gets it twice."""
+        recorded = self.store.get_open_order(coid)
+        wanted = signal.direction
+        if recorded is None or recorded.broker_order_id is not None or recorded.status != "new":
+            return Decision(signal, note="decision already placed", wanted=wanted)
+        try:
+            placed = self.broker.get_order(coid)
+        except BrokerUnavailable as exc:
+            note = f"in flight, outcome unknown ({exc}); reconcile will resolve it"
+            return Decision(signal, note=note, wanted=wanted)
+        if placed is not None:
+            return Decision(signal, placed=placed, note="decision already placed", wanted=wanted)
+        order = OrderRequest(
+            coid,
+            self.strategy_name,
+            recorded.symbol,
+            recorded.side,
+            recorded.qty,
+            OrderType(recorded.order_type),
+            signal.bar_time,
+            to_decimal(signal.price),
+            recorded.limit_price,
+        )
+        return self._submit(signal, order, None, now, note="placed after an interrupted attempt")
+
+    def cancel_stale(
+        self,
+        now: datetime,
+        max_age: timedelta | None = None,
+        symbol: str | None = None,
+        open_orders: Sequence[OpenOrder] | None = None,
+    ) -> list[str]:
+        """Ask the broker to cancel this strategy's limit orders (in ``symbol``, if given) still
+        working ``max_age`` after they were placed (the first version let them rest; 13% never
+        filled within 30 s); ``max_age`` defaults to the configured order cancel age."""
+        max_age = self.config.order_cancel_age if max_age is None else max_age
+        canceled = []
+        for order in self.store.open_orders(self.account) if open_orders is None else open_orders:
+            if (
+                order.strategy != self.strategy_name
+                or (symbol is not None and order.symbol != symbol)
+                or order.order_type != OrderType.LIMIT.value
+                or order.status == "pending_cancel"
+                or order.status in TERMINAL_STATUSES  # done; only its last executions are awaited
+                or order.created_at is None
+                or now - order.created_at < max_age
+            ):
+                continue
+            self.broker.cancel(order.client_order_id)
+            self.store.update_open_order(
+                order.client_order_id, lambda o: replace(o, status="pending_cancel", updated_at=now)
+            )
+            canceled.append(order.client_order_id)
+        return canceled
+
+    # --- broker updates ---------------------------------------------------------------------------
+
+    def _book(self, fill: Fill) -> None:
+        """Apply ``fill`` to the stored position in canonical order (execution time, then id): the
+        usual case appends; an execution that belongs before one already applied makes the position
+        be rebuilt from every fill of this strategy and symbol, so lots and realised P&L do not
+        depend on the order the broker delivered them in."""
+        if self.ledger is None:
+            self._fills.setdefault(fill.symbol, []).append(fill)
+        key = (fill.timestamp, fill.execution_id)
+
+        def apply(position: PositionState) -> PositionState:
+            if position.last_execution is None or key > position.last_execution:
+                return position.apply_fill(fill.side, fill.qty, fill.price, fill.timestamp, fill.execution_id)
+            if key == position.last_execution:
+                return position  # this very execution was booked already
+            rebuilt = replace(position, lots=(), realized_pnl=ZERO, last_execution=None)
+            for earlier in self._history(fill.symbol):
+                rebuilt = rebuilt.apply_fill(
+                    earlier.side, earlier.qty, earlier.price, earlier.timestamp, earlier.execution_id
+                )
+            return rebuilt
+
+        self.store.update_position(self.account, self.strategy_name, fill.symbol, apply)
+
+    def _history(self, symbol: str) -> list[Fill]:
+        """Every fill of this strategy in ``symbol``, canonically ordered (the ledger's, if any)."""
+        if self.ledger is not None:
+            return self.ledger.fills_for(self.strategy_name, symbol)
+        return sorted(self._fills.get(symbol, []), key=lambda f: (f.timestamp, f.execution_id))
+
+    def on_update(self, update: OrderUpdate) -> list[Fill]:
+        """Book a broker update (idempotent; any arrival order).
+
+        An order leaves the open orders only when it is terminal *and* every execution the broker
+        counted in its cumulative quantity has been booked: a ``fill`` that overtakes the
+        ``partial_fill`` before it must not make that execution an update for an unknown order."""
+        open_order = self.store.get_open_order(update.client_order_id)
+        if open_order is None:
+            return []  # not ours (or long finished): reconciliation deals with strangers
+        state = from_open_order(open_order)
+        merged = state.apply(update)
+        if self.ledger is not None:
+            self.ledger.append_order_event(
+                OrderEvent(
+                    f"{update.client_order_id}:{update.event}:{update.cum_filled_qty}:"
+                    f"{update.execution.execution_id if update.execution else ''}",
+                    update.client_order_id,
+                    update.event,
+                    update.timestamp,
+                    update.cum_filled_qty,
+                    merged.avg_fill_price,
+                    update.broker_order_id,
+                )
+            )
+        known = {e.execution_id for e in state.executions}
+        fills = [
+            Fill(merged.symbol, e.timestamp, merged.side, e.qty, e.price, ZERO, merged.client_order_id, e.execution_id)
+            for e in merged.executions
+            if e.execution_id not in known
+        ]
+        for fill in fills:
+            # Booked even when the ledger knew the fill: a process that crashed between the two
+            # writes left it unbooked, and booking is idempotent (by execution time and id).
+            if self.ledger is not None:
+                self.ledger.append_fill(fill)
+            self._book(fill)
+        # Position first, then the reservation: a risk check never sees both without the fill.
+        if merged.status.terminal and merged.unexplained_qty <= 0:
+            # Settle before forgetting the order: a crash in between leaves the order to be found
+            # by the redelivered update, never a reservation nobody will release.
+            self.gate.settle(merged.client_order_id, 0)
+            self.store.remove_open_order(merged.client_order_id)
+        else:
+            self.store.update_open_order(
+                merged.client_order_id,
+                lambda o: replace(
+                    o,
+                    status=merged.status.value,
+                    filled_qty=merged.filled_qty,
+                    executions=merged.executions,
+                    updated_at=update.timestamp,
+                    broker_order_id=o.broker_order_id or update.broker_order_id,
+                ),
+            )
+            # What is not in the position yet stays reserved: the unfilled rest of a live order,
+            # or the executions a finished order still owes.
+            unbooked = merged.unexplained_qty if merged.status.terminal else merged.qty - merged.executed_qty
+            self.gate.settle(merged.client_order_id, unbooked)
+        return fills
