@@ -7,6 +7,7 @@
 - ``bars`` and ``ticks`` are partitioned by time; partitions are created on demand (under an
   advisory lock, so concurrent ingesters do not race) and ahead of time by ``migrate`` /
   ``maintain``; ``drop_before`` drops whole partitions for retention.
+- The statements it shares with SQLite live in ``sql_core``; here is what is PostgreSQL's own.
 - Connection-level failures are retried with backoff: every write here is idempotent.
 - One connection per thread: a psycopg2 connection must never be used by two threads at once
   (the feed's bar writer and the trading side share one ledger in a paper run).
@@ -14,11 +15,9 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import psycopg2
@@ -26,33 +25,16 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from quantterminal.adapters.ledger.ledger_base import (
-    FILL_FIELDS,
-    ORDER_EVENT_FIELDS,
-    ORDER_FIELDS,
-    SIGNAL_FIELDS,
     LedgerError,
-    check_equity,
-    check_fill,
-    check_order,
-    check_order_event,
-    check_risk_event,
-    check_signal,
-    ensure_same,
-    fill_identity,
-    order_event_identity,
-    order_identity,
     prepare_bars,
     prepare_ticks,
-    risk_event_key,
-    signal_identity,
 )
 from quantterminal.adapters.ledger.migrations import check_applied, load_migrations
+from quantterminal.adapters.ledger.sql_core import SqlLedgerCore
+from quantterminal.adapters.ledger.sql_dialect import BAR_COLUMNS, POSTGRES, TICK_COLUMNS
 from quantterminal.adapters.retry import with_retries
-from quantterminal.core.accounting.records import EquitySnapshot, IngestReport, OrderEvent, QuarantinedRecord, RiskEvent
-from quantterminal.core.market_data.calendar import trading_minutes
-from quantterminal.core.market_data.sessions import day_bounds
-from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
-from quantterminal.core.trading.orders import OrderRequest, OrderType
+from quantterminal.core.accounting.records import IngestReport
+from quantterminal.core.models import Bar, Trade
 
 T = TypeVar("T")
 Method = Literal["auto", "copy", "insert"]
@@ -60,9 +42,8 @@ PARTITIONED = ("bars", "ticks")
 COPY_THRESHOLD = 200  # below this many rows a multi-row INSERT beats COPY via a staging table
 _COPY_CHUNK = 1 << 18  # bytes per read by COPY from the formatted-line stream
 _RETRYABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
-_BAR_COLUMNS = "symbol, ts, open, high, low, close, volume, vwap, trade_count"
 _BAR_UPSERT = f"""
-    INSERT INTO bars AS b ({_BAR_COLUMNS}) {{source}}
+    INSERT INTO bars AS b ({BAR_COLUMNS}) {{source}}
     ON CONFLICT (symbol, ts) DO UPDATE SET
         open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
         volume = EXCLUDED.volume, vwap = EXCLUDED.vwap, trade_count = EXCLUDED.trade_count,
@@ -72,8 +53,7 @@ _BAR_UPSERT = f"""
                           EXCLUDED.volume, EXCLUDED.vwap, EXCLUDED.trade_count)
     RETURNING revision = 0 AS inserted
 """
-_TICK_COLUMNS = "symbol, ts, exchange, trade_id, price, size, conditions"
-_TICK_INSERT = f"INSERT INTO ticks ({_TICK_COLUMNS}) {{source}} ON CONFLICT DO NOTHING RETURNING 1"
+_TICK_INSERT = f"INSERT INTO ticks ({TICK_COLUMNS}) {{source}} ON CONFLICT DO NOTHING RETURNING 1"
 
 
 def _copy_text(value: object) -> str:
@@ -136,8 +116,10 @@ def _next_month(start: datetime) -> datetime:
     return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
 
 
-class PostgresLedger:
+class PostgresLedger(SqlLedgerCore):
     """The ledger in PostgreSQL at ``dsn``, optionally inside ``schema`` (created by ``migrate``)."""
+
+    dialect = POSTGRES
 
     def __init__(self, dsn: str, schema: str | None = None, connect_timeout: int = 5, attempts: int = 4) -> None:
         if schema is not None and not schema.replace("_", "").isalnum():
@@ -195,6 +177,17 @@ class PostgresLedger:
                 raise
 
         return with_retries(attempt, _RETRYABLE, attempts=self.attempts, what=f"postgres {what}")
+
+    def _write(self, work: Callable[[Any], T], what: str) -> T:
+        return self._transaction(work, what)
+
+    def _read(self, sql: str, params: Sequence[Any], what: str) -> list[Any]:
+        def work(cur: Any) -> list[Any]:
+            cur.execute(sql, params)
+            rows: list[Any] = cur.fetchall()
+            return rows
+
+        return self._transaction(work, what)
 
     def close(self) -> None:
         """Close every thread's connection."""
@@ -339,7 +332,7 @@ class PostgresLedger:
                 # A new row comes back with revision 0, a revised one with revision >= 1 (the
                 # usual xmax trick is unavailable on partitioned tables).
                 cur.execute(
-                    "WITH up AS (" + _BAR_UPSERT.format(source=f"SELECT {_BAR_COLUMNS} FROM qt_stage_bars") + ")"
+                    "WITH up AS (" + _BAR_UPSERT.format(source=f"SELECT {BAR_COLUMNS} FROM qt_stage_bars") + ")"
                     " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
                 )
                 inserted, revised = cur.fetchone()
@@ -378,7 +371,7 @@ class PostgresLedger:
                 cur.copy_expert("COPY qt_stage_ticks FROM STDIN", _LineStream(lines), size=_COPY_CHUNK)
                 cur.execute(
                     "WITH ins AS ("
-                    + _TICK_INSERT.format(source=f"SELECT {_TICK_COLUMNS} FROM qt_stage_ticks")
+                    + _TICK_INSERT.format(source=f"SELECT {TICK_COLUMNS} FROM qt_stage_ticks")
                     + ") SELECT count(*) FROM ins"
                 )
                 return int(cur.fetchone()[0])
@@ -393,377 +386,3 @@ class PostgresLedger:
     @staticmethod
     def _use_copy(method: Method, rows: int) -> bool:
         return method == "copy" or (method == "auto" and rows >= COPY_THRESHOLD)
-
-    # --- market data queries --------------------------------------------------------------------
-
-    @staticmethod
-    def _bar(row: tuple[Any, ...]) -> Bar:
-        symbol, ts, o, h, lo, c, volume, vwap, count = row
-        return Bar(symbol, ts.astimezone(UTC), o, h, lo, c, int(volume), vwap, count)
-
-    def bar_revision(self, symbol: str, start: datetime) -> int | None:
-        def work(cur: Any) -> int | None:
-            cur.execute("SELECT revision FROM bars WHERE symbol = %s AND ts = %s", (symbol, start))
-            row = cur.fetchone()
-            return None if row is None else int(row[0])
-
-        return self._transaction(work, "bar revision")
-
-    def last_bars(self, symbol: str, n: int) -> list[Bar]:
-        def work(cur: Any) -> list[Bar]:
-            cur.execute(f"SELECT {_BAR_COLUMNS} FROM bars WHERE symbol = %s ORDER BY ts DESC LIMIT %s", (symbol, n))
-            return [self._bar(r) for r in reversed(cur.fetchall())]
-
-        return self._transaction(work, "last bars")
-
-    def bars_between(
-        self, start: datetime, end: datetime, symbols: Sequence[str] | None = None
-    ) -> dict[str, list[Bar]]:
-        def work(cur: Any) -> dict[str, list[Bar]]:
-            if symbols is None:
-                cur.execute(
-                    f"SELECT {_BAR_COLUMNS} FROM bars WHERE ts >= %s AND ts < %s ORDER BY symbol, ts",
-                    (start, end),
-                )
-            else:
-                cur.execute(
-                    f"SELECT {_BAR_COLUMNS} FROM bars WHERE symbol = ANY(%s) AND ts >= %s AND ts < %s"
-                    " ORDER BY symbol, ts",
-                    (list(symbols), start, end),
-                )
-            result: dict[str, list[Bar]] = {}
-            for row in cur:
-                result.setdefault(row[0], []).append(self._bar(row))
-            return result
-
-        return self._transaction(work, "bars between")
-
-    def last_ticks(self, symbol: str, n: int) -> list[Trade]:
-        def work(cur: Any) -> list[Trade]:
-            cur.execute(
-                f"SELECT {_TICK_COLUMNS} FROM ticks WHERE symbol = %s ORDER BY ts DESC, trade_id DESC LIMIT %s",
-                (symbol, n),
-            )
-            return [
-                Trade(
-                    s,
-                    ts.astimezone(UTC),
-                    price,
-                    int(size),
-                    trade_id,
-                    exchange or None,
-                    tuple(c for c in conditions.split(",") if c),
-                )
-                for s, ts, exchange, trade_id, price, size, conditions in reversed(cur.fetchall())
-            ]
-
-        return self._transaction(work, "last ticks")
-
-    def missing_minutes(self, symbol: str, start: datetime, end: datetime) -> list[datetime]:
-        expected = list(trading_minutes(start, end))
-        if not expected:
-            return []
-
-        def work(cur: Any) -> set[datetime]:
-            cur.execute("SELECT ts FROM bars WHERE symbol = %s AND ts >= %s AND ts < %s", (symbol, start, end))
-            return {row[0].astimezone(UTC) for row in cur.fetchall()}
-
-        present = self._transaction(work, "missing minutes")
-        return [m for m in expected if m not in present]
-
-    # --- orders, fills and the rest of the audit trail -------------------------------------------
-
-    @staticmethod
-    def _stored_equals(
-        cur: Any, kind: str, key: str, select: str, params: Sequence[Any], fields: Sequence[str], new: Sequence[Any]
-    ) -> bool:
-        """After an INSERT ... ON CONFLICT DO NOTHING: ``True`` if it inserted; else the stored row
-        (``select``) must equal ``new`` (``LedgerIntegrityError`` otherwise) and ``False``."""
-        if cur.rowcount:
-            return True
-        cur.execute(select, params)
-        stored = [
-            int(v) if name in ("qty", "filled_qty") else v for name, v in zip(fields, cur.fetchone(), strict=True)
-        ]
-        ensure_same(kind, key, fields, stored, new)
-        return False
-
-    def record_order(self, order: OrderRequest) -> bool:
-        check_order(order)
-
-        def work(cur: Any) -> bool:
-            cur.execute(
-                "INSERT INTO orders (client_order_id, strategy, symbol, side, qty, order_type, limit_price,"
-                " decision_time, decision_price) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (client_order_id) DO NOTHING",
-                (
-                    order.client_order_id,
-                    order.strategy,
-                    order.symbol,
-                    order.side.value,
-                    order.qty,
-                    order.order_type.value,
-                    order.limit_price,
-                    order.decision_time,
-                    order.decision_price,
-                ),
-            )
-            return self._stored_equals(
-                cur,
-                "order",
-                order.client_order_id,
-                "SELECT strategy, symbol, side, qty, order_type, limit_price, decision_time, decision_price"
-                " FROM orders WHERE client_order_id = %s",
-                (order.client_order_id,),
-                ORDER_FIELDS,
-                order_identity(order),
-            )
-
-        return self._transaction(work, "record order")
-
-    def append_order_event(self, event: OrderEvent) -> bool:
-        check_order_event(event)
-
-        def work(cur: Any) -> bool:
-            cur.execute(
-                "INSERT INTO order_events (event_id, client_order_id, event, ts, filled_qty, filled_avg_price,"
-                " broker_order_id, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
-                (
-                    event.event_id,
-                    event.client_order_id,
-                    event.event,
-                    event.timestamp,
-                    event.filled_qty,
-                    event.filled_avg_price,
-                    event.broker_order_id,
-                    json.dumps(event.details, default=str),
-                ),
-            )
-            return self._stored_equals(
-                cur,
-                "order event",
-                event.event_id,
-                "SELECT client_order_id, event, ts, filled_qty, broker_order_id FROM order_events WHERE event_id = %s",
-                (event.event_id,),
-                ORDER_EVENT_FIELDS,
-                order_event_identity(event),
-            )
-
-        return self._transaction(work, "append order event")
-
-    def append_fill(self, fill: Fill) -> bool:
-        check_fill(fill)
-
-        def work(cur: Any) -> bool:
-            cur.execute(
-                "INSERT INTO fills (execution_id, client_order_id, symbol, side, qty, price, commission, ts)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (execution_id) DO NOTHING",
-                (
-                    fill.execution_id,
-                    fill.order_id,
-                    fill.symbol,
-                    fill.side.value,
-                    fill.qty,
-                    fill.price,
-                    fill.commission,
-                    fill.timestamp,
-                ),
-            )
-            return self._stored_equals(
-                cur,
-                "fill",
-                fill.execution_id,
-                "SELECT client_order_id, symbol, side, qty, price, commission, ts FROM fills WHERE execution_id = %s",
-                (fill.execution_id,),
-                FILL_FIELDS,
-                fill_identity(fill),
-            )
-
-        return self._transaction(work, "append fill")
-
-    def record_signal(self, signal: Signal) -> bool:
-        check_signal(signal)
-
-        def work(cur: Any) -> bool:
-            cur.execute(
-                "INSERT INTO signals (strategy, symbol, bar_time, direction, price) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING",
-                (signal.strategy, signal.symbol, signal.bar_time, signal.direction.value, signal.price),
-            )
-            return self._stored_equals(
-                cur,
-                "signal",
-                f"{signal.strategy} {signal.symbol} {signal.bar_time.isoformat()}",
-                "SELECT direction, price FROM signals WHERE strategy = %s AND symbol = %s AND bar_time = %s",
-                (signal.strategy, signal.symbol, signal.bar_time),
-                SIGNAL_FIELDS,
-                signal_identity(signal),
-            )
-
-        return self._transaction(work, "record signal")
-
-    def record_risk_event(self, event: RiskEvent) -> None:
-        check_risk_event(event)
-        self._transaction(
-            lambda cur: cur.execute(
-                "INSERT INTO risk_events (ts, account, kind, reason, strategy, symbol, details, event_key)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_key) DO NOTHING",
-                (
-                    event.timestamp,
-                    event.account,
-                    event.kind,
-                    event.reason,
-                    event.strategy,
-                    event.symbol,
-                    json.dumps(event.details, default=str),
-                    risk_event_key(event),
-                ),
-            ),
-            "record risk event",
-        )
-
-    def record_equity(self, snapshot: EquitySnapshot) -> None:
-        check_equity(snapshot)
-        self._transaction(
-            lambda cur: cur.execute(
-                "INSERT INTO equity_snapshots (account, ts, equity, cash) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (account, ts) DO UPDATE SET equity = EXCLUDED.equity, cash = EXCLUDED.cash",
-                (snapshot.account, snapshot.timestamp, snapshot.equity, snapshot.cash),
-            ),
-            "record equity",
-        )
-
-    def orders_on(self, day: date) -> list[OrderRequest]:
-        return self.orders_between(*day_bounds(day))
-
-    def orders_between(self, start: datetime, end: datetime) -> list[OrderRequest]:
-
-        def work(cur: Any) -> list[OrderRequest]:
-            cur.execute(
-                "SELECT client_order_id, strategy, symbol, side, qty, order_type, decision_time, decision_price,"
-                " limit_price FROM orders WHERE decision_time >= %s AND decision_time < %s"
-                " ORDER BY decision_time, client_order_id",
-                (start, end),
-            )
-            return [
-                OrderRequest(
-                    coid,
-                    strategy,
-                    symbol,
-                    Side(side),
-                    int(qty),
-                    OrderType(otype),
-                    dt.astimezone(UTC),
-                    Decimal(price),
-                    limit,
-                )
-                for coid, strategy, symbol, side, qty, otype, dt, price, limit in cur.fetchall()
-            ]
-
-        return self._transaction(work, "orders between")
-
-    def order_events(self, client_order_id: str) -> list[OrderEvent]:
-        return self.events_of_orders([client_order_id]).get(client_order_id, [])
-
-    def events_of_orders(self, client_order_ids: Sequence[str]) -> dict[str, list[OrderEvent]]:
-        def work(cur: Any) -> dict[str, list[OrderEvent]]:
-            cur.execute(
-                "SELECT event_id, client_order_id, event, ts, filled_qty, filled_avg_price, broker_order_id, details"
-                " FROM order_events WHERE client_order_id = ANY(%s) ORDER BY seq",
-                (list(client_order_ids),),
-            )
-            events: dict[str, list[OrderEvent]] = {}
-            for eid, coid, ev, ts, qty, avg, broker, details in cur.fetchall():
-                events.setdefault(coid, []).append(
-                    OrderEvent(eid, coid, ev, ts.astimezone(UTC), int(qty), avg, broker, details)
-                )
-            return events
-
-        if not client_order_ids:
-            return {}
-        return self._transaction(work, "order events")
-
-    def fills_on(self, day: date) -> list[Fill]:
-        return self.fills_between(*day_bounds(day))
-
-    def fills_between(self, start: datetime, end: datetime) -> list[Fill]:
-
-        def work(cur: Any) -> list[Fill]:
-            cur.execute(
-                "SELECT symbol, ts, side, qty, price, commission, client_order_id, execution_id FROM fills"
-                " WHERE ts >= %s AND ts < %s ORDER BY ts, execution_id",
-                (start, end),
-            )
-            return [
-                Fill(symbol, ts.astimezone(UTC), Side(side), int(qty), price, commission, coid, eid)
-                for symbol, ts, side, qty, price, commission, coid, eid in cur.fetchall()
-            ]
-
-        return self._transaction(work, "fills between")
-
-    def fills_for(self, strategy: str, symbol: str) -> list[Fill]:
-        def work(cur: Any) -> list[Fill]:
-            cur.execute(
-                "SELECT f.symbol, f.ts, f.side, f.qty, f.price, f.commission, f.client_order_id, f.execution_id"
-                " FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id"
-                " WHERE o.strategy = %s AND f.symbol = %s ORDER BY f.ts, f.execution_id",
-                (strategy, symbol),
-            )
-            return [
-                Fill(sym, ts.astimezone(UTC), Side(side), int(qty), price, commission, coid, eid)
-                for sym, ts, side, qty, price, commission, coid, eid in cur.fetchall()
-            ]
-
-        return self._transaction(work, "fills for")
-
-    def signals_between(self, start: datetime, end: datetime) -> list[Signal]:
-        def work(cur: Any) -> list[Signal]:
-            cur.execute(
-                "SELECT strategy, symbol, bar_time, direction, price FROM signals"
-                " WHERE bar_time >= %s AND bar_time < %s ORDER BY bar_time, strategy, symbol",
-                (start, end),
-            )
-            return [Signal(st, sym, ts.astimezone(UTC), Direction(d), p) for st, sym, ts, d, p in cur.fetchall()]
-
-        return self._transaction(work, "signals between")
-
-    def risk_events_on(self, day: date) -> list[RiskEvent]:
-        start, end = day_bounds(day)
-
-        def work(cur: Any) -> list[RiskEvent]:
-            cur.execute(
-                "SELECT ts, account, kind, reason, strategy, symbol, details FROM risk_events"
-                " WHERE ts >= %s AND ts < %s ORDER BY ts, id",
-                (start, end),
-            )
-            return [RiskEvent(ts.astimezone(UTC), a, k, r, st, sym, d) for ts, a, k, r, st, sym, d in cur.fetchall()]
-
-        return self._transaction(work, "risk events on")
-
-    def equity_curve(self, account: str, start: datetime, end: datetime) -> list[EquitySnapshot]:
-        def work(cur: Any) -> list[EquitySnapshot]:
-            cur.execute(
-                "SELECT account, ts, equity, cash FROM equity_snapshots WHERE account = %s AND ts >= %s AND ts < %s"
-                " ORDER BY ts",
-                (account, start, end),
-            )
-            return [EquitySnapshot(a, ts.astimezone(UTC), eq, cash) for a, ts, eq, cash in cur.fetchall()]
-
-        return self._transaction(work, "equity curve")
-
-    # --- quarantine -----------------------------------------------------------------------------
-
-    def quarantine(self, kind: str, reason: str, record: str) -> None:
-        self._transaction(
-            lambda cur: cur.execute(
-                "INSERT INTO quarantine (kind, reason, record) VALUES (%s, %s, %s)", (kind, reason, record)
-            ),
-            "quarantine",
-        )
-
-    def quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
-        def work(cur: Any) -> list[QuarantinedRecord]:
-            cur.execute("SELECT kind, reason, record, recorded_at FROM quarantine ORDER BY id DESC LIMIT %s", (limit,))
-            return [QuarantinedRecord(k, r, rec, at.astimezone(UTC)) for k, r, rec, at in cur.fetchall()]
-
-        return self._transaction(work, "quarantined")

@@ -1,0 +1,393 @@
+"""The ledger's SQL, written once for SQLite and PostgreSQL: the audit trail (orders, their events,
+fills, signals, risk events, equity), the quarantine and the market data queries.
+
+Each ledger supplies a ``Dialect`` (how times, money and JSON are stored, the driver's placeholder)
+and two primitives: ``_write`` runs a function in one transaction, ``_read`` runs one query. What
+differs for real -- bulk ingest (COPY on PostgreSQL), partitions, migrations, connections and
+retries -- stays in ``sqlite_ledger`` and ``postgres_ledger``. Statements are written with ``?``
+placeholders; a dialect rewrites them for its driver.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from quantterminal.adapters.ledger import ledger_base as checks
+from quantterminal.adapters.ledger.sql_dialect import BAR_COLUMNS, IN_CHUNK, TICK_COLUMNS, Dialect, Transaction
+from quantterminal.core.accounting.records import EquitySnapshot, OrderEvent, QuarantinedRecord, RiskEvent
+from quantterminal.core.market_data.calendar import trading_minutes
+from quantterminal.core.market_data.sessions import day_bounds
+from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
+from quantterminal.core.trading.orders import OrderRequest, OrderType
+
+T = TypeVar("T")
+
+
+class SqlLedgerCore:
+    """The statements both ledgers share. Subclasses set ``dialect`` and implement the primitives."""
+
+    dialect: Dialect
+
+    def _write(self, work: Callable[[Any], T], what: str) -> T:
+        raise NotImplementedError
+
+    def _read(self, sql: str, params: Sequence[Any], what: str) -> list[Any]:
+        raise NotImplementedError
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _insert_once(
+        self,
+        what: str,
+        insert: str,
+        params: Sequence[Any],
+        select: str,
+        key: Sequence[Any],
+        check: Callable[[Any], None],
+    ) -> bool:
+        """Insert unless the key is stored; a stored row must then equal the new one (``check``
+        raises ``LedgerIntegrityError`` otherwise). ``True`` if inserted."""
+        sql = self.dialect.sql
+
+        def work(cur: Transaction) -> bool:
+            cur.execute(sql(insert), params)
+            if cur.rowcount:
+                return True
+            cur.execute(sql(select), key)
+            check(cur.fetchone())
+            return False
+
+        return self._write(work, what)
+
+    def _execute(self, what: str, statement: str, params: Sequence[Any]) -> None:
+        self._write(lambda cur: cur.execute(self.dialect.sql(statement), params), what)
+
+    def _select(self, what: str, statement: str, params: Sequence[Any]) -> list[Any]:
+        return self._read(self.dialect.sql(statement), params, what)
+
+    def _bar(self, row: Sequence[Any]) -> Bar:
+        symbol, ts, o, h, lo, c, volume, vwap, count = row
+        return Bar(symbol, self.dialect.read_time(ts), o, h, lo, c, int(volume), vwap, count)
+
+    # --- market data queries ----------------------------------------------------------------
+
+    def bar_revision(self, symbol: str, start: datetime) -> int | None:
+        rows = self._select(
+            "bar revision", "SELECT revision FROM bars WHERE symbol = ? AND ts = ?", (symbol, self.dialect.time(start))
+        )
+        return None if not rows else int(rows[0][0])
+
+    def last_bars(self, symbol: str, n: int) -> list[Bar]:
+        rows = self._select(
+            "last bars", f"SELECT {BAR_COLUMNS} FROM bars WHERE symbol = ? ORDER BY ts DESC LIMIT ?", (symbol, n)
+        )
+        return [self._bar(r) for r in reversed(rows)]
+
+    def bars_between(
+        self, start: datetime, end: datetime, symbols: Sequence[str] | None = None
+    ) -> dict[str, list[Bar]]:
+        t = self.dialect.time
+        result: dict[str, list[Bar]] = {}
+        if symbols is None:
+            rows = self._select(
+                "bars between",
+                f"SELECT {BAR_COLUMNS} FROM bars WHERE ts >= ? AND ts < ? ORDER BY symbol, ts",
+                (t(start), t(end)),
+            )
+            for row in rows:
+                result.setdefault(row[0], []).append(self._bar(row))
+            return result
+        for symbol in sorted(set(symbols)):  # one symbol a query: each an index range scan
+            rows = self._select(
+                "bars between",
+                f"SELECT {BAR_COLUMNS} FROM bars WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                (symbol, t(start), t(end)),
+            )
+            if rows:
+                result[symbol] = [self._bar(r) for r in rows]
+        return result
+
+    def last_ticks(self, symbol: str, n: int) -> list[Trade]:
+        rows = self._select(
+            "last ticks",
+            f"SELECT {TICK_COLUMNS} FROM ticks WHERE symbol = ? ORDER BY ts DESC, trade_id DESC LIMIT ?",
+            (symbol, n),
+        )
+        read_time = self.dialect.read_time
+        return [
+            Trade(s, read_time(ts), price, int(size), trade_id, venue or None, tuple(c for c in cond.split(",") if c))
+            for s, ts, venue, trade_id, price, size, cond in reversed(rows)
+        ]
+
+    def missing_minutes(self, symbol: str, start: datetime, end: datetime) -> list[datetime]:
+        expected = list(trading_minutes(start, end))
+        if not expected:
+            return []
+        t, read_time = self.dialect.time, self.dialect.read_time
+        rows = self._select(
+            "missing minutes", "SELECT ts FROM bars WHERE symbol = ? AND ts >= ? AND ts < ?", (symbol, t(start), t(end))
+        )
+        present = {read_time(r[0]) for r in rows}
+        return [m for m in expected if m not in present]
+
+    # --- the audit trail: writes --------------------------------------------------------------
+
+    def record_order(self, order: OrderRequest) -> bool:
+        checks.check_order(order)
+        d = self.dialect
+        return self._insert_once(
+            "record order",
+            "INSERT INTO orders (client_order_id, strategy, symbol, side, qty, order_type, limit_price,"
+            " decision_time, decision_price) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (client_order_id) DO NOTHING",
+            (
+                order.client_order_id,
+                order.strategy,
+                order.symbol,
+                order.side.value,
+                order.qty,
+                order.order_type.value,
+                d.money(order.limit_price),
+                d.time(order.decision_time),
+                d.money(order.decision_price),
+            ),
+            "SELECT strategy, symbol, side, qty, order_type, limit_price, decision_time, decision_price"
+            " FROM orders WHERE client_order_id = ?",
+            (order.client_order_id,),
+            lambda row: checks.ensure_same(
+                "order",
+                order.client_order_id,
+                checks.ORDER_FIELDS,
+                (*row[:3], int(row[3]), row[4], d.read_money(row[5]), d.read_time(row[6]), d.read_money(row[7])),
+                checks.order_identity(order),
+            ),
+        )
+
+    def append_order_event(self, event: OrderEvent) -> bool:
+        checks.check_order_event(event)
+        d = self.dialect
+        return self._insert_once(
+            "append order event",
+            "INSERT INTO order_events (event_id, client_order_id, event, ts, filled_qty, filled_avg_price,"
+            " broker_order_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            (
+                event.event_id,
+                event.client_order_id,
+                event.event,
+                d.time(event.timestamp),
+                event.filled_qty,
+                d.money(event.filled_avg_price),
+                event.broker_order_id,
+                json.dumps(event.details, default=str),
+            ),
+            "SELECT client_order_id, event, ts, filled_qty, broker_order_id FROM order_events WHERE event_id = ?",
+            (event.event_id,),
+            lambda row: checks.ensure_same(
+                "order event",
+                event.event_id,
+                checks.ORDER_EVENT_FIELDS,
+                (row[0], row[1], d.read_time(row[2]), int(row[3]), row[4]),
+                checks.order_event_identity(event),
+            ),
+        )
+
+    def append_fill(self, fill: Fill) -> bool:
+        checks.check_fill(fill)
+        d = self.dialect
+        return self._insert_once(
+            "append fill",
+            "INSERT INTO fills (execution_id, client_order_id, symbol, side, qty, price, commission, ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (execution_id) DO NOTHING",
+            (
+                fill.execution_id,
+                fill.order_id,
+                fill.symbol,
+                fill.side.value,
+                fill.qty,
+                d.money(fill.price),
+                d.money(fill.commission),
+                d.time(fill.timestamp),
+            ),
+            "SELECT client_order_id, symbol, side, qty, price, commission, ts FROM fills WHERE execution_id = ?",
+            (fill.execution_id,),
+            lambda row: checks.ensure_same(
+                "fill",
+                fill.execution_id,
+                checks.FILL_FIELDS,
+                (*row[:3], int(row[3]), d.read_money(row[4]), d.read_money(row[5]), d.read_time(row[6])),
+                checks.fill_identity(fill),
+            ),
+        )
+
+    def record_signal(self, signal: Signal) -> bool:
+        checks.check_signal(signal)
+        key = (signal.strategy, signal.symbol, self.dialect.time(signal.bar_time))
+        return self._insert_once(
+            "record signal",
+            "INSERT INTO signals (strategy, symbol, bar_time, direction, price) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (*key, signal.direction.value, signal.price),
+            "SELECT direction, price FROM signals WHERE strategy = ? AND symbol = ? AND bar_time = ?",
+            key,
+            lambda row: checks.ensure_same(
+                "signal",
+                f"{signal.strategy} {signal.symbol} {signal.bar_time.isoformat()}",
+                checks.SIGNAL_FIELDS,
+                tuple(row),
+                checks.signal_identity(signal),
+            ),
+        )
+
+    def record_risk_event(self, event: RiskEvent) -> None:
+        checks.check_risk_event(event)
+        self._execute(
+            "record risk event",
+            "INSERT INTO risk_events (ts, account, kind, reason, strategy, symbol, details, event_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING",
+            (
+                self.dialect.time(event.timestamp),
+                event.account,
+                event.kind,
+                event.reason,
+                event.strategy,
+                event.symbol,
+                json.dumps(event.details, default=str),
+                checks.risk_event_key(event),
+            ),
+        )
+
+    def record_equity(self, snapshot: EquitySnapshot) -> None:
+        checks.check_equity(snapshot)
+        d = self.dialect
+        self._execute(
+            "record equity",
+            "INSERT INTO equity_snapshots (account, ts, equity, cash) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (account, ts) DO UPDATE SET equity = excluded.equity, cash = excluded.cash",
+            (snapshot.account, d.time(snapshot.timestamp), d.money(snapshot.equity), d.money(snapshot.cash)),
+        )
+
+    def quarantine(self, kind: str, reason: str, record: str) -> None:
+        self._execute(
+            "quarantine",
+            "INSERT INTO quarantine (kind, reason, record, recorded_at) VALUES (?, ?, ?, ?)",
+            (kind, reason, record, self.dialect.time(datetime.now(UTC))),
+        )
+
+    # --- the audit trail: reads ---------------------------------------------------------------
+
+    def orders_on(self, day: date) -> list[OrderRequest]:
+        return self.orders_between(*day_bounds(day))
+
+    def orders_between(self, start: datetime, end: datetime) -> list[OrderRequest]:
+        d = self.dialect
+        rows = self._select(
+            "orders between",
+            "SELECT client_order_id, strategy, symbol, side, qty, order_type, decision_time, decision_price,"
+            " limit_price FROM orders WHERE decision_time >= ? AND decision_time < ?"
+            " ORDER BY decision_time, client_order_id",
+            (d.time(start), d.time(end)),
+        )
+        return [
+            OrderRequest(
+                coid,
+                strategy,
+                symbol,
+                Side(side),
+                int(qty),
+                OrderType(otype),
+                d.read_time(ts),
+                Decimal(price),
+                d.read_money(limit),
+            )
+            for coid, strategy, symbol, side, qty, otype, ts, price, limit in rows
+        ]
+
+    def order_events(self, client_order_id: str) -> list[OrderEvent]:
+        return self.events_of_orders([client_order_id]).get(client_order_id, [])
+
+    def events_of_orders(self, client_order_ids: Sequence[str]) -> dict[str, list[OrderEvent]]:
+        d = self.dialect
+        events: dict[str, list[OrderEvent]] = {}
+        ids = list(dict.fromkeys(client_order_ids))
+        for i in range(0, len(ids), IN_CHUNK):
+            chunk = ids[i : i + IN_CHUNK]
+            rows = self._select(
+                "order events",
+                "SELECT event_id, client_order_id, event, ts, filled_qty, filled_avg_price, broker_order_id, details"
+                f" FROM order_events WHERE client_order_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq",
+                chunk,
+            )
+            for eid, coid, ev, ts, qty, avg, broker, details in rows:
+                at, avg_price, info = d.read_time(ts), d.read_money(avg), d.read_json(details)
+                events.setdefault(coid, []).append(OrderEvent(eid, coid, ev, at, int(qty), avg_price, broker, info))
+        return events
+
+    def fills_on(self, day: date) -> list[Fill]:
+        return self.fills_between(*day_bounds(day))
+
+    def fills_between(self, start: datetime, end: datetime) -> list[Fill]:
+        rows = self._select(
+            "fills between",
+            "SELECT symbol, ts, side, qty, price, commission, client_order_id, execution_id FROM fills"
+            " WHERE ts >= ? AND ts < ? ORDER BY ts, execution_id",
+            (self.dialect.time(start), self.dialect.time(end)),
+        )
+        return self._fills(rows)
+
+    def fills_for(self, strategy: str, symbol: str) -> list[Fill]:
+        rows = self._select(
+            "fills for",
+            "SELECT f.symbol, f.ts, f.side, f.qty, f.price, f.commission, f.client_order_id, f.execution_id"
+            " FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id"
+            " WHERE o.strategy = ? AND f.symbol = ? ORDER BY f.ts, f.execution_id",
+            (strategy, symbol),
+        )
+        return self._fills(rows)
+
+    def _fills(self, rows: list[Any]) -> list[Fill]:
+        d = self.dialect
+        return [
+            Fill(sym, d.read_time(ts), Side(side), int(qty), Decimal(price), Decimal(commission), coid, eid)
+            for sym, ts, side, qty, price, commission, coid, eid in rows
+        ]
+
+    def signals_between(self, start: datetime, end: datetime) -> list[Signal]:
+        d = self.dialect
+        rows = self._select(
+            "signals between",
+            "SELECT strategy, symbol, bar_time, direction, price FROM signals WHERE bar_time >= ? AND bar_time < ?"
+            " ORDER BY bar_time, strategy, symbol",
+            (d.time(start), d.time(end)),
+        )
+        return [Signal(st, sym, d.read_time(ts), Direction(dr), p) for st, sym, ts, dr, p in rows]
+
+    def risk_events_on(self, day: date) -> list[RiskEvent]:
+        d = self.dialect
+        start, end = day_bounds(day)
+        rows = self._select(
+            "risk events on",
+            "SELECT ts, account, kind, reason, strategy, symbol, details FROM risk_events WHERE ts >= ? AND ts < ?"
+            " ORDER BY ts, id",
+            (d.time(start), d.time(end)),
+        )
+        return [RiskEvent(d.read_time(ts), a, k, r, st, sym, d.read_json(x)) for ts, a, k, r, st, sym, x in rows]
+
+    def equity_curve(self, account: str, start: datetime, end: datetime) -> list[EquitySnapshot]:
+        d = self.dialect
+        rows = self._select(
+            "equity curve",
+            "SELECT account, ts, equity, cash FROM equity_snapshots WHERE account = ? AND ts >= ? AND ts < ?"
+            " ORDER BY ts",
+            (account, d.time(start), d.time(end)),
+        )
+        return [EquitySnapshot(a, d.read_time(ts), Decimal(eq), Decimal(cash)) for a, ts, eq, cash in rows]
+
+    def quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
+        rows = self._select(
+            "quarantined", "SELECT kind, reason, record, recorded_at FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [QuarantinedRecord(k, r, rec, self.dialect.read_time(at)) for k, r, rec, at in rows]
