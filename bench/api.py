@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from quantterminal.core.reporting.metrics import percentile
+from quantterminal.core.accounting.metrics import percentile
 
 CLIENTS = 50
 PROCESSES = 5  # client processes, CLIENTS // PROCESSES connections each

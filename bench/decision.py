@@ -31,9 +31,9 @@ from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, Simu
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.state.redis_state import RedisStateStore
+from quantterminal.core.accounting.metrics import percentile
 from quantterminal.core.models import Bar
 from quantterminal.core.money import to_decimal
-from quantterminal.core.reporting.metrics import percentile
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, RiskLimits
 from quantterminal.core.simulation.fill_model import FillModel
@@ -109,8 +109,8 @@ def run_handler(bars: list[Bar]) -> dict[str, Any]:
 
     from lambdas import bar_handler, observability, order_events, wiring
     from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
-    from quantterminal.core.market_data.feed_codec import encode_bar_update, encode_order_update
     from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
+    from quantterminal.core.trading.feed_codec import encode_bar_update, encode_order_update
     from quantterminal.wiring.runtime import Runtime
     from tests.lambdas.harness import Context, kinesis_event
     from tests.services import POSTGRES_URL, drop_schema, new_schema

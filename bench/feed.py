@@ -32,11 +32,12 @@ from quantterminal.adapters.market_data import alpaca_data
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.market_data.feed_connection import FeedSettings
 from quantterminal.adapters.replay.replay_server import ReplayServer
+from quantterminal.core.accounting.metrics import percentile
 from quantterminal.core.market_data.bar_builder import MinuteBarBuilder
+from quantterminal.core.market_data.feed_pipeline import FeedPipeline
 from quantterminal.core.models import Bar
-from quantterminal.core.reporting.metrics import percentile
 from quantterminal.wiring.factories import open_ledger
-from quantterminal.wiring.feed import FeedPipeline, FeedService
+from quantterminal.wiring.feed import FeedService
 
 TAPE = Path(__file__).resolve().parents[2] / "shared" / "data" / "lean" / "ticks" / "SPY_trades_2013-10-07.csv.gz"
 

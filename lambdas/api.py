@@ -1,4 +1,4 @@
-"""API: the HTTP API (``adapters/http_api.py``) behind API Gateway, over this container's runtime."""
+"""API: the HTTP API (``adapters/api/http_api.py``) behind API Gateway, over this container's runtime."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from lambdas.observability import logger, metrics, tracer
 from lambdas.wiring import runtime
-from quantterminal.adapters.api.http_api import as_json_request, build_api
+from quantterminal.wiring.runtime import as_json_request, http_api
 
-app = build_api(lambda: runtime().queries, lambda: runtime().symbols)
+app = http_api(runtime)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

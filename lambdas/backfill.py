@@ -17,9 +17,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lambdas.observability import SCHEDULED_EVENT, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
-from quantterminal.adapters.aws.secrets import feed_keys
-from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
 from quantterminal.core.market_data.backfill import backfill, last_sessions
+from quantterminal.wiring.runtime import market_history_from_env
 
 
 def window(event: dict[str, Any], now: datetime) -> tuple[datetime, datetime]:
@@ -37,8 +36,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
     start, end = window(event, datetime.now(UTC))
     symbols = event.get("symbols") or list(rt.symbols)
-    history = AlpacaHistoricalBars(*feed_keys("alpaca", os.environ), url_override=os.environ.get("APCA_DATA_URL"))
-    results = backfill(rt.ledger, history, symbols, start, end)
+    results = backfill(rt.ledger, market_history_from_env(os.environ), symbols, start, end)
     filled = sum(r.filled for r in results)
     still = sum(r.still_missing for r in results)
     metrics.add_metric(name=c.METRIC_BACKFILLED_MINUTES, unit=MetricUnit.Count, value=filled)

@@ -22,8 +22,8 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
-from quantterminal.core.market_data.feed_codec import decode_bar_update
 from quantterminal.core.reporting.queries import HEALTH, PIPELINE, heartbeat
+from quantterminal.core.trading.feed_codec import decode_bar_update
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 

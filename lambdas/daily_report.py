@@ -17,9 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lambdas.observability import SCHEDULED_EVENT, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
-from quantterminal.adapters.reports.publisher import publish_report
 from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.reporting.post_trade import LEDGER_START, report_for
+from quantterminal.wiring.runtime import report_publisher_from_env
 
 
 def report_day(event: dict[str, Any]) -> tuple[date, bool]:
@@ -40,7 +40,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not report.trading_day and not on_demand:
         logger.info("market closed: no report", extra={"day": day.isoformat()})
         return {"day": day.isoformat(), "published": False}
-    published = publish_report(report, os.environ[c.ENV_REPORTS_BUCKET], os.environ.get(c.ENV_ALERT_TOPIC_ARN))
+    published = report_publisher_from_env(os.environ)(report)
     e = report.execution
     if report.pnl is not None:
         metrics.add_metric(name=c.METRIC_DAY_PNL, unit=MetricUnit.Count, value=float(report.pnl))

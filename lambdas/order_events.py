@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
-from quantterminal.core.market_data.feed_codec import decode_order_update
+from quantterminal.core.trading.feed_codec import decode_order_update
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 

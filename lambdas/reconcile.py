@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lambdas.observability import SCHEDULED_EVENT, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
-from quantterminal.core.accounting.reconcile import Reconciler
+from quantterminal.core.trading.reconcile import Reconciler
 
 
 @logger.inject_lambda_context(correlation_id_path=SCHEDULED_EVENT)

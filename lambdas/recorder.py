@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
 
 from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
 from lambdas.wiring import runtime
-from quantterminal.core.market_data.feed_codec import RecordError, decode_bar_update
+from quantterminal.core.trading.feed_codec import RecordError, decode_bar_update
 
 
 @logger.inject_lambda_context(correlation_id_path=KINESIS_BATCH)

@@ -11,9 +11,9 @@ import pytest
 from moto import mock_aws
 
 from quantterminal.adapters.streams.kinesis_sink import MAX_RECORDS, KinesisPutError, KinesisSink
-from quantterminal.core.market_data.feed_codec import RecordError, decode_bar_update, encode_bar_update
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
+from quantterminal.core.trading.feed_codec import RecordError, decode_bar_update, encode_bar_update
 from tests.contract.test_alpaca_broker import FIXTURES
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
@@ -139,7 +139,7 @@ def test_trade_updates_are_forwarded_to_the_orders_stream(kinesis: Any) -> None:
 
     from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
     from quantterminal.adapters.streams.record_sink import order_records
-    from quantterminal.core.market_data.feed_codec import decode_order_update
+    from quantterminal.core.trading.feed_codec import decode_order_update
     from tests.contract.test_alpaca_broker import fixture_messages
     from tests.fakes.alpaca_server import KEY, SECRET
     from tests.fakes.alpaca_stream import FakeTradingStream

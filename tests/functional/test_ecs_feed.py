@@ -15,7 +15,7 @@ from moto import mock_aws
 from ecs_feed.main import main
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.replay.replay_server import ReplayServer
-from quantterminal.core.market_data.feed_codec import decode_bar_update, decode_order_update
+from quantterminal.core.trading.feed_codec import decode_bar_update, decode_order_update
 from tests.contract.test_alpaca_broker import FIXTURES, fixture_messages
 from tests.fakes.alpaca_server import KEY, SECRET
 from tests.fakes.alpaca_stream import FakeTradingStream

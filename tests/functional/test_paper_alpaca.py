@@ -11,9 +11,9 @@ from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.streams.bus import LocalBus
-from quantterminal.core.market_data.feed_codec import encode_bar_update
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
+from quantterminal.core.trading.feed_codec import encode_bar_update
 from quantterminal.wiring.paper import PaperTrader
 from quantterminal.wiring.runtime import Runtime
 from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca

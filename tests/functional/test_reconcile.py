@@ -10,7 +10,6 @@ import pytest
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
-from quantterminal.core.accounting.reconcile import RECONCILE_HALT, UNASSIGNED, Reconciler, find_drifts
 from quantterminal.core.accounting.state import OpenOrder
 from quantterminal.core.models import Bar, Side
 from quantterminal.core.risk.gate import RiskGate
@@ -19,6 +18,7 @@ from quantterminal.core.trading.broker import BrokerUnavailable
 from quantterminal.core.trading.engine import TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest, OrderType
+from quantterminal.core.trading.reconcile import RECONCILE_HALT, UNASSIGNED, Reconciler, find_drifts
 
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 

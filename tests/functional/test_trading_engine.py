@@ -14,7 +14,7 @@ from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, Simu
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.core.accounting.state import OpenOrder, Reservation
-from quantterminal.core.models import Bar, Side
+from quantterminal.core.models import Bar, Execution, Side
 from quantterminal.core.money import to_decimal
 from quantterminal.core.reporting.post_trade import execution_quality
 from quantterminal.core.risk.gate import RiskGate
@@ -24,7 +24,7 @@ from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import Momentum
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.engine import TradingEngine
-from quantterminal.core.trading.order_state import AccountBook, Execution, OrderUpdate
+from quantterminal.core.trading.order_state import AccountBook, OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest, OrderType
 from quantterminal.wiring.backtest import run_backtest
 

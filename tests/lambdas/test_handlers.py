@@ -14,10 +14,10 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from lambdas import bar_handler, order_events, recorder
-from quantterminal.core.market_data.feed_codec import encode_bar_update, encode_order_update
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
 from quantterminal.core.trading.engine import TradingEngine
+from quantterminal.core.trading.feed_codec import encode_bar_update, encode_order_update
 from tests.lambdas.harness import Clock, Context, Live, bar_event, forward_updates, kinesis_event, run_bars
 
 

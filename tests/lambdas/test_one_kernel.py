@@ -13,13 +13,13 @@ from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.streams.bus import LocalBus
 from quantterminal.core.market_data.data_checks import merge_bars
-from quantterminal.core.market_data.feed_codec import encode_bar_update
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar, Fill
 from quantterminal.core.reporting.divergence import StrategyDivergence, divergence
 from quantterminal.core.simulation.backtest import BacktestConfig
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import STRATEGIES
+from quantterminal.core.trading.feed_codec import encode_bar_update
 from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.paper import BARS, PaperTrader
 from quantterminal.wiring.runtime import Runtime

@@ -1,5 +1,7 @@
-"""The layer rule, checked: the core is pure Python -- no I/O libraries, no outer layers -- and
-the layers point one way (entrypoints -> wiring -> adapters -> core)."""
+"""The layer rules, checked: the core is pure Python -- no I/O libraries, no outer layers; the
+layers point one way (entrypoints -> wiring -> adapters -> core); the deployed entrypoints (the
+Lambdas, the feed task) reach adapters only through the wiring; and the core's capability folders
+are layered too, each importing only the ones below it."""
 
 from __future__ import annotations
 
@@ -90,3 +92,50 @@ def test_layers_do_not_import_the_layers_above_them(layer: str) -> None:
         for line, name in imported_names(path):
             hits = [b for b in OUTER[layer] if name == b or name.startswith(b + ".")]
             assert not hits, f"{layer}/{path.name}:{line} imports {name}, a layer above {layer}"
+
+
+REPO = PACKAGE.parent.parent
+ENTRYPOINTS = ("lambdas", "ecs_feed")
+
+
+@pytest.mark.parametrize("entrypoint", ENTRYPOINTS)
+def test_deployed_entrypoints_touch_adapters_only_through_the_wiring(entrypoint: str) -> None:
+    """What a Lambda or the feed task can reach is decided in ``quantterminal.wiring``: a handler
+    that imported an adapter itself could hold a broker or a secret its wiring does not give it."""
+    paths = sorted((REPO / entrypoint).glob("*.py"))
+    assert paths
+    for path in paths:
+        for line, name in imported_names(path):
+            assert not name.startswith("quantterminal.adapters"), (
+                f"{entrypoint}/{path.name}:{line} imports {name}: wire it in quantterminal.wiring"
+            )
+
+
+# The core's capability folders, lowest first: each may import the shared vocabulary at the root
+# (models, money; ports names every folder's values) and only the folders before it.
+CORE_LAYERS = ("market_data", "strategies", "accounting", "risk", "trading", "simulation", "reporting")
+
+
+def test_every_core_folder_has_its_place_in_the_layers() -> None:
+    folders = {p.name for p in CORE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders == set(CORE_LAYERS)
+
+
+@pytest.mark.parametrize("folder", CORE_LAYERS)
+def test_core_folders_import_only_the_folders_below_them(folder: str) -> None:
+    below = set(CORE_LAYERS[: CORE_LAYERS.index(folder)])
+    for path in sorted((CORE / folder).rglob("*.py")):
+        for line, name in imported_names(path):
+            if not name.startswith("quantterminal.core."):
+                continue
+            target = name.split(".")[2]
+            if target in CORE_LAYERS and target != folder:
+                assert target in below, f"core/{folder}/{path.name}:{line} imports {name}, a folder above {folder}"
+
+
+@pytest.mark.parametrize("module", ["models", "money"])
+def test_core_vocabulary_imports_no_folder(module: str) -> None:
+    for line, name in imported_names(CORE / f"{module}.py"):
+        assert not name.startswith("quantterminal.core.") or name.split(".")[2] in ("models", "money"), (
+            f"core/{module}.py:{line} imports {name}"
+        )

@@ -8,9 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from quantterminal.core.accounting.trades import RoundTrip
-from quantterminal.core.models import Direction
-from quantterminal.core.reporting.metrics import (
+from quantterminal.core.accounting.metrics import (
     compute_metrics,
     daily_equity,
     daily_returns,
@@ -18,6 +16,8 @@ from quantterminal.core.reporting.metrics import (
     sharpe_ratio,
     sortino_ratio,
 )
+from quantterminal.core.accounting.trades import RoundTrip
+from quantterminal.core.models import Direction
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:

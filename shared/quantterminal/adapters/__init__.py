@@ -1,1 +1,4 @@
-"""Adapters: one module per real thing the core talks to (files, databases, brokers, AWS)."""
+"""Adapters: the real things the core talks to, one folder per capability -- market_data
+(provider streams, historical bars, CSV), ledger (SQLite, PostgreSQL), state (in-process, Redis),
+broker (Alpaca, simulated), streams (Kinesis, the local bus), aws, reports, api, replay (local
+stand-ins for the providers)."""

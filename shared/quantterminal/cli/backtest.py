@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -28,7 +27,6 @@ from quantterminal.cli.arguments import (
     participation,
     sessions,
 )
-from quantterminal.cli.commands import COMMANDS
 from quantterminal.core.market_data.data_checks import DAY, bar_interval, describe_interval
 from quantterminal.core.market_data.sessions import day_bounds, is_regular_hours
 from quantterminal.core.models import Bar
@@ -67,7 +65,7 @@ decision on bar t's close is sized floor(fraction x equity / order price), passe
 is worked from the symbol's next bar by the simulated broker: limit orders at close +/- 5 bps fill
 only if a bar reaches the limit and are canceled after 30 s (one minute bar); market orders fill
 at the open plus slippage; at most 10% of a bar's volume fills. Refusals are counted by rule.
-See quantterminal/core/backtest.py and core/fill_model.py.
+See quantterminal/core/simulation/backtest.py and core/simulation/fill_model.py.
 
 examples:
   qterm backtest --strategy all --rth --out out/demo
@@ -77,17 +75,15 @@ examples:
 """
 
 
-def register(commands: Any) -> None:
-    """Add the ``backtest`` subcommand to ``commands``."""
-    parser = commands.add_parser(
-        "backtest",
-        help=COMMANDS["backtest"].help,
-        description="Run one or more strategies over historical bars: a summary table on the "
-        "terminal and, with --out, trades.csv, fills.csv, signals.csv, orders.csv (placed, not filled "
-        "and refused, with the reason), equity.csv and equity.png.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+DESCRIPTION = (
+    "Run one or more strategies over historical bars: a summary table on the "
+    "terminal and, with --out, trades.csv, fills.csv, signals.csv, orders.csv (placed, not filled "
+    "and refused, with the reason), equity.csv and equity.png."
+)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qterm backtest``."""
     parser.add_argument(
         "--strategy",
         required=True,

@@ -2,7 +2,8 @@
 
 ``qterm`` imports only the module of the command it runs (``qterm --help`` imports none): the
 modules pull in the heavy parts -- alpaca-py, pandas, aiohttp, boto3 -- that one command needs and
-the others do not. Every module's ``register`` takes its help line from here, so it is written once.
+the others do not. ``qterm`` makes each command's parser (help line from here, description from
+the module's ``DESCRIPTION``); the module's ``register`` adds its options.
 """
 
 from __future__ import annotations

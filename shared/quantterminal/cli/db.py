@@ -6,24 +6,22 @@ import argparse
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from quantterminal.adapters.ledger.ledger_base import LedgerError
 from quantterminal.adapters.ledger.migrations import MigrationError
 from quantterminal.adapters.market_data.csv_bars import DataError, load_bars, resolve_source
 from quantterminal.cli.arguments import positive_int
-from quantterminal.cli.commands import COMMANDS
 from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, database_url, open_ledger, redact
 
 DATABASE_HELP = f"ledger URL: postgresql://... or sqlite:///FILE (default: $DATABASE_URL, else {DEFAULT_DATABASE_URL})"
 _ERRORS = (DataError, LedgerError, MigrationError, ValueError, OSError)
 
 
-def register(commands: Any) -> None:
-    """Add ``db`` and its subcommands."""
-    parser = commands.add_parser(
-        "db", help=COMMANDS["db"].help, description="Create, inspect and maintain the ledger database."
-    )
+DESCRIPTION = "Create, inspect and maintain the ledger database."
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qterm db``."""
     sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True, parser_class=type(parser))
 
     migrate = sub.add_parser("migrate", help="apply pending schema migrations (idempotent, safe concurrently)")

@@ -11,13 +11,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from quantterminal.adapters.reports.files import plot_equity
-from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.core.market_data.sessions import day_bounds
 from quantterminal.core.ports import Ledger
@@ -29,16 +27,15 @@ from quantterminal.core.strategies import STRATEGIES
 from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.factories import open_ledger
 
+DESCRIPTION = (
+    "Backtest the strategies over the bars the ledger holds for the run's period and compare: "
+    "decisions (there should be no difference), then fill rate, time to fill, slippage against the "
+    "decision and the limit, rejects, P&L and Sharpe. Exit status 1 if any decision differs."
+)
 
-def register(commands: Any) -> None:
-    """Add the ``divergence`` subcommand."""
-    parser = commands.add_parser(
-        "divergence",
-        help=COMMANDS["divergence"].help,
-        description="Backtest the strategies over the bars the ledger holds for the run's period and compare: "
-        "decisions (there should be no difference), then fill rate, time to fill, slippage against the "
-        "decision and the limit, rejects, P&L and Sharpe. Exit status 1 if any decision differs.",
-    )
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qterm divergence``."""
     parser.add_argument("--database", help=DATABASE_HELP)
     parser.add_argument("--account", default="paper")
     parser.add_argument("--strategy", default=",".join(STRATEGIES), help="comma-separated (default: all)")

@@ -17,29 +17,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.replay import add_chaos_arguments, chaos_from
 
 if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `--help` stays quick
     from quantterminal.core.market_data.feed_health import FeedHealth
+    from quantterminal.core.market_data.feed_pipeline import FeedPipeline
     from quantterminal.core.models import Bar
-    from quantterminal.wiring.feed import FeedPipeline, FeedService
+    from quantterminal.wiring.feed import FeedService
 
 PROVIDER_NAMES = ("alpaca", "polygon")  # the keys of feed_connection.PROVIDERS (a test keeps them equal)
 
 MINUTE = timedelta(minutes=1)
 
 
-def register(commands: Any) -> None:
-    """Add the ``feed`` subcommand."""
-    parser = commands.add_parser(
-        "feed",
-        help=COMMANDS["feed"].help,
-        description="Connect to a market data stream, turn it into clean minute bars (gaps backfilled, "
-        "repeats dropped, revisions flagged) and write them to the ledger, printing a health line. "
-        "Without --url it replays real data through a local replay server (chaos options apply).",
-    )
+DESCRIPTION = (
+    "Connect to a market data stream, turn it into clean minute bars (gaps backfilled, "
+    "repeats dropped, revisions flagged) and write them to the ledger, printing a health line. "
+    "Without --url it replays real data through a local replay server (chaos options apply)."
+)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qterm feed``."""
     add_feed_arguments(parser)
     parser.add_argument("--database", help=DATABASE_HELP)
     parser.add_argument("--kinesis-stream", metavar="NAME", help="also put the bars on this Kinesis stream")
@@ -143,7 +143,8 @@ def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any])
     """The feed from ``source`` into ``sinks``, printing its health line."""
     from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars  # noqa: PLC0415 - see the imports
     from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings  # noqa: PLC0415
-    from quantterminal.wiring.feed import FeedPipeline, FeedService  # noqa: PLC0415
+    from quantterminal.core.market_data.feed_pipeline import FeedPipeline  # noqa: PLC0415
+    from quantterminal.wiring.feed import FeedService  # noqa: PLC0415
 
     provider = PROVIDERS[args.provider]
     pipeline = FeedPipeline(

@@ -35,7 +35,17 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, command in COMMANDS.items():
         if name == chosen:
-            importlib.import_module(command.module).register(commands)
+            module = importlib.import_module(command.module)
+            epilog = getattr(module, "EPILOG", None)
+            module.register(
+                commands.add_parser(
+                    name,
+                    help=command.help,
+                    description=module.DESCRIPTION,
+                    epilog=epilog,
+                    formatter_class=argparse.RawDescriptionHelpFormatter if epilog else argparse.HelpFormatter,
+                )
+            )
         else:
             commands.add_parser(name, help=command.help)
     return parser

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.feed import add_feed_arguments
 from quantterminal.core.strategies import STRATEGIES
 
+DESCRIPTION = (
+    "Run the full pipeline locally: the feed (a replay of real bars by default), the same "
+    "decision and order-update code the Lambdas run, the simulated broker (or an Alpaca paper account), "
+    "the state store and the ledger, with the HTTP API and dashboard on loopback. Ends with a summary "
+    "and the divergence report against the backtest of the same bars."
+)
 
-def register(commands: Any) -> None:
-    """Add the ``paper`` subcommand."""
-    parser = commands.add_parser(
-        "paper",
-        help=COMMANDS["paper"].help,
-        description="Run the full pipeline locally: the feed (a replay of real bars by default), the same "
-        "decision and order-update code the Lambdas run, the simulated broker (or an Alpaca paper account), "
-        "the state store and the ledger, with the HTTP API and dashboard on loopback. Ends with a summary "
-        "and the divergence report against the backtest of the same bars.",
-    )
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qterm paper``."""
     add_feed_arguments(parser, replay="sample:lean_2013")
     parser.add_argument("--days", type=int, help="replay only the first N trading days")
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated (default: all three)")

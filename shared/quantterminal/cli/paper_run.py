@@ -29,10 +29,10 @@ from quantterminal.adapters.streams.bus import LocalBus
 from quantterminal.adapters.streams.record_sink import bar_records
 from quantterminal.cli.divergence import compare_run, wide_console
 from quantterminal.cli.feed import feed_service, open_source
-from quantterminal.core.accounting.reconcile import Reconciler
 from quantterminal.core.reporting.post_trade import LEDGER_START
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
+from quantterminal.core.trading.reconcile import Reconciler
 from quantterminal.wiring.factories import open_ledger, open_state_store, redact
 from quantterminal.wiring.paper import BARS, PaperTrader
 from quantterminal.wiring.runtime import Runtime

@@ -5,26 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
-from quantterminal.cli.commands import COMMANDS
-from quantterminal.core.accounting.reconcile import Reconciler
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
+from quantterminal.core.trading.reconcile import Reconciler
 from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, open_ledger, open_state_store
 
+DESCRIPTION = (
+    "Compare the state store's open orders and positions with Alpaca's (keys from "
+    "APCA_API_KEY_ID / APCA_API_SECRET_KEY; paper unless ALPACA_PAPER=false). Every drift is "
+    "recorded as a risk event and the broker's truth adopted; trading stays halted if that fails. "
+    "Exit status: 0 in agreement, 1 drifts found and resolved, 2 error."
+)
 
-def register(commands: Any) -> None:
-    """Add the ``reconcile`` subcommand."""
-    parser = commands.add_parser(
-        "reconcile",
-        help=COMMANDS["reconcile"].help,
-        description="Compare the state store's open orders and positions with Alpaca's (keys from "
-        "APCA_API_KEY_ID / APCA_API_SECRET_KEY; paper unless ALPACA_PAPER=false). Every drift is "
-        "recorded as a risk event and the broker's truth adopted; trading stays halted if that fails. "
-        "Exit status: 0 in agreement, 1 drifts found and resolved, 2 error.",
-    )
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qterm reconcile``."""
     parser.add_argument("--account", default="paper", help="account name in the state store (default paper)")
     parser.add_argument("--redis", metavar="URL", help="state store URL (default: $REDIS_URL, else memory://)")
     parser.add_argument(

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from quantterminal.adapters.aws import clients as aws
 from quantterminal.adapters.streams.redrive import RedriveError, lambda_invoker, pending, read_batch, rerun
-from quantterminal.cli.commands import COMMANDS
+
+DESCRIPTION = (
+    "Each message in the FailedBatches queue (a stack output) points at a Kinesis batch a "
+    "Lambda gave up on. Without --rerun, print each batch's records; with --rerun FUNCTION, feed them "
+    "to that function again and delete the pointer once it succeeds. Records can be re-read until the "
+    "stream's retention (7 days) ends. AWS credentials and region from the usual environment. "
+    "Exit status: 0 all done, 1 some batch failed again or could not be read, 2 error."
+)
 
 
-def register(commands: Any) -> None:
-    """Add the ``failed-batches`` subcommand."""
-    parser = commands.add_parser(
-        "failed-batches",
-        help=COMMANDS["failed-batches"].help,
-        description="Each message in the FailedBatches queue (a stack output) points at a Kinesis batch a "
-        "Lambda gave up on. Without --rerun, print each batch's records; with --rerun FUNCTION, feed them "
-        "to that function again and delete the pointer once it succeeds. Records can be re-read until the "
-        "stream's retention (7 days) ends. AWS credentials and region from the usual environment. "
-        "Exit status: 0 all done, 1 some batch failed again or could not be read, 2 error.",
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qterm failed-batches``."""
     parser.add_argument("--queue", required=True, metavar="URL", help="the FailedBatches queue URL")
     parser.add_argument("--rerun", metavar="FUNCTION", help="invoke this function with each batch (name or ARN)")
     parser.add_argument("--limit", type=int, default=100, help="at most this many pointers (default 100)")

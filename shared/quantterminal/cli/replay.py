@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
 
 from quantterminal.adapters.market_data.csv_bars import DataError, load_bars, resolve_source
 from quantterminal.adapters.replay.replay_server import Chaos, ReplayServer
-from quantterminal.cli.commands import COMMANDS
 
 
 def _count(text: str) -> int:
@@ -19,15 +17,15 @@ def _count(text: str) -> int:
     return value
 
 
-def register(commands: Any) -> None:
-    """Add the ``replay-server`` subcommand."""
-    parser = commands.add_parser(
-        "replay-server",
-        help=COMMANDS["replay-server"].help,
-        description="Replay minute bars from CSV files as Alpaca market data stream v2 messages on "
-        "ws://127.0.0.1:PORT, for testing the feed and for the local demo. Credentials: key and secret "
-        "'replay'. Runs until interrupted.",
-    )
+DESCRIPTION = (
+    "Replay minute bars from CSV files as Alpaca market data stream v2 messages on "
+    "ws://127.0.0.1:PORT, for testing the feed and for the local demo. Credentials: key and secret "
+    "'replay'. Runs until interrupted."
+)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qterm replay-server``."""
     parser.add_argument("--data", default="sample:lean_2013", metavar="FILE_OR_DIR", help="CSV bars or sample:NAME")
     parser.add_argument("--rth", action="store_true", help="regular trading hours only")
     parser.add_argument("--port", type=_count, default=8765, help="port on 127.0.0.1 (0: any free port)")

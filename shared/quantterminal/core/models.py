@@ -117,3 +117,13 @@ class Fill:
     commission: Decimal
     order_id: str
     execution_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One execution reported by the broker: ``qty`` shares at ``price``."""
+
+    execution_id: str
+    qty: int
+    price: Decimal
+    timestamp: datetime

@@ -1,6 +1,8 @@
 """Wiring: each kind of entrypoint's kernel built with its handlers (the composition roots).
 
-- ``runtime``: the live path's desk, ledger, state store, broker and risk gate (Lambdas, paper run);
+- ``runtime``: the Lambdas (and the paper run's trading side): desk, ledger, state store, risk
+  gate, and the broker only where orders are placed (the table in its docs);
+- ``feed``: the feed process (connection, clock, health); ``feed_task``: the ECS feed task;
 - ``factories``: a ledger or a state store from a URL;
 - ``paper``: the trading side of the local paper run, fed by the in-process bus;
 - ``backtest``: the backtest's handlers (simulated broker, object state, resident strategies).

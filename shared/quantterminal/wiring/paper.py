@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.streams.bus import LocalBus, Record
-from quantterminal.core.market_data.feed_codec import (
+from quantterminal.core.trading.feed_codec import (
     RecordError,
     decode_bar_update,
     decode_order_update,

@@ -10,7 +10,21 @@ Environment (names in ``quantterminal.constants``):
 - the broker: Alpaca from ``ALPACA_SECRET_ID`` (or ``APCA_*`` variables); a function given
   neither (the API, the recorder, the daily report) gets ``NoBroker`` and cannot trade.
 
-Lambdas build one ``Runtime`` per container (cold start) and reuse it across invocations.
+Lambdas build one ``Runtime`` per container (cold start) and reuse it across invocations. What
+each function can touch beyond it is built here too, and nowhere else:
+
+| function          | state + ledger | broker (trading secret) | also                                  |
+|-------------------|----------------|-------------------------|---------------------------------------|
+| bar handler       | yes            | yes                     |                                       |
+| order events      | yes            | yes                     |                                       |
+| reconcile         | yes            | yes                     |                                       |
+| backfill          | yes            | no (``NoBroker``)       | ``market_history``: Alpaca data keys  |
+| API               | yes            | no                      | ``http_api``                          |
+| recorder, migrate | yes            | no                      |                                       |
+| daily report      | yes            | no                      | ``report_publisher``: S3 + SNS        |
+
+(the CDK app grants the same: only the first three, and backfill for market data, read the
+Alpaca secret; see ``cdk/quantterminal_cdk/pipeline.py``).
 """
 
 from __future__ import annotations
@@ -23,12 +37,18 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
 from quantterminal import constants as c
-from quantterminal.adapters.aws.secrets import secret_json
+from quantterminal.adapters.api.http_api import as_json_request, build_api
+from quantterminal.adapters.aws.secrets import feed_keys, secret_json
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
-from quantterminal.core.ports import Broker, Ledger, StateStore
+from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
+from quantterminal.adapters.reports.publisher import PublishedReport, publish_report
+from quantterminal.core.ports import Broker, HistoricalBars, Ledger, StateStore
+from quantterminal.core.reporting.post_trade import DailyReport
 from quantterminal.core.reporting.queries import AccountQueries
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.strategies import STRATEGIES
@@ -140,3 +160,33 @@ class Runtime:
             config=trading_config_from_env(env),
             symbols=tuple(s.strip().upper() for s in env.get(c.ENV_SYMBOLS, "").split(",") if s.strip()),
         )
+
+
+def market_history_from_env(env: Mapping[str, str]) -> HistoricalBars:
+    """Alpaca's historical bars (the backfill's only outside call), with the keys of
+    ``ALPACA_SECRET_ID``; ``APCA_DATA_URL`` points at another data endpoint."""
+    return AlpacaHistoricalBars(*feed_keys("alpaca", env), url_override=env.get("APCA_DATA_URL") or None)
+
+
+def report_publisher_from_env(env: Mapping[str, str]) -> Callable[[DailyReport], PublishedReport]:
+    """Publish a daily report to the reports bucket and the alert topic the CDK app names."""
+    bucket, topic = env[c.ENV_REPORTS_BUCKET], env.get(c.ENV_ALERT_TOPIC_ARN)
+    return lambda report: publish_report(report, bucket, topic)
+
+
+def http_api(runtime: Callable[[], Runtime]) -> APIGatewayRestResolver:
+    """The HTTP API over a (lazily built) runtime's account."""
+    return build_api(lambda: runtime().queries, lambda: runtime().symbols)
+
+
+__all__ = [
+    "NoBroker",
+    "NoBrokerError",
+    "Runtime",
+    "as_json_request",
+    "http_api",
+    "ledger_from_env",
+    "market_history_from_env",
+    "report_publisher_from_env",
+    "trading_config_from_env",
+]

@@ -2,7 +2,7 @@
 aiohttp on loopback (each request becomes the API Gateway event the Lambda would get,
 so the routes exist once), the dashboard's static files, and a server-sent-events stream.
 
-- ``/v1/...``: the API (``adapters/http_api.py``), with the API key in the ``x-api-key`` header
+- ``/v1/...``: the API (``adapters/api/http_api.py``), with the API key in the ``x-api-key`` header
   only (a key in a URL ends up in logs and browser history) -- from ``$QT_API_KEY``, else generated
   once into ``.quantterminal/api-key`` (mode 0600). The header twice is a 400.
 - ``POST /v1/events/token`` (with the key): a token for the event stream, valid for a minute and

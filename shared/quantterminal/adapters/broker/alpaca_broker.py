@@ -30,7 +30,7 @@ from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketO
 from requests.adapters import HTTPAdapter
 
 from quantterminal.adapters.aws.secrets import secret_json
-from quantterminal.core.models import Side
+from quantterminal.core.models import Execution, Side
 from quantterminal.core.trading.broker import (
     BrokerAccount,
     BrokerOrder,
@@ -38,7 +38,7 @@ from quantterminal.core.trading.broker import (
     BrokerRejected,
     BrokerUnavailable,
 )
-from quantterminal.core.trading.order_state import Execution, OrderUpdate
+from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from quantterminal.core.accounting.portfolio import Portfolio, Position
-from quantterminal.core.market_data.feed_codec import decode_order_update, encode_order_update
 from quantterminal.core.models import Side
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.trading.broker import BrokerOrder
+from quantterminal.core.trading.feed_codec import decode_order_update, encode_order_update
 from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest, OrderType
 

@@ -37,7 +37,7 @@ from quantterminal.adapters.broker.simulated_account import (
     encode_account,
 )
 from quantterminal.core.accounting.portfolio import Portfolio
-from quantterminal.core.models import Bar, Fill, Side
+from quantterminal.core.models import Bar, Execution, Fill, Side
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.trading.broker import (
     BrokerAccount,
@@ -46,7 +46,7 @@ from quantterminal.core.trading.broker import (
     BrokerRejected,
     BrokerUnavailable,
 )
-from quantterminal.core.trading.order_state import TERMINAL_STATUSES, Execution, OrderUpdate
+from quantterminal.core.trading.order_state import TERMINAL_STATUSES, OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 __all__ = ["SimulatedBroker", "SimulatorConfig"]  # the config is defined with the account it configures

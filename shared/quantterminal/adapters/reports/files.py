@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from quantterminal.core.reporting.metrics import Metrics
+from quantterminal.core.accounting.metrics import Metrics
 from quantterminal.core.simulation.backtest import BacktestResult
 
 TRADE_COLUMNS = (

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from quantterminal.adapters.streams.batching import BatchWorker
-from quantterminal.core.market_data.feed_codec import encode_bar_update, encode_order_update
 from quantterminal.core.market_data.feed_events import BarUpdate
+from quantterminal.core.trading.feed_codec import encode_bar_update, encode_order_update
 from quantterminal.core.trading.order_state import OrderUpdate
 
 T = TypeVar("T")

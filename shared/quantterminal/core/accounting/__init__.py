@@ -1,1 +1,1 @@
-"""Accounting: positions and P&L from fills, round trips, ledger records, hot state, reconciliation."""
+"""Accounting: positions and P&L from fills, round-trip trades, performance metrics, ledger records, hot state."""

@@ -1,116 +1,37 @@
-"""The hot state the pipeline shares between processes, and its versioned JSON encoding.
+"""The hot state the pipeline shares between processes: positions, open orders, risk state.
 
-Every stored value is a JSON document ``{"schema": N, "kind": K, ...}``. A reader accepts the
-schemas it knows (upgrading older ones) and refuses anything else with ``SchemaError`` -- a value
-is never misread. Records carry the ``version`` under which they were read; stores use it for
-compare-and-set and never write it inside the document.
+Each is stored as a versioned JSON document (``state_codec``). Records carry the ``version``
+under which they were read; stores use it for compare-and-set and never write it inside the
+document.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from typing import Any
 
 from quantterminal.core.accounting.portfolio import Position
-from quantterminal.core.models import Side
+from quantterminal.core.accounting.state_codec import (
+    SCHEMA_VERSION,
+    SchemaError,
+    StateError,
+    check_int,
+    check_money,
+    check_text,
+    check_ts,
+    dec_text,
+    decode,
+    decode_snapshot,
+    encode,
+    encode_snapshot,
+    read_dec,
+    read_ts,
+    ts_text,
+)
+from quantterminal.core.models import Execution, Side
 from quantterminal.core.money import ZERO
-from quantterminal.core.trading.order_state import Execution
-
-SCHEMA_VERSION = 1
-
-
-class SchemaError(ValueError):
-    """A stored value this build cannot read: wrong kind, unknown schema version, or malformed."""
-
-
-class StateError(ValueError):
-    """A value refused before it was written (wrong type, NaN, inconsistent fields)."""
-
-
-# --- encoding helpers ------------------------------------------------------------------------
-
-
-def encode(kind: str, payload: Mapping[str, Any]) -> str:
-    """A value as its stored JSON document."""
-    return json.dumps({"schema": SCHEMA_VERSION, "kind": kind, **payload}, sort_keys=True, separators=(",", ":"))
-
-
-def decode(kind: str, text: str | bytes) -> dict[str, Any]:
-    """The payload of a stored document of ``kind``; ``SchemaError`` if it cannot be read."""
-    try:
-        doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"stored {kind} is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise SchemaError(f"stored {kind} is not a JSON object")
-    if doc.get("kind") != kind:
-        raise SchemaError(f"stored value is a {doc.get('kind')!r}, expected {kind!r}")
-    schema = doc.get("schema")
-    if schema != SCHEMA_VERSION:
-        raise SchemaError(f"stored {kind} has schema version {schema!r}; this build reads version {SCHEMA_VERSION}")
-    return doc
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _read_dec(doc: Mapping[str, Any], key: str, kind: str) -> Decimal | None:
-    raw = doc.get(key)
-    if raw is None:
-        return None
-    try:
-        value = Decimal(raw)
-    except (InvalidOperation, TypeError):
-        raise SchemaError(f"stored {kind}: {key} {raw!r} is not a decimal") from None
-    if not value.is_finite():
-        raise SchemaError(f"stored {kind}: {key} {raw!r} is not finite")
-    return value
-
-
-def _ts(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _read_ts(doc: Mapping[str, Any], key: str, kind: str) -> datetime | None:
-    raw = doc.get(key)
-    if raw is None:
-        return None
-    try:
-        return datetime.fromisoformat(raw)
-    except (TypeError, ValueError):
-        raise SchemaError(f"stored {kind}: {key} {raw!r} is not a timestamp") from None
-
-
-def _check_text(name: str, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise StateError(f"{name} must be a non-empty string, got {value!r}")
-
-
-def _check_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise StateError(f"{name} must be an integer, got {value!r}")
-
-
-def _check_money(name: str, value: object, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise StateError(f"{name} must be a finite Decimal, got {value!r}")
-
-
-def _check_ts(name: str, value: object, optional: bool = True) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise StateError(f"{name} must be a timezone-aware datetime, got {value!r}")
-
 
 # --- positions -------------------------------------------------------------------------------
 
@@ -155,20 +76,20 @@ class PositionState:
     def validate(self) -> None:
         """Raise ``StateError`` unless every field has the right type and the lots are coherent."""
         for name in ("account", "strategy", "symbol"):
-            _check_text(name, getattr(self, name))
+            check_text(name, getattr(self, name))
         signs = set()
         for lot in self.lots:
             if not isinstance(lot, tuple) or len(lot) != 2:
                 raise StateError(f"lot {lot!r} is not a (qty, price) pair")
-            _check_int("lot qty", lot[0])
-            _check_money("lot price", lot[1])
+            check_int("lot qty", lot[0])
+            check_money("lot price", lot[1])
             if lot[0] == 0 or lot[1] <= 0:
                 raise StateError(f"lot {lot!r} must have a non-zero qty and a positive price")
             signs.add(lot[0] > 0)
         if len(signs) > 1:
             raise StateError("a position's lots must all be long or all short")
-        _check_money("realized_pnl", self.realized_pnl)
-        _check_ts("updated_at", self.updated_at)
+        check_money("realized_pnl", self.realized_pnl)
+        check_ts("updated_at", self.updated_at)
 
     def to_json(self) -> str:
         self.validate()
@@ -180,7 +101,7 @@ class PositionState:
                 "symbol": self.symbol,
                 "lots": [[q, str(p)] for q, p in self.lots],
                 "realized_pnl": str(self.realized_pnl),
-                "updated_at": _ts(self.updated_at),
+                "updated_at": ts_text(self.updated_at),
                 "last_execution": None
                 if self.last_execution is None
                 else [self.last_execution[0].isoformat(), self.last_execution[1]],
@@ -197,8 +118,8 @@ class PositionState:
                 strategy=doc["strategy"],
                 symbol=doc["symbol"],
                 lots=lots,
-                realized_pnl=_read_dec(doc, "realized_pnl", cls.KIND) or ZERO,
-                updated_at=_read_ts(doc, "updated_at", cls.KIND),
+                realized_pnl=read_dec(doc, "realized_pnl", cls.KIND) or ZERO,
+                updated_at=read_ts(doc, "updated_at", cls.KIND),
                 last_execution=None
                 if doc.get("last_execution") is None
                 else (datetime.fromisoformat(doc["last_execution"][0]), str(doc["last_execution"][1])),
@@ -245,23 +166,23 @@ class OpenOrder:
 
     def validate(self) -> None:
         for name in ("client_order_id", "account", "strategy", "symbol", "order_type", "status"):
-            _check_text(name, getattr(self, name))
+            check_text(name, getattr(self, name))
         if not isinstance(self.side, Side):
             raise StateError(f"side must be a Side, got {self.side!r}")
-        _check_int("qty", self.qty)
-        _check_int("filled_qty", self.filled_qty)
+        check_int("qty", self.qty)
+        check_int("filled_qty", self.filled_qty)
         if self.qty <= 0 or not 0 <= self.filled_qty <= self.qty:
             raise StateError(f"need 0 < qty and 0 <= filled_qty <= qty, got {self.qty} and {self.filled_qty}")
-        _check_money("limit_price", self.limit_price, optional=True)
-        _check_ts("created_at", self.created_at)
-        _check_ts("updated_at", self.updated_at)
+        check_money("limit_price", self.limit_price, optional=True)
+        check_ts("created_at", self.created_at)
+        check_ts("updated_at", self.updated_at)
         for e in self.executions:
             if not isinstance(e, Execution):
                 raise StateError(f"execution {e!r} is not an Execution")
-            _check_text("execution_id", e.execution_id)
-            _check_int("execution qty", e.qty)
-            _check_money("execution price", e.price)
-            _check_ts("execution time", e.timestamp, optional=False)
+            check_text("execution_id", e.execution_id)
+            check_int("execution qty", e.qty)
+            check_money("execution price", e.price)
+            check_ts("execution time", e.timestamp, optional=False)
         if self.booked_qty > self.qty:
             raise StateError(f"executions of {self.booked_qty} exceed the order quantity {self.qty}")
 
@@ -279,11 +200,11 @@ class OpenOrder:
                 "qty": self.qty,
                 "order_type": self.order_type,
                 "status": self.status,
-                "limit_price": _dec(self.limit_price),
+                "limit_price": dec_text(self.limit_price),
                 "filled_qty": self.filled_qty,
                 "broker_order_id": self.broker_order_id,
-                "created_at": _ts(self.created_at),
-                "updated_at": _ts(self.updated_at),
+                "created_at": ts_text(self.created_at),
+                "updated_at": ts_text(self.updated_at),
             },
         )
 
@@ -300,11 +221,11 @@ class OpenOrder:
                 qty=doc["qty"],
                 order_type=doc["order_type"],
                 status=doc["status"],
-                limit_price=_read_dec(doc, "limit_price", cls.KIND),
+                limit_price=read_dec(doc, "limit_price", cls.KIND),
                 filled_qty=doc["filled_qty"],
                 broker_order_id=doc.get("broker_order_id"),
-                created_at=_read_ts(doc, "created_at", cls.KIND),
-                updated_at=_read_ts(doc, "updated_at", cls.KIND),
+                created_at=read_ts(doc, "created_at", cls.KIND),
+                updated_at=read_ts(doc, "updated_at", cls.KIND),
                 executions=tuple(
                     Execution(str(i), int(q), Decimal(p), datetime.fromisoformat(t))
                     for i, q, p, t in doc.get("executions", ())
@@ -355,26 +276,26 @@ class RiskState:
     KIND = "risk_state"
 
     def validate(self) -> None:
-        _check_text("account", self.account)
+        check_text("account", self.account)
         if self.day is not None and (not isinstance(self.day, date) or isinstance(self.day, datetime)):
             raise StateError(f"day must be a date, got {self.day!r}")
-        _check_money("opening_equity", self.opening_equity, optional=True)
-        _check_money("peak_equity", self.peak_equity, optional=True)
+        check_money("opening_equity", self.opening_equity, optional=True)
+        check_money("peak_equity", self.peak_equity, optional=True)
         if not isinstance(self.halted, bool):
             raise StateError(f"halted must be a bool, got {self.halted!r}")
         if not isinstance(self.halt_reason, str):
             raise StateError(f"halt_reason must be a string, got {self.halt_reason!r}")
         if self.halted and not self.halt_reason:
             raise StateError("a halt needs a reason")
-        _check_ts("halted_at", self.halted_at)
+        check_ts("halted_at", self.halted_at)
         for name in self.disabled_strategies:
-            _check_text("disabled strategy", name)
+            check_text("disabled strategy", name)
         for r in self.reservations:
             if not isinstance(r, Reservation) or not isinstance(r.side, Side):
                 raise StateError(f"reservation {r!r} is not a Reservation")
-            _check_text("reservation client_order_id", r.client_order_id)
-            _check_int("reservation qty", r.qty)
-            _check_money("reservation price", r.price)
+            check_text("reservation client_order_id", r.client_order_id)
+            check_int("reservation qty", r.qty)
+            check_money("reservation price", r.price)
             if r.qty <= 0 or r.price <= 0:
                 raise StateError(f"reservation {r.client_order_id} needs a positive qty and price")
 
@@ -385,11 +306,11 @@ class RiskState:
             {
                 "account": self.account,
                 "day": None if self.day is None else self.day.isoformat(),
-                "opening_equity": _dec(self.opening_equity),
-                "peak_equity": _dec(self.peak_equity),
+                "opening_equity": dec_text(self.opening_equity),
+                "peak_equity": dec_text(self.peak_equity),
                 "halted": self.halted,
                 "halt_reason": self.halt_reason,
-                "halted_at": _ts(self.halted_at),
+                "halted_at": ts_text(self.halted_at),
                 "entries_halted_on": None if self.entries_halted_on is None else self.entries_halted_on.isoformat(),
                 "reservations": [
                     [r.client_order_id, r.symbol, r.side.value, r.qty, str(r.price)] for r in self.reservations
@@ -405,11 +326,11 @@ class RiskState:
             state = cls(
                 account=doc["account"],
                 day=None if doc.get("day") is None else date.fromisoformat(doc["day"]),
-                opening_equity=_read_dec(doc, "opening_equity", cls.KIND),
-                peak_equity=_read_dec(doc, "peak_equity", cls.KIND),
+                opening_equity=read_dec(doc, "opening_equity", cls.KIND),
+                peak_equity=read_dec(doc, "peak_equity", cls.KIND),
                 halted=doc["halted"],
                 halt_reason=doc["halt_reason"],
-                halted_at=_read_ts(doc, "halted_at", cls.KIND),
+                halted_at=read_ts(doc, "halted_at", cls.KIND),
                 entries_halted_on=None
                 if doc.get("entries_halted_on") is None
                 else date.fromisoformat(doc["entries_halted_on"]),
@@ -424,58 +345,6 @@ class RiskState:
         except (KeyError, TypeError, ValueError) as exc:
             raise SchemaError(f"stored risk state is malformed: {exc}") from None
         return state
-
-
-# --- strategy snapshots --------------------------------------------------------------------------
-
-SNAPSHOT_KIND = "strategy_snapshot"
-
-
-def encode_snapshot(strategy: str, symbol: str, snapshot: Mapping[str, Any], saved_at: datetime) -> str:
-    """A strategy snapshot as a stored document; refuses non-JSON values and NaN/infinity."""
-    _check_text("strategy", strategy)
-    _check_text("symbol", symbol)
-    _check_ts("saved_at", saved_at, optional=False)
-    if not isinstance(snapshot, Mapping):
-        raise StateError(f"snapshot must be a mapping, got {type(snapshot).__name__}")
-    try:
-        return json.dumps(
-            {
-                "schema": SCHEMA_VERSION,
-                "kind": SNAPSHOT_KIND,
-                "strategy": strategy,
-                "symbol": symbol,
-                "saved_at": saved_at.isoformat(),
-                "snapshot": snapshot,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            allow_nan=False,
-        )
-    except (TypeError, ValueError) as exc:
-        # allow_nan=False refuses NaN and infinity; only then is the snapshot walked, to say where
-        _check_finite(snapshot, "snapshot")
-        raise StateError(f"snapshot is not JSON-serialisable: {exc}") from None
-
-
-def decode_snapshot(text: str | bytes) -> dict[str, Any]:
-    """The strategy snapshot stored in ``text``."""
-    doc = decode(SNAPSHOT_KIND, text)
-    snapshot = doc.get("snapshot")
-    if not isinstance(snapshot, dict):
-        raise SchemaError("stored strategy snapshot is malformed: no snapshot object")
-    return snapshot
-
-
-def _check_finite(value: Any, where: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise StateError(f"{where} holds {value!r}; NaN and infinity are not stored")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _check_finite(item, f"{where}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_finite(item, f"{where}[{i}]")
 
 
 __all__ = [

@@ -1,1 +1,1 @@
-"""Market data: bars from trades, clean bar streams, calendar and sessions, validation."""
+"""Market data: bars from trades, the feed pipeline and its health, clean bar streams, the calendar."""

@@ -1,1 +1,1 @@
-"""Reporting: performance metrics, post-trade analysis, divergence, what the API shows."""
+"""Reporting: post-trade analysis, divergence from the backtest and its causes, what the API shows."""

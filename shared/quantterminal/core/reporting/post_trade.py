@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from quantterminal.core.accounting.metrics import daily_equity, daily_returns, max_drawdown, sharpe_ratio
 from quantterminal.core.accounting.portfolio import Position
 from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.accounting.trades import RoundTrip, RoundTripBook
@@ -32,7 +33,6 @@ from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.models import Fill, Side
 from quantterminal.core.money import ZERO
 from quantterminal.core.ports import TradeHistory
-from quantterminal.core.reporting.metrics import daily_equity, daily_returns, max_drawdown, sharpe_ratio
 from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 _BPS = 10_000.0

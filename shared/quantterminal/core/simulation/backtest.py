@@ -46,6 +46,7 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
+from quantterminal.core.accounting.metrics import Metrics, compute_metrics
 from quantterminal.core.accounting.portfolio import Portfolio
 from quantterminal.core.accounting.trades import RoundTrip, RoundTripBook
 from quantterminal.core.market_data.calendar import session_bounds
@@ -54,7 +55,6 @@ from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.models import Bar, Fill, Signal
 from quantterminal.core.ports import SimulatedVenue, StateStore
-from quantterminal.core.reporting.metrics import Metrics, compute_metrics
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import build_params

@@ -1,1 +1,1 @@
-"""The trading kernel: the desk, the decision engine, sizing, orders and their lifecycle."""
+"""The trading kernel: the desk, decisions, sizing, orders and their lifecycle, reconciliation."""

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from quantterminal.core.accounting.portfolio import Portfolio
-from quantterminal.core.models import Fill, Side
+from quantterminal.core.models import Execution, Fill, Side
 from quantterminal.core.money import ZERO
 
 if TYPE_CHECKING:  # state.py imports this module; an open order is only read here
@@ -83,16 +83,6 @@ KNOWN_EVENTS = ACK_EVENTS | set(_TERMINAL_EVENTS) | {"stopped", "suspended"}
 
 class OrderUpdateError(ValueError):
     """An update that cannot belong to the order it names (wrong id, side, symbol or size)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Execution:
-    """One execution reported by the broker: ``qty`` shares at ``price``."""
-
-    execution_id: str
-    qty: int
-    price: Decimal
-    timestamp: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
-from quantterminal.core.models import Bar
-from quantterminal.core.trading.order_state import Execution, OrderUpdate
+from quantterminal.core.models import Bar, Execution
+from quantterminal.core.trading.order_state import OrderUpdate
 
 BAR_RECORD_VERSION = 1
 ORDER_RECORD_VERSION = 1

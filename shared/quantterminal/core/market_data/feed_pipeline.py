@@ -1,0 +1,108 @@
+"""The feed's routing: what a provider connection delivers in, each symbol's clean minute bars out.
+
+Trades go into the ``MinuteBarBuilder``; the provider's bars (and revisions) and the built bars go
+through one ``BarStream`` (gap backfill, no repeats, revisions flagged), then to each sink in turn.
+One lock serialises it: the connection thread and the clock both feed it, and the builder and
+stream are plain single-threaded objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from quantterminal.core.market_data.bar_builder import MinuteBarBuilder
+from quantterminal.core.market_data.bar_stream import BarStream
+from quantterminal.core.market_data.feed_events import BarUpdate, Control, FeedEvent, TradeCancel, TradeCorrection
+from quantterminal.core.models import Trade
+from quantterminal.core.ports import HistoricalBars
+
+log = logging.getLogger(__name__)
+MINUTE = timedelta(minutes=1)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FeedPipeline:
+    """Provider events in; each symbol's clean minute bars out to every sink, in order."""
+
+    def __init__(
+        self,
+        history: HistoricalBars,
+        sinks: Sequence[Callable[[BarUpdate], None]],
+        grace: timedelta = timedelta(seconds=2),
+        clock: Callable[[], datetime] = utc_now,
+        measure_lag: bool = True,
+        max_ahead: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.sinks = list(sinks)
+        self.clock = clock
+        self.max_ahead = max_ahead  # a clock-skew allowance, not a way in for a bar dated 2100
+        self.dropped_future = 0
+        self.measure_lag = measure_lag  # off for replays of old data, where "lag" would be years
+        self.builder = MinuteBarBuilder(grace)
+        self.stream = BarStream(history, self._emit)
+        self.lock = threading.Lock()
+        self.trade_cancels = 0
+        self.last_bar: BarUpdate | None = None
+        self.last_emit_at: datetime | None = None
+        self._lags_ms: list[float] = []
+
+    def _from_the_future(self, ts: datetime, what: str) -> bool:
+        if ts <= self.clock() + self.max_ahead:
+            return False
+        self.dropped_future += 1
+        if self.dropped_future == 1 or self.dropped_future % 1000 == 0:
+            log.error("dropping %s dated %s, beyond the clock (%d so far)", what, ts.isoformat(), self.dropped_future)
+        return True
+
+    def on_event(self, event: FeedEvent) -> None:
+        """Take one event from the connection. Data dated beyond the clock is dropped: stored, it
+        would make every real bar of its symbol look out of date."""
+        with self.lock:
+            if isinstance(event, Trade):
+                if not self._from_the_future(event.timestamp, f"a {event.symbol} trade"):
+                    self.builder.add(event)
+            elif isinstance(event, BarUpdate):
+                if not self._from_the_future(event.bar.timestamp, f"a {event.bar.symbol} bar"):
+                    self.stream.on_bar(event)
+            elif isinstance(event, TradeCancel | TradeCorrection):
+                # The minute was already aggregated; the provider's revised bar corrects it.
+                self.trade_cancels += 1
+            elif isinstance(event, Control) and event.kind not in ("subscribed", "connected", "authenticated"):
+                log.warning("feed control message: %s %s", event.kind, event.message)
+
+    def tick(self) -> None:
+        """Close the built bars whose minute (plus grace) has passed."""
+        with self.lock:
+            for update in self.builder.close_due(self.clock()):
+                self.stream.on_bar(update)
+
+    def finish(self, end: datetime | None = None) -> None:
+        """Emit every open built bar; with ``end`` (a replay's last minute), also fill each
+        symbol's gap up to it. A live feed leaves the tail to its next start, which sees the gap."""
+        with self.lock:
+            for update in self.builder.flush():
+                self.stream.on_bar(update)
+            if end is not None:
+                for symbol in self.stream.symbols:
+                    self.stream.finish(symbol, end)
+
+    def take_lags(self) -> list[float]:
+        """The lags measured since the last call, sorted."""
+        with self.lock:
+            lags, self._lags_ms = self._lags_ms, []
+        return sorted(lags)
+
+    def _emit(self, update: BarUpdate) -> None:
+        if self.measure_lag:
+            ended = update.bar.timestamp + MINUTE
+            self._lags_ms.append((self.clock() - ended).total_seconds() * 1000.0)
+        self.last_bar = update
+        self.last_emit_at = self.clock()
+        for sink in self.sinks:
+            sink(update)

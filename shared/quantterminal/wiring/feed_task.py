@@ -1,0 +1,63 @@
+"""The ECS feed task, wired: the provider's keys from Secrets Manager, bars and the account's trade
+updates onto Kinesis, health as structured logs and CloudWatch metrics (EMF) -- what it touches is
+what this module builds."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Mapping
+
+from aws_lambda_powertools import Logger
+
+from quantterminal import constants as c
+from quantterminal.adapters.aws.secrets import feed_keys
+from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
+from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings
+from quantterminal.adapters.market_data.feed_metrics import EmfHealthReporter, LogHealthReporter
+from quantterminal.adapters.streams.kinesis_sink import KinesisSink
+from quantterminal.adapters.streams.record_sink import bar_records, order_records
+from quantterminal.core.market_data.feed_pipeline import FeedPipeline
+from quantterminal.wiring.feed import FeedService
+
+
+def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Event | None = None) -> int:
+    """The ECS feed task: provider websocket -> minute bars -> Kinesis "bars"; the account's trade
+    updates -> Kinesis "orders". Configuration from the environment the CDK app sets, keys from
+    Secrets Manager. Runs until SIGTERM (or ``stop``), then flushes what it holds; 0 if clean."""
+    provider = PROVIDERS[environ.get(c.ENV_FEED_PROVIDER, "alpaca")]
+    symbols = tuple(s.strip().upper() for s in environ[c.ENV_SYMBOLS].split(",") if s.strip())
+    key, secret = feed_keys(provider.name, environ)
+    bars = bar_records(KinesisSink(environ[c.ENV_BARS_STREAM]))
+    orders = order_records(KinesisSink(environ[c.ENV_ORDERS_STREAM]))
+    broker = AlpacaBroker.from_env(environ)
+    broker.on_update(orders)  # trade updates are forwarded like market data
+    history_keys = (key, secret) if provider.name == "alpaca" else feed_keys("alpaca", environ)
+    history = AlpacaHistoricalBars(*history_keys, url_override=environ.get("APCA_DATA_URL") or None)
+    pipeline = FeedPipeline(history, [bars])
+    settings = FeedSettings(
+        environ.get(c.ENV_FEED_URL) or provider.url,
+        key,
+        secret,
+        bars=symbols,
+        updated_bars=symbols if provider.name == "alpaca" else (),
+        silence_timeout=float(environ.get("QT_FEED_SILENCE_SECONDS", "5")),
+    )
+    service = FeedService(
+        settings,
+        provider,
+        pipeline,
+        reporters=[EmfHealthReporter(), LogHealthReporter(logger)],
+        alert=lambda message: logger.error(message, extra={"alert": True}),
+    )
+    if stop is None:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    logger.info("feed starting", extra={"provider": provider.name, "symbols": symbols, "url": settings.url})
+    service.run(stop)
+    pipeline.finish()
+    broker.close()
+    clean = bars.close() and orders.close()
+    logger.info("feed stopped", extra=service.report().as_dict())
+    return 0 if clean else 1
