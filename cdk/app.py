@@ -1,5 +1,7 @@
-"""``cdk deploy``: the QuantTerminal stacks. Context (cdk.json, or ``-c key=value``): ``alertEmail``,
-``symbols``, ``strategies``, ``feedProvider``."""
+"""``cdk deploy``: the QuantTerminal stacks. The configuration file (strategy instances, orders,
+risk, broker, data) is ``-c config=quantterminal.toml`` or ``$QT_CONFIG`` (default: the shipped
+one); context (cdk.json, or ``-c key=value``): ``alertEmail``, and ``symbols`` to override the
+configuration's."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from quantterminal_cdk.pipeline import PipelineSettings, PipelineStack  # noqa: E402
 from quantterminal_cdk.stateful import StatefulStack  # noqa: E402
 
+from quantterminal.config.load import ConfigError, load_config  # noqa: E402
+
 
 def build(app: cdk.App) -> tuple[StatefulStack, PipelineStack]:
     """Both stacks, with cdk-nag's AWS Solutions checks on everything."""
@@ -23,11 +27,11 @@ def build(app: cdk.App) -> tuple[StatefulStack, PipelineStack]:
     env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     context = app.node.try_get_context
     data = StatefulStack(app, "QuantTerminalData", alert_email=context("alertEmail") or "", env=env)
-    settings = PipelineSettings(
-        symbols=context("symbols") or "SPY",
-        strategies=context("strategies") or "momentum",
-        feed_provider=context("feedProvider") or "alpaca",
-    )
+    try:
+        loaded = load_config(context("config") or os.environ.get("QT_CONFIG") or None)
+    except ConfigError as exc:
+        sys.exit(f"cdk: configuration: {exc}")
+    settings = PipelineSettings(loaded, symbols_override=context("symbols") or "")
     pipeline = PipelineStack(app, "QuantTerminalPipeline", data=data, settings=settings, env=env)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return data, pipeline

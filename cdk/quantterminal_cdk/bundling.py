@@ -13,8 +13,10 @@ import tomllib
 from pathlib import Path
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, FileSystem, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+
+from quantterminal_cdk.config_bundle import ConfigBundle
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON_VERSION = "3.14"
@@ -27,7 +29,10 @@ NOT_SOURCE = [
 
 @jsii.implements(ILocalBundling)
 class PipBundler:
-    """Bundles the repository's package for Lambda with the local pip."""
+    """Bundles the repository's package for Lambda with the local pip, and the configuration."""
+
+    def __init__(self, config: ConfigBundle) -> None:
+        self.config = config
 
     def try_bundle(self, output_dir: str, *args: object, **kwargs: object) -> bool:
         pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", output_dir]
@@ -39,6 +44,7 @@ class PipBundler:
         # ... then the package itself (pure Python) and the handlers.
         subprocess.run([*pip, "--no-deps", str(ROOT)], check=True)
         shutil.copytree(ROOT / "lambdas", Path(output_dir) / "lambdas", dirs_exist_ok=True)
+        self.config.write(Path(output_dir))  # the configuration in force and the strategy files it names
         # Lambda's unzipped limit is 250 MB: drop libraries' own test suites and bytecode caches.
         # The AWS SDK comes with the Lambda runtime; a copy pulled in by other packages is dead weight.
         sdk = [p for name in PROVIDED_BY_LAMBDA for p in Path(output_dir).glob(f"{name}*")]
@@ -60,14 +66,17 @@ def dependencies() -> list[str]:
     return [d for d in declared if re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0] not in NOT_BUNDLED]
 
 
-def lambda_code() -> lambda_.Code:
-    """The code asset every handler shares (one bundle; each function names its handler)."""
+def lambda_code(config: ConfigBundle) -> lambda_.Code:
+    """The code asset every handler shares (one bundle; each function names its handler). Its hash
+    covers the sources and the configuration, so a changed strategy file or setting redeploys."""
     return lambda_.Code.from_asset(
         str(ROOT),
         exclude=NOT_SOURCE,
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=FileSystem.fingerprint(str(ROOT), exclude=NOT_SOURCE, extra_hash=config.digest),
         bundling=BundlingOptions(
             image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{PYTHON_VERSION}"),
-            local=PipBundler(),
+            local=PipBundler(config),
             command=[
                 "bash",
                 "-c",

@@ -16,8 +16,10 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from quantterminal import constants as c
+from quantterminal.config.load import LoadedConfig
 from quantterminal_cdk.api import HttpApi
 from quantterminal_cdk.bundling import NOT_SOURCE, ROOT, lambda_code
+from quantterminal_cdk.config_bundle import IN_LAMBDA, ConfigBundle
 from quantterminal_cdk.jobs import Schedules
 from quantterminal_cdk.lint import lint_ignore
 from quantterminal_cdk.monitoring import Monitoring
@@ -28,11 +30,19 @@ from quantterminal_cdk.web import Dashboard
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    """What a deployment chooses (cdk.json context, overridable with ``-c``)."""
+    """What a deployment runs: the configuration (the user's file, or the shipped one), with the
+    traded symbols overridable from cdk.json context or ``-c symbols=...``."""
 
-    symbols: str
-    strategies: str
-    feed_provider: str = "alpaca"
+    config: LoadedConfig
+    symbols_override: str = ""
+
+    @property
+    def symbols(self) -> str:
+        return self.symbols_override or ",".join(self.config.config.data.symbols)
+
+    @property
+    def feed_provider(self) -> str:
+        return self.config.config.data.feed
 
 
 class PipelineStack(Stack):
@@ -44,12 +54,11 @@ class PipelineStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.data = data
         self.settings = settings
-        self.code = lambda_code()
+        self.code = lambda_code(ConfigBundle.of(settings.config))
         # On-failure destination: messages are pointers (shard, sequence numbers) to re-read.
         self.failures = dead_letter_queue(self, "FailedBatches", "the Kinesis event sources")
         live_env = {
-            c.ENV_ACCOUNT: "paper",
-            c.ENV_STRATEGIES: settings.strategies,
+            c.ENV_CONFIG: IN_LAMBDA,  # strategy instances, orders, risk, broker: the bundled configuration
             c.ENV_SYMBOLS: settings.symbols,
             c.ENV_DB_SECRET_ID: data.database_secret.secret_arn,
             "REDIS_URL": data.redis_url,
@@ -259,6 +268,7 @@ class PipelineStack(Stack):
             environment={
                 c.ENV_SYMBOLS: self.settings.symbols,
                 c.ENV_FEED_PROVIDER: self.settings.feed_provider,
+                "ALPACA_PAPER": "false" if self.settings.config.config.live else "true",  # its trade updates stream
                 c.ENV_BARS_STREAM: self.data.bars.stream_name,
                 c.ENV_ORDERS_STREAM: self.data.orders.stream_name,
             },

@@ -1,7 +1,37 @@
 """QuantTerminal: one strategy codebase from backtest to live trading on AWS.
 
-Layers point one way: entrypoints (``cli``, lambdas, ecs_feed, cdk) → ``adapters`` → ``core``.
-``core`` is pure Python with no I/O.
+The public strategy API -- what a user's strategy imports, and all the built-in strategies use::
+
+    from quantterminal import Bar, Direction, Strategy, StrategyError, StrategyParams
+    from quantterminal.indicators import SMA, EMA, RollingStd, Highest, Lowest, ATR, RateOfChange
+    from quantterminal.testing import check_strategy  # snapshot/restore and no look-ahead, on real bars
+
+See ``docs/strategies.md``. Everything else in the package may change between versions.
+Layers point one way: entrypoints (``cli``, lambdas, ecs_feed, cdk) → ``wiring`` → ``adapters`` →
+``core``; ``core`` is pure Python with no I/O.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quantterminal.core.models import Bar, Direction
+    from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams
+
 __version__ = "0.1.0"
+__all__ = ["Bar", "Direction", "Strategy", "StrategyError", "StrategyParams", "__version__"]
+_HOMES = {  # imported on first use: ``qterm --help`` and the CLI's start stay quick
+    "Bar": "quantterminal.core.models",
+    "Direction": "quantterminal.core.models",
+    "Strategy": "quantterminal.core.strategies.base",
+    "StrategyError": "quantterminal.core.strategies.base",
+    "StrategyParams": "quantterminal.core.strategies.base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'quantterminal' has no attribute {name!r}")

@@ -107,7 +107,7 @@ def test_all_strategies_write_one_folder_each(tmp_path: Path) -> None:
         (["--strategy", "momentum", "--data", "/no/such/dir"], "no such file or folder"),
         (["--strategy", "momentum", "--symbols", "TSLA"], "no data for symbol(s) TSLA"),
         (["--strategy", "momentum", "--order-type", "stop"], "invalid choice: 'stop'"),
-        (["--data", "sample:spy_2011"], "the following arguments are required: --strategy"),
+        (["--data", "sample:spy_2011"], "name the strategies (--strategy NAME"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(

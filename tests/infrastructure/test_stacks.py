@@ -15,6 +15,7 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 ROOT = Path(__file__).resolve().parents[2]
+USER_STRATEGIES = ROOT / "tests" / "user_strategies"
 sys.path.insert(0, str(ROOT / "cdk"))
 
 cdk = pytest.importorskip("aws_cdk", reason="aws-cdk-lib is in the dev extra")
@@ -248,13 +249,38 @@ def test_drift_drawdown_and_failed_schedules_alarm(synthesized: dict[str, Any]) 
     assert len(errors) == 8  # one per function
 
 
+USER_CONFIG = """
+account = "paper"
+
+[[strategies]]
+name = "trend_fast"
+strategy = "strategies/channel_trend.py:ChannelTrend"
+params = { fast = 3, slow = 8 }
+
+[[strategies]]
+name = "trend_slow"
+strategy = "strategies/channel_trend.py:ChannelTrend"
+params = { fast = 10, slow = 30 }
+
+[data]
+symbols = ["SPY"]
+"""
+
+
 @pytest.mark.slow
-def test_cdk_synth_bundles_the_lambdas_with_pip_and_no_docker(tmp_path: Path) -> None:
+def test_cdk_synth_bundles_the_lambdas_and_the_users_strategies_with_pip_and_no_docker(tmp_path: Path) -> None:
     """What ``cdk synth`` runs (the app, asset bundling included) with no Docker and no AWS
-    credentials: the Lambda bundle is built for the Lambda platform by the local pip and fits
-    Lambda's 250 MB."""
+    credentials: the Lambda bundle is built for the Lambda platform by the local pip, fits Lambda's
+    250 MB, and holds the configuration and the user's strategy file it names -- which the
+    handlers' runtime loads from the bundle."""
+    project = tmp_path / "my_project"
+    (project / "strategies").mkdir(parents=True)
+    (project / "strategies" / "channel_trend.py").write_text((USER_STRATEGIES / "channel_trend.py").read_text())
+    (project / "quantterminal.toml").write_text(USER_CONFIG)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["CDK_OUTDIR"] = str(tmp_path)
+    env["QT_CONFIG"] = str(project / "quantterminal.toml")
+    env["CDK_OUTDIR"] = str(tmp_path / "cdk.out")
+    tmp_path = tmp_path / "cdk.out"
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # the pip the bundler calls
     result = subprocess.run(
         [sys.executable, str(ROOT / "cdk" / "app.py")], env=env, capture_output=True, text=True, check=False
@@ -271,6 +297,27 @@ def test_cdk_synth_bundles_the_lambdas_with_pip_and_no_docker(tmp_path: Path) ->
     assert not present & {"boto3", "botocore", "rich"}
     assert list(bundle.glob("psycopg2/_psycopg.cpython-314-x86_64-linux-gnu.so")), "Lambda-platform wheels"
     assert (tmp_path / "QuantTerminalPipeline.template.json").exists()
+    # the configuration and the user's strategy file, inside the bundle, where QT_CONFIG points
+    bundled = bundle / "quantterminal_config"
+    (copy,) = bundled.glob("strategies/*_channel_trend.py")
+    assert copy.read_text() == (USER_STRATEGIES / "channel_trend.py").read_text()
+    template = json.loads((tmp_path / "QuantTerminalPipeline.template.json").read_text())
+    variables = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "Environment" in r["Properties"]
+    ]
+    assert {v.get("QT_CONFIG") for v in variables if "QT_CONFIG" in v} == {"/var/task/quantterminal_config/config.json"}
+    # the runtime every handler builds (QT_CONFIG -> instances) loads the user's class from the bundle
+    runtime_env = {"QT_CONFIG": str(bundled / "config.json"), "DATABASE_URL": f"sqlite:///{tmp_path}/l.sqlite3"}
+    from quantterminal.wiring.runtime import Runtime
+
+    runtime = Runtime.from_env(runtime_env)
+    engines = runtime.desk.engines
+    assert list(engines) == ["trend_fast", "trend_slow"]
+    assert Path(sys.modules[engines["trend_fast"].instance.strategy.__module__].__file__ or "") == copy
+    assert runtime.symbols == ("SPY",)
+    runtime.ledger.close()
 
 
 def test_the_dashboard_is_served_from_a_private_bucket_with_the_api_on_the_same_origin(
@@ -332,3 +379,17 @@ def test_only_functions_that_trade_or_read_alpaca_data_get_the_alpaca_keys(synth
         if any(s["Resource"] == secret for s in statements):
             readers |= {r["Ref"] for r in policy["Properties"]["Roles"]}
     assert {h for h, role in role_of.items() if role in readers} == trading
+
+
+def test_a_bad_configuration_stops_the_cdk_app_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "quantterminal.toml"
+    bad.write_text('[[strategies]]\nname = "m"\nstrategy = "strategies/gone.py:Gone"\n')
+    env = {**os.environ, "QT_CONFIG": str(bad), "CDK_OUTDIR": str(tmp_path / "out")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "cdk" / "app.py")], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (  # after the CDK's own Node notices, if any
+        f"cdk: configuration: {bad}: strategies[0] (m).strategy: strategy 'strategies/gone.py:Gone':"
+        f" no file {tmp_path}/strategies/gone.py"
+    )

@@ -16,9 +16,11 @@ from quantterminal.core.market_data.data_checks import merge_bars
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar, Fill
 from quantterminal.core.reporting.divergence import StrategyDivergence, divergence
+from quantterminal.core.risk.manager import RiskLimits
 from quantterminal.core.simulation.backtest import BacktestConfig
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import STRATEGIES
+from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.feed_codec import encode_bar_update
 from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.paper import BARS, PaperTrader
@@ -26,6 +28,9 @@ from quantterminal.wiring.runtime import Runtime
 from tests.lambdas.harness import Live, run_bars
 
 NAMES = tuple(STRATEGIES)
+# Each strategy sizes from a third of the account; a position limit of 5% of equity then refuses
+# the second strategy entering one symbol -- so the environments must also refuse alike.
+TRADING = TradingConfig(risk=RiskLimits(position_fraction=Decimal("0.05")))
 
 
 def fills_of(fills: list[Fill]) -> list[tuple[object, ...]]:
@@ -34,7 +39,7 @@ def fills_of(fills: list[Fill]) -> list[tuple[object, ...]]:
 
 def run_paper(bars: list[Bar], broker: SimulatedBroker) -> Runtime:
     """The local paper run's trading side (``qterm paper``), fed the bars as the feed would."""
-    runtime = Runtime.build(MemoryStateStore(), SqliteLedger(":memory:"), broker, strategies=NAMES)
+    runtime = Runtime.build(MemoryStateStore(), SqliteLedger(":memory:"), broker, strategies=NAMES, config=TRADING)
     runtime.ledger.migrate()
     bus = LocalBus()
     trader = PaperTrader(runtime, bus, replay_clock=True)
@@ -48,7 +53,7 @@ def run_paper(bars: list[Bar], broker: SimulatedBroker) -> Runtime:
 def run_lambdas(live: Live, bars: list[Bar]) -> None:
     """Each bar as Kinesis delivers it to the bar handler, at its close; the broker's updates
     forwarded to the order-events handler as the feed task does."""
-    wiring.use(Runtime.build(live.runtime.store, live.runtime.ledger, live.broker, strategies=NAMES))
+    wiring.use(Runtime.build(live.runtime.store, live.runtime.ledger, live.broker, strategies=NAMES, config=TRADING))
     responses = run_bars(live, bars)
     assert all(r == {"batchItemFailures": []} for r in responses)
 
@@ -60,7 +65,7 @@ def test_backtest_paper_and_lambdas_place_the_same_orders_and_get_the_same_fills
     stream = merge_bars(day)
     fill_model = live.broker.config.fills
 
-    backtest = run_backtest(BacktestConfig(NAMES, account="paper", fills=fill_model), day)
+    backtest = run_backtest(BacktestConfig(NAMES, account="paper", fills=fill_model, trading=TRADING), day)
     paper_broker = SimulatedBroker(live.broker.config)
     paper = run_paper(stream, paper_broker)
     run_lambdas(live, stream)
@@ -97,7 +102,7 @@ def paper_against_backtest(day: dict[str, list[Bar]], broker: SimulatedBroker) -
     start, end = stream[0].timestamp, stream[-1].timestamp + timedelta(minutes=1)
     events = [e for d in {b.timestamp.date() for b in stream} for e in ledger.risk_events_on(d)]
     return divergence(
-        run_backtest(BacktestConfig(NAMES, account="paper"), day),
+        run_backtest(BacktestConfig(NAMES, account="paper", trading=TRADING), day),
         ledger.signals_between(start, end),
         ledger.orders_between(start, end),
         ledger.fills_between(start, end),

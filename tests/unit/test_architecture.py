@@ -36,6 +36,7 @@ FORBIDDEN = {
     "quantterminal.adapters",
     "quantterminal.cli",
     "quantterminal.wiring",
+    "quantterminal.config",
 }
 FORBIDDEN_CALLS = {"open", "print", "input"}
 
@@ -69,7 +70,8 @@ def test_core_module_does_no_io(path: Path) -> None:
 
 PACKAGE = CORE.parent
 OUTER = {  # a layer may not import these (the layers above it)
-    "adapters": ("quantterminal.wiring", "quantterminal.cli", "lambdas", "ecs_feed"),
+    "adapters": ("quantterminal.wiring", "quantterminal.config", "quantterminal.cli", "lambdas", "ecs_feed"),
+    "config": ("quantterminal.adapters", "quantterminal.wiring", "quantterminal.cli", "lambdas", "ecs_feed"),
     "wiring": ("quantterminal.cli", "lambdas", "ecs_feed"),
 }
 

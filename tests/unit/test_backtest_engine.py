@@ -203,7 +203,7 @@ def test_unsorted_or_mislabelled_bars_are_refused() -> None:
 def test_bad_config_is_refused() -> None:
     with pytest.raises(ValueError, match="cash must be positive"):
         BacktestConfig(("momentum",), cash=D(0))
-    with pytest.raises(ValueError, match="name each strategy once"):
+    with pytest.raises(ValueError, match="names must be unique: momentum named twice"):
         BacktestConfig(("momentum", "momentum"))
     with pytest.raises(ValueError, match="parameters for strategies not run: breakout"):
         BacktestConfig(("momentum",), params={"breakout": {}})

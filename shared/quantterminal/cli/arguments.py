@@ -100,3 +100,16 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def add_strategy_overrides(parser: argparse.ArgumentParser) -> None:
+    """``--param`` and ``--allow-short``: the strategy overrides every command that trades takes."""
+    parser.add_argument(
+        "--param",
+        action="append",
+        type=param,
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a strategy parameter: NAME=VALUE for every strategy that has it, INSTANCE.NAME=VALUE for one",
+    )
+    parser.add_argument("--allow-short", action="store_true", help="let the strategies go short")

@@ -20,6 +20,7 @@ class Command(NamedTuple):
 
 COMMANDS: dict[str, Command] = {
     "backtest": Command("quantterminal.cli.backtest", "run strategies over historical bars"),
+    "config": Command("quantterminal.cli.config", "check a configuration file, or show the configuration in force"),
     "db": Command("quantterminal.cli.db", "create and maintain the ledger"),
     "divergence": Command(
         "quantterminal.cli.divergence", "compare a paper or live run with the backtest of the same bars"
@@ -27,6 +28,9 @@ COMMANDS: dict[str, Command] = {
     "feed": Command(
         "quantterminal.cli.feed",
         "run the market data feed: websocket -> minute bars -> ledger (replays real data by default)",
+    ),
+    "new-strategy": Command(
+        "quantterminal.cli.new_strategy", "write a commented strategy template and its test file, ready to run"
     ),
     "paper": Command(
         "quantterminal.cli.paper", "paper trade on one machine: replayed real data, simulated broker, API and dashboard"

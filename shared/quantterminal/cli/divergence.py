@@ -16,14 +16,16 @@ from rich.console import Console
 from rich.table import Table
 
 from quantterminal.adapters.reports.files import plot_equity
+from quantterminal.cli.config import add_config_argument
+from quantterminal.cli.console import wide_console
 from quantterminal.cli.db import DATABASE_HELP
+from quantterminal.config.load import LoadedConfig, load_config
 from quantterminal.core.market_data.sessions import day_bounds
 from quantterminal.core.ports import Ledger
 from quantterminal.core.reporting.divergence import StrategyDivergence, divergence
 from quantterminal.core.reporting.pnl_attribution import CAUSES
 from quantterminal.core.reporting.post_trade import LEDGER_START
 from quantterminal.core.simulation.backtest import BacktestConfig, BacktestResult
-from quantterminal.core.strategies import STRATEGIES
 from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.factories import open_ledger
 
@@ -37,8 +39,11 @@ DESCRIPTION = (
 def register(parser: argparse.ArgumentParser) -> None:
     """The options of ``qterm divergence``."""
     parser.add_argument("--database", help=DATABASE_HELP)
-    parser.add_argument("--account", default="paper")
-    parser.add_argument("--strategy", default=",".join(STRATEGIES), help="comma-separated (default: all)")
+    add_config_argument(parser)
+    parser.add_argument("--account", help="the run's account (default: the configuration's)")
+    parser.add_argument(
+        "--strategy", metavar="NAME[,NAME...]", help="only these instances of the configuration (default: all)"
+    )
     parser.add_argument("--start", type=date.fromisoformat, help="first New York date (default: the run's first)")
     parser.add_argument("--end", type=date.fromisoformat, help="last New York date (default: the run's last)")
     parser.add_argument("--out", type=Path, help="write divergence.png (equity: backtest vs the account)")
@@ -54,14 +59,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         ledger.migrate()
-        names = [s.strip() for s in args.strategy.split(",") if s.strip()]
-        unknown = [n for n in names if n not in STRATEGIES]
-        if unknown:
-            print(f"qterm divergence: error: unknown strategy {', '.join(unknown)}", file=sys.stderr)
-            return 2
+        chosen = [s.strip() for s in args.strategy.split(",") if s.strip()] if args.strategy else None
+        loaded = load_config(args.config).with_overrides(chosen)
         start = day_bounds(args.start)[0] if args.start else None
         end = day_bounds(args.end)[1] if args.end else None
-        report = compare_run(ledger, args.account, names, start, end, args.out)
+        report = compare_run(ledger, args.account or loaded.config.account, loaded, start, end, args.out)
     except ValueError as exc:
         print(f"qterm divergence: error: {exc}", file=sys.stderr)
         return 2
@@ -73,13 +75,15 @@ def run(args: argparse.Namespace) -> int:
 def compare_run(
     ledger: Ledger,
     account: str,
-    strategies: Sequence[str],
+    loaded: LoadedConfig,
     start: datetime | None = None,
     end: datetime | None = None,
     out: Path | None = None,
     console: Console | None = None,
 ) -> dict[str, StrategyDivergence]:
-    """Backtest ``strategies`` over the run's bars, compare, print the report; the comparison."""
+    """Backtest the configuration's instances over the run's bars, on one account, with its
+    orders, risk and fill settings; compare; print the report; return the comparison."""
+    strategies = [i.name for i in loaded.instances]
     console = console or wide_console()
     everything = (LEDGER_START, datetime.now(UTC) + timedelta(days=1))
     signals = ledger.signals_between(start or everything[0], end or everything[1])
@@ -95,8 +99,10 @@ def compare_run(
     if not bars:
         raise ValueError(f"no bars in the ledger between {start.isoformat()} and {end.isoformat()}")
     base = curve[0].equity if curve else Decimal(100_000)
-    # One account, every strategy, the shipped TradingConfig: what the run traded on.
-    backtest = run_backtest(BacktestConfig(tuple(strategies), cash=base, account=account), bars)
+    # One account, every instance, the configuration's settings: what the run traded on.
+    c = loaded.config
+    config = BacktestConfig(loaded.instances, cash=base, account=account, trading=c.trading(), fills=c.fills())
+    backtest = run_backtest(config, bars)
     marks = {symbol: series[-1].close for symbol, series in bars.items()}
     events = []
     day = start.date()
@@ -117,12 +123,6 @@ def compare_run(
         path = plot_divergence(out / "divergence.png", backtest, [(c.timestamp, float(c.equity)) for c in curve])
         console.print(f"plot: {path}")
     return report
-
-
-def wide_console() -> Console:
-    """A console that does not squeeze the tables to 80 columns when the output is a file or pipe."""
-    console = Console()
-    return console if console.is_terminal else Console(width=140)
 
 
 def _orders_table(report: Mapping[str, StrategyDivergence]) -> Table:

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.replay import add_chaos_arguments, chaos_from
 
 if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `--help` stays quick
+    from quantterminal.config.load import LoadedConfig
     from quantterminal.core.market_data.feed_health import FeedHealth
     from quantterminal.core.market_data.feed_pipeline import FeedPipeline
     from quantterminal.core.models import Bar
@@ -29,6 +31,7 @@ if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `
 PROVIDER_NAMES = ("alpaca", "polygon")  # the keys of feed_connection.PROVIDERS (a test keeps them equal)
 
 MINUTE = timedelta(minutes=1)
+DEFAULT_REPLAY = "sample:lean_2013"
 
 
 DESCRIPTION = (
@@ -46,13 +49,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-def add_feed_arguments(parser: argparse.ArgumentParser, replay: str = "sample:lean_2013") -> None:
-    """The feed's options (``qterm feed`` and ``qterm paper``)."""
-    parser.add_argument("--provider", choices=PROVIDER_NAMES, default="alpaca", help="stream protocol")
+def add_feed_arguments(parser: argparse.ArgumentParser) -> None:
+    """The feed's options (``qterm feed`` and ``qterm paper``): each overrides the configuration."""
+    add_config_argument(parser)
+    parser.add_argument("--provider", choices=PROVIDER_NAMES, help="stream protocol (default: [data].feed, alpaca)")
     parser.add_argument("--url", help="a live stream URL (default: replay --replay DATA locally)")
-    parser.add_argument("--symbols", help="comma-separated symbols (default: every symbol of the replay)")
+    parser.add_argument("--symbols", help="comma-separated symbols (default: [data].symbols, or all of the replay)")
     parser.add_argument("--trades", action="store_true", help="also subscribe to trades and build bars from them")
-    parser.add_argument("--replay", default=replay, metavar="DATA", help=f"CSV bars or sample:NAME (default {replay})")
+    parser.add_argument(
+        "--replay", metavar="DATA", help=f"CSV bars or sample:NAME (default: [data].replay, {DEFAULT_REPLAY})"
+    )
     parser.add_argument("--rth", action="store_true", help="replay regular trading hours only")
     parser.add_argument("--speed", type=float, default=0.0, help="replay minutes per second (0: flat out)")
     add_chaos_arguments(parser)
@@ -65,6 +71,15 @@ def add_feed_arguments(parser: argparse.ArgumentParser, replay: str = "sample:le
         metavar="S",
         help="stop after S s with no message (default: 3 when replaying, never when live)",
     )
+
+
+def feed_defaults(args: argparse.Namespace, loaded: LoadedConfig | None) -> None:
+    """Fill the feed options left out from the configuration (``loaded``; ``None``: none given)."""
+    data = None if loaded is None else loaded.config.data
+    args.provider = args.provider or (data.feed if data else "alpaca")
+    args.replay = args.replay or (data.replay if data else DEFAULT_REPLAY)
+    if data is not None and not args.symbols:
+        args.symbols = ",".join(data.symbols)
 
 
 def _print_health(health: FeedHealth) -> None:
@@ -95,6 +110,7 @@ class FeedSource:
     end: datetime | None  # the replay's last minute (to close the last bars), None when live
     idle_exit: float | None
     bars: list[Bar] = field(default_factory=list)  # the replayed bars
+    replay_files: list[str] = field(default_factory=list)  # the replayed data files
 
     @property
     def replaying(self) -> bool:
@@ -104,7 +120,7 @@ class FeedSource:
 def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
     """Start the replay (and its historical endpoint) unless ``--url`` names a live provider."""
     from quantterminal.adapters.aws.secrets import feed_keys  # noqa: PLC0415
-    from quantterminal.adapters.market_data.csv_bars import load_bars, resolve_source  # noqa: PLC0415 - see the imports
+    from quantterminal.adapters.market_data.csv_bars import csv_files, load_bars, resolve_source  # noqa: PLC0415
     from quantterminal.adapters.replay.history_server import HistoryServer  # noqa: PLC0415
     from quantterminal.adapters.replay.replay_server import ReplayServer  # noqa: PLC0415
     from quantterminal.core.market_data.sessions import session_date  # noqa: PLC0415
@@ -136,6 +152,7 @@ def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
         max(b.timestamp for b in bars) + MINUTE,
         3.0 if args.idle_exit is None else args.idle_exit,
         bars,
+        [str(p) for p in csv_files(resolve_source(args.replay))],
     )
 
 
@@ -175,8 +192,10 @@ def _run(args: argparse.Namespace) -> int:
     from quantterminal.adapters.ledger.ledger_sink import LedgerSink  # noqa: PLC0415
     from quantterminal.adapters.streams.kinesis_sink import KinesisSink  # noqa: PLC0415
     from quantterminal.adapters.streams.record_sink import bar_records  # noqa: PLC0415
+    from quantterminal.config.load import load_config  # noqa: PLC0415
     from quantterminal.wiring.factories import open_ledger, redact  # noqa: PLC0415 - see the imports
 
+    feed_defaults(args, None if args.config is None else load_config(args.config))
     with ExitStack() as stack:
         source = open_source(args, stack)
         ledger = open_ledger(args.database)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from quantterminal.cli.arguments import add_strategy_overrides
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.feed import add_feed_arguments
-from quantterminal.core.strategies import STRATEGIES
 
 DESCRIPTION = (
     "Run the full pipeline locally: the feed (a replay of real bars by default), the same "
@@ -24,20 +24,28 @@ DESCRIPTION = (
 
 def register(parser: argparse.ArgumentParser) -> None:
     """The options of ``qterm paper``."""
-    add_feed_arguments(parser, replay="sample:lean_2013")
+    add_feed_arguments(parser)
     parser.add_argument("--days", type=int, help="replay only the first N trading days")
-    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated (default: all three)")
+    parser.add_argument(
+        "--strategies",
+        metavar="NAME[,NAME...]",
+        help="only these strategy instances of the configuration (default: all)",
+    )
+    add_strategy_overrides(parser)
     parser.add_argument("--database", help=DATABASE_HELP)
     parser.add_argument("--redis", metavar="URL", help="state store (default: $REDIS_URL, else in-process memory)")
-    parser.add_argument("--broker", choices=("sim", "alpaca"), default="sim", help="simulated, or Alpaca (APCA_* keys)")
-    parser.add_argument("--account", default="paper")
+    parser.add_argument(
+        "--broker", choices=("sim", "alpaca"), help="simulated, or Alpaca with APCA_* keys (default: [broker].kind)"
+    )
+    parser.add_argument("--account", help="the account's name in the ledger and state (default: the configuration's)")
     parser.add_argument("--port", type=int, default=8787, help="API and dashboard port (0: any free one)")
     parser.add_argument("--no-api", action="store_true", help="no HTTP API or dashboard")
     parser.add_argument(
         "--api-cache-ms", type=float, default=100, metavar="MS", help="reuse GET answers this long (0: never)"
     )
     parser.add_argument("--hold", action="store_true", help="keep the API and dashboard up after the run (Ctrl-C)")
-    parser.add_argument("--out", type=Path, help="write the divergence plot here")
+    parser.add_argument("--out", type=Path, help="write the divergence plot and manifest.json here")
+    parser.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in --out")
     parser.set_defaults(handler=run, rth=True)
 
 

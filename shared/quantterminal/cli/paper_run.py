@@ -20,17 +20,20 @@ from quantterminal.adapters.api.local_api import KEY_FILE, STAGE, LocalApiServer
 from quantterminal.adapters.aws.secrets import SecretError
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.broker.simulated_account import StoreJournal
-from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.adapters.ledger.ledger_sink import LedgerSink
 from quantterminal.adapters.market_data.csv_bars import DataError
+from quantterminal.adapters.reports.manifest import prepare_out, write_manifest
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.state.redis_state import RedisStateStore
 from quantterminal.adapters.streams.bus import LocalBus
 from quantterminal.adapters.streams.record_sink import bar_records
-from quantterminal.cli.divergence import compare_run, wide_console
-from quantterminal.cli.feed import feed_service, open_source
+from quantterminal.cli.console import wide_console
+from quantterminal.cli.divergence import compare_run
+from quantterminal.cli.feed import feed_defaults, feed_service, open_source
+from quantterminal.config.load import LoadedConfig, load_config
+from quantterminal.core.ports import Broker
 from quantterminal.core.reporting.post_trade import LEDGER_START
-from quantterminal.core.strategies import STRATEGIES
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.trading.reconcile import Reconciler
 from quantterminal.wiring.factories import open_ledger, open_state_store, redact
@@ -47,20 +50,47 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def configuration(args: argparse.Namespace) -> LoadedConfig:
+    """The configuration in force (the shipped one without --config), with the command line's
+    overrides, and the feed options it fills in; ``args.account`` and ``args.broker`` filled too."""
+    chosen = [n.strip() for n in args.strategies.split(",") if n.strip()] if args.strategies else None
+    loaded = load_config(args.config).with_overrides(chosen, args.param, args.allow_short)
+    c = loaded.config
+    args.account = args.account or c.account
+    args.broker = args.broker or ("sim" if c.broker.kind == "simulated" else "alpaca")
+    feed_defaults(args, loaded)
+    return loaded
+
+
 def _run(args: argparse.Namespace) -> int:
     console = wide_console()
-    names = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
-    unknown = [n for n in names if n not in STRATEGIES]
-    if unknown:
-        raise ValueError(f"unknown strategies: {', '.join(unknown)}")
+    began = datetime.now(UTC)
+    loaded = configuration(args)
+    c = loaded.config
+    names = tuple(i.name for i in loaded.instances)
+    if args.out is not None:
+        prepare_out(args.out, args.overwrite)
     with ExitStack() as stack:
         source = open_source(args, stack)
         store = open_state_store(args.redis)  # first: an unreachable Redis must not leave a new ledger behind
         ledger = open_ledger(args.database)
         stack.callback(ledger.close)
         ledger.migrate()
-        broker = AlpacaBroker.from_env() if args.broker == "alpaca" else _simulated_broker(store, args.account)
-        runtime = Runtime.build(store, ledger, broker, account=args.account, strategies=names, symbols=source.symbols)
+        if args.broker == "alpaca":
+            broker: Broker = AlpacaBroker.from_env(paper=not c.live)
+        else:
+            broker = _simulated_broker(
+                store, args.account, SimulatorConfig(initial_cash=c.broker.cash, fills=c.fills())
+            )
+        runtime = Runtime.build(
+            store,
+            ledger,
+            broker,
+            account=args.account,
+            strategies=loaded.instances,
+            config=c.trading(),
+            symbols=source.symbols,
+        )
         bus = LocalBus()
         trader = PaperTrader(runtime, bus, replay_clock=source.replaying and args.broker == "sim")
         # A restarted paper account first delivers what it had not confirmed, so that reconciliation
@@ -80,8 +110,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"dashboard: {server.url}/   API: {server.url}{STAGE}/openapi.json   API key: {where}", flush=True)
         sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
         service, pipeline = feed_service(args, source, sinks)
+        live = " -- LIVE: real money" if args.broker == "alpaca" and c.live else ""
         print(
-            f"paper: {', '.join(names)} on {', '.join(source.symbols)}; broker {args.broker}; "
+            f"paper: {', '.join(names)} on {', '.join(source.symbols)} ({loaded.source}); broker {args.broker}{live}; "
             f"ledger {redact(args.database or 'default')}; state {redact(args.redis or 'memory')}",
             flush=True,
         )
@@ -103,10 +134,16 @@ def _run(args: argparse.Namespace) -> int:
         trader.finish()
         _summary(console, runtime, trader, time.monotonic() - started)
         try:
-            report = compare_run(ledger, args.account, names, out=args.out, console=console)
+            report = compare_run(ledger, args.account, loaded, out=args.out, console=console)
         except ValueError as exc:
             console.print(f"divergence: {exc}")
             report = {}
+        if args.out is not None:
+            written = [p for p in args.out.rglob("*") if p.is_file()]
+            manifest = write_manifest(
+                args.out, "qterm paper", loaded.resolved(), [], began, written, {"replay": source.replay_files}
+            )
+            console.print(f"run {manifest.run_id}: {manifest.path}")
         if args.hold and not args.no_api and not interrupted:
             console.print("holding the API and dashboard open; Ctrl-C to stop")
             _hold()
@@ -127,15 +164,17 @@ def _hold() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _simulated_broker(store: RedisStateStore | MemoryStateStore, account: str) -> SimulatedBroker:
+def _simulated_broker(
+    store: RedisStateStore | MemoryStateStore, account: str, config: SimulatorConfig
+) -> SimulatedBroker:
     """The paper account, kept where the run's state lives: in Redis it outlives the process (and
     carries on after a restart); in the in-process store there is nothing to outlive, so no journal."""
     if isinstance(store, RedisStateStore):
-        broker = SimulatedBroker(journal=StoreJournal(store, account))
+        broker = SimulatedBroker(config, journal=StoreJournal(store, account))
         if broker.restored:
             print(f"paper account {account!r} restored from the state store", flush=True)
         return broker
-    return SimulatedBroker()
+    return SimulatedBroker(config)
 
 
 def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: float) -> None:
@@ -143,7 +182,8 @@ def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: f
     account = runtime.broker.account()
     console.print(
         f"[bold]Paper run[/] -- {stats.bars:,} bars in {seconds:,.1f} s, {stats.signals:,} signals, "
-        f"{stats.orders} orders placed, {stats.rejected} refused by risk, {stats.fills} fills, "
+        f"{stats.orders} orders placed, {stats.rejected} refused by risk{_by_rule(stats.rejected_by_rule)}, "
+        f"{stats.fills} fills, "
         f"{stats.malformed} malformed, {stats.errors} errors"
     )
     end = (stats.last_bar or datetime.now(UTC)) + timedelta(minutes=1)
@@ -170,3 +210,8 @@ def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: f
             f"  open: {p['strategy']} {p['symbol']} {p['qty']} @ {p['avg_price']} "
             f"(last {p['last_price']}, unrealised {p['unrealized_pnl']})"
         )
+
+
+def _by_rule(counts: dict[str, int]) -> str:
+    """`` (position_limit 10, daily_loss 2)``, or nothing when nothing was refused."""
+    return " (" + ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items())) + ")" if counts else ""

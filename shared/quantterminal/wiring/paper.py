@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
@@ -47,6 +47,7 @@ class PaperStats:
     signals: int = 0  # bars on which a strategy wanted a direction
     orders: int = 0
     rejected: int = 0
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)  # the risk rule that refused
     updates: int = 0
     fills: int = 0
     malformed: int = 0
@@ -146,7 +147,10 @@ class PaperTrader:
         for decision in outcome.decisions.values():
             self.stats.signals += decision.wanted is not None
             self.stats.orders += decision.placed is not None
-            self.stats.rejected += decision.risk is not None and not decision.risk.accepted
+            if decision.risk is not None and not decision.risk.accepted:
+                self.stats.rejected += 1
+                rule = decision.risk.rule
+                self.stats.rejected_by_rule[rule] = self.stats.rejected_by_rule.get(rule, 0) + 1
         self.book_updates()
 
     def run(self, stop: threading.Event, idle: Callable[[], None] = lambda: None) -> None:

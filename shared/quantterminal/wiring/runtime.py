@@ -2,9 +2,10 @@
 desk, built from the environment the CDK app sets (or handed in, for tests and the local run).
 
 Environment (names in ``quantterminal.constants``):
-- ``QT_ACCOUNT`` (default ``paper``), ``QT_STRATEGIES`` (comma-separated; default all three),
-  ``QT_SYMBOLS`` (the traded symbols, comma-separated: health and backfill),
-  ``QT_MAX_BAR_AGE_SECONDS`` (default: ``TradingConfig``'s);
+- ``QT_CONFIG``: the configuration file (the CDK app bundles it beside the handlers; unset: the
+  shipped defaults) -- strategy instances, orders, risk, broker (paper or live), account, symbols;
+- overrides: ``QT_ACCOUNT``, ``QT_STRATEGIES`` (only these instances, comma-separated),
+  ``QT_SYMBOLS`` (the traded symbols: health and backfill), ``QT_MAX_BAR_AGE_SECONDS``;
 - ``QT_DB_SECRET_ID`` -- the Aurora secret (host, port, username, password, dbname) -- or
   ``DATABASE_URL``; ``REDIS_URL`` (``rediss://`` for ElastiCache, which speaks TLS only);
 - the broker: Alpaca from ``ALPACA_SECRET_ID`` (or ``APCA_*`` variables); a function given
@@ -30,7 +31,7 @@ Alpaca secret; see ``cdk/quantterminal_cdk/pipeline.py``).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
@@ -47,11 +48,12 @@ from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
 from quantterminal.adapters.reports.publisher import PublishedReport, publish_report
+from quantterminal.config.load import load_config
 from quantterminal.core.ports import Broker, HistoricalBars, Ledger, StateStore
 from quantterminal.core.reporting.post_trade import DailyReport
 from quantterminal.core.reporting.queries import AccountQueries
 from quantterminal.core.risk.gate import RiskGate
-from quantterminal.core.strategies import STRATEGIES
+from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance, share_capital
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.desk import TradingDesk, account_view
 from quantterminal.core.trading.engine import TradingEngine
@@ -96,9 +98,9 @@ class NoBroker:
         """Nothing will ever arrive."""
 
 
-def trading_config_from_env(env: Mapping[str, str]) -> TradingConfig:
-    """The shipped ``TradingConfig``, with ``QT_MAX_BAR_AGE_SECONDS`` if set."""
-    config = TradingConfig()
+def trading_config_from_env(env: Mapping[str, str], config: TradingConfig | None = None) -> TradingConfig:
+    """``config`` (the configuration's; the shipped defaults if none), with ``QT_MAX_BAR_AGE_SECONDS`` if set."""
+    config = config or TradingConfig()
     if env.get(c.ENV_MAX_BAR_AGE):
         config = replace(config, max_bar_age=timedelta(seconds=float(env[c.ENV_MAX_BAR_AGE])))
     return config
@@ -128,15 +130,16 @@ class Runtime:
         ledger: Ledger,
         broker: Broker,
         account: str = "paper",
-        strategies: tuple[str, ...] = tuple(STRATEGIES),
+        strategies: Sequence[str | StrategyInstance] = tuple(STRATEGIES),
         config: TradingConfig | None = None,
         symbols: tuple[str, ...] = (),
     ) -> Runtime:
+        """The runtime of ``strategies`` (instances, or built-in names; those without an
+        allocation share the account equally) on one account."""
         config = config or TradingConfig()
         gate = RiskGate(store, account, config.risk, ledger)
-        engines = {
-            name: TradingEngine(name, account, store, broker, gate, ledger, config=config) for name in strategies
-        }
+        instances = share_capital(s if isinstance(s, StrategyInstance) else builtin_instance(s) for s in strategies)
+        engines = {i.name: TradingEngine(i, account, store, broker, gate, ledger, config=config) for i in instances}
         view = partial(account_view, broker)
         desk = TradingDesk(engines, store, account, view, config.max_bar_age, ledger)
         return cls(account, store, ledger, broker, gate, desk, symbols)
@@ -146,19 +149,20 @@ class Runtime:
         """Everything from the environment (see the module docs). The ledger's schema is migrated
         at deploy time (the migration trigger), not here."""
         env = os.environ if environ is None else environ
-        names = tuple(s.strip() for s in env.get(c.ENV_STRATEGIES, ",".join(STRATEGIES)).split(",") if s.strip())
-        unknown = [n for n in names if n not in STRATEGIES]
-        if unknown:
-            raise ValueError(f"unknown strategies in {c.ENV_STRATEGIES}: {', '.join(unknown)}")
+        loaded = load_config(env.get(c.ENV_CONFIG) or None)
+        chosen = [s.strip() for s in env.get(c.ENV_STRATEGIES, "").split(",") if s.strip()]
+        if chosen:
+            loaded = loaded.select(chosen)
         trades = bool(env.get(c.ENV_ALPACA_SECRET_ID) or env.get("APCA_API_KEY_ID"))
+        symbols = [s.strip().upper() for s in env.get(c.ENV_SYMBOLS, "").split(",") if s.strip()]
         return cls.build(
             open_state_store(env.get("REDIS_URL") or None),
             ledger_from_env(env, secrets_client),
-            AlpacaBroker.from_env(env, secrets_client) if trades else NoBroker(),
-            account=env.get(c.ENV_ACCOUNT, "paper"),
-            strategies=names,
-            config=trading_config_from_env(env),
-            symbols=tuple(s.strip().upper() for s in env.get(c.ENV_SYMBOLS, "").split(",") if s.strip()),
+            AlpacaBroker.from_env(env, secrets_client, paper=not loaded.config.live) if trades else NoBroker(),
+            account=env.get(c.ENV_ACCOUNT) or loaded.config.account,
+            strategies=loaded.instances,
+            config=trading_config_from_env(env, loaded.config.trading()),
+            symbols=tuple(symbols or loaded.config.data.symbols),
         )
 
 

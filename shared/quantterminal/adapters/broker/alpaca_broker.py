@@ -147,11 +147,13 @@ class AlpacaBroker:
         self._stream_thread: threading.Thread | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None) -> AlpacaBroker:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None, paper: bool | None = None
+    ) -> AlpacaBroker:
         """Keys from the Secrets Manager secret named by ``ALPACA_SECRET_ID`` (a JSON object with
         ``APCA_API_KEY_ID`` and ``APCA_API_SECRET_KEY``), else from those environment variables;
-        paper unless ``ALPACA_PAPER=false``; ``APCA_API_BASE_URL`` / ``APCA_STREAM_URL`` override the
-        endpoints (tests, proxies)."""
+        ``paper`` as the configuration says (else paper unless ``ALPACA_PAPER=false``);
+        ``APCA_API_BASE_URL`` / ``APCA_STREAM_URL`` override the endpoints (tests, proxies)."""
         env = os.environ if environ is None else environ
         keys: Mapping[str, str] = env
         if env.get("ALPACA_SECRET_ID"):
@@ -159,7 +161,7 @@ class AlpacaBroker:
         return cls(
             keys.get("APCA_API_KEY_ID", ""),
             keys.get("APCA_API_SECRET_KEY", ""),
-            paper=env.get("ALPACA_PAPER", "true").lower() != "false",
+            paper=env.get("ALPACA_PAPER", "true").lower() != "false" if paper is None else paper,
             url_override=env.get("APCA_API_BASE_URL") or None,
             stream_url=env.get("APCA_STREAM_URL") or None,
         )

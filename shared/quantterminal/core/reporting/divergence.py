@@ -145,7 +145,7 @@ def divergence(
     """Per strategy of ``backtest``: decision differences, orders and fills matched, the P&L
     difference by cause (marked at ``marks``, each symbol's last close) and the execution drag."""
     start = min((s.bar_time for s in live_signals), default=None)
-    names = list(backtest.config.strategies)
+    names = list(backtest.config.names)
     live = strategy_results(live_orders, live_fills, live_base_equity, names)
     simulated = strategy_results(backtest.orders, backtest.fills, backtest.config.cash, names)
     coid_strategy = {o.client_order_id: o.strategy for o in (*backtest.orders, *live_orders)}

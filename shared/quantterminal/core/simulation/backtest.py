@@ -57,7 +57,7 @@ from quantterminal.core.models import Bar, Fill, Signal
 from quantterminal.core.ports import SimulatedVenue, StateStore
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.simulation.fill_model import FillModel
-from quantterminal.core.strategies import build_params
+from quantterminal.core.strategies import StrategyInstance, builtin_instance, share_capital
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.desk import ResidentStrategies, TradingDesk, account_view
 from quantterminal.core.trading.engine import HALTED, Consumed, Decision, TradingEngine
@@ -74,28 +74,37 @@ GAP_EXIT = "gap-exit"  # the intent in the client order id of an order leaving b
 
 @dataclass(frozen=True)
 class BacktestConfig:
-    """What to run (strategies on one account, with their parameters), and how it trades."""
+    """What to run (strategy instances on one account -- or built-in names, with ``params`` by
+    name), and how it trades. Instances without an allocation share the account equally."""
 
-    strategies: tuple[str, ...]
-    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by strategy
+    strategies: tuple[str | StrategyInstance, ...]
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by built-in name
     cash: Decimal = Decimal(100_000)
     trading: TradingConfig = field(default_factory=TradingConfig)
     fills: FillModel = field(default_factory=FillModel)
     max_gap_sessions: int | None = 1  # close before a longer hole in the data (None: never)
     account: str = "backtest"
+    instances: tuple[StrategyInstance, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.strategies or len(set(self.strategies)) != len(self.strategies):
-            raise ValueError(f"name each strategy once, got {self.strategies!r}")
-        for name in self.strategies:
-            build_params(name, self.params.get(name, {}))  # an unknown name or a bad value raises here
-        unknown = set(self.params) - set(self.strategies)
+        named = [s for s in self.strategies if isinstance(s, str)]
+        unknown = set(self.params) - set(named)
         if unknown:
             raise ValueError(f"parameters for strategies not run: {', '.join(sorted(unknown))}")
+        # an unknown name, a bad value, a name used twice or allocations over the whole account raise here
+        built = (
+            s if isinstance(s, StrategyInstance) else builtin_instance(s, self.params.get(s)) for s in self.strategies
+        )
+        object.__setattr__(self, "instances", share_capital(built))
         if self.max_gap_sessions is not None and self.max_gap_sessions < 0:
             raise ValueError(f"max gap sessions must be >= 0, got {self.max_gap_sessions}")
         if not self.cash.is_finite() or self.cash <= 0:
             raise ValueError(f"cash must be positive, got {self.cash}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The instances' names, in order."""
+        return tuple(i.name for i in self.instances)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +205,7 @@ class _Run:
         trading = config.trading
         gate = RiskGate(store, config.account, trading.risk)
         engines = {
-            name: TradingEngine(
-                name, config.account, store, self.venue, gate, params=dict(config.params.get(name, {})), config=trading
-            )
-            for name in config.strategies
+            i.name: TradingEngine(i, config.account, store, self.venue, gate, config=trading) for i in config.instances
         }
         self.desk = TradingDesk(
             engines,
@@ -242,7 +248,7 @@ class _Run:
     def process(self, bars: Iterable[Bar]) -> None:
         venue = self.venue
         desk = self.desk
-        strategies, engines = self.strategies, desk.engines
+        strategies, engines_for = self.strategies, desk.engines_for
         closes = self.closes
         exits = self.exits
         quiet, last_answers = self.quiet, self.last_answers
@@ -263,7 +269,7 @@ class _Run:
                 self._take_fills()
             closes[symbol] = bar.close
             now = ts + intraday if intraday is not None else self.clock(bar)
-            answers = strategies.answers(engines, bar)
+            answers = strategies.answers(engines_for(symbol), bar)
             # A quiet symbol (its last step was idle for every strategy, no order of it is working
             # or awaited) whose strategies answer as on its last bar would get the same idle step:
             # nothing the kernel does depends on anything else that could have changed.

@@ -11,6 +11,7 @@ from quantterminal.core.strategies.base import (
     StrategyParams,
     parse_params,
 )
+from quantterminal.core.strategies.instance import StrategyInstance, share_capital
 from quantterminal.core.strategies.mean_reversion import MeanReversion, MeanReversionParams
 from quantterminal.core.strategies.momentum import Momentum, MomentumParams
 from quantterminal.core.strategies.volatility_breakout import (
@@ -34,6 +35,11 @@ def build_params(name: str, overrides: Mapping[str, Any] | None = None) -> Strat
     return parse_params(strategy_class(name).params_type, overrides or {})
 
 
+def builtin_instance(name: str, overrides: Mapping[str, Any] | None = None) -> StrategyInstance:
+    """The built-in strategy ``name`` as an instance of that name (the whole account's capital)."""
+    return StrategyInstance.of(strategy_class(name), params=overrides)
+
+
 def restore_strategy(snapshot: Mapping[str, Any]) -> Strategy:
     """Rebuild whichever strategy ``snapshot`` was taken from."""
     return strategy_class(str(snapshot.get("strategy"))).restore(snapshot)
@@ -47,11 +53,14 @@ __all__ = [
     "MomentumParams",
     "Strategy",
     "StrategyError",
+    "StrategyInstance",
     "StrategyParams",
     "VolatilityBreakout",
     "VolatilityBreakoutParams",
     "build_params",
+    "builtin_instance",
     "parse_params",
     "restore_strategy",
+    "share_capital",
     "strategy_class",
 ]

@@ -98,7 +98,7 @@ class ResidentStrategies:
         symbol = bar.symbol
         live = self._live.get(symbol)
         if live is None:
-            live = self._live[symbol] = [(n, e.strategy_cls(symbol, e.params).on_bar) for n, e in engines.items()]
+            live = self._live[symbol] = [(n, e.instance.new(symbol).on_bar) for n, e in engines.items()]
         out = {}
         for name, on_bar in live:
             answer = on_bar(bar)
@@ -142,6 +142,16 @@ class TradingDesk:
         self.strategies = strategies or SnapshotStrategies(store)
         self.interval = interval  # the bar size: a bar closes ``interval`` after its timestamp
         self._equity_recorded_at: datetime | None = None
+        self._by_symbol: dict[str, Mapping[str, TradingEngine]] = {}
+
+    def engines_for(self, symbol: str) -> Mapping[str, TradingEngine]:
+        """The engines of the strategy instances that trade ``symbol``."""
+        engines = self._by_symbol.get(symbol)
+        if engines is None:
+            every = all(e.instance.trades(symbol) for e in self.engines.values())
+            engines = self.engines if every else {n: e for n, e in self.engines.items() if e.instance.trades(symbol)}
+            self._by_symbol[symbol] = engines
+        return engines
 
     def fresh(self, update: BarUpdate, now: datetime) -> bool:
         """Whether ``update`` may be traded on at ``now``."""
@@ -173,7 +183,7 @@ class TradingDesk:
             # The minute was decided on already; strategies consume each minute once.
             return BarOutcome(bar, False, {}), None
         traded = self.fresh(update, now)
-        engines = self.engines
+        engines = self.engines_for(bar.symbol)
         consumed = self.strategies.answers(engines, bar) if answers is None else answers
         acting = traded and any(c.wanted is not None for c in consumed.values())
         if acting:

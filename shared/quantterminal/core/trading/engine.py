@@ -32,7 +32,7 @@ from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, OrderIntent, RiskDecision
-from quantterminal.core.strategies import StrategyParams, build_params, restore_strategy, strategy_class
+from quantterminal.core.strategies import StrategyInstance, builtin_instance
 from quantterminal.core.trading.broker import BrokerOrder, BrokerRejected, BrokerUnavailable, place_order
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.order_state import TERMINAL_STATUSES, OrderUpdate, from_open_order
@@ -78,7 +78,7 @@ class TradingEngine:
 
     def __init__(
         self,
-        strategy: str,
+        strategy: str | StrategyInstance,
         account: str,
         store: StateStore,
         broker: Broker,
@@ -88,15 +88,15 @@ class TradingEngine:
         config: TradingConfig | None = None,
         wait: Callable[[int], None] = lambda attempt: None,
     ) -> None:
-        self.strategy_name = strategy
-        self.strategy_cls = strategy_class(strategy)
-        self.params: StrategyParams = build_params(strategy, params or {})
+        self.instance = strategy if isinstance(strategy, StrategyInstance) else builtin_instance(strategy, params)
+        self.strategy_name = self.instance.name
+        self.config = config or TradingConfig()
+        self.fraction = self.config.position_fraction * self.instance.capital_share  # of account equity
         self.account = account
         self.store = store
         self.broker = broker
         self.gate = gate
         self.ledger = ledger
-        self.config = config or TradingConfig()
         self.wait = wait
         self._fills: dict[str, list[Fill]] = {}  # only without a ledger: see the module docs
 
@@ -116,7 +116,7 @@ class TradingEngine:
                 return Consumed(None, False)  # older than what the strategy has consumed: nothing to do
             if bar.timestamp == last:
                 return Consumed(None if seen["wanted"] is None else Direction(seen["wanted"]), False)
-        strategy = self.strategy_cls(bar.symbol, self.params) if snapshot is None else restore_strategy(snapshot)
+        strategy = self.instance.new(bar.symbol) if snapshot is None else self.instance.restore(snapshot)
         wanted = strategy.on_bar(bar)
         mark = {"t": bar.timestamp.isoformat(), "wanted": None if wanted is None else wanted.value}
         return Consumed(wanted, True, {**strategy.snapshot(), _LAST_BAR: mark})
@@ -180,7 +180,7 @@ class TradingEngine:
         account = view()
         # Sized on the price the order commits to, so a new position stays within the risk
         # manager's position limit of the same fraction.
-        target = target_quantity(wanted, position, self.config.position_fraction, account.equity, limit or price)
+        target = target_quantity(wanted, position, self.fraction, account.equity, limit or price)
         delta = target - position
         if delta == 0:
             return Decision(signal, note="size rounds to zero", wanted=wanted)

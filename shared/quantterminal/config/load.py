@@ -1,0 +1,185 @@
+"""Reading the configuration: a TOML (or JSON) file -> the validated ``Config`` -> strategy instances.
+
+``load_config(None)`` is the shipped ``default.toml``. Every problem is a ``ConfigError`` of one
+line that names the file and the key (``quantterminal.toml: strategies[1].allocation: ...``).
+``LoadedConfig.resolved()`` is the configuration in force as plain data -- what ``qterm config
+show`` prints, what a run's manifest records, and what the CDK app bundles for the Lambdas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import ValidationError
+
+from quantterminal.config.model import Config
+from quantterminal.config.strategies import SpecError, load_strategy
+from quantterminal.core.strategies import StrategyError, StrategyInstance, share_capital
+
+DEFAULT_NAME = "default.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used, said in one line."""
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated configuration, where it came from, and its strategy instances (classes loaded,
+    parameters checked, capital shared out)."""
+
+    config: Config
+    source: str  # the file's path, or "shipped defaults"
+    base: Path  # where relative strategy files are found
+    instances: tuple[StrategyInstance, ...]
+
+    def resolved(self) -> dict[str, Any]:
+        """The configuration in force as plain data (TOML/JSON-ready; every default filled in)."""
+        data: dict[str, Any] = _plain(self.config.model_dump(exclude_none=True))
+        for section, instance in zip(data["strategies"], self.instances, strict=True):
+            section["params"] = _plain(dataclasses.asdict(instance.params))  # the defaults too
+            section["allocation"] = _plain(instance.capital_share)
+        return data
+
+    def toml(self) -> str:
+        return tomli_w.dumps(self.resolved())
+
+    def select(self, names: list[str]) -> LoadedConfig:
+        """Only the named instances (their allocations as declared)."""
+        known = {i.name: i for i in self.instances}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise ConfigError(
+                f"{self.source}: no strategy instance {', '.join(map(repr, missing))} (instances: {', '.join(known)})"
+            )
+        kept = [s for s in self.config.strategies if s.name in names]
+        return LoadedConfig(
+            self.config.model_copy(update={"strategies": kept}),
+            self.source,
+            self.base,
+            tuple(known[n] for n in names),
+        )
+
+    def with_overrides(
+        self,
+        strategies: Sequence[str] | None = None,
+        params: Sequence[tuple[str, str]] = (),
+        allow_short: bool = False,
+        sections: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> LoadedConfig:
+        """This configuration with the command line's overrides: only the ``strategies`` named (instance
+        names), ``params`` (``NAME=VALUE`` for every instance that has it, ``INSTANCE.NAME=VALUE``
+        for one), ``allow_short`` for all, and ``sections`` (``{"broker": {"cash": ...}}``) -- then
+        validated again, so an override is checked like the file."""
+        loaded = self.select(list(strategies)) if strategies else self
+        if not params and not allow_short and not sections:
+            return loaded
+        data = loaded.config.model_dump()
+        for section, instance in zip(data["strategies"], loaded.instances, strict=True):
+            fields = set(instance.strategy.params_type.__dataclass_fields__)
+            if allow_short:
+                section["params"]["allow_short"] = True
+            for key, value in params:
+                target, dot, field = key.rpartition(".")
+                if (target == instance.name if dot else field in fields) and field:
+                    section["params"][field] = value
+        names = {i.name for i in loaded.instances}
+        for key, _ in params:
+            target, dot, field = key.rpartition(".")
+            if dot and target not in names:
+                raise ConfigError(
+                    f"--param {key}: {target!r} is not among the strategies run ({', '.join(sorted(names))})"
+                )
+            takers = [i for i in loaded.instances if field in i.strategy.params_type.__dataclass_fields__]
+            if not dot and not takers:
+                raise ConfigError(f"--param {key}: no strategy run here has a parameter {field!r}")
+        for name, values in (sections or {}).items():
+            data[name] = {**data.get(name, {}), **{k: v for k, v in values.items() if v is not None}}
+        return from_mapping(data, f"{loaded.source} (with command-line overrides)", loaded.base)
+
+
+def load_config(path: str | Path | None = None) -> LoadedConfig:
+    """The configuration in ``path`` (TOML, or JSON as the CDK app bundles it), or the shipped defaults."""
+    if path is None:
+        text = resources.files("quantterminal.config").joinpath(DEFAULT_NAME).read_text(encoding="utf-8")
+        return from_text(text, "shipped defaults", Path.cwd())
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{file}: no such configuration file")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot be read: {exc}") from None
+    return from_text(text, str(file), file.resolve().parent, as_json=file.suffix == ".json")
+
+
+def from_text(text: str, source: str, base: Path, as_json: bool = False) -> LoadedConfig:
+    """Parse, validate and resolve one configuration text."""
+    try:
+        raw = json.loads(text) if as_json else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{source}: not valid {'JSON' if as_json else 'TOML'}: {exc}") from None
+    return from_mapping(raw, source, base)
+
+
+def from_mapping(raw: Mapping[str, Any], source: str, base: Path) -> LoadedConfig:
+    """Validate plain data and load its strategies."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+    instances = []
+    for i, section in enumerate(config.strategies):
+        where = f"{source}: strategies[{i}] ({section.name})"
+        try:
+            cls = load_strategy(section.strategy, base)
+            instances.append(
+                StrategyInstance.of(
+                    cls,
+                    section.name,
+                    section.params,
+                    section.symbols,
+                    None if section.allocation is None else Decimal(section.allocation),
+                    section.strategy,
+                )
+            )
+        except SpecError as exc:
+            raise ConfigError(f"{where}.strategy: {exc}") from None
+        except StrategyError as exc:
+            raise ConfigError(f"{where}.params: {exc}") from None
+    try:
+        shared = share_capital(instances)
+    except StrategyError as exc:
+        raise ConfigError(f"{source}: strategies: {exc}") from None
+    return LoadedConfig(config, source, base, shared)
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".")
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key (a typo?)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{key or 'file'}: {message}{more}"
+
+
+def _plain(value: Any) -> Any:
+    """Decimals as TOML/JSON numbers (an integer when whole), recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,158 @@
+"""The configuration file's typed model: what a user declares once for every environment.
+
+One TOML file (``quantterminal.toml``; the shipped defaults are ``default.toml`` beside this
+module) declares the strategy instances (name, strategy spec, parameters, symbols, capital
+allocation), the order settings, the risk limits, the broker and the data. ``qterm backtest``,
+``paper``, ``divergence``, ``feed``, the Lambdas and the CDK app read the same file; command line
+flags override it; secrets never live in it (environment or Secrets Manager only).
+
+Validation is pydantic's (extra keys are refused, so a typo is an error, not a silent default);
+``load`` turns its errors into one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from quantterminal.core.risk.manager import RiskLimits
+from quantterminal.core.simulation.execution import BpsSlippage, PerShareCommission
+from quantterminal.core.simulation.fill_model import FillModel
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.orders import OrderType
+
+Fraction = Annotated[Decimal, Field(gt=0, le=1)]
+NonNegative = Annotated[Decimal, Field(ge=0)]
+ParamValue = bool | int | float | str
+Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9.\-]{0,9}$")]
+
+
+class Section(BaseModel):
+    """Every section refuses keys it does not know."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StrategySection(Section):
+    """One strategy instance: ``[[strategies]]``."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="the instance's name (positions, orders)")
+    strategy: str = Field(min_length=1, description="built-in name, path.py:Class, module:Class or entry point")
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    symbols: list[Symbol] | None = None  # None: every symbol in [data].symbols
+    allocation: Fraction | None = None  # of account equity; unset instances share what is left
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [s.upper() for s in value]
+
+
+class OrdersSection(Section):
+    """``[orders]``: how the kernel sizes and places orders."""
+
+    type: Literal["limit", "market"] = "limit"
+    limit_offset_bps: Decimal = Field(default=Decimal(5), ge=-1000, le=1000)
+    cancel_after_seconds: float = Field(default=30, gt=0)
+    position_fraction: Fraction = Decimal("0.10")  # of the instance's allocation, per new position
+    max_bar_age_seconds: float = Field(default=90, ge=0)
+
+
+class RiskSection(Section):
+    """``[risk]``: limits checked for every order in every environment (account-wide)."""
+
+    position_limit: Fraction = Decimal("0.10")  # one symbol's exposure, all instances together, of equity
+    max_order_notional: Decimal = Field(default=Decimal(100_000), gt=0)
+    price_band_bps: Decimal = Field(default=Decimal(300), gt=0)
+    daily_loss: Fraction = Decimal("0.05")
+    drawdown: Fraction = Decimal("0.15")
+    regular_hours_only: bool = True
+    allowed_symbols: list[Symbol] | None = None
+
+
+class BrokerSection(Section):
+    """``[broker]``: where orders go. Alpaca keys come from the environment or Secrets Manager."""
+
+    kind: Literal["simulated", "alpaca-paper", "alpaca-live"] = "simulated"
+    cash: Decimal = Field(default=Decimal(100_000), gt=0)  # the simulated account's (and a backtest's) start
+    slippage_bps: NonNegative = Decimal(0)  # simulated market orders
+    commission_per_share: NonNegative = Decimal(0)
+    commission_minimum: NonNegative = Decimal(0)
+    participation: Fraction | Literal["none"] = Decimal("0.10")  # of a bar's volume a simulated order fills
+
+
+class DataSection(Section):
+    """``[data]``: the symbols traded and where bars come from."""
+
+    symbols: list[Symbol] = Field(default_factory=lambda: ["SPY", "IBM", "BAC"], min_length=1)
+    backtest: str = "sample:lean_2013"  # CSV file or folder, sample:NAME, or a ledger URL
+    replay: str = "sample:lean_2013"  # what ``qterm paper`` replays
+    feed: Literal["alpaca", "polygon"] = "alpaca"
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper(cls, value: list[str]) -> list[str]:
+        return [s.upper() for s in value]
+
+
+class Config(Section):
+    """The whole file."""
+
+    account: str = Field(default="paper", pattern=r"^[A-Za-z0-9_\-]{1,40}$")
+    strategies: list[StrategySection] = Field(min_length=1)
+    orders: OrdersSection = Field(default_factory=OrdersSection)
+    risk: RiskSection = Field(default_factory=RiskSection)
+    broker: BrokerSection = Field(default_factory=BrokerSection)
+    data: DataSection = Field(default_factory=DataSection)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        names = [s.name for s in self.strategies]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"strategy instance names must be unique: {', '.join(twice)} named twice")
+        total = sum((s.allocation for s in self.strategies if s.allocation is not None), Decimal(0))
+        if total > 1:
+            raise ValueError(f"allocations add up to {total}, more than the whole account (1)")
+        traded = set(self.data.symbols)
+        for s in self.strategies:
+            extra = sorted(set(s.symbols or ()) - traded)
+            if extra:
+                raise ValueError(f"strategy {s.name!r} names symbols not in [data].symbols: {', '.join(extra)}")
+        return self
+
+    @property
+    def live(self) -> bool:
+        """Whether orders go to a live (real money) account."""
+        return self.broker.kind == "alpaca-live"
+
+    def trading(self) -> TradingConfig:
+        """The kernel's settings this file declares."""
+        o, r = self.orders, self.risk
+        limits = RiskLimits(
+            position_fraction=r.position_limit,
+            max_order_notional=r.max_order_notional,
+            price_band_bps=r.price_band_bps,
+            allowed_symbols=None if r.allowed_symbols is None else frozenset(s.upper() for s in r.allowed_symbols),
+            regular_hours_only=r.regular_hours_only,
+            daily_loss_fraction=r.daily_loss,
+            drawdown_fraction=r.drawdown,
+        )
+        return TradingConfig(
+            position_fraction=o.position_fraction,
+            order_type=OrderType(o.type),
+            limit_offset_bps=o.limit_offset_bps,
+            order_cancel_age=timedelta(seconds=o.cancel_after_seconds),
+            max_bar_age=timedelta(seconds=o.max_bar_age_seconds),
+            risk=limits,
+        )
+
+    def fills(self) -> FillModel:
+        """The simulated broker's fill model this file declares."""
+        b = self.broker
+        participation = None if b.participation == "none" else float(b.participation)
+        commission = PerShareCommission(b.commission_per_share, b.commission_minimum)
+        return FillModel(BpsSlippage(b.slippage_bps), commission, participation)

@@ -1,0 +1,99 @@
+"""Strategy instances: one strategy class running under its own name, with its own parameters,
+symbols and share of the account's capital.
+
+An instance's name is what the ledger, the state store and the broker's client order ids know it
+by, so two instances of one class (a fast and a slow momentum) keep separate positions, orders
+and snapshots. The per-symbol position limit stays account-wide: it adds up every instance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams, parse_params
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # safe in client order ids, keys and file names
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True)
+class StrategyInstance:
+    """A strategy class under an instance name, with parameters, symbols and a capital allocation
+    (the fraction of account equity its positions are sized from; ``None`` until shared out)."""
+
+    name: str
+    strategy: type[Strategy]
+    params: StrategyParams
+    symbols: frozenset[str] | None = None  # None: every symbol the account trades
+    allocation: Decimal | None = None
+    spec: str = ""  # how the strategy was named: a built-in, a file, a module or an entry point
+
+    def __post_init__(self) -> None:
+        if not NAME.match(self.name):
+            raise StrategyError(
+                f"strategy instance name {self.name!r}: use lowercase letters, digits and _ (at most 40, letter first)"
+            )
+        if not isinstance(self.params, self.strategy.params_type):
+            raise StrategyError(f"{self.name}: {self.strategy.__name__} needs {self.strategy.params_type.__name__}")
+        self.params.validate()
+        if self.allocation is not None and (not self.allocation.is_finite() or not 0 < self.allocation <= 1):
+            raise StrategyError(f"{self.name}: allocation must be in (0, 1], got {self.allocation}")
+
+    @classmethod
+    def of(
+        cls,
+        strategy: type[Strategy],
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        symbols: Iterable[str] | None = None,
+        allocation: Decimal | None = None,
+        spec: str = "",
+    ) -> StrategyInstance:
+        """An instance of ``strategy`` (named after it by default) with ``params`` over its defaults."""
+        return cls(
+            name or strategy.name,
+            strategy,
+            parse_params(strategy.params_type, params or {}),
+            None if symbols is None else frozenset(s.upper() for s in symbols),
+            allocation,
+            spec or strategy.name,
+        )
+
+    def trades(self, symbol: str) -> bool:
+        return self.symbols is None or symbol in self.symbols
+
+    def new(self, symbol: str) -> Strategy:
+        """A fresh strategy object for ``symbol``."""
+        return self.strategy(symbol, self.params)
+
+    def restore(self, snapshot: Mapping[str, Any]) -> Strategy:
+        """The strategy object ``snapshot`` was taken from (its class is this instance's)."""
+        return self.strategy.restore(snapshot)
+
+    @property
+    def capital_share(self) -> Decimal:
+        return ONE if self.allocation is None else self.allocation
+
+
+def share_capital(instances: Iterable[StrategyInstance]) -> tuple[StrategyInstance, ...]:
+    """Instances with every allocation set: those without one share what the others leave, equally.
+    Refuses duplicate names and allocations that add up to more than the whole account."""
+    listed = tuple(instances)
+    if not listed:
+        raise StrategyError("no strategy to run")
+    names = [i.name for i in listed]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise StrategyError(f"strategy instance names must be unique: {', '.join(twice)} named twice")
+    given = sum((i.allocation for i in listed if i.allocation is not None), Decimal(0))
+    if given > ONE:
+        raise StrategyError(f"allocations add up to {given}, more than the whole account (1)")
+    open_ = [i for i in listed if i.allocation is None]
+    if open_ and given >= ONE:
+        raise StrategyError(f"allocations use the whole account; nothing left for {', '.join(i.name for i in open_)}")
+    share = (ONE - given) / len(open_) if open_ else ONE
+    return tuple(i if i.allocation is not None else replace(i, allocation=share) for i in listed)

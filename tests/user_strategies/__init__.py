@@ -1,0 +1,1 @@
+"""A user's strategies as they live outside the package: files named by path in the tests."""
