@@ -6,6 +6,7 @@ configuration's."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,20 @@ from quantterminal_cdk.pipeline import PipelineSettings, PipelineStack  # noqa: 
 from quantterminal_cdk.stateful import StatefulStack  # noqa: E402
 
 from quantterminal.config.load import ConfigError, load_config  # noqa: E402
+
+SUPPORTED_NODE = 22  # the oldest Node the CDK supports (Node 20: not since 2026-10-30)
+
+
+def warn_on_old_node() -> str | None:
+    """A warning when the Node running the CDK CLI is older than it supports (``None``: fine or unknown)."""
+    try:
+        version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True, timeout=10).stdout
+        major = int(version.strip().lstrip("v").split(".")[0])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    if major >= SUPPORTED_NODE:
+        return None
+    return f"cdk: Node {version.strip()} is older than the CDK supports (Node {SUPPORTED_NODE} or newer); upgrade it"
 
 
 def build(app: cdk.App) -> tuple[StatefulStack, PipelineStack]:
@@ -38,6 +53,9 @@ def build(app: cdk.App) -> tuple[StatefulStack, PipelineStack]:
 
 
 if __name__ == "__main__":
+    warning = warn_on_old_node()
+    if warning:
+        sys.stderr.write(warning + "\n")
     application = cdk.App()
     build(application)
     application.synth()

@@ -66,6 +66,15 @@ class Monitoring(Construct):
                 threshold=60_000,
                 evaluation_periods=3,
             ),
+            cw.Alarm(
+                self,
+                "FeedWaitingForKeys",
+                alarm_description="The feed is up but the provider secret holds no keys yet (README: Deploy)",
+                metric=feed_metric(c.METRIC_FEED_WAITING_FOR_KEYS, "Maximum"),
+                threshold=1,
+                evaluation_periods=5,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
             self._at_least(
                 "FailedBatches",
                 "A batch gave up after its retries: re-read it from the pointer in the queue (qterm failed-batches)",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Duration, Stack, triggers
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
@@ -55,6 +56,18 @@ class PipelineStack(Stack):
         self.data = data
         self.settings = settings
         self.code = lambda_code(ConfigBundle.of(settings.config))
+        # The streams are encrypted with the data stack's key: CDK's grant to a stream writer is
+        # kms:GenerateDataKey* and kms:ReEncrypt* on that one key (the resource is the key's ARN).
+        NagSuppressions.add_stack_suppressions(
+            self,
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": "KMS data-key actions for the Kinesis streams, on the data stack's one key only",
+                    "appliesTo": ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+                }
+            ],
+        )
         # On-failure destination: messages are pointers (shard, sequence numbers) to re-read.
         self.failures = dead_letter_queue(self, "FailedBatches", "the Kinesis event sources")
         live_env = {
@@ -254,13 +267,23 @@ class PipelineStack(Stack):
 
     def _feed_service(self) -> ecs.FargateService:
         cluster = ecs.Cluster(self, "Cluster", vpc=self.data.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
-        task = ecs.FargateTaskDefinition(self, "FeedTask", cpu=256, memory_limit_mib=512)
-        provider_secret = (
-            self.data.alpaca_secret if self.settings.feed_provider == "alpaca" else self.data.polygon_secret
+        # Fargate runs x86_64 here: the image is built for it whatever the deploying machine is (an
+        # Apple-silicon laptop would otherwise build arm64, and the task would not start).
+        task = ecs.FargateTaskDefinition(
+            self,
+            "FeedTask",
+            cpu=256,
+            memory_limit_mib=512,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64, operating_system_family=ecs.OperatingSystemFamily.LINUX
+            ),
+        )
+        image = ecs.ContainerImage.from_asset(
+            str(ROOT), file="ecs_feed/Dockerfile", exclude=NOT_SOURCE, platform=ecr_assets.Platform.LINUX_AMD64
         )
         task.add_container(
             "feed",
-            image=ecs.ContainerImage.from_asset(str(ROOT), file="ecs_feed/Dockerfile", exclude=NOT_SOURCE),
+            image=image,
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix="feed",
                 log_group=logs.LogGroup(self, "FeedLogs", retention=logs.RetentionDays.ONE_MONTH),
@@ -271,18 +294,23 @@ class PipelineStack(Stack):
                 "ALPACA_PAPER": "false" if self.settings.config.config.live else "true",  # its trade updates stream
                 c.ENV_BARS_STREAM: self.data.bars.stream_name,
                 c.ENV_ORDERS_STREAM: self.data.orders.stream_name,
+                # The keys are read from Secrets Manager by the task itself (not injected at start):
+                # a first deploy comes up before they exist, and the feed picks them up once put in.
+                c.ENV_ALPACA_SECRET_ID: self.data.alpaca_secret.secret_arn,
+                "POLYGON_SECRET_ID": self.data.polygon_secret.secret_arn,
             },
-            secrets={  # injected by ECS at start; the task never holds them in its definition
-                "APCA_API_KEY_ID": ecs.Secret.from_secrets_manager(self.data.alpaca_secret, "APCA_API_KEY_ID"),
-                "APCA_API_SECRET_KEY": ecs.Secret.from_secrets_manager(self.data.alpaca_secret, "APCA_API_SECRET_KEY"),
-                **(
-                    {"POLYGON_API_KEY": ecs.Secret.from_secrets_manager(provider_secret, "POLYGON_API_KEY")}
-                    if self.settings.feed_provider == "polygon"
-                    else {}
-                ),
-            },
+            health_check=ecs.HealthCheck(  # the feed's own health: reporting, and its reader alive
+                command=["CMD", "python", "-m", "ecs_feed.healthcheck"],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
             stop_timeout=Duration.seconds(30),
         )
+        self.data.alpaca_secret.grant_read(task.task_role)
+        if self.settings.feed_provider == "polygon":
+            self.data.polygon_secret.grant_read(task.task_role)
         self.data.bars.grant_write(task.task_role)
         self.data.orders.grant_write(task.task_role)
         return ecs.FargateService(

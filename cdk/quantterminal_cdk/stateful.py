@@ -4,6 +4,8 @@ protection is on and every data resource is retained if the stack is ever delete
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
@@ -19,6 +21,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from quantterminal import constants as c
 from quantterminal_cdk.queues import dead_letter_queue
 
 STREAM_RETENTION = Duration.days(7)  # long enough to re-read a failed batch from its DLQ pointer
@@ -106,14 +109,15 @@ class StatefulStack(Stack):
         self.orders = self._stream("Orders")
 
     def _stream(self, name: str) -> kinesis.Stream:
-        # An AWS-managed key: granting the pipeline's roles on a key in this stack would write
-        # their ARNs into its key policy -- a cycle between the stacks (the secrets do the same).
+        # The stack's own key, like the rest. Its policy trusts the account's IAM (CDK's default key
+        # policy), so the pipeline's roles are granted in their own policies: no cross-stack cycle.
         return kinesis.Stream(
             self,
             name,
             stream_mode=kinesis.StreamMode.PROVISIONED,
             shard_count=1,  # a dozen symbols of minute bars is far below one shard's 1,000 records/s
-            encryption=kinesis.StreamEncryption.MANAGED,
+            encryption=kinesis.StreamEncryption.KMS,
+            encryption_key=self.key,
             retention_period=STREAM_RETENTION,
             removal_policy=RemovalPolicy.RETAIN,
         )
@@ -152,12 +156,15 @@ class StatefulStack(Stack):
         )
 
     def _secrets_and_alerts(self, alert_email: str) -> None:
-        # Created empty; the README says how to put the keys in. Never in code or context.
-        self.alpaca_secret = secretsmanager.Secret(
-            self, "AlpacaKeys", description="Alpaca API keys: {APCA_API_KEY_ID, APCA_API_SECRET_KEY}"
+        # Created holding JSON with the fields the feed and the functions read, set to a placeholder
+        # (the feed waits, visibly, until real keys are put in; README: Deploy). Never in code or context.
+        self.alpaca_secret = self._keys_secret(
+            "AlpacaKeys",
+            "Alpaca API keys: {APCA_API_KEY_ID, APCA_API_SECRET_KEY}",
+            ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"),
         )
-        self.polygon_secret = secretsmanager.Secret(
-            self, "PolygonKey", description="Polygon API key: {POLYGON_API_KEY}"
+        self.polygon_secret = self._keys_secret(
+            "PolygonKey", "Polygon API key: {POLYGON_API_KEY}", ("POLYGON_API_KEY",)
         )
         self.alerts = sns.Topic(
             self, "Alerts", display_name="QuantTerminal alerts", master_key=self.key, enforce_ssl=True
@@ -182,3 +189,17 @@ class StatefulStack(Stack):
         CfnOutput(self, "AlpacaSecretArn", value=self.alpaca_secret.secret_arn, description="put the Alpaca keys here")
         CfnOutput(self, "PolygonSecretArn", value=self.polygon_secret.secret_arn, description="the Polygon key")
         CfnOutput(self, "TradeLogBucket", value=self.trade_log.bucket_name)
+
+    def _keys_secret(self, name: str, description: str, fields: tuple[str, ...]) -> secretsmanager.Secret:
+        """A secret holding ``{field: "REPLACE_ME", ...}`` until the user puts the provider's keys in."""
+        return secretsmanager.Secret(
+            self,
+            name,
+            description=description,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                # the generator must fill one key: a random one nobody reads, beside the placeholders
+                secret_string_template=json.dumps(dict.fromkeys(fields, c.SECRET_PLACEHOLDER)),
+                generate_string_key="unused",
+                exclude_punctuation=True,
+            ),
+        )

@@ -33,6 +33,9 @@ METRIC_FEED_DROPPED_STALE = "FeedDroppedStaleBars"  # bars for minutes the strea
 METRIC_FEED_DROPPED_FUTURE = "FeedDroppedFutureData"  # bars and trades dated beyond the clock
 METRIC_FEED_ERRORS = "FeedErrors"
 METRIC_FEED_READER_DEAD = "FeedReaderDead"  # 1 when the thread reading the socket has died
+METRIC_FEED_WAITING_FOR_KEYS = "FeedWaitingForKeys"  # 1 while the provider secret holds no real keys yet
+SECRET_PLACEHOLDER = "REPLACE_ME"  # what the CDK app's secrets hold until the user puts the keys in
+FEED_HEALTH_FILE = "/tmp/feed-health.json"  # the feed task's health, read by the container health check
 METRIC_FEED_STALE = "FeedStale"  # 1 while the market is open and no bar came for 2 minutes
 
 # The live path (bar handler, order events, recorder).

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ecs_feed.healthcheck import healthy
 from ecs_feed.main import main
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.replay.replay_server import ReplayServer
@@ -74,5 +75,85 @@ def test_the_feed_task_puts_bars_and_order_updates_on_their_streams(
     (stopped,) = [r for r in caplog.records if r.getMessage() == "feed stopped"]
     assert (stopped.bars, stopped.backfilled, stopped.status) == (200, 0, "ok")  # type: ignore[attr-defined]
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    assert sum(entry["FeedBars"][0] for entry in emf) == 200, "health went out as EMF metrics"
+    assert sum(entry["FeedBars"][0] for entry in emf if "FeedBars" in entry) == 200, "health went out as EMF metrics"
     assert SECRET not in caplog.text
+
+
+def test_a_first_deploy_comes_up_and_waits_visibly_until_the_keys_are_put_in(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, aws_credentials: None
+) -> None:
+    """The secret as the CDK app creates it (JSON, placeholder values): the task starts, says it is
+    waiting (a log line, the FeedWaitingForKeys metric, a healthy health check), and once the keys
+    are put into the secret it connects with them -- no redeploy."""
+    spy = load_bars(SAMPLE_ROOT / "lean_2013" / "SPY_1min_2013-10-04_2013-10-11_ext.csv", regular_hours_only=True)
+    bars = spy["SPY"][:50]
+    health = tmp_path / "health.json"
+    with (
+        mock_aws(),
+        ReplayServer(bars, key=KEY, secret=SECRET) as server,
+        FakeTradingStream([]) as trading,
+    ):
+        secrets = boto3.client("secretsmanager")
+        arn = secrets.create_secret(
+            Name="AlpacaKeys",
+            SecretString=json.dumps(
+                {"APCA_API_KEY_ID": "REPLACE_ME", "APCA_API_SECRET_KEY": "REPLACE_ME", "unused": "x7"}
+            ),
+        )["ARN"]
+        kinesis = boto3.client("kinesis")
+        kinesis.create_stream(StreamName="bars", ShardCount=1)
+        kinesis.create_stream(StreamName="orders", ShardCount=1)
+        env = {
+            "QT_SYMBOLS": "SPY",
+            "QT_FEED_URL": server.url,
+            "QT_BARS_STREAM": "bars",
+            "QT_ORDERS_STREAM": "orders",
+            "ALPACA_SECRET_ID": arn,
+            "APCA_STREAM_URL": trading.url,
+            "APCA_API_BASE_URL": "http://127.0.0.1:9",
+            "QT_FEED_KEYS_RETRY_SECONDS": "0.3",
+            "QT_FEED_HEALTH_FILE": str(health),
+        }
+        stop = threading.Event()
+        result: list[int] = []
+        thread = threading.Thread(target=lambda: result.append(main(env, stop)), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while (
+            not any(r.getMessage() == "feed waiting for keys" for r in caplog.records) and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert healthy(str(health)) == (True, "WAITING_FOR_KEYS")
+        assert records(kinesis, "bars") == []
+        secrets.put_secret_value(
+            SecretId=arn, SecretString=json.dumps({"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET})
+        )
+        deadline = time.monotonic() + 30
+        while len(records(kinesis, "bars")) < len(bars) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop.set()
+        thread.join(30)
+        assert result == [0]
+        assert len(records(kinesis, "bars")) == len(bars)
+    waiting = [r for r in caplog.records if r.getMessage() == "feed waiting for keys"]
+    assert waiting
+    assert "holds no keys yet: put APCA_API_KEY_ID, APCA_API_SECRET_KEY into it" in waiting[0].reason  # type: ignore[attr-defined]
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    flags = [e["FeedWaitingForKeys"][0] for e in emf if "FeedWaitingForKeys" in e]
+    assert flags[0] == 1
+    assert flags[-1] == 0
+    assert healthy(str(health))[0]
+    assert SECRET not in caplog.text
+
+
+def test_the_container_health_check_follows_the_feeds_own_health(tmp_path: Any) -> None:
+    path = tmp_path / "health.json"
+    assert healthy(str(path))[0] is False  # nothing reported yet (ECS's start period covers the start)
+    path.write_text(json.dumps({"status": "ok", "at": 1000.0}))
+    assert healthy(str(path), now=1030.0) == (True, "ok")
+    assert healthy(str(path), now=1100.0) == (False, "health not reported for 100 s")
+    path.write_text(json.dumps({"status": "DEAD", "at": 1000.0}))
+    assert healthy(str(path), now=1001.0) == (False, "the connection reader died")
+    path.write_text("{not json")
+    assert healthy(str(path))[0] is False

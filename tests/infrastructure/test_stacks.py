@@ -66,8 +66,12 @@ def test_streams_buckets_database_and_cache_are_encrypted_and_kept(synthesized: 
     data.resource_count_is("AWS::Kinesis::Stream", 2)
     data.all_resources_properties(
         "AWS::Kinesis::Stream",
-        {"StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}, "RetentionPeriodHours": 168},
+        {"StreamEncryption": {"EncryptionType": "KMS", "KeyId": Match.any_value()}, "RetentionPeriodHours": 168},
     )
+    # the stack's own key, like the database and the topic -- not the AWS-managed alias/aws/kinesis
+    (key_id,) = data.find_resources("AWS::KMS::Key")
+    for stream in data.find_resources("AWS::Kinesis::Stream").values():
+        assert stream["Properties"]["StreamEncryption"]["KeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     data.all_resources_properties(
         "AWS::S3::Bucket",
         {
@@ -111,7 +115,7 @@ def test_every_alarm_notifies_the_alert_topic(synthesized: dict[str, Any]) -> No
     synthesized["pipe_t"].resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 
-def test_the_feed_runs_as_exactly_one_task_with_its_keys_as_secrets(synthesized: dict[str, Any]) -> None:
+def test_the_feed_runs_as_one_x86_task_reading_its_keys_with_a_health_check(synthesized: dict[str, Any]) -> None:
     pipe = synthesized["pipe_t"]
     pipe.has_resource_properties(
         "AWS::ECS::Service",
@@ -122,9 +126,45 @@ def test_the_feed_runs_as_exactly_one_task_with_its_keys_as_secrets(synthesized:
         },
     )
     (task,) = pipe.find_resources("AWS::ECS::TaskDefinition").values()
-    (container,) = task["Properties"]["ContainerDefinitions"]
-    assert {s["Name"] for s in container["Secrets"]} == {"APCA_API_KEY_ID", "APCA_API_SECRET_KEY"}
-    assert not any("SECRET" in e["Name"] and "ID" not in e["Name"] for e in container["Environment"])
+    props = task["Properties"]
+    assert props["RuntimePlatform"] == {"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"}
+    (container,) = props["ContainerDefinitions"]
+    # keys are read by the task at run time (so a first deploy starts before they exist), never in its definition
+    assert "Secrets" not in container
+    names = {e["Name"] for e in container["Environment"]}
+    assert {"ALPACA_SECRET_ID", "POLYGON_SECRET_ID"} <= names
+    assert not any("SECRET" in n and "ID" not in n for n in names)
+    assert container["HealthCheck"]["Command"] == ["CMD", "python", "-m", "ecs_feed.healthcheck"]
+    # the image is built for linux/amd64 whatever machine deploys it
+    assets = json.loads(next(synthesized["outdir"].glob("QuantTerminalPipeline.assets.json")).read_text())
+    (image,) = assets["dockerImages"].values()
+    assert image["source"]["platform"] == "linux/amd64"
+    # the task role can read the Alpaca secret (and only the feed's provider's)
+    policies = [p for k, p in pipe.find_resources("AWS::IAM::Policy").items() if "FeedTaskTaskRole" in k]
+    actions = {
+        a for p in policies for st in p["Properties"]["PolicyDocument"]["Statement"] for a in _list(st["Action"])
+    }
+    assert "secretsmanager:GetSecretValue" in actions
+
+
+def test_provider_secrets_start_as_json_with_the_fields_read(synthesized: dict[str, Any]) -> None:
+    """ECS and the feed read JSON fields: a secret created as a random string would fail the first
+    deploy. They start as JSON holding the placeholder the feed waits on."""
+    secrets = synthesized["data_t"].find_resources("AWS::SecretsManager::Secret")
+    templates = {
+        json.dumps(sorted(json.loads(s["Properties"]["GenerateSecretString"]["SecretStringTemplate"])))
+        for s in secrets.values()
+        if "GenerateSecretString" in s["Properties"]
+        and "SecretStringTemplate" in s["Properties"]["GenerateSecretString"]
+    }
+    assert json.dumps(["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"]) in templates
+    assert json.dumps(["POLYGON_API_KEY"]) in templates
+    alarms = synthesized["pipe_t"].find_resources("AWS::CloudWatch::Alarm")
+    assert any(a["Properties"].get("MetricName") == "FeedWaitingForKeys" for a in alarms.values())
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def test_iam_grants_no_wildcard_actions_on_data(synthesized: dict[str, Any]) -> None:
@@ -393,3 +433,16 @@ def test_a_bad_configuration_stops_the_cdk_app_with_one_line(tmp_path: Path) -> 
         f"cdk: configuration: {bad}: strategies[0] (m).strategy: strategy 'strategies/gone.py:Gone':"
         f" no file {tmp_path}/strategies/gone.py"
     )
+
+
+@pytest.mark.parametrize(("version", "warns"), [("v20.20.2\n", True), ("v22.11.0\n", False), ("v24.1.0\n", False)])
+def test_the_app_warns_under_a_node_the_cdk_no_longer_supports(
+    version: str, warns: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        quantterminal_app.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=version)
+    )
+    warning = quantterminal_app.warn_on_old_node()
+    assert (warning is not None) is warns
+    if warning:
+        assert "older than the CDK supports (Node 22 or newer)" in warning

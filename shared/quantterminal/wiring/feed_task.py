@@ -8,14 +8,15 @@ import signal
 import threading
 from collections.abc import Mapping
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from quantterminal import constants as c
-from quantterminal.adapters.aws.secrets import feed_keys
+from quantterminal.adapters.aws.secrets import KeysNotSetError, feed_keys
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
 from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings
-from quantterminal.adapters.market_data.feed_metrics import EmfHealthReporter, LogHealthReporter
+from quantterminal.adapters.market_data.feed_metrics import EmfHealthReporter, FileHealthReporter, LogHealthReporter
 from quantterminal.adapters.streams.kinesis_sink import KinesisSink
 from quantterminal.adapters.streams.record_sink import bar_records, order_records
 from quantterminal.core.market_data.feed_pipeline import FeedPipeline
@@ -28,12 +29,20 @@ def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Ev
     Secrets Manager. Runs until SIGTERM (or ``stop``), then flushes what it holds; 0 if clean."""
     provider = PROVIDERS[environ.get(c.ENV_FEED_PROVIDER, "alpaca")]
     symbols = tuple(s.strip().upper() for s in environ[c.ENV_SYMBOLS].split(",") if s.strip())
-    key, secret = feed_keys(provider.name, environ)
+    if stop is None:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    health_file = FileHealthReporter(environ.get("QT_FEED_HEALTH_FILE", c.FEED_HEALTH_FILE))
+    every = float(environ.get("QT_FEED_KEYS_RETRY_SECONDS", "60"))
+    keys = wait_for_keys(environ, provider.name, logger, stop, health_file, every)
+    if keys is None:
+        return 0  # stopped while waiting: nothing was started
+    key, secret = keys
     bars = bar_records(KinesisSink(environ[c.ENV_BARS_STREAM]))
     orders = order_records(KinesisSink(environ[c.ENV_ORDERS_STREAM]))
     broker = AlpacaBroker.from_env(environ)
     broker.on_update(orders)  # trade updates are forwarded like market data
-    history_keys = (key, secret) if provider.name == "alpaca" else feed_keys("alpaca", environ)
+    history_keys = (key, secret) if provider.name == "alpaca" else feed_keys("alpaca", environ)  # waited for too
     history = AlpacaHistoricalBars(*history_keys, url_override=environ.get("APCA_DATA_URL") or None)
     pipeline = FeedPipeline(history, [bars])
     settings = FeedSettings(
@@ -48,12 +57,9 @@ def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Ev
         settings,
         provider,
         pipeline,
-        reporters=[EmfHealthReporter(), LogHealthReporter(logger)],
+        reporters=[EmfHealthReporter(), LogHealthReporter(logger), health_file],
         alert=lambda message: logger.error(message, extra={"alert": True}),
     )
-    if stop is None:
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     logger.info("feed starting", extra={"provider": provider.name, "symbols": symbols, "url": settings.url})
     service.run(stop)
     pipeline.finish()
@@ -61,3 +67,34 @@ def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Ev
     clean = bars.close() and orders.close()
     logger.info("feed stopped", extra=service.report().as_dict())
     return 0 if clean else 1
+
+
+def wait_for_keys(
+    environ: Mapping[str, str],
+    provider: str,
+    logger: Logger,
+    stop: threading.Event,
+    health: FileHealthReporter,
+    every: float = 60.0,
+) -> tuple[str, str] | None:
+    """The provider's keys -- waiting, visibly, while the secret still holds the placeholder the
+    deployment created it with: a warning log line and the ``FeedWaitingForKeys`` metric (an alarm
+    watches it) every ``every`` seconds, the container healthy meanwhile. The secret is read again
+    each time, so keys put in later are picked up without a redeploy. ``None`` if stopped first."""
+    metrics = Metrics(namespace=c.METRICS_NAMESPACE, service=c.FEED_SERVICE)
+    while True:
+        try:
+            keys = feed_keys(provider, environ)
+            if provider != "alpaca" and environ.get("ALPACA_SECRET_ID"):
+                feed_keys("alpaca", environ)  # the trade updates stream and backfill need Alpaca's too
+        except KeysNotSetError as exc:
+            logger.warning("feed waiting for keys", extra={"reason": str(exc), "retry_in_s": every})
+            metrics.add_metric(name=c.METRIC_FEED_WAITING_FOR_KEYS, unit=MetricUnit.Count, value=1)
+            metrics.flush_metrics()
+            health.write("WAITING_FOR_KEYS")
+            if stop.wait(every):
+                return None
+            continue
+        metrics.add_metric(name=c.METRIC_FEED_WAITING_FOR_KEYS, unit=MetricUnit.Count, value=0)
+        metrics.flush_metrics()
+        return keys

@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
+from quantterminal import constants as c
 from quantterminal.adapters.aws import clients as aws
 
 SECRET_MAX_AGE_SECONDS = 300  # a rotated secret is picked up within five minutes
@@ -35,17 +36,30 @@ def secret_json(secret_id: str, client: Any | None = None) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+class KeysNotSetError(SecretError):
+    """The secret exists but still holds the placeholder the deployment created it with."""
+
+
+def _check_set(values: Mapping[str, str], fields: tuple[str, ...], where: str) -> None:
+    if any(values.get(f, "") in ("", c.SECRET_PLACEHOLDER) for f in fields):
+        raise KeysNotSetError(f"{where} holds no keys yet: put {', '.join(fields)} into it (README: Deploy)")
+
+
 def feed_keys(provider: str, environ: Mapping[str, str], client: Any | None = None) -> tuple[str, str]:
     """The (key, secret) for a market data provider: from the Secrets Manager secret named by
     ``ALPACA_SECRET_ID`` / ``POLYGON_SECRET_ID`` if set, else from the environment
     (``APCA_API_KEY_ID`` + ``APCA_API_SECRET_KEY``; ``POLYGON_API_KEY``)."""
     if provider == "polygon":
         source = secret_json(environ["POLYGON_SECRET_ID"], client) if environ.get("POLYGON_SECRET_ID") else environ
+        if environ.get("POLYGON_SECRET_ID"):
+            _check_set(source, ("POLYGON_API_KEY",), f"secret {environ['POLYGON_SECRET_ID']}")
         key, secret = source.get("POLYGON_API_KEY", ""), ""
         if not key:
             raise SecretError("Polygon API key missing: set POLYGON_API_KEY or POLYGON_SECRET_ID")
         return key, secret
     source = secret_json(environ["ALPACA_SECRET_ID"], client) if environ.get("ALPACA_SECRET_ID") else environ
+    if environ.get("ALPACA_SECRET_ID"):
+        _check_set(source, ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"), f"secret {environ['ALPACA_SECRET_ID']}")
     key, secret = source.get("APCA_API_KEY_ID", ""), source.get("APCA_API_SECRET_KEY", "")
     if not key or not secret:
         raise SecretError("Alpaca keys missing: set APCA_API_KEY_ID and APCA_API_SECRET_KEY, or ALPACA_SECRET_ID")

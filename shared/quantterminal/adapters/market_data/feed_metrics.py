@@ -1,7 +1,13 @@
 """Feed health out to where people look: CloudWatch metrics (Powertools Metrics, EMF on stdout,
-which CloudWatch Logs turns into metrics with no API call) and a structured JSON log line."""
+which CloudWatch Logs turns into metrics with no API call), a structured JSON log line, and a file
+the container health check reads."""
 
 from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -55,3 +61,20 @@ class LogHealthReporter:
 
     def __call__(self, health: FeedHealth) -> None:
         self.logger.info("feed health", extra=health.as_dict())
+
+
+class FileHealthReporter:
+    """Writes each health report's status and time to a small JSON file (atomically): what the
+    container's health check reads (``ecs_feed.healthcheck``), so ECS replaces a feed whose reader
+    died or that stopped reporting."""
+
+    def __init__(self, path: str | Path = c.FEED_HEALTH_FILE) -> None:
+        self.path = Path(path)
+
+    def __call__(self, health: FeedHealth) -> None:
+        self.write(health.status)
+
+    def write(self, status: str) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"status": status, "at": time.time()}), encoding="utf-8")
+        os.replace(temporary, self.path)
