@@ -70,14 +70,34 @@ def test_drops_are_survived_by_reconnecting_and_resubscribing(spy: list[Bar]) ->
     assert bars == sorted(bars, key=lambda b: b.timestamp)
 
 
-def test_a_silent_socket_is_dropped_by_the_watchdog_and_reopened(spy: list[Bar]) -> None:
+def test_a_quiet_but_alive_stream_stays_open_with_pings(spy: list[Bar]) -> None:
+    """Minute bars come once a minute: between them the client pings (RFC 6455 keepalive) and the
+    server's pongs keep the one connection open -- no reconnect, so no login, per quiet spell (the
+    old 5 s read timeout logged in again every 5 s: 15 logins in 75 s at a bar every 15 s)."""
     bars, on_event = collector()
-    with ReplayServer(spy[:150], chaos=Chaos(silence_every=100, silence_seconds=4.0)) as server:
-        connection = FeedConnection(settings(server, silence_timeout=1.0), on_event)
-        run_until(connection, lambda: len(bars) >= 149)
-    assert connection.stats.silences >= 1
-    assert connection.stats.reconnects >= 1
-    assert len(bars) >= 149  # the bar in flight when the watchdog hung up may be lost
+    with ReplayServer(spy[:150], chaos=Chaos(silence_every=50, silence_seconds=2.5)) as server:
+        connection = FeedConnection(settings(server, silence_timeout=0.5, pong_timeout=1.0), on_event)
+        run_until(connection, lambda: len(bars) >= 150)
+        logins = server.connections
+    assert bars == spy[:150]
+    assert connection.stats.silences >= 4  # pinged through both quiet spells
+    assert connection.stats.reconnects == 0
+    assert connection.stats.dead == 0
+    assert logins == 1
+
+
+def test_a_dead_link_is_found_by_its_missing_pong_and_reopened_in_seconds(spy: list[Bar]) -> None:
+    bars, on_event = collector()
+    with ReplayServer(spy[:150], chaos=Chaos(hang_every=60)) as server:
+        connection = FeedConnection(settings(server, silence_timeout=0.5, pong_timeout=0.5), on_event)
+        started = time.monotonic()
+        run_until(connection, lambda: len(bars) + len(server.lost) >= 150)
+        took = time.monotonic() - started
+        lost = list(server.lost)
+    assert connection.stats.dead >= 2
+    assert connection.stats.reconnects >= 2
+    assert sorted(bars + lost, key=lambda b: b.timestamp) == spy[:150]
+    assert took < 15  # two dead links, each noticed within silence + pong timeouts (1 s), not minutes
 
 
 def test_garbage_is_counted_logged_once_and_skipped(spy: list[Bar], caplog: pytest.LogCaptureFixture) -> None:

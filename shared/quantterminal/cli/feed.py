@@ -63,7 +63,13 @@ def add_feed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=0.0, help="replay minutes per second (0: flat out)")
     add_chaos_arguments(parser)
     parser.add_argument("--history-url", help="Alpaca-compatible historical endpoint for backfill")
-    parser.add_argument("--silence", type=float, default=5.0, metavar="S", help="reconnect after S s of silence")
+    parser.add_argument(
+        "--silence",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="ping after S s without a frame; reconnect if the pong does not come within S s (default 5)",
+    )
     parser.add_argument("--health-every", type=float, default=5.0, metavar="S", help="print health every S s")
     parser.add_argument(
         "--idle-exit",
@@ -176,6 +182,7 @@ def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any])
         trades=source.symbols if args.trades else (),
         updated_bars=source.symbols if args.provider == "alpaca" else (),
         silence_timeout=args.silence,
+        pong_timeout=args.silence,
     )
     service = FeedService(
         settings,

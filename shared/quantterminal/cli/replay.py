@@ -48,6 +48,9 @@ def add_chaos_arguments(parser: argparse.ArgumentParser) -> None:
     chaos.add_argument("--silence-seconds", type=float, default=10.0, metavar="S", help="... for S seconds")
     chaos.add_argument("--garbage-every", type=_count, default=0, metavar="N", help="send a garbage frame every N bars")
     chaos.add_argument(
+        "--hang-every", type=_count, default=0, metavar="N", help="let the link go dead (no pongs) every N bars"
+    )
+    chaos.add_argument(
         "--hostile-every", type=_count, default=0, metavar="N", help="send a hostile frame every N bars (see docs)"
     )
     chaos.add_argument("--refuse-auth", action="store_true", help="refuse every login (auth error)")
@@ -64,6 +67,7 @@ def chaos_from(args: argparse.Namespace) -> Chaos:
         args.refuse_auth,
         args.connection_limit,
         args.hostile_every,
+        args.hang_every,
     )
 
 

@@ -2,8 +2,13 @@
 
 - Connect, authenticate, subscribe -- in the provider's dialect (Alpaca or Polygon); after every
   reconnect the subscription is made again.
-- A silence watchdog: a socket that stays "connected" but delivers nothing for ``silence_timeout``
-  seconds is dropped and reopened (websocket-client answers the server's pings by itself).
+- Keepalive by protocol pings (RFC 6455 5.5.2): after ``silence_timeout`` seconds without a frame
+  the client pings; a pong (or any frame) within ``pong_timeout`` proves the link alive, and the
+  quiet stream stays open -- minute bars arrive once a minute, and a provider that allows one
+  connection per key must not see a login every few seconds. No answer: the link is dead, and it is
+  reopened within ``silence_timeout + pong_timeout`` seconds. Pings from the server are answered
+  (websocket-client does it). Data silence while the link is alive is the bar stream's business
+  (gaps are backfilled from history, the health report turns STALE), not a reason to reconnect.
 - Reconnects back off exponentially with full jitter and a cap, so many feeds restarting after one
   outage do not hit the provider together; the delay resets once a connection is subscribed.
 - Refused logins and connection-limit errors are not retried quickly: they back off long
@@ -46,7 +51,8 @@ class FeedSettings:
     bars: tuple[str, ...] = ()
     trades: tuple[str, ...] = ()
     updated_bars: tuple[str, ...] = ()
-    silence_timeout: float = 5.0
+    silence_timeout: float = 5.0  # seconds without a frame before the client pings
+    pong_timeout: float = 5.0  # seconds a ping may go unanswered before the link counts as dead
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     refusal_backoff: float = 60.0
@@ -66,7 +72,8 @@ class FeedStats:
 
     connects: int = 0
     reconnects: int = 0
-    silences: int = 0
+    silences: int = 0  # quiet spells the client pinged through
+    dead: int = 0  # links reopened because a ping went unanswered
     refusals: int = 0
     frames: int = 0
     events: int = 0
@@ -163,15 +170,30 @@ class FeedConnection:
         self._controls(ws)  # the subscription acknowledgement
 
     def _read(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
+        s = self.settings
+        pinged = False  # a ping of ours is unanswered: the next timeout means the link is dead
         while not stop.is_set():
             try:
-                frame = ws.recv()
+                opcode, received = ws.recv_data_frame(control_frame=True)
             except websocket.WebSocketTimeoutException:
+                if pinged:
+                    self.stats.dead += 1
+                    log.warning("no pong within %.1f s of a ping: the link is dead; reconnecting", s.pong_timeout)
+                    return
                 self.stats.silences += 1
-                log.warning("feed silent for %.1f s; reconnecting", self.settings.silence_timeout)
-                return
-            if not frame:
+                ws.ping(b"qt")
+                ws.settimeout(s.pong_timeout)
+                pinged = True
+                continue
+            if pinged:  # anything at all answers the ping
+                pinged = False
+                ws.settimeout(s.silence_timeout)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
                 raise websocket.WebSocketConnectionClosedException("connection closed by the server")
+            if opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+                continue
+            data: bytes = received.data
+            frame: str | bytes = data.decode("utf-8") if opcode == websocket.ABNF.OPCODE_TEXT else data
             self.stats.frames += 1
             parsed = self.parse(frame)
             for bad in parsed.malformed:

@@ -10,7 +10,10 @@ time (nights, weekends) is skipped.
 Chaos, for testing a feed against every way a live feed fails:
 - ``drop_every=N``: close the connection after every N bar messages; the bar that was about to
   go out is lost, as on a real dropped socket (the feed must backfill it);
-- ``silence_every=N`` with ``silence_seconds=S``: stop sending for S seconds, connection open;
+- ``silence_every=N`` with ``silence_seconds=S``: stop sending for S seconds, connection open and
+  alive (pings answered, as a quiet live stream between minute bars);
+- ``hang_every=N``: after every N bar messages the link goes dead: nothing is sent and nothing is
+  read (so pings go unanswered) until the client gives up; the bar about to go out is lost;
 - ``garbage_every=N``: send an invalid frame now and then;
 - ``hostile_every=N``: send a hostile frame every N bars, cycling through ``HOSTILE_FRAMES`` (a
   frame nested deeper than a JSON parser recurses, a bar dated 2100, a volume beyond 64 bits, a
@@ -48,6 +51,7 @@ class Chaos:
     refuse_auth: bool = False
     connection_limit: bool = False
     hostile_every: int = 0
+    hang_every: int = 0
 
 
 def hostile_frames(symbol: str) -> list[str]:
@@ -199,6 +203,7 @@ class ReplayServer:
         self.cursor = 0  # next bar to send, shared by every connection
         self.sent = 0
         self.lost: list[Bar] = []
+        self.hangs = 0  # links that went dead (hang_every)
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -248,6 +253,13 @@ class ReplayServer:
                 # one bar is lost. (Aborting the socket instead also discards whatever the client
                 # has not read yet -- under load, dozens of bars -- and the count would be wrong.)
                 await ws.close()
+                return
+            if chaos.hang_every and sent_here and sent_here % chaos.hang_every == 0:
+                self.lost.append(bar)
+                self.hangs += 1
+                ws.transport.pause_reading()  # a dead link: the client's pings are never answered
+                await asyncio.sleep(30)
+                ws.transport.abort()
                 return
             if chaos.silence_every and sent_here and sent_here % chaos.silence_every == 0:
                 await asyncio.sleep(chaos.silence_seconds)
