@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker, to_order_update
+from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker, FractionalQuantity, to_order_update
 from quantterminal.core.models import Side
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
 from quantterminal.core.trading.order_state import AccountBook, OrderStatus
@@ -127,15 +127,71 @@ def test_rate_limited_then_ok_places_exactly_one_order(broker: AlpacaBroker, alp
     assert len(alpaca.orders) == 1
 
 
-def test_alpaca_py_retrying_a_post_that_landed_is_answered_with_the_existing_order(
+def test_a_post_that_landed_behind_a_504_is_looked_up_never_posted_again(
     broker: AlpacaBroker, alpaca: FakeAlpaca
 ) -> None:
-    # 504 after the order landed: alpaca-py re-POSTs by itself and gets 422 "must be unique".
+    # 504 after the order landed: no blind re-POST (alpaca-py's own retry is off); the lookup finds it.
     alpaca.faults.append(Fault(status=504, process=True))
-    placed = broker.submit(order())
+    placed = place_order(broker, order())
     assert placed.client_order_id == "qt-momentum-SPY-1"
-    assert alpaca.posts() == 2
+    assert alpaca.posts() == 1
     assert len(alpaca.orders) == 1
+
+
+def test_a_rate_limit_holds_the_next_request_until_its_reset(alpaca: FakeAlpaca) -> None:
+    """Alpaca answers 429 with X-RateLimit-Limit/-Remaining/-Reset (Unix seconds) -- docs: "API rate
+    limit". The next request waits for the reset (not 4 attempts back to back), and the order is
+    looked up by its client order id before it is posted again."""
+    now = [1_752_588_000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    broker = AlpacaBroker(KEY, SECRET, url_override=alpaca.url, timeout=1.0, sleep=sleep, clock=lambda: now[0])
+    headers = {"X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(now[0]) + 3)}
+    alpaca.faults.append(Fault(status=429, headers=headers, body={"message": "too many requests."}))
+    placed = place_order(broker, order())
+    assert placed.client_order_id == "qt-momentum-SPY-1"
+    assert alpaca.posts() == 2  # the 429'd POST did not land; the second did, after a lookup found nothing
+    assert len(alpaca.orders) == 1
+    assert ("GET", "/v2/orders:by_client_order_id") in alpaca.requests
+    assert len(slept) == 1
+    assert 3.0 <= slept[0] <= 3.3
+    # a server that keeps failing: reads back off, growing, with jitter, then give up as unavailable
+    alpaca.faults += [Fault(status=503, method="GET") for _ in range(3)]
+    slept.clear()
+    with pytest.raises(BrokerUnavailable, match="HTTP 503"):
+        broker.open_orders()
+    assert len(slept) == 2
+    assert all(0 <= s <= 8 for s in slept)
+
+
+def test_open_orders_are_read_past_alpacas_page_limit(
+    broker: AlpacaBroker, alpaca: FakeAlpaca, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /v2/orders returns 50 orders unless asked (500 at most): reconciliation must see all."""
+    from quantterminal.adapters.broker import alpaca_broker
+
+    for i in range(120):
+        placed = alpaca.order_json({"symbol": "SPY", "qty": 1, "type": "limit", "side": "buy", "time_in_force": "day"})
+        # three orders share each submit time, so pages end inside a group of equal times
+        placed["submitted_at"] = f"2025-07-15T14:{i // 3:02d}:00Z"
+        alpaca.orders[placed["client_order_id"]] = placed
+    assert len(alpaca.list_orders({})) == 50  # what one plain request returns
+    monkeypatch.setattr(alpaca_broker, "OPEN_ORDERS_PAGE", 50)
+    listed = broker.open_orders()
+    assert len(listed) == 120
+    assert len({o.broker_order_id for o in listed}) == 120
+
+
+def test_fractional_quantities_are_refused_not_truncated(broker: AlpacaBroker, alpaca: FakeAlpaca) -> None:
+    from quantterminal.adapters.broker.alpaca_broker import FractionalQuantity
+
+    alpaca.positions.append(position_json("SPY", 1, "624.10") | {"qty": "1.5", "qty_available": "1.5"})
+    with pytest.raises(FractionalQuantity, match=r"position SPY: 1\.5 shares is fractional"):
+        broker.positions()
 
 
 def fixture_messages() -> dict[str, dict[str, object]]:
@@ -147,12 +203,19 @@ def fixture_messages() -> dict[str, dict[str, object]]:
 def test_every_trade_update_fixture_normalises() -> None:
     frames = {n: f for n, f in fixture_messages().items() if f.get("stream") == "trade_updates"}  # type: ignore[union-attr]
     assert len(frames) >= 15
+    fractional = []
     for name, frame in frames.items():
-        update = to_order_update(frame["data"])  # type: ignore[index]
+        try:
+            update = to_order_update(frame["data"])  # type: ignore[index]
+        except FractionalQuantity as exc:  # a notional (fractional) order: refused, never truncated
+            fractional.append((name, str(exc)))
+            continue
         assert update.client_order_id, name
         assert update.timestamp.tzinfo is not None, name
         if update.event in ("fill", "partial_fill"):
             assert update.execution is not None, name
+    assert len(fractional) == 1
+    assert "1790.86 shares is fractional" in fractional[0][1]
 
 
 @pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside the checkout")

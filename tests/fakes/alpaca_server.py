@@ -61,6 +61,25 @@ class FakeAlpaca:
     def posts(self) -> int:
         return sum(1 for method, path in self.requests if method == "POST" and path == "/v2/orders")
 
+    def list_orders(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """GET /v2/orders as Alpaca documents it: ``status`` open (default) / closed / all,
+        ``limit`` 50 by default and at most 500, ``after`` / ``until`` exclusive on the submit
+        time, ``direction`` desc by default."""
+        arg = {k: v[0] for k, v in query.items()}
+        done = ("filled", "canceled", "expired", "replaced", "rejected")
+        status = arg.get("status", "open")
+        orders = [o for o in self.orders.values() if status == "all" or (o["status"] in done) == (status == "closed")]
+
+        def at(o: dict[str, Any]) -> datetime:
+            return datetime.fromisoformat(o["submitted_at"].replace("Z", "+00:00"))
+
+        if arg.get("after"):
+            orders = [o for o in orders if at(o) > datetime.fromisoformat(arg["after"].replace("Z", "+00:00"))]
+        if arg.get("until"):
+            orders = [o for o in orders if at(o) < datetime.fromisoformat(arg["until"].replace("Z", "+00:00"))]
+        orders.sort(key=at, reverse=arg.get("direction", "desc") == "desc")
+        return orders[: min(int(arg.get("limit", 50)), 500)]
+
     def order_json(self, body: dict[str, Any]) -> dict[str, Any]:
         now = _now()
         return {
@@ -157,9 +176,7 @@ class FakeAlpaca:
                     order = fake.orders.get(coid)
                     result = (200, order) if order else (404, {"code": 40410000, "message": "order not found"})
                 elif method == "GET" and path == "/v2/orders":
-                    done = ("filled", "canceled", "expired", "replaced")
-                    live = [o for o in fake.orders.values() if o["status"] not in done]
-                    result = (200, live)
+                    result = (200, fake.list_orders(parse_qs(query)))
                 elif method == "DELETE" and path.startswith("/v2/orders/"):
                     order_id = path.rsplit("/", 1)[1]
                     found = [o for o in fake.orders.values() if o["id"] == order_id]
