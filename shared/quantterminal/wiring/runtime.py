@@ -71,9 +71,16 @@ def database_url_from_secret(secret: Mapping[str, str]) -> str:
 def ledger_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -> PostgresLedger | SqliteLedger:
     """The ledger named by ``QT_DB_SECRET_ID`` (the Aurora secret) or ``DATABASE_URL``."""
     if env.get(c.ENV_DB_SECRET_ID):
-        db_url = database_url_from_secret(secret_json(env[c.ENV_DB_SECRET_ID], secrets_client))
-    else:
-        db_url = env.get("DATABASE_URL", "")
+        secret_id = env[c.ENV_DB_SECRET_ID]
+
+        def current() -> str:  # read again after a refused password: Aurora rotates it every 30 days
+            return database_url_from_secret(secret_json(secret_id, secrets_client))
+
+        ledger = open_ledger(current())
+        if isinstance(ledger, PostgresLedger):
+            ledger.credentials = current
+        return ledger
+    db_url = env.get("DATABASE_URL", "")
     if not db_url:
         raise ValueError(f"no ledger configured: set {c.ENV_DB_SECRET_ID} or DATABASE_URL")
     return open_ledger(db_url)

@@ -8,13 +8,16 @@
   advisory lock, so concurrent ingesters do not race) and ahead of time by ``migrate`` /
   ``maintain``; ``drop_before`` drops whole partitions for retention.
 - The statements it shares with SQLite live in ``sql_core``; here is what is PostgreSQL's own.
-- Connection-level failures are retried with backoff: every write here is idempotent.
+- Connection-level failures are retried with backoff: every write here is idempotent. A refused
+  password (Aurora's secret rotated while this process kept the old one) re-reads the credentials
+  (``credentials``: a fresh DSN, e.g. from Secrets Manager) once and reconnects.
 - One connection per thread: a psycopg2 connection must never be used by two threads at once
   (the feed's bar writer and the trading side share one ledger in a paper run).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -37,6 +40,7 @@ from quantterminal.core.accounting.records import IngestReport
 from quantterminal.core.models import Bar, Trade
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 Method = Literal["auto", "copy", "insert"]
 PARTITIONED = ("bars", "ticks")
 COPY_THRESHOLD = 200  # below this many rows a multi-row INSERT beats COPY via a staging table
@@ -132,11 +136,19 @@ class PostgresLedger(SqlLedgerCore):
         self._open: set[psycopg2.extensions.connection] = set()
         self._open_lock = threading.Lock()
         self._partitions: set[str] | None = None
+        self.credentials: Callable[[], str] | None = None  # a fresh DSN after a password rotation
 
     # --- connections and transactions ---------------------------------------------------------
 
     def _connect(self, autocommit: bool = False) -> psycopg2.extensions.connection:
-        conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout, application_name="quantterminal")
+        try:
+            conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout, application_name="quantterminal")
+        except psycopg2.OperationalError as exc:
+            if self.credentials is None or "password authentication failed" not in str(exc):
+                raise
+            log.warning("the database refused the password: re-reading the credentials (rotated?)")
+            self.dsn = self.credentials()
+            conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout, application_name="quantterminal")
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")
