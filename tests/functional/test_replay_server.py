@@ -145,3 +145,37 @@ def test_qterm_replay_server_serves_until_interrupted() -> None:
         out, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0
     assert "stopped after" in out
+
+
+def test_alpaca_pys_own_stock_data_stream_reads_the_replay_in_messagepack(spy: list[Bar]) -> None:
+    """alpaca-py's ``StockDataStream`` asks for MessagePack (``Content-Type: application/msgpack``
+    on the handshake) and reads binary frames with times as MessagePack Timestamps, as Alpaca's
+    server sends them (docs: "Real-time Stock Data -- Streaming, msgpack"); a user's existing
+    alpaca-py code then runs against a replay unchanged."""
+    import threading
+
+    from alpaca.data.live.stock import StockDataStream
+
+    want = spy[:40]
+    got: list[object] = []
+    done = threading.Event()
+    with ReplayServer(want) as server:
+        stream = StockDataStream("replay", "replay", url_override=server.url)
+
+        async def on_bar(bar: object) -> None:
+            got.append(bar)
+            if len(got) >= len(want):
+                done.set()
+
+        stream.subscribe_bars(on_bar, "SPY")
+        thread = threading.Thread(target=stream.run, daemon=True)
+        thread.start()
+        assert done.wait(20), f"alpaca-py received {len(got)} of {len(want)} bars"
+        stream.stop()
+        thread.join(10)
+    first = got[0]
+    assert first.symbol == "SPY"  # type: ignore[attr-defined]
+    assert first.timestamp == want[0].timestamp  # type: ignore[attr-defined]
+    assert [(b.open, b.high, b.low, b.close, b.volume) for b in got] == [  # type: ignore[attr-defined]
+        (b.open, b.high, b.low, b.close, float(b.volume)) for b in want
+    ]

@@ -20,6 +20,10 @@ Chaos, for testing a feed against every way a live feed fails:
   zone-less time, numbers as strings and booleans, a fractional volume);
 - ``refuse_auth=True``: answer every auth with error 402; ``connection_limit=True``: with 406.
 
+Both of Alpaca's encodings: JSON text frames, or MessagePack binary frames for a client that asks
+for them with ``Content-Type: application/msgpack`` on the handshake, as alpaca-py's
+``StockDataStream`` does -- so a user's alpaca-py code can run against a replay.
+
 The replay position is shared by all connections: a client that reconnects continues where the
 stream is now, not where it left, just like a live feed.
 """
@@ -34,10 +38,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgpack
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from quantterminal.core.models import Bar
+
+MSGPACK = "application/msgpack"
+
+
+def _with_timestamps(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as Alpaca packs it in MessagePack: times as the Timestamp extension type. Alpaca's
+    bars always carry ``vw`` and ``n`` and alpaca-py requires them; a replayed file without them
+    gets the bar's typical price and 0 trades (JSON clients get no made-up values)."""
+    t = message.get("t")
+    if not isinstance(t, str):
+        return message
+    packed = {**message, "t": datetime.fromisoformat(t.replace("Z", "+00:00"))}
+    if packed.get("T") in ("b", "u", "d"):
+        packed.setdefault("vw", round((packed["h"] + packed["l"] + packed["c"]) / 3, 4))
+        packed.setdefault("n", 0)
+    return packed
 
 
 @dataclass(frozen=True)
@@ -209,30 +230,43 @@ class ReplayServer:
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self._msgpack: set[int] = set()  # connections that asked for MessagePack
 
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
     async def _send(self, ws: ServerConnection, messages: list[dict[str, Any]]) -> None:
-        await ws.send(json.dumps(messages))
+        if id(ws) in self._msgpack:
+            await ws.send(msgpack.packb([_with_timestamps(m) for m in messages], datetime=True))
+        else:
+            await ws.send(json.dumps(messages))
+
+    async def _receive(self, ws: ServerConnection) -> Any:
+        frame = await ws.recv()
+        return msgpack.unpackb(frame) if isinstance(frame, bytes) else json.loads(frame)
 
     async def _session(self, ws: ServerConnection) -> None:
         self.connections += 1
         chaos = self.chaos
         speaks = self.protocol
+        request = ws.request
+        if speaks is _Alpaca and request is not None and request.headers.get("Content-Type") == MSGPACK:
+            self._msgpack.add(id(ws))  # as Alpaca's server: a client that asks for MessagePack gets it
         try:
             await self._send(ws, speaks.connected())
-            auth = json.loads(await ws.recv())
+            auth = await self._receive(ws)
             if chaos.connection_limit or chaos.refuse_auth or not speaks.accepts(auth, *self.credentials):
                 await self._send(ws, speaks.refusal(limit=chaos.connection_limit))
                 return
             await self._send(ws, speaks.authenticated())
-            symbols, ack = speaks.subscribed(json.loads(await ws.recv()))
+            symbols, ack = speaks.subscribed(await self._receive(ws))
             await self._send(ws, ack)
             await self._stream(ws, symbols)
-        except (ConnectionClosed, ValueError, KeyError):
+        except (ConnectionClosed, ValueError, KeyError, msgpack.UnpackException):
             return
+        finally:
+            self._msgpack.discard(id(ws))
 
     async def _stream(self, ws: ServerConnection, symbols: set[str]) -> None:
         chaos = self.chaos
