@@ -1,10 +1,14 @@
 """The HTTP API: API Gateway REST in front of the API Lambda, every method behind an API key with a
-usage plan (throttling and a daily quota), JSON access logs, execution logs and tracing."""
+usage plan (throttling and a daily quota), JSON access logs, execution logs and tracing. Reads
+need the key; every method that changes something (halt, resume, disable, enable) also needs IAM
+(SigV4) from a principal holding the ``OperatorPolicy`` -- a leaked key alone cannot halt or resume
+trading."""
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from cdk_nag import NagSuppressions
@@ -12,6 +16,8 @@ from constructs import Construct
 
 RATE_LIMIT = 20  # requests/s per key: an operator's dashboard and scripts, not a public API
 BURST_LIMIT = 40
+READS = ("GET",)
+CHANGES = ("POST", "PUT", "PATCH", "DELETE")  # need IAM (SigV4) as well as the key
 DAILY_QUOTA = 100_000
 
 
@@ -27,7 +33,7 @@ class HttpApi(Construct):
             self,
             "Api",
             handler=handler,
-            proxy=True,
+            proxy=False,
             description="QuantTerminal: positions, orders, fills, P&L, strategies, risk, health; halt/resume",
             default_method_options=apigw.MethodOptions(api_key_required=True),
             cloud_watch_role=True,
@@ -51,6 +57,41 @@ class HttpApi(Construct):
                     user=False,
                 ),
             ),
+        )
+        integration = apigw.LambdaIntegration(handler)
+        routes = self.rest_api.root.add_resource("{proxy+}")
+        for method in READS:
+            routes.add_method(method, integration)
+        self.changes = [
+            routes.add_method(method, integration, authorization_type=apigw.AuthorizationType.IAM) for method in CHANGES
+        ]
+        self.operator_policy = iam.ManagedPolicy(
+            self,
+            "OperatorPolicy",
+            description="QuantTerminal: call the API's changing routes (halt, resume, disable, enable)",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["execute-api:Invoke"],
+                    resources=[self.rest_api.arn_for_execute_api(method, "/*", "v1") for method in CHANGES],
+                )
+            ],
+        )
+        CfnOutput(
+            scope,
+            "OperatorPolicyArn",
+            value=self.operator_policy.managed_policy_arn,
+            description="attach to the operator's IAM user or role to halt/resume (SigV4)",
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.operator_policy,
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": "Only this API's changing methods, on its one stage; the path is a wildcard because "
+                    "the routes carry names (/strategies/{name}/disable)",
+                    "appliesTo": [{"regex": "/^Resource::arn:<AWS::Partition>:execute-api:.*$/g"}],
+                }
+            ],
         )
         self.key = self.rest_api.add_api_key("OperatorKey", description="QuantTerminal operator")
         plan = self.rest_api.add_usage_plan(
@@ -77,8 +118,8 @@ class HttpApi(Construct):
                 },
                 {
                     "id": "AwsSolutions-APIG4",
-                    "reason": "Every method requires the operator's API key (usage plan with throttling and quota); "
-                    "the dashboard's browser client cannot sign SigV4 requests",
+                    "reason": "Reads require the operator's API key (usage plan with throttling and quota; the "
+                    "dashboard's browser client cannot sign SigV4); every changing method also requires IAM",
                 },
                 {
                     "id": "AwsSolutions-COG4",

@@ -231,6 +231,13 @@ def test_the_api_requires_a_key_is_throttled_and_logs_access(synthesized: dict[s
         p = method["Properties"]
         if p["HttpMethod"] != "OPTIONS":
             assert p["ApiKeyRequired"] is True, p
+    # a leaked key reads, but cannot halt or resume: every changing method also needs IAM (SigV4)
+    auth = {m["Properties"]["HttpMethod"]: m["Properties"]["AuthorizationType"] for m in methods.values()}
+    assert auth == {"GET": "NONE", "POST": "AWS_IAM", "PUT": "AWS_IAM", "PATCH": "AWS_IAM", "DELETE": "AWS_IAM"}
+    (policy,) = pipe.find_resources("AWS::IAM::ManagedPolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "execute-api:Invoke"
+    assert len(statement["Resource"]) == 4
     pipe.has_resource_properties(
         "AWS::ApiGateway::Stage",
         {
