@@ -160,3 +160,37 @@ def test_after_a_chaos_run_the_emitted_bars_equal_the_file(spy: list[Bar]) -> No
     # server had sent (a silence reconnect discards what was still unread): those are backfilled too.
     assert stream.stats.backfilled == sum(u.source is BarSource.BACKFILL for u in emitted) >= lost
     assert connection.stats.malformed > 0
+
+
+def test_a_slow_backfill_never_stops_the_socket_from_being_read(spy: list[Bar]) -> None:
+    """A gap's history request runs on the pipeline's thread, not the socket's: while a slow
+    historical API answers (here 2 s), the connection keeps reading -- every frame is off the
+    socket before the backfill returns -- and the bars still come out complete and in order."""
+    from quantterminal.adapters.market_data.alpaca_data import PROVIDER
+    from quantterminal.core.market_data.feed_pipeline import FeedPipeline
+    from quantterminal.wiring.feed import FeedService
+
+    day = spy[:120]
+    missing = day[50:53]
+    seen_while_blocked: list[int] = []
+
+    class SlowHistory:
+        def minute_bars(self, symbol: str, start: object, end: object) -> list[Bar]:
+            time.sleep(2.0)
+            seen_while_blocked.append(service.connection.stats.events)
+            return [b for b in missing if start <= b.timestamp < end]  # type: ignore[operator]
+
+    emitted: list[BarUpdate] = []
+    with ReplayServer([b for b in day if b not in missing]) as server:
+        pipeline = FeedPipeline(SlowHistory(), [emitted.append], measure_lag=False, clock=lambda: day[-1].timestamp)
+        service = FeedService(settings(server), PROVIDER, pipeline, report_every=60)
+        stop = threading.Event()
+        thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while len(emitted) < len(day) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        thread.join(30)
+    assert seen_while_blocked == [len(day) - len(missing)]  # all read while the backfill was blocked
+    assert [u.bar.timestamp for u in emitted] == [b.timestamp for b in day]

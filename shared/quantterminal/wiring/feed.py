@@ -9,6 +9,7 @@ run it locally; ``feed_task`` wires it for the ECS task.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,22 +50,49 @@ class FeedService:
         self._reported_events = 0
         self._reported_bars = 0
         self._reader: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        # The socket's thread only reads and hands events over: the pipeline (which may fetch a
+        # gap's history over HTTP) runs on its own thread, so a slow backfill never stops the
+        # reading -- pings stay answered and frames keep coming off the socket.
+        self._inbox: queue.SimpleQueue[FeedEvent | None] = queue.SimpleQueue()
 
     def _on_event(self, event: FeedEvent) -> None:
         self.last_event_at = time.monotonic()
-        self.pipeline.on_event(event)
+        self._inbox.put(event)
+
+    def _work(self) -> None:
+        """Feed the pipeline from the inbox, and close built bars on the clock, until ``None``."""
+        ticked = time.monotonic()
+        while True:
+            arrived = True
+            try:
+                event = self._inbox.get(timeout=self.tick_every)
+            except queue.Empty:
+                arrived = False  # nothing came: just tick
+            if arrived and event is None:
+                return
+            try:
+                if arrived and event is not None:
+                    self.pipeline.on_event(event)
+                if time.monotonic() - ticked >= self.tick_every:
+                    ticked = time.monotonic()
+                    self.pipeline.tick()
+            except Exception:  # one bad event must not stop the pipeline thread
+                self.connection.stats.errors += 1
+                log.exception("the feed pipeline failed on an event; going on")
 
     def run(self, stop: threading.Event, idle_exit: float | None = None) -> None:
         """Run until ``stop`` is set (or nothing arrived for ``idle_exit`` seconds). The caller
         then ``pipeline.finish``-es, closes its sinks and takes a last ``report``."""
         stopping = threading.Event()
         thread = threading.Thread(target=self.connection.run, args=(stopping,), name="feed-connection", daemon=True)
-        self._reader = thread
+        worker = threading.Thread(target=self._work, name="feed-pipeline", daemon=True)
+        self._reader, self._worker = thread, worker
+        worker.start()
         thread.start()
         next_report = time.monotonic() + self.report_every
         try:
             while not stop.wait(self.tick_every):
-                self.pipeline.tick()
                 now = time.monotonic()
                 if now >= next_report:
                     self.report()
@@ -75,7 +103,9 @@ class FeedService:
             stopping.set()
             self.connection.interrupt()
             thread.join(15)
-            self._reader = None
+            self._inbox.put(None)  # after every event read: the pipeline takes them all first
+            worker.join(60)
+            self._reader = self._worker = None
 
     def health(self) -> FeedHealth:
         """Health now (rates since the last report)."""
@@ -104,7 +134,7 @@ class FeedService:
             dropped_stale=s.too_old,
             dropped_future=p.dropped_future,
             errors=c.errors,
-            reader_alive=self._reader is None or self._reader.is_alive(),
+            reader_alive=all(t is None or t.is_alive() for t in (self._reader, self._worker)),
         )
 
     def _stale(self) -> bool:

@@ -38,9 +38,9 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
-from requests.adapters import HTTPAdapter
 
 from quantterminal.adapters.aws.secrets import secret_json
+from quantterminal.adapters.http_timeouts import TimeoutAdapter
 from quantterminal.adapters.retry import backoff_delay
 from quantterminal.core.models import Execution, Side
 from quantterminal.core.trading.broker import (
@@ -59,17 +59,6 @@ READ_ATTEMPTS = 3
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0  # seconds
 MAX_RATE_LIMIT_WAIT = 30.0  # never hold a decision longer than this for a rate limit
 OPEN_ORDERS_PAGE = 500  # Alpaca's maximum per request
-
-
-class _TimeoutAdapter(HTTPAdapter):
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
-
-    def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
 
 
 class FractionalQuantity(ValueError):  # noqa: N818 - the broker's data, refused
@@ -173,7 +162,7 @@ class AlpacaBroker:
         self.clock = clock
         self._not_before = 0.0  # wall-clock time before which no request goes out (rate limit, backoff)
         self._failures = 0  # consecutive failed requests: the backoff grows with them
-        adapter = _TimeoutAdapter(timeout)
+        adapter = TimeoutAdapter(timeout)
         self.client._session.mount("http://", adapter)
         self.client._session.mount("https://", adapter)
         self._stream_url = stream_url

@@ -17,6 +17,7 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
+from quantterminal.adapters.http_timeouts import TimeoutAdapter
 from quantterminal.adapters.market_data.alpaca_data import bar_from_message
 from quantterminal.core.models import Bar
 from quantterminal.core.ports import HistoryUnavailable
@@ -34,8 +35,16 @@ class AlpacaHistoricalBars:
         url_override: str | None = None,
         feed: str = "iex",
         client: Any | None = None,
+        timeout: float = 10.0,
     ) -> None:
         self.client = client or StockHistoricalDataClient(api_key, secret_key, raw_data=True, url_override=url_override)
+        if client is None:
+            # No silent waiting inside alpaca-py (it sleeps and retries 429s by itself) and no
+            # request without a timeout: an unavailable history is said at once, and retried later.
+            self.client._retry = 0
+            session = self.client._session
+            session.mount("http://", TimeoutAdapter(timeout))
+            session.mount("https://", TimeoutAdapter(timeout))
         self.feed = DataFeed(feed)
 
     def minute_bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
