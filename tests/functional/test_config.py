@@ -227,3 +227,18 @@ def test_the_paper_summary_counts_refusals_by_rule(tmp_path: Path, capsys: pytes
     summary = next(line for line in out.splitlines() if line.startswith("Paper run"))
     assert "0 orders placed" in summary
     assert "refused by risk (position_limit " in summary
+
+
+def test_instances_on_one_symbol_wait_instead_of_meeting_a_wash_trade_rejection(tmp_path: Path) -> None:
+    """Three strategies on one account often want opposite sides of one symbol in the same minute;
+    the kernel waits a bar instead of sending an order the broker would reject as a wash trade."""
+    from quantterminal.core.simulation.backtest import BacktestConfig
+    from quantterminal.wiring.backtest import run_backtest
+    from tests.conftest import SAMPLE_ROOT, load_bars
+
+    shipped = load_config()
+    bars = load_bars(SAMPLE_ROOT / "lean_2013", regular_hours_only=True)
+    c = shipped.config
+    result = run_backtest(BacktestConfig(shipped.instances, trading=c.trading(), fills=c.fills()), bars)
+    assert len(result.orders) > 300
+    assert not [o for o in result.not_filled if "wash trade" in o.reason]

@@ -73,7 +73,7 @@ def test_partial_fills_follow_volume_participation() -> None:
 
 
 def test_limit_orders_fill_only_when_the_price_is_reached() -> None:
-    broker = SimulatedBroker(start=T0)
+    broker = SimulatedBroker(SimulatorConfig(refuse_wash_trades=False), start=T0)  # both sides at once
     book, _ = connected(broker)
     broker.submit(order("buy", limit="99.50"))
     broker.submit(order("sell", side=Side.SELL, qty=10, limit="101.00"))
@@ -116,7 +116,8 @@ def test_cancel_of_a_working_order_and_of_a_finished_one() -> None:
 @settings(max_examples=20)
 @given(st.integers(0, 10_000))
 def test_chaotic_updates_still_add_up_to_the_brokers_truth(seed: int) -> None:
-    broker = SimulatedBroker(SimulatorConfig(chaos=True, seed=seed, fills=FillModel(participation=0.05)), start=T0)
+    config = SimulatorConfig(chaos=True, seed=seed, fills=FillModel(participation=0.05), refuse_wash_trades=False)
+    broker = SimulatedBroker(config, start=T0)
     book, _ = connected(broker)
     sides = [Side.BUY, Side.SELL, Side.BUY, Side.BUY, Side.SELL]
     for n, side in enumerate(sides):
@@ -249,3 +250,18 @@ def test_updates_handed_over_but_not_confirmed_are_delivered_again_after_a_resta
     third.on_update(nothing.append)
     third.advance(third.now)
     assert nothing == []
+
+
+def test_an_order_opposite_to_a_working_one_is_refused_as_alpaca_does() -> None:
+    """Alpaca rejects an order on the other side of one of the account's own working orders in the
+    same symbol ("potential wash trade detected. use complex orders", HTTP 403; docs: "Orders --
+    wash trade prevention"); the same side, or another symbol, is fine."""
+    broker = SimulatedBroker(start=T0)
+    broker.submit(order("buy-spy", limit="99.00"))
+    with pytest.raises(BrokerRejected, match="potential wash trade detected"):
+        broker.submit(order("sell-spy", side=Side.SELL, qty=10, limit="101.00"))
+    broker.submit(order("buy-more", qty=10, limit="98.00"))
+    broker.submit(order("sell-qqq", side=Side.SELL, qty=10, limit="101.00", symbol="QQQ"))
+    broker.cancel("buy-spy")
+    broker.cancel("buy-more")
+    broker.submit(order("sell-spy-later", side=Side.SELL, qty=10, limit="101.00"))

@@ -39,6 +39,7 @@ class SimulatorConfig:
     duplicate_rate: float = 0.3
     max_delay: timedelta = timedelta(seconds=90)
     seed: int = 0
+    refuse_wash_trades: bool = True  # as Alpaca: no order against the account's own opposite working order
 
 
 class AccountJournal(Protocol):

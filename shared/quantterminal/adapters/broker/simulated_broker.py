@@ -151,6 +151,11 @@ class SimulatedBroker:
             raise BrokerRejected(f"client_order_id must be unique: {order.client_order_id}")
         if order.qty <= 0:
             raise BrokerRejected(f"qty must be positive, got {order.qty}")
+        if self.config.refuse_wash_trades and any(
+            w.order.side is not order.side for w in self._working.get(order.symbol, ())
+        ):
+            # Alpaca refuses an order opposite to one of the account's own working orders (HTTP 403)
+            raise BrokerRejected("potential wash trade detected. use complex orders")
         reference = order.limit_price or self._mark(order.symbol) or order.decision_price
         if order.side is Side.BUY and self._portfolio.qty(order.symbol) + order.qty > 0:
             needed = order.qty * reference

@@ -199,10 +199,14 @@ class TradingDesk:
                 views.append(self.view(bar, held))
             return views[0]
 
-        decisions = {
-            name: engines[name].act(bar, answer, view, now, traded, open_orders, qty.get(name, 0))
-            for name, answer in consumed.items()
-        }
+        decisions = {}
+        for name, answer in consumed.items():
+            decision = decisions[name] = engines[name].act(
+                bar, answer, view, now, traded, open_orders, qty.get(name, 0)
+            )
+            if decision.order is not None and acting:
+                # the next strategy sees this order: it must not send the opposite side (a wash trade)
+                open_orders = self.store.open_orders(self.account)
         if traded and self.ledger is not None:
             self._record_equity(view(), now)
         # Orders placed on this bar are not in the list read before it, and none is stale yet.

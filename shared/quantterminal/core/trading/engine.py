@@ -171,15 +171,16 @@ class TradingEngine:
             return Decision(signal, note="market closed: no order", wanted=wanted)
         halted = self.store.get_risk_state(self.account)
         if halted.halted:
-            # The halt was recorded (with its alert) when it happened; refusing the same wish
-            # again on every bar until someone resumes would only bury it in rejections.
+            # Recorded (with its alert) when it happened: a refusal per bar would only bury it.
             return Decision(signal, note=f"{HALTED}: {halted.halt_reason}", wanted=wanted, idle=True)
         price = to_decimal(bar.close)
         side = Side.BUY if (wanted.sign or -position) > 0 else Side.SELL
         limit = self.config.limit_price(side, price)
+        opposite = next((o for o in orders if o.symbol == bar.symbol and o.side is not side), None)
+        if opposite is not None:  # the broker would refuse it as a wash trade: decide again next bar
+            return Decision(signal, note=f"waiting: {opposite.strategy}'s opposite order works", wanted=wanted)
         account = view()
-        # Sized on the price the order commits to, so a new position stays within the risk
-        # manager's position limit of the same fraction.
+        # Sized on the order's own price: a new position stays within a position limit of that fraction.
         target = target_quantity(wanted, position, self.fraction, account.equity, limit or price)
         delta = target - position
         if delta == 0:
@@ -211,8 +212,7 @@ class TradingEngine:
             view,
             now,
         )
-        # "duplicate" with nothing recorded: an earlier attempt reserved, then crashed before
-        # recording the order -- the reservation is this decision's own; carry on.
+        # "duplicate", nothing recorded: an earlier attempt reserved, then crashed -- the reservation is ours
         if not risk.accepted and not (risk.rule == "duplicate" and self.store.get_open_order(coid) is None):
             return Decision(signal, order, risk, note=risk.reason, wanted=signal.direction)
         recorded = self.store.add_open_order(
