@@ -48,15 +48,12 @@ class Monitoring(Construct):
         functions = pipeline.functions
         iterator_age = pipeline.bar_handler.metric("IteratorAge", statistic="Maximum", period=MINUTE)
         alarms = [
-            cw.Alarm(
-                self,
+            self._feed_flag(
                 "FeedSilent",
-                alarm_description="No bar from the feed for 2 minutes while the market is open (or the feed is down)",
-                metric=feed_metric(c.METRIC_FEED_STALE, "Maximum"),
-                threshold=1,
-                evaluation_periods=2,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.BREACHING,  # no metrics at all: the feed is dead
+                "No bar from the feed for 2 minutes while the market is open (or the feed is down)",
+                c.METRIC_FEED_STALE,
+                periods=2,
+                missing=cw.TreatMissingData.BREACHING,  # no metrics at all: the feed is dead
             ),
             cw.Alarm(
                 self,
@@ -66,14 +63,11 @@ class Monitoring(Construct):
                 threshold=60_000,
                 evaluation_periods=3,
             ),
-            cw.Alarm(
-                self,
+            self._feed_flag(
                 "FeedWaitingForKeys",
-                alarm_description="The feed is up but the provider secret holds no keys yet (README: Deploy)",
-                metric=feed_metric(c.METRIC_FEED_WAITING_FOR_KEYS, "Maximum"),
-                threshold=1,
-                evaluation_periods=5,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                "The feed is up but the provider secret holds no keys yet (README: Deploy)",
+                c.METRIC_FEED_WAITING_FOR_KEYS,
+                periods=5,
             ),
             self._at_least(
                 "FailedBatches",
@@ -113,6 +107,26 @@ class Monitoring(Construct):
         self.alarms = alarms
 
         self._dashboard(pipeline, functions, iterator_age, alarms)
+
+    def _feed_flag(
+        self,
+        name: str,
+        description: str,
+        metric_name: str,
+        periods: int,
+        missing: cw.TreatMissingData = cw.TreatMissingData.MISSING,
+    ) -> cw.Alarm:
+        """An alarm on a 0/1 flag the feed reports: raised for ``periods`` minutes in a row."""
+        return cw.Alarm(
+            self,
+            name,
+            alarm_description=description,
+            metric=feed_metric(metric_name, "Maximum"),
+            threshold=1,
+            evaluation_periods=periods,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=missing,
+        )
 
     def _at_least(self, name: str, description: str, metric: cw.IMetric, threshold: float = 1) -> cw.Alarm:
         """An alarm when ``metric`` reaches ``threshold`` in one period (no data: all is well)."""

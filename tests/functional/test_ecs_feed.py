@@ -30,6 +30,22 @@ def records(client: Any, stream: str) -> list[dict[str, Any]]:
     return out
 
 
+def feed_streams(server_url: str, trading_url: str) -> tuple[Any, dict[str, str]]:
+    """Kinesis "bars" and "orders" (moto) and the feed task's environment around them."""
+    kinesis = boto3.client("kinesis")
+    kinesis.create_stream(StreamName="bars", ShardCount=1)
+    kinesis.create_stream(StreamName="orders", ShardCount=1)
+    env = {
+        "QT_SYMBOLS": "SPY",
+        "QT_FEED_URL": server_url,
+        "QT_BARS_STREAM": "bars",
+        "QT_ORDERS_STREAM": "orders",
+        "APCA_STREAM_URL": trading_url,
+        "APCA_API_BASE_URL": "http://127.0.0.1:9",
+    }
+    return kinesis, env
+
+
 @pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside the checkout")
 def test_the_feed_task_puts_bars_and_order_updates_on_their_streams(
     monkeypatch: pytest.MonkeyPatch,
@@ -45,19 +61,8 @@ def test_the_feed_task_puts_bars_and_order_updates_on_their_streams(
         ReplayServer(bars, key=KEY, secret=SECRET) as server,
         FakeTradingStream([frames["A_new"], frames["A_fill"]]) as trading,
     ):
-        kinesis = boto3.client("kinesis")
-        kinesis.create_stream(StreamName="bars", ShardCount=1)
-        kinesis.create_stream(StreamName="orders", ShardCount=1)
-        env = {
-            "QT_SYMBOLS": "SPY",
-            "QT_FEED_URL": server.url,
-            "QT_BARS_STREAM": "bars",
-            "QT_ORDERS_STREAM": "orders",
-            "APCA_API_KEY_ID": KEY,
-            "APCA_API_SECRET_KEY": SECRET,
-            "APCA_STREAM_URL": trading.url,
-            "APCA_API_BASE_URL": "http://127.0.0.1:9",
-        }
+        kinesis, env = feed_streams(server.url, trading.url)
+        env |= {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET}
         stop = threading.Event()
         result: list[int] = []
         thread = threading.Thread(target=lambda: result.append(main(env, stop)), daemon=True)
@@ -100,20 +105,8 @@ def test_a_first_deploy_comes_up_and_waits_visibly_until_the_keys_are_put_in(
                 {"APCA_API_KEY_ID": "REPLACE_ME", "APCA_API_SECRET_KEY": "REPLACE_ME", "unused": "x7"}
             ),
         )["ARN"]
-        kinesis = boto3.client("kinesis")
-        kinesis.create_stream(StreamName="bars", ShardCount=1)
-        kinesis.create_stream(StreamName="orders", ShardCount=1)
-        env = {
-            "QT_SYMBOLS": "SPY",
-            "QT_FEED_URL": server.url,
-            "QT_BARS_STREAM": "bars",
-            "QT_ORDERS_STREAM": "orders",
-            "ALPACA_SECRET_ID": arn,
-            "APCA_STREAM_URL": trading.url,
-            "APCA_API_BASE_URL": "http://127.0.0.1:9",
-            "QT_FEED_KEYS_RETRY_SECONDS": "0.3",
-            "QT_FEED_HEALTH_FILE": str(health),
-        }
+        kinesis, env = feed_streams(server.url, trading.url)
+        env |= {"ALPACA_SECRET_ID": arn, "QT_FEED_KEYS_RETRY_SECONDS": "0.3", "QT_FEED_HEALTH_FILE": str(health)}
         stop = threading.Event()
         result: list[int] = []
         thread = threading.Thread(target=lambda: result.append(main(env, stop)), daemon=True)
