@@ -75,6 +75,7 @@ class PipelineStack(Stack):
             c.ENV_SYMBOLS: settings.symbols,
             c.ENV_DB_SECRET_ID: data.database_secret.secret_arn,
             "REDIS_URL": data.redis_url,
+            c.ENV_REDIS_SECRET_ID: data.cache_secret.secret_arn,  # the cache user's name and password
             c.ENV_TRADE_LOG_BUCKET: data.trade_log.bucket_name,
         }
         # Least privilege: the Alpaca keys only where orders are placed or booked (bar handler,
@@ -120,6 +121,7 @@ class PipelineStack(Stack):
         self.with_alpaca_keys = (self.bar_handler, self.order_events, self.reconcile, self.backfill)
         for fn in self.functions:
             data.database_secret.grant_read(fn)
+            data.cache_secret.grant_read(fn)
         for fn in self.with_alpaca_keys:
             data.alpaca_secret.grant_read(fn)
         data.trade_log.grant_put(self.order_events)

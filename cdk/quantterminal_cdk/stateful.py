@@ -24,6 +24,7 @@ from constructs import Construct
 from quantterminal import constants as c
 from quantterminal_cdk.queues import dead_letter_queue
 
+CACHE_USER = "quantterminal"
 STREAM_RETENTION = Duration.days(7)  # long enough to re-read a failed batch from its DLQ pointer
 
 
@@ -91,6 +92,51 @@ class StatefulStack(Stack):
         group = ec2.SecurityGroup(self, "CacheSg", vpc=self.vpc, description="ElastiCache Serverless")
         group.add_ingress_rule(self.clients, ec2.Port.tcp(6379), "QuantTerminal compute")
         private = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        # Authentication beyond the network: the default user is switched off, and the pipeline
+        # connects as its own user with a generated password -- nothing else in the VPC can write
+        # trading state.
+        self.cache_secret = secretsmanager.Secret(
+            self,
+            "CacheUser",
+            description="ElastiCache user for QuantTerminal: {username, password}",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"username": CACHE_USER}),
+                generate_string_key="password",
+                exclude_punctuation=True,
+                password_length=40,
+            ),
+        )
+        prefix = self.stack_name.lower()
+        default_user = elasticache.CfnUser(
+            self,
+            "CacheDefaultUser",
+            engine="valkey",
+            user_id=f"{prefix}-default",
+            user_name="default",
+            access_string="off -@all",
+            no_password_required=True,
+        )
+        app_user = elasticache.CfnUser(
+            self,
+            "CacheAppUser",
+            engine="valkey",
+            user_id=f"{prefix}-app",
+            user_name=CACHE_USER,
+            access_string="on ~* +@all -@dangerous",
+            authentication_mode={
+                "Type": "password",
+                "Passwords": [self.cache_secret.secret_value_from_json("password").unsafe_unwrap()],
+            },
+        )
+        users = elasticache.CfnUserGroup(
+            self,
+            "CacheUsers",
+            engine="valkey",
+            user_group_id=f"{prefix}-users",
+            user_ids=[f"{prefix}-default", f"{prefix}-app"],
+        )
+        users.add_dependency(default_user)
+        users.add_dependency(app_user)
         self.cache = elasticache.CfnServerlessCache(
             self,
             "Cache",
@@ -100,8 +146,14 @@ class StatefulStack(Stack):
             security_group_ids=[group.security_group_id],
             kms_key_id=self.key.key_id,
             snapshot_retention_limit=7,
+            user_group_id=users.user_group_id,
         )
+        self.cache.add_dependency(users)
         self.cache.apply_removal_policy(RemovalPolicy.RETAIN)
+        NagSuppressions.add_resource_suppressions(
+            self.cache_secret,
+            [{"id": "AwsSolutions-SMG4", "reason": "ElastiCache user passwords are not rotated by Secrets Manager"}],
+        )
         self.redis_url = f"rediss://{self.cache.attr_endpoint_address}:{self.cache.attr_endpoint_port}/0"
 
     def _streams(self) -> None:

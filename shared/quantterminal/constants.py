@@ -41,6 +41,7 @@ METRIC_FEED_STALE = "FeedStale"  # 1 while the market is open and no bar came fo
 # The live path (bar handler, order events, recorder).
 ENV_ACCOUNT = "QT_ACCOUNT"
 ENV_STRATEGIES = "QT_STRATEGIES"  # only these instances of the configuration
+ENV_REDIS_SECRET_ID = "QT_REDIS_SECRET_ID"  # the cache user's {username, password} (ElastiCache)
 ENV_CONFIG = "QT_CONFIG"  # the configuration file (the CDK app bundles it); unset: the shipped one
 ENV_MAX_BAR_AGE = "QT_MAX_BAR_AGE_SECONDS"
 ENV_DB_SECRET_ID = "QT_DB_SECRET_ID"

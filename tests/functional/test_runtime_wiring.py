@@ -34,3 +34,38 @@ def test_a_function_without_the_alpaca_secret_cannot_trade(tmp_path: Path) -> No
         decide_all()
     assert runtime.store.open_orders("paper") == []
     runtime.ledger.close()
+
+
+def test_the_state_store_connects_as_the_cache_user_in_its_secret(aws_credentials: None) -> None:
+    """ElastiCache's default user is off (CDK); the functions connect as the pipeline's user with
+    the password in QT_REDIS_SECRET_ID. Here a real Redis ACL user, the secret in moto."""
+    import json
+    import uuid
+
+    import boto3
+    import redis
+    from moto import mock_aws
+
+    from quantterminal.wiring.factories import open_state_store
+    from quantterminal.wiring.runtime import state_url_from_env
+    from tests.services import REDIS_URL, check_redis, require
+
+    require("Redis at 127.0.0.1:6379", check_redis)
+    admin = redis.Redis.from_url(REDIS_URL)
+    user, password = f"qt_{uuid.uuid4().hex[:8]}", "p@ss/w:rd" + uuid.uuid4().hex
+    admin.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["qtacl:*"], commands=["+@all"])
+    try:
+        with mock_aws():
+            client = boto3.client("secretsmanager")
+            secret = {"username": user, "password": password}
+            arn = client.create_secret(Name="CacheUser", SecretString=json.dumps(secret))["ARN"]
+            env = {"REDIS_URL": REDIS_URL, "QT_REDIS_SECRET_ID": arn}
+            url = state_url_from_env(env, client)
+            assert url is not None
+            assert redis.Redis.from_url(url).acl_whoami() == user  # the password's odd characters survive
+            open_state_store(url, prefix="qtacl").close()  # type: ignore[union-attr]
+            client.put_secret_value(SecretId=arn, SecretString=json.dumps(secret | {"password": "wrong"}))
+            with pytest.raises(redis.AuthenticationError):
+                open_state_store(state_url_from_env(env, client), prefix="qtacl")
+    finally:
+        admin.acl_deluser(user)

@@ -453,3 +453,22 @@ def test_the_app_warns_under_a_node_the_cdk_no_longer_supports(
     assert (warning is not None) is warns
     if warning:
         assert "older than the CDK supports (Node 22 or newer)" in warning
+
+
+def test_the_cache_refuses_everyone_but_the_pipelines_own_user(synthesized: dict[str, Any]) -> None:
+    data, pipe = synthesized["data_t"], synthesized["pipe_t"]
+    users = {
+        u["Properties"]["UserName"]: u["Properties"] for u in data.find_resources("AWS::ElastiCache::User").values()
+    }
+    assert users["default"]["AccessString"].startswith("off")
+    assert users["quantterminal"]["AuthenticationMode"]["Type"] == "password"
+    ((group_id, group),) = data.find_resources("AWS::ElastiCache::UserGroup").items()
+    assert len(group["Properties"]["UserIds"]) == 2
+    (cache,) = data.find_resources("AWS::ElastiCache::ServerlessCache").values()
+    assert cache["Properties"]["UserGroupId"] == group["Properties"]["UserGroupId"]
+    assert group_id in cache["DependsOn"]
+    functions = pipe.find_resources("AWS::Lambda::Function").values()
+    variables = [f["Properties"].get("Environment", {}).get("Variables", {}) for f in functions]
+    with_redis = [v for v in variables if "REDIS_URL" in v]
+    assert with_redis
+    assert all("QT_REDIS_SECRET_ID" in v for v in with_redis)

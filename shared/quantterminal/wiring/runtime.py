@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
@@ -84,6 +84,19 @@ def ledger_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -
     if not db_url:
         raise ValueError(f"no ledger configured: set {c.ENV_DB_SECRET_ID} or DATABASE_URL")
     return open_ledger(db_url)
+
+
+def state_url_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -> str | None:
+    """``REDIS_URL``, with the cache user's name and password from ``QT_REDIS_SECRET_ID`` if set
+    (ElastiCache's default user is off: only this user can read or write trading state)."""
+    url = env.get("REDIS_URL") or None
+    if url is None or not env.get(c.ENV_REDIS_SECRET_ID):
+        return url
+    secret = secret_json(env[c.ENV_REDIS_SECRET_ID], secrets_client)
+    parts = urlsplit(url)
+    user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
 
 
 class NoBrokerError(RuntimeError):
@@ -163,7 +176,7 @@ class Runtime:
         trades = bool(env.get(c.ENV_ALPACA_SECRET_ID) or env.get("APCA_API_KEY_ID"))
         symbols = [s.strip().upper() for s in env.get(c.ENV_SYMBOLS, "").split(",") if s.strip()]
         return cls.build(
-            open_state_store(env.get("REDIS_URL") or None),
+            open_state_store(state_url_from_env(env, secrets_client)),
             ledger_from_env(env, secrets_client),
             AlpacaBroker.from_env(env, secrets_client, paper=not loaded.config.live) if trades else NoBroker(),
             account=env.get(c.ENV_ACCOUNT) or loaded.config.account,
