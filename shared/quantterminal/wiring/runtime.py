@@ -35,22 +35,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-
 from quantterminal import constants as c
-from quantterminal.adapters.api.http_api import as_json_request, build_api
 from quantterminal.adapters.aws.secrets import feed_keys, secret_json
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
-from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
-from quantterminal.adapters.reports.publisher import PublishedReport, publish_report
 from quantterminal.config.load import load_config
 from quantterminal.core.ports import Broker, HistoricalBars, Ledger, StateStore
-from quantterminal.core.reporting.post_trade import DailyReport
 from quantterminal.core.reporting.queries import AccountQueries
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance, share_capital
@@ -59,6 +53,12 @@ from quantterminal.core.trading.desk import TradingDesk, account_view
 from quantterminal.core.trading.engine import TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.wiring.factories import open_ledger, open_state_store
+
+if TYPE_CHECKING:  # what one kind of function needs is imported by the function that builds it
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from quantterminal.adapters.reports.publisher import PublishedReport
+    from quantterminal.core.reporting.post_trade import DailyReport
 
 
 def database_url_from_secret(secret: Mapping[str, str]) -> str:
@@ -189,18 +189,31 @@ class Runtime:
 def market_history_from_env(env: Mapping[str, str]) -> HistoricalBars:
     """Alpaca's historical bars (the backfill's only outside call), with the keys of
     ``ALPACA_SECRET_ID``; ``APCA_DATA_URL`` points at another data endpoint."""
+    from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars  # noqa: PLC0415
+
     return AlpacaHistoricalBars(*feed_keys("alpaca", env), url_override=env.get("APCA_DATA_URL") or None)
 
 
 def report_publisher_from_env(env: Mapping[str, str]) -> Callable[[DailyReport], PublishedReport]:
     """Publish a daily report to the reports bucket and the alert topic the CDK app names."""
+    from quantterminal.adapters.reports.publisher import publish_report  # noqa: PLC0415
+
     bucket, topic = env[c.ENV_REPORTS_BUCKET], env.get(c.ENV_ALERT_TOPIC_ARN)
     return lambda report: publish_report(report, bucket, topic)
 
 
 def http_api(runtime: Callable[[], Runtime]) -> APIGatewayRestResolver:
     """The HTTP API over a (lazily built) runtime's account."""
+    from quantterminal.adapters.api.http_api import build_api  # noqa: PLC0415
+
     return build_api(lambda: runtime().queries, lambda: runtime().symbols)
+
+
+def as_json_request(event: dict[str, Any]) -> dict[str, Any]:
+    """The API Gateway ``event`` with a JSON body marked as JSON (see ``http_api.as_json_request``)."""
+    from quantterminal.adapters.api import http_api  # noqa: PLC0415
+
+    return http_api.as_json_request(event)
 
 
 __all__ = [
