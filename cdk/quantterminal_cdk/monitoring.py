@@ -69,6 +69,13 @@ class Monitoring(Construct):
                 c.METRIC_FEED_WAITING_FOR_KEYS,
                 periods=5,
             ),
+            self._feed_flag(
+                "OrderStreamDown",
+                "The account's trade_updates stream (fills) has been disconnected for 5 minutes; "
+                "missed updates are caught up from the REST API once it is back",
+                c.METRIC_ORDER_STREAM_DOWN,
+                periods=5,
+            ),
             self._at_least(
                 "FailedBatches",
                 "A batch gave up after its retries: re-read it from the pointer in the queue (qterm failed-batches)",

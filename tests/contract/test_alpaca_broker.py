@@ -269,10 +269,12 @@ def test_trade_updates_stream_over_a_real_websocket(alpaca: FakeAlpaca) -> None:
         broker = AlpacaBroker(KEY, SECRET, url_override=alpaca.url, stream_url=stream.url)
         broker.on_update(received.append)
         deadline = time.monotonic() + 15
-        while len(received) < 4 and time.monotonic() < deadline:
+        while len(received) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         broker.close()
-    assert len(received) == 4, "the malformed update was skipped; the stream went on"
+    # the malformed update was skipped and the stream went on; the repeated partial fill was
+    # forwarded once (the consumer would count it once anyway)
+    assert len(received) == 3
     book = AccountBook(Decimal(100_000))
     book.track(received[0].client_order_id, "SPY", Side.BUY, 100)  # type: ignore[attr-defined]
     book.apply_all(received)  # type: ignore[arg-type]

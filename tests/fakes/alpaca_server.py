@@ -41,6 +41,7 @@ class FakeAlpaca:
 
     def __init__(self) -> None:
         self.orders: dict[str, dict[str, Any]] = {}
+        self.activities: list[dict[str, Any]] = []  # FILL account activities, oldest first
         self.positions: list[dict[str, Any]] = []
         self.cash = "100000"
         self.faults: list[Fault] = []
@@ -79,6 +80,76 @@ class FakeAlpaca:
             orders = [o for o in orders if at(o) < datetime.fromisoformat(arg["until"].replace("Z", "+00:00"))]
         orders.sort(key=at, reverse=arg.get("direction", "desc") == "desc")
         return orders[: min(int(arg.get("limit", 50)), 500)]
+
+    def fill(self, client_order_id: str, qty: int, price: str, at: datetime | None = None) -> dict[str, Any]:
+        """Execute ``qty`` of an order: the order's cumulative fill and status move, a FILL account
+        activity is recorded, and the ``trade_updates`` message the stream would send is returned.
+        The stream's ``execution_id`` and the activity's ``id`` differ (Alpaca documents no link
+        between the two; activity ids are ``<time>::<uuid>``)."""
+        when = at or datetime.now(UTC)
+        stamp = when.isoformat().replace("+00:00", "Z")
+        with self.lock:
+            order = self.orders[client_order_id]
+            before = int(order["filled_qty"])
+            cum = before + qty
+            avg_before = float(order["filled_avg_price"] or 0)
+            order["filled_qty"] = str(cum)
+            order["filled_avg_price"] = str(round((avg_before * before + float(price) * qty) / cum, 6))
+            full = cum >= int(float(order["qty"]))
+            order["status"] = "filled" if full else "partially_filled"
+            order["updated_at"] = stamp
+            if full:
+                order["filled_at"] = stamp
+            event = "fill" if full else "partial_fill"
+            self.activities.append(
+                {
+                    "id": f"{when.strftime('%Y%m%d%H%M%S%f')[:-3]}::{uuid.uuid4()}",
+                    "activity_type": "FILL",
+                    "transaction_time": stamp,
+                    "type": event,
+                    "price": price,
+                    "qty": str(qty),
+                    "side": order["side"],
+                    "symbol": order["symbol"],
+                    "leaves_qty": str(int(float(order["qty"])) - cum),
+                    "order_id": order["id"],
+                    "cum_qty": str(cum),
+                    "order_status": order["status"],
+                }
+            )
+            return {
+                "stream": "trade_updates",
+                "data": {
+                    "event": event,
+                    "execution_id": str(uuid.uuid4()),
+                    "order": dict(order),
+                    "timestamp": stamp,
+                    "price": price,
+                    "qty": str(qty),
+                    "position_qty": str(cum),
+                },
+            }
+
+    def list_activities(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """GET /v2/account/activities/FILL as Alpaca documents it: ``after`` / ``until`` on the
+        activity time, ``direction`` desc by default, ``page_size`` at most 100 (the default),
+        ``page_token`` = the id of the last activity of the previous page (asc: the page starts
+        right after it; desc: it ends right before it)."""
+        arg = {k: v[0] for k, v in query.items()}
+
+        def at(a: dict[str, Any]) -> datetime:
+            return datetime.fromisoformat(a["transaction_time"].replace("Z", "+00:00"))
+
+        found = list(self.activities)
+        if arg.get("after"):
+            found = [a for a in found if at(a) > datetime.fromisoformat(arg["after"].replace("Z", "+00:00"))]
+        if arg.get("until"):
+            found = [a for a in found if at(a) < datetime.fromisoformat(arg["until"].replace("Z", "+00:00"))]
+        found.sort(key=lambda a: (at(a), a["id"]), reverse=arg.get("direction", "desc") == "desc")
+        if arg.get("page_token"):
+            ids = [a["id"] for a in found]
+            found = found[ids.index(arg["page_token"]) + 1 :] if arg["page_token"] in ids else []
+        return found[: min(int(arg.get("page_size", 100)), 100)]
 
     def order_json(self, body: dict[str, Any]) -> dict[str, Any]:
         now = _now()
@@ -177,6 +248,12 @@ class FakeAlpaca:
                     result = (200, order) if order else (404, {"code": 40410000, "message": "order not found"})
                 elif method == "GET" and path == "/v2/orders":
                     result = (200, fake.list_orders(parse_qs(query)))
+                elif method == "GET" and path == "/v2/account/activities/FILL":
+                    result = (200, fake.list_activities(parse_qs(query)))
+                elif method == "GET" and path.startswith("/v2/orders/"):
+                    order_id = path.rsplit("/", 1)[1]
+                    by_id = [o for o in fake.orders.values() if o["id"] == order_id]
+                    result = (200, by_id[0]) if by_id else (404, {"code": 40410000, "message": "order not found"})
                 elif method == "DELETE" and path.startswith("/v2/orders/"):
                     order_id = path.rsplit("/", 1)[1]
                     found = [o for o in fake.orders.values() if o["id"] == order_id]

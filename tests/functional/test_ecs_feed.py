@@ -18,7 +18,7 @@ from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.replay.replay_server import ReplayServer
 from quantterminal.core.trading.feed_codec import decode_bar_update, decode_order_update
 from tests.contract.test_alpaca_broker import FIXTURES, fixture_messages
-from tests.fakes.alpaca_server import KEY, SECRET
+from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca
 from tests.fakes.alpaca_stream import FakeTradingStream
 
 
@@ -30,7 +30,7 @@ def records(client: Any, stream: str) -> list[dict[str, Any]]:
     return out
 
 
-def feed_streams(server_url: str, trading_url: str) -> tuple[Any, dict[str, str]]:
+def feed_streams(server_url: str, trading_url: str, rest_url: str) -> tuple[Any, dict[str, str]]:
     """Kinesis "bars" and "orders" (moto) and the feed task's environment around them."""
     kinesis = boto3.client("kinesis")
     kinesis.create_stream(StreamName="bars", ShardCount=1)
@@ -41,7 +41,7 @@ def feed_streams(server_url: str, trading_url: str) -> tuple[Any, dict[str, str]
         "QT_BARS_STREAM": "bars",
         "QT_ORDERS_STREAM": "orders",
         "APCA_STREAM_URL": trading_url,
-        "APCA_API_BASE_URL": "http://127.0.0.1:9",
+        "APCA_API_BASE_URL": rest_url,
     }
     return kinesis, env
 
@@ -60,8 +60,9 @@ def test_the_feed_task_puts_bars_and_order_updates_on_their_streams(
         mock_aws(),
         ReplayServer(bars, key=KEY, secret=SECRET) as server,
         FakeTradingStream([frames["A_new"], frames["A_fill"]]) as trading,
+        FakeAlpaca() as rest,
     ):
-        kinesis, env = feed_streams(server.url, trading.url)
+        kinesis, env = feed_streams(server.url, trading.url, rest.url)
         env |= {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET}
         stop = threading.Event()
         result: list[int] = []
@@ -97,6 +98,7 @@ def test_a_first_deploy_comes_up_and_waits_visibly_until_the_keys_are_put_in(
         mock_aws(),
         ReplayServer(bars, key=KEY, secret=SECRET) as server,
         FakeTradingStream([]) as trading,
+        FakeAlpaca() as rest,
     ):
         secrets = boto3.client("secretsmanager")
         arn = secrets.create_secret(
@@ -105,7 +107,7 @@ def test_a_first_deploy_comes_up_and_waits_visibly_until_the_keys_are_put_in(
                 {"APCA_API_KEY_ID": "REPLACE_ME", "APCA_API_SECRET_KEY": "REPLACE_ME", "unused": "x7"}
             ),
         )["ARN"]
-        kinesis, env = feed_streams(server.url, trading.url)
+        kinesis, env = feed_streams(server.url, trading.url, rest.url)
         env |= {"ALPACA_SECRET_ID": arn, "QT_FEED_KEYS_RETRY_SECONDS": "0.3", "QT_FEED_HEALTH_FILE": str(health)}
         stop = threading.Event()
         result: list[int] = []

@@ -161,6 +161,7 @@ def test_provider_secrets_start_as_json_with_the_fields_read(synthesized: dict[s
     assert json.dumps(["POLYGON_API_KEY"]) in templates
     alarms = synthesized["pipe_t"].find_resources("AWS::CloudWatch::Alarm")
     assert any(a["Properties"].get("MetricName") == "FeedWaitingForKeys" for a in alarms.values())
+    assert any(a["Properties"].get("MetricName") == "OrderStreamDown" for a in alarms.values())
 
 
 def _list(value: Any) -> list[Any]:

@@ -176,7 +176,7 @@ def test_order_records_are_keyed_by_client_order_id() -> None:
 
 def health(**changes: object) -> FeedHealth:
     values: dict[str, object] = dict.fromkeys(FeedHealth.__dataclass_fields__, 0)
-    values.update(lag_p50_ms=12.0, lag_p99_ms=40.0, last_bar=None, reader_alive=True)
+    values.update(lag_p50_ms=12.0, lag_p99_ms=40.0, last_bar=None, reader_alive=True, order_stream=None)
     values.update(changes)
     return FeedHealth(**values)  # type: ignore[arg-type]
 
@@ -202,3 +202,6 @@ def test_the_health_line_says_what_an_operator_needs() -> None:
     assert health(unfilled=1).status == "degraded"
     assert health(reader_alive=False).status == "DEAD"
     assert "dropped 4 stale, 1 future" in health(dropped_stale=4, dropped_future=1).line()
+    orders_down = health(order_stream="down", order_updates=7, order_updates_recovered=2)
+    assert orders_down.status == "ORDERS_DOWN"
+    assert "orders stream down (7 updates, 2 recovered)" in orders_down.line()

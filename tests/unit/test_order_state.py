@@ -3,6 +3,7 @@ cost and cash are the same for every arrival order and any duplication (hypothes
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -188,3 +189,47 @@ def test_one_execution_reported_twice_with_different_terms_is_refused() -> None:
     )
     with pytest.raises(OrderUpdateError, match="reported twice, differently"):
         state.apply(OrderUpdate("C", "partial_fill", T0, 5, Execution("x", 5, D(2), T0)))
+
+
+def _with_cum(update: OrderUpdate) -> OrderUpdate:
+    """The update as Alpaca's stream sends it: the execution carries the order's cumulative quantity."""
+    x = update.execution
+    if x is None:
+        return update
+    return replace(update, execution=replace(x, cum_qty=update.cum_filled_qty))
+
+
+def _rest_twin(update: OrderUpdate) -> OrderUpdate:
+    """The same execution as the REST account activity reports it: another id, the same shares,
+    price and cumulative quantity (what the trade stream's catch-up forwards)."""
+    assert update.execution is not None
+    x = update.execution
+    return replace(update, execution=replace(x, execution_id=f"2025::{x.execution_id}", cum_qty=update.cum_filled_qty))
+
+
+@given(order_streams(), st.data())
+def test_an_execution_from_the_stream_and_from_rest_counts_once_in_any_order(
+    stream: tuple[list[tuple[str, Side, int]], list[OrderUpdate]], data: st.DataObject
+) -> None:
+    """The stream's report of an execution and the REST catch-up's report of it (another id) in
+    any order, any number of times: positions, cash and fills are those of the stream alone."""
+    orders, updates = stream
+    updates = [_with_cum(u) for u in updates]
+    expected = replay(orders, updates)
+    twins = [_rest_twin(u) for u in updates if u.execution is not None]
+    caught_up = data.draw(st.lists(st.sampled_from(twins), max_size=2 * len(twins)) if twins else st.just([]))
+    arrived = data.draw(st.permutations(updates + caught_up), label="arrival order")
+    book = replay(orders, arrived)
+    pos, want = book.portfolio.position("SPY"), expected.portfolio.position("SPY")
+    assert (pos.qty, pos.avg_price, pos.realized_pnl, book.portfolio.cash) == (
+        want.qty,
+        want.avg_price,
+        want.realized_pnl,
+        expected.portfolio.cash,
+    )
+    for coid, order in book.orders.items():
+        assert (order.status, order.filled_qty, order.executed_qty) == (
+            expected.orders[coid].status,
+            expected.orders[coid].filled_qty,
+            expected.orders[coid].executed_qty,
+        )

@@ -121,9 +121,15 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class Execution:
-    """One execution reported by the broker: ``qty`` shares at ``price``."""
+    """One execution reported by the broker: ``qty`` shares at ``price``.
+
+    ``cum_qty`` is the order's cumulative filled quantity once this execution is in, when the
+    broker says so. It identifies the execution across reports that name it differently: Alpaca's
+    stream gives an execution id, its REST account activities another id for the same execution,
+    and both carry the cumulative quantity."""
 
     execution_id: str
     qty: int
     price: Decimal
     timestamp: datetime
+    cum_qty: int | None = None

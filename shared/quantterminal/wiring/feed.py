@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from quantterminal.adapters.market_data.feed_connection import FeedConnection, FeedSettings
 from quantterminal.adapters.market_data.feed_frames import Provider
@@ -22,6 +23,9 @@ from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.feed_events import FeedEvent
 from quantterminal.core.market_data.feed_health import FeedHealth
 from quantterminal.core.market_data.feed_pipeline import FeedPipeline
+
+if TYPE_CHECKING:
+    from quantterminal.adapters.broker.alpaca_trade_stream import TradeStreamStats
 
 log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=2)
@@ -39,8 +43,10 @@ class FeedService:
         alert: Callable[[str], None] = lambda message: None,
         report_every: float = 10.0,
         tick_every: float = 0.2,
+        order_stream: TradeStreamStats | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.order_stream = order_stream  # the account's trade_updates stream, reported beside the feed
         self.connection = FeedConnection(settings, self._on_event, alert=alert, provider=provider)
         self.reporters = list(reporters)
         self.report_every = report_every
@@ -135,7 +141,15 @@ class FeedService:
             dropped_future=p.dropped_future,
             errors=c.errors,
             reader_alive=all(t is None or t.is_alive() for t in (self._reader, self._worker)),
+            **self._order_stream_health(),
         )
+
+    def _order_stream_health(self) -> dict[str, Any]:
+        o = self.order_stream
+        if o is None:
+            return {}
+        state = "up" if o.connected else "refused" if o.refusals and not o.connects else "down"
+        return {"order_stream": state, "order_updates": o.updates, "order_updates_recovered": o.recovered}
 
     def _stale(self) -> bool:
         now = self.pipeline.clock()

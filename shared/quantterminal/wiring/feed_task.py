@@ -40,8 +40,9 @@ def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Ev
     key, secret = keys
     bars = bar_records(KinesisSink(environ[c.ENV_BARS_STREAM]))
     orders = order_records(KinesisSink(environ[c.ENV_ORDERS_STREAM]))
+    alert = lambda message: logger.error(message, extra={"alert": True})  # noqa: E731 - one line, used twice
     broker = AlpacaBroker.from_env(environ)
-    broker.on_update(orders)  # trade updates are forwarded like market data
+    broker.on_update(orders, alert=alert)  # trade updates are forwarded like market data
     history_keys = (key, secret) if provider.name == "alpaca" else feed_keys("alpaca", environ)  # waited for too
     history = AlpacaHistoricalBars(*history_keys, url_override=environ.get("APCA_DATA_URL") or None)
     pipeline = FeedPipeline(history, [bars])
@@ -58,7 +59,8 @@ def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Ev
         provider,
         pipeline,
         reporters=[EmfHealthReporter(), LogHealthReporter(logger), health_file],
-        alert=lambda message: logger.error(message, extra={"alert": True}),
+        alert=alert,
+        order_stream=None if broker.stream is None else broker.stream.stats,
     )
     logger.info("feed starting", extra={"provider": provider.name, "symbols": symbols, "url": settings.url})
     service.run(stop)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from alpaca.common.enums import Sort
@@ -40,9 +40,10 @@ from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
 
 from quantterminal.adapters.aws.secrets import secret_json
+from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, shares, to_broker_order, to_order_update
 from quantterminal.adapters.http_timeouts import TimeoutAdapter
 from quantterminal.adapters.retry import backoff_delay
-from quantterminal.core.models import Execution, Side
+from quantterminal.core.models import Side
 from quantterminal.core.trading.broker import (
     BrokerAccount,
     BrokerOrder,
@@ -53,84 +54,17 @@ from quantterminal.core.trading.broker import (
 from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest, OrderType
 
+if TYPE_CHECKING:
+    from quantterminal.adapters.broker.alpaca_trade_stream import AlpacaTradeStream
+
+__all__ = ["AlpacaBroker", "FractionalQuantity", "to_order_update"]  # the parsers are re-exported for callers
 log = logging.getLogger(__name__)
 _UNAVAILABLE = (requests.ConnectionError, requests.Timeout)
 READ_ATTEMPTS = 3
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0  # seconds
 MAX_RATE_LIMIT_WAIT = 30.0  # never hold a decision longer than this for a rate limit
 OPEN_ORDERS_PAGE = 500  # Alpaca's maximum per request
-
-
-class FractionalQuantity(ValueError):  # noqa: N818 - the broker's data, refused
-    """The broker reports a fractional share quantity; QuantTerminal trades whole shares."""
-
-
-def _shares(value: Any, what: str) -> int:
-    """A whole number of shares, or ``FractionalQuantity`` -- never a silent truncation."""
-    amount = _dec(value) or Decimal(0)
-    if amount != amount.to_integral_value():
-        raise FractionalQuantity(f"{what}: {amount} shares is fractional; QuantTerminal trades whole shares only")
-    return int(amount)
-
-
-def _dec(value: Any) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value))
-
-
-def _ts(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def _value(field: Any) -> str:
-    return str(getattr(field, "value", field))
-
-
-def to_broker_order(order: Any) -> BrokerOrder:
-    """An alpaca-py ``Order`` (or the REST/stream order dict) as a ``BrokerOrder``."""
-    get = order.get if isinstance(order, Mapping) else lambda key, default=None: getattr(order, key, default)
-    what = f"order {get('client_order_id')}"
-    return BrokerOrder(
-        client_order_id=str(get("client_order_id")),
-        broker_order_id=str(get("id")),
-        symbol=str(get("symbol")),
-        side=Side(_value(get("side"))),
-        qty=_shares(get("qty"), what),
-        order_type=_value(get("order_type") or get("type")),
-        status=_value(get("status")),
-        filled_qty=_shares(get("filled_qty"), what),
-        filled_avg_price=_dec(get("filled_avg_price")),
-        limit_price=_dec(get("limit_price")),
-        submitted_at=_ts(get("submitted_at")),
-    )
-
-
-def to_order_update(data: Mapping[str, Any]) -> OrderUpdate:
-    """A ``trade_updates`` message's ``data`` as an ``OrderUpdate`` (``price``/``qty`` describe the
-    execution; ``order.filled_qty`` is cumulative)."""
-    order = data["order"]
-    event = str(data["event"])
-    timestamp = _ts(data.get("timestamp")) or _ts(order.get("updated_at"))
-    if timestamp is None:
-        raise ValueError(f"trade update {event} for {order.get('client_order_id')} has no timestamp")
-    execution = None
-    if event in ("fill", "partial_fill"):
-        qty, price = _dec(data.get("qty")), _dec(data.get("price"))
-        if qty is None or price is None or not data.get("execution_id"):
-            raise ValueError(f"{event} for {order.get('client_order_id')} lacks execution id, qty or price")
-        what = f"{event} of {order.get('client_order_id')}"
-        execution = Execution(str(data["execution_id"]), _shares(qty, what), price, timestamp)
-    return OrderUpdate(
-        client_order_id=str(order["client_order_id"]),
-        event=event,
-        timestamp=timestamp,
-        cum_filled_qty=_shares(order.get("filled_qty"), f"order {order.get('client_order_id')}"),
-        execution=execution,
-        broker_order_id=str(order.get("id")) if order.get("id") else None,
-    )
+PAPER_STREAM, LIVE_STREAM = "wss://paper-api.alpaca.markets/stream", "wss://api.alpaca.markets/stream"
 
 
 class AlpacaBroker:
@@ -166,7 +100,8 @@ class AlpacaBroker:
         self.client._session.mount("http://", adapter)
         self.client._session.mount("https://", adapter)
         self._stream_url = stream_url
-        self._stream: Any = None
+        self.stream: AlpacaTradeStream | None = None  # the trade_updates stream, once ``on_update`` started it
+        self._stream_stop = threading.Event()
         self._stream_thread: threading.Thread | None = None
 
     @classmethod
@@ -192,7 +127,7 @@ class AlpacaBroker:
     def __repr__(self) -> str:  # never show the keys
         return f"AlpacaBroker(paper={self.paper}, url={self._url_override or 'default'})"
 
-    def _call(self, what: str, call: Callable[[], Any], attempts: int = READ_ATTEMPTS) -> Any:
+    def call(self, what: str, call: Callable[[], Any], attempts: int = READ_ATTEMPTS) -> Any:
         """``call`` paced by the last rate limit or failure; a read is retried (``attempts``), a
         submit or replace is tried once (``attempts=1``: the caller looks the order up first)."""
         for attempt in range(attempts):
@@ -250,7 +185,7 @@ class AlpacaBroker:
         else:
             request = MarketOrderRequest(**common)
         try:
-            return to_broker_order(self._call("submit", lambda: self.client.submit_order(request), attempts=1))
+            return to_broker_order(self.call("submit", lambda: self.client.submit_order(request), attempts=1))
         except BrokerRejected as exc:
             if "client_order_id must be unique" in str(exc):
                 existing = self.get_order(order.client_order_id)
@@ -262,7 +197,7 @@ class AlpacaBroker:
         existing = self.get_order(client_order_id)
         if existing is None:
             raise BrokerRejected(f"no order {client_order_id} to cancel")
-        self._call("cancel", lambda: self.client.cancel_order_by_id(existing.broker_order_id))
+        self.call("cancel", lambda: self.client.cancel_order_by_id(existing.broker_order_id))
 
     def replace(
         self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
@@ -277,7 +212,7 @@ class AlpacaBroker:
         )
         try:
             return to_broker_order(
-                self._call(
+                self.call(
                     "replace", lambda: self.client.replace_order_by_id(existing.broker_order_id, change), attempts=1
                 )
             )
@@ -290,64 +225,72 @@ class AlpacaBroker:
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
         try:
-            return to_broker_order(self._call("get order", lambda: self.client.get_order_by_client_id(client_order_id)))
+            return to_broker_order(self.call("get order", lambda: self.client.get_order_by_client_id(client_order_id)))
         except BrokerRejected as exc:
             if "HTTP 404" in str(exc):
                 return None
             raise
 
     def open_orders(self) -> list[BrokerOrder]:
-        """Every open order, oldest first, page by page: Alpaca returns at most ``limit`` (500;
-        50 by default) per request, so reading one page would miss the rest."""
+        return self.orders(QueryOrderStatus.OPEN)
+
+    def orders(self, status: QueryOrderStatus, after: datetime | None = None) -> list[BrokerOrder]:
+        """Every order in ``status`` submitted after ``after``, oldest first, page by page: Alpaca
+        returns at most ``limit`` (500; 50 by default) per request, so reading one page would miss
+        the rest."""
         found: dict[str, BrokerOrder] = {}
-        after: datetime | None = None
         while True:
-            request = GetOrdersRequest(
-                status=QueryOrderStatus.OPEN, limit=OPEN_ORDERS_PAGE, direction=Sort.ASC, after=after
-            )
-            page = [to_broker_order(o) for o in self._call("open orders", partial(self.client.get_orders, request))]
+            request = GetOrdersRequest(status=status, limit=OPEN_ORDERS_PAGE, direction=Sort.ASC, after=after)
+            raw = self.call(f"{status.value} orders", partial(self.client.get_orders, request))
+            page = [to_broker_order(o) for o in raw]
             new = [o for o in page if o.broker_order_id not in found]
             found.update((o.broker_order_id, o) for o in new)
             if len(page) < OPEN_ORDERS_PAGE:
                 return list(found.values())
             last = max((o.submitted_at for o in page if o.submitted_at is not None), default=None)
             if last is None or not new:
-                raise BrokerUnavailable("open orders: cannot page further (orders without a distinct submit time)")
+                raise BrokerUnavailable("orders: cannot page further (orders without a distinct submit time)")
             # ``after`` is exclusive: step back a microsecond so orders sharing the last time are not skipped
             after = last - timedelta(microseconds=1)
 
+    def order_by_id(self, broker_order_id: str) -> BrokerOrder:
+        return to_broker_order(self.call("get order", lambda: self.client.get_order_by_id(broker_order_id)))
+
     def positions(self) -> list[BrokerPosition]:
         return [
-            BrokerPosition(str(p.symbol), _shares(p.qty, f"position {p.symbol}"), Decimal(str(p.avg_entry_price)))
-            for p in self._call("positions", self.client.get_all_positions)
+            BrokerPosition(str(p.symbol), shares(p.qty, f"position {p.symbol}"), Decimal(str(p.avg_entry_price)))
+            for p in self.call("positions", self.client.get_all_positions)
         ]
 
     def account(self) -> BrokerAccount:
-        a = self._call("account", self.client.get_account)
+        a = self.call("account", self.client.get_account)
         return BrokerAccount(Decimal(str(a.cash)), Decimal(str(a.equity)), Decimal(str(a.buying_power)))
 
-    def on_update(self, handler: Callable[[OrderUpdate], None]) -> None:
-        """Stream trade_updates to ``handler`` from a background thread (alpaca-py reconnects)."""
-        from alpaca.trading.stream import TradingStream  # noqa: PLC0415 - only live runs need it
+    def on_update(
+        self, handler: Callable[[OrderUpdate], None], alert: Callable[[str], None] | None = None, **options: Any
+    ) -> None:
+        """Stream trade_updates to ``handler`` from a background thread, with keepalive, backoff
+        and a REST catch-up after every reconnect (``AlpacaTradeStream``; ``options`` tune its
+        ``TradeStreamSettings``)."""
+        from quantterminal.adapters.broker.alpaca_trade_stream import (  # noqa: PLC0415 - live runs only
+            AlpacaTradeStream,
+            TradeStreamSettings,
+        )
 
-        # alpaca-py annotates url_override as str though its default is None (= the real endpoint).
-        stream = TradingStream(*self._keys, paper=self.paper, raw_data=True, url_override=self._stream_url)  # type: ignore[arg-type]
-
-        async def forward(message: Any) -> None:
-            try:  # with raw_data, alpaca-py hands over the whole frame: {"stream": ..., "data": {...}}
-                handler(to_order_update(message["data"]))
-            except (KeyError, ValueError) as exc:  # a malformed update must not stop the stream
-                log.error("skipped malformed trade update: %s", exc)
-
-        stream.subscribe_trade_updates(forward)
-        self._stream = stream
-        self._stream_thread = threading.Thread(target=stream.run, name="alpaca-trade-updates", daemon=True)
+        url = self._stream_url or (PAPER_STREAM if self.paper else LIVE_STREAM)
+        settings = TradeStreamSettings(url, *self._keys, **options)
+        self.stream = AlpacaTradeStream(settings, handler, self, alert=alert or log.error)
+        self._stream_stop.clear()
+        self._stream_thread = threading.Thread(
+            target=self.stream.run, args=(self._stream_stop,), name="alpaca-trade-updates", daemon=True
+        )
         self._stream_thread.start()
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the trade_updates stream (if started)."""
-        if self._stream is not None:
-            self._stream.stop()
+        self._stream_stop.set()
+        if self.stream is not None:
+            self.stream.interrupt()
         if self._stream_thread is not None:
             self._stream_thread.join(timeout)
             self._stream_thread = None

@@ -30,6 +30,7 @@ import websocket
 from quantterminal.adapters.market_data import alpaca_data, polygon_data
 from quantterminal.adapters.market_data.feed_frames import Provider, Subscription
 from quantterminal.adapters.retry import backoff_delay
+from quantterminal.adapters.websocket_keepalive import LinkDead, frames
 from quantterminal.core.market_data.feed_events import Control, FeedEvent, ParsedFrame
 
 log = logging.getLogger(__name__)
@@ -171,42 +172,30 @@ class FeedConnection:
 
     def _read(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
         s = self.settings
-        pinged = False  # a ping of ours is unanswered: the next timeout means the link is dead
-        while not stop.is_set():
+        try:
+            for frame in frames(ws, s.silence_timeout, s.pong_timeout, stop, self._on_silence):
+                self._take(frame)
+        except LinkDead as exc:
+            self.stats.dead += 1
+            log.warning("%s: the link is dead; reconnecting", exc)
+
+    def _on_silence(self) -> None:
+        self.stats.silences += 1
+
+    def _take(self, frame: str | bytes) -> None:
+        self.stats.frames += 1
+        parsed = self.parse(frame)
+        for bad in parsed.malformed:
+            self.stats.malformed += 1
+            if bad.reason not in self.stats.malformed_kinds:  # once per kind, with a sample
+                self.stats.malformed_kinds.add(bad.reason)
+                log.error("skipping malformed market data (%s): %s", bad.reason, bad.sample)
+        for event in parsed.events:
+            if isinstance(event, Control) and event.kind in _REFUSALS:
+                raise FeedRefused(f"{event.kind} ({event.code}: {event.message})")
+            self.stats.events += 1
             try:
-                opcode, received = ws.recv_data_frame(control_frame=True)
-            except websocket.WebSocketTimeoutException:
-                if pinged:
-                    self.stats.dead += 1
-                    log.warning("no pong within %.1f s of a ping: the link is dead; reconnecting", s.pong_timeout)
-                    return
-                self.stats.silences += 1
-                ws.ping(b"qt")
-                ws.settimeout(s.pong_timeout)
-                pinged = True
-                continue
-            if pinged:  # anything at all answers the ping
-                pinged = False
-                ws.settimeout(s.silence_timeout)
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                raise websocket.WebSocketConnectionClosedException("connection closed by the server")
-            if opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
-                continue
-            data: bytes = received.data
-            frame: str | bytes = data.decode("utf-8") if opcode == websocket.ABNF.OPCODE_TEXT else data
-            self.stats.frames += 1
-            parsed = self.parse(frame)
-            for bad in parsed.malformed:
-                self.stats.malformed += 1
-                if bad.reason not in self.stats.malformed_kinds:  # once per kind, with a sample
-                    self.stats.malformed_kinds.add(bad.reason)
-                    log.error("skipping malformed market data (%s): %s", bad.reason, bad.sample)
-            for event in parsed.events:
-                if isinstance(event, Control) and event.kind in _REFUSALS:
-                    raise FeedRefused(f"{event.kind} ({event.code}: {event.message})")
-                self.stats.events += 1
-                try:
-                    self.on_event(event)
-                except Exception:  # one event the consumer cannot take must not stop the others
-                    self.stats.errors += 1
-                    log.exception("feed event could not be processed: %s", type(event).__name__)
+                self.on_event(event)
+            except Exception:  # one event the consumer cannot take must not stop the others
+                self.stats.errors += 1
+                log.exception("feed event could not be processed: %s", type(event).__name__)

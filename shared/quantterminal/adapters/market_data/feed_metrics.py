@@ -27,6 +27,8 @@ _COUNTERS = {  # health field -> metric published as the increase since the last
     "dropped_stale": c.METRIC_FEED_DROPPED_STALE,
     "dropped_future": c.METRIC_FEED_DROPPED_FUTURE,
     "errors": c.METRIC_FEED_ERRORS,
+    "order_updates": c.METRIC_ORDER_UPDATES,
+    "order_updates_recovered": c.METRIC_ORDER_UPDATES_RECOVERED,
 }
 
 
@@ -47,6 +49,9 @@ class EmfHealthReporter:
         self.metrics.add_metric(
             name=c.METRIC_FEED_READER_DEAD, unit=MetricUnit.Count, value=int(not health.reader_alive)
         )
+        if health.order_stream is not None:
+            down = int(health.order_stream != "up")
+            self.metrics.add_metric(name=c.METRIC_ORDER_STREAM_DOWN, unit=MetricUnit.Count, value=down)
         if health.lag_p50_ms is not None and health.lag_p99_ms is not None:
             self.metrics.add_metric(name=c.METRIC_FEED_LAG_P50, unit=MetricUnit.Milliseconds, value=health.lag_p50_ms)
             self.metrics.add_metric(name=c.METRIC_FEED_LAG_P99, unit=MetricUnit.Milliseconds, value=health.lag_p99_ms)

@@ -191,7 +191,9 @@ class OpenOrder:
         return encode(
             self.KIND,
             {
-                "executions": [[e.execution_id, e.qty, str(e.price), e.timestamp.isoformat()] for e in self.executions],
+                "executions": [
+                    [e.execution_id, e.qty, str(e.price), e.timestamp.isoformat(), e.cum_qty] for e in self.executions
+                ],
                 "client_order_id": self.client_order_id,
                 "account": self.account,
                 "strategy": self.strategy,
@@ -227,8 +229,8 @@ class OpenOrder:
                 created_at=read_ts(doc, "created_at", cls.KIND),
                 updated_at=read_ts(doc, "updated_at", cls.KIND),
                 executions=tuple(
-                    Execution(str(i), int(q), Decimal(p), datetime.fromisoformat(t))
-                    for i, q, p, t in doc.get("executions", ())
+                    Execution(str(i), int(q), Decimal(p), datetime.fromisoformat(t), *_cum(rest))
+                    for i, q, p, t, *rest in doc.get("executions", ())
                 ),
                 version=version,
             )
@@ -360,3 +362,9 @@ __all__ = [
     "encode",
     "encode_snapshot",
 ]
+
+
+def _cum(rest: list[object]) -> tuple[int | None]:
+    """The optional cumulative quantity stored after an execution (absent in older records)."""
+    value = rest[0] if rest else None
+    return (None if value is None else int(str(value)),)

@@ -31,6 +31,9 @@ class FeedHealth:
     dropped_future: int = 0  # bars and trades dated beyond the clock (plus tolerance)
     errors: int = 0
     reader_alive: bool = True
+    order_stream: str | None = None  # the account's trade_updates stream: up, down, refused (None: not run here)
+    order_updates: int = 0  # delivered by that stream
+    order_updates_recovered: int = 0  # found only by its REST catch-up (missed while down or mute)
 
     @property
     def status(self) -> str:
@@ -40,6 +43,8 @@ class FeedHealth:
             return "REFUSED"
         if self.stale:
             return "STALE"
+        if self.order_stream not in (None, "up"):
+            return "ORDERS_" + self.order_stream.upper()
         return "ok" if self.unfilled == 0 else "degraded"
 
     def line(self) -> str:
@@ -51,6 +56,12 @@ class FeedHealth:
             f"| gaps {self.gaps} (backfilled {self.backfilled}, unfilled {self.unfilled}) "
             f"| revisions {self.revisions} | malformed {self.malformed} "
             f"| dropped {self.dropped_stale} stale, {self.dropped_future} future"
+            + (
+                ""
+                if self.order_stream is None
+                else f" | orders stream {self.order_stream} ({self.order_updates} updates, "
+                f"{self.order_updates_recovered} recovered)"
+            )
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -44,6 +44,7 @@ class BrokerOrder:
     filled_avg_price: Decimal | None = None
     limit_price: Decimal | None = None
     submitted_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

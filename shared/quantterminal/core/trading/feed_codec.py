@@ -79,7 +79,7 @@ def encode_order_update(update: OrderUpdate) -> bytes:
             "bid": update.broker_order_id,
             "x": None
             if e is None
-            else {"id": e.execution_id, "q": e.qty, "p": str(e.price), "t": e.timestamp.isoformat()},
+            else {"id": e.execution_id, "q": e.qty, "p": str(e.price), "t": e.timestamp.isoformat(), "c": e.cum_qty},
         },
         separators=(",", ":"),
     ).encode()
@@ -92,7 +92,12 @@ def decode_order_update(data: bytes | str) -> OrderUpdate:
         if doc.get("v") != ORDER_RECORD_VERSION:
             raise RecordError(f"order record version {doc.get('v')!r}; this build reads {ORDER_RECORD_VERSION}")
         x = doc["x"]
-        execution = None if x is None else Execution(str(x["id"]), int(x["q"]), Decimal(x["p"]), _utc(x["t"]))
+        execution = None
+        if x is not None:
+            cum = x.get("c")
+            execution = Execution(
+                str(x["id"]), int(x["q"]), Decimal(x["p"]), _utc(x["t"]), None if cum is None else int(cum)
+            )
         return OrderUpdate(str(doc["id"]), str(doc["ev"]), _utc(doc["t"]), int(doc["cum"]), execution, doc["bid"])
     except RecordError:
         raise

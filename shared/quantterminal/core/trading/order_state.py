@@ -166,8 +166,10 @@ class OrderState:
         if update.execution is not None:
             known = {e.execution_id: e for e in executions}
             previous = known.get(update.execution.execution_id)
-            if previous is not None and previous != update.execution:
+            if previous is not None and not _same_execution(previous, update.execution):
                 raise OrderUpdateError(f"execution {update.execution.execution_id} reported twice, differently")
+            if previous is None and any(_same_fill(e, update.execution) for e in executions):
+                previous = update.execution  # the same execution under another source's id: known already
             if previous is None:
                 executions = tuple(sorted((*executions, update.execution), key=_execution_key))
                 if sum(e.qty for e in executions) > self.qty:
@@ -186,6 +188,21 @@ class OrderState:
             last_cancel_reject=cancel_reject,
             broker_order_id=self.broker_order_id or update.broker_order_id,
         )
+
+
+def _same_execution(a: Execution, b: Execution) -> bool:
+    """One execution id reported twice: the same shares, price and time (a source may omit the
+    cumulative quantity)."""
+    return (a.qty, a.price, a.timestamp) == (b.qty, b.price, b.timestamp) and (
+        a.cum_qty is None or b.cum_qty is None or a.cum_qty == b.cum_qty
+    )
+
+
+def _same_fill(a: Execution, b: Execution) -> bool:
+    """Two reports of one execution under different ids (the stream's and the REST activity's):
+    the order's cumulative quantity after it, its shares and its price agree. The first report
+    received is kept, so the execution is counted once whichever source comes first."""
+    return a.cum_qty is not None and a.cum_qty == b.cum_qty and a.qty == b.qty and a.price == b.price
 
 
 def _later(current: datetime | None, candidate: datetime) -> datetime:
