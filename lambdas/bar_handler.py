@@ -1,6 +1,7 @@
 """Bar handler: Kinesis "bars" -> every strategy -> risk -> order placement -> state saved, then
 the symbol's limit orders older than the cancel age are canceled (the kernel's ``step``, as in
-the backtest and the local paper run).
+the backtest and the local paper run). A trading status record (an exchange halt or resumption)
+between the bars marks the symbol halted or trading in the risk state.
 
 Records are processed in order. A record that fails (a poison record, the broker down) is reported
 as a batch item failure, and so is every later record of *its* symbol in the batch, so each
@@ -22,8 +23,9 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
+from quantterminal.core.market_data.feed_events import TradingStatus
 from quantterminal.core.reporting.queries import HEALTH, PIPELINE, heartbeat
-from quantterminal.core.trading.feed_codec import decode_bar_update
+from quantterminal.core.trading.feed_codec import decode_feed_record
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
@@ -39,7 +41,11 @@ def handle_record(record: KinesisStreamRecord, blocked: set[str], done: list[tup
     if symbol in blocked:
         raise SymbolBlocked(symbol)
     try:
-        update = decode_bar_update(record.kinesis.data_as_bytes())
+        update = decode_feed_record(record.kinesis.data_as_bytes())
+        if isinstance(update, TradingStatus):  # an exchange halt or resumption of this symbol
+            runtime().desk.on_trading_status(update)
+            logger.warning("trading status", extra={"symbol": update.symbol, "halted": update.halted})
+            return
         started = time.perf_counter()
         outcome = runtime().desk.step(update, datetime.now(UTC))
     except Exception:

@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
 
 from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
 from lambdas.wiring import runtime
-from quantterminal.core.trading.feed_codec import RecordError, decode_bar_update
+from quantterminal.core.market_data.feed_events import BarUpdate
+from quantterminal.core.trading.feed_codec import RecordError, decode_feed_record
 
 
 @logger.inject_lambda_context(correlation_id_path=KINESIS_BATCH)
@@ -21,7 +22,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures = []
     for record in KinesisStreamEvent(event).records:
         try:
-            bars.append(decode_bar_update(record.kinesis.data_as_bytes()).bar)
+            item = decode_feed_record(record.kinesis.data_as_bytes())
+            if isinstance(item, BarUpdate):  # trading statuses travel beside the bars; not stored here
+                bars.append(item.bar)
         except RecordError as exc:  # a poison record fails alone; the rest is written
             logger.error("unreadable bar record", extra={"sequence": record.kinesis.sequence_number, "error": str(exc)})
             failures.append({"itemIdentifier": record.kinesis.sequence_number})

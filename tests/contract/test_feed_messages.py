@@ -10,8 +10,21 @@ from typing import Any
 import pytest
 
 from quantterminal.adapters.market_data import alpaca_data, polygon_data
-from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, Control, TradeCancel, TradeCorrection
-from quantterminal.core.models import Quote, Trade
+from quantterminal.core.market_data.feed_events import (
+    BarSource,
+    BarUpdate,
+    Control,
+    TradeCancel,
+    TradeCorrection,
+    TradingStatus,
+)
+from quantterminal.core.models import Bar, Quote, Trade
+from quantterminal.core.trading.feed_codec import (
+    RecordError,
+    decode_feed_record,
+    encode_feed_record,
+    encode_trading_status,
+)
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.exists(), reason="shared/fixtures not beside the checkout")
@@ -32,7 +45,7 @@ ALPACA_EXPECTED = {
     "daily_bar": BarUpdate,
     "trade_correction": TradeCorrection,
     "trade_cancel": TradeCancel,
-    "trading_status_halt": Control,
+    "trading_status_halt": TradingStatus,
     "authenticated": Control,
     "welcome": Control,
     "subscription_ack": Control,
@@ -78,6 +91,51 @@ def test_alpaca_values_are_read_as_documented() -> None:
     (revision,) = alpaca_data.parse_frame(json.dumps(messages["updated_bar"]["frame"])).events
     assert isinstance(revision, BarUpdate)
     assert revision.source is BarSource.REVISION
+
+
+@needs_fixtures
+def test_trading_halts_and_resumptions_are_read_as_alpaca_and_polygon_document_them() -> None:
+    """Alpaca "s" messages: UTP "H" halts, "T" resumes (CTA "2"/"3", volatility pause "P"); other
+    statuses (imbalances, quote resumption "Q") are informational. Polygon/Massive LULD events:
+    indicator 17 halts and 18 resumes; band updates alone are skipped."""
+    messages = frames("alpaca_market_data_ws.json")
+    (halt,) = alpaca_data.parse_frame(json.dumps(messages["trading_status_halt"]["frame"])).events
+    assert halt == TradingStatus(
+        "AAPL",
+        True,
+        datetime(2021, 2, 22, 19, 15, tzinfo=UTC),
+        "H",
+        "Trading Halt (T12: Trading Halted; For information requested by NASDAQ)",
+    )
+    resume = dict(messages["trading_status_resume"]["frame"][0], t="2021-02-22T19:45:00Z")
+    (resumed,) = alpaca_data.parse_frame(json.dumps([resume])).events
+    assert isinstance(resumed, TradingStatus)
+    assert (resumed.symbol, resumed.halted, resumed.code) == ("STRR", False, "T")
+    for code, halted in (("2", True), ("P", True), ("3", False)):
+        (event,) = alpaca_data.parse_frame(json.dumps([dict(resume, sc=code)])).events
+        assert isinstance(event, TradingStatus)
+        assert event.halted is halted
+    for code in ("Q", "7", "E"):
+        (event,) = alpaca_data.parse_frame(json.dumps([dict(resume, sc=code)])).events
+        assert isinstance(event, Control), code
+    assert alpaca_data.parse_frame(json.dumps(messages["luld"]["frame"])).events == ()
+    luld = frames("polygon_stocks_ws.json")["luld"]["frame"][0]
+    assert polygon_data.parse_frame(json.dumps([luld])).events == ()  # a band update, no halt
+    (paused,) = polygon_data.parse_frame(json.dumps([dict(luld, i=[17])])).events
+    (again,) = polygon_data.parse_frame(json.dumps([dict(luld, i=[18])])).events
+    assert isinstance(paused, TradingStatus)
+    assert isinstance(again, TradingStatus)
+    assert (paused.symbol, paused.halted, again.halted) == ("MSFT", True, False)
+    assert paused.timestamp == datetime(2020, 9, 28, 18, 12, 32, 683746, tzinfo=UTC)  # 16 digits: µs
+
+
+def test_a_trading_status_record_round_trips_beside_the_bars() -> None:
+    status = TradingStatus("SPY", True, datetime(2026, 3, 2, 15, 4, tzinfo=UTC), "H", "Trading Halt")
+    assert decode_feed_record(encode_trading_status(status)) == status
+    bar = BarUpdate(Bar("SPY", datetime(2026, 3, 2, 15, 4, tzinfo=UTC), 1.0, 1.0, 1.0, 1.0, 10), BarSource.PROVIDER)
+    assert decode_feed_record(encode_feed_record(bar)) == bar
+    with pytest.raises(RecordError):
+        decode_feed_record(b'{"v":1,"kind":"status","S":"SPY","t":"2026-03-02T15:04:00+00:00","halted":"yes"}')
 
 
 @needs_fixtures

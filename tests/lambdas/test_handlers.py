@@ -14,10 +14,10 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from lambdas import bar_handler, order_events, recorder
-from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
 from quantterminal.core.models import Bar
 from quantterminal.core.trading.engine import TradingEngine
-from quantterminal.core.trading.feed_codec import encode_bar_update, encode_order_update
+from quantterminal.core.trading.feed_codec import encode_bar_update, encode_order_update, encode_trading_status
 from tests.lambdas.harness import Clock, Context, Live, bar_event, forward_updates, kinesis_event, run_bars
 
 
@@ -133,3 +133,27 @@ def test_a_crash_between_submit_and_record_places_nothing_twice_and_loses_no_fil
     truth = {p.symbol: p.qty for p in live.broker.positions()}.get("SPY", 0)
     assert live.runtime.store.get_position("paper", "momentum", "SPY").qty == truth
     assert len(live.runtime.ledger.fills_for("momentum", "SPY")) == len(live.broker.fills)
+
+
+def test_an_exchange_halt_stops_orders_for_its_symbol_until_it_resumes(live: Live, spy_2011_rth: list[Bar]) -> None:
+    """Alpaca's trading status messages ("s": sc "H" halt, "T" resumption), put on the bars stream
+    by the feed beside the symbol's bars: while SPY is halted no order goes out; afterwards they do."""
+    day = spy_2011_rth[:389]
+
+    def status(halted: bool, at: Bar) -> dict:
+        item = TradingStatus("SPY", halted, at.timestamp, "H" if halted else "T", "Trading Halt" if halted else "")
+        return kinesis_event([("SPY", encode_trading_status(item))], start=50_000 + int(halted))
+
+    Clock.now = day[0].timestamp
+    assert bar_handler.handler(status(True, day[0]), Context()) == {"batchItemFailures": []}
+    assert dict(live.runtime.store.get_risk_state("paper").halted_symbols) == {"SPY": "Trading Halt"}
+    run_bars(live, day[:250])
+    assert live.broker.all_orders() == [], "nothing is sent for a halted symbol"
+    events = live.runtime.ledger.risk_events_on(day[0].timestamp.date())
+    assert any(e.kind == "symbol_halt" for e in events)
+    refused = [e for e in events if e.kind == "rejection" and e.details.get("rule") == "symbol_halted"]
+    assert refused, "the strategy wanted to trade and was refused by the symbol_halted rule"
+    assert bar_handler.handler(status(False, day[250]), Context()) == {"batchItemFailures": []}
+    assert live.runtime.store.get_risk_state("paper").halted_symbols == ()
+    run_bars(live, day[250:])
+    assert live.broker.all_orders(), "orders go out again once trading resumed"

@@ -114,3 +114,39 @@ def test_every_minute_comes_out_once_in_order_whatever_was_lost_or_repeated(
     for s in symbols:
         assert [u.bar for u in out if u.bar.symbol == s] == [b for b in day if b.symbol == s]
     assert stream.stats.revisions == 0
+
+
+def test_a_quiet_minute_on_iex_is_not_a_gap_to_fetch_but_a_long_one_is() -> None:
+    """Alpaca's IEX feed has no bar for a minute without an IEX trade (the real SPY/QQQ IEX files
+    have runs of 1-3 such minutes); fetching history for them only finds nothing."""
+    history = History([bar(i) for i in range(20)])
+    out: list[BarUpdate] = []
+    stream = BarStream(history, out.append, quiet=timedelta(minutes=5))
+    for i in (0, 1, 3, 4, 7, 15):  # quiet runs of 1 and 2 minutes, then 7 missing minutes
+        stream.on_bar(BarUpdate(bar(i), BarSource.PROVIDER))
+    assert history.calls == [("SPY", OPEN + timedelta(minutes=8), OPEN + timedelta(minutes=15))]
+    assert (stream.stats.quiet, stream.stats.gaps, stream.stats.backfilled) == (2, 1, 7)
+
+
+def test_a_silent_symbol_is_backfilled_on_the_clock_once_per_silence() -> None:
+    history = History([bar(i) for i in range(30)])
+    out: list[BarUpdate] = []
+    stream = BarStream(history, out.append, quiet=timedelta(minutes=1))
+    stream.on_bar(BarUpdate(bar(0), BarSource.PROVIDER))
+    # the minute just ended may still get its bar: only minutes before it count as silent
+    stream.probe(OPEN + timedelta(minutes=5, seconds=5))  # 3 silent minutes: within quiet + 2 intervals
+    assert history.calls == []
+    stream.probe(OPEN + timedelta(minutes=6, seconds=5))  # 4: a silence, looked up now
+    assert [u.bar.timestamp for u in out[1:]] == [OPEN + timedelta(minutes=i) for i in range(1, 5)]
+    assert all(u.source is BarSource.BACKFILL for u in out[1:])
+    empty = History([])
+    stream.history = empty
+    stream.probe(OPEN + timedelta(minutes=10, seconds=5))
+    stream.probe(OPEN + timedelta(minutes=10, seconds=30))
+    assert len(empty.calls) == 1, "a span found empty is not asked for again"
+    stream.on_bar(BarUpdate(bar(10), BarSource.PROVIDER))
+    assert len(empty.calls) == 1, "nor when the next bar comes"
+    closed = BarStream(History([]), out.append)
+    closed.on_bar(BarUpdate(bar(389), BarSource.PROVIDER))  # 15:59, the last minute
+    closed.probe(OPEN + timedelta(hours=8))  # the evening: the market is closed, nothing is missing
+    assert closed.stats.probes == 0

@@ -65,10 +65,11 @@ def test_trades_become_a_bar_on_the_clock_and_the_providers_bar_revises_it() -> 
     (built,) = out
     assert built.source is BarSource.BUILT
     b = built.bar
-    assert (b.open, b.high, b.low, b.close, b.volume, b.trade_count) == (100.0, 101.0, 100.0, 100.5, 300, 3)
+    # the canceled print (trade 30 at 101.0) is taken out and the minute aggregated again
+    assert (b.open, b.high, b.low, b.close, b.volume, b.trade_count) == (100.0, 100.5, 100.0, 100.5, 200, 2)
     # the provider's bar for the same minute agrees: suppressed; then it corrects the minute: a revision
-    pipeline.on_event(BarUpdate(Bar("SPY", T0, 100.0, 101.0, 100.0, 100.5, 300, 100.5, 3), BarSource.PROVIDER))
-    pipeline.on_event(BarUpdate(Bar("SPY", T0, 100.0, 101.0, 100.0, 100.5, 200, 100.4, 2), BarSource.REVISION))
+    pipeline.on_event(BarUpdate(Bar("SPY", T0, 100.0, 100.5, 100.0, 100.5, 200, 100.25, 2), BarSource.PROVIDER))
+    pipeline.on_event(BarUpdate(Bar("SPY", T0, 100.0, 101.0, 100.0, 100.5, 300, 100.5, 3), BarSource.REVISION))
     assert [u.source for u in out] == [BarSource.BUILT, BarSource.REVISION]
     assert pipeline.trade_cancels == 1
     lags = pipeline.take_lags()

@@ -141,6 +141,29 @@ def test_kill_switch_takes_effect_on_the_next_decision_and_is_recorded(tmp_path:
         halt(RiskState("paper"), "  ", OPEN)
 
 
+def test_an_exchange_halt_refuses_every_order_in_its_symbol_until_it_resumes() -> None:
+    ledger = SqliteLedger(":memory:")
+    ledger.migrate()
+    alerts: list[str] = []
+    store = MemoryStateStore()
+    gate = RiskGate(store, "paper", LIMITS, ledger, alerts.append)
+    gate.set_symbol_halted("SPY", True, "Trading Halt (T12)", OPEN)
+    gate.set_symbol_halted("SPY", True, "Trading Halt (T12)", OPEN)  # Alpaca may repeat it: recorded once
+    entry = gate.check(intent(coid="a"), view(), OPEN)
+    exit_ = gate.check(intent(coid="b", side=Side.SELL), view(SPY=10), OPEN)
+    assert (entry.rule, exit_.rule) == ("symbol_halted", "symbol_halted"), "an exit cannot trade in a halt either"
+    assert gate.check(intent(coid="c", symbol="QQQ", price="400"), view(), OPEN).accepted, "other symbols trade"
+    assert store.get_risk_state("paper").to_json()
+    assert RiskState.from_json(store.get_risk_state("paper").to_json(), 1).halted_symbols == (
+        ("SPY", "Trading Halt (T12)"),
+    )
+    gate.set_symbol_halted("SPY", False, "Trading Resumption", OPEN + timedelta(minutes=5))
+    assert gate.check(intent(coid="d"), view(), OPEN + timedelta(minutes=5)).accepted
+    kinds = [e.kind for e in ledger.risk_events_on(date(2024, 3, 4))]
+    assert kinds == ["symbol_halt", "rejection", "rejection", "symbol_resume"]
+    assert alerts == ["SPY halted by its exchange: Trading Halt (T12); no orders for it until it resumes"]
+
+
 # --- property: nothing accepted breaches a limit ------------------------------------------------
 
 symbols = st.sampled_from(["SPY", "QQQ", "IWM", "TSLA"])

@@ -144,6 +144,12 @@ function renderRisk(risk) {
     ["peak equity", money(risk.peak_equity)],
     ["entries halted today", risk.entries_halted_today ? "yes" : "no"],
     ["disabled strategies", risk.disabled_strategies.join(", ") || "-"],
+    [
+      "halted symbols",
+      Object.entries(risk.halted_symbols || {})
+        .map(([symbol, why]) => `${symbol} (${why})`)
+        .join(", ") || "-",
+    ],
     ["pending reservations", String(risk.reservations.length)],
   ];
   definitions($("risk"), riskRows);

@@ -164,9 +164,12 @@ def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
 
 def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any]) -> tuple[FeedService, FeedPipeline]:
     """The feed from ``source`` into ``sinks``, printing its health line."""
+    from quantterminal.adapters.market_data.alpaca_data import quiet_minutes  # noqa: PLC0415
     from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars  # noqa: PLC0415 - see the imports
     from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings  # noqa: PLC0415
+    from quantterminal.adapters.streams.record_sink import RecordSink  # noqa: PLC0415
     from quantterminal.core.market_data.feed_pipeline import FeedPipeline  # noqa: PLC0415
+    from quantterminal.core.market_data.sale_conditions import SaleConditionRules  # noqa: PLC0415
     from quantterminal.wiring.feed import FeedService  # noqa: PLC0415
 
     provider = PROVIDERS[args.provider]
@@ -174,6 +177,10 @@ def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any])
         AlpacaHistoricalBars(*source.history_keys, url_override=source.history_url),
         sinks,
         measure_lag=not source.replaying,
+        statuses=[s for s in sinks if isinstance(s, RecordSink)],  # halts travel with the bar records
+        conditions=SaleConditionRules(provider.conditions),
+        quiet=timedelta(minutes=quiet_minutes(source.url)),
+        probe_silence=not source.replaying,  # a replay's clock is not the bars' clock
     )
     settings = FeedSettings(
         source.url,
@@ -181,6 +188,7 @@ def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any])
         bars=source.symbols,
         trades=source.symbols if args.trades else (),
         updated_bars=source.symbols if args.provider == "alpaca" else (),
+        statuses=source.symbols,
         silence_timeout=args.silence,
         pong_timeout=args.silence,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Mapping
+from datetime import timedelta
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,12 +15,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from quantterminal import constants as c
 from quantterminal.adapters.aws.secrets import KeysNotSetError, feed_keys
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
+from quantterminal.adapters.market_data.alpaca_data import quiet_minutes
 from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
 from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings
 from quantterminal.adapters.market_data.feed_metrics import EmfHealthReporter, FileHealthReporter, LogHealthReporter
 from quantterminal.adapters.streams.kinesis_sink import KinesisSink
 from quantterminal.adapters.streams.record_sink import bar_records, order_records
 from quantterminal.core.market_data.feed_pipeline import FeedPipeline
+from quantterminal.core.market_data.sale_conditions import SaleConditionRules
 from quantterminal.wiring.feed import FeedService
 
 
@@ -45,13 +48,23 @@ def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Ev
     broker.on_update(orders, alert=alert)  # trade updates are forwarded like market data
     history_keys = (key, secret) if provider.name == "alpaca" else feed_keys("alpaca", environ)  # waited for too
     history = AlpacaHistoricalBars(*history_keys, url_override=environ.get("APCA_DATA_URL") or None)
-    pipeline = FeedPipeline(history, [bars])
+    url = environ.get(c.ENV_FEED_URL) or provider.url
+    quiet = int(environ.get("QT_FEED_QUIET_MINUTES", quiet_minutes(url)))
+    pipeline = FeedPipeline(
+        history,
+        [bars],
+        statuses=[bars],  # halts travel with the bars, in order
+        conditions=SaleConditionRules(provider.conditions),
+        quiet=timedelta(minutes=quiet),
+        probe_silence=True,
+    )
     settings = FeedSettings(
-        environ.get(c.ENV_FEED_URL) or provider.url,
+        url,
         key,
         secret,
         bars=symbols,
         updated_bars=symbols if provider.name == "alpaca" else (),
+        statuses=symbols,
         silence_timeout=float(environ.get("QT_FEED_SILENCE_SECONDS", "5")),
     )
     service = FeedService(

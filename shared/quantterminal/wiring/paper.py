@@ -25,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.streams.bus import LocalBus, Record
+from quantterminal.core.market_data.feed_events import TradingStatus
 from quantterminal.core.trading.feed_codec import (
     RecordError,
-    decode_bar_update,
+    decode_feed_record,
     decode_order_update,
     encode_order_update,
 )
@@ -122,10 +123,14 @@ class PaperTrader:
     def on_bar_record(self, data: bytes) -> None:
         """Decide on one bar record."""
         try:
-            update = decode_bar_update(data)
+            update = decode_feed_record(data)
         except RecordError as exc:
             self.stats.malformed += 1
             log.warning("unreadable bar record skipped: %s", exc)
+            return
+        if isinstance(update, TradingStatus):  # an exchange halt or resumption
+            with self._lock:
+                self.runtime.desk.on_trading_status(update)
             return
         bar = update.bar
         if self.replay_clock:

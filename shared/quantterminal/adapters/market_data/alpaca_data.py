@@ -2,7 +2,8 @@
 
 Every frame is a JSON array of messages told apart by ``T``: trades ``t``, quotes ``q``, minute
 bars ``b``, revised minute bars ``u`` (updatedBars), daily bars ``d``, trade cancels ``x`` and
-corrections ``c``, trading status ``s``, control ``success``/``subscription``/``error``. Anything
+corrections ``c``, trading status ``s`` (halts and resumptions become ``TradingStatus``), LULD bands ``l``
+(skipped), control ``success``/``subscription``/``error``. Anything
 unusable (unknown type, missing field, NaN or negative price, unknown error) becomes a
 ``Malformed`` entry and the rest of the frame is kept. Timestamps are RFC 3339 (nanoseconds are
 truncated to microseconds); bar times are the bar's start.
@@ -32,6 +33,7 @@ from quantterminal.core.market_data.feed_events import (
     ParsedFrame,
     TradeCancel,
     TradeCorrection,
+    TradingStatus,
 )
 from quantterminal.core.models import Bar, Trade
 
@@ -45,6 +47,11 @@ ERROR_KINDS = {
     411: "auth_failed",
 }
 _BAR_SOURCES = {"b": BarSource.PROVIDER, "u": BarSource.REVISION, "d": BarSource.DAILY}
+# Trading status codes (Alpaca "Real-time Stock Data", trading status): tapes A and B (CTA) halt
+# with "2" and resume with "3"; tapes C and O (UTP) halt with "H", pause for volatility (LULD) with
+# "P" and resume trading with "T" ("Q", quotation resumption, is not yet trading).
+HALT_CODES = frozenset({"2", "H", "P"})
+RESUME_CODES = frozenset({"3", "T"})
 
 
 _ts = rfc3339
@@ -59,7 +66,7 @@ def bar_from_message(m: Mapping[str, Any], symbol: str | None = None) -> Bar:
     return bar(symbol or str(m["S"]), _ts(m["t"]), m)
 
 
-def _message(m: Mapping[str, Any]) -> FeedEvent:
+def _message(m: Mapping[str, Any]) -> FeedEvent | None:
     kind = m.get("T")
     if kind == "t":
         return _trade(m)
@@ -82,7 +89,13 @@ def _message(m: Mapping[str, Any]) -> FeedEvent:
         code = whole(m["code"], "code")
         return Control(ERROR_KINDS.get(code, "error"), str(m.get("msg", "")), code)
     if kind == "s":
-        return Control("status", f"{m.get('S')}: {m.get('sm')} ({m.get('rm')})")
+        status = str(m.get("sc", ""))
+        reason = f"{m.get('sm')} ({m.get('rc')}: {m.get('rm')})"
+        if status in HALT_CODES or status in RESUME_CODES:
+            return TradingStatus(str(m["S"]), status in HALT_CODES, _ts(m["t"]), status, reason)
+        return Control("status", f"{m.get('S')}: {reason}")  # imbalances, indications, quote resumption
+    if kind == "l":
+        return None  # LULD price bands: the price band rule already keeps orders near the last price
     raise ValueError(f"unknown message type {kind!r}")
 
 
@@ -102,8 +115,16 @@ def _subscribe(wanted: Subscription) -> str:
             "bars": list(wanted.bars),
             "trades": list(wanted.trades),
             "updatedBars": list(wanted.updated_bars),
+            "statuses": list(wanted.statuses),
         }
     )
+
+
+def quiet_minutes(url: str) -> int:
+    """How many minutes in a row a symbol may normally have no bar on this stream: on the IEX feed
+    a minute without an IEX trade has none (SPY/QQQ, Sep 2025 - Jan 2026: runs of 1-3 minutes; 5
+    leaves room for quieter names); the SIP feed has a trade every minute for anything liquid."""
+    return 5 if url.rstrip("/").endswith("/iex") else 0
 
 
 PROVIDER = Provider("alpaca", "wss://stream.data.alpaca.markets/v2/iex", parse_frame, _login, _subscribe)

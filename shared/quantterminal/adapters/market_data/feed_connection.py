@@ -52,6 +52,7 @@ class FeedSettings:
     bars: tuple[str, ...] = ()
     trades: tuple[str, ...] = ()
     updated_bars: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()  # symbols whose trading halts and resumptions are wanted
     silence_timeout: float = 5.0  # seconds without a frame before the client pings
     pong_timeout: float = 5.0  # seconds a ping may go unanswered before the link counts as dead
     backoff_base: float = 0.5
@@ -64,7 +65,7 @@ class FeedSettings:
 
     @property
     def subscription(self) -> Subscription:
-        return Subscription(self.bars, self.trades, self.updated_bars)
+        return Subscription(self.bars, self.trades, self.updated_bars, self.statuses)
 
 
 @dataclass

@@ -28,6 +28,7 @@ class Subscription:
     bars: tuple[str, ...] = ()
     trades: tuple[str, ...] = ()
     updated_bars: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()  # trading halts and resumptions
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Provider:
     parse: Callable[[str | bytes], ParsedFrame]
     login: Callable[[str, str], str]  # (key, secret) -> the auth request
     subscribe: Callable[[Subscription], str]
+    conditions: str = "letters"  # how its trades name sale conditions (``SaleConditionRules``)
 
 
 def number(value: Any, name: str) -> float:

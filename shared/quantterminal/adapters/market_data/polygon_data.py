@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from quantterminal.adapters.market_data.feed_frames import Provider, Subscription, bar, parse_messages, quote, trade
-from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, Control, FeedEvent, ParsedFrame
+from quantterminal.core.market_data.feed_events import (
+    BarSource,
+    BarUpdate,
+    Control,
+    FeedEvent,
+    ParsedFrame,
+    TradingStatus,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS_KINDS = {
@@ -25,6 +32,16 @@ _STATUS_KINDS = {
     "max_connections": "connection_limit",
     "success": "subscribed",
 }
+
+
+LULD_HALT, LULD_RESUME = 17, 18  # Massive/Polygon LULD indicators (docs "Limit Up - Limit Down")
+
+
+def _ms_or_us(raw: Any) -> datetime:
+    """LULD times: the schema says Unix ms, the spec's example has 16 digits (µs); take both."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 10**14:
+        return _EPOCH + timedelta(microseconds=raw)
+    return _ms(raw)
 
 
 def _ms(raw: Any) -> datetime:
@@ -43,6 +60,12 @@ def _message(m: Mapping[str, Any]) -> FeedEvent | None:
         return BarUpdate(bar(str(m["sym"]), _ms(m["s"]), m), BarSource.PROVIDER)
     if ev == "A":
         return None  # per-second aggregates: not used
+    if ev == "LULD":  # the symbol is under "T" here; indicators 17/18 halt and resume (Nasdaq-listed)
+        indicators = {int(i) for i in m.get("i") or () if not isinstance(i, bool)}
+        if indicators & {LULD_HALT, LULD_RESUME}:
+            halted = LULD_HALT in indicators
+            return TradingStatus(str(m["T"]), halted, _ms_or_us(m["t"]), str(sorted(indicators)), "LULD")
+        return None  # price bands only
     if ev == "status":
         status = str(m.get("status"))
         return Control(_STATUS_KINDS.get(status, status), str(m.get("message", "")))
@@ -61,7 +84,8 @@ def _login(key: str, secret: str) -> str:
 def _subscribe(wanted: Subscription) -> str:
     # One comma-separated string of EV.SYMBOL topics; Polygon has no revised-bar channel.
     topics = [f"AM.{s}" for s in wanted.bars] + [f"T.{s}" for s in wanted.trades]
+    topics += [f"LULD.{s}" for s in wanted.statuses]
     return json.dumps({"action": "subscribe", "params": ",".join(topics)})
 
 
-PROVIDER = Provider("polygon", "wss://socket.polygon.io/stocks", parse_frame, _login, _subscribe)
+PROVIDER = Provider("polygon", "wss://socket.polygon.io/stocks", parse_frame, _login, _subscribe, "polygon")

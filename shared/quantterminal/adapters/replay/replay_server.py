@@ -159,7 +159,7 @@ class _Alpaca:
         empty: list[str] = []
         ack = {"T": "subscription", "trades": empty, "quotes": empty, "bars": sorted(symbols)}
         for channel in ("updatedBars", "dailyBars", "statuses", "lulds", "corrections", "cancelErrors"):
-            ack[channel] = empty
+            ack[channel] = sorted(request.get(channel) or [])  # the ack lists the whole current set
         return symbols, [ack]
 
     bar = staticmethod(bar_message)

@@ -12,7 +12,7 @@ from typing import Generic, Protocol, TypeVar
 
 from quantterminal.adapters.streams.batching import BatchWorker
 from quantterminal.core.market_data.feed_events import BarUpdate
-from quantterminal.core.trading.feed_codec import encode_bar_update, encode_order_update
+from quantterminal.core.trading.feed_codec import FeedRecord, encode_feed_record, encode_order_update
 from quantterminal.core.trading.order_state import OrderUpdate
 
 T = TypeVar("T")
@@ -54,9 +54,14 @@ class RecordSink(Generic[T]):
         return self.worker.close(timeout)
 
 
-def bar_records(stream: RecordStream) -> RecordSink[BarUpdate]:
-    """Bar updates onto the "bars" stream, keyed by symbol."""
-    return RecordSink(stream, lambda u: u.bar.symbol, encode_bar_update, "bars")
+def bar_records(stream: RecordStream) -> RecordSink[FeedRecord]:
+    """Bar updates and trading statuses (halts, resumptions) onto the "bars" stream, keyed by
+    symbol: a halt stays in order with the bars around it."""
+    return RecordSink(stream, _symbol, encode_feed_record, "bars")
+
+
+def _symbol(item: FeedRecord) -> str:
+    return item.bar.symbol if isinstance(item, BarUpdate) else item.symbol
 
 
 def order_records(stream: RecordStream) -> RecordSink[OrderUpdate]:

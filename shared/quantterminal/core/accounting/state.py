@@ -273,6 +273,7 @@ class RiskState:
     entries_halted_on: date | None = None
     reservations: tuple[Reservation, ...] = ()
     disabled_strategies: tuple[str, ...] = ()  # sorted; their new entries are refused
+    halted_symbols: tuple[tuple[str, str], ...] = ()  # (symbol, why), sorted: exchange halts, no order goes out
     version: int = 0
 
     KIND = "risk_state"
@@ -292,6 +293,10 @@ class RiskState:
         check_ts("halted_at", self.halted_at)
         for name in self.disabled_strategies:
             check_text("disabled strategy", name)
+        for symbol, why in self.halted_symbols:
+            check_text("halted symbol", symbol)
+            if not isinstance(why, str):
+                raise StateError(f"the halt of {symbol} needs a reason, got {why!r}")
         for r in self.reservations:
             if not isinstance(r, Reservation) or not isinstance(r.side, Side):
                 raise StateError(f"reservation {r!r} is not a Reservation")
@@ -318,6 +323,7 @@ class RiskState:
                     [r.client_order_id, r.symbol, r.side.value, r.qty, str(r.price)] for r in self.reservations
                 ],
                 "disabled_strategies": list(self.disabled_strategies),
+                "halted_symbols": [list(h) for h in self.halted_symbols],
             },
         )
 
@@ -341,6 +347,7 @@ class RiskState:
                     for c, sym, side, qty, price in doc.get("reservations", [])
                 ),
                 disabled_strategies=tuple(doc.get("disabled_strategies", ())),
+                halted_symbols=tuple((str(s), str(w)) for s, w in doc.get("halted_symbols", ())),
                 version=version,
             )
             state.validate()

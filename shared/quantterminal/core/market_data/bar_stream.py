@@ -8,6 +8,13 @@ the provider has:
   API and emitted first, flagged ``BACKFILL``. If the API cannot answer, the gap is counted as
   unfilled and the stream goes on (the scheduled backfill job repairs the ledger later): a late
   bar out of time order would be worse for a strategy than a missing one.
+- A short run of missing minutes (up to ``quiet``) is not fetched: on Alpaca's IEX feed a minute
+  without an IEX trade has no bar, and the historical API has none either (SPY and QQQ, Sep 2025
+  - Jan 2026: 64 and 335 such runs of 1-3 minutes). They are counted as ``quiet``.
+- Silence is a gap too: ``probe`` (called on the clock) fetches the minutes a symbol has gone
+  without a bar for longer than ``quiet`` plus two bar intervals while the market is open, so a
+  symbol whose bars stopped is backfilled without waiting for its next bar; a span found empty is
+  not asked for again.
 - A bar for a minute already emitted is compared with what was emitted. The same values (a
   provider repeat after a reconnect, or the provider's bar agreeing with the one built here from
   trades) are suppressed; different values -- the provider's bar correcting a built one, or an
@@ -27,6 +34,7 @@ from quantterminal.core.models import Bar
 from quantterminal.core.ports import HistoricalBars, HistoryUnavailable
 
 MINUTE = timedelta(minutes=1)
+PROBE_SPAN = timedelta(days=4)  # silences longer than this (a long weekend) are the scheduled backfill's
 
 
 @dataclass
@@ -40,6 +48,8 @@ class BarStreamStats:
     repeats: int = 0
     revisions: int = 0
     too_old: int = 0
+    quiet: int = 0  # short runs of missing minutes left alone (no trade on the feed's venue)
+    probes: int = 0  # silences looked up in history before the next bar came
 
 
 def _values(bar: Bar) -> tuple[float, float, float, float, int]:
@@ -59,10 +69,13 @@ class BarStream:
         history: HistoricalBars,
         emit: Callable[[BarUpdate], None],
         memory: timedelta = timedelta(minutes=30),
+        quiet: timedelta = timedelta(0),
     ) -> None:
         self.history = history
         self.emit = emit
         self.memory = memory
+        self.quiet = quiet
+        self._probed: dict[str, datetime] = {}  # symbol -> minutes before this were looked up already
         self.stats = BarStreamStats()
         self._last: dict[str, datetime] = {}
         self._recent: dict[str, dict[datetime, tuple[float, float, float, float, int]]] = {}
@@ -77,8 +90,28 @@ class BarStream:
             self._again(update)
             return
         if last is not None and start != last + MINUTE:
-            self._fill(symbol, last + MINUTE, start)
+            begin = max(last + MINUTE, self._probed.get(symbol, last))
+            if start - begin <= self.quiet:
+                self.stats.quiet += begin < start
+            else:
+                self._fill(symbol, begin, start)
         self._send(update)
+
+    def probe(self, now: datetime) -> None:
+        """Backfill every symbol silent for longer than ``quiet`` plus two bar intervals (closed
+        minutes only), once per silent span."""
+        horizon = now.replace(second=0, microsecond=0) - MINUTE  # minutes before this are closed
+        for symbol, last in list(self._last.items()):
+            if horizon - last > PROBE_SPAN:
+                continue  # not a silence: old data (a replay) or a long break -- the backfill job's work
+            begin = max(last + MINUTE, self._probed.get(symbol, last))
+            if horizon - begin <= self.quiet + 2 * MINUTE:
+                continue
+            if next(trading_minutes(begin, horizon), None) is None:
+                continue
+            self.stats.probes += 1
+            self._probed[symbol] = horizon
+            self._fill(symbol, begin, horizon)
 
     @property
     def symbols(self) -> list[str]:

@@ -52,6 +52,18 @@ class TradeCorrection:
 
 
 @dataclass(frozen=True, slots=True)
+class TradingStatus:
+    """The listing exchange halted trading in a symbol (a regulatory halt, a LULD volatility pause)
+    or let it resume. While a symbol is halted no new order is sent for it."""
+
+    symbol: str
+    halted: bool
+    timestamp: datetime
+    code: str = ""  # the provider's status code (Alpaca ``sc``, Polygon's LULD indicator)
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Control:
     """A connection-level message: connected, authenticated, auth_failed, subscribed,
     connection_limit, error, or status (e.g. a trading halt)."""
@@ -61,7 +73,7 @@ class Control:
     code: int | None = None
 
 
-FeedEvent = Trade | Quote | BarUpdate | TradeCancel | TradeCorrection | Control
+FeedEvent = Trade | Quote | BarUpdate | TradeCancel | TradeCorrection | TradingStatus | Control
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """The feed's routing: what a provider connection delivers in, each symbol's clean minute bars out.
 
-Trades go into the ``MinuteBarBuilder``; the provider's bars (and revisions) and the built bars go
+Trades go into the ``MinuteBarBuilder`` (sale conditions applied in the provider's vocabulary;
+cancels and corrections of open minutes re-aggregate them); the provider's bars (and revisions) and the built bars go
 through one ``BarStream`` (gap backfill, no repeats, revisions flagged), then to each sink in turn.
 One lock serialises it: the connection thread and the clock both feed it, and the builder and
 stream are plain single-threaded objects.
@@ -15,7 +16,15 @@ from datetime import UTC, datetime, timedelta
 
 from quantterminal.core.market_data.bar_builder import MinuteBarBuilder
 from quantterminal.core.market_data.bar_stream import BarStream
-from quantterminal.core.market_data.feed_events import BarUpdate, Control, FeedEvent, TradeCancel, TradeCorrection
+from quantterminal.core.market_data.feed_events import (
+    BarUpdate,
+    Control,
+    FeedEvent,
+    TradeCancel,
+    TradeCorrection,
+    TradingStatus,
+)
+from quantterminal.core.market_data.sale_conditions import SaleConditionRules
 from quantterminal.core.models import Trade
 from quantterminal.core.ports import HistoricalBars
 
@@ -38,14 +47,21 @@ class FeedPipeline:
         clock: Callable[[], datetime] = utc_now,
         measure_lag: bool = True,
         max_ahead: timedelta = timedelta(minutes=2),
+        statuses: Sequence[Callable[[TradingStatus], None]] = (),
+        conditions: SaleConditionRules | None = None,
+        quiet: timedelta = timedelta(0),
+        probe_silence: bool = False,
     ) -> None:
         self.sinks = list(sinks)
+        self.status_sinks = list(statuses)  # trading halts and resumptions, as they come
+        self.statuses = 0
         self.clock = clock
         self.max_ahead = max_ahead  # a clock-skew allowance, not a way in for a bar dated 2100
         self.dropped_future = 0
         self.measure_lag = measure_lag  # off for replays of old data, where "lag" would be years
-        self.builder = MinuteBarBuilder(grace)
-        self.stream = BarStream(history, self._emit)
+        self.builder = MinuteBarBuilder(grace, conditions)
+        self.stream = BarStream(history, self._emit, quiet=quiet)
+        self.probe_silence = probe_silence  # live feeds: a silent symbol is backfilled on the clock
         self.lock = threading.Lock()
         self.trade_cancels = 0
         self.last_bar: BarUpdate | None = None
@@ -70,17 +86,32 @@ class FeedPipeline:
             elif isinstance(event, BarUpdate):
                 if not self._from_the_future(event.bar.timestamp, f"a {event.bar.symbol} bar"):
                     self.stream.on_bar(event)
-            elif isinstance(event, TradeCancel | TradeCorrection):
-                # The minute was already aggregated; the provider's revised bar corrects it.
+            elif isinstance(event, TradingStatus):
+                self.statuses += 1
+                log.warning(
+                    "%s %s: %s (%s)", event.symbol, "halted" if event.halted else "resumed", event.reason, event.code
+                )
+                for status_sink in self.status_sinks:
+                    status_sink(event)
+            elif isinstance(event, TradeCancel):
+                self.trade_cancels += 1  # an emitted minute is corrected by the provider's revised bar
+                self.builder.cancel(event.symbol, event.trade_id, event.exchange)
+            elif isinstance(event, TradeCorrection):
                 self.trade_cancels += 1
+                original = event.original_trade_id
+                self.builder.cancel(event.symbol, original, event.corrected.exchange or "", event.corrected)
             elif isinstance(event, Control) and event.kind not in ("subscribed", "connected", "authenticated"):
                 log.warning("feed control message: %s %s", event.kind, event.message)
 
     def tick(self) -> None:
-        """Close the built bars whose minute (plus grace) has passed."""
+        """Close the built bars whose minute (plus grace) has passed; on a live feed, backfill
+        symbols that have gone silent (``BarStream.probe``)."""
         with self.lock:
-            for update in self.builder.close_due(self.clock()):
+            now = self.clock()
+            for update in self.builder.close_due(now):
                 self.stream.on_bar(update)
+            if self.probe_silence:
+                self.stream.probe(now)
 
     def finish(self, end: datetime | None = None) -> None:
         """Emit every open built bar; with ``end`` (a replay's last minute), also fill each

@@ -212,6 +212,7 @@ class AccountQueries:
             "peak_equity": _money(s.peak_equity),
             "entries_halted_today": s.entries_halted_on is not None and s.entries_halted_on == s.day,
             "disabled_strategies": list(s.disabled_strategies),
+            "halted_symbols": dict(s.halted_symbols),  # exchange halts: symbol -> why
             "reservations": [
                 {"client_order_id": r.client_order_id, "symbol": r.symbol, "side": r.side.value, "qty": r.qty}
                 for r in s.reservations

@@ -31,6 +31,7 @@ from quantterminal.core.risk.manager import (
     halt,
     resume,
     set_strategy_enabled,
+    set_symbol_halted,
     settle,
 )
 
@@ -102,6 +103,18 @@ class RiskGate:
         self.record_event(now, kind, reason or f"strategy {kind}d", None, strategy=strategy)
         return state
 
+    def set_symbol_halted(self, symbol: str, halted: bool, reason: str, now: datetime) -> RiskState:
+        """An exchange halted ``symbol`` (or let it resume): from now on no order for it passes
+        (or they do again). Recorded as a risk event; a halt also alerts. Idempotent."""
+        before = dict(self.store.get_risk_state(self.account).halted_symbols)
+        state = self.store.update_risk_state(self.account, lambda s: set_symbol_halted(s, symbol, halted, reason))
+        if (symbol in before) != halted:  # a repeated status changes nothing and is not recorded again
+            kind = "symbol_halt" if halted else "symbol_resume"
+            self.record_event(now, kind, f"{symbol}: {reason}", None, symbol=symbol)
+            if halted and self.alert is not None:
+                self.alert(f"{symbol} halted by its exchange: {reason}; no orders for it until it resumes")
+        return state
+
     def record_event(
         self,
         now: datetime,
@@ -110,6 +123,7 @@ class RiskGate:
         intent: OrderIntent | None,
         rule: str = "",
         strategy: str | None = None,
+        symbol: str | None = None,
     ) -> None:
         """Append a risk event for this account to the ledger (if there is one)."""
         if self.ledger is None:
@@ -126,7 +140,7 @@ class RiskGate:
                 kind,
                 reason,
                 intent.strategy if intent else strategy,
-                intent.symbol if intent else None,
+                intent.symbol if intent else symbol,
                 details,
             )
         )

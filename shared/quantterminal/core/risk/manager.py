@@ -11,6 +11,8 @@ Rules, in order (the first that fails rejects, with its reason):
 2. Daily loss (``daily_loss_fraction`` below the day's opening equity): new entries are refused for
    the rest of the New York day; orders that only reduce a position still pass.
 3. Strategy disabled (by an operator): its new entries are refused; its exits still pass.
+   Symbol halted by its exchange (a trading halt or a LULD volatility pause, from the feed's
+   trading status messages): no order at all for that symbol until trading resumes.
 4. Symbol allow-list.  5. Regular trading hours (NYSE calendar, early closes included).
 6. Price band: the order price within ``price_band_bps`` of the last price (fat-finger guard).
 7. Maximum order notional.
@@ -141,6 +143,9 @@ def evaluate(
         return reject("daily_loss", "daily loss limit reached: only orders that reduce a position are allowed today")
     if intent.strategy in state.disabled_strategies and not reducing:
         return reject("strategy_disabled", f"strategy {intent.strategy} is disabled: only exits are allowed")
+    halted_symbol = dict(state.halted_symbols).get(intent.symbol)
+    if halted_symbol is not None:
+        return reject("symbol_halted", f"trading in {intent.symbol} is halted by its exchange: {halted_symbol}")
     if limits.allowed_symbols is not None and intent.symbol not in limits.allowed_symbols:
         return reject("allow_list", f"{intent.symbol} is not on the symbol allow-list")
     if limits.regular_hours_only and not is_market_open(now):  # the kernel asks the same calendar
@@ -212,6 +217,16 @@ def set_strategy_enabled(state: RiskState, strategy: str, enabled: bool) -> Risk
     else:
         names.add(strategy)
     return replace(state, disabled_strategies=tuple(sorted(names)))
+
+
+def set_symbol_halted(state: RiskState, symbol: str, halted: bool, reason: str = "") -> RiskState:
+    """Mark ``symbol`` halted by its exchange (with why) or trading again (idempotent)."""
+    halts = dict(state.halted_symbols)
+    if halted:
+        halts[symbol] = reason or "trading halt"
+    else:
+        halts.pop(symbol, None)
+    return replace(state, halted_symbols=tuple(sorted(halts.items())))
 
 
 def resume(state: RiskState) -> RiskState:

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from quantterminal.core.accounting.records import EquitySnapshot
 from quantterminal.core.accounting.state import OpenOrder, PositionState
-from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
 from quantterminal.core.models import Bar, Direction, Fill
 from quantterminal.core.money import to_decimal
 from quantterminal.core.ports import Broker, StateStore, TradeJournal
@@ -252,6 +252,13 @@ class TradingDesk:
             return
         self.ledger.record_equity(EquitySnapshot(self.account, minute, view.equity, view.cash))
         self._equity_recorded_at = minute
+
+    def on_trading_status(self, status: TradingStatus) -> None:
+        """An exchange halted ``status.symbol`` or let it resume: the account's risk state says
+        so, and the risk manager refuses every order for a halted symbol (rule ``symbol_halted``)."""
+        for engine in self.engines.values():  # one account, one risk state: the first gate does it
+            engine.gate.set_symbol_halted(status.symbol, status.halted, status.reason or status.code, status.timestamp)
+            return
 
     def on_update(self, update: OrderUpdate) -> list[Fill]:
         """Book a broker update with the strategy that placed the order (unknown orders are left

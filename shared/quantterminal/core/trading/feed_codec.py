@@ -8,12 +8,14 @@ import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
 from quantterminal.core.models import Bar, Execution
 from quantterminal.core.trading.order_state import OrderUpdate
 
 BAR_RECORD_VERSION = 1
 ORDER_RECORD_VERSION = 1
+STATUS_KIND = "status"  # a trading halt or resumption, on the bars stream beside its symbol's bars
+FeedRecord = BarUpdate | TradingStatus
 
 
 class RecordError(ValueError):
@@ -40,6 +42,46 @@ def encode_bar_update(update: BarUpdate) -> bytes:
         separators=(",", ":"),
         allow_nan=False,
     ).encode()
+
+
+def encode_trading_status(status: TradingStatus) -> bytes:
+    """A trading halt or resumption as a record body (on the bars stream, keyed by its symbol, so
+    it stays in order with the symbol's bars)."""
+    return json.dumps(
+        {
+            "v": BAR_RECORD_VERSION,
+            "kind": STATUS_KIND,
+            "S": status.symbol,
+            "t": status.timestamp.isoformat(),
+            "halted": status.halted,
+            "code": status.code,
+            "reason": status.reason,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def encode_feed_record(item: FeedRecord) -> bytes:
+    """A bar update or a trading status as a record body."""
+    return encode_trading_status(item) if isinstance(item, TradingStatus) else encode_bar_update(item)
+
+
+def decode_feed_record(data: bytes | str) -> FeedRecord:
+    """What a bars-stream record holds: a bar update or a trading status; ``RecordError`` if it
+    cannot be read."""
+    try:
+        doc = json.loads(data)
+        if isinstance(doc, dict) and doc.get("kind") == STATUS_KIND:
+            if doc.get("v") != BAR_RECORD_VERSION or not isinstance(doc["halted"], bool):
+                raise RecordError(f"unreadable status record (version {doc.get('v')!r})")
+            return TradingStatus(
+                str(doc["S"]), doc["halted"], _utc(doc["t"]), str(doc.get("code", "")), str(doc.get("reason", ""))
+            )
+    except RecordError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RecordError(f"not a status record: {exc}") from None
+    return decode_bar_update(data)
 
 
 def decode_bar_update(data: bytes | str) -> BarUpdate:
