@@ -107,6 +107,7 @@ def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_do
         page.goto(f"{url}/#key={KEY}")
         expect(page.locator("#link")).to_have_text("LIVE", timeout=15_000)
         assert "key=" not in page.url, "the key leaves the address bar"
+        expect(page.locator("#mode")).to_have_text("SIMULATED")  # paper / LIVE come from [broker] kind
 
         # P&L and positions change as bars arrive.
         # (Polled from here: the page's Content-Security-Policy forbids eval, and so the string

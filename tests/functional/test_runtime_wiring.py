@@ -69,3 +69,18 @@ def test_the_state_store_connects_as_the_cache_user_in_its_secret(aws_credential
                 open_state_store(state_url_from_env(env, client), prefix="qtacl")
     finally:
         admin.acl_deluser(user)
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode"), [("simulated", "simulated"), ("alpaca-paper", "paper"), ("alpaca-live", "live")]
+)
+def test_the_api_says_whether_the_account_trades_paper_or_live(tmp_path: Path, kind: str, mode: str) -> None:
+    """Live is the configuration's explicit ``[broker] kind``; the API (and the dashboard's badge)
+    show it, so nobody mistakes a live account for a paper one."""
+    config = tmp_path / "qt.toml"
+    config.write_text(f'[[strategies]]\nname = "m"\nstrategy = "momentum"\n\n[broker]\nkind = "{kind}"\n')
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/ledger.sqlite3", "QT_CONFIG": str(config)}
+    runtime = Runtime.from_env(env)
+    runtime.ledger.migrate()  # type: ignore[attr-defined]
+    assert runtime.queries.risk()["trading_mode"] == mode
+    runtime.ledger.close()

@@ -135,6 +135,9 @@ function render(s) {
 }
 
 function renderRisk(risk) {
+  // paper or live is the configuration's explicit choice; live (real money) is shown in red
+  const mode = risk.trading_mode || "simulated";
+  badge($("mode"), mode.toUpperCase(), mode === "live" ? "bad" : mode === "paper" ? "ok" : "warn");
   badge($("trading"), risk.halted ? "HALTED" : risk.entries_halted_today ? "ENTRIES HALTED" : "TRADING", risk.halted ? "bad" : risk.entries_halted_today ? "warn" : "ok");
   const riskRows = [
     ["state", risk.halted ? "HALTED" : "trading"],

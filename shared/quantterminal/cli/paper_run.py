@@ -90,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
             strategies=loaded.instances,
             config=c.trading(),
             symbols=source.symbols,
+            mode=c.trading_mode if args.broker == "alpaca" else "simulated",
         )
         bus = LocalBus()
         trader = PaperTrader(runtime, bus, replay_clock=source.replaying and args.broker == "sim")

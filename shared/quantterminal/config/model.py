@@ -129,6 +129,11 @@ class Config(Section):
         """Whether orders go to a live (real money) account."""
         return self.broker.kind == "alpaca-live"
 
+    @property
+    def trading_mode(self) -> str:
+        """``simulated``, ``paper`` or ``live``: what the summaries, the API and the dashboard show."""
+        return {"alpaca-paper": "paper", "alpaca-live": "live"}.get(self.broker.kind, "simulated")
+
     def trading(self) -> TradingConfig:
         """The kernel's settings this file declares."""
         o, r = self.orders, self.risk

@@ -137,11 +137,12 @@ class Runtime:
     gate: RiskGate
     desk: TradingDesk
     symbols: tuple[str, ...] = ()
+    mode: str = "simulated"  # simulated, paper or live: shown by the API and the dashboard
 
     @property
     def queries(self) -> AccountQueries:
         """Read models and operator actions over this runtime's account (the HTTP API's)."""
-        return AccountQueries(self.account, tuple(self.desk.engines), self.store, self.ledger, self.gate)
+        return AccountQueries(self.account, tuple(self.desk.engines), self.store, self.ledger, self.gate, self.mode)
 
     @classmethod
     def build(
@@ -153,6 +154,7 @@ class Runtime:
         strategies: Sequence[str | StrategyInstance] = tuple(STRATEGIES),
         config: TradingConfig | None = None,
         symbols: tuple[str, ...] = (),
+        mode: str = "simulated",
     ) -> Runtime:
         """The runtime of ``strategies`` (instances, or built-in names; those without an
         allocation share the account equally) on one account."""
@@ -162,7 +164,7 @@ class Runtime:
         engines = {i.name: TradingEngine(i, account, store, broker, gate, ledger, config=config) for i in instances}
         view = partial(account_view, broker)
         desk = TradingDesk(engines, store, account, view, config.max_bar_age, ledger)
-        return cls(account, store, ledger, broker, gate, desk, symbols)
+        return cls(account, store, ledger, broker, gate, desk, symbols, mode)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None) -> Runtime:
@@ -183,6 +185,7 @@ class Runtime:
             strategies=loaded.instances,
             config=trading_config_from_env(env, loaded.config.trading()),
             symbols=tuple(symbols or loaded.config.data.symbols),
+            mode=loaded.config.trading_mode,
         )
 
 

@@ -19,7 +19,7 @@ aggregated again from its remaining trades; for a minute already emitted it is c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
@@ -27,7 +27,9 @@ from quantterminal.core.market_data.sale_conditions import ALL, Eligibility, Sal
 from quantterminal.core.models import Bar, Trade
 
 MINUTE = timedelta(minutes=1)
-_NONE = Eligibility(False, False, False)
+# Sentinels rather than None: one comparison per trade instead of two on the hot path.
+_NEVER_FIRST = datetime.max.replace(tzinfo=UTC)
+_NEVER_LAST = datetime.min.replace(tzinfo=UTC)
 
 
 def minute_start(ts: datetime) -> datetime:
@@ -38,9 +40,9 @@ def minute_start(ts: datetime) -> datetime:
 @dataclass
 class _Bucket:
     regular: bool  # a regular-session minute (Form T prints set no price in it)
-    first_ts: datetime | None = None
+    first_ts: datetime = _NEVER_FIRST  # of the first trade that may set the open
     open: float = 0.0
-    last_ts: datetime | None = None
+    last_ts: datetime = _NEVER_LAST
     close: float = 0.0
     high: float = float("-inf")
     low: float = float("inf")
@@ -53,9 +55,9 @@ class _Bucket:
     def take(self, trade: Trade, rule: Eligibility) -> None:
         ts, price = trade.timestamp, trade.price
         if rule.last:
-            if self.first_ts is None or ts < self.first_ts:
+            if ts < self.first_ts:
                 self.first_ts, self.open = ts, price
-            if self.last_ts is None or ts >= self.last_ts:
+            if ts >= self.last_ts:
                 self.last_ts, self.close = ts, price
         if rule.high_low:
             self.high = max(self.high, price)
@@ -89,9 +91,6 @@ class MinuteBarBuilder:
 
     def _bucket(self, symbol: str, ts: datetime) -> _Bucket | None:
         """The open bucket ``ts`` belongs in (made if new); None if its minute is closed."""
-        current = self._current.get(symbol)
-        if current is not None and current[0] <= ts < current[1]:
-            return current[2]  # the usual case: the same minute as this symbol's last trade
         start = minute_start(ts)
         if self._closed_through is not None and start <= self._closed_through:
             return None
@@ -104,10 +103,16 @@ class MinuteBarBuilder:
 
     def add(self, trade: Trade) -> None:
         """Take one trade (already validated at the edge)."""
-        bucket = self._bucket(trade.symbol, trade.timestamp)
-        if bucket is None:
-            self.late_trades += 1  # its minute is closed (whether or not it had a bar)
-            return
+        ts = trade.timestamp
+        current = self._current.get(trade.symbol)
+        if current is not None and current[0] <= ts < current[1]:
+            bucket = current[2]  # the usual case: the same minute as this symbol's last trade
+        else:
+            found = self._bucket(trade.symbol, ts)
+            if found is None:
+                self.late_trades += 1  # its minute is closed (whether or not it had a bar)
+                return
+            bucket = found
         if trade.trade_id:
             key = (trade.exchange or "", trade.trade_id)
             if key in bucket.seen:
@@ -115,7 +120,23 @@ class MinuteBarBuilder:
                 return
             bucket.seen.add(key)
         bucket.trades.append(trade)
-        bucket.take(trade, self._rule(trade, bucket))
+        conditions = self.conditions
+        if conditions is not None and trade.conditions:
+            bucket.take(trade, conditions.eligibility(trade.conditions, bucket.regular))
+            return
+        # every field (the common case, inlined: this runs for every trade of the feed)
+        price = trade.price
+        if ts < bucket.first_ts:
+            bucket.first_ts, bucket.open = ts, price
+        if ts >= bucket.last_ts:
+            bucket.last_ts, bucket.close = ts, price
+        if price > bucket.high:  # noqa: PLR1730 - a comparison is cheaper than a max() call, per trade
+            bucket.high = price
+        if price < bucket.low:  # noqa: PLR1730
+            bucket.low = price
+        bucket.volume += trade.size
+        bucket.notional += price * trade.size
+        bucket.count += 1
 
     def cancel(self, symbol: str, trade_id: str, exchange: str, replacement: Trade | None = None) -> bool:
         """Take the trade out of its open minute (putting ``replacement`` in, for a correction)
@@ -150,7 +171,7 @@ class MinuteBarBuilder:
                 del self._current[symbol]
             for start in due:
                 b = buckets.pop(start)
-                if b.first_ts is None or b.high < b.low:
+                if b.first_ts is _NEVER_FIRST or b.high < b.low:
                     self.volume_only_minutes += b.count > 0
                     continue
                 vwap = b.notional / b.volume if b.volume else None

@@ -74,6 +74,7 @@ class AccountQueries:
     store: StateStore
     ledger: Ledger
     gate: RiskGate
+    mode: str = "simulated"  # simulated, paper or live (the configuration's ``[broker] kind``)
 
     # --- reads ------------------------------------------------------------------------------------
 
@@ -204,6 +205,7 @@ class AccountQueries:
         limits = self.gate.limits
         return {
             "account": self.account,
+            "trading_mode": self.mode,
             "halted": s.halted,
             "halt_reason": s.halt_reason or None,
             "halted_at": _time(s.halted_at),
