@@ -115,7 +115,7 @@ def test_deployed_entrypoints_touch_adapters_only_through_the_wiring(entrypoint:
 
 # The core's capability folders, lowest first: each may import the shared vocabulary at the root
 # (models, money; ports names every folder's values) and only the folders before it.
-CORE_LAYERS = ("market_data", "strategies", "accounting", "risk", "trading", "simulation", "reporting")
+CORE_LAYERS = ("market_data", "strategies", "accounting", "risk", "trading", "simulation", "research", "reporting")
 
 
 def test_every_core_folder_has_its_place_in_the_layers() -> None:

@@ -32,6 +32,9 @@ COMMANDS: dict[str, Command] = {
     "new-strategy": Command(
         "quantterminal.cli.new_strategy", "write a commented strategy template and its test file, ready to run"
     ),
+    "optimize": Command(
+        "quantterminal.cli.optimize", "walk-forward parameter search with Optuna (workers share one study)"
+    ),
     "paper": Command(
         "quantterminal.cli.paper", "paper trade on one machine: replayed real data, simulated broker, API and dashboard"
     ),

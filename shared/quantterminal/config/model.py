@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from quantterminal.core.research.space import Range
 from quantterminal.core.risk.manager import RiskLimits
 from quantterminal.core.simulation.execution import BpsSlippage, PerShareCommission
 from quantterminal.core.simulation.fill_model import FillModel
@@ -98,6 +99,58 @@ class DataSection(Section):
         return [s.upper() for s in value]
 
 
+class ParamRange(Section):
+    """One parameter's search space: a range (``low``..``high``, optional ``step``, ``log`` scale)
+    or ``choices``."""
+
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: list[ParamValue] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ParamRange:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or not self.choices:
+                raise ValueError("give either choices (a non-empty list) or low and high, not both")
+            return self
+        if self.low is None or self.high is None or self.low > self.high:
+            raise ValueError("a range needs low <= high (or give choices)")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale range needs low > 0")
+        if self.step is not None and (self.step <= 0 or self.log):
+            raise ValueError("step must be positive, and cannot be combined with log")
+        return self
+
+    def to_range(self) -> Range:
+        """The search engine's form of it."""
+        choices = None if self.choices is None else tuple(self.choices)
+        return Range(self.low, self.high, self.step, self.log, choices)
+
+
+class WalkForwardSection(Section):
+    """``[optimize.walk_forward]``: in-sample/out-of-sample windows, in trading sessions."""
+
+    in_sample: int = Field(default=10, ge=1)  # sessions searched on
+    out_of_sample: int = Field(default=5, ge=1)  # sessions the best parameters are then judged on
+    anchored: bool = False  # in-sample grows from the first session instead of rolling
+    windows: int | None = Field(default=None, ge=1)  # at most this many (the latest); None: all that fit
+
+
+class OptimizeSection(Section):
+    """``[optimize]``: a parameter search for one strategy instance (``qterm optimize``)."""
+
+    strategy: str  # the instance searched
+    objective: Literal["sharpe", "sortino", "calmar", "profit_factor", "total_return"] = "sharpe"
+    min_trades: int = Field(default=5, ge=0)  # fewer round trips in-sample: the trial does not count
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    trials: int = Field(default=50, ge=1)  # per walk-forward window
+    seed: int | None = None
+    space: dict[str, ParamRange] = Field(min_length=1)
+    walk_forward: WalkForwardSection = Field(default_factory=WalkForwardSection)
+
+
 class Config(Section):
     """The whole file."""
 
@@ -107,6 +160,7 @@ class Config(Section):
     risk: RiskSection = Field(default_factory=RiskSection)
     broker: BrokerSection = Field(default_factory=BrokerSection)
     data: DataSection = Field(default_factory=DataSection)
+    optimize: OptimizeSection | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -122,6 +176,10 @@ class Config(Section):
             extra = sorted(set(s.symbols or ()) - traded)
             if extra:
                 raise ValueError(f"strategy {s.name!r} names symbols not in [data].symbols: {', '.join(extra)}")
+        if self.optimize is not None and self.optimize.strategy not in names:
+            raise ValueError(
+                f"optimize.strategy {self.optimize.strategy!r} is not a strategy instance ({', '.join(names)})"
+            )
         return self
 
     @property

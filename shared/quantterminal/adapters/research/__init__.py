@@ -1,0 +1,1 @@
+"""Research adapters: the parameter-search engine (Optuna) and its storage."""

@@ -1,0 +1,1 @@
+"""Research: parameter search and walk-forward validation over the one backtest kernel (pure)."""

