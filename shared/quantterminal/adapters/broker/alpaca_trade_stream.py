@@ -33,8 +33,7 @@ import websocket
 
 from quantterminal.adapters.broker.alpaca_catch_up import missed_updates
 from quantterminal.adapters.broker.alpaca_messages import to_order_update
-from quantterminal.adapters.retry import backoff_delay
-from quantterminal.adapters.websocket_keepalive import LinkDead, frames
+from quantterminal.adapters.websocket_keepalive import KeptConnection, LinkDead, Refused, frames
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.trading.order_state import OrderUpdate
 
@@ -45,7 +44,7 @@ log = logging.getLogger(__name__)
 _REMEMBERED = 20_000  # forwarded update keys kept (far more than a day's updates)
 
 
-class StreamRefused(Exception):  # noqa: N818 - Alpaca's answer, not a bug
+class StreamRefused(Refused):
     """Alpaca refused the login (bad keys) or the listen request."""
 
 
@@ -94,8 +93,12 @@ class TradeStreamStats:
     connected: bool = False
 
 
-class AlpacaTradeStream:
+class AlpacaTradeStream(KeptConnection):
     """``run(stop)`` keeps ``trade_updates`` flowing into ``on_update`` until ``stop`` is set."""
+
+    what = "Alpaca trade_updates stream"
+    settings: TradeStreamSettings
+    stats: TradeStreamStats
 
     def __init__(
         self,
@@ -106,64 +109,18 @@ class AlpacaTradeStream:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        super().__init__(alert, sleep)
         self.settings = settings
         self.on_update = on_update
         self.broker = broker
-        self.alert = alert
         self.clock = clock
-        self.sleep = sleep
         self.stats = TradeStreamStats()
         self._forwarded: OrderedDict[tuple[str, str, object], None] = OrderedDict()
         self._caught_up_to: datetime | None = None  # every update before this has been read back
-        self._ws: websocket.WebSocket | None = None
         self._lock = threading.Lock()  # the reader and a catch-up forward from one thread, but be safe
 
-    def interrupt(self) -> None:
-        """Abort a blocked read at once (after setting ``stop``, from another thread)."""
-        ws = self._ws
-        if ws is not None:
-            ws.shutdown()  # type: ignore[no-untyped-call]
-
-    def run(self, stop: threading.Event) -> None:
-        """Keep a listening connection open until ``stop`` is set."""
-        failures = refusals = 0
-        while not stop.is_set():
-            ws: websocket.WebSocket | None = None
-            try:
-                ws = self._ws = websocket.create_connection(self.settings.url, timeout=self.settings.silence_timeout)
-                self._handshake(ws)
-                self.stats.connects += 1
-                self.stats.connected = True
-                failures = refusals = 0
-                self.catch_up()  # whatever happened while there was no connection (not "mute")
-                self._read(ws, stop)
-            except StreamRefused as exc:
-                refusals += 1
-                self.stats.refusals += 1
-                delay = min(self.settings.refusal_cap, self.settings.refusal_backoff * 2 ** (refusals - 1))
-                self.alert(f"Alpaca trade_updates stream refused: {exc}; next attempt in {delay:.0f} s")
-                self._pause(delay, stop)
-                continue
-            except (websocket.WebSocketException, OSError) as exc:
-                if stop.is_set():
-                    break
-                failures += 1
-                log.warning("trade_updates connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
-                self._pause(backoff_delay(failures - 1, self.settings.backoff_base, self.settings.backoff_cap), stop)
-            except Exception:  # a bug must cost a reconnect, never the reader thread
-                if stop.is_set():
-                    break
-                failures += 1
-                self.stats.errors += 1
-                log.exception("trade_updates reader failed unexpectedly; reconnecting")
-                self._pause(backoff_delay(failures - 1, self.settings.backoff_base, self.settings.backoff_cap), stop)
-            finally:
-                self.stats.connected = False
-                self._ws = None
-                if ws is not None:
-                    ws.close()
-            if not stop.is_set():
-                self.stats.reconnects += 1
+    def _closed(self) -> None:
+        self.stats.connected = False
 
     def catch_up(self) -> list[OrderUpdate]:
         """Read back from REST what happened since the last catch-up and forward what was not
@@ -206,12 +163,6 @@ class AlpacaTradeStream:
             log.exception("order update could not be forwarded: %s %s", update.client_order_id, update.event)
         return True
 
-    def _pause(self, seconds: float, stop: threading.Event) -> None:
-        if self.sleep is time.sleep:
-            stop.wait(seconds)
-        else:
-            self.sleep(seconds)
-
     def _message(self, ws: websocket.WebSocket) -> dict[str, Any]:
         raw = ws.recv()
         message = json.loads(raw)
@@ -230,7 +181,9 @@ class AlpacaTradeStream:
         if "trade_updates" not in reply.get("data", {}).get("streams", ()):
             raise StreamRefused(f"listen: {json.dumps(reply.get('data', reply))[:200]}")
 
-    def _read(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
+    def _session(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
+        self.stats.connected = True
+        self.catch_up()  # whatever happened while there was no connection (not "mute")
         s = self.settings
         next_sweep = time.monotonic() + s.sweep_every
         ws.settimeout(min(s.silence_timeout, s.sweep_every))

@@ -29,8 +29,7 @@ import websocket
 
 from quantterminal.adapters.market_data import alpaca_data, polygon_data
 from quantterminal.adapters.market_data.feed_frames import Provider, Subscription
-from quantterminal.adapters.retry import backoff_delay
-from quantterminal.adapters.websocket_keepalive import LinkDead, frames
+from quantterminal.adapters.websocket_keepalive import KeptConnection, LinkDead, Refused, frames
 from quantterminal.core.market_data.feed_events import Control, FeedEvent, ParsedFrame
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ _REFUSALS = frozenset({"auth_failed", "connection_limit"})
 PROVIDERS = {p.name: p for p in (alpaca_data.PROVIDER, polygon_data.PROVIDER)}
 
 
-class FeedRefused(Exception):  # noqa: N818 - the provider's answer, not a bug
+class FeedRefused(Refused):
     """The provider refused the login or the connection (bad keys, connection limit)."""
 
 
@@ -84,8 +83,12 @@ class FeedStats:
     errors: int = 0  # events the consumer failed on, and unexpected failures of the reader
 
 
-class FeedConnection:
+class FeedConnection(KeptConnection):
     """One provider connection feeding ``on_event``; ``run`` until ``stop`` is set."""
+
+    what = "market data feed"
+    settings: FeedSettings
+    stats: FeedStats
 
     def __init__(
         self,
@@ -95,64 +98,12 @@ class FeedConnection:
         provider: Provider = alpaca_data.PROVIDER,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        super().__init__(alert, sleep)
         self.settings = settings
         self.on_event = on_event
-        self.alert = alert
         self.provider = provider
         self.parse: Callable[[str | bytes], ParsedFrame] = provider.parse
-        self.sleep = sleep
         self.stats = FeedStats()
-        self._ws: websocket.WebSocket | None = None
-
-    def interrupt(self) -> None:
-        """Abort a blocked read at once (call after setting ``stop``, from another thread)."""
-        ws = self._ws
-        if ws is not None:
-            ws.shutdown()  # type: ignore[no-untyped-call]
-
-    def run(self, stop: threading.Event) -> None:
-        """Keep a subscribed connection open until ``stop`` is set."""
-        failures = refusals = 0
-        while not stop.is_set():
-            ws: websocket.WebSocket | None = None
-            try:
-                ws = self._ws = websocket.create_connection(self.settings.url, timeout=self.settings.silence_timeout)
-                self._handshake(ws)
-                self.stats.connects += 1
-                failures = refusals = 0
-                self._read(ws, stop)
-            except FeedRefused as exc:
-                refusals += 1
-                self.stats.refusals += 1
-                delay = min(self.settings.refusal_cap, self.settings.refusal_backoff * 2 ** (refusals - 1))
-                self.alert(f"market data feed refused: {exc}; next attempt in {delay:.0f} s")
-                self._pause(delay, stop)
-                continue
-            except (websocket.WebSocketException, OSError) as exc:
-                if stop.is_set():
-                    break  # interrupted on purpose
-                failures += 1
-                log.warning("feed connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
-                self._pause(backoff_delay(failures - 1, self.settings.backoff_base, self.settings.backoff_cap), stop)
-            except Exception:  # a bug must cost a reconnect, never the reader thread
-                if stop.is_set():
-                    break
-                failures += 1
-                self.stats.errors += 1
-                log.exception("feed reader failed unexpectedly; reconnecting")
-                self._pause(backoff_delay(failures - 1, self.settings.backoff_base, self.settings.backoff_cap), stop)
-            finally:
-                self._ws = None
-                if ws is not None:
-                    ws.close()
-            if not stop.is_set():
-                self.stats.reconnects += 1
-
-    def _pause(self, seconds: float, stop: threading.Event) -> None:
-        if self.sleep is time.sleep:
-            stop.wait(seconds)  # wakes at once when asked to stop
-        else:
-            self.sleep(seconds)
 
     def _controls(self, ws: websocket.WebSocket) -> list[Control]:
         parsed = self.parse(ws.recv())
@@ -171,7 +122,7 @@ class FeedConnection:
         ws.send(self.provider.subscribe(s.subscription))
         self._controls(ws)  # the subscription acknowledgement
 
-    def _read(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
+    def _session(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
         s = self.settings
         try:
             for frame in frames(ws, s.silence_timeout, s.pong_timeout, stop, self._on_silence):
