@@ -35,6 +35,9 @@ COMMANDS: dict[str, Command] = {
     "optimize": Command(
         "quantterminal.cli.optimize", "walk-forward parameter search with Optuna (workers share one study)"
     ),
+    "report": Command(
+        "quantterminal.cli.report", "a self-contained HTML tearsheet of a backtest folder or a ledger run"
+    ),
     "paper": Command(
         "quantterminal.cli.paper", "paper trade on one machine: replayed real data, simulated broker, API and dashboard"
     ),

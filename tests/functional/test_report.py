@@ -1,0 +1,55 @@
+"""``qterm report`` from a paper run in a ledger, and bad input (one line, exit status 2)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from quantterminal.cli.main import main
+
+
+def test_a_paper_run_in_a_ledger_becomes_a_tearsheet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    assert main(["paper", "--days", "1", "--port", "0", "--database", ledger]) == 0
+    out = tmp_path / "paper.html"
+    args = ["report", "--database", ledger, "--start", "2013-10-01", "--end", "2013-10-31", "--out", str(out)]
+    assert main(args) == 0
+    page = out.read_text()
+    fills = re.search(r"<td>fills</td><td>(\d+)</td>", page)
+    assert fills is not None
+    assert int(fills.group(1)) > 0
+    assert "buy and hold" in page
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "either a backtest output folder or --database"),
+        (["{tmp}"], "no equity.csv"),
+        (
+            [
+                "--database",
+                "sqlite:///{tmp}/none.sqlite3",
+                "--start",
+                "2013-10-01",
+                "--end",
+                "2013-10-02",
+                "--out",
+                "{tmp}/x.html",
+            ],
+            "",
+        ),
+        (["{tmp}", "--database", "sqlite:///x"], "either a backtest output folder or --database"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["report", *(a.format(tmp=tmp_path) for a in args)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("qterm report: error:")
+    assert message in err
+    assert not (tmp_path / "x.html").exists()
