@@ -85,8 +85,7 @@ def test_the_command_writes_a_configuration_qterm_paper_takes(
     for name in ("trials.csv", "walk_forward.csv", "walk_forward.png", "best.toml", "manifest.json"):
         assert (out / name).is_file(), name
     best = load_config(out / "best.toml")
-    promoted = next(i for i in best.instances if i.name == "fast_momentum")
-    assert promoted.params != load_config(config(tmp_path)).instances[0].params or True
+    assert any(i.name == "fast_momentum" for i in best.instances)
     assert main(["config", "check", str(out / "best.toml")]) == 0
     assert main(["paper", "--config", str(out / "best.toml"), "--days", "1", "--port", "0",
                  "--database", f"sqlite:///{tmp_path / 'ledger.sqlite3'}"]) == 0  # fmt: skip

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.console import wide_console
+from quantterminal.core.research.walk_forward import stitch
 
 if TYPE_CHECKING:
     from quantterminal.wiring.optimize import OptimizeReport
@@ -106,8 +107,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     console.print(_table(report, spec.objective))
     oos = [w.oos_return for w in report.windows]
-    from quantterminal.core.research.walk_forward import stitch  # noqa: PLC0415
-
     rate = report.trial_count / max(report.seconds, 1e-9)
     console.print(
         f"out of sample, stitched: {stitch(oos):+.2%} over {len(oos)} windows | "

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +228,3 @@ def default_storage(database: str | None, out: Path | None) -> str:
     if database and database.startswith(("postgresql://", "postgres://")):
         return database
     return f"sqlite:///{(out or Path.cwd()) / 'optuna.sqlite3'}"
-
-
-def session_span(days: Sequence[date]) -> str:
-    return f"{days[0]}..{days[-1]} ({len(days)})"

@@ -52,6 +52,10 @@ class _Bucket:
     trades: list[Trade] = field(default_factory=list)  # kept to aggregate again after a cancel
     seen: set[tuple[str, str]] = field(default_factory=set)
 
+    def reset(self) -> None:
+        """Empty, as new (before aggregating its trades again)."""
+        self.__init__(self.regular)  # type: ignore[misc]
+
     def take(self, trade: Trade, rule: Eligibility) -> None:
         ts, price = trade.timestamp, trade.price
         if rule.last:
@@ -146,12 +150,11 @@ class MinuteBarBuilder:
             if key not in bucket.seen:
                 continue
             kept = [t for t in bucket.trades if (t.exchange or "", t.trade_id) != key]
-            fresh = _Bucket(bucket.regular)
-            fresh.seen = {(t.exchange or "", t.trade_id or "") for t in kept if t.trade_id}
+            bucket.reset()  # in place: ``_current`` may point at it
+            bucket.seen = {(t.exchange or "", t.trade_id or "") for t in kept if t.trade_id}
             for t in kept:
-                fresh.trades.append(t)
-                fresh.take(t, self._rule(t, fresh))
-            bucket.__dict__.update(fresh.__dict__)  # in place: ``_current`` may point at it
+                bucket.trades.append(t)
+                bucket.take(t, self._rule(t, bucket))
             if replacement is not None:
                 self.add(replacement)
             return True

@@ -106,9 +106,14 @@ class RiskGate:
     def set_symbol_halted(self, symbol: str, halted: bool, reason: str, now: datetime) -> RiskState:
         """An exchange halted ``symbol`` (or let it resume): from now on no order for it passes
         (or they do again). Recorded as a risk event; a halt also alerts. Idempotent."""
-        before = dict(self.store.get_risk_state(self.account).halted_symbols)
-        state = self.store.update_risk_state(self.account, lambda s: set_symbol_halted(s, symbol, halted, reason))
-        if (symbol in before) != halted:  # a repeated status changes nothing and is not recorded again
+        was: list[bool] = []  # the halt as the winning compare-and-set found it
+
+        def change(s: RiskState) -> RiskState:
+            was.append(symbol in dict(s.halted_symbols))
+            return set_symbol_halted(s, symbol, halted, reason)
+
+        state = self.store.update_risk_state(self.account, change)
+        if was[-1] != halted:  # a repeated status changes nothing and is not recorded again
             kind = "symbol_halt" if halted else "symbol_resume"
             self.record_event(now, kind, f"{symbol}: {reason}", None, symbol=symbol)
             if halted and self.alert is not None:

@@ -256,9 +256,9 @@ class TradingDesk:
     def on_trading_status(self, status: TradingStatus) -> None:
         """An exchange halted ``status.symbol`` or let it resume: the account's risk state says
         so, and the risk manager refuses every order for a halted symbol (rule ``symbol_halted``)."""
-        for engine in self.engines.values():  # one account, one risk state: the first gate does it
+        engine = next(iter(self.engines.values()), None)  # one account, one risk state: any engine's gate
+        if engine is not None:
             engine.gate.set_symbol_halted(status.symbol, status.halted, status.reason or status.code, status.timestamp)
-            return
 
     def on_update(self, update: OrderUpdate) -> list[Fill]:
         """Book a broker update with the strategy that placed the order (unknown orders are left
