@@ -147,7 +147,7 @@ def test_one_bad_file_loads_nothing(tmp_path: Path) -> None:
 def test_sources_that_do_not_exist(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file or folder"):
         load_bars(tmp_path / "missing.csv")
-    with pytest.raises(DataError, match=r"no \.csv files"):
+    with pytest.raises(DataError, match=r"no \.csv or \.parquet files"):
         load_bars(tmp_path)
     with pytest.raises(DataError, match="unknown sample data set 'nope'"):
         resolve_source("sample:nope")

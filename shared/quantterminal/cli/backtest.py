@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from quantterminal.adapters.ledger.ledger_base import LedgerError
-from quantterminal.adapters.market_data.csv_bars import DataError, csv_files, load_bars, resolve_source, sample_sets
+from quantterminal.adapters.market_data.csv_bars import DataError, data_files, load_bars, resolve_source, sample_sets
 from quantterminal.adapters.reports.manifest import prepare_out, write_manifest
 from quantterminal.cli.arguments import (
     add_strategy_overrides,
@@ -259,7 +259,7 @@ def _load(args: argparse.Namespace, data: str, symbols: list[str] | None) -> tup
                 raise DataError(f"no bars for {', '.join(absent)} in {redact(data)}")
     else:
         source = resolve_source(data)
-        files = csv_files(source)
+        files = data_files(source)
         bars = load_bars(source, symbols=symbols, symbol=args.symbol)
         if start or end:
             lo, hi = start or _EARLIEST, end or _LATEST

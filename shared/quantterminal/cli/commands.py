@@ -21,6 +21,7 @@ class Command(NamedTuple):
 COMMANDS: dict[str, Command] = {
     "backtest": Command("quantterminal.cli.backtest", "run strategies over historical bars"),
     "config": Command("quantterminal.cli.config", "check a configuration file, or show the configuration in force"),
+    "data": Command("quantterminal.cli.data", "download historical bars (Alpaca, Polygon) into Parquet or the ledger"),
     "db": Command("quantterminal.cli.db", "create and maintain the ledger"),
     "divergence": Command(
         "quantterminal.cli.divergence", "compare a paper or live run with the backtest of the same bars"

@@ -126,7 +126,7 @@ class FeedSource:
 def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
     """Start the replay (and its historical endpoint) unless ``--url`` names a live provider."""
     from quantterminal.adapters.aws.secrets import feed_keys  # noqa: PLC0415
-    from quantterminal.adapters.market_data.csv_bars import csv_files, load_bars, resolve_source  # noqa: PLC0415
+    from quantterminal.adapters.market_data.csv_bars import data_files, load_bars, resolve_source  # noqa: PLC0415
     from quantterminal.adapters.replay.history_server import HistoryServer  # noqa: PLC0415
     from quantterminal.adapters.replay.replay_server import ReplayServer  # noqa: PLC0415
     from quantterminal.core.market_data.sessions import session_date  # noqa: PLC0415
@@ -158,7 +158,7 @@ def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
         max(b.timestamp for b in bars) + MINUTE,
         3.0 if args.idle_exit is None else args.idle_exit,
         bars,
-        [str(p) for p in csv_files(resolve_source(args.replay))],
+        [str(p) for p in data_files(resolve_source(args.replay))],
     )
 
 

@@ -1,14 +1,15 @@
-"""Load OHLCV bars from CSV files: ``timestamp,open,high,low,close,volume`` (one symbol a file).
+"""Load OHLCV bars from CSV files -- ``timestamp,open,high,low,close,volume`` -- or from Parquet
+files (``parquet_bars``), one symbol a file.
 
 Timestamps are ISO-8601 with a UTC offset (naive stamps are refused: their zone is a guess) and
 label the bar's start. The symbol comes from the file name -- the part before the first ``_``
 (``SPY_1min_2011-01_ext.csv`` → ``SPY``) -- or from the caller. Several files of one symbol (e.g.
-consecutive months) are joined and must not overlap.
+consecutive months, in either format) are joined and must not overlap.
 
 Loading is all or nothing: every file is read and checked in full before any bar is returned, and
-the first problem raises ``DataError`` naming the file, the line and what is wrong. Files of 2 MB
-or more are parsed column by column first (``csv_columns``, several times faster); a file that
-path doubts is read line by line, which names the problem.
+the first problem raises ``DataError`` naming the file, the line (or row) and what is wrong. CSV
+files of 2 MB or more are parsed column by column first (``csv_columns``, several times faster); a
+file that path doubts is read line by line, which names the problem.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from quantterminal.core.models import Bar
 REQUIRED_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 SAMPLE_PREFIX = "sample:"
 FAST_PATH_BYTES = 2_000_000  # a file this large is parsed column by column (``csv_columns``)
+DATA_SUFFIXES = (".csv", ".parquet")
 SAMPLE_ROOT = Path(__file__).resolve().parents[2] / "sample_data"
 
 
@@ -124,6 +126,15 @@ def read_bars_file(path: Path, symbol: str | None = None) -> list[Bar]:
     return bars
 
 
+def read_any(path: Path, symbol: str) -> list[Bar]:
+    """The bars of one CSV or Parquet file (told apart by the suffix)."""
+    if path.suffix == ".parquet":
+        from quantterminal.adapters.market_data.parquet_bars import read_parquet_bars  # noqa: PLC0415
+
+        return read_parquet_bars(path, symbol)
+    return read_bars_file(path, symbol)
+
+
 def sample_sets() -> list[str]:
     """Names of the data sets shipped with the package (``sample:NAME``)."""
     return sorted(p.name for p in SAMPLE_ROOT.iterdir() if p.is_dir())
@@ -139,12 +150,13 @@ def resolve_source(text: str) -> Path:
     return Path(text).expanduser()
 
 
-def csv_files(source: Path) -> list[Path]:
-    """The CSV files a ``--data`` argument names: the file itself or the ``*.csv`` in a folder."""
+def data_files(source: Path) -> list[Path]:
+    """The bar files a ``--data`` argument names: the file itself or the ``*.csv`` and ``*.parquet``
+    files in a folder."""
     if source.is_dir():
-        files = sorted(source.glob("*.csv"))
+        files = sorted(p for p in source.iterdir() if p.suffix in DATA_SUFFIXES and not p.name.startswith("."))
         if not files:
-            raise DataError(f"{source}: no .csv files in this folder")
+            raise DataError(f"{source}: no .csv or .parquet files in this folder")
         return files
     if source.is_file():
         return [source]
@@ -163,7 +175,7 @@ def load_bars(
     those symbols (an asked-for symbol with no file is an error); ``regular_hours_only`` keeps
     bars starting 09:30–16:00 New York time.
     """
-    paths = [p for source in ([sources] if isinstance(sources, Path) else sources) for p in csv_files(source)]
+    paths = [p for source in ([sources] if isinstance(sources, Path) else sources) for p in data_files(source)]
     if symbol is not None and len(paths) != 1:
         raise DataError(f"a symbol ({symbol}) can only be given for a single file, not {len(paths)}")
     wanted = {s.upper() for s in symbols} if symbols else None
@@ -172,7 +184,7 @@ def load_bars(
         name = symbol.upper() if symbol else symbol_from_path(path)
         if wanted is not None and name not in wanted:
             continue
-        by_symbol.setdefault(name, []).append((path, read_bars_file(path, name)))
+        by_symbol.setdefault(name, []).append((path, read_any(path, name)))
     if wanted is not None:
         absent = sorted(wanted - by_symbol.keys())
         if absent:

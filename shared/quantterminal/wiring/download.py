@@ -1,0 +1,218 @@
+"""``qterm data download`` wired: symbols × months of bars from a provider into Parquet files or a
+ledger, resuming where an earlier run stopped.
+
+The work is cut into chunks of one symbol and one New York calendar month (so a month's
+extended-hours evening stays in its month). A chunk is the unit of resumption:
+- into Parquet, a chunk is one file (``SPY_1min_2024-01.parquet``) written atomically once all its
+  pages are in; its metadata records the source, feed, adjustment and the range covered, so a run
+  skips every chunk an earlier one finished (and a killed run loses at most the chunk it was in);
+- into a ledger, pages are stored as they arrive (the ledger's ingest is idempotent), and a chunk
+  resumes from the last bar already stored in it.
+Ranges in the future are not asked for: a month that is not over yet is fetched up to now and
+fetched again by the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+from pathlib import Path
+from typing import Protocol
+
+from quantterminal.adapters.aws.secrets import feed_keys
+from quantterminal.adapters.market_data.bar_download import (
+    ALPACA_URL,
+    POLYGON_URL,
+    AlpacaBars,
+    BarPages,
+    PacedHttp,
+    PolygonBars,
+)
+from quantterminal.adapters.market_data.parquet_bars import parquet_metadata, write_parquet_bars
+from quantterminal.core.market_data.sessions import NEW_YORK
+from quantterminal.core.models import Bar
+from quantterminal.core.ports import MarketHistory
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One symbol's bars over ``[start, end)``, inside one New York calendar month."""
+
+    symbol: str
+    month: str  # YYYY-MM
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class DownloadReport:
+    """What a download did."""
+
+    chunks: int = 0
+    skipped: int = 0  # finished by an earlier run
+    rows: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    waited: float = 0.0  # of the seconds, waiting for rate limits and retries
+    files: list[Path] = field(default_factory=list)
+
+
+class ChunkTarget(Protocol):
+    """Where downloaded bars go, and what of it is there already."""
+
+    def resume_from(self, chunk: Chunk) -> datetime | None:
+        """Where ``chunk`` still needs bars from (``None``: it is complete)."""
+        ...
+
+    def store(self, chunk: Chunk, start: datetime, pages: Iterator[list[Bar]], on_page: Callable[[int], None]) -> None:
+        """Take every page of ``chunk`` from ``start`` on."""
+        ...
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, clock_time(0), NEW_YORK).astimezone(UTC)
+
+
+def plan(symbols: Sequence[str], first: date, last: date, now: datetime) -> list[Chunk]:
+    """Chunks for ``symbols`` from the start of ``first`` to the end of ``last`` (New York days),
+    cut at month starts and at ``now``."""
+    start, end = midnight(first), min(midnight(date.fromordinal(last.toordinal() + 1)), now)
+    chunks = []
+    month = date(first.year, first.month, 1)
+    while midnight(month) < end:
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        lo, hi = max(start, midnight(month)), min(end, midnight(following))
+        if lo < hi:
+            chunks += [Chunk(s, f"{month:%Y-%m}", lo, hi) for s in symbols]
+        month = following
+    return sorted(chunks, key=lambda c: (c.symbol, c.start))
+
+
+class ParquetFiles:
+    """Chunks as Parquet files in ``folder``, one a symbol and month."""
+
+    def __init__(self, folder: Path, timeframe: str, source: dict[str, str]) -> None:
+        self.folder, self.timeframe, self.source = folder, timeframe, source
+        self.written: list[Path] = []
+
+    def path(self, chunk: Chunk) -> Path:
+        return self.folder / f"{chunk.symbol}_{self.timeframe}_{chunk.month}.parquet"
+
+    def resume_from(self, chunk: Chunk) -> datetime | None:
+        done = parquet_metadata(self.path(chunk)) if self.path(chunk).exists() else None
+        if (
+            done is not None
+            and all(done.get(k) == v for k, v in self.source.items())
+            and done.get("timeframe") == self.timeframe
+            and datetime.fromisoformat(done["start"]) <= chunk.start
+            and datetime.fromisoformat(done["end"]) >= chunk.end
+        ):
+            return None
+        return chunk.start
+
+    def store(self, chunk: Chunk, start: datetime, pages: Iterator[list[Bar]], on_page: Callable[[int], None]) -> None:
+        bars: list[Bar] = []
+        for page in pages:
+            bars += page
+            on_page(len(page))
+        covered = {"start": chunk.start.isoformat(), "end": chunk.end.isoformat()}
+        write_parquet_bars(
+            self.path(chunk),
+            bars,
+            {**self.source, "symbol": chunk.symbol, "timeframe": self.timeframe, **covered},
+        )
+        self.written.append(self.path(chunk))
+
+
+class LedgerBars:
+    """Chunks stored in a ledger's bars table, page by page (minute bars only)."""
+
+    def __init__(self, ledger: MarketHistory) -> None:
+        self.ledger = ledger
+
+    def resume_from(self, chunk: Chunk) -> datetime | None:
+        stored = self.ledger.bars_between(chunk.start, chunk.end, [chunk.symbol]).get(chunk.symbol)
+        return stored[-1].timestamp if stored else chunk.start  # that bar again: it may have been revised
+
+    def store(self, chunk: Chunk, start: datetime, pages: Iterator[list[Bar]], on_page: Callable[[int], None]) -> None:
+        for page in pages:
+            if page:
+                self.ledger.ingest_bars(page)
+            on_page(len(page))
+
+
+def download(
+    source: BarPages,
+    target: ChunkTarget,
+    chunks: Sequence[Chunk],
+    timeframe: str,
+    on_chunk: Callable[[Chunk, str], None] = lambda chunk, state: None,
+    on_rows: Callable[[int], None] = lambda rows: None,
+    on_done: Callable[[Chunk], None] = lambda chunk: None,
+) -> DownloadReport:
+    """Fetch every chunk ``target`` does not hold yet; ``on_chunk`` hears each chunk begin
+    (``"fetching"``) or be skipped (``"done before"``), ``on_rows`` every page's row count and
+    ``on_done`` every chunk fetched."""
+    report = DownloadReport(chunks=len(chunks))
+    started = time.perf_counter()
+
+    def counted(rows: int) -> None:
+        report.rows += rows
+        on_rows(rows)
+
+    for chunk in chunks:
+        start = target.resume_from(chunk)
+        if start is None:
+            report.skipped += 1
+            on_chunk(chunk, "done before")
+            continue
+        on_chunk(chunk, "fetching")
+        target.store(chunk, start, source.pages(chunk.symbol, start, chunk.end, timeframe), counted)
+        on_done(chunk)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass
+class DownloadJob:
+    """A provider and a target, ready to download (``close`` when done)."""
+
+    source: BarPages
+    target: ChunkTarget
+    http: PacedHttp
+    folder: Path | None = None
+    close: Callable[[], None] = lambda: None
+
+
+def prepare(
+    args: argparse.Namespace,
+    symbols: Sequence[str],
+    environ: Mapping[str, str],
+    on_wait: Callable[[float, str], None],
+) -> DownloadJob:
+    """The provider (keys from ``environ`` or Secrets Manager) and the target ``args`` name."""
+    http = PacedHttp(on_wait=on_wait)
+    source: BarPages
+    if args.source == "polygon":
+        if args.feed != "iex":
+            raise ValueError("--feed is Alpaca's: Polygon has one consolidated feed")
+        key, _ = feed_keys("polygon", environ)
+        url = args.url or environ.get("POLYGON_URL") or POLYGON_URL
+        source = PolygonBars(key, http, url, args.adjustment or "split")
+    else:
+        key, secret = feed_keys("alpaca", environ)
+        url = args.url or environ.get("APCA_DATA_URL") or ALPACA_URL
+        source = AlpacaBars(key, secret, http, url, args.feed, args.adjustment or "raw")
+    described = {"source": source.name, "feed": args.feed if args.source == "alpaca" else "consolidated"}
+    described["adjustment"] = args.adjustment or ("raw" if args.source == "alpaca" else "split")
+    if args.database:
+        from quantterminal.wiring.factories import open_ledger  # noqa: PLC0415 - only a ledger target needs it
+
+        ledger = open_ledger(args.database, create=False)
+        return DownloadJob(source, LedgerBars(ledger), http, close=ledger.close)
+    folder = args.out or Path("data")
+    return DownloadJob(source, ParquetFiles(folder, args.timeframe, described), http, folder)
