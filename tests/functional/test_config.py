@@ -242,3 +242,53 @@ def test_instances_on_one_symbol_wait_instead_of_meeting_a_wash_trade_rejection(
     result = run_backtest(BacktestConfig(shipped.instances, trading=c.trading(), fills=c.fills()), bars)
     assert len(result.orders) > 300
     assert not [o for o in result.not_filled if "wash trade" in o.reason]
+
+
+FIVE_MINUTES = """
+account = "research"
+
+[[strategies]]
+name = "trend_5m"
+strategy = "{channel}:ChannelTrend"
+timeframe = "5min"
+params = {{ fast = 3, slow = 8 }}
+
+[[strategies]]
+name = "momentum_hourly"
+strategy = "momentum"
+timeframe = "1h"
+params = {{ fast = 2, slow = 4 }}
+
+[data]
+symbols = ["SPY", "IBM", "BAC"]
+backtest = "sample:lean_2013"
+"""
+
+
+def test_a_five_minute_strategy_runs_in_backtest_and_paper_with_no_divergence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, FIVE_MINUTES)
+    loaded = load_config(config)
+    assert [i.timeframe for i in loaded.instances] == ["5min", "60min"]
+    assert [s["timeframe"] for s in loaded.resolved()["strategies"]] == ["5min", "60min"]
+    out = tmp_path / "backtest"
+    assert main(["backtest", "--config", str(config), "--rth", "--out", str(out)]) == 0
+    rows = [line.split(",") for line in (out / "orders.csv").read_text().splitlines()[1:]]
+    five = [r for r in rows if r[2] == "trend_5m"]
+    assert len(five) > 10
+    assert all(int(r[1].split("-")[2][11:13]) % 5 == 0 for r in five)  # decided on 5-minute bars
+    capsys.readouterr()
+    database = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    argv = ["paper", "--config", str(config), "--days", "2", "--no-api", "--database", database]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "no decision differs from the backtest" in printed
+
+
+def test_an_unknown_bar_size_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, '[[strategies]]\nname = "m"\nstrategy = "momentum"\ntimeframe = "7min"\n')
+    assert main(["backtest", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "strategies[0].timeframe: bar size '7min': use one of 1min, 5min, 15min, 30min, 60min, 1day" in err
+    assert len(err.splitlines()) == 1

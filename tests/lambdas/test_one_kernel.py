@@ -4,6 +4,8 @@ fills, for every strategy on one account -- and then ``divergence`` finds nothin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,7 +21,7 @@ from quantterminal.core.reporting.divergence import StrategyDivergence, divergen
 from quantterminal.core.risk.manager import RiskLimits
 from quantterminal.core.simulation.backtest import BacktestConfig
 from quantterminal.core.simulation.fill_model import FillModel
-from quantterminal.core.strategies import STRATEGIES
+from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.feed_codec import encode_bar_update
 from quantterminal.wiring.backtest import run_backtest
@@ -37,9 +39,11 @@ def fills_of(fills: list[Fill]) -> list[tuple[object, ...]]:
     return sorted((f.order_id, f.execution_id, f.timestamp, f.side, f.qty, f.price) for f in fills)
 
 
-def run_paper(bars: list[Bar], broker: SimulatedBroker) -> Runtime:
+def run_paper(
+    bars: list[Bar], broker: SimulatedBroker, strategies: Sequence[str | StrategyInstance] = NAMES
+) -> Runtime:
     """The local paper run's trading side (``qterm paper``), fed the bars as the feed would."""
-    runtime = Runtime.build(MemoryStateStore(), SqliteLedger(":memory:"), broker, strategies=NAMES, config=TRADING)
+    runtime = Runtime.build(MemoryStateStore(), SqliteLedger(":memory:"), broker, strategies=strategies, config=TRADING)
     runtime.ledger.migrate()
     bus = LocalBus()
     trader = PaperTrader(runtime, bus, replay_clock=True)
@@ -50,10 +54,12 @@ def run_paper(bars: list[Bar], broker: SimulatedBroker) -> Runtime:
     return runtime
 
 
-def run_lambdas(live: Live, bars: list[Bar]) -> None:
+def run_lambdas(live: Live, bars: list[Bar], strategies: Sequence[str | StrategyInstance] = NAMES) -> None:
     """Each bar as Kinesis delivers it to the bar handler, at its close; the broker's updates
     forwarded to the order-events handler as the feed task does."""
-    wiring.use(Runtime.build(live.runtime.store, live.runtime.ledger, live.broker, strategies=NAMES, config=TRADING))
+    wiring.use(
+        Runtime.build(live.runtime.store, live.runtime.ledger, live.broker, strategies=strategies, config=TRADING)
+    )
     responses = run_bars(live, bars)
     assert all(r == {"batchItemFailures": []} for r in responses)
 
@@ -93,6 +99,38 @@ def test_backtest_paper_and_lambdas_place_the_same_orders_and_get_the_same_fills
     assert refused
     events = [e for day_ in {b.timestamp.date() for b in stream} for e in paper.ledger.risk_events_on(day_)]
     assert {str(e.details["client_order_id"]) for e in events if e.kind == "rejection"} == refused
+
+
+def test_a_five_minute_strategy_trades_alike_in_backtest_paper_and_lambdas(
+    live: Live, lean_2013_rth: dict[str, list[Bar]]
+) -> None:
+    """5- and 15-minute bars are built from the minute bars the same way in every environment (in
+    the Lambdas, the bar in the making lives in the strategy's snapshot in Redis between
+    invocations): the same orders at the same minutes, the same fills."""
+    momentum_5m = replace(builtin_instance("momentum", {"fast": 3, "slow": 8}), name="momentum_5m", timeframe="5min")
+    reversion_15m = replace(builtin_instance("mean_reversion"), name="reversion_15m", timeframe="15min")
+    strategies = (momentum_5m, reversion_15m, "momentum")
+    days = sorted({b.timestamp.date() for b in lean_2013_rth["SPY"]})[:2]
+    bars = {s: [b for b in series if b.timestamp.date() in days] for s, series in lean_2013_rth.items()}
+    stream = merge_bars(bars)
+    backtest = run_backtest(
+        BacktestConfig(strategies, account="paper", fills=live.broker.config.fills, trading=TRADING), bars
+    )
+    paper_broker = SimulatedBroker(live.broker.config)
+    run_paper(stream, paper_broker, strategies)
+    run_lambdas(live, stream, strategies)
+    expected = sorted((o.client_order_id, o.side, o.qty, o.limit_price) for o in backtest.orders)
+    by_strategy = {
+        name: [o for o in backtest.orders if o.strategy == name] for name in ("momentum_5m", "reversion_15m")
+    }
+    assert all(len(orders) >= 4 for orders in by_strategy.values()), {k: len(v) for k, v in by_strategy.items()}
+    # decided on a 5-minute bar (stamped at its start, session-aligned) once its last minute closed
+    stamps = {o.client_order_id.split("-")[2] for o in by_strategy["momentum_5m"]}
+    assert all(int(stamp[11:13]) % 5 == 0 for stamp in stamps), stamps
+    assert all((o.decision_time.minute + 1) % 5 == 0 for o in by_strategy["momentum_5m"])
+    for broker in (paper_broker, live.broker):
+        assert sorted((o.client_order_id, o.side, o.qty, o.limit_price) for o in broker.all_orders()) == expected
+        assert fills_of(broker.fills) == fills_of(backtest.fills)
 
 
 def paper_against_backtest(day: dict[str, list[Bar]], broker: SimulatedBroker) -> dict[str, StrategyDivergence]:

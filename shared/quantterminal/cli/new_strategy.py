@@ -54,6 +54,10 @@ class {cls}(Strategy):
     name = "{name}"  # stored with every snapshot
     params_type = {cls}Params
     params: {cls}Params
+    # The bar size on_bar decides on: "1min", "5min", "15min", "30min", "60min" or "1day", built
+    # from minute bars the same way in backtest, paper and the Lambdas (session-aligned); a
+    # configuration's `timeframe` overrides it per instance.
+    timeframe = "1min"
 
     def __init__(self, symbol: str, params: {cls}Params | None = None) -> None:
         super().__init__(symbol, params)

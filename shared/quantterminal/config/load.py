@@ -48,6 +48,7 @@ class LoadedConfig:
         for section, instance in zip(data["strategies"], self.instances, strict=True):
             section["params"] = _plain(dataclasses.asdict(instance.params))  # the defaults too
             section["allocation"] = _plain(instance.capital_share)
+            section["timeframe"] = instance.timeframe
         return data
 
     def toml(self) -> str:
@@ -150,6 +151,7 @@ def from_mapping(raw: Mapping[str, Any], source: str, base: Path) -> LoadedConfi
                     section.symbols,
                     None if section.allocation is None else Decimal(section.allocation),
                     section.strategy,
+                    section.timeframe,
                 )
             )
         except SpecError as exc:

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from quantterminal.core.market_data.timeframes import parse_timeframe
 from quantterminal.core.research.space import Range
 from quantterminal.core.risk.manager import RiskLimits
 from quantterminal.core.simulation.execution import BpsSlippage, PerShareCommission
@@ -45,6 +46,15 @@ class StrategySection(Section):
     params: dict[str, ParamValue] = Field(default_factory=dict)
     symbols: list[Symbol] | None = None  # None: every symbol in [data].symbols
     allocation: Fraction | None = None  # of account equity; unset instances share what is left
+    timeframe: str | None = Field(
+        default=None,
+        description="bar size it decides on: 1min, 5min, 15min, 30min, 60min or 1day (default: the class's)",
+    )
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe(cls, value: str | None) -> str | None:
+        return None if value is None else parse_timeframe(value)
 
     @field_validator("symbols")
     @classmethod

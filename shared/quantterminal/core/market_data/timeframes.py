@@ -37,10 +37,10 @@ class TimeframeError(ValueError):
     """A bar size that is not one of ``TIMEFRAMES``."""
 
 
-def timeframe(text: str) -> str:
+def parse_timeframe(text: str) -> str:
     """The canonical name of a bar size (``5min``, ``60min``, ``1day``...).
 
-    >>> timeframe("1h"), timeframe("Daily"), timeframe("15min")
+    >>> parse_timeframe("1h"), parse_timeframe("Daily"), parse_timeframe("15min")
     ('60min', '1day', '15min')
     """
     name = str(text).strip().lower().replace(" ", "")
@@ -76,7 +76,7 @@ class TimeframeBars:
     """Minute bars in, bars of one timeframe out (see the module docs)."""
 
     def __init__(self, size: str) -> None:
-        self.size = timeframe(size)
+        self.size = parse_timeframe(size)
         self._window: Window | None = None
         self._bar: dict[str, Any] = {}
 
@@ -146,3 +146,15 @@ def resample(bars: Iterable[Bar], size: str) -> list[Bar]:
     the bars end inside of is left out, as a live run would not have it yet."""
     builder = TimeframeBars(size)
     return [done for bar in bars for done in builder.add(bar)]
+
+
+def bar_state(bar: Bar) -> dict[str, Any]:
+    """A bar as JSON-ready data (its symbol is known where it is stored)."""
+    return {"t": bar.timestamp.isoformat(), "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close, "v": bar.volume}
+
+
+def bar_from_state(data: Mapping[str, Any] | None, symbol: str) -> Bar | None:
+    """The bar ``bar_state`` stored (``None`` for none)."""
+    if data is None:
+        return None
+    return Bar(symbol, datetime.fromisoformat(data["t"]), data["o"], data["h"], data["l"], data["c"], data["v"])

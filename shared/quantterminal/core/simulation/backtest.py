@@ -277,7 +277,7 @@ class _Run:
                 outcome = desk.step(BarUpdate(bar, live), now, answers)
                 for name, decision in outcome.decisions.items():
                     if decision.wanted is not None and decision.wanted is not self.last_wanted.get((name, symbol)):
-                        self._note(name, bar, decision)
+                        self._note(name, answers[name].bar or bar, decision, now)
                     elif decision.order is not None or decision.note.startswith(HALTED):
                         self._note_order(decision, now)
                 quiet[symbol] = (
@@ -290,13 +290,14 @@ class _Run:
                 self._exit_before_gap(bar, now)
                 quiet[symbol] = False
 
-    def _note(self, name: str, bar: Bar, decision: Decision) -> None:
-        """A strategy changed its mind: record the signal, and the order it led to."""
+    def _note(self, name: str, bar: Bar, decision: Decision, now: datetime) -> None:
+        """A strategy changed its mind on ``bar`` (the bar it decides on): record the signal, and
+        the order it led to."""
         assert decision.wanted is not None
         self.last_wanted[(name, bar.symbol)] = decision.wanted
         self.signals.append(Signal(name, bar.symbol, bar.timestamp, decision.wanted, bar.close))
         if decision.order is not None or decision.note.startswith(HALTED):
-            self._note_order(decision, self.clock(bar))
+            self._note_order(decision, now)
 
     def _note_order(self, decision: Decision, now: datetime) -> None:
         order, risk = decision.order, decision.risk

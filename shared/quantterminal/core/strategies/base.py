@@ -82,6 +82,9 @@ class Strategy(ABC):
 
     name: ClassVar[str]
     params_type: ClassVar[type[StrategyParams]]
+    # The bar size ``on_bar`` decides on: 1min, 5min, 15min, 30min, 60min or 1day, built from minute
+    # bars the same way everywhere (``core.market_data.timeframes``); a configuration may override it.
+    timeframe: ClassVar[str] = "1min"
 
     def __init__(self, symbol: str, params: StrategyParams | None = None) -> None:
         self.symbol = symbol

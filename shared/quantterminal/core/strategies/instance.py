@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from quantterminal.core.market_data.timeframes import TimeframeError, parse_timeframe
 from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams, parse_params
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # safe in client order ids, keys and file names
@@ -22,8 +23,9 @@ ONE = Decimal(1)
 
 @dataclass(frozen=True)
 class StrategyInstance:
-    """A strategy class under an instance name, with parameters, symbols and a capital allocation
-    (the fraction of account equity its positions are sized from; ``None`` until shared out)."""
+    """A strategy class under an instance name, with parameters, symbols, a capital allocation
+    (the fraction of account equity its positions are sized from; ``None`` until shared out) and
+    the bar size it decides on."""
 
     name: str
     strategy: type[Strategy]
@@ -31,8 +33,14 @@ class StrategyInstance:
     symbols: frozenset[str] | None = None  # None: every symbol the account trades
     allocation: Decimal | None = None
     spec: str = ""  # how the strategy was named: a built-in, a file, a module or an entry point
+    timeframe: str = "1min"  # the bar size the strategy decides on (built from minute bars)
 
     def __post_init__(self) -> None:
+        try:
+            canonical = parse_timeframe(self.timeframe)
+        except TimeframeError as exc:
+            raise StrategyError(f"{self.name}: {exc}") from None
+        object.__setattr__(self, "timeframe", canonical)
         if not NAME.match(self.name):
             raise StrategyError(
                 f"strategy instance name {self.name!r}: use lowercase letters, digits and _ (at most 40, letter first)"
@@ -52,8 +60,10 @@ class StrategyInstance:
         symbols: Iterable[str] | None = None,
         allocation: Decimal | None = None,
         spec: str = "",
+        timeframe: str | None = None,
     ) -> StrategyInstance:
-        """An instance of ``strategy`` (named after it by default) with ``params`` over its defaults."""
+        """An instance of ``strategy`` (named after it by default) with ``params`` over its defaults,
+        deciding on ``timeframe`` bars (default: the bar size the strategy class declares)."""
         return cls(
             name or strategy.name,
             strategy,
@@ -61,6 +71,7 @@ class StrategyInstance:
             None if symbols is None else frozenset(s.upper() for s in symbols),
             allocation,
             spec or strategy.name,
+            timeframe or strategy.timeframe,
         )
 
     def trades(self, symbol: str) -> bool:

@@ -29,12 +29,13 @@ from typing import Protocol
 from quantterminal.core.accounting.records import EquitySnapshot
 from quantterminal.core.accounting.state import OpenOrder, PositionState
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
+from quantterminal.core.market_data.timeframes import TimeframeBars
 from quantterminal.core.models import Bar, Direction, Fill
 from quantterminal.core.money import to_decimal
 from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.risk.manager import AccountView
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.engine import Consumed, Decision, TradingEngine
+from quantterminal.core.trading.engine import ONE_MINUTE, Consumed, Decision, TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
 
 MINUTE = timedelta(minutes=1)
@@ -92,15 +93,27 @@ class ResidentStrategies:
     which never restarts, so a snapshot per bar would only cost time."""
 
     def __init__(self) -> None:
-        self._live: dict[str, list[tuple[str, Callable[[Bar], Direction | None]]]] = {}  # by symbol
+        # by symbol: each strategy's name, its on_bar, and for one deciding on longer bars than a
+        # minute, the builder of those bars (the same ``TimeframeBars`` the snapshots carry)
+        self._live: dict[str, list[tuple[str, Callable[[Bar], Direction | None], TimeframeBars | None]]] = {}
 
     def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
         symbol = bar.symbol
         live = self._live.get(symbol)
         if live is None:
-            live = self._live[symbol] = [(n, e.instance.new(symbol).on_bar) for n, e in engines.items()]
+            live = self._live[symbol] = [
+                (
+                    n,
+                    e.instance.new(symbol).on_bar,
+                    None if e.instance.timeframe == ONE_MINUTE else TimeframeBars(e.instance.timeframe),
+                )
+                for n, e in engines.items()
+            ]
         out = {}
-        for name, on_bar in live:
+        for name, on_bar, longer in live:
+            if longer is not None:
+                out[name] = _longer_answer(on_bar, longer, bar)
+                continue
             answer = on_bar(bar)
             # identity, not a dict: an Enum's hash is a Python call, and this runs for every bar
             out[name] = (
@@ -113,6 +126,17 @@ class ResidentStrategies:
                 else _SHORT
             )
         return out
+
+
+def _longer_answer(on_bar: Callable[[Bar], Direction | None], building: TimeframeBars, bar: Bar) -> Consumed:
+    """The answer of a strategy on longer bars: none until ``bar`` completes one (or two)."""
+    completed = building.add(bar)
+    if not completed:
+        return _NONE
+    wanted = None
+    for done in completed:
+        wanted = on_bar(done)
+    return Consumed(wanted, True, bar=completed[-1])
 
 
 _NONE, _LONG, _FLAT, _SHORT = (Consumed(d, True) for d in (None, Direction.LONG, Direction.FLAT, Direction.SHORT))

@@ -27,6 +27,7 @@ from typing import Any
 from quantterminal.core.accounting.records import OrderEvent
 from quantterminal.core.accounting.state import OpenOrder, PositionState
 from quantterminal.core.market_data.calendar import is_market_open
+from quantterminal.core.market_data.timeframes import TimeframeBars, bar_from_state, bar_state
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.ports import Broker, StateStore, TradeJournal
@@ -41,16 +42,20 @@ from quantterminal.core.trading.sizing import target_quantity
 
 HALTED = "trading halted"  # the note of a decision not carried out because trading is halted
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
+_BUILDING = "building"  # in a stored strategy snapshot: the longer bar being built from minutes
+ONE_MINUTE = "1min"
 
 
 @dataclass(frozen=True)
 class Consumed:
     """A strategy's answer to a bar: the direction it wants (``None``: none yet), whether the bar
-    was new to it, and the snapshot to save (``None``: nothing changed)."""
+    was new to it, the snapshot to save (``None``: nothing changed) and, for a strategy deciding on
+    longer bars than a minute, the bar the answer is about (``None``: the minute bar itself)."""
 
     wanted: Direction | None
     new: bool
     snapshot: dict[str, Any] | None = None
+    bar: Bar | None = None
 
 
 @dataclass(frozen=True)
@@ -115,11 +120,32 @@ class TradingEngine:
             if bar.timestamp < last:
                 return Consumed(None, False)  # older than what the strategy has consumed: nothing to do
             if bar.timestamp == last:
-                return Consumed(None if seen["wanted"] is None else Direction(seen["wanted"]), False)
+                wanted = None if seen["wanted"] is None else Direction(seen["wanted"])
+                return Consumed(wanted, False, bar=bar_from_state(seen.get("bar"), bar.symbol))
+        if self.instance.timeframe != ONE_MINUTE:
+            return self._consume_into_timeframe(bar, snapshot)
         strategy = self.instance.new(bar.symbol) if snapshot is None else self.instance.restore(snapshot)
         wanted = strategy.on_bar(bar)
         mark = {"t": bar.timestamp.isoformat(), "wanted": None if wanted is None else wanted.value}
         return Consumed(wanted, True, {**strategy.snapshot(), _LAST_BAR: mark})
+
+    def _consume_into_timeframe(self, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
+        """The minute ``bar`` added to the strategy's longer bar in the making (its state saved in
+        the snapshot); the strategy is fed only the bars it completes."""
+        building = TimeframeBars(self.instance.timeframe)
+        building.load(None if snapshot is None else snapshot.get(_BUILDING))
+        completed = building.add(bar)
+        mark: dict[str, Any] = {"t": bar.timestamp.isoformat(), "wanted": None}
+        if not completed:  # the strategy is not woken: its snapshot is carried over as it is
+            base = self.instance.new(bar.symbol).snapshot() if snapshot is None else snapshot
+            return Consumed(None, True, {**base, _LAST_BAR: mark, _BUILDING: building.state()})
+        strategy = self.instance.new(bar.symbol) if snapshot is None else self.instance.restore(snapshot)
+        wanted = None
+        for done in completed:
+            wanted = strategy.on_bar(done)
+        decided = completed[-1]
+        mark |= {"wanted": None if wanted is None else wanted.value, "bar": bar_state(decided)}
+        return Consumed(wanted, True, {**strategy.snapshot(), _LAST_BAR: mark, _BUILDING: building.state()}, decided)
 
     def on_bar(self, bar: Bar, view: AccountView, now: datetime, trade: bool = True) -> Decision:
         """Decide on a closed ``bar``; see the module docs for the stages. With ``trade=False`` (a
@@ -147,6 +173,9 @@ class TradingEngine:
         wanted, new = consumed.wanted, consumed.new
         if wanted is None:
             return _WARMING_UP if new else _ALREADY_PROCESSED
+        decided_at = bar.timestamp  # the minute whose close this decision follows
+        if consumed.bar is not None:
+            bar = consumed.bar  # a longer bar completed by this minute: the decision is about it
         orders = self.store.open_orders(self.account) if open_orders is None else open_orders
         name = self.strategy_name
         working = [o for o in orders if o.strategy == name and o.symbol == bar.symbol] if orders else orders
@@ -185,9 +214,7 @@ class TradingEngine:
         delta = target - position
         if delta == 0:
             return Decision(signal, note="size rounds to zero", wanted=wanted)
-        order = OrderRequest(
-            coid, name, bar.symbol, side, abs(delta), self.config.order_type, bar.timestamp, price, limit
-        )
+        order = OrderRequest(coid, name, bar.symbol, side, abs(delta), self.config.order_type, decided_at, price, limit)
         return self._place(signal, order, account, now)
 
     def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:

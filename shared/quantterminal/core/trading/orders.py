@@ -49,6 +49,6 @@ class OrderRequest:
     side: Side
     qty: int
     order_type: OrderType
-    decision_time: datetime
+    decision_time: datetime  # the start of the minute bar whose close the decision followed
     decision_price: Decimal
     limit_price: Decimal | None = None
