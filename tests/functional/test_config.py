@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import textwrap
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest
 
 from quantterminal.cli.main import main
 from quantterminal.config.load import ConfigError, from_text, load_config
+from quantterminal.core.market_data.sessions import NEW_YORK
 
 USER = Path(__file__).resolve().parents[1] / "user_strategies"
 
@@ -274,10 +276,15 @@ def test_a_five_minute_strategy_runs_in_backtest_and_paper_with_no_divergence(
     assert [s["timeframe"] for s in loaded.resolved()["strategies"]] == ["5min", "60min"]
     out = tmp_path / "backtest"
     assert main(["backtest", "--config", str(config), "--rth", "--out", str(out)]) == 0
-    rows = [line.split(",") for line in (out / "orders.csv").read_text().splitlines()[1:]]
-    five = [r for r in rows if r[2] == "trend_5m"]
-    assert len(five) > 10
-    assert all(int(r[1].split("-")[2][11:13]) % 5 == 0 for r in five)  # decided on 5-minute bars
+    orders = [line.split(",") for line in (out / "orders.csv").read_text().splitlines()[1:]]
+    assert len([r for r in orders if r[2] == "trend_5m"]) > 10
+    signals = [line.split(",") for line in (out / "signals.csv").read_text().splitlines()[1:]]
+    five = [datetime.fromisoformat(r[0]) for r in signals if r[2] == "trend_5m"]
+    hourly = [datetime.fromisoformat(r[0]) for r in signals if r[2] == "momentum_hourly"]
+    assert five
+    assert hourly
+    assert all(t.minute % 5 == 0 for t in five)  # decided on 5-minute bars
+    assert all(t.minute == 30 for t in hourly)  # hours from the 09:30 open
     capsys.readouterr()
     database = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     argv = ["paper", "--config", str(config), "--days", "2", "--no-api", "--database", database]
@@ -292,3 +299,29 @@ def test_an_unknown_bar_size_is_one_line(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err.strip()
     assert "strategies[0].timeframe: bar size '7min': use one of 1min, 5min, 15min, 30min, 60min, 1day" in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_daily_strategy_decides_at_the_close_and_orders_at_the_next_open(tmp_path: Path) -> None:
+    """Its bar completes with the session's last minute, when the market has closed: the decision
+    stands and is placed on the first minute of the next session (not lost, not placed after hours)."""
+    config = write_config(
+        tmp_path,
+        """
+        [[strategies]]
+        name = "daily"
+        strategy = "momentum"
+        timeframe = "daily"
+        params = {{ fast = 1, slow = 2 }}
+
+        [data]
+        backtest = "sample:lean_2013"
+        """,
+    )
+    out = tmp_path / "out"
+    assert main(["backtest", "--config", str(config), "--rth", "--out", str(out)]) == 0
+    signals = [line.split(",") for line in (out / "signals.csv").read_text().splitlines()[1:]]
+    assert signals
+    assert {datetime.fromisoformat(r[0]).astimezone(NEW_YORK).time() for r in signals} == {time(0)}
+    orders = [line.split(",") for line in (out / "orders.csv").read_text().splitlines()[1:]]
+    assert orders
+    assert {datetime.fromisoformat(r[0]).astimezone(NEW_YORK).time() for r in orders} == {time(9, 30)}

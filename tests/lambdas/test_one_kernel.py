@@ -124,10 +124,13 @@ def test_a_five_minute_strategy_trades_alike_in_backtest_paper_and_lambdas(
         name: [o for o in backtest.orders if o.strategy == name] for name in ("momentum_5m", "reversion_15m")
     }
     assert all(len(orders) >= 4 for orders in by_strategy.values()), {k: len(v) for k, v in by_strategy.items()}
-    # decided on a 5-minute bar (stamped at its start, session-aligned) once its last minute closed
-    stamps = {o.client_order_id.split("-")[2] for o in by_strategy["momentum_5m"]}
-    assert all(int(stamp[11:13]) % 5 == 0 for stamp in stamps), stamps
-    assert all((o.decision_time.minute + 1) % 5 == 0 for o in by_strategy["momentum_5m"])
+    # decided on 5-minute bars (stamped at their start, session-aligned), mostly placed as the last
+    # minute of one closed (the rest: tried again on a later minute, e.g. after the close)
+    decided = [s for s in backtest.signals if s.strategy == "momentum_5m"]
+    assert decided
+    assert all(s.bar_time.minute % 5 == 0 for s in decided)
+    on_time = [o for o in by_strategy["momentum_5m"] if (o.decision_time.minute + 1) % 5 == 0]
+    assert len(on_time) >= len(by_strategy["momentum_5m"]) / 2
     for broker in (paper_broker, live.broker):
         assert sorted((o.client_order_id, o.side, o.qty, o.limit_price) for o in broker.all_orders()) == expected
         assert fills_of(broker.fills) == fills_of(backtest.fills)

@@ -94,27 +94,24 @@ class ResidentStrategies:
 
     def __init__(self) -> None:
         # by symbol: each strategy's name, its on_bar, and for one deciding on longer bars than a
-        # minute, the builder of those bars (the same ``TimeframeBars`` the snapshots carry)
-        self._live: dict[str, list[tuple[str, Callable[[Bar], Direction | None], TimeframeBars | None]]] = {}
+        # minute, what turns its minutes into those bars (``LongerBars``)
+        self._live: dict[str, list[tuple[str, Callable[[Bar], Direction | None], LongerBars | None]]] = {}
 
     def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
         symbol = bar.symbol
         live = self._live.get(symbol)
         if live is None:
-            live = self._live[symbol] = [
-                (
-                    n,
-                    e.instance.new(symbol).on_bar,
-                    None if e.instance.timeframe == ONE_MINUTE else TimeframeBars(e.instance.timeframe),
-                )
-                for n, e in engines.items()
-            ]
+            live = self._live[symbol] = []
+            for name, engine in engines.items():
+                timeframe = engine.instance.timeframe
+                longer = None if timeframe == ONE_MINUTE else LongerBars(timeframe)
+                live.append((name, engine.instance.new(symbol).on_bar, longer))
         out = {}
-        for name, on_bar, longer in live:
+        for name, decide, longer in live:
             if longer is not None:
-                out[name] = _longer_answer(on_bar, longer, bar)
+                out[name] = longer.answer(decide, bar)
                 continue
-            answer = on_bar(bar)
+            answer = decide(bar)
             # identity, not a dict: an Enum's hash is a Python call, and this runs for every bar
             out[name] = (
                 _NONE
@@ -128,15 +125,24 @@ class ResidentStrategies:
         return out
 
 
-def _longer_answer(on_bar: Callable[[Bar], Direction | None], building: TimeframeBars, bar: Bar) -> Consumed:
-    """The answer of a strategy on longer bars: none until ``bar`` completes one (or two)."""
-    completed = building.add(bar)
-    if not completed:
-        return _NONE
-    wanted = None
-    for done in completed:
-        wanted = on_bar(done)
-    return Consumed(wanted, True, bar=completed[-1])
+class LongerBars:
+    """A resident strategy's longer bars in the making, and its answer to the last one completed:
+    the answer stands (and is acted on, naming that bar) every minute until the next bar
+    completes -- as the snapshot path does (``TradingEngine.consume``)."""
+
+    def __init__(self, timeframe: str) -> None:
+        self.building = TimeframeBars(timeframe)
+        self.standing = _NONE
+
+    def answer(self, on_bar: Callable[[Bar], Direction | None], bar: Bar) -> Consumed:
+        completed = self.building.add(bar)
+        if not completed:
+            return self.standing
+        wanted = None
+        for done in completed:
+            wanted = on_bar(done)
+        self.standing = Consumed(wanted, True, bar=completed[-1])
+        return self.standing
 
 
 _NONE, _LONG, _FLAT, _SHORT = (Consumed(d, True) for d in (None, Direction.LONG, Direction.FLAT, Direction.SHORT))

@@ -43,6 +43,7 @@ from quantterminal.core.trading.sizing import target_quantity
 HALTED = "trading halted"  # the note of a decision not carried out because trading is halted
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
 _BUILDING = "building"  # in a stored strategy snapshot: the longer bar being built from minutes
+_STANDING = "standing"  # in a stored strategy snapshot: the answer to the last longer bar completed
 ONE_MINUTE = "1min"
 
 
@@ -131,21 +132,29 @@ class TradingEngine:
 
     def _consume_into_timeframe(self, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
         """The minute ``bar`` added to the strategy's longer bar in the making (its state saved in
-        the snapshot); the strategy is fed only the bars it completes."""
+        the snapshot); the strategy is fed only the bars it completes. Between them its answer to
+        the last one stands and is acted on every minute, as a 1-minute strategy's is: a decision
+        that could not be carried out at once (at the close; an opposite order working) is tried
+        again on the next minute."""
         building = TimeframeBars(self.instance.timeframe)
         building.load(None if snapshot is None else snapshot.get(_BUILDING))
         completed = building.add(bar)
-        mark: dict[str, Any] = {"t": bar.timestamp.isoformat(), "wanted": None}
         if not completed:  # the strategy is not woken: its snapshot is carried over as it is
             base = self.instance.new(bar.symbol).snapshot() if snapshot is None else snapshot
-            return Consumed(None, True, {**base, _LAST_BAR: mark, _BUILDING: building.state()})
+            standing = base.get(_STANDING) or {"wanted": None, "bar": None}
+            mark = {"t": bar.timestamp.isoformat(), **standing}
+            wanted = None if standing["wanted"] is None else Direction(standing["wanted"])
+            decided_bar = bar_from_state(standing["bar"], bar.symbol)
+            return Consumed(wanted, True, {**base, _LAST_BAR: mark, _BUILDING: building.state()}, decided_bar)
         strategy = self.instance.new(bar.symbol) if snapshot is None else self.instance.restore(snapshot)
         wanted = None
         for done in completed:
             wanted = strategy.on_bar(done)
         decided = completed[-1]
-        mark |= {"wanted": None if wanted is None else wanted.value, "bar": bar_state(decided)}
-        return Consumed(wanted, True, {**strategy.snapshot(), _LAST_BAR: mark, _BUILDING: building.state()}, decided)
+        standing = {"wanted": None if wanted is None else wanted.value, "bar": bar_state(decided)}
+        mark = {"t": bar.timestamp.isoformat(), **standing}
+        saved = {**strategy.snapshot(), _LAST_BAR: mark, _BUILDING: building.state(), _STANDING: standing}
+        return Consumed(wanted, True, saved, decided)
 
     def on_bar(self, bar: Bar, view: AccountView, now: datetime, trade: bool = True) -> Decision:
         """Decide on a closed ``bar``; see the module docs for the stages. With ``trade=False`` (a
@@ -173,9 +182,6 @@ class TradingEngine:
         wanted, new = consumed.wanted, consumed.new
         if wanted is None:
             return _WARMING_UP if new else _ALREADY_PROCESSED
-        decided_at = bar.timestamp  # the minute whose close this decision follows
-        if consumed.bar is not None:
-            bar = consumed.bar  # a longer bar completed by this minute: the decision is about it
         orders = self.store.open_orders(self.account) if open_orders is None else open_orders
         name = self.strategy_name
         working = [o for o in orders if o.strategy == name and o.symbol == bar.symbol] if orders else orders
@@ -185,7 +191,10 @@ class TradingEngine:
         if wanted is held and not working:
             # the common bar: nothing to do, nothing built (identity: an Enum's hash is a Python call)
             return _LONG_HELD if wanted is Direction.LONG else _FLAT_HELD if wanted is Direction.FLAT else _SHORT_HELD
-        signal = Signal(name, bar.symbol, bar.timestamp, wanted, bar.close)
+        # The signal names the bar decided on (a longer one, for a strategy on 5-minute or daily
+        # bars); the order, the minute it is placed on (its id, decision time and price).
+        decided = bar if consumed.bar is None else consumed.bar
+        signal = Signal(name, bar.symbol, decided.timestamp, wanted, decided.close)
         if not trade:
             return Decision(signal, note="stale bar: no order", wanted=wanted)
         coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
@@ -214,7 +223,9 @@ class TradingEngine:
         delta = target - position
         if delta == 0:
             return Decision(signal, note="size rounds to zero", wanted=wanted)
-        order = OrderRequest(coid, name, bar.symbol, side, abs(delta), self.config.order_type, decided_at, price, limit)
+        order = OrderRequest(
+            coid, name, bar.symbol, side, abs(delta), self.config.order_type, bar.timestamp, price, limit
+        )
         return self._place(signal, order, account, now)
 
     def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:
