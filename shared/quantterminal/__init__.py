@@ -6,9 +6,9 @@ The public strategy API -- what a user's strategy imports, and all the built-in 
     from quantterminal.indicators import SMA, EMA, RollingStd, Highest, Lowest, ATR, RateOfChange
     from quantterminal.testing import check_strategy  # snapshot/restore and no look-ahead, on real bars
 
-Research from a notebook: ``quantterminal.backtest(...)`` and ``quantterminal.optimize(...)``
-return DataFrames (``docs/research.md``). See ``docs/strategies.md``. Everything else in the
-package may change between versions.
+Research from a notebook: ``quantterminal.backtest(...)``, ``quantterminal.optimize(...)`` and
+``quantterminal.download(...)`` return DataFrames (``docs/research.md``). See
+``docs/strategies.md``. Everything else in the package may change between versions.
 Layers point one way: entrypoints (``cli``, lambdas, ecs_feed, cdk) → ``wiring`` → ``adapters`` →
 ``core``; ``core`` is pure Python with no I/O.
 """
@@ -21,10 +21,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from quantterminal.core.models import Bar, Direction
     from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams
-    from quantterminal.wiring.notebook import backtest, optimize
+    from quantterminal.wiring.notebook import backtest, download, optimize
 
 __version__ = "0.1.0"
-__all__ = ["Bar", "Direction", "Strategy", "StrategyError", "StrategyParams", "__version__", "backtest", "optimize"]
+__all__ = [
+    "Bar",
+    "Direction",
+    "Strategy",
+    "StrategyError",
+    "StrategyParams",
+    "__version__",
+    "backtest",
+    "download",
+    "optimize",
+]
 _HOMES = {  # imported on first use: ``qterm --help`` and the CLI's start stay quick
     "Bar": "quantterminal.core.models",
     "Direction": "quantterminal.core.models",
@@ -33,6 +43,7 @@ _HOMES = {  # imported on first use: ``qterm --help`` and the CLI's start stay q
     "StrategyParams": "quantterminal.core.strategies.base",
     "backtest": "quantterminal.wiring.notebook",  # research from a notebook: results as DataFrames
     "optimize": "quantterminal.wiring.notebook",
+    "download": "quantterminal.wiring.notebook",
 }
 
 

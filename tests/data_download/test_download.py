@@ -271,3 +271,15 @@ def test_recent_sip_data_is_not_asked_for(server: HistoryServer, tmp_path: Path)
     args = ["data", "download", "--symbols", "SPY", "--start", str(today - timedelta(days=2)), "--end", str(today)]
     args += ["--feed", "sip"]
     assert main([*args, "--url", server.url, "--out", str(tmp_path)]) == 0
+
+
+@pytest.mark.usefixtures("alpaca_env")
+def test_a_notebook_downloads_and_gets_the_bars_as_a_dataframe(server: HistoryServer, tmp_path: Path) -> None:
+    import quantterminal as qt
+
+    frame = qt.download(["spy"], "2011-03-01", "2011-03-31", out=tmp_path, url=server.url)
+    march = [b for b in SPY_2011 if b.timestamp.month == 3]
+    assert len(frame) == len(march)
+    assert list(frame.columns) == ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
+    assert frame.close.tolist() == [b.close for b in march]
+    assert (tmp_path / "SPY_1min_2011-03.parquet").exists()

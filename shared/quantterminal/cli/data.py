@@ -71,8 +71,6 @@ def run_download(args: argparse.Namespace) -> int:
     try:
         if args.start > args.end:
             raise ValueError(f"--start {args.start} is after --end {args.end}")
-        if args.database and args.timeframe != "1min":
-            raise ValueError("a ledger holds minute bars: download daily bars with --out DIR")
         # Alpaca serves SIP bars of the last 15 minutes only to paid plans: stop short of them.
         now = datetime.now(UTC) - (timedelta(minutes=15) if args.source == "alpaca" and args.feed == "sip" else ZERO)
         chunks = wiring.plan(symbols, args.start, args.end, now)
@@ -87,7 +85,17 @@ def run_download(args: argparse.Namespace) -> int:
             console=console,
         ) as bar:
             task = bar.add_task("starting", total=len(chunks), rows=0)
-            job = wiring.prepare(args, symbols, os.environ, lambda s, why: bar.update(task, description=why[:60]))
+            job = wiring.prepare(
+                args.source,
+                args.timeframe,
+                os.environ,
+                lambda seconds, why: bar.update(task, description=why[:60]),
+                args.feed,
+                args.adjustment,
+                args.url,
+                args.database,
+                args.out,
+            )
             try:
                 report = wiring.download(
                     job.source,

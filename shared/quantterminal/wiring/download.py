@@ -14,7 +14,6 @@ fetched again by the next run.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -189,30 +188,41 @@ class DownloadJob:
 
 
 def prepare(
-    args: argparse.Namespace,
-    symbols: Sequence[str],
+    source: str,
+    timeframe: str,
     environ: Mapping[str, str],
-    on_wait: Callable[[float, str], None],
+    on_wait: Callable[[float, str], None] = lambda seconds, why: None,
+    feed: str = "iex",
+    adjustment: str | None = None,
+    url: str | None = None,
+    database: str | None = None,
+    out: Path | None = None,
 ) -> DownloadJob:
-    """The provider (keys from ``environ`` or Secrets Manager) and the target ``args`` name."""
+    """The provider (keys from ``environ`` or Secrets Manager) and the target: the ledger at
+    ``database``, else Parquet files in ``out`` (default ``data/``)."""
+    if database and timeframe != "1min":
+        raise ValueError("a ledger holds minute bars: download daily bars into Parquet files")
     http = PacedHttp(on_wait=on_wait)
-    source: BarPages
-    if args.source == "polygon":
-        if args.feed != "iex":
+    provider: BarPages
+    if source == "polygon":
+        if feed != "iex":
             raise ValueError("--feed is Alpaca's: Polygon has one consolidated feed")
         key, _ = feed_keys("polygon", environ)
-        url = args.url or environ.get("POLYGON_URL") or POLYGON_URL
-        source = PolygonBars(key, http, url, args.adjustment or "split")
+        adjustment = adjustment or "split"
+        provider = PolygonBars(key, http, url or environ.get("POLYGON_URL") or POLYGON_URL, adjustment)
     else:
         key, secret = feed_keys("alpaca", environ)
-        url = args.url or environ.get("APCA_DATA_URL") or ALPACA_URL
-        source = AlpacaBars(key, secret, http, url, args.feed, args.adjustment or "raw")
-    described = {"source": source.name, "feed": args.feed if args.source == "alpaca" else "consolidated"}
-    described["adjustment"] = args.adjustment or ("raw" if args.source == "alpaca" else "split")
-    if args.database:
+        adjustment = adjustment or "raw"
+        provider = AlpacaBars(key, secret, http, url or environ.get("APCA_DATA_URL") or ALPACA_URL, feed, adjustment)
+    described = {
+        "source": provider.name,
+        "feed": feed if source == "alpaca" else "consolidated",
+        "adjustment": adjustment,
+    }
+    if database:
         from quantterminal.wiring.factories import open_ledger  # noqa: PLC0415 - only a ledger target needs it
 
-        ledger = open_ledger(args.database, create=False)
-        return DownloadJob(source, LedgerBars(ledger), http, close=ledger.close)
-    folder = args.out or Path("data")
-    return DownloadJob(source, ParquetFiles(folder, args.timeframe, described), http, folder)
+        ledger = open_ledger(database, create=False)
+        return DownloadJob(provider, LedgerBars(ledger), http, close=ledger.close)
+    folder = out or Path("data")
+    return DownloadJob(provider, ParquetFiles(folder, timeframe, described), http, folder)

@@ -1,5 +1,6 @@
-"""The research functions a notebook calls: ``quantterminal.backtest(...)`` and
-``quantterminal.optimize(...)``, with results as pandas DataFrames.
+"""The research functions a notebook calls: ``quantterminal.backtest(...)``,
+``quantterminal.optimize(...)`` and ``quantterminal.download(...)``, with results as pandas
+DataFrames.
 
 Both run exactly what ``qterm backtest`` and ``qterm optimize`` run (the one kernel, the
 configuration's orders, risk and fill model); only the output differs::
@@ -9,6 +10,7 @@ configuration's orders, risk and fill model); only the output differs::
     run.trades.pnl.sum(), run.equity.equity.iloc[-1], run.metrics["sharpe"]
     search = qt.optimize("quantterminal.toml", workers=2)   # needs quantterminal[research]
     search.windows[["oos_score", "is_score", "degradation"]]
+    bars = qt.download(["SPY"], "2024-01-01", "2024-03-31", out="data")  # qterm data download
 """
 
 from __future__ import annotations
@@ -171,3 +173,39 @@ def optimize(
     return OptimizeFrames(
         windows, pd.DataFrame(report.trials), dict(report.best_params), search.promoted(loaded, report)
     )
+
+
+def download(
+    symbols: Sequence[str],
+    start: str,
+    end: str,
+    out: str | Path = "data",
+    timeframe: str = "1min",
+    source: str = "alpaca",
+    feed: str = "iex",
+    adjustment: str | None = None,
+    url: str | None = None,
+) -> DataFrame:
+    """What ``qterm data download`` does (Parquet files in ``out``, resuming), then the bars of
+    ``symbols`` from ``start`` to ``end`` (New York dates, both included) as one DataFrame."""
+    import os  # noqa: PLC0415
+    from datetime import UTC, date, datetime  # noqa: PLC0415
+
+    import pandas as pd  # noqa: PLC0415
+
+    from quantterminal.wiring import download as fetch  # noqa: PLC0415
+
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    wanted = sorted({s.upper() for s in symbols})
+    chunks = fetch.plan(wanted, first, last, datetime.now(UTC))
+    job = fetch.prepare(source, timeframe, os.environ, feed=feed, adjustment=adjustment, url=url, out=Path(out))
+    fetch.download(job.source, job.target, chunks, timeframe)
+    lo, hi = fetch.midnight(first), fetch.midnight(date.fromordinal(last.toordinal() + 1))
+    rows = [
+        {"symbol": b.symbol, "timestamp": b.timestamp, "open": b.open, "high": b.high, "low": b.low}
+        | {"close": b.close, "volume": b.volume}
+        for series in load_bars(Path(out), symbols=wanted).values()
+        for b in series
+        if lo <= b.timestamp < hi
+    ]
+    return pd.DataFrame(rows, columns=["symbol", "timestamp", "open", "high", "low", "close", "volume"])
