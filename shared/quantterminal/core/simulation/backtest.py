@@ -58,9 +58,10 @@ from quantterminal.core.ports import SimulatedVenue, StateStore
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import StrategyInstance, builtin_instance, share_capital
+from quantterminal.core.trading.answers import Consumed
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.desk import ResidentStrategies, TradingDesk, account_view
-from quantterminal.core.trading.engine import HALTED, Consumed, Decision, TradingEngine
+from quantterminal.core.trading.engine import HALTED, Decision, TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest
 

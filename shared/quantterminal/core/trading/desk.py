@@ -34,8 +34,9 @@ from quantterminal.core.models import Bar, Direction, Fill
 from quantterminal.core.money import to_decimal
 from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.risk.manager import AccountView
+from quantterminal.core.trading.answers import ONE_MINUTE, Consumed
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.engine import ONE_MINUTE, Consumed, Decision, TradingEngine
+from quantterminal.core.trading.engine import Decision, TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
 
 MINUTE = timedelta(minutes=1)

@@ -27,13 +27,13 @@ from typing import Any
 from quantterminal.core.accounting.records import OrderEvent
 from quantterminal.core.accounting.state import OpenOrder, PositionState
 from quantterminal.core.market_data.calendar import is_market_open
-from quantterminal.core.market_data.timeframes import TimeframeBars, bar_from_state, bar_state
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, OrderIntent, RiskDecision
 from quantterminal.core.strategies import StrategyInstance, builtin_instance
+from quantterminal.core.trading.answers import Consumed, answer
 from quantterminal.core.trading.broker import BrokerOrder, BrokerRejected, BrokerUnavailable, place_order
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.order_state import TERMINAL_STATUSES, OrderUpdate, from_open_order
@@ -41,22 +41,6 @@ from quantterminal.core.trading.orders import OrderRequest, OrderType, client_or
 from quantterminal.core.trading.sizing import target_quantity
 
 HALTED = "trading halted"  # the note of a decision not carried out because trading is halted
-_LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
-_BUILDING = "building"  # in a stored strategy snapshot: the longer bar being built from minutes
-_STANDING = "standing"  # in a stored strategy snapshot: the answer to the last longer bar completed
-ONE_MINUTE = "1min"
-
-
-@dataclass(frozen=True)
-class Consumed:
-    """A strategy's answer to a bar: the direction it wants (``None``: none yet), whether the bar
-    was new to it, the snapshot to save (``None``: nothing changed) and, for a strategy deciding on
-    longer bars than a minute, the bar the answer is about (``None``: the minute bar itself)."""
-
-    wanted: Direction | None
-    new: bool
-    snapshot: dict[str, Any] | None = None
-    bar: Bar | None = None
 
 
 @dataclass(frozen=True)
@@ -109,52 +93,10 @@ class TradingEngine:
     # --- decisions --------------------------------------------------------------------------------
 
     def consume(self, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
-        """The strategy's answer to ``bar``, restored from ``snapshot`` (no I/O).
-
-        The snapshot remembers the last bar consumed and the answer given, so a redelivered bar
-        (Kinesis retries a batch; a Lambda crashed after saving) is not fed to the indicators
-        twice, and the decision it led to can still be carried out. The snapshot to save comes
-        back with the answer; it must be saved before the answer is acted on."""
-        seen = None if snapshot is None else snapshot.get(_LAST_BAR)
-        if seen is not None:
-            last = datetime.fromisoformat(seen["t"])
-            if bar.timestamp < last:
-                return Consumed(None, False)  # older than what the strategy has consumed: nothing to do
-            if bar.timestamp == last:
-                wanted = None if seen["wanted"] is None else Direction(seen["wanted"])
-                return Consumed(wanted, False, bar=bar_from_state(seen.get("bar"), bar.symbol))
-        if self.instance.timeframe != ONE_MINUTE:
-            return self._consume_into_timeframe(bar, snapshot)
-        strategy = self.instance.new(bar.symbol) if snapshot is None else self.instance.restore(snapshot)
-        wanted = strategy.on_bar(bar)
-        mark = {"t": bar.timestamp.isoformat(), "wanted": None if wanted is None else wanted.value}
-        return Consumed(wanted, True, {**strategy.snapshot(), _LAST_BAR: mark})
-
-    def _consume_into_timeframe(self, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
-        """The minute ``bar`` added to the strategy's longer bar in the making (its state saved in
-        the snapshot); the strategy is fed only the bars it completes. Between them its answer to
-        the last one stands and is acted on every minute, as a 1-minute strategy's is: a decision
-        that could not be carried out at once (at the close; an opposite order working) is tried
-        again on the next minute."""
-        building = TimeframeBars(self.instance.timeframe)
-        building.load(None if snapshot is None else snapshot.get(_BUILDING))
-        completed = building.add(bar)
-        if not completed:  # the strategy is not woken: its snapshot is carried over as it is
-            base = self.instance.new(bar.symbol).snapshot() if snapshot is None else snapshot
-            standing = base.get(_STANDING) or {"wanted": None, "bar": None}
-            mark = {"t": bar.timestamp.isoformat(), **standing}
-            wanted = None if standing["wanted"] is None else Direction(standing["wanted"])
-            decided_bar = bar_from_state(standing["bar"], bar.symbol)
-            return Consumed(wanted, True, {**base, _LAST_BAR: mark, _BUILDING: building.state()}, decided_bar)
-        strategy = self.instance.new(bar.symbol) if snapshot is None else self.instance.restore(snapshot)
-        wanted = None
-        for done in completed:
-            wanted = strategy.on_bar(done)
-        decided = completed[-1]
-        standing = {"wanted": None if wanted is None else wanted.value, "bar": bar_state(decided)}
-        mark = {"t": bar.timestamp.isoformat(), **standing}
-        saved = {**strategy.snapshot(), _LAST_BAR: mark, _BUILDING: building.state(), _STANDING: standing}
-        return Consumed(wanted, True, saved, decided)
+        """The strategy's answer to ``bar``, restored from ``snapshot`` (no I/O; see ``answers``:
+        a redelivered bar is not fed twice). The snapshot to save comes back with the answer; it
+        must be saved before the answer is acted on."""
+        return answer(self.instance, bar, snapshot)
 
     def on_bar(self, bar: Bar, view: AccountView, now: datetime, trade: bool = True) -> Decision:
         """Decide on a closed ``bar``; see the module docs for the stages. With ``trade=False`` (a
