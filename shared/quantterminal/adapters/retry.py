@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -17,6 +17,20 @@ def backoff_delay(attempt: int, base: float = 0.05, cap: float = 5.0, rng: rando
     ``[0, min(cap, base × 2^attempt)]`` ("full jitter"), so that many clients retrying after the
     same failure spread out instead of hammering the server together."""
     return (rng or random).uniform(0.0, min(cap, base * (2**attempt)))
+
+
+def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """The seconds a rate-limited server asks for: its ``Retry-After``, else the time until its
+    ``X-RateLimit-Reset`` (Unix seconds, as Alpaca sends it; ``now`` is ``time.time()``). ``None``
+    when it says neither readably (the caller's backoff stands)."""
+    try:
+        if headers.get("Retry-After"):
+            return float(headers["Retry-After"])
+        if headers.get("X-RateLimit-Reset"):
+            return float(headers["X-RateLimit-Reset"]) - now
+    except ValueError:
+        pass
+    return None
 
 
 def with_retries(

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from quantterminal.cli.arguments import iso_date
-
-ZERO = timedelta(0)
 
 DESCRIPTION = """Download minute or daily bars for symbols and a date range from Alpaca's historical API
 (--feed iex or sip, --adjustment) or Polygon's aggregates, into Parquet files that --data reads
@@ -71,9 +69,7 @@ def run_download(args: argparse.Namespace) -> int:
     try:
         if args.start > args.end:
             raise ValueError(f"--start {args.start} is after --end {args.end}")
-        # Alpaca serves SIP bars of the last 15 minutes only to paid plans: stop short of them.
-        now = datetime.now(UTC) - (timedelta(minutes=15) if args.source == "alpaca" and args.feed == "sip" else ZERO)
-        chunks = wiring.plan(symbols, args.start, args.end, now)
+        chunks = wiring.plan(symbols, args.start, args.end, datetime.now(UTC), args.source, args.feed)
         if not chunks:
             raise ValueError(f"nothing to fetch: {args.start} is in the future")
         with Progress(

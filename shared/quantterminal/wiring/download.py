@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +35,8 @@ from quantterminal.adapters.market_data.parquet_bars import parquet_metadata, wr
 from quantterminal.core.market_data.sessions import NEW_YORK
 from quantterminal.core.models import Bar
 from quantterminal.core.ports import MarketHistory
+
+SIP_DELAY = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,14 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, clock_time(0), NEW_YORK).astimezone(UTC)
 
 
-def plan(symbols: Sequence[str], first: date, last: date, now: datetime) -> list[Chunk]:
+def plan(
+    symbols: Sequence[str], first: date, last: date, now: datetime, source: str = "alpaca", feed: str = "iex"
+) -> list[Chunk]:
     """Chunks for ``symbols`` from the start of ``first`` to the end of ``last`` (New York days),
-    cut at month starts and at ``now``."""
+    cut at month starts and at what the provider serves at ``now``: Alpaca serves SIP bars of the
+    last 15 minutes only to paid plans (HTTP 403), so a SIP download stops short of them."""
+    if source == "alpaca" and feed == "sip":
+        now -= SIP_DELAY
     start, end = midnight(first), min(midnight(date.fromordinal(last.toordinal() + 1)), now)
     chunks = []
     month = date(first.year, first.month, 1)

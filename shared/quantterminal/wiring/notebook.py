@@ -197,9 +197,12 @@ def download(
 
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     wanted = sorted({s.upper() for s in symbols})
-    chunks = fetch.plan(wanted, first, last, datetime.now(UTC))
+    chunks = fetch.plan(wanted, first, last, datetime.now(UTC), source, feed)
     job = fetch.prepare(source, timeframe, os.environ, feed=feed, adjustment=adjustment, url=url, out=Path(out))
-    fetch.download(job.source, job.target, chunks, timeframe)
+    try:
+        fetch.download(job.source, job.target, chunks, timeframe)
+    finally:
+        job.close()
     lo, hi = fetch.midnight(first), fetch.midnight(date.fromordinal(last.toordinal() + 1))
     rows = [
         {"symbol": b.symbol, "timestamp": b.timestamp, "open": b.open, "high": b.high, "low": b.low}

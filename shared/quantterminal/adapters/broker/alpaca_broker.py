@@ -42,7 +42,7 @@ from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketO
 from quantterminal.adapters.aws.secrets import secret_json
 from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, shares, to_broker_order, to_order_update
 from quantterminal.adapters.http_timeouts import TimeoutAdapter
-from quantterminal.adapters.retry import backoff_delay
+from quantterminal.adapters.retry import backoff_delay, rate_limit_wait
 from quantterminal.core.models import Side
 from quantterminal.core.trading.broker import (
     BrokerAccount,
@@ -160,14 +160,9 @@ class AlpacaBroker:
         now = self.clock()
         self._failures += 1
         delay = backoff_delay(self._failures - 1, BACKOFF_BASE, BACKOFF_CAP)
-        headers = getattr(rate_limited, "headers", None) or {}
-        try:
-            if headers.get("Retry-After"):
-                delay = max(delay, float(headers["Retry-After"]))
-            elif headers.get("X-RateLimit-Reset"):
-                delay = max(delay, float(headers["X-RateLimit-Reset"]) - now + random.uniform(0, 0.25))
-        except ValueError:
-            pass  # an unreadable header: the backoff stands
+        asked = rate_limit_wait(getattr(rate_limited, "headers", None) or {}, now)
+        if asked is not None:  # (clients released at one reset spread out a little)
+            delay = max(delay, asked + random.uniform(0, 0.25))
         self._not_before = now + min(delay, MAX_RATE_LIMIT_WAIT)
 
     def submit(self, order: OrderRequest) -> BrokerOrder:

@@ -33,10 +33,9 @@ import requests
 
 from quantterminal.adapters.market_data.bar_columns import first_bad_row
 from quantterminal.adapters.market_data.feed_frames import bar
-from quantterminal.adapters.retry import backoff_delay
+from quantterminal.adapters.retry import backoff_delay, rate_limit_wait
 from quantterminal.core.models import Bar
 
-TIMEFRAMES = ("1min", "1day")
 ALPACA_URL = "https://data.alpaca.markets"
 POLYGON_URL = "https://api.polygon.io"
 _ATTEMPTS = 6  # for 5xx, timeouts and dropped connections
@@ -126,14 +125,8 @@ class PacedHttp:
 
     def _limit_wait(self, headers: Mapping[str, str], limited: int) -> float:
         wait = backoff_delay(limited - 1, 1.0, _MAX_WAIT)
-        try:
-            if headers.get("Retry-After"):
-                wait = max(wait, float(headers["Retry-After"]))
-            elif headers.get("X-RateLimit-Reset"):
-                wait = max(wait, float(headers["X-RateLimit-Reset"]) - self.wall())
-        except ValueError:
-            pass
-        return min(wait, _MAX_WAIT)
+        asked = rate_limit_wait(headers, self.wall())
+        return min(wait if asked is None else max(wait, asked), _MAX_WAIT)
 
     def _pause(self, seconds: float, why: str) -> None:
         if seconds <= 0:

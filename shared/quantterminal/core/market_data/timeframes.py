@@ -27,6 +27,7 @@ from quantterminal.core.market_data.sessions import NEW_YORK, day_bounds
 from quantterminal.core.models import Bar
 
 MINUTE = timedelta(minutes=1)
+ONE_MINUTE = "1min"  # the bar size every strategy gets unless it declares another
 _MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60}
 _SPELLINGS = {"1m": "1min", "5m": "5min", "15m": "15min", "30m": "30min", "60m": "60min", "1h": "60min"}
 _SPELLINGS |= {"1d": "1day", "daily": "1day", "day": "1day", "1hour": "60min", "hourly": "60min"}
@@ -79,10 +80,6 @@ class TimeframeBars:
         self.size = parse_timeframe(size)
         self._window: Window | None = None
         self._bar: dict[str, Any] = {}
-
-    @property
-    def passes_through(self) -> bool:
-        return self.size == "1min"
 
     def add(self, bar: Bar) -> list[Bar]:
         """The bars ``bar`` completes (none, or one, or two when it closes one window by crossing

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from quantterminal.core.market_data.timeframes import TimeframeBars, bar_from_state, bar_state
+from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars, bar_from_state, bar_state
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies import StrategyInstance
 
-ONE_MINUTE = "1min"
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
 _BUILDING = "building"  # in a stored strategy snapshot: the longer bar being built from minutes
 _STANDING = "standing"  # in a stored strategy snapshot: the answer to the last longer bar completed

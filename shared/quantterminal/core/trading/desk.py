@@ -29,12 +29,12 @@ from typing import Protocol
 from quantterminal.core.accounting.records import EquitySnapshot
 from quantterminal.core.accounting.state import OpenOrder, PositionState
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
-from quantterminal.core.market_data.timeframes import TimeframeBars
+from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars
 from quantterminal.core.models import Bar, Direction, Fill
 from quantterminal.core.money import to_decimal
 from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.risk.manager import AccountView
-from quantterminal.core.trading.answers import ONE_MINUTE, Consumed
+from quantterminal.core.trading.answers import Consumed
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.engine import Decision, TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
