@@ -24,7 +24,7 @@ from itertools import pairwise
 from typing import Any
 
 from quantterminal.adapters.market_data.csv_bars import load_bars, resolve_source
-from quantterminal.core.market_data.sessions import is_regular_hours
+from quantterminal.core.market_data.calendar import SessionRule
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies.base import Strategy, parse_params
 
@@ -47,7 +47,8 @@ class StrategyReport:
 def sample_bars(symbol: str = "SPY", limit: int = 3000, source: str = "sample:spy_2011") -> list[Bar]:
     """Real minute bars of ``symbol`` (regular hours) from a shipped sample set, or any ``--data`` source."""
     bars = load_bars(resolve_source(source), symbols=[symbol])[symbol.upper()]
-    return [b for b in bars if is_regular_hours(b.timestamp)][:limit]
+    regular = SessionRule().in_regular_session
+    return [b for b in bars if regular(b.timestamp)][:limit]
 
 
 def run(strategy: Strategy, bars: Sequence[Bar]) -> Answers:

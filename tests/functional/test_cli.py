@@ -27,7 +27,6 @@ def test_single_strategy_writes_trades_equity_and_plot(tmp_path: Path, capsys: p
             "momentum",
             "--data",
             "sample:lean_2013",
-            "--rth",
             "--param",
             "fast=5",
             "--param",
@@ -77,7 +76,6 @@ def test_all_strategies_write_one_folder_each(tmp_path: Path) -> None:
                 "sample:lean_2013",
                 "--symbols",
                 "SPY",
-                "--rth",
                 "--allow-short",
                 "--out",
                 str(tmp_path),
@@ -140,7 +138,7 @@ def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None
         "--slippage-bps",
         "--commission",
         "--out",
-        "--rth",
+        "--session",
         "--order-type",
         "--limit-offset-bps",
         "--allow-short",
@@ -157,7 +155,7 @@ def test_console_script_runs_the_default_demo_data(tmp_path: Path) -> None:
     qterm = shutil.which("qterm", path=str(Path(sys.executable).parent))
     assert qterm, "the qterm console script is not installed next to this Python"
     done = subprocess.run(
-        [qterm, "backtest", "--strategy", "mean_reversion", "--rth", "--out", str(tmp_path)],
+        [qterm, "backtest", "--strategy", "mean_reversion", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -153,7 +153,7 @@ def test_a_config_backtest_runs_every_instance_on_one_account_with_a_manifest(
 ) -> None:
     config = write_config(tmp_path)
     out = tmp_path / "out"
-    assert main(["backtest", "--config", str(config), "--rth", "--out", str(out)]) == 0
+    assert main(["backtest", "--config", str(config), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "strategy instances on account research" in printed
     orders = (out / "orders.csv").read_text()
@@ -185,7 +185,7 @@ def test_the_shipped_allocation_trades_without_refusals(capsys: pytest.CaptureFi
     shipped = tmp_path / "shipped.toml"
     assert main(["config", "show"]) == 0
     shipped.write_text(capsys.readouterr().out)
-    assert main(["backtest", "--config", str(shipped), "--rth", "--out", str(tmp_path / "out")]) == 0
+    assert main(["backtest", "--config", str(shipped), "--out", str(tmp_path / "out")]) == 0
     rows = (tmp_path / "out" / "orders.csv").read_text().splitlines()
     refused = [r for r in rows if ",refused," in r]
     assert len(rows) > 300
@@ -275,7 +275,7 @@ def test_a_five_minute_strategy_runs_in_backtest_and_paper_with_no_divergence(
     assert [i.timeframe for i in loaded.instances] == ["5min", "60min"]
     assert [s["timeframe"] for s in loaded.resolved()["strategies"]] == ["5min", "60min"]
     out = tmp_path / "backtest"
-    assert main(["backtest", "--config", str(config), "--rth", "--out", str(out)]) == 0
+    assert main(["backtest", "--config", str(config), "--out", str(out)]) == 0
     orders = [line.split(",") for line in (out / "orders.csv").read_text().splitlines()[1:]]
     assert len([r for r in orders if r[2] == "trend_5m"]) > 10
     signals = [line.split(",") for line in (out / "signals.csv").read_text().splitlines()[1:]]
@@ -301,9 +301,10 @@ def test_an_unknown_bar_size_is_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert len(err.splitlines()) == 1
 
 
-def test_a_daily_strategy_decides_at_the_close_and_orders_at_the_next_open(tmp_path: Path) -> None:
-    """Its bar completes with the session's last minute, when the market has closed: the decision
-    stands and is placed on the first minute of the next session (not lost, not placed after hours)."""
+def test_a_daily_strategy_decides_at_the_close_and_its_order_works_from_the_next_open(tmp_path: Path) -> None:
+    """Its bar completes with the session's last minute: the order is placed then, at the close
+    (a day order after the close waits for the next open, as Alpaca queues it), and the simulated
+    broker works it first on the next session's opening bar -- never on a bar after hours."""
     config = write_config(
         tmp_path,
         """
@@ -318,10 +319,19 @@ def test_a_daily_strategy_decides_at_the_close_and_orders_at_the_next_open(tmp_p
         """,
     )
     out = tmp_path / "out"
-    assert main(["backtest", "--config", str(config), "--rth", "--out", str(out)]) == 0
+    assert main(["backtest", "--config", str(config), "--out", str(out)]) == 0
     signals = [line.split(",") for line in (out / "signals.csv").read_text().splitlines()[1:]]
     assert signals
     assert {datetime.fromisoformat(r[0]).astimezone(NEW_YORK).time() for r in signals} == {time(0)}
     orders = [line.split(",") for line in (out / "orders.csv").read_text().splitlines()[1:]]
-    assert orders
-    assert {datetime.fromisoformat(r[0]).astimezone(NEW_YORK).time() for r in orders} == {time(9, 30)}
+    at_close = [r for r in orders if datetime.fromisoformat(r[0]).astimezone(NEW_YORK).time() == time(15, 59)]
+    assert len(at_close) >= 3, "decisions are placed on the session's last minute"
+    assert all(time(9, 30) <= datetime.fromisoformat(r[0]).astimezone(NEW_YORK).time() < time(16) for r in orders)
+    fills = [line.split(",") for line in (out / "fills.csv").read_text().splitlines()[1:]]
+    placed_at_close = {r[1] for r in at_close}
+    for fill in fills:
+        if fill[6] in placed_at_close:  # filled at the next open, not after hours
+            assert datetime.fromisoformat(fill[0]).astimezone(NEW_YORK).time() < time(9, 32)
+    # a limit at the decision close that the next open gapped past is canceled after its first bar
+    # there, and the standing decision placed again at the new price (see orders.csv)
+    assert all(r[9] in ("placed", "not filled") for r in at_close)

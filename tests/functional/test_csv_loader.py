@@ -18,7 +18,7 @@ from quantterminal.adapters.market_data.csv_bars import (
     sample_sets,
 )
 from quantterminal.adapters.market_data.csv_columns import read_columns
-from quantterminal.core.market_data.sessions import is_regular_hours
+from quantterminal.core.market_data.calendar import is_market_open
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 GOOD = "2024-01-02T09:30:00-05:00,10.00,10.50,9.90,10.20,100\n2024-01-02T09:31:00-05:00,10.20,10.30,10.10,10.25,50\n"
@@ -62,7 +62,7 @@ def test_shipped_sets_load_with_the_documented_row_counts(sample_root: Path) -> 
 def test_regular_hours_filter_keeps_0930_to_1600_new_york_across_dst(sample_root: Path) -> None:
     spy = load_bars(sample_root / "spy_2011", regular_hours_only=True)["SPY"]
     assert len(spy) == 43 * 390  # every session in both files is complete
-    assert all(is_regular_hours(b.timestamp) for b in spy)
+    assert all(is_market_open(b.timestamp) for b in spy)
     march_14 = [b for b in spy if b.timestamp.date() == date(2011, 3, 14)]
     assert march_14[0].timestamp == datetime(2011, 3, 14, 13, 30, tzinfo=UTC)  # EDT: 09:30 = 13:30Z
     assert spy[0].timestamp == datetime(2011, 1, 3, 14, 30, tzinfo=UTC)  # EST: 09:30 = 14:30Z

@@ -129,7 +129,7 @@ def test_new_strategy_writes_a_template_whose_tests_pass(tmp_path: Path, capsys:
 
 
 def test_a_user_strategy_file_backtests_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["backtest", "--strategy", f"{CHANNEL},momentum", "--param", "channel_trend.fast=5", "--rth"])
+    code = main(["backtest", "--strategy", f"{CHANNEL},momentum", "--param", "channel_trend.fast=5"])
     assert code == 0
     out = capsys.readouterr().out
     assert "channel_trend" in out

@@ -84,9 +84,9 @@ def test_the_command_says_what_the_data_is(
         "timestamp,open,high,low,close,volume\n"
         + "".join(f"{b.timestamp.isoformat()},{b.open},{b.high},{b.low},{b.close},{b.volume}\n" for b in days)
     )
-    assert main(["backtest", "--strategy", "momentum", "--data", str(csv), "--rth"]) == 0
+    assert main(["backtest", "--strategy", "momentum", "--data", str(csv)]) == 0
     out = capsys.readouterr().out
-    assert f"{len(days)} daily bars" in out, "--rth keeps daily bars (stamped at midnight)"
+    assert f"{len(days)} daily bars" in out, "daily bars (stamped at midnight) are whole sessions"
     assert "data gaps: 1" in out
     with pytest.raises(SystemExit) as exited:
         main(["backtest", "--strategy", "momentum", "--data", "sample:spy_2011", "--max-gap-sessions", "x"])

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from quantterminal.core.market_data.calendar import is_trading_day
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies import (
     STRATEGIES,
@@ -19,11 +22,14 @@ from quantterminal.core.strategies import (
     Momentum,
     MomentumParams,
     StrategyError,
+    StrategyInstance,
     VolatilityBreakout,
     VolatilityBreakoutParams,
     build_params,
     restore_strategy,
 )
+from quantterminal.core.strategies.base import ParamsChanged
+from quantterminal.core.trading.answers import answer, warm_up, warmup_window
 from tests.helpers import bar, bars_from_closes
 
 LONG, FLAT, SHORT = Direction.LONG, Direction.FLAT, Direction.SHORT
@@ -214,3 +220,59 @@ def test_restore_refuses_unknown_version_and_other_strategy() -> None:
         MeanReversion.restore(snap)
     with pytest.raises(StrategyError, match="unknown strategy"):
         restore_strategy({**snap, "strategy": "gone"})
+
+
+# --- parameters live in the configuration, state in snapshots -----------------------------------
+
+
+def test_a_snapshot_is_not_restored_under_other_parameters(spy_2011_rth: list[Bar]) -> None:
+    old = Momentum("SPY", MomentumParams(fast=3, slow=8))
+    run(old, spy_2011_rth[:50])
+    snapshot = json.loads(json.dumps(old.snapshot()))
+    with pytest.raises(ParamsChanged, match="configured"):
+        Momentum.restore(snapshot, MomentumParams(fast=5, slow=20))
+    assert Momentum.restore(snapshot, MomentumParams(fast=3, slow=8)).params == MomentumParams(fast=3, slow=8)
+
+
+def test_a_retuned_instance_is_rebuilt_and_warmed_up_to_a_fresh_strategys_answers(spy_2011_rth: list[Bar]) -> None:
+    """Given a snapshot taken under fast=3/slow=8, when the configured instance says 5/20, then its
+    answers from the next bar on are those of a strategy that ran with 5/20 from the start."""
+    bars = spy_2011_rth[:400]
+    old = StrategyInstance.of(Momentum, params={"fast": 3, "slow": 8})
+    snapshot = warm_up(old, bars[:300])
+    assert snapshot is not None
+    retuned = StrategyInstance.of(Momentum, params={"fast": 5, "slow": 20})
+    fresh = run(Momentum("SPY", MomentumParams(fast=5, slow=20)), bars)
+
+    consumed = answer(retuned, bars[300], snapshot, history=lambda instance, bar: bars[:300])
+
+    assert consumed.rebuilt == 300
+    assert consumed.wanted is fresh[300]
+    assert consumed.snapshot is not None
+    assert consumed.snapshot["params"]["slow"] == 20
+    answers = []
+    state = consumed.snapshot
+    for b in bars[301:]:
+        c = answer(retuned, b, state)
+        assert c.rebuilt is None  # rebuilt once: the saved snapshot has the configured parameters
+        answers.append(c.wanted)
+        state = c.snapshot
+    assert answers == fresh[301:]
+
+
+def test_a_retuned_instance_without_stored_bars_starts_cold(spy_2011_rth: list[Bar]) -> None:
+    old = StrategyInstance.of(Momentum, params={"fast": 3, "slow": 8})
+    snapshot = warm_up(old, spy_2011_rth[:100])
+    retuned = StrategyInstance.of(Momentum, params={"fast": 5, "slow": 20})
+    consumed = answer(retuned, spy_2011_rth[100], snapshot)
+    assert consumed.rebuilt == 0
+    assert consumed.wanted is None  # warming up again, never deciding with the old parameters' state
+
+
+def test_the_warm_up_window_holds_enough_sessions_for_the_strategys_bars() -> None:
+    daily = replace(StrategyInstance.of(Momentum, params={"fast": 10, "slow": 40}), timeframe="1day")
+    before = datetime(2013, 10, 11, 14, 0, tzinfo=UTC)
+    start, end = warmup_window(daily, before)
+    assert end == before
+    sessions = [d for d in (start.date() + timedelta(days=i) for i in range((end - start).days)) if is_trading_day(d)]
+    assert len(sessions) >= daily.warmup_bars == 160

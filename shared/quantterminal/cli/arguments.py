@@ -7,6 +7,7 @@ import argparse
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from quantterminal.core.market_data.calendar import SESSIONS
 from quantterminal.core.simulation.execution import PerShareCommission
 
 
@@ -113,3 +114,9 @@ def add_strategy_overrides(parser: argparse.ArgumentParser) -> None:
         help="override a strategy parameter: NAME=VALUE for every strategy that has it, INSTANCE.NAME=VALUE for one",
     )
     parser.add_argument("--allow-short", action="store_true", help="let the strategies go short")
+    parser.add_argument(
+        "--session",
+        choices=SESSIONS,
+        help="the minute bars every strategy sees: the regular session, or pre/post-market too"
+        " (default: each instance's [[strategies]] session, else regular)",
+    )

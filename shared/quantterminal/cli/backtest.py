@@ -30,8 +30,7 @@ from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.console import wide_console
 from quantterminal.config.load import ConfigError, LoadedConfig, from_mapping, load_config
 from quantterminal.config.strategies import load_strategy
-from quantterminal.core.market_data.data_checks import DAY, bar_interval
-from quantterminal.core.market_data.sessions import day_bounds, is_regular_hours
+from quantterminal.core.market_data.sessions import day_bounds
 from quantterminal.core.models import Bar
 from quantterminal.core.simulation.backtest import BacktestConfig, Backtester, BacktestResult
 from quantterminal.core.strategies import STRATEGIES, StrategyError
@@ -71,7 +70,7 @@ at the open plus slippage; at most 10% of a bar's volume fills. Refusals are cou
 See quantterminal/core/simulation/backtest.py and core/simulation/fill_model.py.
 
 examples:
-  qterm backtest --strategy all --rth --out out/demo
+  qterm backtest --strategy all --out out/demo
   qterm backtest --strategy momentum --data sample:lean_2013 --param fast=5 --param slow=20
   qterm backtest --strategy mean_reversion --data bars/ --symbols SPY QQQ --slippage-bps 2 \\
       --commission 0.005,1.00 --order-type limit --limit-offset-bps 5
@@ -104,9 +103,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", type=iso_date, metavar="YYYY-MM-DD", help="last New York date to use (inclusive)")
     parser.add_argument("--symbols", nargs="+", metavar="SYM", help="only these symbols from --data")
     parser.add_argument("--symbol", metavar="SYM", help="the symbol of a single --data file whose name does not say")
-    parser.add_argument(
-        "--rth", action="store_true", help="regular trading hours only (09:30-16:00 New York; intraday bars)"
-    )
     parser.add_argument(
         "--max-gap-sessions",
         type=sessions,
@@ -188,7 +184,7 @@ def configuration(args: argparse.Namespace) -> tuple[LoadedConfig, bool]:
             "participation": c.broker.participation if p_ is _UNSET else "none" if p_ is None else p_,
         },
     }
-    return loaded.with_overrides(chosen, args.param, args.allow_short, sections), one_account
+    return loaded.with_overrides(chosen, args.param, args.allow_short, sections, args.session), one_account
 
 
 def _split(text: str) -> list[str]:
@@ -241,7 +237,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace, data: str, symbols: list[str] | None) -> tuple[dict[str, list[Bar]], list[Path]]:
-    """Bars from CSV files or from a ledger, cut to --start/--end and --rth; and the files read."""
+    (
+        """Bars from CSV files or from a ledger, cut to --start/--end; and the files read. Which hours
+    each strategy sees is the kernel's session rule, as in the paper run and the Lambdas."""
+        ""
+    )
     start = day_bounds(args.start)[0] if args.start else None
     end = day_bounds(args.end)[1] if args.end else None
     if args.start and args.end and args.start > args.end:
@@ -264,11 +264,6 @@ def _load(args: argparse.Namespace, data: str, symbols: list[str] | None) -> tup
         if start or end:
             lo, hi = start or _EARLIEST, end or _LATEST
             bars = {s: [b for b in series if lo <= b.timestamp < hi] for s, series in bars.items()}
-    if args.rth:  # daily bars are stamped at midnight: the hours filter is for intraday bars
-        bars = {
-            s: series if bar_interval(series) >= DAY else [b for b in series if is_regular_hours(b.timestamp)]
-            for s, series in bars.items()
-        }
     bars = {s: series for s, series in bars.items() if series}
     if not bars:
         raise DataError(f"no bars in {redact(data)} for the dates and hours asked for")

@@ -32,11 +32,15 @@ def fmt_ratio(value: float | None) -> str:
 def describe(bars: dict[str, list[Bar]], result: BacktestResult) -> str:
     first = min(b[0].timestamp for b in bars.values())
     last = max(b[-1].timestamp for b in bars.values())
-    total = sum(len(b) for b in bars.values())
     lines = [
-        f"Backtest: {', '.join(sorted(bars))} - {total:,} {describe_interval(result.interval)} bars, "
+        f"Backtest: {', '.join(sorted(bars))} - {result.bars:,} {describe_interval(result.interval)} bars, "
         f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
     ]
+    if result.outside_session:
+        lines.append(
+            f"{result.outside_session:,} pre/post-market bars left out: the strategies see the regular session"
+            ' (session = "extended" in [[strategies]], or --session extended, to include them)'
+        )
     if result.gaps:
         longest = max(result.gaps, key=lambda g: g.sessions)
         limit = result.config.max_gap_sessions

@@ -46,6 +46,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_feed_arguments(parser)
     parser.add_argument("--database", help=DATABASE_HELP)
     parser.add_argument("--kinesis-stream", metavar="NAME", help="also put the bars on this Kinesis stream")
+    parser.add_argument("--rth", action="store_true", help="replay regular trading hours only")
     parser.set_defaults(handler=run)
 
 
@@ -59,7 +60,6 @@ def add_feed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--replay", metavar="DATA", help=f"CSV bars or sample:NAME (default: [data].replay, {DEFAULT_REPLAY})"
     )
-    parser.add_argument("--rth", action="store_true", help="replay regular trading hours only")
     parser.add_argument("--speed", type=float, default=0.0, help="replay minutes per second (0: flat out)")
     add_chaos_arguments(parser)
     parser.add_argument("--history-url", help="Alpaca-compatible historical endpoint for backfill")

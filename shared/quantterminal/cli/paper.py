@@ -46,7 +46,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hold", action="store_true", help="keep the API and dashboard up after the run (Ctrl-C)")
     parser.add_argument("--out", type=Path, help="write the divergence plot and manifest.json here")
     parser.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in --out")
-    parser.set_defaults(handler=run, rth=True)
+    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from quantterminal.cli.console import wide_console
 from quantterminal.cli.divergence import compare_run
 from quantterminal.cli.feed import feed_defaults, feed_service, open_source
 from quantterminal.config.load import LoadedConfig, load_config
+from quantterminal.core.market_data.calendar import EXTENDED
 from quantterminal.core.ports import Broker
 from quantterminal.core.reporting.post_trade import LEDGER_START
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
@@ -54,8 +55,10 @@ def configuration(args: argparse.Namespace) -> LoadedConfig:
     """The configuration in force (the shipped one without --config), with the command line's
     overrides, and the feed options it fills in; ``args.account`` and ``args.broker`` filled too."""
     chosen = [n.strip() for n in args.strategies.split(",") if n.strip()] if args.strategies else None
-    loaded = load_config(args.config).with_overrides(chosen, args.param, args.allow_short)
+    loaded = load_config(args.config).with_overrides(chosen, args.param, args.allow_short, session=args.session)
     c = loaded.config
+    # the replay holds the bars some strategy sees (the kernel skips the others anyway: the one session rule)
+    args.rth = not any(i.session == EXTENDED for i in loaded.instances)
     args.account = args.account or c.account
     args.broker = args.broker or ("sim" if c.broker.kind == "simulated" else "alpaca")
     feed_defaults(args, loaded)

@@ -73,7 +73,8 @@ def session_closes(
 ) -> dict[str, list[tuple[date, float]]]:
     """Each symbol's last regular-hours close of every session, from ``source`` or the run's files."""
     from quantterminal.adapters.market_data.csv_bars import load_bars, resolve_source  # noqa: PLC0415
-    from quantterminal.core.market_data.sessions import is_regular_hours, session_date  # noqa: PLC0415
+    from quantterminal.core.market_data.calendar import SessionRule  # noqa: PLC0415
+    from quantterminal.core.market_data.sessions import session_date  # noqa: PLC0415
 
     if not symbols:
         return {}
@@ -85,10 +86,11 @@ def session_closes(
             return {}
         bars = load_bars(existing, symbols=list(symbols))
     out: dict[str, list[tuple[date, float]]] = {}
+    regular = SessionRule().in_regular_session
     for symbol, series in bars.items():
         last: dict[date, Bar] = {}
         for bar in series:
-            if is_regular_hours(bar.timestamp):
+            if regular(bar.timestamp):
                 last[session_date(bar.timestamp)] = bar
         out[symbol] = sorted((d, b.close) for d, b in last.items())
     return out

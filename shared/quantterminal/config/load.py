@@ -49,6 +49,7 @@ class LoadedConfig:
             section["params"] = _plain(dataclasses.asdict(instance.params))  # the defaults too
             section["allocation"] = _plain(instance.capital_share)
             section["timeframe"] = instance.timeframe
+            section["session"] = instance.session
         return data
 
     def toml(self) -> str:
@@ -76,19 +77,22 @@ class LoadedConfig:
         params: Sequence[tuple[str, str]] = (),
         allow_short: bool = False,
         sections: Mapping[str, Mapping[str, Any]] | None = None,
+        session: str | None = None,
     ) -> LoadedConfig:
         """This configuration with the command line's overrides: only the ``strategies`` named (instance
         names), ``params`` (``NAME=VALUE`` for every instance that has it, ``INSTANCE.NAME=VALUE``
-        for one), ``allow_short`` for all, and ``sections`` (``{"broker": {"cash": ...}}``) -- then
-        validated again, so an override is checked like the file."""
+        for one), ``allow_short`` and ``session`` for all, and ``sections`` (``{"broker": {"cash": ...}}``)
+        -- then validated again, so an override is checked like the file."""
         loaded = self.select(list(strategies)) if strategies else self
-        if not params and not allow_short and not sections:
+        if not params and not allow_short and not sections and session is None:
             return loaded
         data = loaded.config.model_dump()
         for section, instance in zip(data["strategies"], loaded.instances, strict=True):
             fields = set(instance.strategy.params_type.__dataclass_fields__)
             if allow_short:
                 section["params"]["allow_short"] = True
+            if session is not None:
+                section["session"] = session
             for key, value in params:
                 target, dot, field = key.rpartition(".")
                 if (target == instance.name if dot else field in fields) and field:
@@ -152,6 +156,7 @@ def from_mapping(raw: Mapping[str, Any], source: str, base: Path) -> LoadedConfi
                     None if section.allocation is None else Decimal(section.allocation),
                     section.strategy,
                     section.timeframe,
+                    section.session,
                 )
             )
         except SpecError as exc:

@@ -50,6 +50,10 @@ class StrategySection(Section):
         default=None,
         description="bar size it decides on: 1min, 5min, 15min, 30min, 60min or 1day (default: the class's)",
     )
+    session: Literal["regular", "extended"] | None = Field(
+        default=None,
+        description="minute bars it sees: the regular session, or pre/post-market too (default: the class's)",
+    )
 
     @field_validator("timeframe")
     @classmethod

@@ -273,8 +273,9 @@ class SimulatedVenue(Broker, Protocol):
 
     fills: list[Fill]
 
-    def on_bar(self, bar: Bar) -> None:
-        """Work the orders of ``bar.symbol`` on ``bar``; deliver the updates that are due."""
+    def on_bar(self, bar: Bar, in_session: bool = True) -> None:
+        """Work the orders of ``bar.symbol`` on ``bar`` (none on a bar outside the regular
+        session); deliver the updates that are due."""
         ...
 
     def close_out(self, bar: Bar) -> None:

@@ -53,6 +53,7 @@ class PaperStats:
     fills: int = 0
     malformed: int = 0
     errors: int = 0
+    outside_session: int = 0  # bars no strategy sees (the session rule): skipped as the backtest skips them
     last_bar: datetime | None = None
 
 
@@ -133,11 +134,15 @@ class PaperTrader:
                 self.runtime.desk.on_trading_status(update)
             return
         bar = update.bar
+        desk = self.runtime.desk
+        if not desk.admits(bar):  # outside every strategy's session: as in the backtest, never seen
+            self.stats.outside_session += 1
+            return
         if self.replay_clock:
             self._now = max(self._now, bar.timestamp + MINUTE)
         broker = self.runtime.broker
         if isinstance(broker, SimulatedBroker):
-            broker.on_bar(bar)
+            broker.on_bar(bar, desk.in_session(bar))
         self.book_updates()
         now = self.now()
         try:

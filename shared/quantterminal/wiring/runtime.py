@@ -48,8 +48,9 @@ from quantterminal.core.ports import Broker, HistoricalBars, Ledger, StateStore
 from quantterminal.core.reporting.queries import AccountQueries
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance, share_capital
+from quantterminal.core.trading.answers import ledger_warmup
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.desk import TradingDesk, account_view
+from quantterminal.core.trading.desk import SnapshotStrategies, TradingDesk, account_view
 from quantterminal.core.trading.engine import TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.wiring.factories import open_ledger, open_state_store
@@ -163,7 +164,9 @@ class Runtime:
         instances = share_capital(s if isinstance(s, StrategyInstance) else builtin_instance(s) for s in strategies)
         engines = {i.name: TradingEngine(i, account, store, broker, gate, ledger, config=config) for i in instances}
         view = partial(account_view, broker)
-        desk = TradingDesk(engines, store, account, view, config.max_bar_age, ledger)
+        # a strategy whose parameters changed since its snapshot is warmed up again on the ledger's bars
+        host = SnapshotStrategies(store, ledger_warmup(ledger))
+        desk = TradingDesk(engines, store, account, view, config.max_bar_age, ledger, host)
         return cls(account, store, ledger, broker, gate, desk, symbols, mode)
 
     @classmethod

@@ -270,12 +270,14 @@ class SimulatedBroker:
         ``False`` fails before the order reaches the broker."""
         self._faults.extend(landed)
 
-    def on_bar(self, bar: Bar) -> None:
-        """Work the orders of ``bar.symbol`` against this bar, then advance time to its close."""
+    def on_bar(self, bar: Bar, in_session: bool = True) -> None:
+        """Work the orders of ``bar.symbol`` against this bar, then advance time to its close. A
+        bar outside the regular session (``in_session`` false: the kernel's ``SessionRule``) works
+        no order: they are day orders without extended hours, as Alpaca takes them."""
         with self._lock:
             self._closes[bar.symbol] = bar.close  # made exact only when a price is needed
             working = self._working.get(bar.symbol)
-            if working:
+            if working and in_session:
                 for order in list(working):
                     self._work(order, bar)
             close = bar.timestamp + _MINUTE

@@ -22,7 +22,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from quantterminal.adapters.market_data.csv_columns import read_columns
-from quantterminal.core.market_data.sessions import is_regular_hours
+from quantterminal.core.market_data.calendar import SessionRule
 from quantterminal.core.market_data.validation import bar_problem
 from quantterminal.core.models import Bar
 
@@ -199,7 +199,8 @@ def load_bars(
         for _, bars in parts:
             joined.extend(bars)
         if regular_hours_only:
-            joined = [bar for bar in joined if is_regular_hours(bar.timestamp)]
+            regular = SessionRule().in_regular_session
+            joined = [bar for bar in joined if regular(bar.timestamp)]
         if joined:
             result[name] = joined
     if not result:

@@ -79,3 +79,38 @@ def trading_minutes(start: datetime, end: datetime) -> Iterator[datetime]:
 def _ceil_minute(ts: datetime) -> datetime:
     floored = ts.replace(second=0, microsecond=0)
     return floored if floored == ts else floored + _MINUTE
+
+
+REGULAR, EXTENDED = "regular", "extended"
+SESSIONS = (REGULAR, EXTENDED)
+
+
+class SessionRule:
+    """The one rule of which minute bars a strategy sees, used by every environment (backtest,
+    paper replay, the Lambdas, the feed task's consumers): ``regular`` -- the bars of the regular
+    session on the exchange calendar (holidays and early closes included), the default -- or
+    ``extended`` -- every bar, pre- and post-market too.
+
+    ``in_regular_session`` is asked for every bar of a backtest, so the day's bounds are kept:
+    after the first bar of a day it is two comparisons.
+    """
+
+    __slots__ = ("_close", "_day_end", "_day_start", "_open")
+
+    def __init__(self) -> None:
+        self._day_start = self._day_end = self._open = self._close = datetime.min.replace(tzinfo=UTC)
+
+    def in_regular_session(self, ts: datetime) -> bool:
+        """Whether the minute starting at ``ts`` lies in the regular session (see ``is_market_open``)."""
+        if not self._day_start <= ts < self._day_end:
+            day = ts.astimezone(NEW_YORK).date()
+            midnight = datetime.combine(day, time(0), NEW_YORK).astimezone(UTC)
+            self._day_start = midnight
+            self._day_end = datetime.combine(day + timedelta(days=1), time(0), NEW_YORK).astimezone(UTC)
+            bounds = session_bounds(day)
+            self._open, self._close = bounds if bounds is not None else (midnight, midnight)
+        return self._open <= ts < self._close
+
+    def sees(self, session: str, ts: datetime) -> bool:
+        """Whether a strategy of ``session`` (``regular`` or ``extended``) sees the minute bar at ``ts``."""
+        return session == EXTENDED or self.in_regular_session(ts)

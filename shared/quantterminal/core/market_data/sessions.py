@@ -10,15 +10,6 @@ RTH_OPEN = time(9, 30)
 RTH_CLOSE = time(16, 0)
 
 
-def is_regular_hours(ts: datetime) -> bool:
-    """True when a bar *starting* at ``ts`` lies in 09:30–16:00 New York time.
-
-    Half-day closes (13:00) are not known here; data for those days simply has no later bars.
-    """
-    local = ts.astimezone(NEW_YORK).time()
-    return RTH_OPEN <= local < RTH_CLOSE
-
-
 def session_date(ts: datetime) -> date:
     """The New York calendar date of ``ts``."""
     return ts.astimezone(NEW_YORK).date()

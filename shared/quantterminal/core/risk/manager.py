@@ -13,7 +13,10 @@ Rules, in order (the first that fails rejects, with its reason):
 3. Strategy disabled (by an operator): its new entries are refused; its exits still pass.
    Symbol halted by its exchange (a trading halt or a LULD volatility pause, from the feed's
    trading status messages): no order at all for that symbol until trading resumes.
-4. Symbol allow-list.  5. Regular trading hours (NYSE calendar, early closes included).
+4. Symbol allow-list.
+5. Regular trading hours (NYSE calendar, early closes included): the order belongs to a minute of
+   the regular session (``OrderIntent.session_time``, the minute bar it was decided on; the last
+   minute's order is placed at the close and works from the next open), else ``now`` is in it.
 6. Price band: the order price within ``price_band_bps`` of the last price (fat-finger guard).
 7. Maximum order notional.
 8. Position limit (entries): |position + pending orders + this order| × price within
@@ -62,6 +65,7 @@ class OrderIntent:
     side: Side
     qty: int
     price: Decimal
+    session_time: datetime | None = None  # the minute whose session the order belongs to (None: now)
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,9 @@ def evaluate(
         return reject("symbol_halted", f"trading in {intent.symbol} is halted by its exchange: {halted_symbol}")
     if limits.allowed_symbols is not None and intent.symbol not in limits.allowed_symbols:
         return reject("allow_list", f"{intent.symbol} is not on the symbol allow-list")
-    if limits.regular_hours_only and not is_market_open(now):  # the kernel asks the same calendar
-        return reject("market_hours", f"outside regular trading hours at {now.isoformat()}")
+    minute = now if intent.session_time is None else intent.session_time
+    if limits.regular_hours_only and not is_market_open(minute):  # the kernel asks the same calendar
+        return reject("market_hours", f"outside regular trading hours at {minute.isoformat()}")
     last = account.last_prices.get(intent.symbol)
     if last is None or last <= 0:
         return reject("price_band", f"no last price for {intent.symbol} to check the order price against")

@@ -12,6 +12,12 @@ The handlers (built by ``quantterminal.wiring.backtest``):
 - state: plain objects in this process (``ObjectStateStore``), strategies resident
   (``ResidentStrategies``); no ledger.
 
+The session rule is the kernel's (``TradingDesk.admits``, ``core.calendar.SessionRule``): a bar
+outside the regular session reaches only strategies that asked for extended hours, and none of the
+run (broker, equity curve, bar count) when none did -- so a file with pre- and post-market bars
+gives the backtest the paper run and the Lambdas get. ``BacktestResult.bars`` counts the bars the
+kernel saw; ``outside_session`` the others.
+
 So the risk manager runs in every backtest (position limit, daily loss halt, drawdown breaker,
 market hours, price band, buying power); its refusals are in ``BacktestResult.refused`` by rule.
 Limit orders are canceled after ``order_cancel_age`` by the kernel, as live; an order whose cancel
@@ -143,6 +149,7 @@ class BacktestResult:
     interval: timedelta = _MINUTE  # the bar size found in the data
     gaps: list[Gap] = field(default_factory=list)  # holes in the data, by symbol
     gap_exits: list[Fill] = field(default_factory=list)  # positions closed before a hole
+    outside_session: int = 0  # bars no strategy sees (pre/post-market for regular-session strategies)
 
     def refusals_by_rule(self) -> dict[str, int]:
         """How many orders each risk rule refused."""
@@ -177,7 +184,8 @@ class Backtester:
             done += chunk
             if progress is not None:
                 progress(done, total)
-        result = run.finish(total)
+        result = run.finish(run.admitted)
+        result.outside_session = total - run.admitted
         result.gaps = gaps
         result.interval = interval
         return result
@@ -234,6 +242,7 @@ class _Run:
         self.curve: list[tuple[datetime, float]] = []
         self.exposed_points = 0
         self.current_ts: datetime | None = None
+        self.admitted = 0  # bars inside the session of some strategy: the bars the kernel saw
 
     def _book(self, update: OrderUpdate) -> None:
         """The broker's update, booked by the kernel as it arrives (what the order-events handler does)."""
@@ -249,7 +258,7 @@ class _Run:
     def process(self, bars: Iterable[Bar]) -> None:
         venue = self.venue
         desk = self.desk
-        strategies, engines_for = self.strategies, desk.engines_for
+        strategies, engines_for = self.strategies, desk.engines_for_bar
         closes = self.closes
         exits = self.exits
         quiet, last_answers = self.quiet, self.last_answers
@@ -258,19 +267,23 @@ class _Run:
         intraday = self.interval if self.interval < _DAY else None
         fills = venue.fills
         current = self.current_ts
+        admits, in_session = desk.admits, desk.in_session
         for bar in bars:
+            if not admits(bar):  # outside the session of every strategy: the account never sees it
+                continue
+            self.admitted += 1
             ts = bar.timestamp
             symbol = bar.symbol
             if ts != current:
                 if current is not None:
                     self._record_equity(current)
                 current = self.current_ts = ts
-            venue.on_bar(bar)
+            venue.on_bar(bar, in_session(bar))
             if len(fills) > self.booked:
                 self._take_fills()
             closes[symbol] = bar.close
             now = ts + intraday if intraday is not None else self.clock(bar)
-            answers = strategies.answers(engines_for(symbol), bar)
+            answers = strategies.answers(engines_for(bar), bar)
             # A quiet symbol (its last step was idle for every strategy, no order of it is working
             # or awaited) whose strategies answer as on its last bar would get the same idle step:
             # nothing the kernel does depends on anything else that could have changed.

@@ -5,6 +5,10 @@ Rules (every assumption, written down):
 - An order is worked only on bars that *start* after it became workable (submit time plus the
   broker's latency): an order decided on bar t's close is worked from bar t+1 of its symbol (the
   next minute, or the next session's first bar after an overnight gap), never on bar t.
+- Orders are day orders without extended hours, as the kernel places them at Alpaca: they are
+  worked on regular-session bars only. A decision on the session's last minute is placed at the
+  close and so is worked first on the next session's opening bar (a market order fills at its open;
+  a limit order only if that bar reaches it).
 - Market orders fill at the bar's open, moved against the trader by the slippage model.
 - Limit orders fill only when the bar reaches the limit: a buy at ``min(open, limit)`` if the low
   is at or below the limit, a sell at ``max(open, limit)`` if the high is at or above it. Slippage

@@ -2,8 +2,15 @@
 
 The same class runs in the backtester, the local paper pipeline and the Lambda bar handler.
 One instance serves one symbol. Between Lambda invocations its whole state lives in Redis as
-the plain dict ``snapshot()`` returns; ``Strategy.restore(snapshot)`` continues exactly where the
-original left off, so a restored strategy makes the same decisions as one that never stopped.
+the plain dict ``snapshot()`` returns; ``Strategy.restore(snapshot, params)`` continues exactly
+where the original left off, so a restored strategy makes the same decisions as one that never
+stopped.
+
+Parameters live in the configuration, state in snapshots: a snapshot records the parameters its
+state was computed under only so that a change can be seen. Restoring it under other parameters
+is refused (``ParamsChanged``): indicators of a 3-bar average cannot become those of a 5-bar one,
+so the caller rebuilds the strategy with the configured parameters and warms it up again
+(``core.trading.answers``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,10 @@ SNAPSHOT_VERSION = 1
 
 class StrategyError(ValueError):
     """Invalid strategy parameters or an unusable snapshot."""
+
+
+class ParamsChanged(StrategyError):  # noqa: N818 - a state of the snapshot, not a bug
+    """A snapshot taken under other parameters than the ones configured now."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +96,9 @@ class Strategy(ABC):
     # The bar size ``on_bar`` decides on: 1min, 5min, 15min, 30min, 60min or 1day, built from minute
     # bars the same way everywhere (``core.market_data.timeframes``); a configuration may override it.
     timeframe: ClassVar[str] = "1min"
+    # The minute bars ``on_bar`` sees: "regular" (the regular session, the default) or "extended"
+    # (pre- and post-market too; 1-minute strategies only); a configuration may override it.
+    session: ClassVar[str] = "regular"
 
     def __init__(self, symbol: str, params: StrategyParams | None = None) -> None:
         self.symbol = symbol
@@ -116,8 +130,20 @@ class Strategy(ABC):
         }
 
     @classmethod
-    def restore(cls, snapshot: Mapping[str, Any]) -> Strategy:
-        """Rebuild a strategy from ``snapshot()``; refuse a snapshot of another kind or version."""
+    def warmup_bars(cls, params: StrategyParams) -> int:
+        """How many bars (of its own timeframe) this strategy must see before its answers no longer
+        depend on where its history began: what a rebuilt strategy is fed before it trades.
+
+        The default is generous for moving averages, bands and channels: four times the largest
+        whole-number parameter, at least 50. A strategy with longer memory (an exponential
+        average, a regime filter) overrides it."""
+        lengths = [v for v in dataclasses.asdict(params).values() if isinstance(v, int) and not isinstance(v, bool)]
+        return max(50, 4 * max(lengths, default=0))
+
+    @classmethod
+    def snapshot_params(cls, snapshot: Mapping[str, Any]) -> StrategyParams:
+        """The parameters ``snapshot``'s state was computed under; refuses a snapshot of another
+        kind or version."""
         if snapshot.get("version") != SNAPSHOT_VERSION:
             raise StrategyError(
                 f"unsupported strategy snapshot version {snapshot.get('version')!r}"
@@ -125,7 +151,15 @@ class Strategy(ABC):
             )
         if snapshot.get("strategy") != cls.name:
             raise StrategyError(f"snapshot is of strategy {snapshot.get('strategy')!r}, not {cls.name!r}")
-        params = parse_params(cls.params_type, snapshot["params"])
-        strategy = cls(snapshot["symbol"], params)
+        return parse_params(cls.params_type, snapshot["params"])
+
+    @classmethod
+    def restore(cls, snapshot: Mapping[str, Any], params: StrategyParams | None = None) -> Strategy:
+        """Rebuild a strategy from ``snapshot()`` under ``params`` (default: those it was taken
+        under). ``ParamsChanged`` if they differ: the state belongs to the old parameters."""
+        taken = cls.snapshot_params(snapshot)
+        if params is not None and params != taken:
+            raise ParamsChanged(f"{cls.name} {snapshot['symbol']}: snapshot taken with {taken}, configured {params}")
+        strategy = cls(snapshot["symbol"], taken)
         strategy._load_state(snapshot["state"])
         return strategy

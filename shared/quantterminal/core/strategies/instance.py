@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from quantterminal.core.market_data.timeframes import TimeframeError, parse_timeframe
+from quantterminal.core.market_data.calendar import EXTENDED, SESSIONS
+from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeError, parse_timeframe
 from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams, parse_params
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # safe in client order ids, keys and file names
@@ -24,8 +25,8 @@ ONE = Decimal(1)
 @dataclass(frozen=True)
 class StrategyInstance:
     """A strategy class under an instance name, with parameters, symbols, a capital allocation
-    (the fraction of account equity its positions are sized from; ``None`` until shared out) and
-    the bar size it decides on."""
+    (the fraction of account equity its positions are sized from; ``None`` until shared out), the
+    bar size it decides on and the session whose minute bars it sees (``SessionRule``)."""
 
     name: str
     strategy: type[Strategy]
@@ -34,6 +35,7 @@ class StrategyInstance:
     allocation: Decimal | None = None
     spec: str = ""  # how the strategy was named: a built-in, a file, a module or an entry point
     timeframe: str = "1min"  # the bar size the strategy decides on (built from minute bars)
+    session: str = "regular"  # the minute bars it sees: "regular" or "extended" (pre/post-market too)
 
     def __post_init__(self) -> None:
         try:
@@ -41,6 +43,13 @@ class StrategyInstance:
         except TimeframeError as exc:
             raise StrategyError(f"{self.name}: {exc}") from None
         object.__setattr__(self, "timeframe", canonical)
+        if self.session not in SESSIONS:
+            raise StrategyError(f"{self.name}: session {self.session!r}: use {' or '.join(SESSIONS)}")
+        if self.session == EXTENDED and canonical != ONE_MINUTE:
+            raise StrategyError(
+                f"{self.name}: extended hours are for 1-minute strategies; {canonical} bars are built from the"
+                " regular session"
+            )
         if not NAME.match(self.name):
             raise StrategyError(
                 f"strategy instance name {self.name!r}: use lowercase letters, digits and _ (at most 40, letter first)"
@@ -61,9 +70,11 @@ class StrategyInstance:
         allocation: Decimal | None = None,
         spec: str = "",
         timeframe: str | None = None,
+        session: str | None = None,
     ) -> StrategyInstance:
         """An instance of ``strategy`` (named after it by default) with ``params`` over its defaults,
-        deciding on ``timeframe`` bars (default: the bar size the strategy class declares)."""
+        deciding on ``timeframe`` bars and seeing ``session``'s minute bars (defaults: what the
+        strategy class declares)."""
         return cls(
             name or strategy.name,
             strategy,
@@ -72,6 +83,7 @@ class StrategyInstance:
             allocation,
             spec or strategy.name,
             timeframe or strategy.timeframe,
+            session or strategy.session,
         )
 
     def trades(self, symbol: str) -> bool:
@@ -82,8 +94,19 @@ class StrategyInstance:
         return self.strategy(symbol, self.params)
 
     def restore(self, snapshot: Mapping[str, Any]) -> Strategy:
-        """The strategy object ``snapshot`` was taken from (its class is this instance's)."""
-        return self.strategy.restore(snapshot)
+        """The strategy object ``snapshot`` was taken from (its class is this instance's), under
+        this instance's parameters: ``ParamsChanged`` if the snapshot was taken under others."""
+        return self.strategy.restore(snapshot, self.params)
+
+    def matches(self, snapshot: Mapping[str, Any]) -> bool:
+        """Whether ``snapshot``'s state was computed under this instance's parameters (a snapshot
+        of another kind or version raises ``StrategyError``)."""
+        return self.strategy.snapshot_params(snapshot) == self.params
+
+    @property
+    def warmup_bars(self) -> int:
+        """Bars of its timeframe a rebuilt strategy is fed before it trades (``Strategy.warmup_bars``)."""
+        return self.strategy.warmup_bars(self.params)
 
     @property
     def capital_share(self) -> Decimal:

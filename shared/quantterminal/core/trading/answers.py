@@ -5,17 +5,34 @@ The snapshot remembers the last bar consumed and the answer given, so a redelive
 retries a batch; a Lambda crashed after saving) is not fed to the indicators twice, and the
 decision it led to can still be carried out. For a strategy deciding on bars longer than a minute
 it also holds the bar in the making and the answer to the last one completed.
+
+Parameters live in the configuration, state in snapshots. A snapshot taken under other parameters
+than the instance's (a retuned ``best.toml`` deployed, a paper run restarted on a persistent Redis
+with an edited file) is not restored: the strategy is rebuilt with the configured parameters and
+warmed up again on the bars before this one that the ledger holds (``WarmUpBars``), then answers
+this bar as a strategy that had run with those parameters all along would. ``Consumed.rebuilt``
+says so, and the host logs it.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from quantterminal.core.market_data.calendar import is_trading_day
+from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars, bar_from_state, bar_state
 from quantterminal.core.models import Bar, Direction
+from quantterminal.core.ports import MarketHistory
 from quantterminal.core.strategies import StrategyInstance
+
+# the bars before ``bar`` (oldest first) to warm a rebuilt ``instance`` up on: minute bars, as stored
+WarmUpBars = Callable[[StrategyInstance, Bar], Sequence[Bar]]
+_SESSION_MINUTES = 390
+_TIMEFRAME_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60, "1day": _SESSION_MINUTES}
 
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
 _BUILDING = "building"  # in a stored strategy snapshot: the longer bar being built from minutes
@@ -32,11 +49,56 @@ class Consumed:
     new: bool
     snapshot: dict[str, Any] | None = None
     bar: Bar | None = None
+    rebuilt: int | None = None  # the snapshot's parameters were not the configured ones: warmed up on this many bars
 
 
-def answer(instance: StrategyInstance, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
-    """``instance``'s answer to ``bar``, restored from ``snapshot`` (no I/O); the snapshot to save
-    comes back with it and must be saved before the answer is acted on."""
+def answer(
+    instance: StrategyInstance, bar: Bar, snapshot: dict[str, Any] | None, history: WarmUpBars | None = None
+) -> Consumed:
+    """``instance``'s answer to ``bar``, restored from ``snapshot``; the snapshot to save comes
+    back with it and must be saved before the answer is acted on. A snapshot taken under other
+    parameters is replaced by a strategy with the configured ones, warmed up on ``history``'s
+    bars (none given: it starts cold and warms up on the bars to come)."""
+    if snapshot is not None and not instance.matches(snapshot):
+        warm = [] if history is None else [b for b in history(instance, bar) if b.timestamp < bar.timestamp]
+        rebuilt = warm_up(instance, warm)
+        consumed = _answer(instance, bar, rebuilt)
+        return Consumed(consumed.wanted, consumed.new, consumed.snapshot, consumed.bar, len(warm))
+    return _answer(instance, bar, snapshot)
+
+
+def warm_up(instance: StrategyInstance, bars: Sequence[Bar]) -> dict[str, Any] | None:
+    """The snapshot of a fresh strategy of ``instance`` fed ``bars`` (oldest first; ``None``: no bars)."""
+    snapshot: dict[str, Any] | None = None
+    for bar in bars:
+        snapshot = _answer(instance, bar, snapshot).snapshot or snapshot
+    return snapshot
+
+
+def warmup_window(instance: StrategyInstance, before: datetime) -> tuple[datetime, datetime]:
+    """The span ``[start, before)`` whose stored minute bars warm a rebuilt ``instance`` up: enough
+    whole trading days (from New York midnight, so pre-market bars are in) to hold its
+    ``warmup_bars`` of its timeframe, plus the day in progress."""
+    minutes = instance.warmup_bars * _TIMEFRAME_MINUTES.get(instance.timeframe, 1)
+    days = math.ceil(minutes / _SESSION_MINUTES) + 1
+    day = session_date(before)
+    while days > 0:
+        day -= timedelta(days=1)
+        days -= is_trading_day(day)
+    return day_bounds(day)[0], before
+
+
+def ledger_warmup(history: MarketHistory) -> WarmUpBars:
+    """Warm-up bars read from the ledger's minute bars (``warmup_window`` before the bar)."""
+
+    def bars(instance: StrategyInstance, bar: Bar) -> Sequence[Bar]:
+        start, end = warmup_window(instance, bar.timestamp)
+        return history.bars_between(start, end, [bar.symbol]).get(bar.symbol, [])
+
+    return bars
+
+
+def _answer(instance: StrategyInstance, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
     seen = None if snapshot is None else snapshot.get(_LAST_BAR)
     if seen is not None:
         last = datetime.fromisoformat(seen["t"])

@@ -13,6 +13,15 @@ A bar is traded only while it is fresh: a backfilled bar, a revision, or a bar d
 after it closed still feeds the strategies (their indicators must not skip a minute) but places
 no order on an old price.
 
+One session rule (``SessionRule``): a strategy instance sees the minute bars of the regular
+session unless it asked for extended hours. A bar outside the regular session goes only to the
+instances that did; when none did, the account does not see it at all (``admits``): the
+backtest, the paper run and the Lambdas skip it before the broker or the equity curve does. A
+decision on a regular-session minute is placed, the session's last one included: that order is
+placed at the close and works from the next session's open (a day order placed after the close
+waits for the next open, as Alpaca queues it; the simulated broker works orders on regular-session
+bars only). A decision an extended-hours strategy makes outside the session places no order.
+
 Round trips to the state store are what a bar costs live, so the desk makes them once for all its
 strategies: the strategies' state is read and written in one go each; only if some strategy has
 an answer are the account's positions in the symbol and its open orders read, once; the account
@@ -21,6 +30,7 @@ view (equity, cash) is built only if some strategy sizes an order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -28,17 +38,19 @@ from typing import Protocol
 
 from quantterminal.core.accounting.records import EquitySnapshot
 from quantterminal.core.accounting.state import OpenOrder, PositionState
+from quantterminal.core.market_data.calendar import EXTENDED, SessionRule
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
 from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars
 from quantterminal.core.models import Bar, Direction, Fill
 from quantterminal.core.money import to_decimal
 from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.risk.manager import AccountView
-from quantterminal.core.trading.answers import Consumed
+from quantterminal.core.trading.answers import Consumed, WarmUpBars
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.engine import Decision, TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
 
+log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
 DEFAULT_MAX_BAR_AGE = TradingConfig().max_bar_age
 
@@ -74,15 +86,26 @@ class SnapshotStrategies:
     """Strategies restored from the state store's snapshots for every bar and saved after it: any
     process (a Lambda, a restarted paper run) carries on where the last left off. Snapshots are
     read in one go and written in one go -- before any order is acted on, so a crash in between
-    replays the answers, never feeds a bar twice."""
+    replays the answers, never feeds a bar twice. A snapshot taken under other parameters than the
+    configured ones is rebuilt and warmed up on ``history`` (the ledger's bars), and logged."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, history: WarmUpBars | None = None) -> None:
         self.store = store
+        self.history = history
 
     def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
         names = list(engines)
         snapshots = self.store.load_snapshots(names, bar.symbol)
-        consumed = {name: engines[name].consume(bar, snapshots[name]) for name in names}
+        consumed = {name: engines[name].consume(bar, snapshots[name], self.history) for name in names}
+        for name, c in consumed.items():
+            if c.rebuilt is not None:
+                log.warning(
+                    "%s %s: parameters changed since its snapshot; rebuilt with %s and warmed up on %d stored bars",
+                    name,
+                    bar.symbol,
+                    engines[name].instance.params,
+                    c.rebuilt,
+                )
         changed = {name: c.snapshot for name, c in consumed.items() if c.snapshot is not None}
         if changed:
             self.store.save_snapshots(bar.symbol, changed)
@@ -94,21 +117,30 @@ class ResidentStrategies:
     which never restarts, so a snapshot per bar would only cost time."""
 
     def __init__(self) -> None:
-        # by symbol: each strategy's name, its on_bar, and for one deciding on longer bars than a
-        # minute, what turns its minutes into those bars (``LongerBars``)
-        self._live: dict[str, list[tuple[str, Callable[[Bar], Direction | None], LongerBars | None]]] = {}
+        # by symbol and strategy name: its on_bar and, for one deciding on longer bars than a
+        # minute, what turns its minutes into those bars (``LongerBars``) -- one object per
+        # strategy and symbol, whichever subset of strategies a bar goes to (the session rule)
+        self._objects: dict[str, dict[str, tuple[Callable[[Bar], Direction | None], LongerBars | None]]] = {}
+        # by (symbol, id of the engines mapping): that mapping (kept, so its id is not reused) and its strategies
+        self._lists: dict[tuple[str, int], tuple[Mapping[str, TradingEngine], list[_Resident]]] = {}
 
-    def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
-        symbol = bar.symbol
-        live = self._live.get(symbol)
-        if live is None:
-            live = self._live[symbol] = []
-            for name, engine in engines.items():
+    def _resident(self, engines: Mapping[str, TradingEngine], symbol: str) -> list[_Resident]:
+        cached = self._lists.get((symbol, id(engines)))
+        if cached is not None and cached[0] is engines:
+            return cached[1]
+        objects = self._objects.setdefault(symbol, {})
+        for name, engine in engines.items():
+            if name not in objects:
                 timeframe = engine.instance.timeframe
                 longer = None if timeframe == ONE_MINUTE else LongerBars(timeframe)
-                live.append((name, engine.instance.new(symbol).on_bar, longer))
+                objects[name] = (engine.instance.new(symbol).on_bar, longer)
+        live = [(name, *objects[name]) for name in engines]
+        self._lists[(symbol, id(engines))] = (engines, live)
+        return live
+
+    def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
         out = {}
-        for name, decide, longer in live:
+        for name, decide, longer in self._resident(engines, bar.symbol):
             if longer is not None:
                 out[name] = longer.answer(decide, bar)
                 continue
@@ -147,6 +179,7 @@ class LongerBars:
 
 
 _NONE, _LONG, _FLAT, _SHORT = (Consumed(d, True) for d in (None, Direction.LONG, Direction.FLAT, Direction.SHORT))
+_Resident = tuple[str, Callable[[Bar], Direction | None], "LongerBars | None"]
 
 
 class TradingDesk:
@@ -174,6 +207,11 @@ class TradingDesk:
         self.interval = interval  # the bar size: a bar closes ``interval`` after its timestamp
         self._equity_recorded_at: datetime | None = None
         self._by_symbol: dict[str, Mapping[str, TradingEngine]] = {}
+        self._extended_by_symbol: dict[str, Mapping[str, TradingEngine]] = {}
+        self.sessions = SessionRule()
+        # bars longer than a minute (a daily backtest) are whole sessions: the rule is for minute bars
+        self._whole_sessions = interval >= timedelta(days=1)
+        self.extended_hours = any(e.instance.session == EXTENDED for e in self.engines.values())
 
     def engines_for(self, symbol: str) -> Mapping[str, TradingEngine]:
         """The engines of the strategy instances that trade ``symbol``."""
@@ -182,6 +220,26 @@ class TradingDesk:
             every = all(e.instance.trades(symbol) for e in self.engines.values())
             engines = self.engines if every else {n: e for n, e in self.engines.items() if e.instance.trades(symbol)}
             self._by_symbol[symbol] = engines
+        return engines
+
+    def in_session(self, bar: Bar) -> bool:
+        """Whether ``bar`` lies in the regular session (a bar of a day or longer always does)."""
+        return self._whole_sessions or self.sessions.in_regular_session(bar.timestamp)
+
+    def admits(self, bar: Bar) -> bool:
+        """Whether any strategy of the account sees ``bar`` (see the module docs): a bar it does not
+        is skipped whole, by the broker and the equity curve too."""
+        return self.extended_hours or self.in_session(bar)
+
+    def engines_for_bar(self, bar: Bar) -> Mapping[str, TradingEngine]:
+        """The engines of the instances that trade ``bar.symbol`` and see ``bar`` (the session rule)."""
+        if self.in_session(bar):
+            return self.engines_for(bar.symbol)
+        engines = self._extended_by_symbol.get(bar.symbol)
+        if engines is None:
+            every = self.engines_for(bar.symbol)
+            engines = {n: e for n, e in every.items() if e.instance.session == EXTENDED}
+            self._extended_by_symbol[bar.symbol] = engines
         return engines
 
     def fresh(self, update: BarUpdate, now: datetime) -> bool:
@@ -213,8 +271,13 @@ class TradingDesk:
         if update.source is BarSource.REVISION:
             # The minute was decided on already; strategies consume each minute once.
             return BarOutcome(bar, False, {}), None
+        engines = self.engines_for_bar(bar)
+        if not engines:  # outside the session of every strategy of the symbol
+            return BarOutcome(bar, False, {}), None
         traded = self.fresh(update, now)
-        engines = self.engines_for(bar.symbol)
+        # the minute the market-hours rule judges: the bar's own (the last one closes at the
+        # session's close), or the decision time for a bar that is a whole session
+        session_time = now if self._whole_sessions else None
         consumed = self.strategies.answers(engines, bar) if answers is None else answers
         acting = traded and any(c.wanted is not None for c in consumed.values())
         if acting:
@@ -233,7 +296,7 @@ class TradingDesk:
         decisions = {}
         for name, answer in consumed.items():
             decision = decisions[name] = engines[name].act(
-                bar, answer, view, now, traded, open_orders, qty.get(name, 0)
+                bar, answer, view, now, traded, open_orders, qty.get(name, 0), session_time
             )
             if decision.order is not None and acting:
                 # the next strategy sees this order: it must not send the opposite side (a wash trade)

@@ -33,7 +33,7 @@ from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, OrderIntent, RiskDecision
 from quantterminal.core.strategies import StrategyInstance, builtin_instance
-from quantterminal.core.trading.answers import Consumed, answer
+from quantterminal.core.trading.answers import Consumed, WarmUpBars, answer
 from quantterminal.core.trading.broker import BrokerOrder, BrokerRejected, BrokerUnavailable, place_order
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.order_state import TERMINAL_STATUSES, OrderUpdate, from_open_order
@@ -92,11 +92,12 @@ class TradingEngine:
 
     # --- decisions --------------------------------------------------------------------------------
 
-    def consume(self, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
-        """The strategy's answer to ``bar``, restored from ``snapshot`` (no I/O; see ``answers``:
-        a redelivered bar is not fed twice). The snapshot to save comes back with the answer; it
-        must be saved before the answer is acted on."""
-        return answer(self.instance, bar, snapshot)
+    def consume(self, bar: Bar, snapshot: dict[str, Any] | None, history: WarmUpBars | None = None) -> Consumed:
+        """The strategy's answer to ``bar``, restored from ``snapshot`` (see ``answers``: a
+        redelivered bar is not fed twice; a snapshot of other parameters is rebuilt, warmed up on
+        ``history``). The snapshot to save comes back with the answer; it must be saved before
+        the answer is acted on."""
+        return answer(self.instance, bar, snapshot, history)
 
     def on_bar(self, bar: Bar, view: AccountView, now: datetime, trade: bool = True) -> Decision:
         """Decide on a closed ``bar``; see the module docs for the stages. With ``trade=False`` (a
@@ -117,10 +118,15 @@ class TradingEngine:
         trade: bool = True,
         open_orders: Sequence[OpenOrder] | None = None,
         position: int | None = None,
+        session_time: datetime | None = None,
     ) -> Decision:
         """Carry out the strategy's answer: risk, record, place. ``view`` gives the account at
         decision time (called only when an order is sized); ``open_orders`` (the account's) and
-        ``position`` (this strategy's in ``bar.symbol``) are read from the store if not given."""
+        ``position`` (this strategy's in ``bar.symbol``) are read from the store if not given.
+        ``session_time``: the minute whose session the decision belongs to (``None``: ``bar``'s own;
+        the decision time for a bar that is a whole session). A decision on a minute of the
+        regular session is placed, the last minute's too (it then works from the next open); one
+        an extended-hours strategy makes outside it places no order."""
         wanted, new = consumed.wanted, consumed.new
         if wanted is None:
             return _WARMING_UP if new else _ALREADY_PROCESSED
@@ -146,7 +152,8 @@ class TradingEngine:
             return Decision(signal, note="already positioned", wanted=wanted)
         if working:
             return Decision(signal, note="an order is already working", wanted=wanted)
-        if self.config.risk.regular_hours_only and not is_market_open(now):
+        minute = bar.timestamp if session_time is None else session_time
+        if self.config.risk.regular_hours_only and not is_market_open(minute):
             # Not an order the risk manager must refuse every minute until the open: none is made.
             return Decision(signal, note="market closed: no order", wanted=wanted)
         halted = self.store.get_risk_state(self.account)
@@ -168,7 +175,7 @@ class TradingEngine:
         order = OrderRequest(
             coid, name, bar.symbol, side, abs(delta), self.config.order_type, bar.timestamp, price, limit
         )
-        return self._place(signal, order, account, now)
+        return self._place(signal, order, account, now, minute)
 
     def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:
         """Leave this strategy's ``position`` in ``bar.symbol`` with a market order (through risk,
@@ -182,13 +189,16 @@ class TradingEngine:
         signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, Direction.FLAT, bar.close)
         return self._place(signal, order, view, now)
 
-    def _place(self, signal: Signal, order: OrderRequest, view: AccountView, now: datetime) -> Decision:
-        """Risk, record, place: every order the kernel makes goes this way."""
+    def _place(
+        self, signal: Signal, order: OrderRequest, view: AccountView, now: datetime, minute: datetime | None = None
+    ) -> Decision:
+        """Risk, record, place: every order the kernel makes goes this way (``minute``: the one
+        whose session the order belongs to; ``None``: ``now``'s)."""
         coid, side, limit = order.client_order_id, order.side, order.limit_price
         if self.ledger is not None:
             self.ledger.record_signal(signal)
         risk = self.gate.check(
-            OrderIntent(coid, self.strategy_name, order.symbol, side, order.qty, limit or order.decision_price),
+            OrderIntent(coid, self.strategy_name, order.symbol, side, order.qty, limit or order.decision_price, minute),
             view,
             now,
         )
