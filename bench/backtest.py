@@ -155,7 +155,7 @@ def _run_strategy(name: str, min_bars: int, repeat: int, queue: Any) -> None:
     total = sum(len(b) for b in bars.values())
     # Every symbol gets an equal slice so cash, not the benchmark, decides nothing.
     share = Decimal(1) / len(bars)
-    trading = TradingConfig(position_fraction=share, risk=RiskLimits(position_fraction=share))
+    trading = TradingConfig(position_fraction=share, risk=RiskLimits(position_limit=share))
     config = BacktestConfig((name,), trading=trading)
     times, result = timed_runs(config, bars, repeat)
     median = statistics.median(times)
@@ -251,7 +251,7 @@ def _backtrader_compare(bars_count: int, repeat: int, queue: Any) -> None:
     # across holes: no market-hours rule, no gap exits.
     peer_rules = BacktestConfig(
         ("momentum",),
-        trading=TradingConfig(order_type=OrderType.MARKET, risk=RiskLimits(regular_hours_only=False)),
+        trading=TradingConfig(type=OrderType.MARKET, risk=RiskLimits(regular_hours_only=False)),
         fills=FillModel(participation=None),
         max_gap_sessions=None,
     )

@@ -20,7 +20,7 @@ from quantterminal.core.risk.manager import AccountView, OrderIntent, RiskLimits
 from tests.services import REDIS_URL, check_redis, delete_redis_keys, require
 
 OPEN = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
-LIMITS = RiskLimits(position_fraction=Decimal(1))
+LIMITS = RiskLimits(position_limit=Decimal(1))
 
 
 def _try_order(prefix: str, n: int) -> bool:
@@ -53,7 +53,7 @@ def test_eight_processes_reserving_30_percent_each_get_exactly_three_orders() ->
 # the bar handler checks order B (60 more shares). Whatever the interleaving, A's shares are in
 # the position or in its reservation when B is evaluated, so B must be refused.
 
-LIMIT_10 = RiskLimits(position_fraction=Decimal("0.10"))
+LIMIT_10 = RiskLimits(position_limit=Decimal("0.10"))
 PRICE = Decimal(100)
 
 

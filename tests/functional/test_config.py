@@ -79,7 +79,8 @@ def test_instances_share_out_capital_and_keep_their_own_names_params_and_symbols
     ("text", "message"),
     [
         ("strategies = [", "not valid TOML"),
-        ("", "strategies: Field required"),
+        ("strategies = []", "strategies: List should have at least 1 item"),
+        ("account = 3\n[risk]\ndrawdown = 2", "account: Input should be a valid string; risk.drawdown: Input should be"),
         (
             '[[strategies]]\nname = "m"\nstrategy = "momentum"\n[orders]\ntyp = "limit"',
             "orders.typ: unknown key (a typo?)",

@@ -53,7 +53,7 @@ class AlwaysLong(Strategy):
 def desk(*instances: StrategyInstance, order_type: OrderType = OrderType.MARKET) -> tuple[TradingDesk, SimulatedBroker]:
     store = MemoryStateStore()
     broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=None)))
-    config = TradingConfig(order_type=order_type)
+    config = TradingConfig(type=order_type)
     gate = RiskGate(store, "paper", config.risk)
     engines = {i.name: TradingEngine(i, "paper", store, broker, gate, config=config) for i in instances}
     trading_desk = TradingDesk(engines, store, "paper", lambda bar, held: account_view(broker, bar, held))

@@ -28,7 +28,7 @@ from quantterminal.core.trading.order_state import AccountBook, OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest, OrderType
 from quantterminal.wiring.backtest import run_backtest
 
-LIMITS = RiskLimits(position_fraction=Decimal("0.25"))
+LIMITS = RiskLimits(position_limit=Decimal("0.25"))
 
 
 def wire(chaos: bool = False) -> tuple[TradingEngine, SimulatedBroker, MemoryStateStore, SqliteLedger]:
@@ -175,7 +175,7 @@ def test_stored_position_matches_canonical_accounting_under_chaos(day: list[Bar]
         broker,
         RiskGate(store, "paper", LIMITS),
         ledger,
-        config=TradingConfig(order_type=OrderType.MARKET),
+        config=TradingConfig(type=OrderType.MARKET),
     )
     book = AccountBook(broker.config.initial_cash)
     seen: set[str] = set()

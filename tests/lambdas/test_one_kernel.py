@@ -32,7 +32,7 @@ from tests.lambdas.harness import Live, run_bars
 NAMES = tuple(STRATEGIES)
 # Each strategy sizes from a third of the account; a position limit of 5% of equity then refuses
 # the second strategy entering one symbol -- so the environments must also refuse alike.
-TRADING = TradingConfig(risk=RiskLimits(position_fraction=Decimal("0.05")))
+TRADING = TradingConfig(risk=RiskLimits(position_limit=Decimal("0.05")))
 
 
 def fills_of(fills: list[Fill]) -> list[tuple[object, ...]]:

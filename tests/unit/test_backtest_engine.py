@@ -45,9 +45,9 @@ def backtest(
     position limit follows the sizing fraction."""
     trading = TradingConfig(
         position_fraction=fraction,
-        order_type=order_type,
+        type=order_type,
         limit_offset_bps=limit_offset_bps,
-        risk=RiskLimits(position_fraction=fraction),
+        risk=RiskLimits(position_limit=fraction),
     )
     config = BacktestConfig(("momentum",), params={"momentum": params or FAST}, trading=trading, fills=fills)
     config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]

@@ -225,7 +225,7 @@ def test_no_accepted_order_breaches_a_limit(
         signed = order.qty * order.side.sign
         if not (signed * start < 0 and abs(signed) <= abs(start)):  # an entry, not only an exit
             assert state.entries_halted_on != state.day
-            assert abs(start + signed) * order.price <= LIMITS.position_fraction * account.equity
+            assert abs(start + signed) * order.price <= LIMITS.position_limit * account.equity
             assert (
                 sum((r.notional for r in state.reservations), D(0))
                 - sum((r.notional for r in before.reservations), D(0))

@@ -32,6 +32,7 @@ from quantterminal.config.load import ConfigError, LoadedConfig, from_mapping, l
 from quantterminal.config.strategies import load_strategy
 from quantterminal.core.market_data.sessions import day_bounds
 from quantterminal.core.models import Bar
+from quantterminal.core.settings import BrokerSettings
 from quantterminal.core.simulation.backtest import BacktestConfig, Backtester, BacktestResult
 from quantterminal.core.strategies import STRATEGIES, StrategyError
 from quantterminal.core.strategies.instance import ONE
@@ -42,6 +43,7 @@ from quantterminal.wiring.factories import is_database_url, open_ledger, redact
 
 DEFAULT_DATA = "sample:spy_2011"
 DEFAULTS = TradingConfig()
+BROKER = BrokerSettings()
 _EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 PROGRESS_MIN_BARS = 200_000
@@ -111,7 +113,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="close a position before a hole of more than N missing sessions in the data (default 1; none: hold)",
     )
     add_strategy_overrides(parser)
-    parser.add_argument("--cash", type=cash, help="starting cash (default 100000)")
+    parser.add_argument("--cash", type=cash, help=f"starting cash (default {BROKER.cash})")
     parser.add_argument(
         "--fraction",
         type=fraction,
@@ -124,7 +126,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="risk limit: one symbol's exposure, fraction of equity (default: the configuration's, else --fraction)",
     )
     parser.add_argument(
-        "--order-type", choices=[t.value for t in OrderType], help=f"order type (default {DEFAULTS.order_type.value})"
+        "--order-type", choices=[t.value for t in OrderType], help=f"order type (default {DEFAULTS.type.value})"
     )
     parser.add_argument(
         "--limit-offset-bps",
@@ -137,7 +139,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=participation,
         default=argparse.SUPPRESS,
         metavar="FRACTION|none",
-        help="at most this fraction of a bar's volume fills (default 0.1; none: all)",
+        help=f"at most this fraction of a bar's volume fills (default {BROKER.participation}; none: all)",
     )
     parser.add_argument(
         "--slippage-bps", type=bps, metavar="BPS", help="market-order slippage in basis points (default 0)"

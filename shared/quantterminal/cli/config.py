@@ -43,7 +43,36 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"  {i.name}: {i.spec} ({i.strategy.__name__}), allocation {i.capital_share:.2%}, {symbols}")
     if c.live:
         print("  LIVE: orders go to a real-money Alpaca account")
+    for warning in _data_warnings(loaded):
+        print(f"  warning: {warning}")
     return 0
+
+
+def _data_warnings(loaded: LoadedConfig) -> list[str]:
+    """The traded symbols that the backtest or replay data named in ``[data]`` holds no bars for
+    (a ledger URL is not opened: checking a file must not need a database)."""
+    from quantterminal.adapters.market_data.csv_bars import (  # noqa: PLC0415 - `--help` stays quick
+        DataError,
+        data_files,
+        resolve_source,
+        symbol_from_path,
+    )
+    from quantterminal.wiring.factories import is_database_url  # noqa: PLC0415
+
+    data = loaded.config.data
+    warnings = []
+    for role, where in (("backtest", data.backtest), ("replay", data.replay)):
+        if is_database_url(where):
+            continue
+        try:
+            held = {symbol_from_path(p) for p in data_files(resolve_source(where))}
+        except (DataError, ValueError) as exc:
+            warnings.append(f"data.{role} {where!r}: {exc}")
+            continue
+        missing = [s for s in data.symbols if s not in held]
+        if missing:
+            warnings.append(f"data.{role} {where!r} holds no bars of {', '.join(missing)} (data.symbols)")
+    return warnings
 
 
 def run_show(args: argparse.Namespace) -> int:

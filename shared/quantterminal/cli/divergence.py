@@ -9,7 +9,6 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -98,9 +97,9 @@ def compare_run(
     bars = {k: v for k, v in ledger.bars_between(start, end).items() if v}
     if not bars:
         raise ValueError(f"no bars in the ledger between {start.isoformat()} and {end.isoformat()}")
-    base = curve[0].equity if curve else Decimal(100_000)
-    # One account, every instance, the configuration's settings: what the run traded on.
     c = loaded.config
+    base = curve[0].equity if curve else c.broker.cash
+    # One account, every instance, the configuration's settings: what the run traded on.
     config = BacktestConfig(loaded.instances, cash=base, account=account, trading=c.trading(), fills=c.fills())
     backtest = run_backtest(config, bars)
     marks = {symbol: series[-1].close for symbol, series in bars.items()}

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.replay import add_chaos_arguments, chaos_from
+from quantterminal.core.settings import DataSettings
 
 if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `--help` stays quick
     from quantterminal.config.load import LoadedConfig
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `
 PROVIDER_NAMES = ("alpaca", "polygon")  # the keys of feed_connection.PROVIDERS (a test keeps them equal)
 
 MINUTE = timedelta(minutes=1)
-DEFAULT_REPLAY = "sample:lean_2013"
+DEFAULT_REPLAY = DataSettings.replay
 
 
 DESCRIPTION = (

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.settings import DEFAULT_ACCOUNT
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.trading.reconcile import Reconciler
 from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, open_ledger, open_state_store
@@ -22,7 +23,9 @@ DESCRIPTION = (
 
 def register(parser: argparse.ArgumentParser) -> None:
     """The options of ``qterm reconcile``."""
-    parser.add_argument("--account", default="paper", help="account name in the state store (default paper)")
+    parser.add_argument(
+        "--account", default=DEFAULT_ACCOUNT, help=f"account name in the state store (default {DEFAULT_ACCOUNT})"
+    )
     parser.add_argument("--redis", metavar="URL", help="state store URL (default: $REDIS_URL, else memory://)")
     parser.add_argument(
         "--database",

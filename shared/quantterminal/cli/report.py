@@ -10,6 +10,7 @@ from pathlib import Path
 
 from quantterminal.cli.arguments import iso_date
 from quantterminal.core.models import Bar
+from quantterminal.core.settings import DEFAULT_ACCOUNT
 
 DESCRIPTION = """Turn a backtest's output folder (qterm backtest --out DIR) or a paper/live run in a ledger
 (--database URL --account NAME --start --end) into one self-contained HTML tearsheet: equity with
@@ -21,7 +22,9 @@ the configuration and data manifest. It opens without a network."""
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", nargs="?", type=Path, metavar="DIR", help="a qterm backtest --out folder")
     parser.add_argument("--database", metavar="URL", help="report a paper/live run from this ledger instead")
-    parser.add_argument("--account", default="paper", help="the ledger run's account (default paper)")
+    parser.add_argument(
+        "--account", default=DEFAULT_ACCOUNT, help=f"the ledger run's account (default {DEFAULT_ACCOUNT})"
+    )
     parser.add_argument("--start", type=iso_date, metavar="YYYY-MM-DD", help="first day of the ledger run")
     parser.add_argument("--end", type=iso_date, metavar="YYYY-MM-DD", help="last day of the ledger run")
     parser.add_argument("--benchmark", metavar="SYMBOL", help="buy and hold this symbol (default: the traded ones)")

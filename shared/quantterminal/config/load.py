@@ -1,7 +1,10 @@
 """Reading the configuration: a TOML (or JSON) file -> the validated ``Config`` -> strategy instances.
 
-``load_config(None)`` is the shipped ``default.toml``. Every problem is a ``ConfigError`` of one
-line that names the file and the key (``quantterminal.toml: strategies[1].allocation: ...``).
+``load_config(None)`` is the shipped ``default.toml``. A file is layered over it: what it leaves
+out is the shipped setting (the shipped strategy instances too, when it declares none), so a file
+holding only ``[risk]`` changes only the risk limits. Every problem is a ``ConfigError`` of one line
+that names the file and each key at fault (``quantterminal.toml: strategies[1].allocation: ...;
+risk.drawdown: ...``).
 ``LoadedConfig.resolved()`` is the configuration in force as plain data -- what ``qterm config
 show`` prints, what a run's manifest records, and what the CDK app bundles for the Lambdas.
 """
@@ -112,11 +115,16 @@ class LoadedConfig:
         return from_mapping(data, f"{loaded.source} (with command-line overrides)", loaded.base)
 
 
+def shipped_text() -> str:
+    """The shipped ``default.toml``."""
+    return resources.files("quantterminal.config").joinpath(DEFAULT_NAME).read_text(encoding="utf-8")
+
+
 def load_config(path: str | Path | None = None) -> LoadedConfig:
-    """The configuration in ``path`` (TOML, or JSON as the CDK app bundles it), or the shipped defaults."""
+    """The configuration in ``path`` (TOML, or JSON as the CDK app bundles it) over the shipped
+    defaults, or the shipped defaults."""
     if path is None:
-        text = resources.files("quantterminal.config").joinpath(DEFAULT_NAME).read_text(encoding="utf-8")
-        return from_text(text, "shipped defaults", Path.cwd())
+        return from_text(shipped_text(), "shipped defaults", Path.cwd())
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"{file}: no such configuration file")
@@ -137,11 +145,15 @@ def from_text(text: str, source: str, base: Path, as_json: bool = False) -> Load
 
 
 def from_mapping(raw: Mapping[str, Any], source: str, base: Path) -> LoadedConfig:
-    """Validate plain data and load its strategies."""
+    """Validate plain data (layered over the shipped file: see the module docs) and load its strategies."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: a configuration is a table of sections, not {type(raw).__name__}")
+    if "strategies" not in raw:
+        raw = {**raw, "strategies": tomllib.loads(shipped_text())["strategies"]}
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+        raise ConfigError(f"{source}: {_errors(exc)}") from None
     instances = []
     for i, section in enumerate(config.strategies):
         where = f"{source}: strategies[{i}] ({section.name})"
@@ -170,15 +182,22 @@ def from_mapping(raw: Mapping[str, Any], source: str, base: Path) -> LoadedConfi
     return LoadedConfig(config, source, base, shared)
 
 
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".")
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown key (a typo?)"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{key or 'file'}: {message}{more}"
+def _errors(exc: ValidationError) -> str:
+    """Every error, each naming its key, on one line."""
+    said: list[str] = []
+    for error in exc.errors():
+        # a union (a fraction or "none") reports each alternative: the first says enough
+        loc = [
+            part for part in error["loc"] if not (isinstance(part, str) and part.startswith(("literal[", "decimal")))
+        ]
+        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (a typo?)"
+        line = f"{key or 'file'}: {message}"
+        if not any(s.startswith(f"{key or 'file'}: ") for s in said):
+            said.append(line)
+    return "; ".join(said)
 
 
 def _plain(value: Any) -> Any:

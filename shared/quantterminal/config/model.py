@@ -12,7 +12,6 @@ Validation is pydantic's (extra keys are refused, so a typo is an error, not a s
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from quantterminal.core.market_data.timeframes import parse_timeframe
 from quantterminal.core.research.space import Range
 from quantterminal.core.risk.manager import RiskLimits
-from quantterminal.core.simulation.execution import BpsSlippage, PerShareCommission
+from quantterminal.core.settings import DEFAULT_ACCOUNT, BrokerSettings, DataSettings, default_of
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.orders import OrderType
@@ -33,9 +32,9 @@ Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9.\-]{0,9}$")]
 
 
 class Section(BaseModel):
-    """Every section refuses keys it does not know."""
+    """Every section refuses keys it does not know, and infinities or NaN in numbers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StrategySection(Section):
@@ -66,46 +65,55 @@ class StrategySection(Section):
         return None if value is None else [s.upper() for s in value]
 
 
-class OrdersSection(Section):
-    """``[orders]``: how the kernel sizes and places orders."""
+_ORDERS, _RISK, _BROKER, _DATA = TradingConfig, RiskLimits, BrokerSettings, DataSettings
 
-    type: Literal["limit", "market"] = "limit"
-    limit_offset_bps: Decimal = Field(default=Decimal(5), ge=-1000, le=1000)
-    cancel_after_seconds: float = Field(default=30, gt=0)
-    position_fraction: Fraction = Decimal("0.10")  # of the instance's allocation, per new position
-    max_bar_age_seconds: float = Field(default=90, ge=0)
+
+class OrdersSection(Section):
+    """``[orders]``: how the kernel sizes and places orders (``core.trading.config.TradingConfig``,
+    whose names and defaults these are)."""
+
+    type: Literal["limit", "market"] = default_of(_ORDERS, "type").value
+    limit_offset_bps: Decimal = Field(default=default_of(_ORDERS, "limit_offset_bps"), ge=-1000, le=1000)
+    cancel_after_seconds: float = Field(default=default_of(_ORDERS, "cancel_after_seconds"), gt=0)
+    position_fraction: Fraction = default_of(_ORDERS, "position_fraction")
+    max_bar_age_seconds: float = Field(default=default_of(_ORDERS, "max_bar_age_seconds"), ge=0)
 
 
 class RiskSection(Section):
-    """``[risk]``: limits checked for every order in every environment (account-wide)."""
+    """``[risk]``: limits checked for every order in every environment, account-wide
+    (``core.risk.manager.RiskLimits``, whose names and defaults these are)."""
 
-    position_limit: Fraction = Decimal("0.10")  # one symbol's exposure, all instances together, of equity
-    max_order_notional: Decimal = Field(default=Decimal(100_000), gt=0)
-    price_band_bps: Decimal = Field(default=Decimal(300), gt=0)
-    daily_loss: Fraction = Decimal("0.05")
-    drawdown: Fraction = Decimal("0.15")
-    regular_hours_only: bool = True
-    allowed_symbols: list[Symbol] | None = None
+    position_limit: Fraction = default_of(_RISK, "position_limit")
+    max_order_notional: Decimal = Field(default=default_of(_RISK, "max_order_notional"), gt=0)
+    price_band_bps: Decimal = Field(default=default_of(_RISK, "price_band_bps"), gt=0)
+    daily_loss: Fraction = default_of(_RISK, "daily_loss")
+    drawdown: Fraction = default_of(_RISK, "drawdown")
+    regular_hours_only: bool = default_of(_RISK, "regular_hours_only")
+    allowed_symbols: list[Symbol] | None = default_of(_RISK, "allowed_symbols")
 
 
 class BrokerSection(Section):
-    """``[broker]``: where orders go. Alpaca keys come from the environment or Secrets Manager."""
+    """``[broker]``: where orders go (``core.settings.BrokerSettings``, whose names and defaults
+    these are). Alpaca keys come from the environment or Secrets Manager."""
 
-    kind: Literal["simulated", "alpaca-paper", "alpaca-live"] = "simulated"
-    cash: Decimal = Field(default=Decimal(100_000), gt=0)  # the simulated account's (and a backtest's) start
-    slippage_bps: NonNegative = Decimal(0)  # simulated market orders
-    commission_per_share: NonNegative = Decimal(0)
-    commission_minimum: NonNegative = Decimal(0)
-    participation: Fraction | Literal["none"] = Decimal("0.10")  # of a bar's volume a simulated order fills
+    kind: Literal["simulated", "alpaca-paper", "alpaca-live"] = default_of(_BROKER, "kind")
+    cash: Decimal = Field(default=default_of(_BROKER, "cash"), gt=0)
+    slippage_bps: NonNegative = default_of(_BROKER, "slippage_bps")
+    commission_per_share: NonNegative = default_of(_BROKER, "commission_per_share")
+    commission_minimum: NonNegative = default_of(_BROKER, "commission_minimum")
+    participation: Fraction | Literal["none"] = (
+        "none" if default_of(_BROKER, "participation") is None else default_of(_BROKER, "participation")
+    )
 
 
 class DataSection(Section):
-    """``[data]``: the symbols traded and where bars come from."""
+    """``[data]``: the symbols traded and where bars come from (``core.settings.DataSettings``,
+    whose names and defaults these are)."""
 
-    symbols: list[Symbol] = Field(default_factory=lambda: ["SPY", "IBM", "BAC"], min_length=1)
-    backtest: str = "sample:lean_2013"  # CSV file or folder, sample:NAME, or a ledger URL
-    replay: str = "sample:lean_2013"  # what ``qterm paper`` replays
-    feed: Literal["alpaca", "polygon"] = "alpaca"
+    symbols: list[Symbol] = Field(default_factory=lambda: list(default_of(_DATA, "symbols")), min_length=1)
+    backtest: str = default_of(_DATA, "backtest")  # CSV file or folder, sample:NAME, or a ledger URL
+    replay: str = default_of(_DATA, "replay")  # what ``qterm paper`` replays
+    feed: Literal["alpaca", "polygon"] = default_of(_DATA, "feed")
 
     @field_validator("symbols")
     @classmethod
@@ -168,7 +176,7 @@ class OptimizeSection(Section):
 class Config(Section):
     """The whole file."""
 
-    account: str = Field(default="paper", pattern=r"^[A-Za-z0-9_\-]{1,40}$")
+    account: str = Field(default=DEFAULT_ACCOUNT, pattern=r"^[A-Za-z0-9_\-]{1,40}$")
     strategies: list[StrategySection] = Field(min_length=1)
     orders: OrdersSection = Field(default_factory=OrdersSection)
     risk: RiskSection = Field(default_factory=RiskSection)
@@ -199,37 +207,26 @@ class Config(Section):
     @property
     def live(self) -> bool:
         """Whether orders go to a live (real money) account."""
-        return self.broker.kind == "alpaca-live"
+        return self.broker_settings().live
 
     @property
     def trading_mode(self) -> str:
         """``simulated``, ``paper`` or ``live``: what the summaries, the API and the dashboard show."""
-        return {"alpaca-paper": "paper", "alpaca-live": "live"}.get(self.broker.kind, "simulated")
+        return self.broker_settings().trading_mode
 
     def trading(self) -> TradingConfig:
-        """The kernel's settings this file declares."""
-        o, r = self.orders, self.risk
-        limits = RiskLimits(
-            position_fraction=r.position_limit,
-            max_order_notional=r.max_order_notional,
-            price_band_bps=r.price_band_bps,
-            allowed_symbols=None if r.allowed_symbols is None else frozenset(s.upper() for s in r.allowed_symbols),
-            regular_hours_only=r.regular_hours_only,
-            daily_loss_fraction=r.daily_loss,
-            drawdown_fraction=r.drawdown,
-        )
-        return TradingConfig(
-            position_fraction=o.position_fraction,
-            order_type=OrderType(o.type),
-            limit_offset_bps=o.limit_offset_bps,
-            order_cancel_age=timedelta(seconds=o.cancel_after_seconds),
-            max_bar_age=timedelta(seconds=o.max_bar_age_seconds),
-            risk=limits,
-        )
+        """The kernel's settings this file declares (``[orders]`` and ``[risk]``)."""
+        r = self.risk.model_dump()
+        allowed = r.pop("allowed_symbols")
+        limits = RiskLimits(**r, allowed_symbols=None if allowed is None else frozenset(allowed))
+        return TradingConfig(**{**self.orders.model_dump(), "type": OrderType(self.orders.type)}, risk=limits)
+
+    def broker_settings(self) -> BrokerSettings:
+        """``[broker]`` as the core's settings."""
+        values = self.broker.model_dump()
+        participation = values.pop("participation")
+        return BrokerSettings(**values, participation=None if participation == "none" else Decimal(participation))
 
     def fills(self) -> FillModel:
         """The simulated broker's fill model this file declares."""
-        b = self.broker
-        participation = None if b.participation == "none" else float(b.participation)
-        commission = PerShareCommission(b.commission_per_share, b.commission_minimum)
-        return FillModel(BpsSlippage(b.slippage_bps), commission, participation)
+        return self.broker_settings().fill_model()

@@ -33,7 +33,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -47,6 +46,7 @@ from quantterminal.config.load import load_config
 from quantterminal.core.ports import Broker, HistoricalBars, Ledger, StateStore
 from quantterminal.core.reporting.queries import AccountQueries
 from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.settings import DEFAULT_ACCOUNT
 from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance, share_capital
 from quantterminal.core.trading.answers import ledger_warmup
 from quantterminal.core.trading.config import TradingConfig
@@ -123,7 +123,7 @@ def trading_config_from_env(env: Mapping[str, str], config: TradingConfig | None
     """``config`` (the configuration's; the shipped defaults if none), with ``QT_MAX_BAR_AGE_SECONDS`` if set."""
     config = config or TradingConfig()
     if env.get(c.ENV_MAX_BAR_AGE):
-        config = replace(config, max_bar_age=timedelta(seconds=float(env[c.ENV_MAX_BAR_AGE])))
+        config = replace(config, max_bar_age_seconds=float(env[c.ENV_MAX_BAR_AGE]))
     return config
 
 
@@ -151,7 +151,7 @@ class Runtime:
         store: StateStore,
         ledger: Ledger,
         broker: Broker,
-        account: str = "paper",
+        account: str = DEFAULT_ACCOUNT,
         strategies: Sequence[str | StrategyInstance] = tuple(STRATEGIES),
         config: TradingConfig | None = None,
         symbols: tuple[str, ...] = (),

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from quantterminal.core.accounting.portfolio import Portfolio, Position
 from quantterminal.core.models import Side
+from quantterminal.core.settings import BrokerSettings, default_of
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.trading.broker import BrokerOrder
 from quantterminal.core.trading.feed_codec import decode_order_update, encode_order_update
@@ -28,11 +29,14 @@ from quantterminal.core.trading.orders import OrderRequest, OrderType
 ACCOUNT_SCHEMA = 1
 
 
+_CASH: Decimal = default_of(BrokerSettings, "cash")
+
+
 @dataclass(frozen=True)
 class SimulatorConfig:
     """How the simulated broker behaves."""
 
-    initial_cash: Decimal = Decimal(100_000)
+    initial_cash: Decimal = _CASH
     latency: timedelta = timedelta(milliseconds=50)
     fills: FillModel = field(default_factory=FillModel)
     chaos: bool = False

@@ -220,11 +220,11 @@ class AccountQueries:
                 for r in s.reservations
             ],
             "limits": {
-                "position_fraction": str(limits.position_fraction),
+                "position_limit": str(limits.position_limit),
                 "max_order_notional": str(limits.max_order_notional),
                 "price_band_bps": str(limits.price_band_bps),
-                "daily_loss_fraction": str(limits.daily_loss_fraction),
-                "drawdown_fraction": str(limits.drawdown_fraction),
+                "daily_loss": str(limits.daily_loss),
+                "drawdown": str(limits.drawdown),
                 "regular_hours_only": limits.regular_hours_only,
             },
         }

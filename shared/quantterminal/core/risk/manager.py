@@ -6,9 +6,9 @@ order -- its reservation). Run inside a compare-and-set update of the risk state
 signals cannot overspend: whichever writes second is re-evaluated against the first's reservation.
 
 Rules, in order (the first that fails rejects, with its reason):
-1. Halted (manual kill switch, or the drawdown circuit breaker at ``drawdown_fraction`` below peak
+1. Halted (manual kill switch, or the drawdown circuit breaker at ``drawdown`` below peak
    equity): every order is refused until ``resume``.
-2. Daily loss (``daily_loss_fraction`` below the day's opening equity): new entries are refused for
+2. Daily loss (``daily_loss`` below the day's opening equity): new entries are refused for
    the rest of the New York day; orders that only reduce a position still pass.
 3. Strategy disabled (by an operator): its new entries are refused; its exits still pass.
    Symbol halted by its exchange (a trading halt or a LULD volatility pause, from the feed's
@@ -20,7 +20,7 @@ Rules, in order (the first that fails rejects, with its reason):
 6. Price band: the order price within ``price_band_bps`` of the last price (fat-finger guard).
 7. Maximum order notional.
 8. Position limit (entries): |position + pending orders + this order| × price within
-   ``position_fraction`` of equity.
+   ``position_limit`` of equity.
 9. Buying power (entries): the order's notional within cash less what pending entries reserve.
 """
 
@@ -38,21 +38,33 @@ from quantterminal.core.models import Side
 from quantterminal.core.money import ZERO
 
 _BPS = Decimal(10_000)
-DEFAULT_POSITION_FRACTION = Decimal("0.10")  # the sizing fraction and the position limit alike
 BREAKER_REASON = "drawdown circuit breaker"
 
 
 @dataclass(frozen=True)
 class RiskLimits:
-    """The account's limits (defaults as documented in the README)."""
+    """The account's limits: the configuration's ``[risk]`` section, under the same names, with
+    the one declaration of each default (the configuration model and the shipped file take theirs
+    from here).
 
-    position_fraction: Decimal = DEFAULT_POSITION_FRACTION
-    max_order_notional: Decimal = Decimal("100000")
-    price_band_bps: Decimal = Decimal("300")
-    allowed_symbols: frozenset[str] | None = None
+    - ``position_limit``: one symbol's exposure, every instance together, as a fraction of equity.
+    - ``max_order_notional``: dollars per order.
+    - ``price_band_bps``: how far an order's price may lie from the last price.
+    - ``daily_loss``: a fall of this fraction below the day's opening equity halts new entries for
+      the rest of the day.
+    - ``drawdown``: a fall of this fraction below peak equity trips the circuit breaker (every
+      order refused until an operator resumes).
+    - ``regular_hours_only``: orders only for minutes of the regular session.
+    - ``allowed_symbols``: the only symbols orders may be for (``None``: any).
+    """
+
+    position_limit: Decimal = Decimal("0.10")
+    max_order_notional: Decimal = Decimal(100_000)
+    price_band_bps: Decimal = Decimal(300)
+    daily_loss: Decimal = Decimal("0.05")
+    drawdown: Decimal = Decimal("0.15")
     regular_hours_only: bool = True
-    daily_loss_fraction: Decimal = Decimal("0.05")
-    drawdown_fraction: Decimal = Decimal("0.15")
+    allowed_symbols: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,13 +122,13 @@ def _trip(state: RiskState, account: AccountView, limits: RiskLimits, now: datet
     """Trip the drawdown breaker and the daily-loss halt (each alerts once, when it trips)."""
     alerts: list[str] = []
     peak = state.peak_equity or account.equity
-    if not state.halted and account.equity <= peak * (1 - limits.drawdown_fraction):
+    if not state.halted and account.equity <= peak * (1 - limits.drawdown):
         drop = (1 - account.equity / peak) * 100
         reason = f"{BREAKER_REASON}: equity {account.equity:.2f} is {drop:.1f}% below peak {peak:.2f}"
         state = replace(state, halted=True, halt_reason=reason, halted_at=now)
         alerts.append(reason)
     opening = state.opening_equity or account.equity
-    if state.entries_halted_on != state.day and account.equity <= opening * (1 - limits.daily_loss_fraction):
+    if state.entries_halted_on != state.day and account.equity <= opening * (1 - limits.daily_loss):
         state = replace(state, entries_halted_on=state.day)
         alerts.append(
             f"daily loss limit: equity {account.equity:.2f} is {(1 - account.equity / opening) * 100:.1f}% below "
@@ -169,12 +181,12 @@ def evaluate(
         return reject("max_notional", f"order notional {notional:.2f} exceeds {limits.max_order_notional:.2f}")
     if not reducing:
         projected = abs(position + pending + intent.qty * intent.side.sign) * intent.price
-        limit = limits.position_fraction * account.equity
+        limit = limits.position_limit * account.equity
         if projected > limit:
             return reject(
                 "position_limit",
                 f"{intent.symbol} exposure {projected:.2f} incl. pending orders would "
-                f"exceed {limits.position_fraction:%} of equity ({limit:.2f})",
+                f"exceed {limits.position_limit:%} of equity ({limit:.2f})",
             )
         reserved = sum((r.notional for r in state.reservations if r.client_order_id != intent.client_order_id), ZERO)
         available = account.cash - reserved

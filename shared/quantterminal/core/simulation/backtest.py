@@ -20,7 +20,7 @@ kernel saw; ``outside_session`` the others.
 
 So the risk manager runs in every backtest (position limit, daily loss halt, drawdown breaker,
 market hours, price band, buying power); its refusals are in ``BacktestResult.refused`` by rule.
-Limit orders are canceled after ``order_cancel_age`` by the kernel, as live; an order whose cancel
+Limit orders are canceled after ``cancel_after_seconds`` by the kernel, as live; an order whose cancel
 is confirmed is re-issued on a later bar while the strategy still wants the position.
 
 Holes in the data (whole NYSE sessions with no bar of a symbol, ``core.data_checks``) are found
@@ -86,7 +86,7 @@ class BacktestConfig:
 
     strategies: tuple[str | StrategyInstance, ...]
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by built-in name
-    cash: Decimal = Decimal(100_000)
+    cash: Decimal = Decimal(100_000)  # BrokerSettings.cash's default (a test holds them equal)
     trading: TradingConfig = field(default_factory=TradingConfig)
     fills: FillModel = field(default_factory=FillModel)
     max_gap_sessions: int | None = 1  # close before a longer hole in the data (None: never)
@@ -395,7 +395,7 @@ class _Run:
     def _unfilled(self) -> list[OrderOutcome]:
         """Placed orders that ended without filling in full, and those the data ended under."""
         placed = {o.client_order_id: o for o in self.orders}
-        age = self.config.trading.order_cancel_age.total_seconds()
+        age = self.config.trading.cancel_after_seconds
         out = []
         for order in self.venue.all_orders():
             request = placed.get(order.client_order_id)

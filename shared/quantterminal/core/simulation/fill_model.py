@@ -19,7 +19,7 @@ Rules (every assumption, written down):
 - Commission is charged per fill by the commission model.
 
 How long a limit order works is not a fill rule: the kernel cancels it after the configured
-order age (``TradingConfig.order_cancel_age``), in every environment.
+order age (``TradingConfig.cancel_after_seconds``), in every environment.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class FillModel:
 
     slippage: SlippageModel = field(default_factory=BpsSlippage)
     commission: CommissionModel = field(default_factory=PerShareCommission)
-    participation: float | None = 0.10
+    participation: float | None = 0.10  # BrokerSettings.participation's default (a test holds them equal)
 
     def __post_init__(self) -> None:
         if self.participation is not None and not 0 < self.participation <= 1:

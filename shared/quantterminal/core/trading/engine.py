@@ -172,9 +172,7 @@ class TradingEngine:
         delta = target - position
         if delta == 0:
             return Decision(signal, note="size rounds to zero", wanted=wanted)
-        order = OrderRequest(
-            coid, name, bar.symbol, side, abs(delta), self.config.order_type, bar.timestamp, price, limit
-        )
+        order = OrderRequest(coid, name, bar.symbol, side, abs(delta), self.config.type, bar.timestamp, price, limit)
         return self._place(signal, order, account, now, minute)
 
     def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:
@@ -278,7 +276,7 @@ class TradingEngine:
         """Ask the broker to cancel this strategy's limit orders (in ``symbol``, if given) still
         working ``max_age`` after they were placed (the first version let them rest; 13% never
         filled within 30 s); ``max_age`` defaults to the configured order cancel age."""
-        max_age = self.config.order_cancel_age if max_age is None else max_age
+        max_age = self.config.cancel_after if max_age is None else max_age
         canceled = []
         for order in self.store.open_orders(self.account) if open_orders is None else open_orders:
             if (
