@@ -80,7 +80,10 @@ def test_instances_share_out_capital_and_keep_their_own_names_params_and_symbols
     [
         ("strategies = [", "not valid TOML"),
         ("strategies = []", "strategies: List should have at least 1 item"),
-        ("account = 3\n[risk]\ndrawdown = 2", "account: Input should be a valid string; risk.drawdown: Input should be"),
+        (
+            "account = 3\n[risk]\ndrawdown = 2",
+            "account: Input should be a valid string; risk.drawdown: Input should be",
+        ),
         (
             '[[strategies]]\nname = "m"\nstrategy = "momentum"\n[orders]\ntyp = "limit"',
             "orders.typ: unknown key (a typo?)",
@@ -209,6 +212,14 @@ def test_paper_runs_a_users_strategy_from_the_configuration_with_no_divergence(
     report = capsys.readouterr().out
     assert "trend_fast" in report
     assert "trend_slow" in report
+    # the shipped configuration is not this run's: refused in one line, never "no decision differs"
+    assert main(["divergence", "--database", database, "--account", "research"]) == 2
+    err = capsys.readouterr().err
+    assert "the run traded instances trend_fast, trend_slow that shipped defaults does not declare" in err
+    assert "compare with the run's own --config" in err
+    assert len(err.strip().splitlines()) == 1
+    # a chosen subset of the run's instances is compared on purpose
+    assert main(["divergence", "--config", str(config), "--database", database, "--strategy", "momentum"]) == 0
 
 
 def test_the_paper_summary_counts_refusals_by_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

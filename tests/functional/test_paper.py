@@ -102,8 +102,8 @@ def test_a_restart_reconciles_and_resumes_without_placing_anything_twice(
 
 
 def test_bad_arguments_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["paper", "--strategies", "nonesuch", "--no-api"]) == 2
-    assert "no strategy instance 'nonesuch' (instances: momentum, mean_reversion" in capsys.readouterr().err
+    assert main(["paper", "--strategy", "nonesuch", "--no-api"]) == 2
+    assert "--strategy: unknown strategy 'nonesuch': not built in" in capsys.readouterr().err
     assert main(["paper", "--replay", "/nonexistent/bars.csv", "--no-api"]) == 2
     assert "qterm paper: error:" in capsys.readouterr().err
 

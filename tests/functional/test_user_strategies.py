@@ -136,6 +136,20 @@ def test_a_user_strategy_file_backtests_from_the_command_line(capsys: pytest.Cap
     assert "momentum" in out
 
 
+def test_paper_takes_the_same_strategy_language_as_backtest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file spec and a built-in name on one account, as ``qterm backtest --strategy`` takes them."""
+    url = f"sqlite:///{tmp_path}/ledger.sqlite3"
+    argv = ["paper", "--strategy", f"{CHANNEL},momentum", "--days", "1", "--no-api", "--database", url]
+    assert main([*argv, "--param", "channel_trend.fast=5", "--health-every", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "paper: channel_trend, momentum on" in out
+    assert "no decision differs from the backtest" in out
+    assert main(["paper", "--strategy", "nowhere.py:Thing", "--no-api"]) == 2
+    err = capsys.readouterr().err
+    assert "--strategy: strategy 'nowhere.py:Thing': no file" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_check_strategy_is_usable_in_a_users_own_test_file(tmp_path: Path) -> None:
     test = tmp_path / "test_mine.py"
     test.write_text(

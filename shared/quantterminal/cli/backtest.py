@@ -28,8 +28,7 @@ from quantterminal.cli.arguments import (
 from quantterminal.cli.backtest_report import describe, instance_table, summary_table, write_outputs
 from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.console import wide_console
-from quantterminal.config.load import ConfigError, LoadedConfig, from_mapping, load_config
-from quantterminal.config.strategies import load_strategy
+from quantterminal.config.load import LoadedConfig, strategies_named
 from quantterminal.core.market_data.sessions import day_bounds
 from quantterminal.core.models import Bar
 from quantterminal.core.settings import BrokerSettings
@@ -158,16 +157,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 def configuration(args: argparse.Namespace) -> tuple[LoadedConfig, bool]:
     """The configuration in force, and whether its instances share one account (a --config run)
     or are compared side by side, each on its own (strategies named with --strategy only)."""
-    if args.config is not None:
-        loaded, one_account = load_config(args.config), True
-        chosen = _split(args.strategy) if args.strategy else None
-    else:
-        if not args.strategy:
-            raise ConfigError("name the strategies (--strategy NAME, path.py:Class, ...) or a configuration (--config)")
-        specs = list(STRATEGIES) if args.strategy.strip() == "all" else _split(args.strategy)
-        raw = load_config(None).config.model_dump()
-        raw["strategies"] = [{"name": load_strategy(spec).name, "strategy": spec} for spec in specs]
-        loaded, one_account, chosen = from_mapping(raw, "command line", Path.cwd()), False, None
+    loaded = strategies_named(args.config, args.strategy, default_all=False)
+    one_account = args.config is not None
     c = loaded.config
     limit = args.position_limit or (args.fraction if args.config is None else None)
     c_, p_ = args.commission, getattr(args, "participation", _UNSET)
@@ -186,16 +177,7 @@ def configuration(args: argparse.Namespace) -> tuple[LoadedConfig, bool]:
             "participation": c.broker.participation if p_ is _UNSET else "none" if p_ is None else p_,
         },
     }
-    return loaded.with_overrides(chosen, args.param, args.allow_short, sections, args.session), one_account
-
-
-def _split(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"strategy listed twice in {text!r}")
-    if not names:
-        raise ConfigError("no strategy named")
-    return names
+    return loaded.with_overrides(None, args.param, args.allow_short, sections, args.session), one_account
 
 
 def run(args: argparse.Namespace) -> int:

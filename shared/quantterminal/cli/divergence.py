@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_config(args.config).with_overrides(chosen)
         start = day_bounds(args.start)[0] if args.start else None
         end = day_bounds(args.end)[1] if args.end else None
-        report = compare_run(ledger, args.account or loaded.config.account, loaded, start, end, args.out)
+        account = args.account or loaded.config.account
+        report = compare_run(ledger, account, loaded, start, end, args.out, selected=chosen is not None)
     except ValueError as exc:
         print(f"qterm divergence: error: {exc}", file=sys.stderr)
         return 2
@@ -79,13 +80,23 @@ def compare_run(
     end: datetime | None = None,
     out: Path | None = None,
     console: Console | None = None,
+    selected: bool = False,
 ) -> dict[str, StrategyDivergence]:
     """Backtest the configuration's instances over the run's bars, on one account, with its
-    orders, risk and fill settings; compare; print the report; return the comparison."""
+    orders, risk and fill settings; compare; print the report; return the comparison.
+
+    The run's own instances are those its decisions and orders name in the ledger: a configuration
+    whose instances are not the run's (the shipped one against a run of a user's file) is refused
+    with a clear line, never reported as "no decision differs". ``selected``: the caller chose a
+    subset of the configuration's instances on purpose (the run's others are left out)."""
     strategies = [i.name for i in loaded.instances]
     console = console or wide_console()
     everything = (LEDGER_START, datetime.now(UTC) + timedelta(days=1))
     signals = ledger.signals_between(start or everything[0], end or everything[1])
+    ran = {s.strategy for s in signals} | {
+        o.strategy for o in ledger.orders_between(start or everything[0], end or everything[1])
+    }
+    _check_instances(ran, strategies, loaded.source, selected)
     signals = [s for s in signals if s.strategy in strategies]
     curve = ledger.equity_curve(account, start or everything[0], end or everything[1])
     if not signals and not curve:
@@ -122,6 +133,23 @@ def compare_run(
         path = plot_divergence(out / "divergence.png", backtest, [(c.timestamp, float(c.equity)) for c in curve])
         console.print(f"plot: {path}")
     return report
+
+
+def _check_instances(ran: set[str], configured: Sequence[str], source: str, selected: bool) -> None:
+    """Refuse to compare a run with a configuration whose strategy instances are not the run's."""
+    if not ran:
+        return  # nothing decided yet: the equity curve alone is compared
+    unknown = sorted(ran - set(configured))
+    absent = sorted(set(configured) - ran)
+    if absent or (unknown and not selected):
+        said = []
+        if unknown and not selected:
+            said.append(f"the run traded instances {', '.join(unknown)} that {source} does not declare")
+        if absent:
+            said.append(f"{source} declares instances {', '.join(absent)} that made no decision in the run")
+        raise ValueError(
+            f"{'; '.join(said)} (the run's: {', '.join(sorted(ran))}): compare with the run's own --config"
+        )
 
 
 def _orders_table(report: Mapping[str, StrategyDivergence]) -> Table:

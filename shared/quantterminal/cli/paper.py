@@ -27,9 +27,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_feed_arguments(parser)
     parser.add_argument("--days", type=int, help="replay only the first N trading days")
     parser.add_argument(
+        "--strategy",
         "--strategies",
-        metavar="NAME[,NAME...]",
-        help="only these strategy instances of the configuration (default: all)",
+        dest="strategy",
+        metavar="SPEC[,SPEC...]",
+        help="as qterm backtest: with --config, only these instances of the file; without, built-in names,"
+        " 'all', path.py:Class or module:Class on one account (default: every instance of the configuration)",
     )
     add_strategy_overrides(parser)
     parser.add_argument("--database", help=DATABASE_HELP)

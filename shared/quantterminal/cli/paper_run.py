@@ -31,7 +31,7 @@ from quantterminal.adapters.streams.record_sink import bar_records
 from quantterminal.cli.console import wide_console
 from quantterminal.cli.divergence import compare_run
 from quantterminal.cli.feed import feed_defaults, feed_service, open_source
-from quantterminal.config.load import LoadedConfig, load_config
+from quantterminal.config.load import LoadedConfig, strategies_named
 from quantterminal.core.market_data.calendar import EXTENDED
 from quantterminal.core.ports import Broker
 from quantterminal.core.reporting.post_trade import LEDGER_START
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
 def configuration(args: argparse.Namespace) -> LoadedConfig:
     """The configuration in force (the shipped one without --config), with the command line's
     overrides, and the feed options it fills in; ``args.account`` and ``args.broker`` filled too."""
-    chosen = [n.strip() for n in args.strategies.split(",") if n.strip()] if args.strategies else None
-    loaded = load_config(args.config).with_overrides(chosen, args.param, args.allow_short, session=args.session)
+    named = strategies_named(args.config, args.strategy, default_all=True)
+    loaded = named.with_overrides(None, args.param, args.allow_short, session=args.session)
     c = loaded.config
     # the replay holds the bars some strategy sees (the kernel skips the others anyway: the one session rule)
     args.rth = not any(i.session == EXTENDED for i in loaded.instances)

@@ -209,3 +209,37 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def strategies_named(config: str | Path | None, named: str | None, default_all: bool) -> LoadedConfig:
+    """The configuration a command line names -- one language for every command that trades:
+    with ``config``, that file's instances (``named``: only these instance names, comma-separated);
+    without, the shipped settings with one instance per spec in ``named`` (built-in names, ``all``,
+    ``path.py:Class``, ``module:Class`` or an entry point), or -- when nothing is named and
+    ``default_all`` -- the shipped instances."""
+    if config is not None:
+        loaded = load_config(config)
+        return loaded.select(split_names(named)) if named else loaded
+    if not named:
+        if default_all:
+            return load_config(None)
+        raise ConfigError("name the strategies (--strategy NAME, path.py:Class, ...) or a configuration (--config)")
+    from quantterminal.core.strategies import STRATEGIES  # noqa: PLC0415 - the built-ins, for "all"
+
+    specs = list(STRATEGIES) if named.strip() == "all" else split_names(named)
+    raw = tomllib.loads(shipped_text())
+    try:
+        raw["strategies"] = [{"name": load_strategy(spec).name, "strategy": spec} for spec in specs]
+    except SpecError as exc:
+        raise ConfigError(f"--strategy: {exc}") from None
+    return from_mapping(raw, "command line", Path.cwd())
+
+
+def split_names(text: str) -> list[str]:
+    """Comma-separated names or specs, each once."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"strategy listed twice in {text!r}")
+    if not names:
+        raise ConfigError("no strategy named")
+    return names
