@@ -14,12 +14,11 @@ from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, Simu
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar, Direction
-from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import Strategy, StrategyError, StrategyInstance, StrategyParams
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.desk import TradingDesk, account_view
-from quantterminal.core.trading.engine import TradingEngine
+from quantterminal.core.trading.desk import TradingDesk
+from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
 from quantterminal.core.trading.orders import OrderType
 
 MINUTE = timedelta(minutes=1)
@@ -53,10 +52,9 @@ class AlwaysLong(Strategy):
 def desk(*instances: StrategyInstance, order_type: OrderType = OrderType.MARKET) -> tuple[TradingDesk, SimulatedBroker]:
     store = MemoryStateStore()
     broker = SimulatedBroker(SimulatorConfig(fills=FillModel(participation=None)))
-    config = TradingConfig(type=order_type)
-    gate = RiskGate(store, "paper", config.risk)
-    engines = {i.name: TradingEngine(i, "paper", store, broker, gate, config=config) for i in instances}
-    trading_desk = TradingDesk(engines, store, "paper", lambda bar, held: account_view(broker, bar, held))
+    trading_desk = build_kernel(
+        KernelSpec("paper", instances, TradingConfig(type=order_type)), KernelHandlers(store, broker)
+    )
     broker.on_update(trading_desk.on_update)
     return trading_desk, broker
 

@@ -141,3 +141,30 @@ def test_core_vocabulary_imports_no_folder(module: str) -> None:
         assert not name.startswith("quantterminal.core.") or name.split(".")[2] in ("models", "money"), (
             f"core/{module}.py:{line} imports {name}"
         )
+
+
+# The kernel's parts, and the one module that may construct them (``build_kernel``).
+KERNEL_PARTS = {"TradingDesk", "TradingEngine", "RiskGate", "SnapshotStrategies"}
+KERNEL_BUILDER = CORE / "trading" / "kernel.py"
+
+
+def constructed(path: Path) -> list[tuple[int, str]]:
+    """Calls in ``path`` that construct a kernel part (by name or attribute)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name in KERNEL_PARTS:
+                found.append((node.lineno, name))
+    return found
+
+
+def test_the_kernel_is_built_by_one_builder_only() -> None:
+    """The backtest, the paper run, the Lambdas, optimize and the notebook get their kernel from
+    ``core.trading.kernel.build_kernel``: a handler added there reaches every environment."""
+    paths = [p for p in PACKAGE.rglob("*.py") if p != KERNEL_BUILDER]
+    paths += [p for entrypoint in ENTRYPOINTS for p in (REPO / entrypoint).glob("*.py")]
+    offenders = [f"{p.relative_to(REPO)}:{line} builds {name}" for p in paths for line, name in constructed(p)]
+    assert not offenders, "build the kernel with build_kernel: " + "; ".join(offenders)
+    assert constructed(KERNEL_BUILDER), "the builder itself constructs the parts"

@@ -6,12 +6,11 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
-from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.settings import DEFAULT_ACCOUNT
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.trading.reconcile import Reconciler
-from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, open_ledger, open_state_store
+from quantterminal.wiring.factories import DEFAULT_DATABASE_URL
+from quantterminal.wiring.runtime import operator_runtime
 
 DESCRIPTION = (
     "Compare the state store's open orders and positions with Alpaca's (keys from "
@@ -38,12 +37,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm reconcile``."""
     try:
-        broker = AlpacaBroker.from_env()
-        store = open_state_store(args.redis)
-        ledger = open_ledger(args.database)
-        ledger.migrate()
-        gate = RiskGate(store, args.account, ledger=ledger, alert=lambda m: print(f"ALERT {m}", file=sys.stderr))
-        drifts = Reconciler(store, broker, gate).run(datetime.now(UTC))
+        alert = lambda m: print(f"ALERT {m}", file=sys.stderr)  # noqa: E731 - a one-line sink
+        runtime = operator_runtime(args.account, args.redis, args.database, alert)
+        drifts = Reconciler(runtime.store, runtime.broker, runtime.gate).run(datetime.now(UTC))
     except (BrokerRejected, BrokerUnavailable, ValueError, RuntimeError, OSError) as exc:
         print(f"qterm reconcile: error: {exc}", file=sys.stderr)
         return 2

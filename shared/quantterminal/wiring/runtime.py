@@ -33,7 +33,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -47,11 +46,10 @@ from quantterminal.core.ports import Broker, HistoricalBars, Ledger, StateStore
 from quantterminal.core.reporting.queries import AccountQueries
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.settings import DEFAULT_ACCOUNT
-from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance, share_capital
-from quantterminal.core.trading.answers import ledger_warmup
+from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.desk import SnapshotStrategies, TradingDesk, account_view
-from quantterminal.core.trading.engine import TradingEngine
+from quantterminal.core.trading.desk import TradingDesk
+from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
 from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.wiring.factories import open_ledger, open_state_store
 
@@ -156,18 +154,16 @@ class Runtime:
         config: TradingConfig | None = None,
         symbols: tuple[str, ...] = (),
         mode: str = "simulated",
+        alert: Callable[[str], None] | None = None,
     ) -> Runtime:
         """The runtime of ``strategies`` (instances, or built-in names; those without an
-        allocation share the account equally) on one account."""
-        config = config or TradingConfig()
-        gate = RiskGate(store, account, config.risk, ledger)
-        instances = share_capital(s if isinstance(s, StrategyInstance) else builtin_instance(s) for s in strategies)
-        engines = {i.name: TradingEngine(i, account, store, broker, gate, ledger, config=config) for i in instances}
-        view = partial(account_view, broker)
-        # a strategy whose parameters changed since its snapshot is warmed up again on the ledger's bars
-        host = SnapshotStrategies(store, ledger_warmup(ledger))
-        desk = TradingDesk(engines, store, account, view, config.max_bar_age, ledger, host)
-        return cls(account, store, ledger, broker, gate, desk, symbols, mode)
+        allocation share the account equally) on one account: the kernel from the one builder,
+        with the ledger as journal and warm-up history and strategies kept as snapshots in
+        ``store``; ``alert`` gets every risk alert as it is raised."""
+        instances = [s if isinstance(s, StrategyInstance) else builtin_instance(s) for s in strategies]
+        spec = KernelSpec(account, instances, config or TradingConfig())
+        desk = build_kernel(spec, KernelHandlers(store, broker, journal=ledger, history=ledger, alert=alert))
+        return cls(account, store, ledger, broker, desk.gate, desk, symbols, mode)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None) -> Runtime:
@@ -190,6 +186,19 @@ class Runtime:
             symbols=tuple(symbols or loaded.config.data.symbols),
             mode=loaded.config.trading_mode,
         )
+
+
+def operator_runtime(
+    account: str, state_url: str | None, database_url: str | None, alert: Callable[[str], None] | None = None
+) -> Runtime:
+    """The runtime an operator's command works on (``qterm reconcile``): the state store and the
+    ledger named, Alpaca from the ``APCA_*`` variables, the shipped configuration's risk limits."""
+    loaded = load_config(None)
+    store = open_state_store(state_url)
+    ledger = open_ledger(database_url)
+    ledger.migrate()
+    broker = AlpacaBroker.from_env(paper=False if loaded.config.live else None)  # else ALPACA_PAPER decides
+    return Runtime.build(store, ledger, broker, account, loaded.instances, loaded.config.trading(), alert=alert)
 
 
 def market_history_from_env(env: Mapping[str, str]) -> HistoricalBars:
@@ -230,6 +239,7 @@ __all__ = [
     "http_api",
     "ledger_from_env",
     "market_history_from_env",
+    "operator_runtime",
     "report_publisher_from_env",
     "trading_config_from_env",
 ]

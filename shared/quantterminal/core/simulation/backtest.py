@@ -48,7 +48,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -61,13 +60,13 @@ from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.models import Bar, Fill, Signal
 from quantterminal.core.ports import SimulatedVenue, StateStore
-from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import StrategyInstance, builtin_instance, share_capital
 from quantterminal.core.trading.answers import Consumed
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.desk import ResidentStrategies, TradingDesk, account_view
-from quantterminal.core.trading.engine import HALTED, Decision, TradingEngine
+from quantterminal.core.trading.desk import ResidentStrategies
+from quantterminal.core.trading.engine import HALTED, Decision
+from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
 from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest
 
@@ -211,19 +210,9 @@ class _Run:
         self.strategies = ResidentStrategies()
         self.quiet: dict[str, bool] = {}  # by symbol: see ``process``
         self.last_answers: dict[str, dict[str, Consumed]] = {}
-        trading = config.trading
-        gate = RiskGate(store, config.account, trading.risk)
-        engines = {
-            i.name: TradingEngine(i, config.account, store, self.venue, gate, config=trading) for i in config.instances
-        }
-        self.desk = TradingDesk(
-            engines,
-            store,
-            config.account,
-            partial(account_view, self.venue),  # as the live path asks Alpaca
-            trading.max_bar_age,
-            strategies=self.strategies,
-            interval=interval,
+        self.desk = build_kernel(
+            KernelSpec(config.account, config.instances, config.trading),
+            KernelHandlers(store, self.venue, strategies=self.strategies, interval=interval),
         )
         self.venue.on_update(self._book)
         self.portfolio = Portfolio(config.cash)  # the broker's fills again, for round trips

@@ -44,15 +44,14 @@ from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars
 from quantterminal.core.models import Bar, Direction, Fill
 from quantterminal.core.money import to_decimal
 from quantterminal.core.ports import Broker, StateStore, TradeJournal
+from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView
 from quantterminal.core.trading.answers import Consumed, WarmUpBars
-from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.engine import Decision, TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
 
 log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
-DEFAULT_MAX_BAR_AGE = TradingConfig().max_bar_age
 
 
 @dataclass(frozen=True)
@@ -184,7 +183,8 @@ _Resident = tuple[str, Callable[[Bar], Direction | None], "LongerBars | None"]
 
 class TradingDesk:
     """Strategies of one account over one state store; ``view`` gives the account at decision time
-    from the bar and the account's stored positions in its symbol."""
+    from the bar and the account's stored positions in its symbol. Built by ``core.trading.kernel``
+    (``build_kernel``), nowhere else."""
 
     def __init__(
         self,
@@ -192,9 +192,9 @@ class TradingDesk:
         store: StateStore,
         account: str,
         view: Callable[[Bar, Sequence[PositionState]], AccountView],
-        max_bar_age: timedelta = DEFAULT_MAX_BAR_AGE,
-        ledger: TradeJournal | None = None,
-        strategies: StrategyHost | None = None,
+        max_bar_age: timedelta,
+        ledger: TradeJournal | None,
+        strategies: StrategyHost,
         interval: timedelta = MINUTE,
     ) -> None:
         self.engines = dict(engines)
@@ -203,7 +203,7 @@ class TradingDesk:
         self.view = view
         self.max_bar_age = max_bar_age
         self.ledger = ledger
-        self.strategies = strategies or SnapshotStrategies(store)
+        self.strategies = strategies
         self.interval = interval  # the bar size: a bar closes ``interval`` after its timestamp
         self._equity_recorded_at: datetime | None = None
         self._by_symbol: dict[str, Mapping[str, TradingEngine]] = {}
@@ -347,12 +347,16 @@ class TradingDesk:
         self.ledger.record_equity(EquitySnapshot(self.account, minute, view.equity, view.cash))
         self._equity_recorded_at = minute
 
+    @property
+    def gate(self) -> RiskGate:
+        """The account's risk gate (one account, one risk state: every engine shares it)."""
+        return next(iter(self.engines.values())).gate
+
     def on_trading_status(self, status: TradingStatus) -> None:
         """An exchange halted ``status.symbol`` or let it resume: the account's risk state says
         so, and the risk manager refuses every order for a halted symbol (rule ``symbol_halted``)."""
-        engine = next(iter(self.engines.values()), None)  # one account, one risk state: any engine's gate
-        if engine is not None:
-            engine.gate.set_symbol_halted(status.symbol, status.halted, status.reason or status.code, status.timestamp)
+        if self.engines:
+            self.gate.set_symbol_halted(status.symbol, status.halted, status.reason or status.code, status.timestamp)
 
     def on_update(self, update: OrderUpdate) -> list[Fill]:
         """Book a broker update with the strategy that placed the order (unknown orders are left
