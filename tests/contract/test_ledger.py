@@ -20,7 +20,8 @@ from quantterminal.adapters.ledger.migrations import MigrationError, load_migrat
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.core.accounting.records import EquitySnapshot, IngestReport, OrderEvent, RiskEvent
+from quantterminal.core.accounting.records import EquitySnapshot, OrderEvent, RiskEvent
+from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
 from quantterminal.core.simulation.backtest import BacktestConfig
 from quantterminal.core.trading.orders import OrderRequest, OrderType

@@ -182,7 +182,9 @@ def test_a_slow_backfill_never_stops_the_socket_from_being_read(spy: list[Bar]) 
 
     emitted: list[BarUpdate] = []
     with ReplayServer([b for b in day if b not in missing]) as server:
-        pipeline = FeedPipeline(SlowHistory(), [emitted.append], measure_lag=False, clock=lambda: day[-1].timestamp)
+        pipeline = FeedPipeline(
+            SlowHistory(), [emitted.append], measure_lag=False, clock=lambda: day[-1].timestamp, lock=threading.Lock()
+        )
         service = FeedService(settings(server), PROVIDER, pipeline, report_every=60)
         stop = threading.Event()
         thread = threading.Thread(target=service.run, args=(stop,), daemon=True)

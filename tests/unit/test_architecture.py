@@ -1,7 +1,11 @@
-"""The layer rules, checked: the core is pure Python -- no I/O libraries, no outer layers; the
-layers point one way (entrypoints -> wiring -> adapters -> core); the deployed entrypoints (the
-Lambdas, the feed task) reach adapters only through the wiring; and the core's capability folders
-are layered too, each importing only the ones below it."""
+"""The layer rules, checked on the import graph resolved to modules and followed transitively
+(``import_graph``): the core is pure Python -- no I/O, no threads, no clock reads through ``time``,
+no outer layer, not even by way of another module; the layers point one way (entrypoints -> wiring
+-> adapters -> core); the core's capability folders are layered, each importing only the ones
+below it, its ports kept beside the capability they serve; the deployed entrypoints reach adapters
+only through the wiring; the CDK app reads the configuration and nothing else of the package; the
+kernel is built by one builder. Every way around a rule that was ever found is a probe below, and
+each probe must fail its rule."""
 
 from __future__ import annotations
 
@@ -10,148 +14,278 @@ from pathlib import Path
 
 import pytest
 
-import quantterminal.core
+from tests.unit.import_graph import DYNAMIC, REPO, ROOTS, Graph, top, under
 
-CORE = Path(quantterminal.core.__file__).parent
-FORBIDDEN = {
-    "boto3",
-    "botocore",
-    "redis",
-    "psycopg",
-    "psycopg2",
-    "sqlite3",
-    "socket",
-    "requests",
-    "urllib",
-    "http",
-    "websocket",
-    "alpaca",
-    "subprocess",
-    "csv",
-    "pathlib",
-    "io",
-    "matplotlib",
-    "rich",
-    "aws_lambda_powertools",
-    "quantterminal.adapters",
-    "quantterminal.cli",
-    "quantterminal.wiring",
-    "quantterminal.config",
+GRAPH = Graph.of_project()
+CORE = "quantterminal.core"
+FORBIDDEN_IN_CORE = {  # I/O, threads, processes, the wall clock, dynamic imports, outer libraries
+    *("boto3", "botocore", "redis", "psycopg", "psycopg2", "sqlite3", "socket", "ssl", "requests", "urllib"),
+    *("http", "websocket", "websockets", "aiohttp", "alpaca", "subprocess", "csv", "pathlib", "io", "shutil"),
+    *("tempfile", "os", "sys", "time", "threading", "multiprocessing", "concurrent", "asyncio", "queue", "signal"),
+    *("importlib", "matplotlib", "rich", "aws_lambda_powertools", "pyarrow", "pydantic", "optuna", "tomllib"),
 }
-FORBIDDEN_CALLS = {"open", "print", "input"}
-
-
-def core_modules() -> list[Path]:
-    return sorted(CORE.rglob("*.py"))
-
-
-def test_core_modules_are_found() -> None:
-    names = {p.stem for p in core_modules()}
-    assert {"backtest", "indicators", "portfolio", "models", "momentum"} <= names
-
-
-@pytest.mark.parametrize("path", core_modules(), ids=lambda p: str(p.relative_to(CORE)))
-def test_core_module_does_no_io(path: Path) -> None:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [node.module or ""]
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            assert node.func.id not in FORBIDDEN_CALLS, f"{path.name}:{node.lineno} calls {node.func.id}()"
-            continue
-        else:
-            continue
-        for name in names:
-            hits = [b for b in FORBIDDEN if name == b or name.startswith(b + ".")]
-            assert not hits, f"{path.name}:{node.lineno} imports {name}: the core must stay free of I/O"
-
-
-PACKAGE = CORE.parent
-OUTER = {  # a layer may not import these (the layers above it)
-    "adapters": ("quantterminal.wiring", "quantterminal.config", "quantterminal.cli", "lambdas", "ecs_feed"),
-    "config": ("quantterminal.adapters", "quantterminal.wiring", "quantterminal.cli", "lambdas", "ecs_feed"),
-    "wiring": ("quantterminal.cli", "lambdas", "ecs_feed"),
-}
-
-
-def imported_names(path: Path) -> list[tuple[int, str]]:
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.append((node.lineno, node.module))
-    return found
-
-
-@pytest.mark.parametrize("layer", sorted(OUTER))
-def test_layers_do_not_import_the_layers_above_them(layer: str) -> None:
-    paths = sorted((PACKAGE / layer).rglob("*.py"))
-    assert paths
-    for path in paths:
-        for line, name in imported_names(path):
-            hits = [b for b in OUTER[layer] if name == b or name.startswith(b + ".")]
-            assert not hits, f"{layer}/{path.name}:{line} imports {name}, a layer above {layer}"
-
-
-REPO = PACKAGE.parent.parent
-ENTRYPOINTS = ("lambdas", "ecs_feed")
-
-
-@pytest.mark.parametrize("entrypoint", ENTRYPOINTS)
-def test_deployed_entrypoints_touch_adapters_only_through_the_wiring(entrypoint: str) -> None:
-    """What a Lambda or the feed task can reach is decided in ``quantterminal.wiring``: a handler
-    that imported an adapter itself could hold a broker or a secret its wiring does not give it."""
-    paths = sorted((REPO / entrypoint).glob("*.py"))
-    assert paths
-    for path in paths:
-        for line, name in imported_names(path):
-            assert not name.startswith("quantterminal.adapters"), (
-                f"{entrypoint}/{path.name}:{line} imports {name}: wire it in quantterminal.wiring"
-            )
-
-
-# The core's capability folders, lowest first: each may import the shared vocabulary at the root
-# (models, money; ports names every folder's values) and only the folders before it.
+FORBIDDEN_CALLS = {"open", "print", "input", "exec", "eval"}
+# The core's capability folders, lowest first. Each may import the shared vocabulary (models,
+# money) and the folders before it; ``settings`` (the configuration's sections) sits on top, and
+# ``ports`` (every port, for the outer layers) is not for the core itself.
 CORE_LAYERS = ("market_data", "strategies", "accounting", "risk", "trading", "simulation", "research", "reporting")
+VOCABULARY = ("models", "money")
+OUTER = {  # a layer may not load these, directly or through another module
+    "quantterminal.adapters": ("quantterminal.wiring", "quantterminal.config", "quantterminal.cli"),
+    "quantterminal.config": ("quantterminal.adapters", "quantterminal.wiring", "quantterminal.cli"),
+    "quantterminal.wiring": ("quantterminal.cli",),
+}
+ENTRYPOINT_PACKAGES = ("lambdas", "ecs_feed", "quantterminal_cdk")
+# What cli/ still composes itself, module by module: composition belongs in wiring/ and this list
+# only shrinks (a new pair fails the test).
+CLI_ADAPTER_IMPORTS_LEFT = {
+    ("quantterminal.cli.backtest", "quantterminal.adapters.ledger.ledger_base"),
+    ("quantterminal.cli.backtest", "quantterminal.adapters.market_data.csv_bars"),
+    ("quantterminal.cli.backtest", "quantterminal.adapters.reports.manifest"),
+    ("quantterminal.cli.backtest_report", "quantterminal.adapters.reports.files"),
+    ("quantterminal.cli.config", "quantterminal.adapters.market_data.csv_bars"),
+    ("quantterminal.cli.data", "quantterminal.adapters.aws.secrets"),
+    ("quantterminal.cli.data", "quantterminal.adapters.ledger.ledger_base"),
+    ("quantterminal.cli.data", "quantterminal.adapters.market_data.bar_download"),
+    ("quantterminal.cli.data", "quantterminal.adapters.market_data.parquet_bars"),
+    ("quantterminal.cli.db", "quantterminal.adapters.ledger.ledger_base"),
+    ("quantterminal.cli.db", "quantterminal.adapters.ledger.migrations"),
+    ("quantterminal.cli.db", "quantterminal.adapters.market_data.csv_bars"),
+    ("quantterminal.cli.divergence", "quantterminal.adapters.reports.files"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.aws.secrets"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.ledger.ledger_sink"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.market_data.alpaca_data"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.market_data.alpaca_history"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.market_data.csv_bars"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.market_data.feed_connection"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.replay.history_server"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.replay.replay_server"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.streams.kinesis_sink"),
+    ("quantterminal.cli.feed", "quantterminal.adapters.streams.record_sink"),
+    ("quantterminal.cli.optimize", "quantterminal.adapters.reports.manifest"),
+    ("quantterminal.cli.optimize", "quantterminal.adapters.research.optuna_study"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.api.http_api"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.api.local_api"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.aws.secrets"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.broker.alpaca_broker"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.broker.simulated_account"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.broker.simulated_broker"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.ledger.ledger_sink"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.market_data.csv_bars"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.reports.manifest"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.state.memory_state"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.state.redis_state"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.streams.bus"),
+    ("quantterminal.cli.paper_run", "quantterminal.adapters.streams.record_sink"),
+    ("quantterminal.cli.redrive", "quantterminal.adapters.aws.clients"),
+    ("quantterminal.cli.redrive", "quantterminal.adapters.streams.redrive"),
+    ("quantterminal.cli.replay", "quantterminal.adapters.market_data.csv_bars"),
+    ("quantterminal.cli.replay", "quantterminal.adapters.replay.replay_server"),
+    ("quantterminal.cli.report", "quantterminal.adapters.ledger.ledger_base"),
+    ("quantterminal.cli.report", "quantterminal.adapters.market_data.csv_bars"),
+    ("quantterminal.cli.report", "quantterminal.adapters.reports.tearsheet"),
+}
 
 
-def test_every_core_folder_has_its_place_in_the_layers() -> None:
-    folders = {p.name for p in CORE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
-    assert folders == set(CORE_LAYERS)
+def modules(prefix: str, graph: Graph = GRAPH) -> list[str]:
+    return sorted(name for name in graph.sources if under(name, [prefix]))
 
 
-@pytest.mark.parametrize("folder", CORE_LAYERS)
-def test_core_folders_import_only_the_folders_below_them(folder: str) -> None:
-    below = set(CORE_LAYERS[: CORE_LAYERS.index(folder)])
-    for path in sorted((CORE / folder).rglob("*.py")):
-        for line, name in imported_names(path):
-            if not name.startswith("quantterminal.core."):
-                continue
-            target = name.split(".")[2]
-            if target in CORE_LAYERS and target != folder:
-                assert target in below, f"core/{folder}/{path.name}:{line} imports {name}, a folder above {folder}"
+def folder_of(name: str) -> str:
+    """The core folder (or root module) ``name`` belongs to: ``quantterminal.core.risk.gate`` -> ``risk``."""
+    return name.split(".")[2] if under(name, [CORE]) and name != CORE else ""
 
 
-@pytest.mark.parametrize("module", ["models", "money"])
-def test_core_vocabulary_imports_no_folder(module: str) -> None:
-    for line, name in imported_names(CORE / f"{module}.py"):
-        assert not name.startswith("quantterminal.core.") or name.split(".")[2] in ("models", "money"), (
-            f"core/{module}.py:{line} imports {name}"
-        )
+# --- the rules, each returning what breaks it -----------------------------------------------------
 
 
-# The kernel's parts, and the one module that may construct them (``build_kernel``).
+def core_purity(name: str, graph: Graph = GRAPH) -> list[str]:
+    """A core module loads only the core and the standard library's pure parts, however indirectly."""
+    if not under(name, [CORE]):
+        return []
+    broken = []
+    for target, via in graph.closure(name).items():
+        if target == DYNAMIC:
+            broken.append(f"{via} imports a module named at run time")
+        elif graph.is_module(target) and not under(target, [CORE]):
+            broken.append(f"{via} loads {target}, outside the core")
+        elif not graph.is_module(target) and top(target) in FORBIDDEN_IN_CORE:
+            broken.append(f"{via} imports {target}: the core stays free of I/O, threads and the clock")
+        elif target == "quantterminal.core.ports":
+            broken.append(f"{via} imports quantterminal.core.ports: import a port from its capability's module")
+    return broken
+
+
+def core_layering(name: str, graph: Graph = GRAPH) -> list[str]:
+    """A module of a core folder loads only its own folder, the ones below it and the vocabulary."""
+    folder = folder_of(name)
+    if folder not in CORE_LAYERS:
+        return []
+    allowed = {*CORE_LAYERS[: CORE_LAYERS.index(folder) + 1], *VOCABULARY}
+    broken = []
+    for target, via in graph.closure(name).items():
+        if graph.is_module(target) and under(target, [CORE]) and folder_of(target) not in allowed | {""}:
+            broken.append(f"{via} loads {target}: {folder_of(target)} is not below {folder}")
+    return broken
+
+
+def outer_layering(name: str, graph: Graph = GRAPH) -> list[str]:
+    """Adapters, configuration and wiring never load the layers above them, nor any entrypoint."""
+    layer = next((layer for layer in OUTER if under(name, [layer])), None)
+    if layer is None:
+        return []
+    above = (*OUTER[layer], *ENTRYPOINT_PACKAGES)
+    return [
+        f"{via} loads {target}, a layer above {layer}"
+        for target, via in graph.closure(name).items()
+        if graph.is_module(target) and under(target, above)
+    ]
+
+
+def entrypoint_rules(name: str, graph: Graph = GRAPH) -> list[str]:
+    """The Lambdas and the feed task reach adapters only through the wiring; the CDK app takes
+    only the configuration and the shared names from the package, and loads no adapter, wiring or
+    CLI; the CLI loads no deployed entrypoint and composes no more than it did."""
+    direct = graph.imports(name)
+    broken = []
+    if under(name, ["lambdas", "ecs_feed"]):
+        broken += [
+            f"{name} imports {t}: wire it in quantterminal.wiring"
+            for t in direct
+            if under(t, ["quantterminal.adapters"])
+        ]
+    if under(name, ["quantterminal_cdk"]) or name.startswith("cdk"):
+        allowed = ("quantterminal.constants", "quantterminal.config")
+        broken += [
+            f"{name} imports {t}: the CDK app reads the configuration, nothing else"
+            for t in direct
+            if under(t, ["quantterminal"]) and t != "quantterminal" and not under(t, allowed)
+        ]
+        broken += [
+            f"{via} loads {t}"
+            for t, via in graph.closure(name).items()
+            if under(t, ["quantterminal.adapters", "quantterminal.wiring", "quantterminal.cli"])
+        ]
+    if under(name, ["quantterminal.cli"]):
+        broken += [f"{via} loads {t}" for t, via in graph.closure(name).items() if under(t, ENTRYPOINT_PACKAGES)]
+        broken += [
+            f"{name} imports {t}: compose it in quantterminal.wiring"
+            for t in direct
+            if under(t, ["quantterminal.adapters"]) and (name, t) not in CLI_ADAPTER_IMPORTS_LEFT
+        ]
+    return broken
+
+
+RULES = (core_purity, core_layering, outer_layering, entrypoint_rules)
+
+
+# --- the project keeps them ---------------------------------------------------------------------
+
+
+def test_the_graph_holds_every_module_of_the_project() -> None:
+    assert {"quantterminal.core.trading.desk", "lambdas.bar_handler", "ecs_feed.main"} <= set(GRAPH.sources)
+    assert "quantterminal_cdk.pipeline" in GRAPH.sources
+    assert set(CORE_LAYERS) == {
+        p.name for p in (ROOTS["quantterminal"] / "core").iterdir() if (p / "__init__.py").exists()
+    }
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.__name__)
+def test_every_module_keeps_the_layer_rules(rule: object) -> None:
+    broken = [line for name in GRAPH.sources for line in rule(name)]  # type: ignore[operator]
+    assert not broken, "\n".join(sorted(set(broken)))
+
+
+def test_the_cdk_app_keeps_the_rules() -> None:
+    app = REPO / "cdk" / "app.py"
+    graph = GRAPH.with_module("cdk_app", app.read_text(encoding="utf-8"))
+    assert entrypoint_rules("cdk_app", graph) == []
+    assert entrypoint_rules("cdk_app", graph.with_module("cdk_app", "from quantterminal.wiring import runtime"))
+
+
+@pytest.mark.parametrize("name", modules(CORE), ids=lambda n: n.removeprefix("quantterminal."))
+def test_core_module_calls_no_io_builtin(name: str) -> None:
+    source, _ = GRAPH.sources[name]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id not in FORBIDDEN_CALLS, f"{name}:{node.lineno} calls {node.func.id}()"
+
+
+def test_cli_composes_no_more_than_the_list_says() -> None:
+    """The list of what cli/ still composes itself is exact: a pair moved to wiring leaves it."""
+    found = {
+        (n, t) for n in modules("quantterminal.cli") for t in GRAPH.imports(n) if under(t, ["quantterminal.adapters"])
+    }
+    assert found == CLI_ADAPTER_IMPORTS_LEFT
+
+
+# --- every way around a rule that was ever found fails it ---------------------------------------
+
+PROBES = [
+    ("quantterminal.core.trading.probe", "from ...adapters.state import memory_state", core_purity),
+    ("quantterminal.core.trading.probe", "from quantterminal import wiring", core_purity),
+    ("quantterminal.core.market_data.probe", "from quantterminal.core import simulation", core_layering),
+    ("quantterminal.core.trading.probe", "from quantterminal import backtest", core_purity),
+    ("quantterminal.core.trading.probe", "import websockets", core_purity),
+    ("quantterminal.core.trading.probe", "import threading", core_purity),
+    ("quantterminal.core.trading.probe", "import os", core_purity),
+    ("quantterminal.core.trading.probe", "from time import monotonic", core_purity),
+    (
+        "quantterminal.core.trading.probe",
+        "import importlib\nimportlib.import_module('quantterminal.adapters')",
+        core_purity,
+    ),
+    ("quantterminal.core.trading.probe", "def load(name):\n    return __import__(name)", core_purity),
+    (
+        "quantterminal.core.trading.probe",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import redis",
+        core_purity,
+    ),
+    ("quantterminal.core.risk.probe", "from quantterminal.core.ports import Broker", core_purity),
+    ("quantterminal.core.risk.probe", "from quantterminal.core.trading.ports import Broker", core_layering),
+    ("quantterminal.core.market_data.probe", "from quantterminal.core.settings import BrokerSettings", core_layering),
+    ("quantterminal.core.market_data.probe", "from quantterminal.core.strategies import momentum", core_layering),
+    ("quantterminal.adapters.probe", "from quantterminal.cli import main", outer_layering),
+    ("quantterminal.adapters.probe", "from quantterminal.config import load", outer_layering),
+    ("quantterminal.wiring.probe", "import lambdas.wiring", outer_layering),
+    ("lambdas.probe", "from quantterminal.adapters.state.redis_state import RedisStateStore", entrypoint_rules),
+    (
+        "quantterminal.cli.probe",
+        "from quantterminal.adapters.state.redis_state import RedisStateStore",
+        entrypoint_rules,
+    ),
+    ("quantterminal.cli.probe", "from lambdas import wiring", entrypoint_rules),
+    ("quantterminal_cdk.probe", "from quantterminal.wiring import runtime", entrypoint_rules),
+    ("quantterminal_cdk.probe", "from quantterminal.core.settings import BrokerSettings", entrypoint_rules),
+]
+
+
+@pytest.mark.parametrize(("name", "source", "rule"), PROBES, ids=[f"{p[2].__name__}:{p[1][:40]}" for p in PROBES])
+def test_each_probe_fails_its_rule(name: str, source: str, rule: object) -> None:
+    graph = GRAPH.with_module(name, source)
+    assert rule(name, graph), f"{source!r} in {name} passed {rule}"  # type: ignore[operator]
+
+
+def test_a_module_that_reaches_an_outer_layer_through_another_fails_too() -> None:
+    """Transitive: core module a imports core module b, which imports an adapter."""
+    graph = GRAPH.with_module("quantterminal.core.trading.probe_b", "from quantterminal.adapters import retry")
+    graph = graph.with_module("quantterminal.core.trading.probe_a", "from quantterminal.core.trading import probe_b")
+    assert any(
+        "probe_b loads quantterminal.adapters.retry" in b
+        for b in core_purity("quantterminal.core.trading.probe_a", graph)
+    )
+
+
+# --- one builder --------------------------------------------------------------------------------
+
 KERNEL_PARTS = {"TradingDesk", "TradingEngine", "RiskGate", "SnapshotStrategies"}
-KERNEL_BUILDER = CORE / "trading" / "kernel.py"
+KERNEL_BUILDER = "quantterminal.core.trading.kernel"
 
 
-def constructed(path: Path) -> list[tuple[int, str]]:
-    """Calls in ``path`` that construct a kernel part (by name or attribute)."""
+def constructed(source: str) -> list[tuple[int, str]]:
+    """Calls in ``source`` that construct a kernel part (by name or attribute)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
@@ -163,8 +297,15 @@ def constructed(path: Path) -> list[tuple[int, str]]:
 def test_the_kernel_is_built_by_one_builder_only() -> None:
     """The backtest, the paper run, the Lambdas, optimize and the notebook get their kernel from
     ``core.trading.kernel.build_kernel``: a handler added there reaches every environment."""
-    paths = [p for p in PACKAGE.rglob("*.py") if p != KERNEL_BUILDER]
-    paths += [p for entrypoint in ENTRYPOINTS for p in (REPO / entrypoint).glob("*.py")]
-    offenders = [f"{p.relative_to(REPO)}:{line} builds {name}" for p in paths for line, name in constructed(p)]
+    offenders = [
+        f"{name}:{line} builds {part}"
+        for name, (source, _) in GRAPH.sources.items()
+        if name != KERNEL_BUILDER
+        for line, part in constructed(source)
+    ]
     assert not offenders, "build the kernel with build_kernel: " + "; ".join(offenders)
-    assert constructed(KERNEL_BUILDER), "the builder itself constructs the parts"
+    assert constructed(GRAPH.sources[KERNEL_BUILDER][0]), "the builder itself constructs the parts"
+
+
+def test_the_test_reads_the_files_it_checks() -> None:
+    assert Path(ROOTS["quantterminal"] / "core" / "trading" / "kernel.py").is_file()

@@ -182,6 +182,7 @@ def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any])
         conditions=SaleConditionRules(provider.conditions),
         quiet=timedelta(minutes=quiet_minutes(source.url)),
         probe_silence=not source.replaying,  # a replay's clock is not the bars' clock
+        lock=threading.Lock(),
     )
     settings = FeedSettings(
         source.url,

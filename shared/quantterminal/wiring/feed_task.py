@@ -57,6 +57,7 @@ def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Ev
         conditions=SaleConditionRules(provider.conditions),
         quiet=timedelta(minutes=quiet),
         probe_silence=True,
+        lock=threading.Lock(),
     )
     settings = FeedSettings(
         url,

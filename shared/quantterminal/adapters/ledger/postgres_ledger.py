@@ -36,7 +36,7 @@ from quantterminal.adapters.ledger.migrations import check_applied, load_migrati
 from quantterminal.adapters.ledger.sql_core import SqlLedgerCore
 from quantterminal.adapters.ledger.sql_dialect import BAR_COLUMNS, POSTGRES, TICK_COLUMNS
 from quantterminal.adapters.retry import with_retries
-from quantterminal.core.accounting.records import IngestReport
+from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar, Trade
 
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from quantterminal.adapters.ledger.ledger_base import (
 from quantterminal.adapters.ledger.migrations import check_applied, load_migrations
 from quantterminal.adapters.ledger.sql_core import SqlLedgerCore
 from quantterminal.adapters.ledger.sql_dialect import SQLITE, micros
-from quantterminal.core.accounting.records import IngestReport
+from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar, Trade
 
 T = TypeVar("T")

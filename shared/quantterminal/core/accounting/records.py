@@ -54,20 +54,6 @@ class EquitySnapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class IngestReport:
-    """What a bulk ingest did: rows new to the ledger, rows that revised a stored one, rows that
-    were already stored exactly as given."""
-
-    inserted: int = 0
-    revised: int = 0
-    unchanged: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.inserted + self.revised + self.unchanged
-
-
-@dataclass(frozen=True, slots=True)
 class QuarantinedRecord:
     """A record the ledger could not take, kept with the reason for someone to look at."""
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from quantterminal.core.market_data.calendar import session_bounds
+from quantterminal.core.market_data.ports import HistoricalBars, HistoryUnavailable, MarketHistory
 from quantterminal.core.market_data.sessions import session_date
-from quantterminal.core.ports import HistoricalBars, HistoryUnavailable, MarketHistory
 
 MINUTE = timedelta(minutes=1)
 

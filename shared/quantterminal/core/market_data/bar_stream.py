@@ -30,8 +30,8 @@ from datetime import datetime, timedelta
 
 from quantterminal.core.market_data.calendar import trading_minutes
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
+from quantterminal.core.market_data.ports import HistoricalBars, HistoryUnavailable
 from quantterminal.core.models import Bar
-from quantterminal.core.ports import HistoricalBars, HistoryUnavailable
 
 MINUTE = timedelta(minutes=1)
 PROBE_SPAN = timedelta(days=4)  # silences longer than this (a long weekend) are the scheduled backfill's

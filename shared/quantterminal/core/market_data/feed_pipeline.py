@@ -10,8 +10,8 @@ stream are plain single-threaded objects.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 from quantterminal.core.market_data.bar_builder import MinuteBarBuilder
@@ -24,9 +24,9 @@ from quantterminal.core.market_data.feed_events import (
     TradeCorrection,
     TradingStatus,
 )
+from quantterminal.core.market_data.ports import HistoricalBars
 from quantterminal.core.market_data.sale_conditions import SaleConditionRules
 from quantterminal.core.models import Trade
-from quantterminal.core.ports import HistoricalBars
 
 log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
@@ -51,6 +51,7 @@ class FeedPipeline:
         conditions: SaleConditionRules | None = None,
         quiet: timedelta = timedelta(0),
         probe_silence: bool = False,
+        lock: AbstractContextManager[object] | None = None,
     ) -> None:
         self.sinks = list(sinks)
         self.status_sinks = list(statuses)  # trading halts and resumptions, as they come
@@ -62,7 +63,8 @@ class FeedPipeline:
         self.builder = MinuteBarBuilder(grace, conditions)
         self.stream = BarStream(history, self._emit, quiet=quiet)
         self.probe_silence = probe_silence  # live feeds: a silent symbol is backfilled on the clock
-        self.lock = threading.Lock()
+        # the feed's socket worker and its clock call in from two threads: the caller's lock serialises them
+        self.lock: AbstractContextManager[object] = nullcontext() if lock is None else lock
         self.trade_cancels = 0
         self.last_bar: BarUpdate | None = None
         self.last_emit_at: datetime | None = None

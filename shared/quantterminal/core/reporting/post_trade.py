@@ -32,7 +32,7 @@ from quantterminal.core.market_data.calendar import is_early_close, is_trading_d
 from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.models import Fill, Side
 from quantterminal.core.money import ZERO
-from quantterminal.core.ports import TradeHistory
+from quantterminal.core.reporting.ports import TradeHistory
 from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 _BPS = 10_000.0

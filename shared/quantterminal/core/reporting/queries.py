@@ -14,13 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from quantterminal.core.accounting.portfolio import Position
+from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.records import OrderEvent
 from quantterminal.core.accounting.state import OpenOrder
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.models import Side
 from quantterminal.core.money import ZERO, to_decimal
-from quantterminal.core.ports import Ledger, StateStore
+from quantterminal.core.reporting.ports import Ledger
 from quantterminal.core.reporting.post_trade import account_curve, fill_row, strategy_results
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.trading.order_state import OrderState

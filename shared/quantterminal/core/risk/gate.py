@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.records import RiskEvent
 from quantterminal.core.accounting.state import RiskState
-from quantterminal.core.ports import StateStore, TradeJournal
 from quantterminal.core.risk.manager import (
     AccountView,
     OrderIntent,
@@ -34,6 +34,7 @@ from quantterminal.core.risk.manager import (
     set_symbol_halted,
     settle,
 )
+from quantterminal.core.risk.ports import RiskJournal
 
 
 class RiskGate:
@@ -44,7 +45,7 @@ class RiskGate:
         store: StateStore,
         account: str,
         limits: RiskLimits | None = None,
-        ledger: TradeJournal | None = None,
+        ledger: RiskJournal | None = None,
         alert: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store

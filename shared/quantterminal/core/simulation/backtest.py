@@ -53,14 +53,15 @@ from typing import Any
 
 from quantterminal.core.accounting.metrics import Metrics, compute_metrics
 from quantterminal.core.accounting.portfolio import Portfolio
+from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.trades import RoundTrip, RoundTripBook
 from quantterminal.core.market_data.calendar import session_bounds
 from quantterminal.core.market_data.data_checks import Gap, bar_interval, find_gaps, merge_bars
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.models import Bar, Fill, Signal
-from quantterminal.core.ports import SimulatedVenue, StateStore
 from quantterminal.core.simulation.fill_model import FillModel
+from quantterminal.core.simulation.ports import SimulatedVenue
 from quantterminal.core.strategies import StrategyInstance, builtin_instance, share_capital
 from quantterminal.core.trading.answers import Consumed
 from quantterminal.core.trading.config import TradingConfig

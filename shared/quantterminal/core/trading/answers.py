@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from quantterminal.core.market_data.calendar import is_trading_day
+from quantterminal.core.market_data.ports import MarketHistory
 from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars, bar_from_state, bar_state
 from quantterminal.core.models import Bar, Direction
-from quantterminal.core.ports import MarketHistory
 from quantterminal.core.strategies import StrategyInstance
 
 # the bars before ``bar`` (oldest first) to warm a rebuilt ``instance`` up on: minute bars, as stored

@@ -18,7 +18,7 @@ from quantterminal.core.models import Side
 from quantterminal.core.trading.orders import OrderRequest
 
 if TYPE_CHECKING:
-    from quantterminal.core.ports import Broker
+    from quantterminal.core.trading.ports import Broker
 
 
 class BrokerRejected(Exception):  # noqa: N818 - the broker's word, not a programming error

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.records import EquitySnapshot
 from quantterminal.core.accounting.state import OpenOrder, PositionState
 from quantterminal.core.market_data.calendar import EXTENDED, SessionRule
@@ -43,12 +44,12 @@ from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, Tra
 from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars
 from quantterminal.core.models import Bar, Direction, Fill
 from quantterminal.core.money import to_decimal
-from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView
 from quantterminal.core.trading.answers import Consumed, WarmUpBars
 from quantterminal.core.trading.engine import Decision, TradingEngine
 from quantterminal.core.trading.order_state import OrderUpdate
+from quantterminal.core.trading.ports import Broker, TradeJournal
 
 log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)

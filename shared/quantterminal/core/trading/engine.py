@@ -24,12 +24,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.records import OrderEvent
 from quantterminal.core.accounting.state import OpenOrder, PositionState
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import ZERO, to_decimal
-from quantterminal.core.ports import Broker, StateStore, TradeJournal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, OrderIntent, RiskDecision
 from quantterminal.core.strategies import StrategyInstance, builtin_instance
@@ -38,6 +38,7 @@ from quantterminal.core.trading.broker import BrokerOrder, BrokerRejected, Broke
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.order_state import TERMINAL_STATUSES, OrderUpdate, from_open_order
 from quantterminal.core.trading.orders import OrderRequest, OrderType, client_order_id
+from quantterminal.core.trading.ports import Broker, TradeJournal
 from quantterminal.core.trading.sizing import target_quantity
 
 HALTED = "trading halted"  # the note of a decision not carried out because trading is halted

@@ -24,13 +24,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
-from quantterminal.core.ports import Broker, MarketHistory, StateStore, TradeJournal
+from quantterminal.core.accounting.ports import StateStore
+from quantterminal.core.market_data.ports import MarketHistory
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.strategies import StrategyInstance, share_capital
 from quantterminal.core.trading.answers import ledger_warmup
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.desk import SnapshotStrategies, StrategyHost, TradingDesk, account_view
 from quantterminal.core.trading.engine import TradingEngine
+from quantterminal.core.trading.ports import Broker, TradeJournal
 
 MINUTE = timedelta(minutes=1)
 

@@ -23,10 +23,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.state import OpenOrder, PositionState
-from quantterminal.core.ports import Broker, StateStore
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.trading.broker import BrokerOrder
+from quantterminal.core.trading.ports import Broker
 
 RECONCILE_HALT = "reconciliation in progress"
 UNASSIGNED = "unassigned"  # the strategy that holds broker positions no local strategy accounts for
