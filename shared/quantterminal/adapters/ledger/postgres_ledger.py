@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -33,6 +33,7 @@ from quantterminal.adapters.ledger.ledger_base import (
     prepare_ticks,
 )
 from quantterminal.adapters.ledger.migrations import check_applied, load_migrations
+from quantterminal.adapters.ledger.postgres_copy import COPY_CHUNK, LineStream, bar_copy_lines, copy_text
 from quantterminal.adapters.ledger.sql_core import SqlLedgerCore
 from quantterminal.adapters.ledger.sql_dialect import BAR_COLUMNS, POSTGRES, TICK_COLUMNS
 from quantterminal.adapters.retry import with_retries
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 Method = Literal["auto", "copy", "insert"]
 PARTITIONED = ("bars", "ticks")
 COPY_THRESHOLD = 200  # below this many rows a multi-row INSERT beats COPY via a staging table
-_COPY_CHUNK = 1 << 18  # bytes per read by COPY from the formatted-line stream
 _RETRYABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
 _BAR_UPSERT = f"""
     INSERT INTO bars AS b ({BAR_COLUMNS}) {{source}}
@@ -58,58 +58,6 @@ _BAR_UPSERT = f"""
     RETURNING revision = 0 AS inserted
 """
 _TICK_INSERT = f"INSERT INTO ticks ({TICK_COLUMNS}) {{source}} ON CONFLICT DO NOTHING RETURNING 1"
-
-
-def _copy_text(value: object) -> str:
-    """One field in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-class _LineStream:
-    """A read-only file over lazily formatted lines, for ``copy_expert``: the server loads rows
-    while Python is still formatting the rest (the server is another process, on another core)."""
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self._pending = ""
-
-    def read(self, size: int = -1) -> str:
-        chunks = [self._pending]
-        have = len(self._pending)
-        for line in self._lines:
-            chunks.append(line)
-            have += len(line)
-            if 0 <= size <= have:
-                break
-        text = "".join(chunks)
-        if 0 <= size < len(text):
-            self._pending = text[size:]
-            return text[:size]
-        self._pending = ""
-        return text
-
-    def readline(self, size: int = -1) -> str:  # part of the file protocol; COPY uses read
-        return self.read(size)
-
-
-def _bar_copy_lines(bars: Sequence[Bar]) -> Iterator[str]:
-    """Bars in COPY's text format, one line each (the hot path of bulk ingest)."""
-    symbols: dict[str, str] = {}
-    for b in bars:
-        symbol = symbols.get(b.symbol)
-        if symbol is None:
-            symbol = symbols[b.symbol] = _copy_text(b.symbol)
-        vwap = "\\N" if b.vwap is None else repr(b.vwap)
-        count = "\\N" if b.trade_count is None else str(b.trade_count)
-        yield (
-            f"{symbol}\t{b.timestamp.isoformat()}\t{b.open!r}\t{b.high!r}\t{b.low!r}\t{b.close!r}"
-            f"\t{b.volume}\t{vwap}\t{count}\n"
-        )
 
 
 def _month_start(ts: datetime) -> datetime:
@@ -340,7 +288,7 @@ class PostgresLedger(SqlLedgerCore):
                     " high float8, low float8, close float8, volume bigint, vwap float8, trade_count integer)"
                     " ON COMMIT DELETE ROWS"
                 )
-                cur.copy_expert("COPY qt_stage_bars FROM STDIN", _LineStream(_bar_copy_lines(unique)), size=_COPY_CHUNK)
+                cur.copy_expert("COPY qt_stage_bars FROM STDIN", LineStream(bar_copy_lines(unique)), size=COPY_CHUNK)
                 # A new row comes back with revision 0, a revised one with revision >= 1 (the
                 # usual xmax trick is unavailable on partitioned tables).
                 cur.execute(
@@ -379,8 +327,8 @@ class PostgresLedger(SqlLedgerCore):
                     "CREATE TEMP TABLE IF NOT EXISTS qt_stage_ticks (symbol text, ts timestamptz, exchange text,"
                     " trade_id text, price float8, size bigint, conditions text) ON COMMIT DELETE ROWS"
                 )
-                lines = ("\t".join(_copy_text(v) for v in row) + "\n" for row in rows)
-                cur.copy_expert("COPY qt_stage_ticks FROM STDIN", _LineStream(lines), size=_COPY_CHUNK)
+                lines = ("\t".join(copy_text(v) for v in row) + "\n" for row in rows)
+                cur.copy_expert("COPY qt_stage_ticks FROM STDIN", LineStream(lines), size=COPY_CHUNK)
                 cur.execute(
                     "WITH ins AS ("
                     + _TICK_INSERT.format(source=f"SELECT {TICK_COLUMNS} FROM qt_stage_ticks")

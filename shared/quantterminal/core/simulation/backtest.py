@@ -43,7 +43,6 @@ kernel's step is idle whatever else happens, so the run feeds the strategies and
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,15 +50,16 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from quantterminal.core.accounting.metrics import Metrics, compute_metrics
+from quantterminal.core.accounting.metrics import compute_metrics
 from quantterminal.core.accounting.portfolio import Portfolio
 from quantterminal.core.accounting.ports import StateStore
-from quantterminal.core.accounting.trades import RoundTrip, RoundTripBook
+from quantterminal.core.accounting.trades import RoundTripBook
 from quantterminal.core.market_data.calendar import session_bounds
-from quantterminal.core.market_data.data_checks import Gap, bar_interval, find_gaps, merge_bars
+from quantterminal.core.market_data.data_checks import bar_interval, find_gaps, merge_bars
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.models import Bar, Fill, Signal
+from quantterminal.core.simulation.backtest_result import BacktestResult, OrderOutcome
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.simulation.ports import SimulatedVenue
 from quantterminal.core.strategies import StrategyInstance, builtin_instance, share_capital
@@ -114,46 +114,7 @@ class BacktestConfig:
         return tuple(i.name for i in self.instances)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderOutcome:
-    """An order that did not fill, or was refused before it was placed: when, why, by which rule."""
-
-    order: OrderRequest
-    time: datetime
-    reason: str
-    rule: str = ""
-
-
 Handlers = Callable[["BacktestConfig"], tuple[SimulatedVenue, StateStore]]
-
-
-@dataclass
-class BacktestResult:
-    """Everything a backtest produced."""
-
-    config: BacktestConfig
-    symbols: list[str]
-    bars: int
-    signals: list[Signal]
-    orders: list[OrderRequest]
-    fills: list[Fill]
-    trades: list[RoundTrip]
-    not_filled: list[OrderOutcome]
-    equity_curve: list[tuple[datetime, float]]
-    final_cash: Decimal
-    final_equity: Decimal
-    open_positions: dict[str, int]
-    metrics: Metrics
-    refused: list[OrderOutcome] = field(default_factory=list)  # by the risk manager, with the rule
-    halted: str = ""  # when and why trading was halted, if it was (nothing is traded after that)
-    interval: timedelta = _MINUTE  # the bar size found in the data
-    gaps: list[Gap] = field(default_factory=list)  # holes in the data, by symbol
-    gap_exits: list[Fill] = field(default_factory=list)  # positions closed before a hole
-    outside_session: int = 0  # bars no strategy sees (pre/post-market for regular-session strategies)
-
-    def refusals_by_rule(self) -> dict[str, int]:
-        """How many orders each risk rule refused."""
-        return dict(sorted(Counter(o.rule for o in self.refused).items()))
 
 
 class Backtester:
@@ -400,3 +361,6 @@ class _Run:
             else:
                 out.append(OrderOutcome(request, when, "data ended before execution", "data_end"))
         return out
+
+
+__all__ = ["GAP_EXIT", "SKIP_QUIET", "BacktestConfig", "BacktestResult", "Backtester", "Handlers", "OrderOutcome"]
