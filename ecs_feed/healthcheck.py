@@ -6,11 +6,10 @@ and ECS replaces the task."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
-from quantterminal import constants as c
+from quantterminal.environment import Environment
 
 FRESH_SECONDS = 90.0
 
@@ -32,6 +31,6 @@ def healthy(path: str, now: float | None = None) -> tuple[bool, str]:
 
 
 if __name__ == "__main__":
-    ok, why = healthy(os.environ.get("QT_FEED_HEALTH_FILE", c.FEED_HEALTH_FILE))
+    ok, why = healthy(Environment.read().feed_health_file)
     sys.stdout.write(why + "\n")  # ECS keeps the check's output with the task's health
     sys.exit(0 if ok else 1)

@@ -8,7 +8,6 @@ Keys as for the feed (``ALPACA_SECRET_ID``); ``APCA_DATA_URL`` points at another
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from lambdas.observability import SCHEDULED_EVENT, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.core.market_data.backfill import backfill, last_sessions
+from quantterminal.environment import Environment
 from quantterminal.wiring.runtime import market_history_from_env
 
 
@@ -25,7 +25,7 @@ def window(event: dict[str, Any], now: datetime) -> tuple[datetime, datetime]:
     """The ``[start, end)`` to repair."""
     if event.get("start") and event.get("end"):
         return datetime.fromisoformat(event["start"]), datetime.fromisoformat(event["end"])
-    sessions = int(event.get("sessions") or os.environ.get(c.ENV_BACKFILL_SESSIONS, "1"))
+    sessions = int(event.get("sessions") or Environment.read().backfill_sessions)
     return last_sessions(now, sessions)
 
 
@@ -36,7 +36,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
     start, end = window(event, datetime.now(UTC))
     symbols = event.get("symbols") or list(rt.symbols)
-    results = backfill(rt.ledger, market_history_from_env(os.environ), symbols, start, end)
+    results = backfill(rt.ledger, market_history_from_env(Environment.read()), symbols, start, end)
     filled = sum(r.filled for r in results)
     still = sum(r.still_missing for r in results)
     metrics.add_metric(name=c.METRIC_BACKFILLED_MINUTES, unit=MetricUnit.Count, value=filled)

@@ -8,7 +8,6 @@ day on demand. On a day the market was closed (weekend, holiday) the schedule se
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.reporting.post_trade import LEDGER_START, report_for
+from quantterminal.environment import Environment
 from quantterminal.wiring.runtime import report_publisher_from_env
 
 
@@ -40,7 +40,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not report.trading_day and not on_demand:
         logger.info("market closed: no report", extra={"day": day.isoformat()})
         return {"day": day.isoformat(), "published": False}
-    published = report_publisher_from_env(os.environ)(report)
+    published = report_publisher_from_env(Environment.read())(report)
     e = report.execution
     if report.pnl is not None:
         metrics.add_metric(name=c.METRIC_DAY_PNL, unit=MetricUnit.Count, value=float(report.pnl))

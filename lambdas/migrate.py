@@ -4,16 +4,16 @@ lock); a failure fails the deployment instead of the first bar."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from lambdas.observability import logger
+from quantterminal.environment import Environment
 from quantterminal.wiring.runtime import ledger_from_env
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    ledger = ledger_from_env(os.environ)
+    ledger = ledger_from_env(Environment.read())
     try:
         applied = ledger.migrate()
     finally:

@@ -11,7 +11,6 @@ log an update twice; every line carries its order id, event and execution id to 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import boto3
@@ -25,6 +24,7 @@ from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
 from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.core.trading.feed_codec import decode_order_update
+from quantterminal.environment import Environment
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
@@ -67,7 +67,7 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
         processor=processor,
         context=context,
     )
-    bucket = os.environ.get(c.ENV_TRADE_LOG_BUCKET)
+    bucket = Environment.read().trade_log_bucket
     if bucket and event.get("Records"):
         write_trade_log(bucket, logged, event["Records"][0]["eventID"], boto3.client("s3"))
     return response

@@ -74,7 +74,7 @@ class PipelineStack(Stack):
             c.ENV_CONFIG: IN_LAMBDA,  # strategy instances, orders, risk, broker: the bundled configuration
             c.ENV_SYMBOLS: settings.symbols,
             c.ENV_DB_SECRET_ID: data.database_secret.secret_arn,
-            "REDIS_URL": data.redis_url,
+            c.ENV_REDIS_URL: data.redis_url,
             c.ENV_REDIS_SECRET_ID: data.cache_secret.secret_arn,  # the cache user's name and password
             c.ENV_TRADE_LOG_BUCKET: data.trade_log.bucket_name,
         }
@@ -293,13 +293,13 @@ class PipelineStack(Stack):
             environment={
                 c.ENV_SYMBOLS: self.settings.symbols,
                 c.ENV_FEED_PROVIDER: self.settings.feed_provider,
-                "ALPACA_PAPER": "false" if self.settings.config.config.live else "true",  # its trade updates stream
+                c.ENV_ALPACA_PAPER: "false" if self.settings.config.config.live else "true",  # its trade updates stream
                 c.ENV_BARS_STREAM: self.data.bars.stream_name,
                 c.ENV_ORDERS_STREAM: self.data.orders.stream_name,
                 # The keys are read from Secrets Manager by the task itself (not injected at start):
                 # a first deploy comes up before they exist, and the feed picks them up once put in.
                 c.ENV_ALPACA_SECRET_ID: self.data.alpaca_secret.secret_arn,
-                "POLYGON_SECRET_ID": self.data.polygon_secret.secret_arn,
+                c.ENV_POLYGON_SECRET_ID: self.data.polygon_secret.secret_arn,
             },
             health_check=ecs.HealthCheck(  # the feed's own health: reporting, and its reader alive
                 command=["CMD", "python", "-m", "ecs_feed.healthcheck"],

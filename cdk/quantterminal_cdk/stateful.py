@@ -213,10 +213,10 @@ class StatefulStack(Stack):
         self.alpaca_secret = self._keys_secret(
             "AlpacaKeys",
             "Alpaca API keys: {APCA_API_KEY_ID, APCA_API_SECRET_KEY}",
-            ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"),
+            (c.ENV_APCA_API_KEY_ID, c.ENV_APCA_API_SECRET_KEY),
         )
         self.polygon_secret = self._keys_secret(
-            "PolygonKey", "Polygon API key: {POLYGON_API_KEY}", ("POLYGON_API_KEY",)
+            "PolygonKey", "Polygon API key: {POLYGON_API_KEY}", (c.ENV_POLYGON_API_KEY,)
         )
         self.alerts = sns.Topic(
             self, "Alerts", display_name="QuantTerminal alerts", master_key=self.key, enforce_ssl=True

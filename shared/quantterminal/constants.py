@@ -8,7 +8,8 @@ from __future__ import annotations
 
 METRICS_NAMESPACE = "QuantTerminal"
 
-# Environment variables (set by the CDK app on the feed task and the Lambdas).
+# Environment variables (set by the CDK app on the feed task and the Lambdas; a user's shell for the
+# CLI). Read in one place: ``quantterminal.environment.Environment``.
 ENV_BARS_STREAM = "QT_BARS_STREAM"
 ENV_ORDERS_STREAM = "QT_ORDERS_STREAM"
 ENV_FEED_PROVIDER = "QT_FEED_PROVIDER"
@@ -72,3 +73,21 @@ METRIC_FILL_RATE = "FillRatePct"
 METRIC_RECONCILIATION_DRIFTS = "ReconciliationDrifts"
 METRIC_BACKFILLED_MINUTES = "BackfilledMinutes"
 METRIC_MINUTES_STILL_MISSING = "MinutesStillMissing"
+
+# Environment variables a user or a test sets (and the fields of the provider secrets, which use
+# the same names): read only through ``quantterminal.environment.Environment``.
+ENV_DATABASE_URL = "DATABASE_URL"
+ENV_REDIS_URL = "REDIS_URL"
+ENV_APCA_API_KEY_ID = "APCA_API_KEY_ID"
+ENV_APCA_API_SECRET_KEY = "APCA_API_SECRET_KEY"
+ENV_APCA_API_BASE_URL = "APCA_API_BASE_URL"
+ENV_APCA_DATA_URL = "APCA_DATA_URL"
+ENV_APCA_STREAM_URL = "APCA_STREAM_URL"
+ENV_ALPACA_PAPER = "ALPACA_PAPER"
+ENV_POLYGON_API_KEY = "POLYGON_API_KEY"
+ENV_POLYGON_URL = "POLYGON_URL"
+ENV_API_KEY = "QT_API_KEY"
+ENV_FEED_HEALTH_FILE = "QT_FEED_HEALTH_FILE"
+ENV_FEED_KEYS_RETRY_SECONDS = "QT_FEED_KEYS_RETRY_SECONDS"
+ENV_FEED_QUIET_MINUTES = "QT_FEED_QUIET_MINUTES"
+ENV_FEED_SILENCE_SECONDS = "QT_FEED_SILENCE_SECONDS"

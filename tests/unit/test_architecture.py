@@ -276,6 +276,33 @@ def test_a_module_that_reaches_an_outer_layer_through_another_fails_too() -> Non
     )
 
 
+# --- one reading of the environment -------------------------------------------------------------
+
+
+def test_environment_variables_are_named_once_and_read_in_one_place() -> None:
+    """Every variable's name is a constant (``quantterminal.constants``); only
+    ``quantterminal.environment`` reads the process environment (``os.environ``, ``os.getenv``),
+    into one typed object, and the feed task's entry point hands that mapping on."""
+    import quantterminal.constants as c
+
+    names = {v for k, v in vars(c).items() if k.startswith("ENV_")}
+    literal = [
+        f"{name}:{node.lineno} names {node.value} (use quantterminal.constants)"
+        for name, (source, _) in GRAPH.sources.items()
+        if name != "quantterminal.constants"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and node.value in names
+    ]
+    assert not literal, "; ".join(literal)
+    readers = sorted(
+        name
+        for name, (source, _) in GRAPH.sources.items()
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv") and ast.unparse(node.value) == "os"
+    )
+    assert set(readers) <= {"quantterminal.environment", "ecs_feed.main"}, readers
+
+
 # --- one builder --------------------------------------------------------------------------------
 
 KERNEL_PARTS = {"TradingDesk", "TradingEngine", "RiskGate", "SnapshotStrategies"}

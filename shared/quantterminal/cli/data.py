@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,7 +83,7 @@ def run_download(args: argparse.Namespace) -> int:
             job = wiring.prepare(
                 args.source,
                 args.timeframe,
-                os.environ,
+                None,  # the process environment
                 lambda seconds, why: bar.update(task, description=why[:60]),
                 args.feed,
                 args.adjustment,

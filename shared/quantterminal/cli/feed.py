@@ -9,7 +9,6 @@ provider (keys from the environment or Secrets Manager) and backfills from Alpac
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 from contextlib import ExitStack
@@ -133,10 +132,10 @@ def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
     from quantterminal.core.market_data.sessions import session_date  # noqa: PLC0415
 
     if args.url:
-        key, secret = feed_keys(args.provider, os.environ)
+        key, secret = feed_keys(args.provider, None)
         if not args.symbols:
             raise ValueError("--symbols is required with --url")
-        history_keys = (key, secret) if args.provider == "alpaca" else feed_keys("alpaca", os.environ)
+        history_keys = (key, secret) if args.provider == "alpaca" else feed_keys("alpaca", None)
         symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
         return FeedSource(args.url, (key, secret), symbols, args.history_url, history_keys, None, args.idle_exit)
     series = load_bars(resolve_source(args.replay), regular_hours_only=args.rth)

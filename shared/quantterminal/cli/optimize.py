@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from rich.table import Table
 from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.console import wide_console
 from quantterminal.core.research.walk_forward import stitch
+from quantterminal.environment import Environment
 
 if TYPE_CHECKING:
     from quantterminal.wiring.optimize import OptimizeReport
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         if spec is None:
             raise ConfigError(f"{loaded.source}: no [optimize] section (what to search: strategy, space, objective)")
         data = args.data or loaded.config.data.backtest
-        storage = args.storage or search.default_storage(os.environ.get("DATABASE_URL"), args.out)
+        storage = args.storage or search.default_storage(Environment.read().secret("database_url"), args.out)
         study = args.study or f"optimize-{spec.strategy}"
         if args.out is not None:
             prepare_out(args.out, args.overwrite)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -32,11 +31,13 @@ from quantterminal.cli.console import wide_console
 from quantterminal.cli.divergence import compare_run
 from quantterminal.cli.feed import feed_defaults, feed_service, open_source
 from quantterminal.config.load import LoadedConfig, strategies_named
+from quantterminal.constants import ENV_API_KEY
 from quantterminal.core.market_data.calendar import EXTENDED
 from quantterminal.core.ports import Broker
 from quantterminal.core.reporting.post_trade import LEDGER_START
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.trading.reconcile import Reconciler
+from quantterminal.environment import Environment
 from quantterminal.wiring.factories import open_ledger, open_state_store, redact
 from quantterminal.wiring.paper import BARS, PaperTrader
 from quantterminal.wiring.runtime import Runtime
@@ -110,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
             server = LocalApiServer(app, api_key(), port=args.port, cache_seconds=args.api_cache_ms / 1000)
             stack.enter_context(server)
             # The key itself is never printed: output ends up in terminals' scrollback and CI logs.
-            where = "$QT_API_KEY" if os.environ.get("QT_API_KEY") else str(KEY_FILE)
+            where = f"${ENV_API_KEY}" if Environment.read().api_key else str(KEY_FILE)
             print(f"dashboard: {server.url}/   API: {server.url}{STAGE}/openapi.json   API key: {where}", flush=True)
         sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
         service, pipeline = feed_service(args, source, sinks)

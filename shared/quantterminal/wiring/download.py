@@ -35,6 +35,7 @@ from quantterminal.adapters.market_data.parquet_bars import parquet_metadata, wr
 from quantterminal.core.market_data.sessions import NEW_YORK
 from quantterminal.core.models import Bar
 from quantterminal.core.ports import MarketHistory
+from quantterminal.environment import Environment
 
 SIP_DELAY = timedelta(minutes=15)
 
@@ -197,7 +198,7 @@ class DownloadJob:
 def prepare(
     source: str,
     timeframe: str,
-    environ: Mapping[str, str],
+    environ: Mapping[str, str] | Environment | None,
     on_wait: Callable[[float, str], None] = lambda seconds, why: None,
     feed: str = "iex",
     adjustment: str | None = None,
@@ -209,18 +210,19 @@ def prepare(
     ``database``, else Parquet files in ``out`` (default ``data/``)."""
     if database and timeframe != "1min":
         raise ValueError("a ledger holds minute bars: download daily bars into Parquet files")
+    env = Environment.read(environ)
     http = PacedHttp(on_wait=on_wait)
     provider: BarPages
     if source == "polygon":
         if feed != "iex":
             raise ValueError("--feed is Alpaca's: Polygon has one consolidated feed")
-        key, _ = feed_keys("polygon", environ)
+        key, _ = feed_keys("polygon", env)
         adjustment = adjustment or "split"
-        provider = PolygonBars(key, http, url or environ.get("POLYGON_URL") or POLYGON_URL, adjustment)
+        provider = PolygonBars(key, http, url or env.polygon_url or POLYGON_URL, adjustment)
     else:
-        key, secret = feed_keys("alpaca", environ)
+        key, secret = feed_keys("alpaca", env)
         adjustment = adjustment or "raw"
-        provider = AlpacaBars(key, secret, http, url or environ.get("APCA_DATA_URL") or ALPACA_URL, feed, adjustment)
+        provider = AlpacaBars(key, secret, http, url or env.apca_data_url or ALPACA_URL, feed, adjustment)
     described = {
         "source": provider.name,
         "feed": feed if source == "alpaca" else "consolidated",

@@ -16,10 +16,11 @@ In AWS the URLs are assembled from Secrets Manager at start-up; they are never l
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from quantterminal.environment import Environment
 
 if TYPE_CHECKING:  # each adapter is imported when a URL asks for it (psycopg2, redis are not light)
     from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
@@ -48,7 +49,7 @@ def is_database_url(text: str) -> bool:
 
 def database_url(explicit: str | None = None) -> str:
     """The ledger URL to use: ``explicit``, else ``$DATABASE_URL``, else the embedded default."""
-    return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    return explicit or Environment.read().secret("database_url") or DEFAULT_DATABASE_URL
 
 
 def open_ledger(url: str | None = None, create: bool = True) -> PostgresLedger | SqliteLedger:
@@ -83,7 +84,7 @@ def open_ledger(url: str | None = None, create: bool = True) -> PostgresLedger |
 
 def open_state_store(url: str | None = None, prefix: str = "qt") -> RedisStateStore | MemoryStateStore:
     """The state store at ``url``: ``redis://``/``rediss://`` or ``memory://``."""
-    url = url or os.environ.get("REDIS_URL") or DEFAULT_STATE_URL
+    url = url or Environment.read().secret("redis_url") or DEFAULT_STATE_URL
     if url.startswith(("redis://", "rediss://")):
         from quantterminal.adapters.state.redis_state import RedisStateStore  # noqa: PLC0415
 

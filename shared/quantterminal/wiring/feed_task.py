@@ -23,33 +23,36 @@ from quantterminal.adapters.streams.kinesis_sink import KinesisSink
 from quantterminal.adapters.streams.record_sink import bar_records, order_records
 from quantterminal.core.market_data.feed_pipeline import FeedPipeline
 from quantterminal.core.market_data.sale_conditions import SaleConditionRules
+from quantterminal.environment import Environment
 from quantterminal.wiring.feed import FeedService
 
 
-def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Event | None = None) -> int:
+def run_feed_task(environ: Mapping[str, str] | Environment, logger: Logger, stop: threading.Event | None = None) -> int:
     """The ECS feed task: provider websocket -> minute bars -> Kinesis "bars"; the account's trade
-    updates -> Kinesis "orders". Configuration from the environment the CDK app sets, keys from
-    Secrets Manager. Runs until SIGTERM (or ``stop``), then flushes what it holds; 0 if clean."""
-    provider = PROVIDERS[environ.get(c.ENV_FEED_PROVIDER, "alpaca")]
-    symbols = tuple(s.strip().upper() for s in environ[c.ENV_SYMBOLS].split(",") if s.strip())
+    updates -> Kinesis "orders". Configuration from the environment the CDK app sets (read once),
+    keys from Secrets Manager. Runs until SIGTERM (or ``stop``), then flushes what it holds; 0 if clean."""
+    env = Environment.read(environ)
+    provider = PROVIDERS[env.feed_provider]
+    symbols = tuple(s.upper() for s in env.names("symbols"))
+    if not symbols or not env.bars_stream or not env.orders_stream:
+        raise ValueError(f"the feed task needs {c.ENV_SYMBOLS}, {c.ENV_BARS_STREAM} and {c.ENV_ORDERS_STREAM}")
     if stop is None:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    health_file = FileHealthReporter(environ.get("QT_FEED_HEALTH_FILE", c.FEED_HEALTH_FILE))
-    every = float(environ.get("QT_FEED_KEYS_RETRY_SECONDS", "60"))
-    keys = wait_for_keys(environ, provider.name, logger, stop, health_file, every)
+    health_file = FileHealthReporter(env.feed_health_file)
+    keys = wait_for_keys(env, provider.name, logger, stop, health_file, env.feed_keys_retry_seconds)
     if keys is None:
         return 0  # stopped while waiting: nothing was started
     key, secret = keys
-    bars = bar_records(KinesisSink(environ[c.ENV_BARS_STREAM]))
-    orders = order_records(KinesisSink(environ[c.ENV_ORDERS_STREAM]))
+    bars = bar_records(KinesisSink(env.bars_stream))
+    orders = order_records(KinesisSink(env.orders_stream))
     alert = lambda message: logger.error(message, extra={"alert": True})  # noqa: E731 - one line, used twice
-    broker = AlpacaBroker.from_env(environ)
+    broker = AlpacaBroker.from_env(env)
     broker.on_update(orders, alert=alert)  # trade updates are forwarded like market data
-    history_keys = (key, secret) if provider.name == "alpaca" else feed_keys("alpaca", environ)  # waited for too
-    history = AlpacaHistoricalBars(*history_keys, url_override=environ.get("APCA_DATA_URL") or None)
-    url = environ.get(c.ENV_FEED_URL) or provider.url
-    quiet = int(environ.get("QT_FEED_QUIET_MINUTES", quiet_minutes(url)))
+    history_keys = (key, secret) if provider.name == "alpaca" else feed_keys("alpaca", env)  # waited for too
+    history = AlpacaHistoricalBars(*history_keys, url_override=env.apca_data_url)
+    url = env.feed_url or provider.url
+    quiet = quiet_minutes(url) if env.feed_quiet_minutes is None else env.feed_quiet_minutes
     pipeline = FeedPipeline(
         history,
         [bars],
@@ -66,7 +69,7 @@ def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Ev
         bars=symbols,
         updated_bars=symbols if provider.name == "alpaca" else (),
         statuses=symbols,
-        silence_timeout=float(environ.get("QT_FEED_SILENCE_SECONDS", "5")),
+        silence_timeout=env.feed_silence_seconds,
     )
     service = FeedService(
         settings,
@@ -86,7 +89,7 @@ def run_feed_task(environ: Mapping[str, str], logger: Logger, stop: threading.Ev
 
 
 def wait_for_keys(
-    environ: Mapping[str, str],
+    environ: Mapping[str, str] | Environment,
     provider: str,
     logger: Logger,
     stop: threading.Event,
@@ -101,7 +104,7 @@ def wait_for_keys(
     while True:
         try:
             keys = feed_keys(provider, environ)
-            if provider != "alpaca" and environ.get("ALPACA_SECRET_ID"):
+            if provider != "alpaca" and Environment.read(environ).alpaca_secret_id:
                 feed_keys("alpaca", environ)  # the trade updates stream and backfill need Alpaca's too
         except KeysNotSetError as exc:
             logger.warning("feed waiting for keys", extra={"reason": str(exc), "retry_in_s": every})

@@ -188,7 +188,6 @@ def download(
 ) -> DataFrame:
     """What ``qterm data download`` does (Parquet files in ``out``, resuming), then the bars of
     ``symbols`` from ``start`` to ``end`` (New York dates, both included) as one DataFrame."""
-    import os  # noqa: PLC0415
     from datetime import UTC, date, datetime  # noqa: PLC0415
 
     import pandas as pd  # noqa: PLC0415
@@ -198,7 +197,7 @@ def download(
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     wanted = sorted({s.upper() for s in symbols})
     chunks = fetch.plan(wanted, first, last, datetime.now(UTC), source, feed)
-    job = fetch.prepare(source, timeframe, os.environ, feed=feed, adjustment=adjustment, url=url, out=Path(out))
+    job = fetch.prepare(source, timeframe, None, feed=feed, adjustment=adjustment, url=url, out=Path(out))
     try:
         fetch.download(job.source, job.target, chunks, timeframe)
     finally:

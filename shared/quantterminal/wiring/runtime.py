@@ -30,7 +30,6 @@ Alpaca secret; see ``cdk/quantterminal_cdk/pipeline.py``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -51,6 +50,7 @@ from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.desk import TradingDesk
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
 from quantterminal.core.trading.order_state import OrderUpdate
+from quantterminal.environment import Environment
 from quantterminal.wiring.factories import open_ledger, open_state_store
 
 if TYPE_CHECKING:  # what one kind of function needs is imported by the function that builds it
@@ -67,10 +67,13 @@ def database_url_from_secret(secret: Mapping[str, str]) -> str:
     return f"postgresql://{user}:{password}@{host}:{port}/{name}"
 
 
-def ledger_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -> PostgresLedger | SqliteLedger:
+def ledger_from_env(
+    env: Mapping[str, str] | Environment, secrets_client: Any | None = None
+) -> PostgresLedger | SqliteLedger:
     """The ledger named by ``QT_DB_SECRET_ID`` (the Aurora secret) or ``DATABASE_URL``."""
-    if env.get(c.ENV_DB_SECRET_ID):
-        secret_id = env[c.ENV_DB_SECRET_ID]
+    env = Environment.read(env)
+    if env.db_secret_id:
+        secret_id = env.db_secret_id
 
         def current() -> str:  # read again after a refused password: Aurora rotates it every 30 days
             return database_url_from_secret(secret_json(secret_id, secrets_client))
@@ -79,19 +82,20 @@ def ledger_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -
         if isinstance(ledger, PostgresLedger):
             ledger.credentials = current
         return ledger
-    db_url = env.get("DATABASE_URL", "")
+    db_url = env.secret("database_url")
     if not db_url:
-        raise ValueError(f"no ledger configured: set {c.ENV_DB_SECRET_ID} or DATABASE_URL")
+        raise ValueError(f"no ledger configured: set {c.ENV_DB_SECRET_ID} or {c.ENV_DATABASE_URL}")
     return open_ledger(db_url)
 
 
-def state_url_from_env(env: Mapping[str, str], secrets_client: Any | None = None) -> str | None:
+def state_url_from_env(env: Mapping[str, str] | Environment, secrets_client: Any | None = None) -> str | None:
     """``REDIS_URL``, with the cache user's name and password from ``QT_REDIS_SECRET_ID`` if set
     (ElastiCache's default user is off: only this user can read or write trading state)."""
-    url = env.get("REDIS_URL") or None
-    if url is None or not env.get(c.ENV_REDIS_SECRET_ID):
+    env = Environment.read(env)
+    url = env.secret("redis_url")
+    if url is None or not env.redis_secret_id:
         return url
-    secret = secret_json(env[c.ENV_REDIS_SECRET_ID], secrets_client)
+    secret = secret_json(env.redis_secret_id, secrets_client)
     parts = urlsplit(url)
     user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
     host = parts.netloc.rsplit("@", 1)[-1]
@@ -117,11 +121,12 @@ class NoBroker:
         """Nothing will ever arrive."""
 
 
-def trading_config_from_env(env: Mapping[str, str], config: TradingConfig | None = None) -> TradingConfig:
+def trading_config_from_env(env: Mapping[str, str] | Environment, config: TradingConfig | None = None) -> TradingConfig:
     """``config`` (the configuration's; the shipped defaults if none), with ``QT_MAX_BAR_AGE_SECONDS`` if set."""
+    env = Environment.read(env)
     config = config or TradingConfig()
-    if env.get(c.ENV_MAX_BAR_AGE):
-        config = replace(config, max_bar_age_seconds=float(env[c.ENV_MAX_BAR_AGE]))
+    if env.max_bar_age_seconds is not None:
+        config = replace(config, max_bar_age_seconds=env.max_bar_age_seconds)
     return config
 
 
@@ -166,21 +171,22 @@ class Runtime:
         return cls(account, store, ledger, broker, desk.gate, desk, symbols, mode)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None) -> Runtime:
-        """Everything from the environment (see the module docs). The ledger's schema is migrated
-        at deploy time (the migration trigger), not here."""
-        env = os.environ if environ is None else environ
-        loaded = load_config(env.get(c.ENV_CONFIG) or None)
-        chosen = [s.strip() for s in env.get(c.ENV_STRATEGIES, "").split(",") if s.strip()]
-        if chosen:
-            loaded = loaded.select(chosen)
-        trades = bool(env.get(c.ENV_ALPACA_SECRET_ID) or env.get("APCA_API_KEY_ID"))
-        symbols = [s.strip().upper() for s in env.get(c.ENV_SYMBOLS, "").split(",") if s.strip()]
+    def from_env(
+        cls, environ: Mapping[str, str] | Environment | None = None, secrets_client: Any | None = None
+    ) -> Runtime:
+        """Everything from the environment, read once (see the module docs). The ledger's schema is
+        migrated at deploy time (the migration trigger), not here."""
+        env = Environment.read(environ)
+        loaded = load_config(env.config)
+        if env.strategies:
+            loaded = loaded.select(list(env.names("strategies")))
+        trades = bool(env.alpaca_secret_id or env.apca_api_key_id)
+        symbols = [s.upper() for s in env.names("symbols")]
         return cls.build(
             open_state_store(state_url_from_env(env, secrets_client)),
             ledger_from_env(env, secrets_client),
             AlpacaBroker.from_env(env, secrets_client, paper=not loaded.config.live) if trades else NoBroker(),
-            account=env.get(c.ENV_ACCOUNT) or loaded.config.account,
+            account=env.account or loaded.config.account,
             strategies=loaded.instances,
             config=trading_config_from_env(env, loaded.config.trading()),
             symbols=tuple(symbols or loaded.config.data.symbols),
@@ -201,19 +207,23 @@ def operator_runtime(
     return Runtime.build(store, ledger, broker, account, loaded.instances, loaded.config.trading(), alert=alert)
 
 
-def market_history_from_env(env: Mapping[str, str]) -> HistoricalBars:
+def market_history_from_env(env: Mapping[str, str] | Environment) -> HistoricalBars:
     """Alpaca's historical bars (the backfill's only outside call), with the keys of
     ``ALPACA_SECRET_ID``; ``APCA_DATA_URL`` points at another data endpoint."""
     from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars  # noqa: PLC0415
 
-    return AlpacaHistoricalBars(*feed_keys("alpaca", env), url_override=env.get("APCA_DATA_URL") or None)
+    env = Environment.read(env)
+    return AlpacaHistoricalBars(*feed_keys("alpaca", env), url_override=env.apca_data_url)
 
 
-def report_publisher_from_env(env: Mapping[str, str]) -> Callable[[DailyReport], PublishedReport]:
+def report_publisher_from_env(env: Mapping[str, str] | Environment) -> Callable[[DailyReport], PublishedReport]:
     """Publish a daily report to the reports bucket and the alert topic the CDK app names."""
     from quantterminal.adapters.reports.publisher import publish_report  # noqa: PLC0415
 
-    bucket, topic = env[c.ENV_REPORTS_BUCKET], env.get(c.ENV_ALERT_TOPIC_ARN)
+    env = Environment.read(env)
+    if not env.reports_bucket:
+        raise ValueError(f"no reports bucket: set {c.ENV_REPORTS_BUCKET}")
+    bucket, topic = env.reports_bucket, env.alert_topic_arn
     return lambda report: publish_report(report, bucket, topic)
 
 

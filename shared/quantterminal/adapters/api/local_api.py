@@ -29,6 +29,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -38,6 +39,7 @@ from aiohttp import web
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from quantterminal.adapters.api.http_api import OPENAPI_PATH, as_json_request
+from quantterminal.environment import Environment
 
 STAGE = "/v1"
 EVENTS_PATH = "/events"
@@ -58,11 +60,11 @@ DASHBOARD = "quantterminal.dashboard"  # the package holding the built static fi
 SNAPSHOT_ROUTES = ("positions", "pnl", "orders", "fills", "strategies", "risk", "health")
 
 
-def api_key(environ: dict[str, str] | None = None, key_file: Path = KEY_FILE) -> str:
+def api_key(environ: Mapping[str, str] | None = None, key_file: Path = KEY_FILE) -> str:
     """The local API key: ``$QT_API_KEY``, else the one in ``key_file`` (created if missing)."""
-    env = os.environ if environ is None else environ
-    if env.get("QT_API_KEY"):
-        return env["QT_API_KEY"]
+    given = Environment.read(environ).secret("api_key")
+    if given:
+        return given
     if key_file.exists():
         return key_file.read_text(encoding="utf-8").strip()
     key_file.parent.mkdir(parents=True, exist_ok=True)

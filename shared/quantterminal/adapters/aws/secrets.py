@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from quantterminal import constants as c
 from quantterminal.adapters.aws import clients as aws
+from quantterminal.environment import Environment
 
 SECRET_MAX_AGE_SECONDS = 300  # a rotated secret is picked up within five minutes
 
@@ -45,22 +46,32 @@ def _check_set(values: Mapping[str, str], fields: tuple[str, ...], where: str) -
         raise KeysNotSetError(f"{where} holds no keys yet: put {', '.join(fields)} into it (README: Deploy)")
 
 
-def feed_keys(provider: str, environ: Mapping[str, str], client: Any | None = None) -> tuple[str, str]:
+def feed_keys(
+    provider: str, environ: Mapping[str, str] | Environment | None, client: Any | None = None
+) -> tuple[str, str]:
     """The (key, secret) for a market data provider: from the Secrets Manager secret named by
-    ``ALPACA_SECRET_ID`` / ``POLYGON_SECRET_ID`` if set, else from the environment
-    (``APCA_API_KEY_ID`` + ``APCA_API_SECRET_KEY``; ``POLYGON_API_KEY``)."""
+    ``ALPACA_SECRET_ID`` / ``POLYGON_SECRET_ID`` if set (a JSON object with the same names as the
+    variables), else from the environment (``APCA_API_KEY_ID`` + ``APCA_API_SECRET_KEY``;
+    ``POLYGON_API_KEY``)."""
+    env = Environment.read(environ)
     if provider == "polygon":
-        source = secret_json(environ["POLYGON_SECRET_ID"], client) if environ.get("POLYGON_SECRET_ID") else environ
-        if environ.get("POLYGON_SECRET_ID"):
-            _check_set(source, ("POLYGON_API_KEY",), f"secret {environ['POLYGON_SECRET_ID']}")
-        key, secret = source.get("POLYGON_API_KEY", ""), ""
+        if env.polygon_secret_id:
+            stored = secret_json(env.polygon_secret_id, client)
+            _check_set(stored, (c.ENV_POLYGON_API_KEY,), f"secret {env.polygon_secret_id}")
+            key = stored.get(c.ENV_POLYGON_API_KEY, "")
+        else:
+            key = env.secret("polygon_api_key") or ""
         if not key:
-            raise SecretError("Polygon API key missing: set POLYGON_API_KEY or POLYGON_SECRET_ID")
-        return key, secret
-    source = secret_json(environ["ALPACA_SECRET_ID"], client) if environ.get("ALPACA_SECRET_ID") else environ
-    if environ.get("ALPACA_SECRET_ID"):
-        _check_set(source, ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"), f"secret {environ['ALPACA_SECRET_ID']}")
-    key, secret = source.get("APCA_API_KEY_ID", ""), source.get("APCA_API_SECRET_KEY", "")
+            raise SecretError(f"Polygon API key missing: set {c.ENV_POLYGON_API_KEY} or {c.ENV_POLYGON_SECRET_ID}")
+        return key, ""
+    if env.alpaca_secret_id:
+        stored = secret_json(env.alpaca_secret_id, client)
+        fields = (c.ENV_APCA_API_KEY_ID, c.ENV_APCA_API_SECRET_KEY)
+        _check_set(stored, fields, f"secret {env.alpaca_secret_id}")
+        key, secret = stored.get(fields[0], ""), stored.get(fields[1], "")
+    else:
+        key, secret = env.secret("apca_api_key_id") or "", env.secret("apca_api_secret_key") or ""
     if not key or not secret:
-        raise SecretError("Alpaca keys missing: set APCA_API_KEY_ID and APCA_API_SECRET_KEY, or ALPACA_SECRET_ID")
+        wanted = f"{c.ENV_APCA_API_KEY_ID} and {c.ENV_APCA_API_SECRET_KEY}, or {c.ENV_ALPACA_SECRET_ID}"
+        raise SecretError(f"Alpaca keys missing: set {wanted}")
     return key, secret

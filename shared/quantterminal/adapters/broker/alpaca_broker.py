@@ -22,7 +22,6 @@ Every request has a timeout (alpaca-py sets none, so a stalled server would hang
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
@@ -39,6 +38,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
 
+from quantterminal import constants as c
 from quantterminal.adapters.aws.secrets import secret_json
 from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, shares, to_broker_order, to_order_update
 from quantterminal.adapters.http_timeouts import TimeoutAdapter
@@ -53,6 +53,7 @@ from quantterminal.core.trading.broker import (
 )
 from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.core.trading.orders import OrderRequest, OrderType
+from quantterminal.environment import Environment
 
 if TYPE_CHECKING:
     from quantterminal.adapters.broker.alpaca_trade_stream import AlpacaTradeStream
@@ -106,22 +107,27 @@ class AlpacaBroker:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, secrets_client: Any | None = None, paper: bool | None = None
+        cls,
+        environ: Mapping[str, str] | Environment | None = None,
+        secrets_client: Any | None = None,
+        paper: bool | None = None,
     ) -> AlpacaBroker:
         """Keys from the Secrets Manager secret named by ``ALPACA_SECRET_ID`` (a JSON object with
         ``APCA_API_KEY_ID`` and ``APCA_API_SECRET_KEY``), else from those environment variables;
         ``paper`` as the configuration says (else paper unless ``ALPACA_PAPER=false``);
         ``APCA_API_BASE_URL`` / ``APCA_STREAM_URL`` override the endpoints (tests, proxies)."""
-        env = os.environ if environ is None else environ
-        keys: Mapping[str, str] = env
-        if env.get("ALPACA_SECRET_ID"):
-            keys = secret_json(env["ALPACA_SECRET_ID"], secrets_client)
+        env = Environment.read(environ)
+        if env.alpaca_secret_id:
+            stored = secret_json(env.alpaca_secret_id, secrets_client)
+            key, secret = stored.get(c.ENV_APCA_API_KEY_ID, ""), stored.get(c.ENV_APCA_API_SECRET_KEY, "")
+        else:
+            key, secret = env.secret("apca_api_key_id") or "", env.secret("apca_api_secret_key") or ""
         return cls(
-            keys.get("APCA_API_KEY_ID", ""),
-            keys.get("APCA_API_SECRET_KEY", ""),
-            paper=env.get("ALPACA_PAPER", "true").lower() != "false" if paper is None else paper,
-            url_override=env.get("APCA_API_BASE_URL") or None,
-            stream_url=env.get("APCA_STREAM_URL") or None,
+            key,
+            secret,
+            paper=(env.alpaca_paper is not False) if paper is None else paper,
+            url_override=env.apca_api_base_url,
+            stream_url=env.apca_stream_url,
         )
 
     def __repr__(self) -> str:  # never show the keys
