@@ -7,13 +7,14 @@ import json
 import statistics
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantterminal.core.market_data.calendar import is_trading_day
+from quantterminal.core.market_data.calendar import SessionRule, is_trading_day
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies import (
     STRATEGIES,
@@ -258,6 +259,29 @@ def test_a_retuned_instance_is_rebuilt_and_warmed_up_to_a_fresh_strategys_answer
         answers.append(c.wanted)
         state = c.snapshot
     assert answers == fresh[301:]
+
+
+def test_the_warm_up_keeps_to_the_instances_session(sample_root: Path) -> None:
+    """A regular-session strategy is warmed up on the regular session's bars only, as it traded."""
+    from quantterminal.adapters.market_data.csv_bars import load_bars
+
+    every = load_bars(sample_root / "lean_2013")["SPY"][:2000]  # pre- and post-market bars included
+    regular = SessionRule().in_regular_session
+    instance = StrategyInstance.of(Momentum, params={"fast": 3, "slow": 8})
+    assert any(not regular(b.timestamp) for b in every)
+    assert warm_up(instance, every) == warm_up(instance, [b for b in every if regular(b.timestamp)])
+    extended = replace(instance, session="extended")
+    assert warm_up(extended, every) != warm_up(extended, [b for b in every if regular(b.timestamp)])
+
+
+def test_an_instance_given_another_strategy_class_is_rebuilt_not_broken(spy_2011_rth: list[Bar]) -> None:
+    snapshot = warm_up(StrategyInstance.of(Momentum, name="trend"), spy_2011_rth[:100])
+    assert snapshot is not None
+    now_reverting = StrategyInstance.of(MeanReversion, name="trend")
+    consumed = answer(now_reverting, spy_2011_rth[100], snapshot, history=lambda i, b: spy_2011_rth[:100])
+    assert consumed.rebuilt == 100
+    assert consumed.snapshot is not None
+    assert consumed.snapshot["strategy"] == "mean_reversion"
 
 
 def test_a_retuned_instance_without_stored_bars_starts_cold(spy_2011_rth: list[Bar]) -> None:

@@ -99,9 +99,13 @@ class StrategyInstance:
         return self.strategy.restore(snapshot, self.params)
 
     def matches(self, snapshot: Mapping[str, Any]) -> bool:
-        """Whether ``snapshot``'s state was computed under this instance's parameters (a snapshot
-        of another kind or version raises ``StrategyError``)."""
-        return self.strategy.snapshot_params(snapshot) == self.params
+        """Whether ``snapshot``'s state was computed by this instance's strategy under its
+        parameters (a snapshot of another strategy or version -- the instance was given another
+        class -- does not match either)."""
+        try:
+            return self.strategy.snapshot_params(snapshot) == self.params
+        except StrategyError:
+            return False
 
     @property
     def warmup_bars(self) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from quantterminal.core.market_data.calendar import is_trading_day
+from quantterminal.core.market_data.calendar import SessionRule, is_trading_day
 from quantterminal.core.market_data.ports import MarketHistory
 from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars, bar_from_state, bar_state
@@ -68,10 +68,13 @@ def answer(
 
 
 def warm_up(instance: StrategyInstance, bars: Sequence[Bar]) -> dict[str, Any] | None:
-    """The snapshot of a fresh strategy of ``instance`` fed ``bars`` (oldest first; ``None``: no bars)."""
+    """The snapshot of a fresh strategy of ``instance`` fed those of ``bars`` it sees (oldest first;
+    the session rule applies as in trading; ``None``: no bars)."""
+    sessions = SessionRule()
     snapshot: dict[str, Any] | None = None
     for bar in bars:
-        snapshot = _answer(instance, bar, snapshot).snapshot or snapshot
+        if sessions.sees(instance.session, bar.timestamp):
+            snapshot = _answer(instance, bar, snapshot).snapshot or snapshot
     return snapshot
 
 
