@@ -12,8 +12,7 @@ import argparse
 import sys
 import threading
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from quantterminal.cli.config import add_config_argument
@@ -24,9 +23,7 @@ from quantterminal.core.settings import DataSettings
 if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `--help` stays quick
     from quantterminal.config.load import LoadedConfig
     from quantterminal.core.market_data.feed_health import FeedHealth
-    from quantterminal.core.market_data.feed_pipeline import FeedPipeline
-    from quantterminal.core.models import Bar
-    from quantterminal.wiring.feed import FeedService
+    from quantterminal.wiring.feed_source import FeedOptions
 
 PROVIDER_NAMES = ("alpaca", "polygon")  # the keys of feed_connection.PROVIDERS (a test keeps them equal)
 
@@ -92,6 +89,30 @@ def _print_health(health: FeedHealth) -> None:
     print(health.line(), flush=True)
 
 
+def feed_options(args: argparse.Namespace) -> FeedOptions:
+    """The parsed feed options (after ``feed_defaults``) for the wiring, printing as a command does."""
+    from quantterminal.wiring.feed_source import FeedOptions  # noqa: PLC0415 - `--help` stays quick
+
+    return FeedOptions(
+        provider=args.provider,
+        replay=args.replay,
+        url=args.url,
+        symbols=args.symbols,
+        trades=args.trades,
+        rth=args.rth,
+        speed=args.speed,
+        chaos=chaos_from(args),
+        history_url=args.history_url,
+        silence=args.silence,
+        health_every=args.health_every,
+        idle_exit=args.idle_exit,
+        days=getattr(args, "days", None),
+        say=lambda line: print(line, flush=True),
+        report=_print_health,
+        alert=lambda message: print(f"ALERT: {message}", file=sys.stderr, flush=True),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm feed``."""
     from quantterminal.adapters.aws.secrets import SecretError  # noqa: PLC0415
@@ -104,116 +125,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-@dataclass
-class FeedSource:
-    """Where the feed connects: a live provider, or a local replay of real bars."""
-
-    url: str
-    keys: tuple[str, str]
-    symbols: tuple[str, ...]
-    history_url: str | None
-    history_keys: tuple[str, str]
-    end: datetime | None  # the replay's last minute (to close the last bars), None when live
-    idle_exit: float | None
-    bars: list[Bar] = field(default_factory=list)  # the replayed bars
-    replay_files: list[str] = field(default_factory=list)  # the replayed data files
-
-    @property
-    def replaying(self) -> bool:
-        return self.end is not None
-
-
-def open_source(args: argparse.Namespace, stack: ExitStack) -> FeedSource:
-    """Start the replay (and its historical endpoint) unless ``--url`` names a live provider."""
-    from quantterminal.adapters.aws.secrets import feed_keys  # noqa: PLC0415
-    from quantterminal.adapters.market_data.csv_bars import data_files, load_bars, resolve_source  # noqa: PLC0415
-    from quantterminal.adapters.replay.history_server import HistoryServer  # noqa: PLC0415
-    from quantterminal.adapters.replay.replay_server import ReplayServer  # noqa: PLC0415
-    from quantterminal.core.market_data.sessions import session_date  # noqa: PLC0415
-
-    if args.url:
-        key, secret = feed_keys(args.provider, None)
-        if not args.symbols:
-            raise ValueError("--symbols is required with --url")
-        history_keys = (key, secret) if args.provider == "alpaca" else feed_keys("alpaca", None)
-        symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
-        return FeedSource(args.url, (key, secret), symbols, args.history_url, history_keys, None, args.idle_exit)
-    series = load_bars(resolve_source(args.replay), regular_hours_only=args.rth)
-    wanted = {s.strip().upper() for s in (args.symbols or ",".join(series)).split(",") if s.strip()}
-    bars = [b for symbol, rows in series.items() if symbol in wanted for b in rows]
-    if getattr(args, "days", None):
-        sessions = sorted({session_date(b.timestamp) for b in bars})[: args.days]
-        bars = [b for b in bars if session_date(b.timestamp) in sessions]
-    if not bars:
-        raise ValueError(f"no bars of {', '.join(sorted(wanted))} in {args.replay}")
-    server = stack.enter_context(ReplayServer(bars, speed=args.speed, chaos=chaos_from(args), protocol=args.provider))
-    history = stack.enter_context(HistoryServer(bars))
-    print(f"replaying {len(bars):,} bars of {', '.join(sorted(wanted))} from {args.replay} on {server.url}", flush=True)
-    return FeedSource(
-        server.url,
-        ("replay", "replay"),
-        tuple(sorted(wanted)),
-        args.history_url or history.url,
-        ("replay", "replay"),
-        max(b.timestamp for b in bars) + MINUTE,
-        3.0 if args.idle_exit is None else args.idle_exit,
-        bars,
-        [str(p) for p in data_files(resolve_source(args.replay))],
-    )
-
-
-def feed_service(args: argparse.Namespace, source: FeedSource, sinks: list[Any]) -> tuple[FeedService, FeedPipeline]:
-    """The feed from ``source`` into ``sinks``, printing its health line."""
-    from quantterminal.adapters.market_data.alpaca_data import quiet_minutes  # noqa: PLC0415
-    from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars  # noqa: PLC0415 - see the imports
-    from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings  # noqa: PLC0415
-    from quantterminal.adapters.streams.record_sink import RecordSink  # noqa: PLC0415
-    from quantterminal.core.market_data.feed_pipeline import FeedPipeline  # noqa: PLC0415
-    from quantterminal.core.market_data.sale_conditions import SaleConditionRules  # noqa: PLC0415
-    from quantterminal.wiring.feed import FeedService  # noqa: PLC0415
-
-    provider = PROVIDERS[args.provider]
-    pipeline = FeedPipeline(
-        AlpacaHistoricalBars(*source.history_keys, url_override=source.history_url),
-        sinks,
-        measure_lag=not source.replaying,
-        statuses=[s for s in sinks if isinstance(s, RecordSink)],  # halts travel with the bar records
-        conditions=SaleConditionRules(provider.conditions),
-        quiet=timedelta(minutes=quiet_minutes(source.url)),
-        probe_silence=not source.replaying,  # a replay's clock is not the bars' clock
-        lock=threading.Lock(),
-    )
-    settings = FeedSettings(
-        source.url,
-        *source.keys,
-        bars=source.symbols,
-        trades=source.symbols if args.trades else (),
-        updated_bars=source.symbols if args.provider == "alpaca" else (),
-        statuses=source.symbols,
-        silence_timeout=args.silence,
-        pong_timeout=args.silence,
-    )
-    service = FeedService(
-        settings,
-        provider,
-        pipeline,
-        reporters=[_print_health],
-        alert=lambda message: print(f"ALERT: {message}", file=sys.stderr, flush=True),
-        report_every=args.health_every,
-    )
-    return service, pipeline
-
-
 def _run(args: argparse.Namespace) -> int:
     from quantterminal.adapters.ledger.ledger_sink import LedgerSink  # noqa: PLC0415
     from quantterminal.adapters.streams.kinesis_sink import KinesisSink  # noqa: PLC0415
     from quantterminal.adapters.streams.record_sink import bar_records  # noqa: PLC0415
     from quantterminal.config.load import load_config  # noqa: PLC0415
     from quantterminal.wiring.factories import open_ledger, redact  # noqa: PLC0415 - see the imports
+    from quantterminal.wiring.feed_source import feed_service, open_source  # noqa: PLC0415
 
     feed_defaults(args, None if args.config is None else load_config(args.config))
+    options = feed_options(args)
     with ExitStack() as stack:
-        source = open_source(args, stack)
+        source = open_source(options, stack)
         ledger = open_ledger(args.database)
         stack.callback(ledger.close)
         ledger.migrate()
@@ -221,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         sinks: list[Any] = [ledger_sink]
         if args.kinesis_stream:
             sinks.append(bar_records(KinesisSink(args.kinesis_stream)))
-        service, pipeline = feed_service(args, source, sinks)
+        service, pipeline = feed_service(options, source, sinks)
         stop = threading.Event()
         print(f"feed: {args.provider} {source.url} -> {redact(args.database or 'default ledger')}", flush=True)
         try:

@@ -29,7 +29,7 @@ from quantterminal.adapters.streams.bus import LocalBus
 from quantterminal.adapters.streams.record_sink import bar_records
 from quantterminal.cli.console import wide_console
 from quantterminal.cli.divergence import compare_run
-from quantterminal.cli.feed import feed_defaults, feed_service, open_source
+from quantterminal.cli.feed import feed_defaults, feed_options
 from quantterminal.config.load import LoadedConfig, strategies_named
 from quantterminal.constants import ENV_API_KEY
 from quantterminal.core.market_data.calendar import EXTENDED
@@ -39,6 +39,7 @@ from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
 from quantterminal.core.trading.reconcile import Reconciler
 from quantterminal.environment import Environment
 from quantterminal.wiring.factories import open_ledger, open_state_store, redact
+from quantterminal.wiring.feed_source import feed_service, open_source
 from quantterminal.wiring.paper import BARS, PaperTrader
 from quantterminal.wiring.runtime import Runtime
 
@@ -75,7 +76,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is not None:
         prepare_out(args.out, args.overwrite)
     with ExitStack() as stack:
-        source = open_source(args, stack)
+        options = feed_options(args)
+        source = open_source(options, stack)
         store = open_state_store(args.redis)  # first: an unreachable Redis must not leave a new ledger behind
         ledger = open_ledger(args.database)
         stack.callback(ledger.close)
@@ -114,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
             where = f"${ENV_API_KEY}" if Environment.read().api_key else str(KEY_FILE)
             print(f"dashboard: {server.url}/   API: {server.url}{STAGE}/openapi.json   API key: {where}", flush=True)
         sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
-        service, pipeline = feed_service(args, source, sinks)
+        service, pipeline = feed_service(options, source, sinks)
         live = " -- LIVE: real money" if args.broker == "alpaca" and c.live else ""
         print(
             f"paper: {', '.join(names)} on {', '.join(source.symbols)} ({loaded.source}); broker {args.broker}{live}; "
