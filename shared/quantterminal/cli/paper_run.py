@@ -9,38 +9,26 @@ import threading
 import time
 from contextlib import ExitStack, suppress
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from quantterminal.adapters.api.http_api import build_api
-from quantterminal.adapters.api.local_api import KEY_FILE, STAGE, LocalApiServer, api_key
+from quantterminal.adapters.api.local_api import KEY_FILE, STAGE
 from quantterminal.adapters.aws.secrets import SecretError
-from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
-from quantterminal.adapters.broker.simulated_account import StoreJournal
-from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
-from quantterminal.adapters.ledger.ledger_sink import LedgerSink
 from quantterminal.adapters.market_data.csv_bars import DataError
 from quantterminal.adapters.reports.manifest import prepare_out, write_manifest
-from quantterminal.adapters.state.memory_state import MemoryStateStore
-from quantterminal.adapters.state.redis_state import RedisStateStore
-from quantterminal.adapters.streams.bus import LocalBus
-from quantterminal.adapters.streams.record_sink import bar_records
 from quantterminal.cli.console import wide_console
 from quantterminal.cli.divergence import compare_run
 from quantterminal.cli.feed import feed_defaults, feed_options
 from quantterminal.config.load import LoadedConfig, strategies_named
 from quantterminal.constants import ENV_API_KEY
 from quantterminal.core.market_data.calendar import EXTENDED
-from quantterminal.core.ports import Broker
 from quantterminal.core.reporting.post_trade import LEDGER_START
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
-from quantterminal.core.trading.reconcile import Reconciler
 from quantterminal.environment import Environment
-from quantterminal.wiring.factories import open_ledger, open_state_store, redact
-from quantterminal.wiring.feed_source import feed_service, open_source
-from quantterminal.wiring.paper import BARS, PaperTrader
+from quantterminal.wiring.factories import redact
+from quantterminal.wiring.paper import PaperTrader
+from quantterminal.wiring.paper_app import PaperOptions, open_paper
 from quantterminal.wiring.runtime import Runtime
 
 
@@ -76,47 +64,28 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is not None:
         prepare_out(args.out, args.overwrite)
     with ExitStack() as stack:
-        options = feed_options(args)
-        source = open_source(options, stack)
-        store = open_state_store(args.redis)  # first: an unreachable Redis must not leave a new ledger behind
-        ledger = open_ledger(args.database)
-        stack.callback(ledger.close)
-        ledger.migrate()
-        if args.broker == "alpaca":
-            broker: Broker = AlpacaBroker.from_env(paper=not c.live)
-        else:
-            broker = _simulated_broker(
-                store, args.account, SimulatorConfig(initial_cash=c.broker.cash, fills=c.fills())
-            )
-        runtime = Runtime.build(
-            store,
-            ledger,
-            broker,
-            account=args.account,
-            strategies=loaded.instances,
-            config=c.trading(),
-            symbols=source.symbols,
-            mode=c.trading_mode if args.broker == "alpaca" else "simulated",
+        wanted = PaperOptions(
+            args.account,
+            args.broker,
+            args.redis,
+            args.database,
+            None if args.no_api else args.port,
+            args.api_cache_ms / 1000,
         )
-        bus = LocalBus()
-        trader = PaperTrader(runtime, bus, replay_clock=source.replaying and args.broker == "sim")
-        # A restarted paper account first delivers what it had not confirmed, so that reconciliation
-        # compares books that already hold every fill the broker reported.
-        trader.catch_up()
-        drifts = Reconciler(store, broker, runtime.gate).run(datetime.now(UTC))
-        if drifts:
-            print(f"reconciled {len(drifts)} drift(s) with the broker before resuming", flush=True)
+        paper = open_paper(loaded, wanted, feed_options(args), stack)
+        source, runtime, trader = paper.source, paper.runtime, paper.trader
+        service, pipeline, sinks, ledger = paper.service, paper.pipeline, paper.sinks, runtime.ledger
+        if paper.restored:
+            print(f"paper account {args.account!r} restored from the state store", flush=True)
+        if paper.drifts:
+            print(f"reconciled {paper.drifts} drift(s) with the broker before resuming", flush=True)
         if source.replaying and args.broker == "alpaca":
             print("note: replayed bars are hours old for a real broker: they feed the strategies, no order goes out")
-        if not args.no_api:
-            app = build_api(lambda: runtime.queries, lambda: runtime.symbols, trader.now)
-            server = LocalApiServer(app, api_key(), port=args.port, cache_seconds=args.api_cache_ms / 1000)
-            stack.enter_context(server)
+        if paper.api_url is not None:
             # The key itself is never printed: output ends up in terminals' scrollback and CI logs.
             where = f"${ENV_API_KEY}" if Environment.read().api_key else str(KEY_FILE)
-            print(f"dashboard: {server.url}/   API: {server.url}{STAGE}/openapi.json   API key: {where}", flush=True)
-        sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
-        service, pipeline = feed_service(options, source, sinks)
+            url = paper.api_url
+            print(f"dashboard: {url}/   API: {url}{STAGE}/openapi.json   API key: {where}", flush=True)
         live = " -- LIVE: real money" if args.broker == "alpaca" and c.live else ""
         print(
             f"paper: {', '.join(names)} on {', '.join(source.symbols)} ({loaded.source}); broker {args.broker}{live}; "
@@ -169,19 +138,6 @@ def _hold() -> None:
                 pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _simulated_broker(
-    store: RedisStateStore | MemoryStateStore, account: str, config: SimulatorConfig
-) -> SimulatedBroker:
-    """The paper account, kept where the run's state lives: in Redis it outlives the process (and
-    carries on after a restart); in the in-process store there is nothing to outlive, so no journal."""
-    if isinstance(store, RedisStateStore):
-        broker = SimulatedBroker(config, journal=StoreJournal(store, account))
-        if broker.restored:
-            print(f"paper account {account!r} restored from the state store", flush=True)
-        return broker
-    return SimulatedBroker(config)
 
 
 def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: float) -> None:
