@@ -39,7 +39,7 @@ def describe(bars: dict[str, list[Bar]], result: BacktestResult) -> str:
     if result.outside_session:
         lines.append(
             f"{result.outside_session:,} pre/post-market bars left out: the strategies see the regular session"
-            ' (session = "extended" in [[strategies]], or --session extended, to include them)'
+            ' (an instance\'s session = "extended", or --session extended, includes them)'
         )
     if result.gaps:
         longest = max(result.gaps, key=lambda g: g.sessions)
