@@ -21,10 +21,9 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 from botocore.exceptions import ClientError
 
 from lambdas.observability import KINESIS_BATCH, logger, metrics, tracer
-from lambdas.wiring import runtime
+from lambdas.wiring import environment, runtime
 from quantterminal import constants as c
 from quantterminal.core.trading.feed_codec import decode_order_update
-from quantterminal.environment import Environment
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
@@ -67,7 +66,7 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
         processor=processor,
         context=context,
     )
-    bucket = Environment.read().trade_log_bucket
+    bucket = environment().trade_log_bucket
     if bucket and event.get("Records"):
         write_trade_log(bucket, logged, event["Records"][0]["eventID"], boto3.client("s3"))
     return response

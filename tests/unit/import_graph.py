@@ -35,6 +35,7 @@ class Graph:
 
     sources: dict[str, tuple[str, bool]] = field(default_factory=dict)
     _closures: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    _homes: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of_project(cls) -> Graph:
@@ -85,8 +86,12 @@ class Graph:
 
     def _lazy_homes(self, package: str) -> dict[str, str]:
         """Names a package hands out lazily: a dict literal of name -> project module."""
+        cached = self._homes.get(package)
+        if cached is not None:
+            return cached
         source, _ = self.sources[package]
         homes: dict[str, str] = {}
+        self._homes[package] = homes
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Dict):
                 for key, value in zip(node.keys, node.values, strict=True):

@@ -34,6 +34,18 @@ _SPELLINGS |= {"1d": "1day", "daily": "1day", "day": "1day", "1hour": "60min", "
 TIMEFRAMES = (*_MINUTES, "1day")
 
 
+SESSION_MINUTES = 390  # a full regular session, 09:30-16:00
+
+
+def minutes_in(size: str) -> int:
+    """Minute bars in one bar of ``size`` (a full session for a daily bar).
+
+    >>> minutes_in("15min"), minutes_in("1day")
+    (15, 390)
+    """
+    return SESSION_MINUTES if size == "1day" else _MINUTES[size]
+
+
 class TimeframeError(ValueError):
     """A bar size that is not one of ``TIMEFRAMES``."""
 

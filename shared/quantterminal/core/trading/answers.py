@@ -25,14 +25,19 @@ from typing import Any
 from quantterminal.core.market_data.calendar import SessionRule, is_trading_day
 from quantterminal.core.market_data.ports import MarketHistory
 from quantterminal.core.market_data.sessions import day_bounds, session_date
-from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars, bar_from_state, bar_state
+from quantterminal.core.market_data.timeframes import (
+    ONE_MINUTE,
+    SESSION_MINUTES,
+    TimeframeBars,
+    bar_from_state,
+    bar_state,
+    minutes_in,
+)
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies import StrategyInstance
 
 # the bars before ``bar`` (oldest first) to warm a rebuilt ``instance`` up on: minute bars, as stored
 WarmUpBars = Callable[[StrategyInstance, Bar], Sequence[Bar]]
-_SESSION_MINUTES = 390
-_TIMEFRAME_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60, "1day": _SESSION_MINUTES}
 
 _LAST_BAR = "last_bar"  # in a stored strategy snapshot: the last bar consumed and the answer given
 _BUILDING = "building"  # in a stored strategy snapshot: the longer bar being built from minutes
@@ -82,8 +87,8 @@ def warmup_window(instance: StrategyInstance, before: datetime) -> tuple[datetim
     """The span ``[start, before)`` whose stored minute bars warm a rebuilt ``instance`` up: enough
     whole trading days (from New York midnight, so pre-market bars are in) to hold its
     ``warmup_bars`` of its timeframe, plus the day in progress."""
-    minutes = instance.warmup_bars * _TIMEFRAME_MINUTES.get(instance.timeframe, 1)
-    days = math.ceil(minutes / _SESSION_MINUTES) + 1
+    minutes = instance.warmup_bars * minutes_in(instance.timeframe)
+    days = math.ceil(minutes / SESSION_MINUTES) + 1
     day = session_date(before)
     while days > 0:
         day -= timedelta(days=1)
