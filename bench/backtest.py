@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.core.accounting.orders import OrderType
 from quantterminal.core.models import Bar
 from quantterminal.core.risk.manager import RiskLimits
 from quantterminal.core.simulation.backtest import BacktestConfig
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.orders import OrderType
 from quantterminal.wiring.backtest import backtester
 
 TEAM_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "intraday_1min"

@@ -40,15 +40,16 @@ def check_books(ledger: Ledger, store: StateStore, account: str, initial_cash: D
     orders = {o.client_order_id: o for o in ledger.orders_between(*EVER)}
     fills = ledger.fills_between(*EVER)
     fill_ids = {f.execution_id for f in fills}
-    executions_reported = {
-        e.event_id.rsplit(":", 1)[1]
+    fill_events = [
+        e
         for events in ledger.events_of_orders(list(orders)).values()
         for e in events
         if e.event in ("fill", "partial_fill")
-    }
-    missing = executions_reported - fill_ids
+    ]
+    # the ledger reads an execution back from its fill: None where the fill is missing
+    missing = sorted(f"{e.client_order_id}@{e.cum_filled_qty}" for e in fill_events if e.execution is None)
     if missing:
-        problems.append(f"{len(missing)} fill events without their fill, e.g. {sorted(missing)[:3]}")
+        problems.append(f"{len(missing)} fill events without their fill, e.g. {missing[:3]}")
     executed_at_broker = {
         f"{w.order.broker_order_id}-x{n}" for w in broker.orders.values() for n in range(1, w.executions + 1)
     }
@@ -76,4 +77,4 @@ def check_books(ledger: Ledger, store: StateStore, account: str, initial_cash: D
     negative = {k: v for k, v in stored.items() if v < 0}
     if negative:
         problems.append(f"negative positions for long-only strategies: {negative}")
-    return Books(len(coids), len(fills), len(executions_reported), problems)
+    return Books(len(coids), len(fills), len({e.execution.execution_id for e in fill_events if e.execution}), problems)

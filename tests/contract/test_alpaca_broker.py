@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker, FractionalQuantity, to_order_update
+from quantterminal.core.accounting.account_book import AccountBook
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType
 from quantterminal.core.models import Side
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
-from quantterminal.core.trading.order_state import AccountBook, OrderStatus
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca, Fault, position_json
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alpaca_trade_updates_ws.json"
@@ -34,11 +34,9 @@ def broker(alpaca: FakeAlpaca) -> AlpacaBroker:
     return AlpacaBroker(KEY, SECRET, paper=True, url_override=alpaca.url, timeout=1.0)
 
 
-def order(coid: str = "qt-momentum-SPY-1", qty: int = 10, limit: str | None = "624.50") -> OrderRequest:
+def order(coid: str = "qt-momentum-SPY-1", qty: int = 10, limit: str | None = "624.50") -> Order:
     kind = OrderType.LIMIT if limit else OrderType.MARKET
-    return OrderRequest(
-        coid, "momentum", "SPY", Side.BUY, qty, kind, T0, Decimal("624.48"), Decimal(limit) if limit else None
-    )
+    return Order(coid, "momentum", "SPY", Side.BUY, qty, kind, T0, Decimal("624.48"), Decimal(limit) if limit else None)
 
 
 def test_submit_lookup_list_and_cancel(broker: AlpacaBroker, alpaca: FakeAlpaca) -> None:
@@ -56,7 +54,7 @@ def test_submit_lookup_list_and_cancel(broker: AlpacaBroker, alpaca: FakeAlpaca)
     broker.cancel("qt-momentum-SPY-1")
     assert alpaca.orders["qt-momentum-SPY-1"]["status"] == "pending_cancel"
     market = broker.submit(order("m-1", limit=None))
-    assert market.order_type == "market"
+    assert market.order_type is OrderType.MARKET
 
 
 def test_positions_and_account(broker: AlpacaBroker, alpaca: FakeAlpaca) -> None:

@@ -20,11 +20,11 @@ from quantterminal.adapters.ledger.migrations import MigrationError, load_migrat
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.core.accounting.records import EquitySnapshot, OrderEvent, RiskEvent
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
+from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.market_data.ports import IngestReport
-from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
+from quantterminal.core.models import Bar, Direction, Execution, Fill, Side, Signal, Trade
 from quantterminal.core.simulation.backtest import BacktestConfig
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.factories import open_ledger, redact
 from tests.helpers import bar
@@ -235,8 +235,8 @@ def test_postgres_partitions_are_created_ahead(ledger: Ledger) -> None:
 # --- the audit trail --------------------------------------------------------------------------------
 
 
-def order(i: int = 0, when: datetime = MONDAY) -> OrderRequest:
-    return OrderRequest(
+def order(i: int = 0, when: datetime = MONDAY) -> Order:
+    return Order(
         f"momentum-SPY-{i}",
         "momentum",
         "SPY",
@@ -261,28 +261,24 @@ def test_orders_are_recorded_once_and_listed_by_new_york_day(ledger: Ledger) -> 
 
 
 def test_order_events_append_in_order_and_ignore_redelivery(ledger: Ledger) -> None:
+    x1 = Execution("x1", 4, D("100.11"), MONDAY + timedelta(seconds=1), 4)
+    x2 = Execution("x2", 6, D("100.116"), MONDAY + timedelta(seconds=2), 10)
     events = [
-        OrderEvent("e1", "momentum-SPY-0", "new", MONDAY),
-        OrderEvent(
-            "e2",
-            "momentum-SPY-0",
-            "partial_fill",
-            MONDAY + timedelta(seconds=1),
-            4,
-            D("100.11"),
-            "b-1",
-            {"execution_id": "x1"},
-        ),
-        OrderEvent("e3", "momentum-SPY-0", "fill", MONDAY + timedelta(seconds=2), 10, D("100.114"), "b-1"),
+        OrderUpdate("momentum-SPY-0", "new", MONDAY),
+        OrderUpdate("momentum-SPY-0", "partial_fill", x1.timestamp, 4, x1, "b-1", D("100.11")),
+        OrderUpdate("momentum-SPY-0", "fill", x2.timestamp, 10, x2, "b-1", D("100.114")),
     ]
     for event in events:
         assert ledger.append_order_event(event)
-    assert not ledger.append_order_event(events[1])
-    assert ledger.order_events("momentum-SPY-0") == events
-    other = OrderEvent("e4", "momentum-SPY-1", "new", MONDAY)
+    assert not ledger.append_order_event(events[1])  # the same report again: stored once
+    # An execution comes back from its fill's row; one whose fill was never written comes back missing
+    ledger.append_fill(Fill("SPY", x1.timestamp, Side.BUY, 4, x1.price, D(0), "momentum-SPY-0", "x1"))
+    reported = [events[0], events[1], dataclasses.replace(events[2], execution=None)]
+    assert ledger.order_events("momentum-SPY-0") == reported
+    other = OrderUpdate("momentum-SPY-1", "new", MONDAY)
     assert ledger.append_order_event(other)
     assert ledger.events_of_orders(["momentum-SPY-1", "momentum-SPY-0", "unknown"]) == {
-        "momentum-SPY-0": events,
+        "momentum-SPY-0": reported,
         "momentum-SPY-1": [other],
     }
     assert ledger.events_of_orders([]) == {}
@@ -331,7 +327,7 @@ def test_a_known_key_with_different_content_fails_loudly_and_keeps_the_stored_ro
     # Given a fill, an order, an order event and a signal already stored
     ledger.append_fill(fill(1))
     ledger.record_order(order(0))
-    event = OrderEvent("e1", "momentum-SPY-0", "fill", MONDAY, 10, D("100.11"), "b-1")
+    event = OrderUpdate("momentum-SPY-0", "fill", MONDAY, 10, None, "b-1", D("100.11"))
     ledger.append_order_event(event)
     signal = Signal("momentum", "SPY", MONDAY, Direction.LONG, 100.25)
     ledger.record_signal(signal)
@@ -342,7 +338,10 @@ def test_a_known_key_with_different_content_fails_loudly_and_keeps_the_stored_ro
             "fill 'x1'.*qty: stored 5, new 7",
         ),
         (lambda: ledger.record_order(dataclasses.replace(order(0), qty=99)), "order 'momentum-SPY-0'.*qty: stored 10"),
-        (lambda: ledger.append_order_event(dataclasses.replace(event, filled_qty=3)), "order event 'e1'.*filled_qty"),
+        (
+            lambda: ledger.append_order_event(dataclasses.replace(event, broker_order_id="b-2")),
+            "order event 'momentum-SPY-0:fill:10:'.*broker_order_id",
+        ),
         (lambda: ledger.record_signal(dataclasses.replace(signal, direction=Direction.FLAT)), "signal .*direction"),
     ]
     # Then each is refused, naming both rows, and nothing changes

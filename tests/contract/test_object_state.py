@@ -14,14 +14,25 @@ from hypothesis import strategies as st
 
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.state.object_state import ObjectStateStore
-from quantterminal.core.accounting.state import OpenOrder, PositionState, StateError
+from quantterminal.core.accounting.orders import Order, OrderType
+from quantterminal.core.accounting.state import PositionState, StateError
 from quantterminal.core.models import Side
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
-def order(coid: str, symbol: str = "SPY") -> OpenOrder:
-    return OpenOrder(coid, "paper", "momentum", symbol, Side.BUY, 10, "limit", "new", Decimal("100.25"), created_at=NOW)
+def order(coid: str, symbol: str = "SPY") -> Order:
+    return Order(
+        coid,
+        "momentum",
+        symbol,
+        Side.BUY,
+        10,
+        OrderType.LIMIT,
+        limit_price=Decimal("100.25"),
+        account="paper",
+        created_at=NOW,
+    )
 
 
 def observe(store: ObjectStateStore | MemoryStateStore) -> tuple[object, ...]:
@@ -61,7 +72,9 @@ def test_the_object_store_answers_as_the_document_store_does(ops: list[tuple[str
             elif op == "add":
                 results.append(store.add_open_order(order(f"o{n % 5}", symbol)))
             elif op == "update" and store.get_open_order(f"o{n % 5}") is not None:
-                results.append(store.update_open_order(f"o{n % 5}", lambda o: replace(o, status="accepted")).status)
+                results.append(
+                    store.update_open_order(f"o{n % 5}", lambda o: replace(o, events=frozenset({"accepted"}))).status
+                )
             elif op == "remove":
                 results.append(store.remove_open_order(f"o{n % 5}"))
             elif op == "halt":

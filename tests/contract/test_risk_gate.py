@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.state.redis_state import RedisStateStore
+from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.models import Side
 from quantterminal.core.ports import StateStore
 from quantterminal.core.risk.gate import RiskGate
-from quantterminal.core.risk.manager import AccountView, OrderIntent, RiskLimits
+from quantterminal.core.risk.manager import AccountView, RiskLimits
 from tests.services import REDIS_URL, check_redis, delete_redis_keys, require
 
 OPEN = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
@@ -27,7 +28,9 @@ def _try_order(prefix: str, n: int) -> bool:
     store = RedisStateStore(REDIS_URL, prefix=prefix)
     gate = RiskGate(store, "paper", LIMITS)
     account = AccountView(Decimal(100_000), Decimal(100_000), {}, {f"S{n}": Decimal(100)})
-    decision = gate.check(OrderIntent(f"o{n}", "s", f"S{n}", Side.BUY, 300, Decimal(100)), account, OPEN)
+    decision = gate.check(
+        Order(f"o{n}", "s", f"S{n}", Side.BUY, 300, OrderType.LIMIT, limit_price=Decimal(100)), account, OPEN
+    )
     store.close()
     return decision.accepted
 
@@ -57,8 +60,8 @@ LIMIT_10 = RiskLimits(position_limit=Decimal("0.10"))
 PRICE = Decimal(100)
 
 
-def _entry(coid: str, strategy: str, qty: int) -> OrderIntent:
-    return OrderIntent(coid, strategy, "SPY", Side.BUY, qty, PRICE)
+def _entry(coid: str, strategy: str, qty: int) -> Order:
+    return Order(coid, strategy, "SPY", Side.BUY, qty, OrderType.LIMIT, limit_price=PRICE)
 
 
 def _view(gate: RiskGate) -> AccountView:

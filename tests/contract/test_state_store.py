@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.state.redis_state import RedisStateStore
 from quantterminal.adapters.state.state_base import IDLE_TTL_SECONDS, ConcurrencyError, VersionedStateStore
-from quantterminal.core.accounting.state import OpenOrder, PositionState, RiskState, SchemaError, StateError
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate
+from quantterminal.core.accounting.state import PositionState, RiskState, SchemaError, StateError
 from quantterminal.core.models import Side
 from tests.services import REDIS_URL, check_redis, delete_redis_keys, require
 
@@ -58,18 +59,9 @@ def sell(qty: int, price: str) -> object:
     return lambda p: p.apply_fill(Side.SELL, qty, D(price), NOW)
 
 
-def order(coid: str = "momentum-SPY-1", account: str = "paper") -> OpenOrder:
-    return OpenOrder(
-        coid,
-        account,
-        "momentum",
-        "SPY",
-        Side.BUY,
-        10,
-        "limit",
-        "new",
-        limit_price=D("100.25"),
-        created_at=NOW,
+def order(coid: str = "momentum-SPY-1", account: str = "paper") -> Order:
+    return Order(
+        coid, "momentum", "SPY", Side.BUY, 10, OrderType.LIMIT, limit_price=D("100.25"), account=account, created_at=NOW
     )
 
 
@@ -254,9 +246,11 @@ def test_open_order_is_recorded_once_updated_and_removed(store: VersionedStateSt
     assert not store.add_open_order(order(account="other")), "the id is global, whatever the account"
     got = store.get_open_order("momentum-SPY-1")
     assert got is not None
-    assert (got.status, got.version, got.limit_price) == ("new", 1, D("100.25"))
-    updated = store.update_open_order("momentum-SPY-1", lambda o: replace(o, status="partially_filled", filled_qty=4))
-    assert (updated.filled_qty, updated.version) == (4, 2)
+    assert (got.status, got.version, got.limit_price) == (OrderStatus.NEW, 1, D("100.25"))
+    updated = store.update_open_order(
+        "momentum-SPY-1", lambda o: replace(o, events=frozenset({"accepted", "partial_fill"}), filled_qty=4)
+    )
+    assert (updated.filled_qty, updated.status, updated.version) == (4, OrderStatus.PARTIALLY_FILLED, 2)
     assert [o.client_order_id for o in store.open_orders("paper")] == ["momentum-SPY-1"]
     assert store.remove_open_order("momentum-SPY-1")
     assert store.get_open_order("momentum-SPY-1") is None
@@ -265,6 +259,28 @@ def test_open_order_is_recorded_once_updated_and_removed(store: VersionedStateSt
     with pytest.raises(KeyError):
         store.update_open_order("momentum-SPY-1", lambda o: o)
     assert not store.remove_open_order("nope")
+
+
+def test_an_open_order_stored_by_the_previous_version_is_read_by_its_status(store: VersionedStateStore) -> None:
+    # Given an order document as the build before one-order wrote it: a status, no events
+    before = (
+        '{"schema": 1, "kind": "open_order", "executions": [["x1", 4, "100.20", "2026-03-02T15:00:01+00:00", 4]],'
+        ' "client_order_id": "momentum-SPY-1", "account": "paper", "strategy": "momentum", "symbol": "SPY",'
+        ' "side": "buy", "qty": 10, "order_type": "limit", "status": "partially_filled", "limit_price": "100.25",'
+        ' "filled_qty": 4, "broker_order_id": "b-1", "created_at": "2026-03-02T15:00:00+00:00",'
+        ' "updated_at": "2026-03-02T15:00:01+00:00"}'
+    )
+    key, index = store._order_key("paper", "momentum-SPY-1")
+    assert store._cas(store._order_lookup_key("momentum-SPY-1"), "paper", 0, None, None)
+    assert store._cas(key, before, 0, None, index)
+    # When it is read and a late cancel is merged into it
+    got = store.get_open_order("momentum-SPY-1")
+    assert got is not None
+    assert (got.status, got.filled_qty, got.booked_qty) == (OrderStatus.PARTIALLY_FILLED, 4, 4)
+    canceled = got.apply(OrderUpdate("momentum-SPY-1", "canceled", NOW, 4))
+    # Then it behaves as an order this build wrote
+    assert canceled.status is OrderStatus.CANCELED
+    assert Order.from_json(canceled.to_json(), 2) == replace(canceled, version=2)
 
 
 def test_bad_open_orders_are_refused(store: VersionedStateStore) -> None:

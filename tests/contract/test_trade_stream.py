@@ -16,9 +16,9 @@ import pytest
 
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.broker.alpaca_trade_stream import AlpacaTradeStream, TradeStreamSettings
+from quantterminal.core.accounting.account_book import AccountBook
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate
 from quantterminal.core.models import Side
-from quantterminal.core.trading.order_state import AccountBook, OrderStatus, OrderUpdate
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca
 from tests.fakes.alpaca_stream import FakeTradingStream
 
@@ -31,11 +31,9 @@ def alpaca() -> Iterator[FakeAlpaca]:
         yield fake
 
 
-def order(qty: int) -> OrderRequest:
+def order(qty: int) -> Order:
     now = datetime.now(UTC)
-    return OrderRequest(
-        COID, "momentum", "SPY", Side.BUY, qty, OrderType.LIMIT, now, Decimal("624.48"), Decimal("624.50")
-    )
+    return Order(COID, "momentum", "SPY", Side.BUY, qty, OrderType.LIMIT, now, Decimal("624.48"), Decimal("624.50"))
 
 
 def until(condition: Callable[[], bool], seconds: float = 15.0) -> bool:

@@ -10,14 +10,12 @@ import pytest
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
-from quantterminal.core.accounting.state import OpenOrder
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
 from quantterminal.core.models import Bar, Side
 from quantterminal.core.risk.gate import RiskGate
-from quantterminal.core.risk.manager import AccountView, OrderIntent
+from quantterminal.core.risk.manager import AccountView
 from quantterminal.core.trading.broker import BrokerUnavailable
 from quantterminal.core.trading.engine import TradingEngine
-from quantterminal.core.trading.order_state import OrderUpdate
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 from quantterminal.core.trading.reconcile import RECONCILE_HALT, UNASSIGNED, Reconciler, find_drifts
 
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
@@ -32,11 +30,9 @@ def world() -> tuple[MemoryStateStore, SimulatedBroker, RiskGate, SqliteLedger, 
     return store, broker, RiskGate(store, "paper", ledger=ledger, alert=alerts.append), ledger, alerts
 
 
-def request(coid: str, qty: int, limit: str | None = None) -> OrderRequest:
+def request(coid: str, qty: int, limit: str | None = None) -> Order:
     kind = OrderType.LIMIT if limit else OrderType.MARKET
-    return OrderRequest(
-        coid, "momentum", "SPY", Side.BUY, qty, kind, NOW, Decimal(100), Decimal(limit) if limit else None
-    )
+    return Order(coid, "momentum", "SPY", Side.BUY, qty, kind, NOW, Decimal(100), Decimal(limit) if limit else None)
 
 
 def test_every_kind_of_drift_is_found_recorded_and_resolved() -> None:
@@ -45,10 +41,10 @@ def test_every_kind_of_drift_is_found_recorded_and_resolved() -> None:
     broker.on_bar(Bar("SPY", NOW, 100.0, 100.5, 99.5, 100.2, 100_000))
     broker.submit(request("momentum-SPY-unknown", 5, limit="90"))  # open at the broker, unknown here
     store.add_open_order(
-        OpenOrder("momentum-SPY-filled", "paper", "momentum", "SPY", Side.BUY, 20, "market", "new", created_at=NOW)
+        Order("momentum-SPY-filled", "momentum", "SPY", Side.BUY, 20, OrderType.MARKET, account="paper", created_at=NOW)
     )
     store.add_open_order(
-        OpenOrder("momentum-SPY-ghost", "paper", "momentum", "SPY", Side.BUY, 3, "market", "new", created_at=NOW)
+        Order("momentum-SPY-ghost", "momentum", "SPY", Side.BUY, 3, OrderType.MARKET, account="paper", created_at=NOW)
     )
     # nothing heard of the two local orders for longer than the grace for updates in flight
     drifts = Reconciler(store, broker, gate, alerts.append).run(NOW + timedelta(minutes=3))
@@ -75,7 +71,9 @@ def test_nothing_to_do_when_in_agreement_and_a_manual_halt_is_never_lifted() -> 
     store, broker, gate, _, _ = world()
     assert Reconciler(store, broker, gate).run(NOW) == []
     gate.halt("operator", NOW)
-    store.add_open_order(OpenOrder("ghost", "paper", "momentum", "SPY", Side.BUY, 3, "market", "new", created_at=NOW))
+    store.add_open_order(
+        Order("ghost", "momentum", "SPY", Side.BUY, 3, OrderType.MARKET, account="paper", created_at=NOW)
+    )
     assert Reconciler(store, broker, gate).run(NOW + timedelta(minutes=3))
     assert store.get_risk_state("paper").halt_reason == "operator"
 
@@ -92,7 +90,9 @@ def test_a_failed_reconciliation_leaves_trading_halted() -> None:
     store, _, _, ledger, _ = world()
     broker = FlakyBroker(start=NOW)
     gate = RiskGate(store, "paper", ledger=ledger)
-    store.add_open_order(OpenOrder("ghost", "paper", "momentum", "SPY", Side.BUY, 3, "market", "new", created_at=NOW))
+    store.add_open_order(
+        Order("ghost", "momentum", "SPY", Side.BUY, 3, OrderType.MARKET, account="paper", created_at=NOW)
+    )
     with pytest.raises(BrokerUnavailable):
         Reconciler(store, broker, gate).run(NOW + timedelta(minutes=3))
     assert store.get_risk_state("paper").halt_reason == RECONCILE_HALT
@@ -107,7 +107,7 @@ def test_a_fill_in_flight_during_reconciliation_is_counted_once() -> None:
     broker.on_update(updates.append)  # the "orders" stream: delivered later
     order = request("momentum-SPY-buy", 20)
     store.add_open_order(
-        OpenOrder(order.client_order_id, "paper", "momentum", "SPY", Side.BUY, 20, "market", "new", created_at=NOW)
+        Order(order.client_order_id, "momentum", "SPY", Side.BUY, 20, OrderType.MARKET, account="paper", created_at=NOW)
     )
     ledger.record_order(order)
     broker.submit(order)
@@ -127,7 +127,7 @@ def test_an_in_flight_fill_whose_update_never_comes_is_adopted_after_the_grace_o
     store, broker, gate, _, _ = world()
     order = request("momentum-SPY-buy", 20)
     store.add_open_order(
-        OpenOrder(order.client_order_id, "paper", "momentum", "SPY", Side.BUY, 20, "market", "new", created_at=NOW)
+        Order(order.client_order_id, "momentum", "SPY", Side.BUY, 20, OrderType.MARKET, account="paper", created_at=NOW)
     )
     broker.submit(order)
     broker.on_bar(Bar("SPY", NOW, 100.0, 100.5, 99.5, 100.2, 100_000))
@@ -143,6 +143,6 @@ def test_positions_adopted_by_reconciliation_count_toward_the_symbol_limit() -> 
         "paper", UNASSIGNED, "SPY", lambda p: p.apply_fill(Side.BUY, 95, Decimal(100), NOW, "adopted")
     )  # 9,500 of 100,000 equity: another 1,000 would pass the 10% limit only if this were not counted
     view = AccountView(Decimal(100_000), Decimal(90_500), {}, {"SPY": Decimal(100)})
-    intent = OrderIntent("momentum-SPY-x", "momentum", "SPY", Side.BUY, 10, Decimal(100))
+    intent = Order("momentum-SPY-x", "momentum", "SPY", Side.BUY, 10, OrderType.LIMIT, limit_price=Decimal(100))
     decision = gate.check(intent, view, NOW)
     assert (decision.accepted, decision.rule) == (False, "position_limit")

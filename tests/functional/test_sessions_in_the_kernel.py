@@ -12,6 +12,7 @@ import pytest
 
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.core.accounting.orders import OrderType
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.simulation.fill_model import FillModel
@@ -19,7 +20,6 @@ from quantterminal.core.strategies import Strategy, StrategyError, StrategyInsta
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.desk import TradingDesk
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
-from quantterminal.core.trading.orders import OrderType
 
 MINUTE = timedelta(minutes=1)
 # Friday 2013-10-04 New York (EDT, UTC-4): pre-market 08:00, the last regular minute 15:59

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
-from quantterminal.core.accounting.state import OpenOrder, Reservation
+from quantterminal.core.accounting.account_book import AccountBook
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate
+from quantterminal.core.accounting.state import Reservation
 from quantterminal.core.models import Bar, Execution, Side
 from quantterminal.core.money import to_decimal
 from quantterminal.core.reporting.post_trade import execution_quality
@@ -24,8 +26,6 @@ from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import Momentum
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.engine import TradingEngine
-from quantterminal.core.trading.order_state import AccountBook, OrderUpdate
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 from quantterminal.wiring.backtest import run_backtest
 
 LIMITS = RiskLimits(position_limit=Decimal("0.25"))
@@ -208,9 +208,11 @@ def test_executions_delivered_backwards_are_booked_in_execution_order(use_ledger
     engine = TradingEngine("momentum", "paper", store, SimulatedBroker(), RiskGate(store, "paper", LIMITS), ledger)
     t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
     for coid, side, qty in (("buy", Side.BUY, 20), ("sell", Side.SELL, 5)):
-        store.add_open_order(OpenOrder(coid, "paper", "momentum", "SPY", side, qty, "market", "new", created_at=t0))
+        store.add_open_order(
+            Order(coid, "momentum", "SPY", side, qty, OrderType.MARKET, account="paper", created_at=t0)
+        )
         if ledger is not None:
-            ledger.record_order(OrderRequest(coid, "momentum", "SPY", side, qty, OrderType.MARKET, t0, Decimal(100)))
+            ledger.record_order(Order(coid, "momentum", "SPY", side, qty, OrderType.MARKET, t0, Decimal(100)))
     first = Execution("x1", 10, Decimal(100), t0 + timedelta(seconds=1))
     second = Execution("x2", 10, Decimal(101), t0 + timedelta(seconds=2))
     engine.on_update(OrderUpdate("buy", "fill", second.timestamp, 20, second))
@@ -231,8 +233,10 @@ def test_a_fill_that_overtakes_its_partial_fill_loses_nothing_across_a_restart()
     ledger = SqliteLedger(":memory:")
     ledger.migrate()
     t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
-    store.add_open_order(OpenOrder("buy", "paper", "momentum", "SPY", Side.BUY, 20, "market", "new", created_at=t0))
-    ledger.record_order(OrderRequest("buy", "momentum", "SPY", Side.BUY, 20, OrderType.MARKET, t0, Decimal(100)))
+    store.add_open_order(
+        Order("buy", "momentum", "SPY", Side.BUY, 20, OrderType.MARKET, account="paper", created_at=t0)
+    )
+    ledger.record_order(Order("buy", "momentum", "SPY", Side.BUY, 20, OrderType.MARKET, t0, Decimal(100)))
 
     def engine() -> TradingEngine:  # a fresh process: nothing in memory
         return TradingEngine("momentum", "paper", store, SimulatedBroker(), RiskGate(store, "paper", LIMITS), ledger)
@@ -242,7 +246,7 @@ def test_a_fill_that_overtakes_its_partial_fill_loses_nothing_across_a_restart()
     engine().on_update(OrderUpdate("buy", "fill", second.timestamp, 20, second))
     waiting = store.get_open_order("buy")
     assert waiting is not None
-    assert waiting.status == "filled"
+    assert waiting.status is OrderStatus.FILLED
     assert waiting.booked_qty == 10
     engine().on_update(OrderUpdate("buy", "fill", second.timestamp, 20, second))  # redelivered: nothing new
     engine().on_update(OrderUpdate("buy", "partial_fill", first.timestamp, 10, first))
@@ -295,14 +299,14 @@ def test_every_arrival_order_gives_the_same_books_on_the_production_path(
             ledger.migrate()
         gate = RiskGate(store, "paper", LIMITS)
         for coid, side, qty in (("buy", Side.BUY, 30), ("sell", Side.SELL, 15)):
-            store.add_open_order(OpenOrder(coid, "paper", "momentum", "SPY", side, qty, "market", "new", created_at=T1))
+            store.add_open_order(
+                Order(coid, "momentum", "SPY", side, qty, OrderType.MARKET, account="paper", created_at=T1)
+            )
             store.update_risk_state("paper", lambda s, c=coid, d=side, q=qty: replace(
                 s, reservations=(*s.reservations, Reservation(c, "SPY", d, q, Decimal(100)))
             ))  # fmt: skip
             if ledger is not None:
-                ledger.record_order(
-                    OrderRequest(coid, "momentum", "SPY", side, qty, OrderType.MARKET, T1, Decimal(100))
-                )
+                ledger.record_order(Order(coid, "momentum", "SPY", side, qty, OrderType.MARKET, T1, Decimal(100)))
         engine = None
         for update in sequence:
             if ledger is not None or engine is None:  # with a ledger, a fresh engine every time
@@ -396,8 +400,16 @@ def test_stale_cancels_skip_orders_in_a_brokers_own_status() -> None:
     engine = TradingEngine("momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS))
     t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
     store.add_open_order(
-        OpenOrder(
-            "momentum-x", "paper", "momentum", "SPY", Side.BUY, 5, "limit", "pending_new", Decimal(1), created_at=t0
-        )
+        Order(
+            "momentum-x",
+            "momentum",
+            "SPY",
+            Side.BUY,
+            5,
+            OrderType.LIMIT,
+            limit_price=Decimal(1),
+            account="paper",
+            created_at=t0,
+        ).reported_as("pending_new")
     )
     assert engine.cancel_stale(t0 + timedelta(minutes=5)) == ["momentum-x"]

@@ -16,11 +16,11 @@ from lambdas import bar_handler, order_events, recorder, wiring
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.state.redis_state import RedisStateStore
+from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.trading.feed_codec import encode_bar_update, encode_order_update
-from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.wiring.runtime import Runtime
 from tests.services import (
     POSTGRES_URL,

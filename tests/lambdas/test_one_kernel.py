@@ -76,9 +76,7 @@ def test_backtest_paper_and_lambdas_place_the_same_orders_and_get_the_same_fills
     paper = run_paper(stream, paper_broker)
     run_lambdas(live, stream)
 
-    expected_orders = sorted(
-        (o.client_order_id, o.side, o.qty, o.order_type.value, o.limit_price) for o in backtest.orders
-    )
+    expected_orders = sorted((o.client_order_id, o.side, o.qty, o.order_type, o.limit_price) for o in backtest.orders)
     assert len(expected_orders) > 20, "a day of three strategies on three symbols trades"
     assert {o.strategy for o in backtest.orders} == set(NAMES)
     for broker in (paper_broker, live.broker):

@@ -17,8 +17,8 @@ from moto import mock_aws
 from lambdas import backfill, daily_report, migrate, reconcile
 from quantterminal import constants as c
 from quantterminal.adapters.replay.history_server import HistoryServer
+from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.models import Bar, Side
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 from tests.lambdas.harness import Context, Live
 from tests.services import POSTGRES_URL, drop_schema, new_schema
 
@@ -117,9 +117,7 @@ def test_backfill_reports_a_down_historical_api_and_changes_nothing(
 def test_reconcile_adopts_the_brokers_position_and_counts_the_drift(live: Live, spy_2011_rth: list[Bar]) -> None:
     bar = spy_2011_rth[0]
     live.broker.on_bar(bar)
-    stranger = OrderRequest(
-        "manual-1", "manual", "SPY", Side.BUY, 10, OrderType.MARKET, bar.timestamp, Decimal("127.0"), None
-    )
+    stranger = Order("manual-1", "manual", "SPY", Side.BUY, 10, OrderType.MARKET, bar.timestamp, Decimal("127.0"), None)
     live.broker.submit(stranger)  # placed by hand in the broker's UI: unknown to the state store
     live.broker.on_bar(spy_2011_rth[1])
     live.broker.flush()

@@ -320,5 +320,35 @@ def test_the_kernel_is_built_by_one_builder_only() -> None:
     assert constructed(GRAPH.sources[KERNEL_BUILDER][0]), "the builder itself constructs the parts"
 
 
+# The shapes an order takes between a decision and the ledger (each says why in its docstring).
+ORDER_SHAPES = {"Order", "OrderUpdate", "Reservation"}  # + Execution, the fill inside an update
+
+
+def classes_naming_an_order(source: str) -> list[str]:
+    """Classes that declare a ``client_order_id`` field: another shape of an order."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            fields = {
+                item.target.id
+                for item in node.body
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+            }
+            if "client_order_id" in fields:
+                found.append(node.name)
+    return found
+
+
+def test_an_order_has_four_shapes_and_no_more() -> None:
+    shapes = {
+        f"{name}.{cls}"
+        for name, (source, _) in GRAPH.sources.items()
+        if under(name, ["quantterminal", "lambdas", "ecs_feed"])
+        for cls in classes_naming_an_order(source)
+    }
+    assert {s.rsplit(".", 1)[1] for s in shapes} == ORDER_SHAPES, sorted(shapes)
+    assert classes_naming_an_order("class Ticket:\n    client_order_id: str\n") == ["Ticket"]
+
+
 def test_the_test_reads_the_files_it_checks() -> None:
     assert Path(ROOTS["quantterminal"] / "core" / "trading" / "kernel.py").is_file()

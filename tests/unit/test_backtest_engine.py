@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quantterminal.adapters.broker.simulated_broker import SimulatorConfig
+from quantterminal.core.accounting.orders import OrderType
 from quantterminal.core.market_data.data_checks import merge_bars
 from quantterminal.core.models import Bar, Direction, Side
 from quantterminal.core.risk.manager import RiskLimits
@@ -20,7 +21,6 @@ from quantterminal.core.simulation.execution import BpsSlippage, PerShareCommiss
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import STRATEGIES, StrategyError
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.orders import OrderType
 from quantterminal.wiring.backtest import run_backtest
 from tests.helpers import bar, bars_from_closes, minute
 

@@ -17,6 +17,7 @@ from quantterminal.adapters.market_data.feed_metrics import EmfHealthReporter
 from quantterminal.adapters.streams.batching import BatchWorker
 from quantterminal.adapters.streams.bus import LocalBus
 from quantterminal.adapters.streams.record_sink import bar_records, order_records
+from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, Control, TradeCancel
 from quantterminal.core.market_data.feed_health import FeedHealth
 from quantterminal.core.market_data.feed_pipeline import FeedPipeline
@@ -27,7 +28,6 @@ from quantterminal.core.trading.feed_codec import (
     decode_order_update,
     encode_order_update,
 )
-from quantterminal.core.trading.order_state import OrderUpdate
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 

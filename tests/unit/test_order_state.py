@@ -11,15 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantterminal.core.models import Side
-from quantterminal.core.trading.order_state import (
-    AccountBook,
-    Execution,
-    OrderState,
-    OrderStatus,
-    OrderUpdate,
-    OrderUpdateError,
-)
+from quantterminal.core.accounting.account_book import AccountBook
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate, OrderUpdateError
+from quantterminal.core.models import Execution, Side
 
 D = Decimal
 T0 = datetime(2025, 7, 15, 14, 1, tzinfo=UTC)
@@ -147,7 +141,7 @@ def test_alpaca_partial_then_final_fill_uses_execution_prices() -> None:
 
 
 def test_terminal_states_absorb_late_updates() -> None:
-    state = OrderState("B", "SPY", Side.BUY, 10)
+    state = Order("B", "s", "SPY", Side.BUY, 10, OrderType.MARKET)
     state = state.apply(OrderUpdate("B", "canceled", T0))
     for late in ("new", "accepted", "pending_cancel", "order_cancel_rejected"):
         state = state.apply(OrderUpdate("B", late, T0 - timedelta(seconds=1)))
@@ -156,7 +150,7 @@ def test_terminal_states_absorb_late_updates() -> None:
 
 
 def test_cancel_rejected_after_pending_cancel_returns_the_order_to_live() -> None:
-    state = OrderState("B", "SPY", Side.BUY, 10).apply(OrderUpdate("B", "new", T0))
+    state = Order("B", "s", "SPY", Side.BUY, 10, OrderType.MARKET).apply(OrderUpdate("B", "new", T0))
     pending = OrderUpdate("B", "pending_cancel", T0 + timedelta(seconds=1))
     rejected = OrderUpdate("B", "order_cancel_rejected", T0 + timedelta(seconds=2))
     assert state.apply(pending).status is OrderStatus.PENDING_CANCEL
@@ -179,12 +173,12 @@ def test_impossible_updates_are_refused_and_change_nothing(update: OrderUpdate, 
     apply = book.orders["C"].apply if update.client_order_id == "D" else book.apply
     with pytest.raises(OrderUpdateError, match=message):
         apply(update)
-    assert book.orders["C"] == OrderState("C", "SPY", Side.BUY, 10)
+    assert book.orders["C"] == Order("C", "", "SPY", Side.BUY, 10, OrderType.MARKET)
     assert book.portfolio.cash == D("1000")
 
 
 def test_one_execution_reported_twice_with_different_terms_is_refused() -> None:
-    state = OrderState("C", "SPY", Side.BUY, 10).apply(
+    state = Order("C", "s", "SPY", Side.BUY, 10, OrderType.MARKET).apply(
         OrderUpdate("C", "partial_fill", T0, 5, Execution("x", 5, D(1), T0))
     )
     with pytest.raises(OrderUpdateError, match="reported twice, differently"):

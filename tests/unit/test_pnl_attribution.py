@@ -9,17 +9,17 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.models import Fill, Side
 from quantterminal.core.reporting.pnl_attribution import CAUSES, explain
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 D = Decimal
 T0 = datetime(2013, 10, 7, 14, 0, tzinfo=UTC)
 MARK = {"SPY": D("170.00")}
 
 
-def order(coid: str, side: Side, qty: int) -> OrderRequest:
-    return OrderRequest(coid, "momentum", "SPY", side, qty, OrderType.LIMIT, T0, D("168"), D("168.08"))
+def order(coid: str, side: Side, qty: int) -> Order:
+    return Order(coid, "momentum", "SPY", side, qty, OrderType.LIMIT, T0, D("168"), D("168.08"))
 
 
 def fill(coid: str, side: Side, qty: int, price: str, n: int = 0, commission: str = "0") -> Fill:

@@ -6,18 +6,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from quantterminal.core.accounting.records import EquitySnapshot, OrderEvent, RiskEvent
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
+from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.models import Fill, Side
 from quantterminal.core.reporting.post_trade import daily_report, execution_quality, slippage_bps, strategy_results
 from quantterminal.core.reporting.queries import status_from_events
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 D = Decimal
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)  # a Monday, 09:30 New York
 
 
 def order(coid: str, side: Side, qty: int, decided: datetime, price: str, limit: str | None, strategy: str = "m"):
-    return OrderRequest(
+    return Order(
         coid, strategy, "SPY", side, qty, OrderType.LIMIT if limit else OrderType.MARKET, decided, D(price),
         D(limit) if limit else None,
     )  # fmt: skip
@@ -111,8 +111,8 @@ def test_a_holiday_report_says_the_market_was_closed() -> None:
 
 
 def test_a_finished_orders_status_comes_from_its_events_in_any_order() -> None:
-    def ev(name: str, filled: int) -> OrderEvent:
-        return OrderEvent(f"{name}{filled}", "a", name, T0, filled)
+    def ev(name: str, filled: int) -> OrderUpdate:
+        return OrderUpdate("a", name, T0, filled)
 
     assert status_from_events([ev("fill", 10), ev("new", 0)], 10) == "filled"
     assert status_from_events([ev("canceled", 4), ev("partial_fill", 4)], 10) == "canceled"

@@ -13,18 +13,11 @@ from hypothesis import strategies as st
 
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.accounting.state import RiskState
 from quantterminal.core.models import Side
 from quantterminal.core.risk.gate import RiskGate
-from quantterminal.core.risk.manager import (
-    AccountView,
-    OrderIntent,
-    RiskLimits,
-    evaluate,
-    halt,
-    resume,
-    settle,
-)
+from quantterminal.core.risk.manager import AccountView, RiskLimits, evaluate, halt, resume, settle
 
 D = Decimal
 OPEN = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # Monday 10:00 New York
@@ -35,10 +28,8 @@ def view(equity: str = "100000", cash: str = "100000", **positions: int) -> Acco
     return AccountView(D(equity), D(cash), positions, {"SPY": D("500"), "QQQ": D("400"), "IWM": D("200")})
 
 
-def intent(
-    qty: int = 10, side: Side = Side.BUY, symbol: str = "SPY", price: str = "500", coid: str = "o1"
-) -> OrderIntent:
-    return OrderIntent(coid, "momentum", symbol, side, qty, D(price))
+def intent(qty: int = 10, side: Side = Side.BUY, symbol: str = "SPY", price: str = "500", coid: str = "o1") -> Order:
+    return Order(coid, "momentum", symbol, side, qty, OrderType.LIMIT, limit_price=D(price))
 
 
 def test_an_order_within_every_limit_is_accepted_and_reserved() -> None:
@@ -63,7 +54,7 @@ def test_an_order_within_every_limit_is_accepted_and_reserved() -> None:
     ],
 )
 def test_each_rule_rejects_with_its_reason(
-    order: OrderIntent, account: AccountView, now: datetime, rule: str, reason: str
+    order: Order, account: AccountView, now: datetime, rule: str, reason: str
 ) -> None:
     decision = evaluate(order, account, RiskState("paper"), LIMITS, now)
     assert not decision.accepted
@@ -170,7 +161,7 @@ symbols = st.sampled_from(["SPY", "QQQ", "IWM", "TSLA"])
 
 
 @st.composite
-def steps(draw: st.DrawFn) -> list[tuple[OrderIntent, AccountView, int]]:
+def steps(draw: st.DrawFn) -> list[tuple[Order, AccountView, int]]:
     out = []
     for i in range(draw(st.integers(1, 25))):
         last = {
@@ -181,13 +172,14 @@ def steps(draw: st.DrawFn) -> list[tuple[OrderIntent, AccountView, int]]:
         }
         symbol = draw(symbols)
         price = last[symbol] * (1 + D(draw(st.integers(-500, 500))) / 10_000)
-        order = OrderIntent(
+        order = Order(
             f"o{i}",
             "s",
             symbol,
             draw(st.sampled_from([Side.BUY, Side.SELL])),
             draw(st.integers(1, 400)),
-            price.quantize(D("0.01")),
+            OrderType.LIMIT,
+            limit_price=price.quantize(D("0.01")),
         )
         equity = D(draw(st.integers(50_000, 150_000)))
         cash = D(draw(st.integers(0, 150_000)))
@@ -199,9 +191,7 @@ def steps(draw: st.DrawFn) -> list[tuple[OrderIntent, AccountView, int]]:
 
 
 @given(steps(), st.lists(st.integers(0, 24), max_size=10))
-def test_no_accepted_order_breaches_a_limit(
-    sequence: list[tuple[OrderIntent, AccountView, int]], settles: list[int]
-) -> None:
+def test_no_accepted_order_breaches_a_limit(sequence: list[tuple[Order, AccountView, int]], settles: list[int]) -> None:
     state = RiskState("paper")
     for i, (order, account, minute) in enumerate(sequence):
         if i in settles:

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, SimulatorConfig
+from quantterminal.core.accounting.account_book import AccountBook
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate
 from quantterminal.core.models import Bar, Side
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
-from quantterminal.core.trading.order_state import AccountBook, OrderStatus, OrderUpdate
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 D = Decimal
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
@@ -26,9 +26,9 @@ def bar(i: int, o: float, h: float, lo: float, c: float, volume: int = 10_000, s
 
 def order(
     coid: str = "o1", side: Side = Side.BUY, qty: int = 100, limit: str | None = None, symbol: str = "SPY"
-) -> OrderRequest:
+) -> Order:
     kind = OrderType.MARKET if limit is None else OrderType.LIMIT
-    return OrderRequest(coid, "momentum", symbol, side, qty, kind, T0, D("100"), None if limit is None else D(limit))
+    return Order(coid, "momentum", symbol, side, qty, kind, T0, D("100"), None if limit is None else D(limit))
 
 
 def connected(broker: SimulatedBroker) -> tuple[AccountBook, list[OrderUpdate]]:

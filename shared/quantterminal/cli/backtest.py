@@ -29,6 +29,7 @@ from quantterminal.cli.backtest_report import describe, instance_table, summary_
 from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.console import wide_console
 from quantterminal.config.load import LoadedConfig, strategies_named
+from quantterminal.core.accounting.orders import PLACED_TYPES
 from quantterminal.core.market_data.sessions import day_bounds
 from quantterminal.core.models import Bar
 from quantterminal.core.settings import BrokerSettings
@@ -36,7 +37,6 @@ from quantterminal.core.simulation.backtest import BacktestConfig, Backtester, B
 from quantterminal.core.strategies import STRATEGIES, StrategyError
 from quantterminal.core.strategies.instance import ONE
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.orders import OrderType
 from quantterminal.wiring.backtest import backtester
 from quantterminal.wiring.factories import is_database_url, open_ledger, redact
 
@@ -125,7 +125,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="risk limit: one symbol's exposure, fraction of equity (default: the configuration's, else --fraction)",
     )
     parser.add_argument(
-        "--order-type", choices=[t.value for t in OrderType], help=f"order type (default {DEFAULTS.type.value})"
+        "--order-type", choices=[t.value for t in PLACED_TYPES], help=f"order type (default {DEFAULTS.type.value})"
     )
     parser.add_argument(
         "--limit-offset-bps",

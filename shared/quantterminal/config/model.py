@@ -17,13 +17,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from quantterminal.core.accounting.orders import OrderType
 from quantterminal.core.market_data.timeframes import parse_timeframe
 from quantterminal.core.research.space import Range
 from quantterminal.core.risk.manager import RiskLimits
 from quantterminal.core.settings import DEFAULT_ACCOUNT, BrokerSettings, DataSettings, default_of
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.orders import OrderType
 
 Fraction = Annotated[Decimal, Field(gt=0, le=1)]
 NonNegative = Annotated[Decimal, Field(ge=0)]

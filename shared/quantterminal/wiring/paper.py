@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.streams.bus import LocalBus, Record
+from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.market_data.feed_events import TradingStatus
 from quantterminal.core.trading.feed_codec import (
     RecordError,
@@ -32,7 +33,6 @@ from quantterminal.core.trading.feed_codec import (
     decode_order_update,
     encode_order_update,
 )
-from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.wiring.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -41,6 +41,7 @@ from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.config.load import load_config
+from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.ports import Broker, HistoricalBars, Ledger, StateStore
 from quantterminal.core.reporting.queries import AccountQueries
 from quantterminal.core.risk.gate import RiskGate
@@ -49,7 +50,6 @@ from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.desk import TradingDesk
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
-from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.environment import Environment
 from quantterminal.wiring.factories import open_ledger, open_state_store
 

@@ -40,19 +40,12 @@ from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketO
 
 from quantterminal import constants as c
 from quantterminal.adapters.aws.secrets import secret_json
-from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, shares, to_broker_order, to_order_update
+from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, shares, to_order, to_order_update
 from quantterminal.adapters.http_timeouts import TimeoutAdapter
 from quantterminal.adapters.retry import backoff_delay, rate_limit_wait
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
 from quantterminal.core.models import Side
-from quantterminal.core.trading.broker import (
-    BrokerAccount,
-    BrokerOrder,
-    BrokerPosition,
-    BrokerRejected,
-    BrokerUnavailable,
-)
-from quantterminal.core.trading.order_state import OrderUpdate
-from quantterminal.core.trading.orders import OrderRequest, OrderType
+from quantterminal.core.trading.broker import BrokerAccount, BrokerPosition, BrokerRejected, BrokerUnavailable
 from quantterminal.environment import Environment
 
 if TYPE_CHECKING:
@@ -171,7 +164,7 @@ class AlpacaBroker:
             delay = max(delay, asked + random.uniform(0, 0.25))
         self._not_before = now + min(delay, MAX_RATE_LIMIT_WAIT)
 
-    def submit(self, order: OrderRequest) -> BrokerOrder:
+    def submit(self, order: Order) -> Order:
         side = OrderSide.BUY if order.side is Side.BUY else OrderSide.SELL
         common = {
             "symbol": order.symbol,
@@ -186,7 +179,7 @@ class AlpacaBroker:
         else:
             request = MarketOrderRequest(**common)
         try:
-            return to_broker_order(self.call("submit", lambda: self.client.submit_order(request), attempts=1))
+            return to_order(self.call("submit", lambda: self.client.submit_order(request), attempts=1))
         except BrokerRejected as exc:
             if "client_order_id must be unique" in str(exc):
                 existing = self.get_order(order.client_order_id)
@@ -198,11 +191,9 @@ class AlpacaBroker:
         existing = self.get_order(client_order_id)
         if existing is None:
             raise BrokerRejected(f"no order {client_order_id} to cancel")
-        self.call("cancel", lambda: self.client.cancel_order_by_id(existing.broker_order_id))
+        self.call("cancel", lambda: self.client.cancel_order_by_id(_alpaca_id(existing)))
 
-    def replace(
-        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
-    ) -> BrokerOrder:
+    def replace(self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None) -> Order:
         existing = self.get_order(client_order_id)
         if existing is None:
             raise BrokerRejected(f"no order {client_order_id} to replace")
@@ -212,10 +203,8 @@ class AlpacaBroker:
             limit_price=float(limit_price) if limit_price is not None else None,
         )
         try:
-            return to_broker_order(
-                self.call(
-                    "replace", lambda: self.client.replace_order_by_id(existing.broker_order_id, change), attempts=1
-                )
+            return to_order(
+                self.call("replace", lambda: self.client.replace_order_by_id(_alpaca_id(existing), change), attempts=1)
             )
         except BrokerRejected as exc:
             if "client_order_id must be unique" in str(exc):
@@ -224,38 +213,38 @@ class AlpacaBroker:
                     return found
             raise
 
-    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+    def get_order(self, client_order_id: str) -> Order | None:
         try:
-            return to_broker_order(self.call("get order", lambda: self.client.get_order_by_client_id(client_order_id)))
+            return to_order(self.call("get order", lambda: self.client.get_order_by_client_id(client_order_id)))
         except BrokerRejected as exc:
             if "HTTP 404" in str(exc):
                 return None
             raise
 
-    def open_orders(self) -> list[BrokerOrder]:
+    def open_orders(self) -> list[Order]:
         return self.orders(QueryOrderStatus.OPEN)
 
-    def orders(self, status: QueryOrderStatus, after: datetime | None = None) -> list[BrokerOrder]:
+    def orders(self, status: QueryOrderStatus, after: datetime | None = None) -> list[Order]:
         """Every order in ``status`` submitted after ``after``, oldest first, page by page: Alpaca
         returns at most ``limit`` (500; 50 by default) per request, so reading one page would miss
         the rest."""
-        found: dict[str, BrokerOrder] = {}
+        found: dict[str, Order] = {}
         while True:
             request = GetOrdersRequest(status=status, limit=OPEN_ORDERS_PAGE, direction=Sort.ASC, after=after)
             raw = self.call(f"{status.value} orders", partial(self.client.get_orders, request))
-            page = [to_broker_order(o) for o in raw]
-            new = [o for o in page if o.broker_order_id not in found]
-            found.update((o.broker_order_id, o) for o in new)
+            page = [to_order(o) for o in raw]
+            new = [o for o in page if _alpaca_id(o) not in found]
+            found.update((_alpaca_id(o), o) for o in new)
             if len(page) < OPEN_ORDERS_PAGE:
                 return list(found.values())
-            last = max((o.submitted_at for o in page if o.submitted_at is not None), default=None)
+            last = max((o.created_at for o in page if o.created_at is not None), default=None)
             if last is None or not new:
                 raise BrokerUnavailable("orders: cannot page further (orders without a distinct submit time)")
             # ``after`` is exclusive: step back a microsecond so orders sharing the last time are not skipped
             after = last - timedelta(microseconds=1)
 
-    def order_by_id(self, broker_order_id: str) -> BrokerOrder:
-        return to_broker_order(self.call("get order", lambda: self.client.get_order_by_id(broker_order_id)))
+    def order_by_id(self, broker_order_id: str) -> Order:
+        return to_order(self.call("get order", lambda: self.client.get_order_by_id(broker_order_id)))
 
     def positions(self) -> list[BrokerPosition]:
         return [
@@ -302,3 +291,10 @@ def _message(exc: APIError) -> str:
         return str(exc.message)
     except (ValueError, KeyError, TypeError):
         return str(exc)
+
+
+def _alpaca_id(order: Order) -> str:
+    """The id Alpaca gave ``order`` (every order read from Alpaca has one)."""
+    if order.broker_order_id is None:
+        raise BrokerUnavailable(f"Alpaca reported order {order.client_order_id} without an id")
+    return order.broker_order_id

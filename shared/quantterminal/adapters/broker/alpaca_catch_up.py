@@ -9,7 +9,7 @@ the ``OrderUpdate``s the stream would have sent:
   activity's id -- Alpaca's documented paging), as a ``fill``/``partial_fill`` carrying the
   activity's price, quantity, time and cumulative quantity. The cumulative quantity is what makes
   it safe to send an execution the stream may already have delivered under its own id: the order
-  state counts one execution per cumulative quantity (``OrderState.apply``);
+  state counts one execution per cumulative quantity (``Order.apply``);
 - every order submitted in the last ``order_lookback`` that is finished (``GET /v2/orders``
   ``status=all``, paged), as its terminal event (canceled, expired, rejected, replaced, filled),
   so an order canceled while the stream was away does not stay open here.
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 from alpaca.trading.enums import QueryOrderStatus
 
 from quantterminal.adapters.broker.alpaca_messages import decimal, moment, shares
+from quantterminal.core.accounting.orders import OrderStatus, OrderUpdate
 from quantterminal.core.models import Execution
-from quantterminal.core.trading.order_state import OrderUpdate
 
 if TYPE_CHECKING:
     from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
@@ -36,12 +36,11 @@ if TYPE_CHECKING:
 ACTIVITIES_PAGE = 100  # Alpaca's maximum page size for activities without a date
 ORDER_LOOKBACK = timedelta(days=1)  # orders are day orders: older ones finished before today
 _TERMINAL = {
-    "filled": "fill",
-    "canceled": "canceled",
-    "expired": "expired",
-    "rejected": "rejected",
-    "replaced": "replaced",
-    "done_for_day": "done_for_day",
+    OrderStatus.FILLED: "fill",
+    OrderStatus.CANCELED: "canceled",
+    OrderStatus.EXPIRED: "expired",
+    OrderStatus.REJECTED: "rejected",
+    OrderStatus.REPLACED: "replaced",
 }
 
 
@@ -75,14 +74,14 @@ def missed_updates(
             order = orders[order_id] = broker.order_by_id(order_id)
         updates.append(_execution_update(activity, order.client_order_id))
     for order in orders.values():
-        event = _TERMINAL.get(order.status)
+        event = _TERMINAL.get(order.status) or ("done_for_day" if "done_for_day" in order.events else None)
         if event is None:
             continue
         updates.append(
             OrderUpdate(
                 order.client_order_id,
                 event,
-                order.updated_at or order.submitted_at or now,
+                order.updated_at or order.created_at or now,
                 order.filled_qty,
                 None,
                 order.broker_order_id,

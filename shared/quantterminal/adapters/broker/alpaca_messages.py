@@ -1,5 +1,5 @@
 """Alpaca's order payloads (REST orders, ``trade_updates`` messages, account activities) as the
-core's ``BrokerOrder`` and ``OrderUpdate``: decimal strings read exactly, times as tz-aware
+core's ``Order`` and ``OrderUpdate``: decimal strings read exactly, times as tz-aware
 datetimes, share quantities whole or refused (``FractionalQuantity``), never truncated."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from quantterminal.core.accounting.order_ids import strategy_of
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
 from quantterminal.core.models import Execution, Side
-from quantterminal.core.trading.broker import BrokerOrder
-from quantterminal.core.trading.order_state import OrderUpdate
 
 
 class FractionalQuantity(ValueError):  # noqa: N818 - the broker's data, refused
@@ -42,24 +42,26 @@ def _value(field: Any) -> str:
     return str(getattr(field, "value", field))
 
 
-def to_broker_order(order: Any) -> BrokerOrder:
-    """An alpaca-py ``Order`` (or the REST/stream order dict) as a ``BrokerOrder``."""
+def to_order(order: Any) -> Order:
+    """An alpaca-py ``Order`` (or the REST/stream order dict) as an ``Order``: Alpaca's status
+    names map onto ours (``Order.reported_as``); the strategy is the client order id's prefix."""
     get = order.get if isinstance(order, Mapping) else lambda key, default=None: getattr(order, key, default)
-    what = f"order {get('client_order_id')}"
-    return BrokerOrder(
-        client_order_id=str(get("client_order_id")),
-        broker_order_id=str(get("id")),
+    coid = str(get("client_order_id"))
+    what = f"order {coid}"
+    return Order(
+        client_order_id=coid,
+        strategy=strategy_of(coid),
         symbol=str(get("symbol")),
         side=Side(_value(get("side"))),
         qty=shares(get("qty"), what),
-        order_type=_value(get("order_type") or get("type")),
-        status=_value(get("status")),
+        order_type=OrderType(_value(get("order_type") or get("type"))),
+        limit_price=decimal(get("limit_price")),
+        broker_order_id=str(get("id")),
         filled_qty=shares(get("filled_qty"), what),
         filled_avg_price=decimal(get("filled_avg_price")),
-        limit_price=decimal(get("limit_price")),
-        submitted_at=moment(get("submitted_at")),
+        created_at=moment(get("submitted_at")),
         updated_at=moment(get("updated_at")),
-    )
+    ).reported_as(_value(get("status")))
 
 
 def to_order_update(data: Mapping[str, Any]) -> OrderUpdate:
@@ -85,4 +87,5 @@ def to_order_update(data: Mapping[str, Any]) -> OrderUpdate:
         cum_filled_qty=cum,
         execution=execution,
         broker_order_id=str(order.get("id")) if order.get("id") else None,
+        filled_avg_price=decimal(order.get("filled_avg_price")),
     )

@@ -34,8 +34,8 @@ import websocket
 from quantterminal.adapters.broker.alpaca_catch_up import missed_updates
 from quantterminal.adapters.broker.alpaca_messages import to_order_update
 from quantterminal.adapters.websocket_keepalive import KeptConnection, LinkDead, Refused, frames
+from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
-from quantterminal.core.trading.order_state import OrderUpdate
 
 if TYPE_CHECKING:
     from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker

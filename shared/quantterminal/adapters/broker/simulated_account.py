@@ -12,19 +12,17 @@ in-process store). The document is versioned JSON, exact (Decimals as text, UTC 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
 from quantterminal.core.accounting.portfolio import Portfolio, Position
 from quantterminal.core.models import Side
 from quantterminal.core.settings import BrokerSettings, default_of
 from quantterminal.core.simulation.fill_model import FillModel
-from quantterminal.core.trading.broker import BrokerOrder
 from quantterminal.core.trading.feed_codec import decode_order_update, encode_order_update
-from quantterminal.core.trading.order_state import OrderUpdate
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 ACCOUNT_SCHEMA = 1
 
@@ -82,10 +80,10 @@ class StoreJournal:
 
 @dataclass
 class WorkingOrder:
-    """An order the simulated broker holds, with what it needs to work it."""
+    """The simulated venue's slot for an order it holds: the order as the venue knows it, and the
+    venue's own counters for working it (not a shape of the order: the venue's bookkeeping)."""
 
-    order: BrokerOrder
-    request: OrderRequest
+    order: Order
     workable_at: datetime
     executions: int = 0
     notional: Decimal = Decimal(0)
@@ -120,30 +118,25 @@ def _read_ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _order(o: BrokerOrder) -> list[Any]:
+# One order is stored as two rows, as the venue reports it and as it was asked for (the layout of
+# schema 1, from when these were two records); its status is read back through ``reported_as``.
+def _order(o: Order) -> list[Any]:
     return [
         o.client_order_id,
         o.broker_order_id,
         o.symbol,
         o.side.value,
         o.qty,
-        o.order_type,
-        o.status,
+        o.order_type.value,
+        o.status.value,
         o.filled_qty,
         _dec(o.filled_avg_price),
         _dec(o.limit_price),
-        _ts(o.submitted_at),
+        _ts(o.created_at),
     ]
 
 
-def _read_order(row: list[Any]) -> BrokerOrder:
-    coid, bid, symbol, side, qty, otype, status, filled, avg, limit, at = row
-    return BrokerOrder(
-        coid, bid, symbol, Side(side), qty, otype, status, filled, _read_dec(avg), _read_dec(limit), _read_ts(at)
-    )
-
-
-def _request(r: OrderRequest) -> list[Any]:
+def _request(r: Order) -> list[Any]:
     return [
         r.client_order_id,
         r.strategy,
@@ -151,25 +144,31 @@ def _request(r: OrderRequest) -> list[Any]:
         r.side.value,
         r.qty,
         r.order_type.value,
-        r.decision_time.isoformat(),
-        str(r.decision_price),
+        _ts(r.decision_time),
+        _dec(r.decision_price),
         _dec(r.limit_price),
     ]
 
 
-def _read_request(row: list[Any]) -> OrderRequest:
-    coid, strategy, symbol, side, qty, otype, at, price, limit = row
-    return OrderRequest(
+def _read_order(reported: list[Any], asked: list[Any]) -> Order:
+    coid, bid, symbol, side, qty, otype, status, filled, avg, limit, at = reported
+    _, strategy, _, _, _, _, decided_at, decided_price, _ = asked
+    order = Order(
         coid,
         strategy,
         symbol,
         Side(side),
         qty,
         OrderType(otype),
-        datetime.fromisoformat(at),
-        Decimal(price),
+        _read_ts(decided_at),
+        _read_dec(decided_price),
         _read_dec(limit),
+        filled_qty=filled,
+        filled_avg_price=_read_dec(avg),
+        broker_order_id=bid,
+        created_at=_read_ts(at),
     )
+    return order.reported_as(status)
 
 
 def encode_account(snapshot: AccountSnapshot) -> str:
@@ -189,7 +188,9 @@ def encode_account(snapshot: AccountSnapshot) -> str:
         "orders": [
             {
                 "order": _order(w.order),
-                "request": _request(w.request),
+                "request": _request(w.order),
+                "events": sorted(w.order.events),
+                "updated_at": _ts(w.order.updated_at),
                 "workable_at": w.workable_at.isoformat(),
                 "executions": w.executions,
                 "notional": str(w.notional),
@@ -216,10 +217,11 @@ def decode_account(text: str) -> AccountSnapshot:
             portfolio.positions[symbol] = Position.from_lots(symbol, lots, Decimal(held["realized"]))
         orders = {}
         for row in doc["orders"]:
-            order = _read_order(row["order"])
+            order = _read_order(row["order"], row["request"])
+            if "events" in row:  # written by a build that keeps them (the status is their summary)
+                order = replace(order, events=frozenset(row["events"]), updated_at=_read_ts(row["updated_at"]))
             orders[order.client_order_id] = WorkingOrder(
                 order,
-                _read_request(row["request"]),
                 datetime.fromisoformat(row["workable_at"]),
                 int(row["executions"]),
                 Decimal(row["notional"]),

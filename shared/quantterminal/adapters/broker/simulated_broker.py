@@ -9,7 +9,7 @@ that cash cannot fund are refused at submit, as Alpaca refuses them (403).
 Updates (new, partial_fill, fill, pending_cancel, canceled) are queued with a due time and
 delivered by ``advance``/``on_bar`` to the handler, in Alpaca's cumulative format. With
 ``chaos=True`` each is delayed at random, some are delivered twice, so they arrive late, duplicated
-and out of order -- everything a real stream does to a trading system.
+and out of order -- everything a real stream does to a trading system (``update_delivery``).
 
 Like a real broker, the account outlives our process: with an ``AccountJournal`` every change is
 saved (see ``simulated_account``) and a restarted broker carries on with the same orders,
@@ -21,10 +21,9 @@ is unique per decision, so ids never repeat across restarts.
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -36,29 +35,16 @@ from quantterminal.adapters.broker.simulated_account import (
     decode_account,
     encode_account,
 )
+from quantterminal.adapters.broker.update_delivery import UpdateDelivery
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
 from quantterminal.core.accounting.portfolio import Portfolio
 from quantterminal.core.models import Bar, Execution, Fill, Side
 from quantterminal.core.money import ZERO, to_decimal
-from quantterminal.core.trading.broker import (
-    BrokerAccount,
-    BrokerOrder,
-    BrokerPosition,
-    BrokerRejected,
-    BrokerUnavailable,
-)
-from quantterminal.core.trading.order_state import TERMINAL_STATUSES, OrderUpdate
-from quantterminal.core.trading.orders import OrderRequest, OrderType
+from quantterminal.core.trading.broker import BrokerAccount, BrokerPosition, BrokerRejected, BrokerUnavailable
 
 __all__ = ["SimulatedBroker", "SimulatorConfig"]  # the config is defined with the account it configures
 
 _MINUTE = timedelta(minutes=1)
-
-
-@dataclass(order=True)
-class _Queued:
-    due: datetime
-    seq: int
-    update: OrderUpdate = field(compare=False)
 
 
 class SimulatedBroker:
@@ -72,15 +58,12 @@ class SimulatedBroker:
     ) -> None:
         self.config = config or SimulatorConfig()
         self.now = start or datetime(1970, 1, 1, tzinfo=UTC)
-        self._rng = random.Random(self.config.seed)
         self._orders: dict[str, WorkingOrder] = {}
         self._working: dict[str, list[WorkingOrder]] = {}  # by symbol: orders not yet terminal
         self._portfolio = Portfolio(self.config.initial_cash)
         self._last: dict[str, Decimal] = {}  # exact last prices, made from ``_closes`` when asked for
         self._closes: dict[str, float] = {}  # the last close of each symbol, as the bars carry it
-        self._queue: list[_Queued] = []
-        self._outbox: list[OrderUpdate] = []
-        self._seq = 0  # queue order for updates due at the same instant
+        self._updates = UpdateDelivery(self.config)
         self._handler: Callable[[OrderUpdate], None] | None = None
         self._faults: list[bool] = []
         self._lock = threading.RLock()  # the API thread reads the account while the trader trades
@@ -99,36 +82,24 @@ class SimulatedBroker:
             return False
         saved = decode_account(text)
         self.now = max(self.now, saved.now)
-        self._portfolio, self._last, self._orders, self._seq = saved.portfolio, saved.last, saved.orders, saved.seq
-        self._queue = [_Queued(due, seq, update) for due, seq, update in saved.queued]
+        self._portfolio, self._last, self._orders = saved.portfolio, saved.last, saved.orders
+        self._updates.restore(saved.queued, saved.outbox, saved.seq, saved.now)
         for working in self._orders.values():
-            if working.order.status not in TERMINAL_STATUSES:
+            if not working.order.status.terminal:
                 self._working.setdefault(working.order.symbol, []).append(working)
-        for update in saved.outbox:
-            self._seq += 1
-            self._queue.append(_Queued(saved.now, self._seq, update))
         return True
 
     def _save(self) -> None:
         self._changed = False
         if self._journal is None:
             return
-        snapshot = AccountSnapshot(
-            self.now,
-            self._portfolio,
-            self._marks(),
-            self._orders,
-            [(q.due, q.seq, q.update) for q in self._queue],
-            self._outbox,
-            self._seq,
-        )
+        snapshot = AccountSnapshot(self.now, self._portfolio, self._marks(), self._orders, *self._updates.saved())
         self._journal.save(encode_account(snapshot))
 
     def checkpoint(self) -> None:
         """Every update delivered so far is booked: forget them (a restart will not repeat them)."""
         with self._lock:
-            if self._outbox:
-                self._outbox = []
+            if self._updates.confirm():
                 self._save()
 
     # --- the Broker port ------------------------------------------------------------------------
@@ -136,14 +107,14 @@ class SimulatedBroker:
     def on_update(self, handler: Callable[[OrderUpdate], None]) -> None:
         self._handler = handler
 
-    def submit(self, order: OrderRequest) -> BrokerOrder:
+    def submit(self, order: Order) -> Order:
         with self._lock:
             try:
                 return self._submit(order)
             finally:
                 self._save()
 
-    def _submit(self, order: OrderRequest) -> BrokerOrder:
+    def _submit(self, order: Order) -> Order:
         landed_but_lost = self._faults.pop(0) if self._faults else None
         if landed_but_lost is False:
             raise BrokerUnavailable("simulated timeout before the order reached the broker")
@@ -156,23 +127,28 @@ class SimulatedBroker:
         ):
             # Alpaca refuses an order opposite to one of the account's own working orders (HTTP 403)
             raise BrokerRejected("potential wash trade detected. use complex orders")
-        reference = order.limit_price or self._mark(order.symbol) or order.decision_price
+        reference = order.limit_price or self._mark(order.symbol) or order.decision_price or ZERO
         if order.side is Side.BUY and self._portfolio.qty(order.symbol) + order.qty > 0:
             needed = order.qty * reference
             if needed > self._buying_power():
                 raise BrokerRejected(f"insufficient buying power: need {needed:.2f}, have {self._buying_power():.2f}")
-        accepted = BrokerOrder(
-            client_order_id=order.client_order_id,
+        # The venue's copy: the terms as submitted, none of our bookkeeping, acknowledged ("new").
+        accepted = Order(
+            order.client_order_id,
+            order.strategy,
+            order.symbol,
+            order.side,
+            order.qty,
+            order.order_type,
+            order.decision_time,
+            order.decision_price,
+            order.limit_price,
+            events=frozenset({"new"}),
             broker_order_id=f"sim-{order.client_order_id}",
-            symbol=order.symbol,
-            side=order.side,
-            qty=order.qty,
-            order_type=order.order_type.value,
-            status="new",
-            limit_price=order.limit_price,
-            submitted_at=self.now,
+            created_at=self.now,
+            updated_at=self.now,
         )
-        working = WorkingOrder(accepted, order, self.now + self.config.latency)
+        working = WorkingOrder(accepted, self.now + self.config.latency)
         self._orders[order.client_order_id] = working
         self._working.setdefault(order.symbol, []).append(working)
         self._emit(
@@ -195,59 +171,60 @@ class SimulatedBroker:
 
     def _cancel(self, client_order_id: str) -> None:
         working = self._orders.get(client_order_id)
-        if working is None or working.order.status in TERMINAL_STATUSES:
+        if working is None or working.order.status.terminal:
             self._emit(
                 OrderUpdate(
                     client_order_id, "order_cancel_rejected", self.now, working.order.filled_qty if working else 0
                 )
             )
             return
-        working.order = replace(working.order, status="canceled")
+        working.order = _with_event(working.order, "canceled", self.now)
         self._retire(working)
         self._emit(OrderUpdate(client_order_id, "pending_cancel", self.now, working.order.filled_qty))
         self._emit(OrderUpdate(client_order_id, "canceled", self.now + self.config.latency, working.order.filled_qty))
 
-    def replace(
-        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
-    ) -> BrokerOrder:
+    def replace(self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None) -> Order:
         with self._lock:
             try:
                 return self._replace(client_order_id, new_client_order_id, qty, limit_price)
             finally:
                 self._save()
 
-    def _replace(
-        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
-    ) -> BrokerOrder:
+    def _replace(self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None) -> Order:
         working = self._orders.get(client_order_id)
-        if working is None or working.order.status in TERMINAL_STATUSES:
+        if working is None or working.order.status.terminal:
             raise BrokerRejected(f"order {client_order_id} is not working; it cannot be replaced")
-        request = replace(
-            working.request,
-            client_order_id=new_client_order_id,
-            qty=qty,
-            limit_price=limit_price if limit_price is not None else working.request.limit_price,
+        request = Order(
+            new_client_order_id,
+            working.order.strategy,
+            working.order.symbol,
+            working.order.side,
+            qty,
+            working.order.order_type,
+            working.order.decision_time,
+            working.order.decision_price,
+            limit_price if limit_price is not None else working.order.limit_price,
         )
         new = self._submit(request)
-        working.order = replace(working.order, status="replaced")
+        working.order = _with_event(working.order, "replaced", self.now)
         self._retire(working)
         self._emit(OrderUpdate(client_order_id, "pending_replace", self.now, working.order.filled_qty))
         self._emit(OrderUpdate(client_order_id, "replaced", self.now + self.config.latency, working.order.filled_qty))
         return new
 
-    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+    def get_order(self, client_order_id: str) -> Order | None:
         with self._lock:
             working = self._orders.get(client_order_id)
             return None if working is None else working.order
 
-    def all_orders(self) -> list[BrokerOrder]:
+    def all_orders(self) -> list[Order]:
         """Every order the broker has received, terminal or not."""
         with self._lock:
             return [w.order for w in self._orders.values()]
 
-    def open_orders(self) -> list[BrokerOrder]:
+    def open_orders(self) -> list[Order]:
         with self._lock:
-            return [w.order for w in self._orders.values() if w.order.status not in TERMINAL_STATUSES]
+            return [w.order for w in self._orders.values() if not w.order.status.terminal]
 
     def positions(self) -> list[BrokerPosition]:
         with self._lock:
@@ -281,7 +258,7 @@ class SimulatedBroker:
                 for order in list(working):
                     self._work(order, bar)
             close = bar.timestamp + _MINUTE
-            if not self._queue and not self._changed:  # the usual bar: only the clock moves
+            if not self._updates and not self._changed:  # the usual bar: only the clock moves
                 self.now = max(self.now, close)
                 return
             self.advance(close)
@@ -295,7 +272,7 @@ class SimulatedBroker:
         auction. A backtest uses it to leave a position before a hole in its data."""
         with self._lock:
             for working in list(self._working.get(bar.symbol, ())):
-                if working.request.order_type is OrderType.MARKET:
+                if working.order.order_type is OrderType.MARKET:
                     at_close = replace(bar, open=bar.close, high=bar.close, low=bar.close)
                     working.workable_at = bar.timestamp
                     self._work(working, at_close, full=True)
@@ -312,26 +289,23 @@ class SimulatedBroker:
         delivered (the outbox) before the handler sees them: a crash in between repeats them."""
         with self._lock:
             self.now = max(self.now, now)
-            if not self._queue:
+            if not self._updates:
                 if self._changed:
                     self._save()
                 return
-            self._queue.sort()
-            due = [q for q in self._queue if q.due <= self.now]
-            self._queue = [q for q in self._queue if q.due > self.now]
-            if self._handler is not None and due:
-                self._outbox.extend(q.update for q in due)
-                self._changed = True
+            due = self._updates.take_due(self.now, delivering=self._handler is not None)
+            self._changed = self._changed or (self._handler is not None and bool(due))
             if self._changed:  # a bar that moved nothing but the clock and the marks saves nothing
                 self._save()
-        for queued in due:
+        for update in due:
             if self._handler is not None:
-                self._handler(queued.update)
+                self._handler(update)
 
     def flush(self) -> None:
         """Deliver everything still queued, whatever its delay."""
-        if self._queue:
-            self.advance(max(q.due for q in self._queue))
+        last = self._updates.last_due()
+        if last is not None:
+            self.advance(last)
 
     def _mark(self, symbol: str) -> Decimal | None:
         """The exact last price of ``symbol`` (``None`` before its first bar)."""
@@ -349,7 +323,7 @@ class SimulatedBroker:
         committed = sum(
             (
                 (w.order.qty - w.order.filled_qty)
-                * (w.request.limit_price or self._mark(w.order.symbol) or w.request.decision_price)
+                * (w.order.limit_price or self._mark(w.order.symbol) or w.order.decision_price or ZERO)
                 for orders in self._working.values()
                 for w in orders
                 if w.order.side is Side.BUY
@@ -361,12 +335,12 @@ class SimulatedBroker:
     def _work(self, working: WorkingOrder, bar: Bar, full: bool = False) -> None:
         if bar.timestamp + _MINUTE <= working.workable_at:
             return
-        order, request = working.order, working.request
+        order = working.order
         remaining = order.qty - order.filled_qty
         fills = self.config.fills
-        done = fills.fill(order.side, request.order_type, request.limit_price, remaining, bar)
+        done = fills.fill(order.side, order.order_type, order.limit_price, remaining, bar)
         if done is None and full:  # the closing auction fills whatever the bar's volume
-            done = replace(fills, participation=None).fill(order.side, request.order_type, None, remaining, bar)
+            done = replace(fills, participation=None).fill(order.side, order.order_type, None, remaining, bar)
         if done is None:
             return
         qty, price = done.qty, done.price
@@ -375,26 +349,28 @@ class SimulatedBroker:
         filled = order.filled_qty + qty
         when = max(bar.timestamp, working.workable_at)
         execution = Execution(f"{order.broker_order_id}-x{working.executions}", qty, price, when)
-        status = "filled" if filled == order.qty else "partially_filled"
-        working.order = replace(order, filled_qty=filled, filled_avg_price=working.notional / filled, status=status)
-        if status == "filled":
+        event = "fill" if filled == order.qty else "partial_fill"
+        working.order = replace(
+            order,
+            events=order.events | {event},
+            updated_at=when,
+            filled_qty=filled,
+            filled_avg_price=working.notional / filled,
+        )
+        if event == "fill":
             self._retire(working)
         fill = Fill(
             order.symbol, when, order.side, qty, price, done.commission, order.client_order_id, execution.execution_id
         )
         self._portfolio.apply_fill(fill)
         self.fills.append(fill)
-        event = "fill" if status == "filled" else "partial_fill"
         self._emit(OrderUpdate(order.client_order_id, event, when, filled, execution, order.broker_order_id))
 
     def _emit(self, update: OrderUpdate) -> None:
         self._changed = True
-        copies = 1
-        if self.config.chaos and self._rng.random() < self.config.duplicate_rate:
-            copies = 2
-        for _ in range(copies):
-            due = update.timestamp
-            if self.config.chaos:
-                due += timedelta(seconds=self._rng.uniform(0, self.config.max_delay.total_seconds()))
-            self._seq += 1
-            self._queue.append(_Queued(due, self._seq, update))
+        self._updates.emit(update)
+
+
+def _with_event(order: Order, event: str, now: datetime) -> Order:
+    """The venue's order after ``event`` happened to it at ``now``."""
+    return replace(order, events=order.events | {event}, updated_at=now)

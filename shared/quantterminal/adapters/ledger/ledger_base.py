@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from quantterminal.core.accounting.records import EquitySnapshot, OrderEvent, RiskEvent
+from quantterminal.core.accounting.orders import Order, OrderUpdate
+from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.market_data.validation import bar_problem, trade_problem
 from quantterminal.core.models import Bar, Fill, Signal, Trade
-from quantterminal.core.trading.orders import OrderRequest
 
 
 class LedgerError(ValueError):
@@ -40,7 +40,7 @@ ORDER_EVENT_FIELDS = ("client_order_id", "event", "ts", "filled_qty", "broker_or
 SIGNAL_FIELDS = ("direction", "price")
 
 
-def order_identity(order: OrderRequest) -> tuple[object, ...]:
+def order_identity(order: Order) -> tuple[object, ...]:
     return (
         order.strategy,
         order.symbol,
@@ -57,8 +57,20 @@ def fill_identity(fill: Fill) -> tuple[object, ...]:
     return (fill.order_id, fill.symbol, fill.side.value, fill.qty, fill.price, fill.commission, fill.timestamp)
 
 
-def order_event_identity(event: OrderEvent) -> tuple[object, ...]:
-    return (event.client_order_id, event.event, event.timestamp, event.filled_qty, event.broker_order_id)
+def order_event_identity(event: OrderUpdate) -> tuple[object, ...]:
+    return (event.client_order_id, event.event, event.timestamp, event.cum_filled_qty, event.broker_order_id)
+
+
+def order_event_id(event: OrderUpdate) -> str:
+    """The key under which an order update is stored once: the same report delivered again (the
+    stream's redelivery, the catch-up's copy) maps to the same row."""
+    execution = event.execution.execution_id if event.execution else ""
+    return f"{event.client_order_id}:{event.event}:{event.cum_filled_qty}:{execution}"
+
+
+def execution_id_of(event_id: str) -> str:
+    """The execution id inside an order event's key ("" for an update without one)."""
+    return event_id.rsplit(":", 1)[-1]
 
 
 def signal_identity(signal: Signal) -> tuple[object, ...]:
@@ -142,7 +154,8 @@ def _count(name: str, value: object, minimum: int) -> None:
         raise LedgerError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def check_order(order: OrderRequest) -> None:
+def check_order(order: Order) -> tuple[datetime, Decimal]:
+    """Check an order the kernel decided; return its decision time and price (both required)."""
     _text("client_order_id", order.client_order_id)
     _text("strategy", order.strategy)
     _text("symbol", order.symbol)
@@ -150,14 +163,17 @@ def check_order(order: OrderRequest) -> None:
     _aware("decision_time", order.decision_time)
     _money("decision_price", order.decision_price, positive=True)
     _money("limit_price", order.limit_price, positive=True, optional=True)
+    decided_at, decided_price = order.decision_time, order.decision_price
+    if decided_at is None or decided_price is None:  # for mypy: the checks above raised already
+        raise LedgerError(f"order {order.client_order_id} has no decision time or price")
+    return decided_at, decided_price
 
 
-def check_order_event(event: OrderEvent) -> None:
-    _text("event_id", event.event_id)
+def check_order_event(event: OrderUpdate) -> None:
     _text("client_order_id", event.client_order_id)
     _text("event", event.event)
     _aware("timestamp", event.timestamp)
-    _count("filled_qty", event.filled_qty, 0)
+    _count("cum_filled_qty", event.cum_filled_qty, 0)
     _money("filled_avg_price", event.filled_avg_price, positive=True, optional=True)
 
 

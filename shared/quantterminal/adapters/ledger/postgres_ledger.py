@@ -34,7 +34,7 @@ from quantterminal.adapters.ledger.ledger_base import (
 )
 from quantterminal.adapters.ledger.migrations import check_applied, load_migrations
 from quantterminal.adapters.ledger.postgres_copy import COPY_CHUNK, LineStream, bar_copy_lines, copy_text
-from quantterminal.adapters.ledger.sql_core import SqlLedgerCore
+from quantterminal.adapters.ledger.sql_audit import SqlAuditLedger
 from quantterminal.adapters.ledger.sql_dialect import BAR_COLUMNS, POSTGRES, TICK_COLUMNS
 from quantterminal.adapters.retry import with_retries
 from quantterminal.core.market_data.ports import IngestReport
@@ -68,7 +68,7 @@ def _next_month(start: datetime) -> datetime:
     return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
 
 
-class PostgresLedger(SqlLedgerCore):
+class PostgresLedger(SqlAuditLedger):
     """The ledger in PostgreSQL at ``dsn``, optionally inside ``schema`` (created by ``migrate``)."""
 
     dialect = POSTGRES

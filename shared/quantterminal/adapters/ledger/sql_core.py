@@ -1,5 +1,6 @@
-"""The ledger's SQL, written once for SQLite and PostgreSQL: the audit trail (orders, their events,
-fills, signals, risk events, equity), the quarantine and the market data queries.
+"""The ledger's SQL, written once for SQLite and PostgreSQL: the writes of the audit trail (orders,
+their events, fills, signals, risk events, equity), the quarantine and the market data queries
+(what the audit trail is read back as: ``sql_audit``).
 
 Each ledger supplies a ``Dialect`` (how times, money and JSON are stored, the driver's placeholder)
 and two primitives: ``_write`` runs a function in one transaction, ``_read`` runs one query. What
@@ -12,17 +13,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from quantterminal.adapters.ledger import ledger_base as checks
-from quantterminal.adapters.ledger.sql_dialect import BAR_COLUMNS, IN_CHUNK, TICK_COLUMNS, Dialect, Transaction
-from quantterminal.core.accounting.records import EquitySnapshot, OrderEvent, QuarantinedRecord, RiskEvent
+from quantterminal.adapters.ledger.sql_dialect import BAR_COLUMNS, TICK_COLUMNS, Dialect, Transaction
+from quantterminal.core.accounting.orders import Order, OrderUpdate
+from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.market_data.calendar import trading_minutes
-from quantterminal.core.market_data.sessions import day_bounds
-from quantterminal.core.models import Bar, Direction, Fill, Side, Signal, Trade
-from quantterminal.core.trading.orders import OrderRequest, OrderType
+from quantterminal.core.models import Bar, Fill, Signal, Trade
 
 T = TypeVar("T")
 
@@ -136,8 +135,8 @@ class SqlLedgerCore:
 
     # --- the audit trail: writes --------------------------------------------------------------
 
-    def record_order(self, order: OrderRequest) -> bool:
-        checks.check_order(order)
+    def record_order(self, order: Order) -> bool:
+        decided_at, decided_price = checks.check_order(order)
         d = self.dialect
         return self._insert_once(
             "record order",
@@ -152,8 +151,8 @@ class SqlLedgerCore:
                 order.qty,
                 order.order_type.value,
                 d.money(order.limit_price),
-                d.time(order.decision_time),
-                d.money(order.decision_price),
+                d.time(decided_at),
+                d.money(decided_price),
             ),
             "SELECT strategy, symbol, side, qty, order_type, limit_price, decision_time, decision_price"
             " FROM orders WHERE client_order_id = ?",
@@ -167,28 +166,29 @@ class SqlLedgerCore:
             ),
         )
 
-    def append_order_event(self, event: OrderEvent) -> bool:
+    def append_order_event(self, event: OrderUpdate) -> bool:
         checks.check_order_event(event)
         d = self.dialect
+        event_id = checks.order_event_id(event)
         return self._insert_once(
             "append order event",
             "INSERT INTO order_events (event_id, client_order_id, event, ts, filled_qty, filled_avg_price,"
             " broker_order_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
             (
-                event.event_id,
+                event_id,
                 event.client_order_id,
                 event.event,
                 d.time(event.timestamp),
-                event.filled_qty,
+                event.cum_filled_qty,
                 d.money(event.filled_avg_price),
                 event.broker_order_id,
-                json.dumps(event.details, default=str),
+                "{}",
             ),
             "SELECT client_order_id, event, ts, filled_qty, broker_order_id FROM order_events WHERE event_id = ?",
-            (event.event_id,),
+            (event_id,),
             lambda row: checks.ensure_same(
                 "order event",
-                event.event_id,
+                event_id,
                 checks.ORDER_EVENT_FIELDS,
                 (row[0], row[1], d.read_time(row[2]), int(row[3]), row[4]),
                 checks.order_event_identity(event),
@@ -278,116 +278,3 @@ class SqlLedgerCore:
         )
 
     # --- the audit trail: reads ---------------------------------------------------------------
-
-    def orders_on(self, day: date) -> list[OrderRequest]:
-        return self.orders_between(*day_bounds(day))
-
-    def orders_between(self, start: datetime, end: datetime) -> list[OrderRequest]:
-        d = self.dialect
-        rows = self._select(
-            "orders between",
-            "SELECT client_order_id, strategy, symbol, side, qty, order_type, decision_time, decision_price,"
-            " limit_price FROM orders WHERE decision_time >= ? AND decision_time < ?"
-            " ORDER BY decision_time, client_order_id",
-            (d.time(start), d.time(end)),
-        )
-        return [
-            OrderRequest(
-                coid,
-                strategy,
-                symbol,
-                Side(side),
-                int(qty),
-                OrderType(otype),
-                d.read_time(ts),
-                Decimal(price),
-                d.read_money(limit),
-            )
-            for coid, strategy, symbol, side, qty, otype, ts, price, limit in rows
-        ]
-
-    def order_events(self, client_order_id: str) -> list[OrderEvent]:
-        return self.events_of_orders([client_order_id]).get(client_order_id, [])
-
-    def events_of_orders(self, client_order_ids: Sequence[str]) -> dict[str, list[OrderEvent]]:
-        d = self.dialect
-        events: dict[str, list[OrderEvent]] = {}
-        ids = list(dict.fromkeys(client_order_ids))
-        for i in range(0, len(ids), IN_CHUNK):
-            chunk = ids[i : i + IN_CHUNK]
-            rows = self._select(
-                "order events",
-                "SELECT event_id, client_order_id, event, ts, filled_qty, filled_avg_price, broker_order_id, details"
-                f" FROM order_events WHERE client_order_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq",
-                chunk,
-            )
-            for eid, coid, ev, ts, qty, avg, broker, details in rows:
-                at, avg_price, info = d.read_time(ts), d.read_money(avg), d.read_json(details)
-                events.setdefault(coid, []).append(OrderEvent(eid, coid, ev, at, int(qty), avg_price, broker, info))
-        return events
-
-    def fills_on(self, day: date) -> list[Fill]:
-        return self.fills_between(*day_bounds(day))
-
-    def fills_between(self, start: datetime, end: datetime) -> list[Fill]:
-        rows = self._select(
-            "fills between",
-            "SELECT symbol, ts, side, qty, price, commission, client_order_id, execution_id FROM fills"
-            " WHERE ts >= ? AND ts < ? ORDER BY ts, execution_id",
-            (self.dialect.time(start), self.dialect.time(end)),
-        )
-        return self._fills(rows)
-
-    def fills_for(self, strategy: str, symbol: str) -> list[Fill]:
-        rows = self._select(
-            "fills for",
-            "SELECT f.symbol, f.ts, f.side, f.qty, f.price, f.commission, f.client_order_id, f.execution_id"
-            " FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id"
-            " WHERE o.strategy = ? AND f.symbol = ? ORDER BY f.ts, f.execution_id",
-            (strategy, symbol),
-        )
-        return self._fills(rows)
-
-    def _fills(self, rows: list[Any]) -> list[Fill]:
-        d = self.dialect
-        return [
-            Fill(sym, d.read_time(ts), Side(side), int(qty), Decimal(price), Decimal(commission), coid, eid)
-            for sym, ts, side, qty, price, commission, coid, eid in rows
-        ]
-
-    def signals_between(self, start: datetime, end: datetime) -> list[Signal]:
-        d = self.dialect
-        rows = self._select(
-            "signals between",
-            "SELECT strategy, symbol, bar_time, direction, price FROM signals WHERE bar_time >= ? AND bar_time < ?"
-            " ORDER BY bar_time, strategy, symbol",
-            (d.time(start), d.time(end)),
-        )
-        return [Signal(st, sym, d.read_time(ts), Direction(dr), p) for st, sym, ts, dr, p in rows]
-
-    def risk_events_on(self, day: date) -> list[RiskEvent]:
-        d = self.dialect
-        start, end = day_bounds(day)
-        rows = self._select(
-            "risk events on",
-            "SELECT ts, account, kind, reason, strategy, symbol, details FROM risk_events WHERE ts >= ? AND ts < ?"
-            " ORDER BY ts, id",
-            (d.time(start), d.time(end)),
-        )
-        return [RiskEvent(d.read_time(ts), a, k, r, st, sym, d.read_json(x)) for ts, a, k, r, st, sym, x in rows]
-
-    def equity_curve(self, account: str, start: datetime, end: datetime) -> list[EquitySnapshot]:
-        d = self.dialect
-        rows = self._select(
-            "equity curve",
-            "SELECT account, ts, equity, cash FROM equity_snapshots WHERE account = ? AND ts >= ? AND ts < ?"
-            " ORDER BY ts",
-            (account, d.time(start), d.time(end)),
-        )
-        return [EquitySnapshot(a, d.read_time(ts), Decimal(eq), Decimal(cash)) for a, ts, eq, cash in rows]
-
-    def quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
-        rows = self._select(
-            "quarantined", "SELECT kind, reason, record, recorded_at FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [QuarantinedRecord(k, r, rec, self.dialect.read_time(at)) for k, r, rec, at in rows]

@@ -22,7 +22,7 @@ from quantterminal.adapters.ledger.ledger_base import (
     prepare_ticks,
 )
 from quantterminal.adapters.ledger.migrations import check_applied, load_migrations
-from quantterminal.adapters.ledger.sql_core import SqlLedgerCore
+from quantterminal.adapters.ledger.sql_audit import SqlAuditLedger
 from quantterminal.adapters.ledger.sql_dialect import SQLITE, micros
 from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar, Trade
@@ -46,7 +46,7 @@ def _split_statements(script: str) -> list[str]:
     return statements
 
 
-class SqliteLedger(SqlLedgerCore):
+class SqliteLedger(SqlAuditLedger):
     """The ledger in the SQLite file at ``path`` (``:memory:`` for a private in-memory one)."""
 
     dialect = SQLITE

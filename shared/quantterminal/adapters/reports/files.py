@@ -97,7 +97,7 @@ def write_orders_csv(path: Path, result: BacktestResult) -> Path:
         (*columns, "decision_price", "outcome", "rule", "reason"),
         [
             (
-                o.decision_time.isoformat(),
+                o.decision_time.isoformat() if o.decision_time else "",
                 o.client_order_id,
                 o.strategy,
                 o.symbol,

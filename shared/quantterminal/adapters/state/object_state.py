@@ -2,7 +2,7 @@
 
 A backtest is one process and one thread; nothing else reads its state, so the versioned JSON
 documents the Redis store and its embedded twin keep (for concurrent writers and restarts) would
-only cost time. This store keeps the same frozen records (``PositionState``, ``OpenOrder``,
+only cost time. This store keeps the same frozen records (``PositionState``, ``Order``,
 ``RiskState``) as they are, bumps their versions as the others do and validates every write the
 same way, so the kernel cannot tell it from the shared stores -- the contract tests run it too.
 """
@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from quantterminal.core.accounting.state import OpenOrder, PositionState, RiskState, StateError
+from quantterminal.core.accounting.orders import Order
+from quantterminal.core.accounting.state import PositionState, RiskState, StateError
 
 
 class ObjectStateStore:
@@ -23,8 +24,8 @@ class ObjectStateStore:
         self._positions: dict[str, dict[tuple[str, str], PositionState]] = {}  # account -> (strategy, symbol)
         self._sorted: dict[str, list[PositionState]] = {}  # account -> positions() answer, until a change
         self._by_symbol: dict[tuple[str, str], dict[str, PositionState]] = {}  # (account, symbol) -> by strategy
-        self._orders: dict[str, OpenOrder] = {}
-        self._orders_of: dict[str, dict[str, OpenOrder]] = {}  # account -> client order id -> order
+        self._orders: dict[str, Order] = {}
+        self._orders_of: dict[str, dict[str, Order]] = {}  # account -> client order id -> order
         self._claimed: set[str] = set()  # every client order id ever recorded: never reused
         self._snapshots: dict[tuple[str, str], dict[str, Any]] = {}
         self._risk: dict[str, RiskState] = {}
@@ -63,7 +64,7 @@ class ObjectStateStore:
 
     # --- open orders --------------------------------------------------------------------------
 
-    def add_open_order(self, order: OpenOrder) -> bool:
+    def add_open_order(self, order: Order) -> bool:
         if order.client_order_id in self._claimed:
             return False
         order.validate()
@@ -73,10 +74,10 @@ class ObjectStateStore:
         self._orders_of.setdefault(order.account, {})[order.client_order_id] = stored
         return True
 
-    def get_open_order(self, client_order_id: str) -> OpenOrder | None:
+    def get_open_order(self, client_order_id: str) -> Order | None:
         return self._orders.get(client_order_id)
 
-    def update_open_order(self, client_order_id: str, change: Callable[[OpenOrder], OpenOrder]) -> OpenOrder:
+    def update_open_order(self, client_order_id: str, change: Callable[[Order], Order]) -> Order:
         current = self._orders.get(client_order_id)
         if current is None:
             raise KeyError(client_order_id)
@@ -96,7 +97,7 @@ class ObjectStateStore:
         del self._orders_of[order.account][client_order_id]
         return True
 
-    def open_orders(self, account: str) -> list[OpenOrder]:
+    def open_orders(self, account: str) -> list[Order]:
         orders = self._orders_of.get(account)
         return [orders[k] for k in sorted(orders)] if orders else []
 

@@ -15,20 +15,14 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from quantterminal.adapters.retry import backoff_delay
-from quantterminal.core.accounting.state import (
-    OpenOrder,
-    PositionState,
-    RiskState,
-    StateError,
-    decode_snapshot,
-    encode_snapshot,
-)
+from quantterminal.core.accounting.orders import Order
+from quantterminal.core.accounting.state import PositionState, RiskState, StateError, decode_snapshot, encode_snapshot
 
 IDLE_TTL_SECONDS = 7 * 24 * 3600  # flat positions and idle strategy snapshots
 _BACKOFF_CAP = 0.1  # seconds; with 50 attempts, four writers hammering one key never starved one
 _FORBIDDEN_IN_KEYS = frozenset(":{}\n\r\t ")
 
-R = TypeVar("R", PositionState, OpenOrder, RiskState)
+R = TypeVar("R", PositionState, Order, RiskState)
 _DECODED_MAX = 4_096  # decoded records kept (a few per position and open order)
 
 
@@ -198,7 +192,7 @@ class VersionedStateStore(ABC):
 
     # --- open orders --------------------------------------------------------------------------
 
-    def add_open_order(self, order: OpenOrder) -> bool:
+    def add_open_order(self, order: Order) -> bool:
         key, index = self._order_key(order.account, order.client_order_id)
         text = order.to_json()
         lookup = self._order_lookup_key(order.client_order_id)
@@ -211,25 +205,25 @@ class VersionedStateStore(ABC):
         account, _ = self._read(self._order_lookup_key(client_order_id))
         return None if account is None else self._order_key(account, client_order_id)
 
-    def get_open_order(self, client_order_id: str) -> OpenOrder | None:
+    def get_open_order(self, client_order_id: str) -> Order | None:
         location = self._order_location(client_order_id)
         if location is None:
             return None
         doc, version = self._read(location[0])
-        return None if doc is None else self._decode(OpenOrder, doc, version)
+        return None if doc is None else self._decode(Order, doc, version)
 
-    def update_open_order(self, client_order_id: str, change: Callable[[OpenOrder], OpenOrder]) -> OpenOrder:
+    def update_open_order(self, client_order_id: str, change: Callable[[Order], Order]) -> Order:
         location = self._order_location(client_order_id)
         if location is None:
             raise KeyError(f"no open order {client_order_id!r}")
         key, index = location
 
-        def load(doc: str | None, version: int) -> OpenOrder:
+        def load(doc: str | None, version: int) -> Order:
             if doc is None:
                 raise KeyError(f"no open order {client_order_id!r}")
-            return self._decode(OpenOrder, doc, version)
+            return self._decode(Order, doc, version)
 
-        def checked(current: OpenOrder) -> OpenOrder:
+        def checked(current: Order) -> Order:
             new = change(current)
             if (new.client_order_id, new.account) != (current.client_order_id, current.account):
                 raise StateError("an update may not change an order's id or account")
@@ -249,9 +243,9 @@ class VersionedStateStore(ABC):
             self._cas(lookup, account, version, IDLE_TTL_SECONDS, None)
         return removed
 
-    def open_orders(self, account: str) -> list[OpenOrder]:
+    def open_orders(self, account: str) -> list[Order]:
         _, index = self._order_key(account, "x")
-        found = [self._decode(OpenOrder, doc, version) for _, doc, version in self._members(index)]
+        found = [self._decode(Order, doc, version) for _, doc, version in self._members(index)]
         return sorted(found, key=lambda o: o.client_order_id)
 
     # --- strategy snapshots -------------------------------------------------------------------

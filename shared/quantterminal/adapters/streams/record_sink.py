@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from quantterminal.adapters.streams.batching import BatchWorker
+from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.market_data.feed_events import BarUpdate
 from quantterminal.core.trading.feed_codec import FeedRecord, encode_feed_record, encode_order_update
-from quantterminal.core.trading.order_state import OrderUpdate
 
 T = TypeVar("T")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from quantterminal.core.accounting.state import OpenOrder, PositionState, RiskState
+from quantterminal.core.accounting.orders import Order
+from quantterminal.core.accounting.state import PositionState, RiskState
 
 
 class StateStore(Protocol):
@@ -32,15 +33,15 @@ class StateStore(Protocol):
         """Every strategy's stored position of ``account`` in ``symbol``, in one read."""
         ...
 
-    def add_open_order(self, order: OpenOrder) -> bool:
+    def add_open_order(self, order: Order) -> bool:
         """Record an order before it is submitted; ``False`` if its id is already recorded."""
         ...
 
-    def get_open_order(self, client_order_id: str) -> OpenOrder | None:
+    def get_open_order(self, client_order_id: str) -> Order | None:
         """The open order, or ``None``."""
         ...
 
-    def update_open_order(self, client_order_id: str, change: Callable[[OpenOrder], OpenOrder]) -> OpenOrder:
+    def update_open_order(self, client_order_id: str, change: Callable[[Order], Order]) -> Order:
         """Apply ``change`` atomically; ``KeyError`` if the order is not open."""
         ...
 
@@ -48,7 +49,7 @@ class StateStore(Protocol):
         """Forget an order that reached a terminal state; ``False`` if it was not there."""
         ...
 
-    def open_orders(self, account: str) -> list[OpenOrder]:
+    def open_orders(self, account: str) -> list[Order]:
         """All open orders of ``account``, by client order id."""
         ...
 

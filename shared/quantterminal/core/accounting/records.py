@@ -1,7 +1,6 @@
-"""What the ledger records besides market data: order events, risk events, equity snapshots.
+"""What the ledger records besides market data and orders: risk events, equity snapshots.
 
-These are the audit trail. Order events and fills are append-only: a later state of an order is
-a new event, never an edit of an old one.
+These are the audit trail, append-only (orders and their updates: ``core.accounting.orders``).
 """
 
 from __future__ import annotations
@@ -10,24 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
-
-@dataclass(frozen=True, slots=True)
-class OrderEvent:
-    """One update of an order's life as the broker reported it (new, fill, canceled, ...).
-
-    ``event_id`` makes redelivery harmless: the same event appended twice is stored once.
-    ``filled_qty`` is cumulative, as brokers report it.
-    """
-
-    event_id: str
-    client_order_id: str
-    event: str
-    timestamp: datetime
-    filled_qty: int = 0
-    filled_avg_price: Decimal | None = None
-    broker_order_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The hot state the pipeline shares between processes: positions, open orders, risk state.
+"""The hot state the pipeline shares between processes: positions, risk state (open orders are
+``core.accounting.orders.Order``, stored the same way).
 
 Each is stored as a versioned JSON document (``state_codec``). Records carry the ``version``
 under which they were read; stores use it for compare-and-set and never write it inside the
@@ -30,7 +31,7 @@ from quantterminal.core.accounting.state_codec import (
     read_ts,
     ts_text,
 )
-from quantterminal.core.models import Execution, Side
+from quantterminal.core.models import Side
 from quantterminal.core.money import ZERO
 
 # --- positions -------------------------------------------------------------------------------
@@ -131,121 +132,16 @@ class PositionState:
         return state
 
 
-# --- open orders ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpenOrder:
-    """An order that has been decided and is not finished: not yet terminal, or terminal while an
-    execution the broker reported (its cumulative quantity) has not arrived to be booked.
-    ``executions`` are the ones booked into the position, so any process can tell a new execution
-    from a redelivered one."""
-
-    client_order_id: str
-    account: str
-    strategy: str
-    symbol: str
-    side: Side
-    qty: int
-    order_type: str
-    status: str
-    limit_price: Decimal | None = None
-    filled_qty: int = 0
-    broker_order_id: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    executions: tuple[Execution, ...] = ()
-    version: int = 0
-
-    KIND = "open_order"
-
-    @property
-    def booked_qty(self) -> int:
-        """Shares of this order booked into the position."""
-        return sum(e.qty for e in self.executions)
-
-    def validate(self) -> None:
-        for name in ("client_order_id", "account", "strategy", "symbol", "order_type", "status"):
-            check_text(name, getattr(self, name))
-        if not isinstance(self.side, Side):
-            raise StateError(f"side must be a Side, got {self.side!r}")
-        check_int("qty", self.qty)
-        check_int("filled_qty", self.filled_qty)
-        if self.qty <= 0 or not 0 <= self.filled_qty <= self.qty:
-            raise StateError(f"need 0 < qty and 0 <= filled_qty <= qty, got {self.qty} and {self.filled_qty}")
-        check_money("limit_price", self.limit_price, optional=True)
-        check_ts("created_at", self.created_at)
-        check_ts("updated_at", self.updated_at)
-        for e in self.executions:
-            if not isinstance(e, Execution):
-                raise StateError(f"execution {e!r} is not an Execution")
-            check_text("execution_id", e.execution_id)
-            check_int("execution qty", e.qty)
-            check_money("execution price", e.price)
-            check_ts("execution time", e.timestamp, optional=False)
-        if self.booked_qty > self.qty:
-            raise StateError(f"executions of {self.booked_qty} exceed the order quantity {self.qty}")
-
-    def to_json(self) -> str:
-        self.validate()
-        return encode(
-            self.KIND,
-            {
-                "executions": [
-                    [e.execution_id, e.qty, str(e.price), e.timestamp.isoformat(), e.cum_qty] for e in self.executions
-                ],
-                "client_order_id": self.client_order_id,
-                "account": self.account,
-                "strategy": self.strategy,
-                "symbol": self.symbol,
-                "side": self.side.value,
-                "qty": self.qty,
-                "order_type": self.order_type,
-                "status": self.status,
-                "limit_price": dec_text(self.limit_price),
-                "filled_qty": self.filled_qty,
-                "broker_order_id": self.broker_order_id,
-                "created_at": ts_text(self.created_at),
-                "updated_at": ts_text(self.updated_at),
-            },
-        )
-
-    @classmethod
-    def from_json(cls, text: str | bytes, version: int) -> OpenOrder:
-        doc = decode(cls.KIND, text)
-        try:
-            order = cls(
-                client_order_id=doc["client_order_id"],
-                account=doc["account"],
-                strategy=doc["strategy"],
-                symbol=doc["symbol"],
-                side=Side(doc["side"]),
-                qty=doc["qty"],
-                order_type=doc["order_type"],
-                status=doc["status"],
-                limit_price=read_dec(doc, "limit_price", cls.KIND),
-                filled_qty=doc["filled_qty"],
-                broker_order_id=doc.get("broker_order_id"),
-                created_at=read_ts(doc, "created_at", cls.KIND),
-                updated_at=read_ts(doc, "updated_at", cls.KIND),
-                executions=tuple(
-                    Execution(str(i), int(q), Decimal(p), datetime.fromisoformat(t), *_cum(rest))
-                    for i, q, p, t, *rest in doc.get("executions", ())
-                ),
-                version=version,
-            )
-            order.validate()
-        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
-            raise SchemaError(f"stored open order is malformed: {exc}") from None
-        return order
-
-
 # --- risk state ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Reservation:
-    """Buying power and exposure held for an order that has passed risk and is not yet done."""
+    """Buying power and exposure held for an order that has passed risk and is not yet done.
+
+    Not the order itself: only what the risk rules count (its unfilled rest at its price), kept
+    inside the account's one ``RiskState`` document so a risk check reads and writes one record
+    atomically, whatever the state store holds of the orders."""
 
     client_order_id: str
     symbol: str
@@ -358,7 +254,6 @@ class RiskState:
 
 __all__ = [
     "SCHEMA_VERSION",
-    "OpenOrder",
     "PositionState",
     "Reservation",
     "RiskState",
@@ -369,9 +264,3 @@ __all__ = [
     "encode",
     "encode_snapshot",
 ]
-
-
-def _cum(rest: list[object]) -> tuple[int | None]:
-    """The optional cumulative quantity stored after an execution (absent in older records)."""
-    value = rest[0] if rest else None
-    return (None if value is None else int(str(value)),)

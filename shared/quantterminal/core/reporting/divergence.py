@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.records import RiskEvent
 from quantterminal.core.models import Direction, Fill, Signal
 from quantterminal.core.reporting.pnl_attribution import PnlExplanation, explain
 from quantterminal.core.reporting.post_trade import StrategyResult, strategy_results
 from quantterminal.core.simulation.backtest import BacktestResult
-from quantterminal.core.trading.orders import OrderRequest
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,8 @@ def compare_decisions(
 
 
 def _match(
-    backtest_orders: Sequence[OrderRequest],
-    run_orders: Sequence[OrderRequest],
+    backtest_orders: Sequence[Order],
+    run_orders: Sequence[Order],
     refused: int,
     backtest_fills: Sequence[Fill],
     run_fills: Sequence[Fill],
@@ -136,7 +136,7 @@ def _match(
 def divergence(
     backtest: BacktestResult,
     live_signals: Sequence[Signal],
-    live_orders: Sequence[OrderRequest],
+    live_orders: Sequence[Order],
     live_fills: Sequence[Fill],
     risk_events: Sequence[RiskEvent],
     live_base_equity: Decimal,

@@ -26,9 +26,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from quantterminal.core.accounting.orders import Order
 from quantterminal.core.models import Fill
 from quantterminal.core.money import ZERO, to_decimal
-from quantterminal.core.trading.orders import OrderRequest
 
 CAUSES = ("risk refusals", "not filled", "fill price", "timing", "costs")
 
@@ -80,9 +80,9 @@ def _value(signed_qty: int, price: Decimal, mark: Decimal) -> Decimal:
 
 def explain(
     strategy: str,
-    backtest_orders: Sequence[OrderRequest],
+    backtest_orders: Sequence[Order],
     backtest_fills: Sequence[Fill],
-    run_orders: Sequence[OrderRequest],
+    run_orders: Sequence[Order],
     run_fills: Sequence[Fill],
     refused_in_backtest: Iterable[str],
     refused_in_run: Iterable[str],

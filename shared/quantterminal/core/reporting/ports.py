@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
-from quantterminal.core.accounting.records import EquitySnapshot, OrderEvent, QuarantinedRecord, RiskEvent
+from quantterminal.core.accounting.orders import Order, OrderUpdate
+from quantterminal.core.accounting.records import EquitySnapshot, QuarantinedRecord, RiskEvent
 from quantterminal.core.market_data.ports import MarketHistory
 from quantterminal.core.models import Fill, Signal
-from quantterminal.core.trading.orders import OrderRequest
 from quantterminal.core.trading.ports import TradeJournal
 
 
@@ -18,19 +18,19 @@ class TradeHistory(Protocol):
     """The trading record read back: reports, the API, divergence. Days (``on`` queries) are New
     York trading dates."""
 
-    def orders_on(self, day: date) -> list[OrderRequest]:
+    def orders_on(self, day: date) -> list[Order]:
         """Orders decided on New York date ``day``, in decision order."""
         ...
 
-    def orders_between(self, start: datetime, end: datetime) -> list[OrderRequest]:
+    def orders_between(self, start: datetime, end: datetime) -> list[Order]:
         """Orders decided in ``[start, end)``, in decision order."""
         ...
 
-    def order_events(self, client_order_id: str) -> list[OrderEvent]:
+    def order_events(self, client_order_id: str) -> list[OrderUpdate]:
         """Every event of one order in the order they were appended."""
         ...
 
-    def events_of_orders(self, client_order_ids: Sequence[str]) -> dict[str, list[OrderEvent]]:
+    def events_of_orders(self, client_order_ids: Sequence[str]) -> dict[str, list[OrderUpdate]]:
         """Every event of each of these orders, in append order (orders without events absent)."""
         ...
 

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from quantterminal.core.accounting.metrics import daily_equity, daily_returns, max_drawdown, sharpe_ratio
+from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.accounting.portfolio import Position
 from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.accounting.trades import RoundTrip, RoundTripBook
@@ -33,7 +34,6 @@ from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.models import Fill, Side
 from quantterminal.core.money import ZERO
 from quantterminal.core.reporting.ports import TradeHistory
-from quantterminal.core.trading.orders import OrderRequest, OrderType
 
 _BPS = 10_000.0
 BAR = timedelta(minutes=1)
@@ -91,7 +91,7 @@ class ExecutionQuality:
         }
 
 
-def execution_quality(orders: Sequence[OrderRequest], fills: Iterable[Fill]) -> ExecutionQuality:
+def execution_quality(orders: Sequence[Order], fills: Iterable[Fill]) -> ExecutionQuality:
     """Fill rate, time to fill and slippage of ``orders`` given the fills of (at least) them."""
     by_order: dict[str, list[Fill]] = defaultdict(list)
     for f in fills:
@@ -101,6 +101,8 @@ def execution_quality(orders: Sequence[OrderRequest], fills: Iterable[Fill]) -> 
     vs_decision: list[tuple[float, int]] = []
     vs_limit: list[tuple[float, int]] = []
     for order in orders:
+        if order.decision_time is None or order.decision_price is None:
+            continue  # not an order the kernel decided (the ledger records only those)
         mine = by_order.get(order.client_order_id, [])
         qty = sum(f.qty for f in mine)
         if qty >= order.qty:
@@ -173,7 +175,7 @@ class StrategyResult:
 
 
 def strategy_results(
-    orders: Sequence[OrderRequest], fills: Sequence[Fill], base_equity: Decimal, strategies: Iterable[str] = ()
+    orders: Sequence[Order], fills: Sequence[Fill], base_equity: Decimal, strategies: Iterable[str] = ()
 ) -> dict[str, StrategyResult]:
     """Per-strategy results (see the module docs); ``strategies`` listed even without orders."""
     strategy_of = {o.client_order_id: o.strategy for o in orders}
@@ -324,10 +326,10 @@ def daily_report(
     *,
     trading_day: bool,
     early_close: bool,
-    orders_today: Sequence[OrderRequest],
+    orders_today: Sequence[Order],
     fills_today: Sequence[Fill],
     risk_events_today: Sequence[RiskEvent],
-    orders_to_date: Sequence[OrderRequest],
+    orders_to_date: Sequence[Order],
     fills_to_date: Sequence[Fill],
     curve_to_date: Sequence[EquitySnapshot],
 ) -> DailyReport:

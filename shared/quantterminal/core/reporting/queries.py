@@ -13,10 +13,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
 from quantterminal.core.accounting.portfolio import Position
 from quantterminal.core.accounting.ports import StateStore
-from quantterminal.core.accounting.records import OrderEvent
-from quantterminal.core.accounting.state import OpenOrder
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.models import Side
@@ -24,7 +23,6 @@ from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.reporting.ports import Ledger
 from quantterminal.core.reporting.post_trade import account_curve, fill_row, strategy_results
 from quantterminal.core.risk.gate import RiskGate
-from quantterminal.core.trading.order_state import OrderState
 
 
 class UnknownStrategy(LookupError):  # noqa: N818 - the client's situation, not a programming error
@@ -49,7 +47,7 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _order(order: OpenOrder) -> dict[str, Any]:
+def _order(order: Order) -> dict[str, Any]:
     return {
         "client_order_id": order.client_order_id,
         "strategy": order.strategy,
@@ -57,9 +55,11 @@ def _order(order: OpenOrder) -> dict[str, Any]:
         "side": order.side.value,
         "qty": order.qty,
         "filled_qty": order.filled_qty,
-        "order_type": order.order_type,
+        "order_type": order.order_type.value,
         "limit_price": _money(order.limit_price),
-        "status": order.status,
+        "decision_price": _money(order.decision_price),
+        "decision_time": _time(order.decision_time),
+        "status": order.status.value,
         "broker_order_id": order.broker_order_id,
         "created_at": _time(order.created_at),
         "updated_at": _time(order.updated_at),
@@ -130,7 +130,7 @@ class AccountQueries:
             events_of = self.ledger.events_of_orders([o.client_order_id for o in decided])
             for o in decided:
                 events = events_of.get(o.client_order_id, [])
-                last = max(events, key=lambda e: e.filled_qty, default=None)  # events may come out of order
+                last = max(events, key=lambda e: e.cum_filled_qty, default=None)  # events may come out of order
                 live = working.get(o.client_order_id)
                 rows.append(
                     {
@@ -139,12 +139,12 @@ class AccountQueries:
                         "symbol": o.symbol,
                         "side": o.side.value,
                         "qty": o.qty,
-                        "filled_qty": live.filled_qty if live else (last.filled_qty if last else 0),
+                        "filled_qty": live.filled_qty if live else (last.cum_filled_qty if last else 0),
                         "order_type": o.order_type.value,
                         "limit_price": _money(o.limit_price),
                         "decision_price": str(o.decision_price),
                         "decision_time": _time(o.decision_time),
-                        "status": live.status if live else status_from_events(events, o.qty),
+                        "status": live.status.value if live else status_from_events(events, o.qty),
                         "avg_fill_price": _money(last.filled_avg_price if last else None),
                     }
                 )
@@ -285,12 +285,12 @@ class AccountQueries:
         return self.risk()
 
 
-def status_from_events(events: Sequence[OrderEvent], qty: int) -> str:
+def status_from_events(events: Sequence[OrderUpdate], qty: int) -> str:
     """A finished order's status (``OrderStatus`` value) from its recorded broker events, in any
     order: the order state machine's own verdict on those facts."""
-    facts = OrderState(
-        "", "", Side.BUY, qty, max((e.filled_qty for e in events), default=0), events=frozenset(e.event for e in events)
-    )
+    facts = Order(events[0].client_order_id if events else "", "", "", Side.BUY, qty, OrderType.MARKET)
+    for event in events:
+        facts = facts.apply(event)
     return facts.status.value
 
 

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.records import RiskEvent
 from quantterminal.core.accounting.state import RiskState
 from quantterminal.core.risk.manager import (
     AccountView,
-    OrderIntent,
     RiskDecision,
     RiskLimits,
     evaluate,
@@ -58,25 +58,28 @@ class RiskGate:
         """Signed shares of ``symbol`` the state store books for the whole account."""
         return sum(p.qty for p in self.store.positions_in(self.account, symbol))
 
-    def check(self, intent: OrderIntent, account: AccountView, now: datetime) -> RiskDecision:
-        """Evaluate ``intent``; if accepted, its reservation is stored before this returns. The
-        position in ``intent.symbol`` is read from the store within the same atomic step (see the
+    def check(
+        self, order: Order, account: AccountView, now: datetime, session_time: datetime | None = None
+    ) -> RiskDecision:
+        """Evaluate ``order`` (``session_time``: the minute whose session it belongs to, as in
+        ``evaluate``); if accepted, its reservation is stored before this returns. The
+        position in ``order.symbol`` is read from the store within the same atomic step (see the
         module docs); the rest of ``account`` (equity, cash, prices) as given."""
         decisions: list[RiskDecision] = []
 
         def change(state: RiskState) -> RiskState:
-            held = {**account.positions, intent.symbol: self.position(intent.symbol)}
-            decisions.append(evaluate(intent, replace(account, positions=held), state, self.limits, now))
+            held = {**account.positions, order.symbol: self.position(order.symbol)}
+            decisions.append(evaluate(order, replace(account, positions=held), state, self.limits, now, session_time))
             return decisions[-1].state
 
         self.store.update_risk_state(self.account, change)
         decision = decisions[-1]  # the evaluation that won the compare-and-set
         for message in decision.alerts:
-            self.record_event(now, "alert", message, intent)
+            self.record_event(now, "alert", message, order)
             if self.alert is not None:
                 self.alert(message)
         if not decision.accepted:
-            self.record_event(now, "rejection", decision.reason, intent, rule=decision.rule)
+            self.record_event(now, "rejection", decision.reason, order, rule=decision.rule)
         return decision
 
     def settle(self, client_order_id: str, remaining_qty: int) -> RiskState:
@@ -126,7 +129,7 @@ class RiskGate:
         now: datetime,
         kind: str,
         reason: str,
-        intent: OrderIntent | None,
+        order: Order | None,
         rule: str = "",
         strategy: str | None = None,
         symbol: str | None = None,
@@ -135,9 +138,12 @@ class RiskGate:
         if self.ledger is None:
             return
         details: dict[str, object] = {"rule": rule} if rule else {}
-        if intent is not None:
+        if order is not None:
             details.update(
-                client_order_id=intent.client_order_id, side=intent.side.value, qty=intent.qty, price=str(intent.price)
+                client_order_id=order.client_order_id,
+                side=order.side.value,
+                qty=order.qty,
+                price=str(order.limit_price or order.decision_price),
             )
         self.ledger.record_risk_event(
             RiskEvent(
@@ -145,8 +151,8 @@ class RiskGate:
                 self.account,
                 kind,
                 reason,
-                intent.strategy if intent else strategy,
-                intent.symbol if intent else symbol,
+                order.strategy if order else strategy,
+                order.symbol if order else symbol,
                 details,
             )
         )

@@ -1,6 +1,6 @@
 """The pre-trade risk manager: pure rules, the same in backtest, paper and live.
 
-``evaluate`` takes an order intent, a view of the account and the stored ``RiskState`` and returns
+``evaluate`` takes an order, a view of the account and the stored ``RiskState`` and returns
 a decision *and* the next risk state (day rollover, peak equity, halts, and -- for an accepted
 order -- its reservation). Run inside a compare-and-set update of the risk state, concurrent
 signals cannot overspend: whichever writes second is re-evaluated against the first's reservation.
@@ -15,7 +15,7 @@ Rules, in order (the first that fails rejects, with its reason):
    trading status messages): no order at all for that symbol until trading resumes.
 4. Symbol allow-list.
 5. Regular trading hours (NYSE calendar, early closes included): the order belongs to a minute of
-   the regular session (``OrderIntent.session_time``, the minute bar it was decided on; the last
+   the regular session (``session_time``, the minute bar it was decided on; the last
    minute's order is placed at the close and works from the next open), else ``now`` is in it.
 6. Price band: the order price within ``price_band_bps`` of the last price (fat-finger guard).
 7. Maximum order notional.
@@ -31,10 +31,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.state import Reservation, RiskState
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.sessions import session_date
-from quantterminal.core.models import Side
 from quantterminal.core.money import ZERO
 
 _BPS = Decimal(10_000)
@@ -68,19 +68,6 @@ class RiskLimits:
 
 
 @dataclass(frozen=True)
-class OrderIntent:
-    """An order the strategy layer wants to place; ``price`` is the limit or expected fill price."""
-
-    client_order_id: str
-    strategy: str
-    symbol: str
-    side: Side
-    qty: int
-    price: Decimal
-    session_time: datetime | None = None  # the minute whose session the order belongs to (None: now)
-
-
-@dataclass(frozen=True)
 class AccountView:
     """What the risk manager knows of the account at decision time (positions are signed shares)."""
 
@@ -101,9 +88,9 @@ class RiskDecision:
     alerts: tuple[str, ...] = ()
 
 
-def _reduces_only(intent: OrderIntent, position: int, pending: int) -> bool:
+def _reduces_only(order: Order, position: int, pending: int) -> bool:
     """True when the order, on top of pending orders, only moves the position toward zero."""
-    signed = intent.qty * intent.side.sign
+    signed = order.qty * order.side.sign
     start = position + pending
     return signed * start < 0 and abs(signed) <= abs(start)
 
@@ -138,57 +125,64 @@ def _trip(state: RiskState, account: AccountView, limits: RiskLimits, now: datet
 
 
 def evaluate(
-    intent: OrderIntent, account: AccountView, state: RiskState, limits: RiskLimits, now: datetime
+    order: Order,
+    account: AccountView,
+    state: RiskState,
+    limits: RiskLimits,
+    now: datetime,
+    session_time: datetime | None = None,
 ) -> RiskDecision:
-    """Decide on ``intent``; see the module docs for the rules."""
+    """Decide on ``order`` (at its limit, else its decision price); see the module docs for the rules.
+    ``session_time``: the minute whose session the order belongs to (``None``: ``now``'s)."""
     state, alerts = _trip(_roll(state, account, now), account, limits, now)
 
     def reject(rule: str, reason: str) -> RiskDecision:
         return RiskDecision(False, rule, reason, state, tuple(alerts))
 
-    if intent.qty <= 0 or intent.price <= 0 or not intent.price.is_finite():
-        return reject("order", f"order needs a positive quantity and price, got {intent.qty} @ {intent.price}")
-    if any(r.client_order_id == intent.client_order_id for r in state.reservations):
-        return reject("duplicate", f"order {intent.client_order_id} has already passed risk")
+    price = order.limit_price if order.limit_price is not None else order.decision_price
+    if order.qty <= 0 or price is None or price <= 0 or not price.is_finite():
+        return reject("order", f"order needs a positive quantity and price, got {order.qty} @ {price}")
+    if any(r.client_order_id == order.client_order_id for r in state.reservations):
+        return reject("duplicate", f"order {order.client_order_id} has already passed risk")
     if state.halted:
         return reject("halted", f"trading is halted: {state.halt_reason}")
-    position = account.positions.get(intent.symbol, 0)
-    pending = sum(r.qty * r.side.sign for r in state.reservations if r.symbol == intent.symbol)
-    reducing = _reduces_only(intent, position, pending)
+    position = account.positions.get(order.symbol, 0)
+    pending = sum(r.qty * r.side.sign for r in state.reservations if r.symbol == order.symbol)
+    reducing = _reduces_only(order, position, pending)
     if state.entries_halted_on == state.day and not reducing:
         return reject("daily_loss", "daily loss limit reached: only orders that reduce a position are allowed today")
-    if intent.strategy in state.disabled_strategies and not reducing:
-        return reject("strategy_disabled", f"strategy {intent.strategy} is disabled: only exits are allowed")
-    halted_symbol = dict(state.halted_symbols).get(intent.symbol)
+    if order.strategy in state.disabled_strategies and not reducing:
+        return reject("strategy_disabled", f"strategy {order.strategy} is disabled: only exits are allowed")
+    halted_symbol = dict(state.halted_symbols).get(order.symbol)
     if halted_symbol is not None:
-        return reject("symbol_halted", f"trading in {intent.symbol} is halted by its exchange: {halted_symbol}")
-    if limits.allowed_symbols is not None and intent.symbol not in limits.allowed_symbols:
-        return reject("allow_list", f"{intent.symbol} is not on the symbol allow-list")
-    minute = now if intent.session_time is None else intent.session_time
+        return reject("symbol_halted", f"trading in {order.symbol} is halted by its exchange: {halted_symbol}")
+    if limits.allowed_symbols is not None and order.symbol not in limits.allowed_symbols:
+        return reject("allow_list", f"{order.symbol} is not on the symbol allow-list")
+    minute = now if session_time is None else session_time
     if limits.regular_hours_only and not is_market_open(minute):  # the kernel asks the same calendar
         return reject("market_hours", f"outside regular trading hours at {minute.isoformat()}")
-    last = account.last_prices.get(intent.symbol)
+    last = account.last_prices.get(order.symbol)
     if last is None or last <= 0:
-        return reject("price_band", f"no last price for {intent.symbol} to check the order price against")
-    band = abs(intent.price - last) / last * _BPS
+        return reject("price_band", f"no last price for {order.symbol} to check the order price against")
+    band = abs(price - last) / last * _BPS
     if band > limits.price_band_bps:
         return reject(
             "price_band",
-            f"price {intent.price} is {band:.0f} bps from the last price {last} (limit {limits.price_band_bps} bps)",
+            f"price {price} is {band:.0f} bps from the last price {last} (limit {limits.price_band_bps} bps)",
         )
-    notional = intent.qty * intent.price
+    notional = order.qty * price
     if notional > limits.max_order_notional:
         return reject("max_notional", f"order notional {notional:.2f} exceeds {limits.max_order_notional:.2f}")
     if not reducing:
-        projected = abs(position + pending + intent.qty * intent.side.sign) * intent.price
+        projected = abs(position + pending + order.qty * order.side.sign) * price
         limit = limits.position_limit * account.equity
         if projected > limit:
             return reject(
                 "position_limit",
-                f"{intent.symbol} exposure {projected:.2f} incl. pending orders would "
+                f"{order.symbol} exposure {projected:.2f} incl. pending orders would "
                 f"exceed {limits.position_limit:%} of equity ({limit:.2f})",
             )
-        reserved = sum((r.notional for r in state.reservations if r.client_order_id != intent.client_order_id), ZERO)
+        reserved = sum((r.notional for r in state.reservations if r.client_order_id != order.client_order_id), ZERO)
         available = account.cash - reserved
         if notional > available:
             return reject(
@@ -196,7 +190,7 @@ def evaluate(
                 f"order notional {notional:.2f} exceeds buying power {available:.2f} "
                 f"(cash {account.cash:.2f} less {reserved:.2f} reserved by pending orders)",
             )
-    reservation = Reservation(intent.client_order_id, intent.symbol, intent.side, intent.qty, intent.price)
+    reservation = Reservation(order.client_order_id, order.symbol, order.side, order.qty, price)
     state = replace(state, reservations=(*state.reservations, reservation))
     return RiskDecision(True, "accepted", "passed every rule", state, tuple(alerts))
 

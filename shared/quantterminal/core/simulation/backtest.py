@@ -51,6 +51,7 @@ from itertools import islice
 from typing import Any
 
 from quantterminal.core.accounting.metrics import compute_metrics
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderUpdate
 from quantterminal.core.accounting.portfolio import Portfolio
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.trades import RoundTripBook
@@ -68,8 +69,6 @@ from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.desk import ResidentStrategies
 from quantterminal.core.trading.engine import HALTED, Decision
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
-from quantterminal.core.trading.order_state import OrderUpdate
-from quantterminal.core.trading.orders import OrderRequest
 
 _PROGRESS_EVERY = 65_536
 _DAY = timedelta(days=1)
@@ -185,7 +184,7 @@ class _Run:
         self.booked = 0  # the broker's fills seen so far
         self.last_wanted: dict[tuple[str, str], object] = {}
         self.signals: list[Signal] = []
-        self.orders: list[OrderRequest] = []
+        self.orders: list[Order] = []
         self.refused: list[OrderOutcome] = []
         self.halted = ""
         self.not_filled: list[OrderOutcome] = []
@@ -352,10 +351,11 @@ class _Run:
             request = placed.get(order.client_order_id)
             if request is None or order.filled_qty == order.qty:
                 continue
-            when = order.submitted_at or request.decision_time
-            if order.status == "canceled" and order.filled_qty == 0:
+            when = order.created_at or request.decision_time
+            assert when is not None  # the backtest decided (and stamped) every order it placed
+            if order.status is OrderStatus.CANCELED and order.filled_qty == 0:
                 out.append(OrderOutcome(request, when, f"not filled within {age:g} s: canceled", "canceled"))
-            elif order.status == "canceled":
+            elif order.status is OrderStatus.CANCELED:
                 reason = f"canceled after {order.filled_qty} of {order.qty} filled"
                 out.append(OrderOutcome(request, when, reason, "canceled"))
             else:

@@ -11,10 +11,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from quantterminal.core.accounting.metrics import Metrics
+from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.trades import RoundTrip
 from quantterminal.core.market_data.data_checks import Gap
 from quantterminal.core.models import Fill, Signal
-from quantterminal.core.trading.orders import OrderRequest
 
 if TYPE_CHECKING:
     from quantterminal.core.simulation.backtest import BacktestConfig
@@ -26,7 +26,7 @@ _MINUTE = timedelta(minutes=1)
 class OrderOutcome:
     """An order that did not fill, or was refused before it was placed: when, why, by which rule."""
 
-    order: OrderRequest
+    order: Order
     time: datetime
     reason: str
     rule: str = ""
@@ -40,7 +40,7 @@ class BacktestResult:
     symbols: list[str]
     bars: int
     signals: list[Signal]
-    orders: list[OrderRequest]
+    orders: list[Order]
     fills: list[Fill]
     trades: list[RoundTrip]
     not_filled: list[OrderOutcome]

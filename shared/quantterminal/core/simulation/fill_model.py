@@ -28,10 +28,10 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from quantterminal.core.accounting.orders import OrderType
 from quantterminal.core.models import Bar, Side
 from quantterminal.core.money import to_decimal
 from quantterminal.core.simulation.execution import BpsSlippage, CommissionModel, PerShareCommission, SlippageModel
-from quantterminal.core.trading.orders import OrderType
 
 _UNLIMITED = 2**62  # shares: more than any order
 

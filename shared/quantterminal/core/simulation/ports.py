@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from quantterminal.core.accounting.orders import Order
 from quantterminal.core.models import Bar, Fill
-from quantterminal.core.trading.broker import BrokerOrder
 from quantterminal.core.trading.ports import Broker
 
 
@@ -23,7 +23,7 @@ class SimulatedVenue(Broker, Protocol):
         """Fill the working market orders of ``bar.symbol`` at ``bar``'s close, now."""
         ...
 
-    def all_orders(self) -> list[BrokerOrder]:
+    def all_orders(self) -> list[Order]:
         """Every order received, terminal or not."""
         ...
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from quantterminal.core.models import Side
-from quantterminal.core.trading.orders import OrderRequest
+from quantterminal.core.accounting.orders import Order
 
 if TYPE_CHECKING:
     from quantterminal.core.trading.ports import Broker
@@ -27,24 +25,6 @@ class BrokerRejected(Exception):  # noqa: N818 - the broker's word, not a progra
 
 class BrokerUnavailable(Exception):  # noqa: N818
     """The broker could not be reached or did not answer clearly; the outcome is unknown."""
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerOrder:
-    """An order as the broker reports it."""
-
-    client_order_id: str
-    broker_order_id: str
-    symbol: str
-    side: Side
-    qty: int
-    order_type: str
-    status: str
-    filled_qty: int = 0
-    filled_avg_price: Decimal | None = None
-    limit_price: Decimal | None = None
-    submitted_at: datetime | None = None
-    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +47,10 @@ class BrokerAccount:
 
 def place_order(
     broker: Broker,
-    order: OrderRequest,
+    order: Order,
     attempts: int = 4,
     wait: Callable[[int], None] = lambda attempt: None,
-) -> BrokerOrder:
+) -> Order:
     """Submit ``order`` at most once in effect, whatever fails on the way.
 
     ``wait(attempt)`` sleeps before each retry (backoff lives with the caller: the core does no

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from quantterminal.core.accounting.orders import OrderType
 from quantterminal.core.models import Side
 from quantterminal.core.money import round_to_tick
 from quantterminal.core.risk.manager import RiskLimits
-from quantterminal.core.trading.orders import OrderType
 
 _BPS = Decimal(10_000)
 

@@ -36,9 +36,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from quantterminal.core.accounting.orders import Order, OrderUpdate
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.records import EquitySnapshot
-from quantterminal.core.accounting.state import OpenOrder, PositionState
+from quantterminal.core.accounting.state import PositionState
 from quantterminal.core.market_data.calendar import EXTENDED, SessionRule
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
 from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars
@@ -48,7 +49,6 @@ from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView
 from quantterminal.core.trading.answers import Consumed, WarmUpBars
 from quantterminal.core.trading.engine import Decision, TradingEngine
-from quantterminal.core.trading.order_state import OrderUpdate
 from quantterminal.core.trading.ports import Broker, TradeJournal
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ class TradingDesk:
 
     def _decide(
         self, update: BarUpdate, now: datetime, answers: Mapping[str, Consumed] | None = None
-    ) -> tuple[BarOutcome, list[OpenOrder] | None]:
+    ) -> tuple[BarOutcome, list[Order] | None]:
         """The decisions, and the open orders read before them (``None``: not read)."""
         bar = update.bar
         if update.source is BarSource.REVISION:
@@ -324,7 +324,7 @@ class TradingDesk:
         now: datetime,
         symbol: str | None = None,
         max_age: timedelta | None = None,
-        open_orders: Sequence[OpenOrder] | None = None,
+        open_orders: Sequence[Order] | None = None,
     ) -> list[str]:
         """Every strategy's stale limit orders (in ``symbol``, if given) canceled; one read of the
         open orders for all of them (none if given). ``max_age`` defaults to each engine's

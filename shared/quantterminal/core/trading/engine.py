@@ -10,8 +10,8 @@ place it exactly once.
 execution once, by id), release the reservation as the order fills or ends, and keep the audit
 trail in the ledger.
 
-The engine keeps nothing about orders in memory: an order's state is rebuilt from its stored open
-order (status, cumulative quantity, the executions already booked) for every update, so a warm
+The engine keeps nothing about orders in memory: every update is merged into the stored order
+(its events, cumulative quantity, the executions already booked), so a warm
 Lambda does not grow, a cold one starts exactly where the last left off, and any number of
 processes can book updates. Fill statistics come from the ledger (``core.reporting``). Only
 without a ledger (a backtest) does it keep the fills it booked, to re-sort a late execution.
@@ -24,20 +24,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from quantterminal.core.accounting.order_ids import client_order_id
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate
 from quantterminal.core.accounting.ports import StateStore
-from quantterminal.core.accounting.records import OrderEvent
-from quantterminal.core.accounting.state import OpenOrder, PositionState
+from quantterminal.core.accounting.state import PositionState
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.risk.gate import RiskGate
-from quantterminal.core.risk.manager import AccountView, OrderIntent, RiskDecision
+from quantterminal.core.risk.manager import AccountView, RiskDecision
 from quantterminal.core.strategies import StrategyInstance, builtin_instance
 from quantterminal.core.trading.answers import Consumed, WarmUpBars, answer
-from quantterminal.core.trading.broker import BrokerOrder, BrokerRejected, BrokerUnavailable, place_order
+from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.order_state import TERMINAL_STATUSES, OrderUpdate, from_open_order
-from quantterminal.core.trading.orders import OrderRequest, OrderType, client_order_id
 from quantterminal.core.trading.ports import Broker, TradeJournal
 from quantterminal.core.trading.sizing import target_quantity
 
@@ -49,9 +48,9 @@ class Decision:
     """What one bar led to."""
 
     signal: Signal | None = None
-    order: OrderRequest | None = None
+    order: Order | None = None
     risk: RiskDecision | None = None
-    placed: BrokerOrder | None = None
+    placed: Order | None = None
     note: str = ""
     wanted: Direction | None = None  # the strategy's answer (None: none yet)
     idle: bool = False  # nothing to do: no answer yet, positioned as wanted with no order working, or halted
@@ -117,7 +116,7 @@ class TradingEngine:
         view: Callable[[], AccountView],
         now: datetime,
         trade: bool = True,
-        open_orders: Sequence[OpenOrder] | None = None,
+        open_orders: Sequence[Order] | None = None,
         position: int | None = None,
         session_time: datetime | None = None,
     ) -> Decision:
@@ -173,7 +172,19 @@ class TradingEngine:
         delta = target - position
         if delta == 0:
             return Decision(signal, note="size rounds to zero", wanted=wanted)
-        order = OrderRequest(coid, name, bar.symbol, side, abs(delta), self.config.type, bar.timestamp, price, limit)
+        order = Order(
+            coid,
+            name,
+            bar.symbol,
+            side,
+            abs(delta),
+            self.config.type,
+            bar.timestamp,
+            price,
+            limit,
+            account=self.account,
+            created_at=now,
+        )
         return self._place(signal, order, account, now, minute)
 
     def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:
@@ -182,42 +193,34 @@ class TradingEngine:
         side = Side.SELL if position > 0 else Side.BUY
         price = to_decimal(bar.close)
         coid = client_order_id(self.strategy_name, bar.symbol, bar.timestamp, intent)
-        order = OrderRequest(
-            coid, self.strategy_name, bar.symbol, side, abs(position), OrderType.MARKET, bar.timestamp, price
+        order = Order(
+            coid,
+            self.strategy_name,
+            bar.symbol,
+            side,
+            abs(position),
+            OrderType.MARKET,
+            bar.timestamp,
+            price,
+            account=self.account,
+            created_at=now,
         )
         signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, Direction.FLAT, bar.close)
         return self._place(signal, order, view, now)
 
     def _place(
-        self, signal: Signal, order: OrderRequest, view: AccountView, now: datetime, minute: datetime | None = None
+        self, signal: Signal, order: Order, view: AccountView, now: datetime, minute: datetime | None = None
     ) -> Decision:
         """Risk, record, place: every order the kernel makes goes this way (``minute``: the one
         whose session the order belongs to; ``None``: ``now``'s)."""
-        coid, side, limit = order.client_order_id, order.side, order.limit_price
+        coid = order.client_order_id
         if self.ledger is not None:
             self.ledger.record_signal(signal)
-        risk = self.gate.check(
-            OrderIntent(coid, self.strategy_name, order.symbol, side, order.qty, limit or order.decision_price, minute),
-            view,
-            now,
-        )
+        risk = self.gate.check(order, view, now, minute)
         # "duplicate", nothing recorded: an earlier attempt reserved, then crashed -- the reservation is ours
         if not risk.accepted and not (risk.rule == "duplicate" and self.store.get_open_order(coid) is None):
             return Decision(signal, order, risk, note=risk.reason, wanted=signal.direction)
-        recorded = self.store.add_open_order(
-            OpenOrder(
-                coid,
-                self.account,
-                self.strategy_name,
-                order.symbol,
-                side,
-                order.qty,
-                order.order_type.value,
-                "new",
-                limit_price=limit,
-                created_at=now,
-            )
-        )
+        recorded = self.store.add_open_order(order)
         if not recorded:  # a concurrent delivery of the same bar recorded it first; its reservation stands
             return Decision(signal, order, risk, note="decision already placed", wanted=signal.direction)
         if self.ledger is not None:
@@ -225,7 +228,7 @@ class TradingEngine:
         return self._submit(signal, order, risk, now)
 
     def _submit(
-        self, signal: Signal, order: OrderRequest, risk: RiskDecision | None, now: datetime, note: str = ""
+        self, signal: Signal, order: Order, risk: RiskDecision | None, now: datetime, note: str = ""
     ) -> Decision:
         """Place a recorded order at most once; a refusal releases its record and reservation."""
         try:
@@ -245,7 +248,7 @@ class TradingEngine:
         id, so the broker never gets it twice."""
         recorded = self.store.get_open_order(coid)
         wanted = signal.direction
-        if recorded is None or recorded.broker_order_id is not None or recorded.status != "new":
+        if recorded is None or recorded.broker_order_id is not None or recorded.status is not OrderStatus.NEW:
             return Decision(signal, note="decision already placed", wanted=wanted)
         try:
             placed = self.broker.get_order(coid)
@@ -254,45 +257,34 @@ class TradingEngine:
             return Decision(signal, note=note, wanted=wanted)
         if placed is not None:
             return Decision(signal, placed=placed, note="decision already placed", wanted=wanted)
-        order = OrderRequest(
-            coid,
-            self.strategy_name,
-            recorded.symbol,
-            recorded.side,
-            recorded.qty,
-            OrderType(recorded.order_type),
-            signal.bar_time,
-            to_decimal(signal.price),
-            recorded.limit_price,
-        )
-        return self._submit(signal, order, None, now, note="placed after an interrupted attempt")
+        return self._submit(signal, recorded, None, now, note="placed after an interrupted attempt")
 
     def cancel_stale(
         self,
         now: datetime,
         max_age: timedelta | None = None,
         symbol: str | None = None,
-        open_orders: Sequence[OpenOrder] | None = None,
+        open_orders: Sequence[Order] | None = None,
     ) -> list[str]:
         """Ask the broker to cancel this strategy's limit orders (in ``symbol``, if given) still
         working ``max_age`` after they were placed (the first version let them rest; 13% never
         filled within 30 s); ``max_age`` defaults to the configured order cancel age."""
         max_age = self.config.cancel_after if max_age is None else max_age
-        canceled = []
+        canceled: list[str] = []
         for order in self.store.open_orders(self.account) if open_orders is None else open_orders:
             if (
                 order.strategy != self.strategy_name
                 or (symbol is not None and order.symbol != symbol)
-                or order.order_type != OrderType.LIMIT.value
-                or order.status == "pending_cancel"
-                or order.status in TERMINAL_STATUSES  # done; only its last executions are awaited
+                or order.order_type is not OrderType.LIMIT
+                or order.status is OrderStatus.PENDING_CANCEL
+                or order.status.terminal  # done; only its last executions are awaited
                 or order.created_at is None
                 or now - order.created_at < max_age
             ):
                 continue
             self.broker.cancel(order.client_order_id)
             self.store.update_open_order(
-                order.client_order_id, lambda o: replace(o, status="pending_cancel", updated_at=now)
+                order.client_order_id, lambda o: replace(o, cancel_requested_at=now, updated_at=now)
             )
             canceled.append(order.client_order_id)
         return canceled
@@ -337,22 +329,10 @@ class TradingEngine:
         open_order = self.store.get_open_order(update.client_order_id)
         if open_order is None:
             return []  # not ours (or long finished): reconciliation deals with strangers
-        state = from_open_order(open_order)
-        merged = state.apply(update)
+        merged = open_order.apply(update)
         if self.ledger is not None:
-            self.ledger.append_order_event(
-                OrderEvent(
-                    f"{update.client_order_id}:{update.event}:{update.cum_filled_qty}:"
-                    f"{update.execution.execution_id if update.execution else ''}",
-                    update.client_order_id,
-                    update.event,
-                    update.timestamp,
-                    update.cum_filled_qty,
-                    merged.avg_fill_price,
-                    update.broker_order_id,
-                )
-            )
-        known = {e.execution_id for e in state.executions}
+            self.ledger.append_order_event(replace(update, filled_avg_price=merged.avg_fill_price))
+        known = {e.execution_id for e in open_order.executions}
         fills = [
             Fill(merged.symbol, e.timestamp, merged.side, e.qty, e.price, ZERO, merged.client_order_id, e.execution_id)
             for e in merged.executions
@@ -371,17 +351,8 @@ class TradingEngine:
             self.gate.settle(merged.client_order_id, 0)
             self.store.remove_open_order(merged.client_order_id)
         else:
-            self.store.update_open_order(
-                merged.client_order_id,
-                lambda o: replace(
-                    o,
-                    status=merged.status.value,
-                    filled_qty=merged.filled_qty,
-                    executions=merged.executions,
-                    updated_at=update.timestamp,
-                    broker_order_id=o.broker_order_id or update.broker_order_id,
-                ),
-            )
+            # Merged into the order as stored now: a concurrent writer's facts are kept too.
+            self.store.update_open_order(merged.client_order_id, lambda o: o.apply(update))
             # What is not in the position yet stays reserved: the unfilled rest of a live order,
             # or the executions a finished order still owes.
             unbooked = merged.unexplained_qty if merged.status.terminal else merged.qty - merged.executed_qty

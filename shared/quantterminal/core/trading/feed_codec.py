@@ -8,9 +8,9 @@ import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
 from quantterminal.core.models import Bar, Execution
-from quantterminal.core.trading.order_state import OrderUpdate
 
 BAR_RECORD_VERSION = 1
 ORDER_RECORD_VERSION = 1
@@ -119,6 +119,7 @@ def encode_order_update(update: OrderUpdate) -> bytes:
             "t": update.timestamp.isoformat(),
             "cum": update.cum_filled_qty,
             "bid": update.broker_order_id,
+            "avg": None if update.filled_avg_price is None else str(update.filled_avg_price),
             "x": None
             if e is None
             else {"id": e.execution_id, "q": e.qty, "p": str(e.price), "t": e.timestamp.isoformat(), "c": e.cum_qty},
@@ -140,7 +141,16 @@ def decode_order_update(data: bytes | str) -> OrderUpdate:
             execution = Execution(
                 str(x["id"]), int(x["q"]), Decimal(x["p"]), _utc(x["t"]), None if cum is None else int(cum)
             )
-        return OrderUpdate(str(doc["id"]), str(doc["ev"]), _utc(doc["t"]), int(doc["cum"]), execution, doc["bid"])
+        avg = doc.get("avg")  # absent in records of earlier builds
+        return OrderUpdate(
+            str(doc["id"]),
+            str(doc["ev"]),
+            _utc(doc["t"]),
+            int(doc["cum"]),
+            execution,
+            doc["bid"],
+            None if avg is None else Decimal(avg),
+        )
     except RecordError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as exc:

@@ -8,12 +8,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
-from quantterminal.core.accounting.records import EquitySnapshot, OrderEvent, RiskEvent
+from quantterminal.core.accounting.orders import Order, OrderUpdate
+from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.models import Fill, Signal
 from quantterminal.core.risk.ports import RiskJournal
-from quantterminal.core.trading.broker import BrokerAccount, BrokerOrder, BrokerPosition
-from quantterminal.core.trading.order_state import OrderUpdate
-from quantterminal.core.trading.orders import OrderRequest
+from quantterminal.core.trading.broker import BrokerAccount, BrokerPosition
 
 
 class TradeJournal(RiskJournal, Protocol):
@@ -22,11 +21,11 @@ class TradeJournal(RiskJournal, Protocol):
 
     Writes are idempotent; order events and fills are append-only."""
 
-    def record_order(self, order: OrderRequest) -> bool:
+    def record_order(self, order: Order) -> bool:
         """Store an order once; ``False`` if its client order id was already recorded."""
         ...
 
-    def append_order_event(self, event: OrderEvent) -> bool:
+    def append_order_event(self, event: OrderUpdate) -> bool:
         """Append an order event; ``False`` if this event id is already stored."""
         ...
 
@@ -55,7 +54,7 @@ class Broker(Protocol):
     """A brokerage account. Order updates (fills, cancels, ...) are delivered to the handler set
     with ``on_update`` -- possibly late, twice or out of order; ``AccountBook`` copes with that."""
 
-    def submit(self, order: OrderRequest) -> BrokerOrder:
+    def submit(self, order: Order) -> Order:
         """Send an order; ``BrokerRejected`` if refused, ``BrokerUnavailable`` if the outcome is
         unknown. A second submit of the same client order id never creates a second order."""
         ...
@@ -64,18 +63,16 @@ class Broker(Protocol):
         """Ask for an order to be canceled (the outcome arrives as an update)."""
         ...
 
-    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+    def get_order(self, client_order_id: str) -> Order | None:
         """The order with this client order id, or ``None`` if the broker has none."""
         ...
 
-    def replace(
-        self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None
-    ) -> BrokerOrder:
+    def replace(self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None) -> Order:
         """Replace a working order by a new one (new id, quantity still wanted, new limit); the old
         order ends as ``replaced`` keeping its fills."""
         ...
 
-    def open_orders(self) -> list[BrokerOrder]:
+    def open_orders(self) -> list[Order]:
         """Orders not yet in a terminal state."""
         ...
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.ports import StateStore
-from quantterminal.core.accounting.state import OpenOrder, PositionState
+from quantterminal.core.accounting.state import PositionState
 from quantterminal.core.risk.gate import RiskGate
-from quantterminal.core.trading.broker import BrokerOrder
 from quantterminal.core.trading.ports import Broker
 
 RECONCILE_HALT = "reconciliation in progress"
@@ -47,7 +47,7 @@ class Drift:
         return f"{self.kind} {self.key}: local {self.local}, broker {self.broker}"
 
 
-def _in_grace(order: OpenOrder, now: datetime | None, grace: timedelta) -> bool:
+def _in_grace(order: Order, now: datetime | None, grace: timedelta) -> bool:
     heard = order.updated_at or order.created_at
     return now is not None and heard is not None and now - heard < grace
 
@@ -61,12 +61,13 @@ def find_order_drifts(
     local_open = {o.client_order_id: o for o in store.open_orders(account)}
     broker_open = {o.client_order_id: o for o in broker.open_orders()}
     for coid in sorted(broker_open.keys() - local_open.keys()):
-        drifts.append(Drift("unknown_open_order", coid, "none", broker_open[coid].status))
+        drifts.append(Drift("unknown_open_order", coid, "none", broker_open[coid].status.value))
     for coid in sorted(local_open.keys() - broker_open.keys()):
         if _in_grace(local_open[coid], now, grace):
             continue
         found = broker.get_order(coid)
-        drifts.append(Drift("stale_open_order", coid, local_open[coid].status, found.status if found else "none"))
+        theirs = found.status.value if found else "none"
+        drifts.append(Drift("stale_open_order", coid, local_open[coid].status.value, theirs))
     return drifts
 
 
@@ -186,20 +187,14 @@ class Reconciler:
 
         return change
 
-    def _open_order(self, order: BrokerOrder, now: datetime) -> OpenOrder:
-        strategy = order.client_order_id.split("-", 1)[0] if "-" in order.client_order_id else UNASSIGNED
-        return OpenOrder(
-            order.client_order_id,
-            self.account,
-            strategy or UNASSIGNED,
-            order.symbol,
-            order.side,
-            order.qty,
-            order.order_type,
-            order.status,
-            order.limit_price,
-            order.filled_qty,
-            order.broker_order_id,
-            order.submitted_at or now,
-            now,
+    def _open_order(self, order: Order, now: datetime) -> Order:
+        """The broker's order adopted as ours: it keeps what the broker said of it, but no
+        executions (none is booked yet: what it filled so far is in flight)."""
+        return replace(
+            order,
+            account=self.account,
+            strategy=order.strategy or UNASSIGNED,
+            executions=(),
+            created_at=order.created_at or now,
+            updated_at=now,
         )

@@ -1,23 +1,11 @@
-"""Orders as the strategy layer creates them, and their deterministic client order ids."""
+"""Client order ids: the same decision always gets the same id, and an id names its strategy."""
 
 from __future__ import annotations
 
-import enum
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
-
-from quantterminal.core.models import Side
 
 _NO_OFFSET = timedelta(0)
-
-
-class OrderType(enum.Enum):
-    """Market or limit."""
-
-    MARKET = "market"
-    LIMIT = "limit"
 
 
 def client_order_id(strategy: str, symbol: str, bar_time: datetime, intent: str) -> str:
@@ -39,16 +27,6 @@ def client_order_id(strategy: str, symbol: str, bar_time: datetime, intent: str)
     return f"{strategy[:32]}-{symbol[:16]}-{stamp}-{intent[:16]}-{digest}"
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    """An order the system wants to place: ``qty`` (positive) shares on ``side``."""
-
-    client_order_id: str
-    strategy: str
-    symbol: str
-    side: Side
-    qty: int
-    order_type: OrderType
-    decision_time: datetime  # the start of the minute bar whose close the decision followed
-    decision_price: Decimal
-    limit_price: Decimal | None = None
+def strategy_of(coid: str) -> str:
+    """The strategy a client order id names (its prefix), or "" for an id this system did not make."""
+    return coid.split("-", 1)[0] if "-" in coid else ""
