@@ -351,8 +351,11 @@ class TradingEngine:
             self.gate.settle(merged.client_order_id, 0)
             self.store.remove_open_order(merged.client_order_id)
         else:
-            # Merged into the order as stored now: a concurrent writer's facts are kept too.
-            self.store.update_open_order(merged.client_order_id, lambda o: o.apply(update))
+            # Merged into the order as stored now: a concurrent writer's facts are kept too (the
+            # usual case, the order as read, needs no second merge).
+            self.store.update_open_order(
+                merged.client_order_id, lambda o: merged if o.version == open_order.version else o.apply(update)
+            )
             # What is not in the position yet stays reserved: the unfilled rest of a live order,
             # or the executions a finished order still owes.
             unbooked = merged.unexplained_qty if merged.status.terminal else merged.qty - merged.executed_qty
