@@ -9,7 +9,7 @@ import pytest
 
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
-from quantterminal.wiring.factories import redact
+from quantterminal.errors import redact
 from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from quantterminal.adapters.ledger.ledger_base import LedgerError, LedgerIntegrityError
-from quantterminal.adapters.ledger.migrations import MigrationError, load_migrations
+from quantterminal.adapters.ledger.ledger_base import LedgerIntegrityError
+from quantterminal.adapters.ledger.migrations import load_migrations
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
@@ -25,8 +25,9 @@ from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar, Direction, Execution, Fill, Side, Signal, Trade
 from quantterminal.core.simulation.backtest import BacktestConfig
+from quantterminal.errors import LedgerError, MigrationError, redact
 from quantterminal.wiring.backtest import run_backtest
-from quantterminal.wiring.factories import open_ledger, redact
+from quantterminal.wiring.factories import open_ledger
 from tests.helpers import bar
 from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 

@@ -10,8 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from quantterminal.adapters.aws.secrets import SecretError, secret_json
+from quantterminal.adapters.aws.secrets import secret_json
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
+from quantterminal.errors import SecretError
 
 
 @pytest.fixture

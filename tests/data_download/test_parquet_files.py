@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, DataError, load_bars
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.market_data.parquet_bars import read_parquet_bars, write_parquet_bars
 from quantterminal.core.models import Bar
+from quantterminal.errors import DataError
 from tests.helpers import bars_from_closes
 
 SETS = sorted(p for p in SAMPLE_ROOT.iterdir() if p.is_dir())

@@ -10,15 +10,10 @@ from pathlib import Path
 import pytest
 
 from quantterminal.adapters.market_data import csv_bars
-from quantterminal.adapters.market_data.csv_bars import (
-    DataError,
-    load_bars,
-    read_bars_file,
-    resolve_source,
-    sample_sets,
-)
+from quantterminal.adapters.market_data.csv_bars import load_bars, read_bars_file, resolve_source, sample_sets
 from quantterminal.adapters.market_data.csv_columns import read_columns
 from quantterminal.core.market_data.calendar import is_market_open
+from quantterminal.errors import DataError
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 GOOD = "2024-01-02T09:30:00-05:00,10.00,10.50,9.90,10.20,100\n2024-01-02T09:31:00-05:00,10.20,10.30,10.10,10.25,50\n"

@@ -12,11 +12,12 @@ import pytest
 from moto import mock_aws
 
 from lambdas import recorder
-from quantterminal.adapters.streams.redrive import FailedBatch, RedriveError, pending, read_batch, rerun
+from quantterminal.adapters.streams.redrive import FailedBatch, pending, read_batch, rerun
 from quantterminal.cli.main import main
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
 from quantterminal.core.trading.feed_codec import encode_bar_update
+from quantterminal.errors import RedriveError
 from tests.lambdas.harness import Context, Live
 
 

@@ -11,9 +11,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from quantterminal.adapters.ledger.ledger_base import LedgerError
-from quantterminal.adapters.market_data.csv_bars import DataError, data_files, load_bars, resolve_source, sample_sets
-from quantterminal.adapters.reports.manifest import prepare_out, write_manifest
 from quantterminal.cli.arguments import (
     add_strategy_overrides,
     bps,
@@ -25,7 +22,7 @@ from quantterminal.cli.arguments import (
     participation,
     sessions,
 )
-from quantterminal.cli.backtest_report import describe, instance_table, summary_table, write_outputs
+from quantterminal.cli.backtest_report import describe, instance_table, summary_table
 from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.console import wide_console
 from quantterminal.config.load import LoadedConfig, strategies_named
@@ -37,14 +34,14 @@ from quantterminal.core.simulation.backtest import BacktestConfig, Backtester, B
 from quantterminal.core.strategies import STRATEGIES, StrategyError
 from quantterminal.core.strategies.instance import ONE
 from quantterminal.core.trading.config import TradingConfig
+from quantterminal.errors import DataError, LedgerError
 from quantterminal.wiring.backtest import backtester
-from quantterminal.wiring.factories import is_database_url, open_ledger, redact
+from quantterminal.wiring.data_files import read_bars, sample_names
+from quantterminal.wiring.run_folder import RunFolder, write_backtest_outputs
 
 DEFAULT_DATA = "sample:spy_2011"
 DEFAULTS = TradingConfig()
 BROKER = BrokerSettings()
-_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 PROGRESS_MIN_BARS = 200_000
 _UNSET = object()
 
@@ -53,7 +50,7 @@ data:
   FILE_OR_DIR is a CSV file or a folder of them, columns timestamp,open,high,low,close,volume,
   ISO-8601 timestamps with UTC offset labelling the bar start; the symbol is the file name up to
   the first '_' (SPY_1min_2011-01.csv -> SPY). sample:NAME picks a data set shipped with
-  QuantTerminal: {", ".join("sample:" + s for s in sample_sets())}.
+  QuantTerminal: {", ".join("sample:" + s for s in sample_names())}.
 
 strategies ({", ".join(STRATEGIES)}) and their parameters (--param NAME=VALUE, or
 STRATEGY.NAME=VALUE when several strategies run):
@@ -199,8 +196,7 @@ def run(args: argparse.Namespace) -> int:
         else:  # each on a whole account of its own
             configs = {i.name: BacktestConfig((replace(i, allocation=ONE),), **setup) for i in loaded.instances}
         backtesters = {n: backtester(config) for n, config in configs.items()}
-        if args.out is not None:
-            prepare_out(args.out, args.overwrite)
+        folder = None if args.out is None else RunFolder.prepare(args.out, "qterm backtest", args.overwrite, started)
         data = args.data or (c.data.backtest if args.config is not None else DEFAULT_DATA)
         symbols = args.symbols or (c.data.symbols if args.config is not None else None)
         bars, files = _load(args, data, symbols)
@@ -213,45 +209,21 @@ def run(args: argparse.Namespace) -> int:
     console.print(summary_table(results))
     if one_account:
         console.print(instance_table(first))
-    if args.out is not None:
-        written = write_outputs(args.out, results)
-        manifest = write_manifest(args.out, "qterm backtest", loaded.resolved(), files, started, written)
+    if folder is not None:
+        written = write_backtest_outputs(folder.out, results)
+        manifest = folder.finish(loaded.resolved(), files, written)
         console.print(f"wrote {len(written) + 1} files to {args.out}/ (run {manifest.run_id})")
     return 0
 
 
 def _load(args: argparse.Namespace, data: str, symbols: list[str] | None) -> tuple[dict[str, list[Bar]], list[Path]]:
-    (
-        """Bars from CSV files or from a ledger, cut to --start/--end; and the files read. Which hours
+    """Bars from CSV files or from a ledger, cut to --start/--end; and the files read. Which hours
     each strategy sees is the kernel's session rule, as in the paper run and the Lambdas."""
-        ""
-    )
-    start = day_bounds(args.start)[0] if args.start else None
-    end = day_bounds(args.end)[1] if args.end else None
     if args.start and args.end and args.start > args.end:
         raise ValueError(f"--start {args.start} is after --end {args.end}")
-    files: list[Path] = []
-    if is_database_url(data):
-        ledger = open_ledger(data, create=False)
-        try:
-            bars = ledger.bars_between(start or _EARLIEST, end or _LATEST, symbols)
-        finally:
-            ledger.close()
-        if args.symbols:
-            absent = sorted({s.upper() for s in args.symbols} - bars.keys())
-            if absent:
-                raise DataError(f"no bars for {', '.join(absent)} in {redact(data)}")
-    else:
-        source = resolve_source(data)
-        files = data_files(source)
-        bars = load_bars(source, symbols=symbols, symbol=args.symbol)
-        if start or end:
-            lo, hi = start or _EARLIEST, end or _LATEST
-            bars = {s: [b for b in series if lo <= b.timestamp < hi] for s, series in bars.items()}
-    bars = {s: series for s, series in bars.items() if series}
-    if not bars:
-        raise DataError(f"no bars in {redact(data)} for the dates and hours asked for")
-    return bars, files
+    start = day_bounds(args.start)[0] if args.start else None
+    end = day_bounds(args.end)[1] if args.end else None
+    return read_bars(data, symbols, args.symbol, start, end)
 
 
 def _run_one(backtester: Backtester, bars: dict[str, list[Bar]], err: Console) -> BacktestResult:

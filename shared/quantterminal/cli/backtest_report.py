@@ -4,11 +4,9 @@ strategy instances of a one-account run, and the result files."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 from rich.table import Table
 
-from quantterminal.adapters.reports import files as reports
 from quantterminal.core.market_data.data_checks import describe_interval
 from quantterminal.core.models import Bar
 from quantterminal.core.reporting.post_trade import strategy_results
@@ -91,27 +89,6 @@ def refusals(result: BacktestResult) -> str:
     if not by_rule:
         return "0"
     return f"{sum(by_rule.values())} (" + ", ".join(f"{rule} {n}" for rule, n in by_rule.items()) + ")"
-
-
-def write_outputs(out: Path, results: dict[str, BacktestResult]) -> list[Path]:
-    written: list[Path] = []
-    single = len(results) == 1
-    for name, result in results.items():
-        folder = out if single else out / name
-        written.append(reports.write_trades_csv(folder / "trades.csv", result))
-        written.append(reports.write_fills_csv(folder / "fills.csv", result))
-        written.append(reports.write_signals_csv(folder / "signals.csv", result))
-        written.append(reports.write_orders_csv(folder / "orders.csv", result))
-        written.append(reports.write_equity_csv(folder / "equity.csv", result.equity_curve))
-        written.append(reports.plot_equity(folder / "equity.png", {name: result.equity_curve}, f"{name} equity"))
-    written.append(reports.write_summary_csv(out / "summary.csv", results))
-    if not single:
-        written.append(
-            reports.plot_equity(
-                out / "equity.png", {n: r.equity_curve for n, r in results.items()}, "equity by strategy"
-            )
-        )
-    return written
 
 
 def instance_table(result: BacktestResult) -> Table:

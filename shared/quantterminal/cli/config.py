@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from quantterminal.errors import DataError
+
 if TYPE_CHECKING:
     from quantterminal.config.load import LoadedConfig
 
@@ -51,12 +53,7 @@ def run_check(args: argparse.Namespace) -> int:
 def _data_warnings(loaded: LoadedConfig) -> list[str]:
     """The traded symbols that the backtest or replay data named in ``[data]`` holds no bars for
     (a ledger URL is not opened: checking a file must not need a database)."""
-    from quantterminal.adapters.market_data.csv_bars import (  # noqa: PLC0415 - `--help` stays quick
-        DataError,
-        data_files,
-        resolve_source,
-        symbol_from_path,
-    )
+    from quantterminal.wiring.data_files import symbols_held  # noqa: PLC0415
     from quantterminal.wiring.factories import is_database_url  # noqa: PLC0415
 
     data = loaded.config.data
@@ -65,7 +62,7 @@ def _data_warnings(loaded: LoadedConfig) -> list[str]:
         if is_database_url(where):
             continue
         try:
-            held = {symbol_from_path(p) for p in data_files(resolve_source(where))}
+            held = symbols_held(where)
         except (DataError, ValueError) as exc:
             warnings.append(f"data.{role} {where!r}: {exc}")
             continue

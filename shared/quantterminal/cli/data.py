@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from quantterminal.cli.arguments import iso_date
+from quantterminal.errors import DownloadError, LedgerError, ParquetUnavailableError, SecretError, redact
 
 DESCRIPTION = """Download minute or daily bars for symbols and a date range from Alpaca's historical API
 (--feed iex or sip, --adjustment) or Polygon's aggregates, into Parquet files that --data reads
@@ -55,13 +56,8 @@ def run_download(args: argparse.Namespace) -> int:
     """Handle ``qterm data download``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
-    from quantterminal.adapters.aws.secrets import SecretError  # noqa: PLC0415
-    from quantterminal.adapters.ledger.ledger_base import LedgerError  # noqa: PLC0415
-    from quantterminal.adapters.market_data.bar_download import DownloadError  # noqa: PLC0415
-    from quantterminal.adapters.market_data.parquet_bars import ParquetUnavailableError  # noqa: PLC0415
     from quantterminal.cli.console import wide_console  # noqa: PLC0415
     from quantterminal.wiring import download as wiring  # noqa: PLC0415
-    from quantterminal.wiring.factories import redact  # noqa: PLC0415
 
     console = wide_console()
     symbols = sorted({s.strip().upper() for s in args.symbols if s.strip()})

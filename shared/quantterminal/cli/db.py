@@ -7,11 +7,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from quantterminal.adapters.ledger.ledger_base import LedgerError
-from quantterminal.adapters.ledger.migrations import MigrationError
-from quantterminal.adapters.market_data.csv_bars import DataError, load_bars, resolve_source
 from quantterminal.cli.arguments import positive_int
-from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, database_url, open_ledger, redact
+from quantterminal.errors import DataError, LedgerError, MigrationError, redact
+from quantterminal.wiring.data_files import read_bars
+from quantterminal.wiring.factories import DEFAULT_DATABASE_URL, database_url, open_ledger
 
 DATABASE_HELP = f"ledger URL: postgresql://... or sqlite:///FILE (default: $DATABASE_URL, else {DEFAULT_DATABASE_URL})"
 _ERRORS = (DataError, LedgerError, MigrationError, ValueError, OSError)
@@ -121,7 +120,7 @@ def run_retention(args: argparse.Namespace) -> int:
 
 def run_ingest(args: argparse.Namespace) -> int:
     try:
-        bars = load_bars(resolve_source(args.data), symbols=args.symbols, regular_hours_only=args.rth)
+        bars, _ = read_bars(args.data, args.symbols, regular_hours_only=args.rth)
         ledger = open_ledger(args.database, create=False)
         started = time.perf_counter()
         report = ledger.ingest_bars([b for series in bars.values() for b in series])

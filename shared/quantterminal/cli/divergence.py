@@ -14,7 +14,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from quantterminal.adapters.reports.files import plot_equity
 from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.console import wide_console
 from quantterminal.cli.db import DATABASE_HELP
@@ -24,9 +23,10 @@ from quantterminal.core.ports import Ledger
 from quantterminal.core.reporting.divergence import StrategyDivergence, divergence
 from quantterminal.core.reporting.pnl_attribution import CAUSES
 from quantterminal.core.reporting.post_trade import LEDGER_START
-from quantterminal.core.simulation.backtest import BacktestConfig, BacktestResult
+from quantterminal.core.simulation.backtest import BacktestConfig
 from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.factories import open_ledger
+from quantterminal.wiring.run_folder import plot_divergence
 
 DESCRIPTION = (
     "Backtest the strategies over the bars the ledger holds for the run's period and compare: "
@@ -261,11 +261,3 @@ def print_report(
     console.print(drag)
     if not any(d.disagreements for d in report.values()):
         console.print("[green]no decision differs from the backtest[/]")
-
-
-def plot_divergence(path: Path, backtest: BacktestResult, account: Sequence[tuple[datetime, float]]) -> Path:
-    """The backtest's account equity beside the run's."""
-    curves: dict[str, Sequence[tuple[datetime, float]]] = {"backtest account": backtest.equity_curve}
-    if account:
-        curves["paper/live account"] = account
-    return plot_equity(path, curves, "equity: backtest vs the run")

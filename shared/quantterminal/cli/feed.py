@@ -13,12 +13,13 @@ import sys
 import threading
 from contextlib import ExitStack
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.replay import add_chaos_arguments, chaos_from
 from quantterminal.core.settings import DataSettings
+from quantterminal.errors import DataError, SecretError, redact
 
 if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `--help` stays quick
     from quantterminal.config.load import LoadedConfig
@@ -115,8 +116,6 @@ def feed_options(args: argparse.Namespace) -> FeedOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm feed``."""
-    from quantterminal.adapters.aws.secrets import SecretError  # noqa: PLC0415
-    from quantterminal.adapters.market_data.csv_bars import DataError  # noqa: PLC0415 - see the imports
 
     try:
         return _run(args)
@@ -126,24 +125,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from quantterminal.adapters.ledger.ledger_sink import LedgerSink  # noqa: PLC0415
-    from quantterminal.adapters.streams.kinesis_sink import KinesisSink  # noqa: PLC0415
-    from quantterminal.adapters.streams.record_sink import bar_records  # noqa: PLC0415
     from quantterminal.config.load import load_config  # noqa: PLC0415
-    from quantterminal.wiring.factories import open_ledger, redact  # noqa: PLC0415 - see the imports
-    from quantterminal.wiring.feed_source import feed_service, open_source  # noqa: PLC0415
+    from quantterminal.wiring.feed_source import feed_service, open_sinks, open_source  # noqa: PLC0415
 
     feed_defaults(args, None if args.config is None else load_config(args.config))
     options = feed_options(args)
     with ExitStack() as stack:
         source = open_source(options, stack)
-        ledger = open_ledger(args.database)
-        stack.callback(ledger.close)
-        ledger.migrate()
-        ledger_sink = LedgerSink(ledger)
-        sinks: list[Any] = [ledger_sink]
-        if args.kinesis_stream:
-            sinks.append(bar_records(KinesisSink(args.kinesis_stream)))
+        ledger_sink, sinks = open_sinks(args.database, args.kinesis_stream, stack)
         service, pipeline = feed_service(options, source, sinks)
         stop = threading.Event()
         print(f"feed: {args.provider} {source.url} -> {redact(args.database or 'default ledger')}", flush=True)

@@ -16,6 +16,7 @@ from quantterminal.cli.config import add_config_argument
 from quantterminal.cli.console import wide_console
 from quantterminal.core.research.walk_forward import stitch
 from quantterminal.environment import Environment
+from quantterminal.errors import StudyError, redact
 
 if TYPE_CHECKING:
     from quantterminal.wiring.optimize import OptimizeReport
@@ -60,10 +61,9 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm optimize``."""
     try:
-        from quantterminal.adapters.reports.manifest import prepare_out, write_manifest  # noqa: PLC0415
-        from quantterminal.adapters.research.optuna_study import StudyError, redact  # noqa: PLC0415
         from quantterminal.config.load import ConfigError, load_config  # noqa: PLC0415
         from quantterminal.wiring import optimize as search  # noqa: PLC0415
+        from quantterminal.wiring.run_folder import RunFolder  # noqa: PLC0415
     except ImportError as exc:
         print(
             f"qterm optimize: error: {exc.name} is not installed: pip install 'quantterminal[research]'",
@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         data = args.data or loaded.config.data.backtest
         storage = args.storage or search.default_storage(Environment.read().secret("database_url"), args.out)
         study = args.study or f"optimize-{spec.strategy}"
+        folder = None if args.out is None else RunFolder.prepare(args.out, "qterm optimize", args.overwrite, started)
         if args.out is not None:
-            prepare_out(args.out, args.overwrite)
             args.out.mkdir(parents=True, exist_ok=True)
         console.print(
             f"optimize {spec.strategy} ({spec.objective}, {spec.sampler}, {spec.trials} trials a window) on {data}; "
@@ -114,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
         f" | promoted {spec.strategy}: {dict(report.best_params)}",
         highlight=False,
     )
-    if args.out is not None:
-        written = _write(args.out, report, search.promoted(loaded, report).toml())
-        write_manifest(args.out, "qterm optimize", loaded.resolved(), [], started, written)
+    if folder is not None:
+        written = _write(folder.out, report, search.promoted(loaded, report).toml())
+        folder.finish(loaded.resolved(), [], written)
         console.print(
             f"wrote {', '.join(p.name for p in written)} to {args.out}/ (qterm paper --config {args.out / 'best.toml'})"
         )

@@ -13,22 +13,17 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 from rich.table import Table
 
-from quantterminal.adapters.api.local_api import KEY_FILE, STAGE
-from quantterminal.adapters.aws.secrets import SecretError
-from quantterminal.adapters.market_data.csv_bars import DataError
-from quantterminal.adapters.reports.manifest import prepare_out, write_manifest
 from quantterminal.cli.console import wide_console
 from quantterminal.cli.divergence import compare_run
 from quantterminal.cli.feed import feed_defaults, feed_options
 from quantterminal.config.load import LoadedConfig, strategies_named
-from quantterminal.constants import ENV_API_KEY
 from quantterminal.core.market_data.calendar import EXTENDED
 from quantterminal.core.reporting.post_trade import LEDGER_START
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
-from quantterminal.environment import Environment
-from quantterminal.wiring.factories import redact
+from quantterminal.errors import DataError, SecretError, redact
 from quantterminal.wiring.paper import PaperTrader
 from quantterminal.wiring.paper_app import PaperOptions, open_paper
+from quantterminal.wiring.run_folder import RunFolder
 from quantterminal.wiring.runtime import Runtime
 
 
@@ -61,8 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     loaded = configuration(args)
     c = loaded.config
     names = tuple(i.name for i in loaded.instances)
-    if args.out is not None:
-        prepare_out(args.out, args.overwrite)
+    folder = None if args.out is None else RunFolder.prepare(args.out, "qterm paper", args.overwrite, began)
     with ExitStack() as stack:
         wanted = PaperOptions(
             args.account,
@@ -82,10 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         if source.replaying and args.broker == "alpaca":
             print("note: replayed bars are hours old for a real broker: they feed the strategies, no order goes out")
         if paper.api_url is not None:
-            # The key itself is never printed: output ends up in terminals' scrollback and CI logs.
-            where = f"${ENV_API_KEY}" if Environment.read().api_key else str(KEY_FILE)
-            url = paper.api_url
-            print(f"dashboard: {url}/   API: {url}{STAGE}/openapi.json   API key: {where}", flush=True)
+            print(f"dashboard: {paper.api_url}/   API: {paper.api_docs}   API key: {paper.api_key_at}", flush=True)
         live = " -- LIVE: real money" if args.broker == "alpaca" and c.live else ""
         print(
             f"paper: {', '.join(names)} on {', '.join(source.symbols)} ({loaded.source}); broker {args.broker}{live}; "
@@ -114,11 +105,9 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             console.print(f"divergence: {exc}")
             report = {}
-        if args.out is not None:
-            written = [p for p in args.out.rglob("*") if p.is_file()]
-            manifest = write_manifest(
-                args.out, "qterm paper", loaded.resolved(), [], began, written, {"replay": source.replay_files}
-            )
+        if folder is not None:
+            written = [p for p in folder.out.rglob("*") if p.is_file()]
+            manifest = folder.finish(loaded.resolved(), [], written, {"replay": source.replay_files})
             console.print(f"run {manifest.run_id}: {manifest.path}")
         if args.hold and not args.no_api and not interrupted:
             console.print("holding the API and dashboard open; Ctrl-C to stop")

@@ -7,8 +7,7 @@ import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from quantterminal.adapters.aws import clients as aws
-from quantterminal.adapters.streams.redrive import RedriveError, lambda_invoker, pending, read_batch, rerun
+from quantterminal.wiring.redrive import failed_batches
 
 DESCRIPTION = (
     "Each message in the FailedBatches queue (a stack output) points at a Kinesis batch a "
@@ -31,29 +30,23 @@ def run(args: argparse.Namespace) -> int:
     """Handle ``qterm failed-batches``."""
     failures = 0
     try:
-        sqs, kinesis = aws.client("sqs"), aws.client("kinesis")
-        region = sqs.meta.region_name
-        invoke = lambda_invoker(args.rerun) if args.rerun else None
-        for batch in pending(args.queue, sqs, args.limit):
-            head = f"{batch.stream_name} {batch.shard_id} {batch.first_sequence}..{batch.last_sequence}"
-            try:
-                if invoke is None:
-                    records = read_batch(batch, kinesis)
-                    print(f"{head}: {len(records)} record(s) ({batch.reason or 'failed'})")
-                    for r in records:
-                        print(f"  {r['SequenceNumber']} {r['PartitionKey']} {r['Data'][:200].decode(errors='replace')}")
-                    continue
-                still = rerun(batch, kinesis, invoke, region)
-            except RedriveError as exc:
+        for outcome in failed_batches(args.queue, args.rerun, args.limit):
+            if outcome.error is not None:
                 failures += 1
-                print(f"{head}: {exc}", file=sys.stderr)
-                continue
-            if still:
+                print(f"{outcome.head}: {outcome.error}", file=sys.stderr)
+            elif args.rerun is None:
+                print(f"{outcome.head}: {len(outcome.records)} record(s) ({outcome.reason})")
+                for r in outcome.records:
+                    print(f"  {r['SequenceNumber']} {r['PartitionKey']} {r['Data'][:200].decode(errors='replace')}")
+            elif outcome.failed_again:
                 failures += 1
-                print(f"{head}: {len(still)} record(s) failed again, first {still[0]}; pointer kept", file=sys.stderr)
+                still = outcome.failed_again
+                print(
+                    f"{outcome.head}: {len(still)} record(s) failed again, first {still[0]}; pointer kept",
+                    file=sys.stderr,
+                )
             else:
-                sqs.delete_message(QueueUrl=args.queue, ReceiptHandle=batch.receipt_handle)
-                print(f"{head}: re-run by {args.rerun}; pointer deleted")
+                print(f"{outcome.head}: re-run by {args.rerun}; pointer deleted")
     except (BotoCoreError, ClientError) as exc:
         print(f"qterm failed-batches: error: {exc}", file=sys.stderr)
         return 2

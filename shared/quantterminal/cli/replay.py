@@ -6,8 +6,8 @@ import argparse
 import sys
 import time
 
-from quantterminal.adapters.market_data.csv_bars import DataError, load_bars, resolve_source
-from quantterminal.adapters.replay.replay_server import Chaos, ReplayServer
+from quantterminal.errors import DataError
+from quantterminal.wiring.replay import Chaos, open_replay_server
 
 
 def _count(text: str) -> int:
@@ -74,17 +74,10 @@ def chaos_from(args: argparse.Namespace) -> Chaos:
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm replay-server``."""
     try:
-        bars = load_bars(resolve_source(args.data), regular_hours_only=args.rth)
+        server, bars = open_replay_server(args.data, args.rth, args.port, args.speed, chaos_from(args), args.protocol)
     except DataError as exc:
         print(f"qterm replay-server: error: {exc}", file=sys.stderr)
         return 2
-    server = ReplayServer(
-        [b for series in bars.values() for b in series],
-        port=args.port,
-        speed=args.speed,
-        chaos=chaos_from(args),
-        protocol=args.protocol,
-    )
     total = sum(len(s) for s in bars.values())
     with server:
         print(f"replaying {total:,} bars of {', '.join(sorted(bars))} on {server.url} (key/secret: replay)", flush=True)

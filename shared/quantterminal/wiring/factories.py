@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from quantterminal.environment import Environment
+from quantterminal.errors import redact
 
 if TYPE_CHECKING:  # each adapter is imported when a URL asks for it (psycopg2, redis are not light)
     from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
@@ -31,15 +32,6 @@ if TYPE_CHECKING:  # each adapter is imported when a URL asks for it (psycopg2, 
 DEFAULT_DATABASE_URL = "sqlite:///.quantterminal/ledger.sqlite3"
 DEFAULT_STATE_URL = "memory://"
 DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite://")
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def is_database_url(text: str) -> bool:

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from quantterminal.adapters.ledger.ledger_sink import LedgerSink
 from quantterminal.adapters.replay.replay_server import Chaos
+from quantterminal.adapters.streams.kinesis_sink import KinesisSink
+from quantterminal.adapters.streams.record_sink import bar_records
+from quantterminal.wiring.factories import open_ledger
 
 if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `qterm --help` stays quick
     from quantterminal.core.market_data.feed_health import FeedHealth
@@ -143,3 +147,17 @@ def feed_service(args: FeedOptions, source: FeedSource, sinks: list[Any]) -> tup
         report_every=args.health_every,
     )
     return service, pipeline
+
+
+def open_sinks(database: str | None, kinesis_stream: str | None, stack: ExitStack) -> tuple[LedgerSink, list[Any]]:
+    """Where the feed writes its bars: the ledger at ``database`` (migrated first; closed with
+    ``stack``), and the Kinesis stream when one is named. The ledger's sink is returned apart for
+    its counts."""
+    ledger = open_ledger(database)
+    stack.callback(ledger.close)
+    ledger.migrate()
+    ledger_sink = LedgerSink(ledger)
+    sinks: list[Any] = [ledger_sink]
+    if kinesis_stream:
+        sinks.append(bar_records(KinesisSink(kinesis_stream)))
+    return ledger_sink, sinks

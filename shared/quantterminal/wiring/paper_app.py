@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quantterminal.adapters.api.http_api import build_api
-from quantterminal.adapters.api.local_api import LocalApiServer, api_key
+from quantterminal.adapters.api.local_api import KEY_FILE, STAGE, LocalApiServer, api_key
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.broker.simulated_account import SimulatorConfig, StoreJournal
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
@@ -22,9 +22,11 @@ from quantterminal.adapters.state.redis_state import RedisStateStore
 from quantterminal.adapters.streams.bus import LocalBus
 from quantterminal.adapters.streams.record_sink import bar_records
 from quantterminal.config.load import LoadedConfig
+from quantterminal.constants import ENV_API_KEY
 from quantterminal.core.market_data.feed_pipeline import FeedPipeline
 from quantterminal.core.trading.ports import Broker
 from quantterminal.core.trading.reconcile import Reconciler
+from quantterminal.environment import Environment
 from quantterminal.wiring.factories import open_ledger, open_state_store
 from quantterminal.wiring.feed import FeedService
 from quantterminal.wiring.feed_source import FeedOptions, FeedSource, feed_service, open_source
@@ -57,6 +59,8 @@ class PaperApp:
     restored: bool  # the simulated paper account was carried on from the state store
     drifts: int  # drifts reconciliation resolved with the broker before trading
     api_url: str | None  # the local API and dashboard, if started
+    api_docs: str | None = None  # its OpenAPI document
+    api_key_at: str = ""  # where the API key is kept (never the key: output ends up in scrollback and CI logs)
 
 
 def open_paper(loaded: LoadedConfig, options: PaperOptions, feed: FeedOptions, stack: ExitStack) -> PaperApp:
@@ -91,15 +95,16 @@ def open_paper(loaded: LoadedConfig, options: PaperOptions, feed: FeedOptions, s
     # compares books that already hold every fill the broker reported.
     trader.catch_up()
     drifts = Reconciler(store, broker, runtime.gate).run(datetime.now(UTC))
-    api_url = None
+    api_url = api_docs = None
     if options.api_port is not None:
         app = build_api(lambda: runtime.queries, lambda: runtime.symbols, trader.now)
         server = LocalApiServer(app, api_key(), port=options.api_port, cache_seconds=options.api_cache_seconds)
         stack.enter_context(server)
-        api_url = server.url
+        api_url, api_docs = server.url, f"{server.url}{STAGE}/openapi.json"
+    key_at = f"${ENV_API_KEY}" if Environment.read().api_key else str(KEY_FILE)
     sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
     service, pipeline = feed_service(feed, source, sinks)
-    return PaperApp(source, runtime, trader, service, pipeline, sinks, restored, len(drifts), api_url)
+    return PaperApp(source, runtime, trader, service, pipeline, sinks, restored, len(drifts), api_url, api_docs, key_at)
 
 
 def _simulated_broker(

@@ -13,12 +13,9 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from quantterminal import constants as c
 from quantterminal.adapters.aws import clients as aws
 from quantterminal.environment import Environment
+from quantterminal.errors import SecretError
 
 SECRET_MAX_AGE_SECONDS = 300  # a rotated secret is picked up within five minutes
-
-
-class SecretError(RuntimeError):
-    """A secret that is missing or not the JSON object expected. The message never holds its value."""
 
 
 def secret_json(secret_id: str, client: Any | None = None) -> dict[str, str]:

@@ -21,10 +21,7 @@ from quantterminal.core.accounting.orders import Order, OrderUpdate
 from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.market_data.validation import bar_problem, trade_problem
 from quantterminal.core.models import Bar, Fill, Signal, Trade
-
-
-class LedgerError(ValueError):
-    """A record refused by the ledger; the message says which and why. Nothing was written."""
+from quantterminal.errors import LedgerError
 
 
 class LedgerIntegrityError(LedgerError):

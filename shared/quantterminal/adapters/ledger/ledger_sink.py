@@ -19,12 +19,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict
 
-from quantterminal.adapters.ledger.ledger_base import LedgerError
 from quantterminal.adapters.streams.batching import BatchWorker
 from quantterminal.core.market_data.feed_events import BarUpdate
 from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar
 from quantterminal.core.ports import Ledger
+from quantterminal.errors import LedgerError
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
-from quantterminal.adapters.ledger.ledger_base import (
-    LedgerError,
-    prepare_bars,
-    prepare_ticks,
-)
+from quantterminal.adapters.ledger.ledger_base import prepare_bars, prepare_ticks
 from quantterminal.adapters.ledger.migrations import check_applied, load_migrations
 from quantterminal.adapters.ledger.postgres_copy import COPY_CHUNK, LineStream, bar_copy_lines, copy_text
 from quantterminal.adapters.ledger.sql_audit import SqlAuditLedger
@@ -39,6 +35,7 @@ from quantterminal.adapters.ledger.sql_dialect import BAR_COLUMNS, POSTGRES, TIC
 from quantterminal.adapters.retry import with_retries
 from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar, Trade
+from quantterminal.errors import LedgerError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -16,16 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from quantterminal.adapters.ledger.ledger_base import (
-    LedgerError,
-    prepare_bars,
-    prepare_ticks,
-)
+from quantterminal.adapters.ledger.ledger_base import prepare_bars, prepare_ticks
 from quantterminal.adapters.ledger.migrations import check_applied, load_migrations
 from quantterminal.adapters.ledger.sql_audit import SqlAuditLedger
 from quantterminal.adapters.ledger.sql_dialect import SQLITE, micros
 from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar, Trade
+from quantterminal.errors import LedgerError
 
 T = TypeVar("T")
 

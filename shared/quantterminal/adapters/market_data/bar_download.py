@@ -35,16 +35,13 @@ from quantterminal.adapters.market_data.bar_columns import first_bad_row
 from quantterminal.adapters.market_data.feed_frames import bar
 from quantterminal.adapters.retry import backoff_delay, rate_limit_wait
 from quantterminal.core.models import Bar
+from quantterminal.errors import DownloadError
 
 ALPACA_URL = "https://data.alpaca.markets"
 POLYGON_URL = "https://api.polygon.io"
 _ATTEMPTS = 6  # for 5xx, timeouts and dropped connections
 _RATE_LIMITED_TIMES = 20  # 429s in a row before giving up
 _MAX_WAIT = 65.0  # seconds; both providers' windows are a minute
-
-
-class DownloadError(RuntimeError):
-    """A download that cannot go on: refused keys, bad parameters, a server that stays down."""
 
 
 class BarPages(Protocol):

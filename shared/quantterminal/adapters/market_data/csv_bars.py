@@ -25,16 +25,13 @@ from quantterminal.adapters.market_data.csv_columns import read_columns
 from quantterminal.core.market_data.calendar import SessionRule
 from quantterminal.core.market_data.validation import bar_problem
 from quantterminal.core.models import Bar
+from quantterminal.errors import DataError
 
 REQUIRED_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 SAMPLE_PREFIX = "sample:"
 FAST_PATH_BYTES = 2_000_000  # a file this large is parsed column by column (``csv_columns``)
 DATA_SUFFIXES = (".csv", ".parquet")
 SAMPLE_ROOT = Path(__file__).resolve().parents[2] / "sample_data"
-
-
-class DataError(ValueError):
-    """A data file that cannot be loaded as it is; the message names file, line and problem."""
 
 
 def symbol_from_path(path: Path) -> str:

@@ -23,13 +23,10 @@ from typing import Any
 from quantterminal.adapters.market_data.bar_columns import bars_from_columns, first_bad_row
 from quantterminal.core.market_data.validation import bar_problem
 from quantterminal.core.models import Bar
+from quantterminal.errors import ParquetUnavailableError
 
 METADATA_KEY = b"quantterminal"
 _PRICES = ("open", "high", "low", "close")
-
-
-class ParquetUnavailableError(RuntimeError):
-    """pyarrow is not installed."""
 
 
 def _pyarrow() -> tuple[Any, Any]:
@@ -85,7 +82,7 @@ def parquet_metadata(path: Path) -> dict[str, Any] | None:
 
 def read_parquet_bars(path: Path, symbol: str) -> list[Bar]:
     """Every bar of ``path``, checked; ``DataError`` (from ``csv_bars``) names the first bad row."""
-    from quantterminal.adapters.market_data.csv_bars import DataError  # noqa: PLC0415 - csv_bars imports us
+    from quantterminal.errors import DataError  # noqa: PLC0415 - csv_bars imports us
 
     pa, pq = _pyarrow()
     try:

@@ -21,16 +21,13 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from quantterminal.core.research.space import Range
+from quantterminal.errors import StudyError, redact
 
 optuna.logging.set_verbosity(logging.WARNING)  # one line per trial would drown the progress bar
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 TrialPruned = optuna.TrialPruned  # raised by an objective for a point that does not count
-
-
-class StudyError(RuntimeError):
-    """The study's storage cannot be used (unreachable, refused, not a database)."""
 
 
 def storage_url(url: str) -> str:
@@ -118,13 +115,3 @@ def best(study: optuna.Study) -> FrozenTrial | None:
     """The best completed trial (None if every trial was pruned or failed)."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     return max(done, key=lambda t: t.value if t.value is not None else float("-inf"), default=None)
-
-
-def redact(url: str) -> str:
-    """``url`` without a password."""
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}"

@@ -16,12 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from quantterminal.adapters.aws import clients as aws
+from quantterminal.errors import RedriveError
 
 GET_RECORDS_LIMIT = 1000
-
-
-class RedriveError(RuntimeError):
-    """A pointer that cannot be followed (malformed, or its records expired from the stream)."""
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from quantterminal.errors import MigrationError
+
 HERE = Path(__file__).resolve().parent
-
-
-class MigrationError(RuntimeError):
-    """Migrations cannot be applied as they are (edited after being applied, or out of order)."""
 
 
 @dataclass(frozen=True)

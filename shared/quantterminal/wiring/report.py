@@ -1,0 +1,63 @@
+"""``qterm report`` composed: a run read back (a backtest's output folder, or a paper/live run from
+a ledger), the benchmark's session closes from a data source, and the tearsheet written as one
+self-contained HTML file. Imported only when reporting: the tearsheet brings matplotlib."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from quantterminal.adapters.reports import tearsheet
+from quantterminal.core.market_data.calendar import SessionRule
+from quantterminal.core.market_data.sessions import session_date
+from quantterminal.core.models import Bar
+from quantterminal.wiring.data_files import bars_in_files, read_bars
+from quantterminal.wiring.factories import open_ledger
+
+
+def write_tearsheet(
+    out: Path,
+    run: Path | None = None,
+    database: str | None = None,
+    account: str = "",
+    days: tuple[date, date] | None = None,
+    benchmark: str | None = None,
+    data: str | None = None,
+) -> Path:
+    """The tearsheet of the backtest folder ``run``, or of ``account``'s run in the ledger at
+    ``database`` over ``days`` (first and last, inclusive), beside buy-and-hold of ``benchmark``
+    (default: the traded symbols) read from ``data`` (default: the run's own data files)."""
+    if run is not None:
+        found = tearsheet.run_from_folder(run)
+    else:
+        if database is None or days is None:
+            raise ValueError("a ledger run needs --database, --start and --end")
+        ledger = open_ledger(database, create=False)
+        try:
+            start = datetime.combine(days[0], time(), UTC)
+            end = datetime.combine(days[1] + timedelta(days=1), time(), UTC)
+            found = tearsheet.run_from_ledger(ledger, account, start, end)
+        finally:
+            ledger.close()
+    symbols = [benchmark.upper()] if benchmark else found.symbols
+    out.write_text(tearsheet.render(found, session_closes(data, found.data_files, symbols)), encoding="utf-8")
+    return out
+
+
+def session_closes(
+    source: str | None, files: Sequence[Path], symbols: Sequence[str]
+) -> dict[str, list[tuple[date, float]]]:
+    """Each symbol's last regular-hours close of every session, from ``source`` or the run's files."""
+    if not symbols:
+        return {}
+    bars = read_bars(source, symbols)[0] if source is not None else bars_in_files(files, symbols)
+    out: dict[str, list[tuple[date, float]]] = {}
+    regular = SessionRule().in_regular_session
+    for symbol, series in bars.items():
+        last: dict[date, Bar] = {}
+        for bar in series:
+            if regular(bar.timestamp):
+                last[session_date(bar.timestamp)] = bar
+        out[symbol] = sorted((d, b.close) for d, b in last.items())
+    return out
