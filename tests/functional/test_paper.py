@@ -119,6 +119,6 @@ def test_a_chaotic_feed_changes_no_decision(
     assert main([*ONE_DAY, "--database", url, "--silence", "2", *chaos]) == 0
     captured = capsys.readouterr()
     assert "no decision differs from the backtest" in captured.out
-    assert "0 errors" in captured.out
+    assert "0 malformed; outages: no outage" in captured.out
     assert "reconnecting" in caplog.text, "the chaos happened"
     assert "skipping malformed market data" in caplog.text

@@ -39,7 +39,8 @@ def test_orders_go_to_alpaca_once_per_decision_and_stale_ones_are_canceled(
     placed = [path for method, path in alpaca.requests if method == "POST" and path == "/v2/orders"]
     canceled = [path for method, path in alpaca.requests if method == "DELETE"]
     recorded = ledger.orders_on(spy_2011_rth[0].timestamp.date())
-    assert trader.stats.errors == 0
+    assert trader.failure is None
+    assert trader.guard.record.outages == 0
     assert placed, "decisions reach Alpaca"
     assert len(placed) == len(recorded) == len(alpaca.orders), "one POST per decision, none repeated"
     assert set(alpaca.orders) == {o.client_order_id for o in recorded}

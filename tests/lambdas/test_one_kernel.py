@@ -49,7 +49,8 @@ def run_paper(
     trader = PaperTrader(runtime, bus, replay_clock=True)
     for bar in bars:
         trader.on_bar_record(encode_bar_update(BarUpdate(bar, BarSource.PROVIDER)))
-    assert trader.stats.errors == 0
+    assert trader.failure is None
+    assert trader.guard.record.outages == 0
     assert bus.stream(BARS)  # nothing else needed: the trader was handed each record
     return runtime
 

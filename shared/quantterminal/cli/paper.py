@@ -13,6 +13,7 @@ from pathlib import Path
 from quantterminal.cli.arguments import add_strategy_overrides
 from quantterminal.cli.db import DATABASE_HELP
 from quantterminal.cli.feed import add_feed_arguments
+from quantterminal.wiring.outages import OUTAGE_BUDGET_SECONDS
 
 DESCRIPTION = (
     "Run the full pipeline locally: the feed (a replay of real bars by default), the same "
@@ -45,6 +46,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-api", action="store_true", help="no HTTP API or dashboard")
     parser.add_argument(
         "--api-cache-ms", type=float, default=100, metavar="MS", help="reuse GET answers this long (0: never)"
+    )
+    parser.add_argument(
+        "--outage-budget",
+        type=float,
+        default=OUTAGE_BUDGET_SECONDS,
+        metavar="SECONDS",
+        help="wait this long for a state store or ledger that went away (trading resumes where it stopped,"
+        f" nothing skipped), then stop (default {OUTAGE_BUDGET_SECONDS:g})",
     )
     parser.add_argument("--hold", action="store_true", help="keep the API and dashboard up after the run (Ctrl-C)")
     parser.add_argument("--out", type=Path, help="write the divergence plot and manifest.json here")

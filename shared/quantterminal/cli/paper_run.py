@@ -65,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
             args.database,
             None if args.no_api else args.port,
             args.api_cache_ms / 1000,
+            args.outage_budget,
         )
         paper = open_paper(loaded, wanted, feed_options(args), stack)
         source, runtime, trader = paper.source, paper.runtime, paper.trader
@@ -89,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         interrupted = False
         try:
-            service.run(threading.Event(), idle_exit=source.idle_exit)
+            service.run(trader.failed, idle_exit=source.idle_exit)  # a failed trader stops the feed too
         except KeyboardInterrupt:
             interrupted = True
             print("paper: stopping", file=sys.stderr, flush=True)
@@ -98,6 +99,13 @@ def _run(args: argparse.Namespace) -> int:
             sink.close()
         stop.set()
         trading.join()
+        if trader.failure is not None:
+            # A partial run is never summarised as a run: one line, and a status of its own.
+            print(
+                f"qterm paper: error: trading stopped after {trader.stats.bars:,} bars: {trader.failure}",
+                file=sys.stderr,
+            )
+            return 3
         trader.finish()
         _summary(console, runtime, trader, time.monotonic() - started)
         try:
@@ -136,7 +144,7 @@ def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: f
         f"[bold]Paper run[/] -- {stats.bars:,} bars in {seconds:,.1f} s, {stats.signals:,} signals, "
         f"{stats.orders} orders placed, {stats.rejected} refused by risk{_by_rule(stats.rejected_by_rule)}, "
         f"{stats.fills} fills, "
-        f"{stats.malformed} malformed, {stats.errors} errors"
+        f"{stats.malformed} malformed; outages: {trader.guard.record.describe()}"
     )
     end = (stats.last_bar or datetime.now(UTC)) + timedelta(minutes=1)
     metrics = runtime.queries.strategy_metrics(LEDGER_START, end)

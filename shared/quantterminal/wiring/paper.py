@@ -12,6 +12,12 @@ as in the backtest and the bar handler.
 The clock: replayed history is traded on the bars' own time (each bar decided at its close),
 otherwise every bar would be hours stale and nothing would trade; a live feed is traded on the
 wall clock.
+
+Outages: when the state store or the ledger fails, the work is retried, not skipped
+(``OutageGuard``): a bar is decided again, an update is booked again (a failed update is kept, and
+the simulated broker is not told the updates were booked until they all were). Only a service
+away past the budget, or any failure of this thread, stops the run -- through ``failed``, which
+the command watches, never silently.
 """
 
 from __future__ import annotations
@@ -25,14 +31,16 @@ from datetime import UTC, datetime, timedelta
 
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.streams.bus import LocalBus, Record
-from quantterminal.core.accounting.orders import OrderUpdate
+from quantterminal.core.accounting.orders import OrderUpdate, OrderUpdateError
 from quantterminal.core.market_data.feed_events import TradingStatus
+from quantterminal.core.trading.desk import BarOutcome
 from quantterminal.core.trading.feed_codec import (
     RecordError,
     decode_feed_record,
     decode_order_update,
     encode_order_update,
 )
+from quantterminal.wiring.outages import OutageGuard
 from quantterminal.wiring.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -52,7 +60,6 @@ class PaperStats:
     updates: int = 0
     fills: int = 0
     malformed: int = 0
-    errors: int = 0
     outside_session: int = 0  # bars no strategy sees (the session rule): skipped as the backtest skips them
     last_bar: datetime | None = None
 
@@ -66,8 +73,13 @@ class PaperTrader:
         bus: LocalBus,
         replay_clock: bool,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        guard: OutageGuard | None = None,
     ) -> None:
         self.runtime = runtime
+        self.guard = guard or OutageGuard()
+        self.failed = threading.Event()  # set when trading stopped on a failure (``failure`` says which)
+        self.failure: BaseException | None = None
+        self._retry: list[OrderUpdate] = []  # updates that failed to book: booked first, in order
         self.replay_clock = replay_clock
         self.wall_clock = wall_clock
         self.stats = PaperStats()
@@ -94,47 +106,60 @@ class PaperTrader:
         self.book_updates()
 
     def book_updates(self) -> None:
-        """Book every order update waiting on the bus; once all were booked, tell the simulated
-        broker (it stops keeping them for a redelivery after a restart)."""
-        clean = True
+        """Book every order update waiting (a kept one first), through outages; once all are
+        booked, tell the simulated broker (it stops keeping them for a redelivery after a restart)."""
+        self.guard.attempt(self._book_waiting, "booking order updates")
+        broker = self.runtime.broker
+        if isinstance(broker, SimulatedBroker):
+            broker.checkpoint()
+
+    def _book_waiting(self) -> None:
+        """One pass: book kept updates, then the bus's; a failure keeps the update and raises."""
         while True:
+            if self._retry:
+                update = self._retry[0]
+            else:
+                try:
+                    _, data = self._orders.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    update = decode_order_update(data)
+                except RecordError as exc:
+                    self.stats.malformed += 1
+                    log.warning("unreadable order update skipped: %s", exc)
+                    continue
+                self._retry.append(update)  # kept until booked: a failure below must not lose it
             try:
-                _, data = self._orders.get_nowait()
-            except queue.Empty:
-                broker = self.runtime.broker
-                if clean and isinstance(broker, SimulatedBroker):
-                    broker.checkpoint()
-                return
-            try:
-                update = decode_order_update(data)
                 with self._lock:
                     fills = self.runtime.desk.on_update(update)
-            except RecordError as exc:
+            except OrderUpdateError as exc:  # an update that cannot belong to its order: never will
                 self.stats.malformed += 1
-                log.warning("unreadable order update skipped: %s", exc)
-                continue
-            except Exception:
-                self.stats.errors += 1
-                clean = False
-                log.exception("order update failed")
-                continue
+                log.warning("impossible order update skipped: %s", exc)
+                fills = []
+            self._retry.pop(0)
             self.stats.updates += 1
             self.stats.fills += len(fills)
 
     def on_bar_record(self, data: bytes) -> None:
-        """Decide on one bar record."""
+        """Decide on one bar record (through outages: the bar is decided again, never skipped)."""
         try:
             update = decode_feed_record(data)
         except RecordError as exc:
             self.stats.malformed += 1
             log.warning("unreadable bar record skipped: %s", exc)
             return
+        desk = self.runtime.desk
         if isinstance(update, TradingStatus):  # an exchange halt or resumption
-            with self._lock:
-                self.runtime.desk.on_trading_status(update)
+            status = update
+
+            def record_status() -> None:
+                with self._lock:
+                    desk.on_trading_status(status)
+
+            self.guard.attempt(record_status, f"recording the trading status of {status.symbol}")
             return
         bar = update.bar
-        desk = self.runtime.desk
         if not desk.admits(bar):  # outside every strategy's session: as in the backtest, never seen
             self.stats.outside_session += 1
             return
@@ -145,13 +170,13 @@ class PaperTrader:
             broker.on_bar(bar, desk.in_session(bar))
         self.book_updates()
         now = self.now()
-        try:
+        bar_update = update
+
+        def step() -> BarOutcome:
             with self._lock:
-                outcome = self.runtime.desk.step(update, now)
-        except Exception:
-            self.stats.errors += 1
-            log.exception("decision on %s %s failed", bar.symbol, bar.timestamp.isoformat())
-            return
+                return desk.step(bar_update, now)
+
+        outcome = self.guard.attempt(step, f"deciding on {bar.symbol} {bar.timestamp.isoformat()}")
         self.stats.bars += 1
         self.stats.last_bar = bar.timestamp
         for decision in outcome.decisions.values():
@@ -164,7 +189,17 @@ class PaperTrader:
         self.book_updates()
 
     def run(self, stop: threading.Event, idle: Callable[[], None] = lambda: None) -> None:
-        """Consume until ``stop`` is set and every bar taken so far is decided."""
+        """Consume until ``stop`` is set and every bar taken so far is decided. Any failure (an
+        outage past the budget, a bug) ends trading here with ``failure`` set and ``failed``
+        signalled: the command stops the run and says so."""
+        try:
+            self._consume(stop, idle)
+        except BaseException as exc:
+            self.failure = exc
+            log.error("trading stopped: %s", exc, exc_info=exc)
+            self.failed.set()
+
+    def _consume(self, stop: threading.Event, idle: Callable[[], None]) -> None:
         while True:
             try:
                 _, data = self._bars.get(timeout=0.2)

@@ -30,6 +30,7 @@ from quantterminal.environment import Environment
 from quantterminal.wiring.factories import open_ledger, open_state_store
 from quantterminal.wiring.feed import FeedService
 from quantterminal.wiring.feed_source import FeedOptions, FeedSource, feed_service, open_source
+from quantterminal.wiring.outages import OUTAGE_BUDGET_SECONDS, OutageGuard
 from quantterminal.wiring.paper import BARS, PaperTrader
 from quantterminal.wiring.runtime import Runtime
 
@@ -44,6 +45,7 @@ class PaperOptions:
     database: str | None = None  # ledger URL (None: $DATABASE_URL, else the embedded default)
     api_port: int | None = 8787  # None: no HTTP API or dashboard
     api_cache_seconds: float = 0.1
+    outage_budget_seconds: float = OUTAGE_BUDGET_SECONDS  # how long trading waits for its services
 
 
 @dataclass
@@ -90,7 +92,8 @@ def open_paper(loaded: LoadedConfig, options: PaperOptions, feed: FeedOptions, s
         mode=c.trading_mode if options.broker == "alpaca" else "simulated",
     )
     bus = LocalBus()
-    trader = PaperTrader(runtime, bus, replay_clock=source.replaying and options.broker == "sim")
+    guard = OutageGuard(options.outage_budget_seconds)
+    trader = PaperTrader(runtime, bus, replay_clock=source.replaying and options.broker == "sim", guard=guard)
     # A restarted paper account first delivers what it had not confirmed, so that reconciliation
     # compares books that already hold every fill the broker reported.
     trader.catch_up()

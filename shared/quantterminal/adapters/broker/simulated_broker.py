@@ -21,6 +21,7 @@ is unique per decision, so ids never repeat across restarts.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -45,6 +46,7 @@ from quantterminal.core.trading.broker import BrokerAccount, BrokerPosition, Bro
 __all__ = ["SimulatedBroker", "SimulatorConfig"]  # the config is defined with the account it configures
 
 _MINUTE = timedelta(minutes=1)
+log = logging.getLogger(__name__)
 
 
 class SimulatedBroker:
@@ -69,6 +71,7 @@ class SimulatedBroker:
         self._lock = threading.RLock()  # the API thread reads the account while the trader trades
         self._journal = journal
         self._changed = False  # anything to save since the last save
+        self.journal_behind = False  # the last save failed: the journal lags the account
         self.fills: list[Fill] = []
         self.restored = self._restore()
 
@@ -90,11 +93,24 @@ class SimulatedBroker:
         return True
 
     def _save(self) -> None:
+        """Write the account to its journal. A venue keeps trading while our store is away: a
+        failed write is logged once and made again with the next change (a crash meanwhile
+        loses what the journal has not -- the run's outage record says when that was)."""
         self._changed = False
         if self._journal is None:
             return
         snapshot = AccountSnapshot(self.now, self._portfolio, self._marks(), self._orders, *self._updates.saved())
-        self._journal.save(encode_account(snapshot))
+        try:
+            self._journal.save(encode_account(snapshot))
+        except Exception as exc:
+            self._changed = True
+            if not self.journal_behind:
+                log.warning("paper account not saved, will save again: %s", exc)
+            self.journal_behind = True
+            return
+        if self.journal_behind:
+            log.warning("paper account saved again")
+        self.journal_behind = False
 
     def checkpoint(self) -> None:
         """Every update delivered so far is booked: forget them (a restart will not repeat them)."""

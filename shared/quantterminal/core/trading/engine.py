@@ -243,13 +243,15 @@ class TradingEngine:
         return Decision(signal, order, risk, placed, note=note, wanted=signal.direction)
 
     def _resume(self, coid: str, signal: Signal, now: datetime) -> Decision:
-        """This decision's order is recorded already (a redelivered bar). If a crash came between
-        recording it and the broker acknowledging it, make sure it is placed -- by client order
-        id, so the broker never gets it twice."""
+        """This decision's order is recorded already (a redelivered bar). If a crash or an outage
+        came between recording it and the broker acknowledging it, make sure the ledger has it and
+        it is placed -- by client order id, so the broker never gets it twice."""
         recorded = self.store.get_open_order(coid)
         wanted = signal.direction
         if recorded is None or recorded.broker_order_id is not None or recorded.status is not OrderStatus.NEW:
             return Decision(signal, note="decision already placed", wanted=wanted)
+        if self.ledger is not None and recorded.decision_time is not None:
+            self.ledger.record_order(recorded)  # once: a second record of the same order changes nothing
         try:
             placed = self.broker.get_order(coid)
         except BrokerUnavailable as exc:
