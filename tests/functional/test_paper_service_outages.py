@@ -29,8 +29,8 @@ OUTAGE_SECONDS = 10
 class Run:
     """A ``qterm paper`` process whose output is collected as it comes."""
 
-    def __init__(self, database: str, redis_url: str, speed: float) -> None:
-        args = ["paper", "--days", "2", "--speed", str(speed), "--no-api", "--outage-budget", "300"]
+    def __init__(self, database: str, redis_url: str, speed: float, budget: float = 300) -> None:
+        args = ["paper", "--days", "2", "--speed", str(speed), "--no-api", "--outage-budget", str(budget)]
         self.process = subprocess.Popen(
             [*QTERM, *args, "--database", database, "--redis", redis_url],
             stdout=subprocess.PIPE,
@@ -131,3 +131,20 @@ def test_a_paper_run_rides_out_outages_of_postgres_redis_and_both(
         store.close()
     assert books.problems == []
     assert books.fills_in_ledger == books.fill_events > 20
+
+
+@pytest.mark.slow
+def test_a_state_store_that_never_comes_back_stops_the_run_with_one_line_and_status_3(
+    services: tuple[PrivatePostgres, PrivateRedis],
+) -> None:
+    pg, redis = services
+    run = Run(pg.url, redis.url, speed=10, budget=2)
+    wait_until(lambda: run.count("paper:") > 0 or run.process.poll() is not None, "the run to start trading")
+    redis.stop()  # and it stays away
+    out = run.finish()
+    assert run.process.returncode == 3, out
+    stopped = [line for line in out.splitlines() if line.startswith("qterm paper: error: trading stopped after")]
+    assert len(stopped) == 1, out
+    assert "budget 2 s" in stopped[0]
+    assert "Paper run --" not in out, "a partial run is not summarised as a run"
+    assert "no decision differs" not in out

@@ -413,3 +413,46 @@ def test_stale_cancels_skip_orders_in_a_brokers_own_status() -> None:
         ).reported_as("pending_new")
     )
     assert engine.cancel_stale(t0 + timedelta(minutes=5)) == ["momentum-x"]
+
+
+class _BookedMeanwhile(SimulatedBroker):
+    """A broker whose cancel lands just after the order-events handler booked the order's end."""
+
+    def __init__(self, store: MemoryStateStore) -> None:
+        super().__init__()
+        self.store = store
+        self.cancels: list[str] = []
+
+    def cancel(self, client_order_id: str) -> None:
+        self.cancels.append(client_order_id)
+        self.store.remove_open_order(client_order_id)  # the final fill, booked by another process
+
+
+def test_an_order_finished_while_the_step_ran_is_skipped_not_canceled_and_fails_nothing() -> None:
+    store = MemoryStateStore()
+    broker = _BookedMeanwhile(store)
+    engine = TradingEngine("momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS))
+    t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+
+    def limit(coid: str) -> Order:
+        return Order(
+            coid,
+            "momentum",
+            "SPY",
+            Side.BUY,
+            5,
+            OrderType.LIMIT,
+            limit_price=Decimal(1),
+            account="paper",
+            created_at=t0,
+        )
+
+    for coid in ("momentum-filled", "momentum-racing"):
+        store.add_open_order(limit(coid))
+    snapshot = store.open_orders("paper")  # what the step read at its start
+    store.remove_open_order("momentum-filled")  # finished before the step got to it
+    later = t0 + timedelta(minutes=5)
+    # The finished one is not canceled at all; the racing one's cancel meets an order already gone
+    assert engine.cancel_stale(later, open_orders=snapshot) == []
+    assert broker.cancels == ["momentum-racing"]
+    assert store.open_orders("paper") == []

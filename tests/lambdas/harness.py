@@ -83,6 +83,7 @@ class Live:
     broker: SimulatedBroker
     updates: list[OrderUpdate]
     prefix: str
+    schema: str = ""
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def live(monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> Iterator[Liv
     monkeypatch.setattr(bar_handler, "datetime", _FrozenDatetime)
     wiring.use(rt)
     try:
-        yield Live(rt, broker, updates, prefix)
+        yield Live(rt, broker, updates, prefix, schema)
     finally:
         wiring.use(None)
         ledger.close()

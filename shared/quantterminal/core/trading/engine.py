@@ -284,12 +284,28 @@ class TradingEngine:
                 or now - order.created_at < max_age
             ):
                 continue
-            self.broker.cancel(order.client_order_id)
-            self.store.update_open_order(
-                order.client_order_id, lambda o: replace(o, cancel_requested_at=now, updated_at=now)
-            )
-            canceled.append(order.client_order_id)
+            if self._cancel(order.client_order_id, now):
+                canceled.append(order.client_order_id)
         return canceled
+
+    def _cancel(self, coid: str, now: datetime) -> bool:
+        """Cancel one order unless it finished meanwhile: ``open_orders`` may be a snapshot taken
+        at the step's start, and the order-events handler books fills concurrently. A finished
+        order is skipped, never canceled; one the broker says it cannot cancel is finishing (its
+        update is on the way). The cancel is sent before it is recorded: a crash in between sends
+        it again next time, which is harmless."""
+        current = self.store.get_open_order(coid)
+        if current is None or current.status.terminal or current.status is OrderStatus.PENDING_CANCEL:
+            return False
+        try:
+            self.broker.cancel(coid)
+        except BrokerRejected:
+            return False
+        try:
+            self.store.update_open_order(coid, lambda o: replace(o, cancel_requested_at=now, updated_at=now))
+        except KeyError:  # booked to its end while the cancel was on its way: nothing left to mark
+            return False
+        return True
 
     # --- broker updates ---------------------------------------------------------------------------
 
