@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.state.redis_state import RedisStateStore
 from quantterminal.core.accounting.orders import Order, OrderType
@@ -18,7 +19,16 @@ from quantterminal.core.models import Side
 from quantterminal.core.ports import StateStore
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, RiskLimits
-from tests.services import REDIS_URL, check_redis, delete_redis_keys, require
+from tests.services import (
+    POSTGRES_URL,
+    REDIS_URL,
+    check_postgres,
+    check_redis,
+    delete_redis_keys,
+    drop_schema,
+    new_schema,
+    require,
+)
 
 OPEN = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 LIMITS = RiskLimits(position_limit=Decimal(1))
@@ -185,3 +195,32 @@ def test_two_processes_on_redis_never_accept_an_entry_past_the_limit_while_a_fil
     finally:
         setup.close()
         delete_redis_keys(f"{prefix}:*")
+
+
+def test_two_deciders_on_one_symbol_a_pending_exit_makes_no_room_until_it_fills() -> None:
+    """Decider A holds the whole 10% and sends its exit; decider B wants in. Had the gate counted
+    A's exit as done, B's entry would pass, then the broker refuse A's exit as a wash trade against
+    B's working entry, and the account hold 16%. The exit makes room only once it fills."""
+    require("Redis at " + REDIS_URL, check_redis)
+    require("PostgreSQL at 127.0.0.1:5432", check_postgres)
+    prefix, schema = f"qttest-{uuid.uuid4().hex[:12]}", new_schema()
+    store, ledger = RedisStateStore(REDIS_URL, prefix=prefix), PostgresLedger(POSTGRES_URL, schema=schema)
+    ledger.migrate()
+    try:
+        a, b = RiskGate(store, "paper", LIMIT_10, ledger), RiskGate(store, "paper", LIMIT_10, ledger)
+        store.update_position("paper", "first", "SPY", lambda p: p.apply_fill(Side.BUY, 100, PRICE, OPEN, "a-x1"))
+        exit_a = Order("A-exit", "first", "SPY", Side.SELL, 100, OrderType.LIMIT, limit_price=PRICE)
+        assert a.check(exit_a, _view(a), OPEN).accepted
+        refused = b.check(_entry("B", "second", 60), _view(b), OPEN)
+        assert (refused.accepted, refused.rule) == (False, "position_limit")
+        assert "16000.00 incl. pending orders" in refused.reason
+        assert [e.kind for e in ledger.risk_events_on(OPEN.date())] == ["rejection"]
+        # The exit fills: its shares leave the position, its reservation is released, B may enter
+        store.update_position("paper", "first", "SPY", lambda p: p.apply_fill(Side.SELL, 100, PRICE, OPEN, "a-x2"))
+        a.settle("A-exit", 0)
+        assert b.check(_entry("B", "second", 60), _view(b), OPEN).accepted
+    finally:
+        ledger.close()
+        store.close()
+        delete_redis_keys(f"{prefix}:*")
+        drop_schema(schema)

@@ -19,8 +19,9 @@ Rules, in order (the first that fails rejects, with its reason):
    minute's order is placed at the close and works from the next open), else ``now`` is in it.
 6. Price band: the order price within ``price_band_bps`` of the last price (fat-finger guard).
 7. Maximum order notional.
-8. Position limit (entries): |position + pending orders + this order| × price within
-   ``position_limit`` of equity.
+8. Position limit (entries): the worst exposure the symbol can reach -- position + this order +
+   the pending orders on the side that grows it (a pending exit makes no room until it fills: it
+   may be canceled or refused) -- times the price, within ``position_limit`` of equity.
 9. Buying power (entries): the order's notional within cash less what pending entries reserve.
 """
 
@@ -174,7 +175,11 @@ def evaluate(
     if notional > limits.max_order_notional:
         return reject("max_notional", f"order notional {notional:.2f} exceeds {limits.max_order_notional:.2f}")
     if not reducing:
-        projected = abs(position + pending + order.qty * order.side.sign) * price
+        # Worst case over which pending orders fill: all the buys, or all the sells, or none.
+        base = position + order.qty * order.side.sign
+        buys = sum(r.qty for r in state.reservations if r.symbol == order.symbol and r.side.sign > 0)
+        sells = sum(r.qty for r in state.reservations if r.symbol == order.symbol and r.side.sign < 0)
+        projected = max(abs(base + buys), abs(base - sells), abs(base)) * price
         limit = limits.position_limit * account.equity
         if projected > limit:
             return reject(
