@@ -39,6 +39,10 @@ def run_check(args: argparse.Namespace) -> int:
     if loaded is None:
         return 2
     c = loaded.config
+    problems = loaded.dry_run()
+    if problems:
+        print(f"qterm config check: error: {loaded.source}: {'; '.join(problems)}", file=sys.stderr)
+        return 2
     print(f"{loaded.source}: ok -- account {c.account!r}, broker {c.broker.kind}, {len(c.data.symbols)} symbols")
     for i in loaded.instances:
         symbols = "all symbols" if i.symbols is None else ", ".join(sorted(i.symbols))

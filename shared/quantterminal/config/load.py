@@ -16,6 +16,7 @@ import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 
 from quantterminal.config.model import Config
 from quantterminal.config.strategies import SpecError, load_strategy
+from quantterminal.core.models import Bar
 from quantterminal.core.strategies import StrategyError, StrategyInstance, share_capital
 
 DEFAULT_NAME = "default.toml"
@@ -44,6 +46,27 @@ class LoadedConfig:
     source: str  # the file's path, or "shipped defaults"
     base: Path  # where relative strategy files are found
     instances: tuple[StrategyInstance, ...]
+
+    def dry_run(self, bars: int = 5) -> list[str]:
+        """What would fail if the configuration ran: each instance built for a symbol and shown a
+        few minute bars, as the kernel would (a strategy that cannot start is found here, not in
+        the first bar of a run)."""
+        problems = []
+        start = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)  # a Monday's open: a regular session
+        for instance in self.instances:
+            symbol = sorted(instance.symbols)[0] if instance.symbols else self.config.data.symbols[0]
+            try:
+                strategy = instance.new(symbol)
+                for n in range(bars):
+                    price = 100.0 + n / 10
+                    bar = Bar(symbol, start + timedelta(minutes=n), price, price + 0.1, price - 0.1, price, 1_000)
+                    strategy.on_bar(bar)
+                strategy.snapshot()
+            except Exception as exc:
+                problems.append(
+                    f"{instance.name}: {instance.spec} fails on its first bars: {type(exc).__name__}: {exc}"
+                )
+        return problems
 
     def resolved(self) -> dict[str, Any]:
         """The configuration in force as plain data (TOML/JSON-ready; every default filled in)."""
@@ -141,7 +164,12 @@ def from_text(text: str, source: str, base: Path, as_json: bool = False) -> Load
         raw = json.loads(text) if as_json else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{source}: not valid {'JSON' if as_json else 'TOML'}: {exc}") from None
-    return from_mapping(raw, source, base)
+    except RecursionError:  # the parsers recurse per level: a hostile file must not be a traceback
+        raise ConfigError(f"{source}: nested too deeply to be a configuration") from None
+    try:
+        return from_mapping(raw, source, base)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a configuration") from None
 
 
 def from_mapping(raw: Mapping[str, Any], source: str, base: Path) -> LoadedConfig:

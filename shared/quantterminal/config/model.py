@@ -12,6 +12,8 @@ Validation is pydantic's (extra keys are refused, so a typo is an error, not a s
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -28,6 +30,12 @@ from quantterminal.core.trading.config import TradingConfig
 Fraction = Annotated[Decimal, Field(gt=0, le=1)]
 NonNegative = Annotated[Decimal, Field(ge=0)]
 ParamValue = bool | int | float | str
+# Bounds every value a file can hold, so a file config check accepts is one that runs: seconds
+# within a day (orders are day orders), money within a trillion, parameters of a sane size.
+DAY_SECONDS = 86_400
+MAX_MONEY = Decimal(10) ** 12
+MAX_INT_PARAM = 10_000_000  # a window of ten million bars: decades of minutes
+MAX_FLOAT_PARAM = 1e12
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9.\-]{0,9}$")]
 
 
@@ -64,6 +72,18 @@ class StrategySection(Section):
     def _upper(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else [s.upper() for s in value]
 
+    @field_validator("params")
+    @classmethod
+    def _bounded(cls, value: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        for key, v in value.items():
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT_PARAM:
+                raise ValueError(f"{key} = {v}: whole-number parameters are at most {MAX_INT_PARAM:,} in size")
+            if isinstance(v, float) and not (math.isfinite(v) and abs(v) <= MAX_FLOAT_PARAM):
+                raise ValueError(f"{key} = {v}: a parameter must be a finite number within ±{MAX_FLOAT_PARAM:g}")
+            if isinstance(v, str) and len(v) > 1_000:
+                raise ValueError(f"{key}: a text parameter is at most 1,000 characters")
+        return value
+
 
 _ORDERS, _RISK, _BROKER, _DATA = TradingConfig, RiskLimits, BrokerSettings, DataSettings
 
@@ -74,9 +94,9 @@ class OrdersSection(Section):
 
     type: Literal["limit", "market"] = default_of(_ORDERS, "type").value
     limit_offset_bps: Decimal = Field(default=default_of(_ORDERS, "limit_offset_bps"), ge=-1000, le=1000)
-    cancel_after_seconds: float = Field(default=default_of(_ORDERS, "cancel_after_seconds"), gt=0)
+    cancel_after_seconds: float = Field(default=default_of(_ORDERS, "cancel_after_seconds"), gt=0, le=DAY_SECONDS)
     position_fraction: Fraction = default_of(_ORDERS, "position_fraction")
-    max_bar_age_seconds: float = Field(default=default_of(_ORDERS, "max_bar_age_seconds"), ge=0)
+    max_bar_age_seconds: float = Field(default=default_of(_ORDERS, "max_bar_age_seconds"), ge=0, le=DAY_SECONDS)
 
 
 class RiskSection(Section):
@@ -84,8 +104,8 @@ class RiskSection(Section):
     (``core.risk.manager.RiskLimits``, whose names and defaults these are)."""
 
     position_limit: Fraction = default_of(_RISK, "position_limit")
-    max_order_notional: Decimal = Field(default=default_of(_RISK, "max_order_notional"), gt=0)
-    price_band_bps: Decimal = Field(default=default_of(_RISK, "price_band_bps"), gt=0)
+    max_order_notional: Decimal = Field(default=default_of(_RISK, "max_order_notional"), gt=0, le=MAX_MONEY)
+    price_band_bps: Decimal = Field(default=default_of(_RISK, "price_band_bps"), gt=0, le=10_000)
     daily_loss: Fraction = default_of(_RISK, "daily_loss")
     drawdown: Fraction = default_of(_RISK, "drawdown")
     regular_hours_only: bool = default_of(_RISK, "regular_hours_only")
@@ -97,10 +117,10 @@ class BrokerSection(Section):
     these are). Alpaca keys come from the environment or Secrets Manager."""
 
     kind: Literal["simulated", "alpaca-paper", "alpaca-live"] = default_of(_BROKER, "kind")
-    cash: Decimal = Field(default=default_of(_BROKER, "cash"), gt=0)
-    slippage_bps: NonNegative = default_of(_BROKER, "slippage_bps")
-    commission_per_share: NonNegative = default_of(_BROKER, "commission_per_share")
-    commission_minimum: NonNegative = default_of(_BROKER, "commission_minimum")
+    cash: Decimal = Field(default=default_of(_BROKER, "cash"), gt=0, le=MAX_MONEY)
+    slippage_bps: NonNegative = Field(default=default_of(_BROKER, "slippage_bps"), le=10_000)
+    commission_per_share: NonNegative = Field(default=default_of(_BROKER, "commission_per_share"), le=1_000)
+    commission_minimum: NonNegative = Field(default=default_of(_BROKER, "commission_minimum"), le=1_000_000)
     participation: Fraction | Literal["none"] = (
         "none" if default_of(_BROKER, "participation") is None else default_of(_BROKER, "participation")
     )
@@ -187,7 +207,7 @@ class Config(Section):
     @model_validator(mode="after")
     def _consistent(self) -> Config:
         names = [s.name for s in self.strategies]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = sorted(n for n, count in Counter(names).items() if count > 1)  # linear: thousands of instances
         if twice:
             raise ValueError(f"strategy instance names must be unique: {', '.join(twice)} named twice")
         total = sum((s.allocation for s in self.strategies if s.allocation is not None), Decimal(0))
