@@ -284,3 +284,37 @@ def test_a_notebook_downloads_and_gets_the_bars_as_a_dataframe(server: HistorySe
     assert list(frame.columns) == ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
     assert frame.close.tolist() == [b.close for b in march]
     assert (tmp_path / "SPY_1min_2011-03.parquet").exists()
+
+
+@pytest.mark.usefixtures("alpaca_env")
+@pytest.mark.parametrize("misbehaviour", ["overlap", "reverse", "cut"])
+def test_overlapping_reversed_or_cut_pages_still_give_the_source_once_sorted(tmp_path: Path, misbehaviour: str) -> None:
+    with HistoryServer(SPY_2011, keys=KEYS, page_size=3_000) as server:
+        if misbehaviour == "cut":
+            server.cut_next = 2  # two answers cut off mid-body: asked again
+        else:
+            server.misbehave = misbehaviour
+        out = tmp_path / "bars"
+        assert download(server.url, out) == 0
+    assert strip(load_bars(out)["SPY"]) == strip(SPY_2011)
+
+
+@pytest.mark.usefixtures("alpaca_env")
+@pytest.mark.parametrize(
+    ("misbehaviour", "message"),
+    [
+        ("repeat_token", "the server named page"),
+        ("list_body", "the server answered list, not a JSON object"),
+    ],
+)
+def test_a_server_that_makes_no_progress_or_answers_nonsense_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], misbehaviour: str, message: str
+) -> None:
+    with HistoryServer(SPY_2011, keys=KEYS, page_size=3_000) as server:
+        server.misbehave = misbehaviour
+        assert download(server.url, tmp_path / "bars") == 2
+        assert server.requests <= 5, "a bounded number of requests, not a loop"
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1
+    assert not any((tmp_path / "bars").glob("*.parquet")), "no month is marked complete"

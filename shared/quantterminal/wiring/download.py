@@ -36,6 +36,7 @@ from quantterminal.core.market_data.sessions import NEW_YORK
 from quantterminal.core.models import Bar
 from quantterminal.core.ports import MarketHistory
 from quantterminal.environment import Environment
+from quantterminal.errors import DownloadError
 
 SIP_DELAY = timedelta(minutes=15)
 
@@ -122,10 +123,17 @@ class ParquetFiles:
         return chunk.start
 
     def store(self, chunk: Chunk, start: datetime, pages: Iterator[list[Bar]], on_page: Callable[[int], None]) -> None:
-        bars: list[Bar] = []
+        by_time: dict[datetime, Bar] = {}
         for page in pages:
-            bars += page
+            for bar in page:  # pages may overlap or come in any order: the month is kept sorted, once
+                known = by_time.setdefault(bar.timestamp, bar)
+                if known != bar:
+                    raise DownloadError(
+                        f"{chunk.symbol} {chunk.month}: the server sent two different bars for "
+                        f"{bar.timestamp.isoformat()}; the month is not stored"
+                    )
             on_page(len(page))
+        bars = [by_time[t] for t in sorted(by_time)]
         covered = {"start": chunk.start.isoformat(), "end": chunk.end.isoformat()}
         write_parquet_bars(
             self.path(chunk),

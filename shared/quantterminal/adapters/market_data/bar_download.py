@@ -85,16 +85,20 @@ class PacedHttp:
             self.requests += 1
             try:
                 answer = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                # ChunkedEncodingError: the body was cut off mid-stream -- asked again like any drop
                 failures = self._failed(failures, f"{what}: {type(exc).__name__}")
                 continue
             self._note_limit(answer.headers)
             if answer.status_code == 200:
                 try:
-                    return answer.json()
+                    body = answer.json()
                 except ValueError:
                     failures = self._failed(failures, f"{what}: an answer that is not JSON")
                     continue
+                if not isinstance(body, dict):
+                    raise DownloadError(f"{what}: the server answered {type(body).__name__}, not a JSON object")
+                return body
             if answer.status_code == 429:
                 limited += 1
                 if limited >= _RATE_LIMITED_TIMES:
@@ -219,6 +223,7 @@ class AlpacaBars:
             "feed": self.feed,
             "sort": "asc",
         }
+        seen: set[str] = set()
         while True:
             body = self.http.get(f"{self.url}/v2/stocks/bars", params, self._headers, f"alpaca bars {symbol}")
             rows = (body.get("bars") or {}).get(symbol) or []
@@ -227,6 +232,9 @@ class AlpacaBars:
             token = body.get("next_page_token")
             if not token:
                 return
+            if str(token) in seen:  # no progress: a server that names a page twice would be followed forever
+                raise DownloadError(f"alpaca bars {symbol}: the server named page {token!r} twice; stopped")
+            seen.add(str(token))
             params = {**params, "page_token": str(token)}
 
 
@@ -254,6 +262,7 @@ class PolygonBars:
             "limit": str(self.page_limit),
         }
         host = urlsplit(self.url).netloc
+        seen: set[str] = set()
         while True:
             body = self.http.get(url, params, self._headers, f"polygon aggregates {symbol}")
             if body.get("status") not in ("OK", "DELAYED"):
@@ -266,6 +275,9 @@ class PolygonBars:
                 return
             if urlsplit(following).netloc != host:  # the key goes in a header: never to another host
                 raise DownloadError(f"polygon sent a next_url on another host ({urlsplit(following).netloc})")
+            if following in seen:
+                raise DownloadError(f"polygon aggregates {symbol}: the server named the same next_url twice; stopped")
+            seen.add(following)
             url, params = following, None
 
 

@@ -55,6 +55,11 @@ class HistoryServer:
         self.requests = 0
         self.refused = 0  # answered 429
         self.fail_next = 0
+        # A server that misbehaves, to show the client does not trust it: "repeat_token" (every
+        # page names the same next page), "overlap" (each page repeats half the one before),
+        # "reverse" (a page's bars newest first), "list_body" (a 200 holding a JSON list).
+        self.misbehave: str | None = None
+        self.cut_next = 0  # answers whose body is cut off mid-stream (the connection then closes)
         self._window_start, self._in_window = time.time(), 0
         self._lock = threading.Lock()
         self._series: dict[tuple[str, bool], tuple[list[Bar], list[datetime]]] = {}
@@ -129,13 +134,20 @@ class HistoryServer:
             return 403, {"message": "subscription does not permit querying recent SIP data"}
         offset = _offset(query.get("page_token"))
         matching = [b for s in sorted(symbols) for b in self.between(s, frame == "1Day", start, end)]
-        page = matching[offset : offset + min(limit, self.page_size)]
+        size = min(limit, self.page_size)
+        if self.misbehave == "overlap" and offset:
+            offset = max(0, offset - size // 2)
+        page = matching[offset : offset + size]
+        if self.misbehave == "reverse":
+            page = page[::-1]
         by_symbol: dict[str, list[dict[str, Any]]] = {}
         for b in page:
             row = {"t": _iso(b.timestamp), "o": b.open, "h": b.high, "l": b.low, "c": b.close, "v": b.volume}
             by_symbol.setdefault(b.symbol, []).append(row | {"n": b.trade_count or 0, "vw": b.vwap or b.close})
         following = offset + len(page)
         token = _token(following) if following < len(matching) else None
+        if self.misbehave == "repeat_token" and token is not None:
+            token = _token(size)  # always "the second page": a client that trusts it never ends
         return 200, {"bars": by_symbol, "next_page_token": token, "currency": "USD"}
 
     def polygon(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, dict[str, Any]]:
@@ -194,6 +206,9 @@ class HistoryServer:
                 if served._failing():
                     self._send(500, {"message": "internal server error"}, headers)
                     return
+                if served.misbehave == "list_body":
+                    self._send(200, ["not", "an", "object"], headers)
+                    return
                 try:
                     if parts.path == "/v2/stocks/bars":
                         status, body = served.alpaca(query, self.headers)
@@ -214,6 +229,13 @@ class HistoryServer:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
+                with served._lock:
+                    cut = served.cut_next > 0
+                    served.cut_next -= cut
+                if cut:  # half the promised body, then the connection drops
+                    self.wfile.write(data[: len(data) // 2])
+                    self.close_connection = True
+                    return
                 self.wfile.write(data)
 
         return Handler
