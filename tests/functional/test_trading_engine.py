@@ -456,3 +456,20 @@ def test_an_order_finished_while_the_step_ran_is_skipped_not_canceled_and_fails_
     assert engine.cancel_stale(later, open_orders=snapshot) == []
     assert broker.cancels == ["momentum-racing"]
     assert store.open_orders("paper") == []
+
+
+def test_an_order_refused_at_submit_is_recorded_as_refused() -> None:
+    store, ledger = MemoryStateStore(), SqliteLedger(":memory:")
+    ledger.migrate()
+    broker = SimulatedBroker(SimulatorConfig(initial_cash=Decimal(1_000)))  # cannot fund 20 shares at 100
+    engine = TradingEngine("momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS, ledger), ledger)
+    bar = Bar("SPY", T1, 100.0, 100.0, 100.0, 100.0, 10_000)
+    broker.on_bar(bar)
+    view = AccountView(Decimal(100_000), Decimal(100_000), {"SPY": -20}, {"SPY": Decimal(100)})
+    decision = engine.close_position(bar, -20, view, T1 + timedelta(minutes=1), "cover")
+    assert decision.note.startswith("broker rejected: insufficient buying power")
+    [order] = ledger.orders_between(T1, T1 + timedelta(minutes=1))
+    assert [e.event for e in ledger.order_events(order.client_order_id)] == ["rejected"]
+    assert store.open_orders("paper") == []
+    assert store.get_risk_state("paper").reservations == ()
+    ledger.close()

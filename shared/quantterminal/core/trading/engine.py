@@ -234,6 +234,8 @@ class TradingEngine:
         try:
             placed = place_order(self.broker, order, wait=self.wait)
         except BrokerRejected as exc:
+            if self.ledger is not None:  # the order's row gets its end: refused at submit
+                self.ledger.append_order_event(OrderUpdate(order.client_order_id, "rejected", now))
             self.store.remove_open_order(order.client_order_id)
             self.gate.settle(order.client_order_id, 0)
             return Decision(signal, order, risk, note=f"broker rejected: {exc}", wanted=signal.direction)
