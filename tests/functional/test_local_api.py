@@ -154,6 +154,12 @@ def test_hostile_requests_are_4xx_and_change_nothing(server: tuple[LocalApiServe
     status, body, _ = fetch(f"{running.url}/v1/strategies/nonesuch/disable", body={"reason": "x"})
     assert (status, json.loads(body)["message"]) == (404, "unknown strategy 'nonesuch'")
     assert fetch(f"{running.url}/v1/halt", body={"reason": "   "})[0] == 422
+    # A NUL (or any control character) in a reason is refused whole: nothing halted, nothing recorded
+    assert fetch(f"{running.url}/v1/halt", body={"reason": "stop\u0000now"})[0] == 422
+    assert fetch(f"{running.url}/v1/halt", body={"reason": "line\nbreak"})[0] == 422
+    # A key header holding a byte that is not text is just a wrong key
+    assert raw(f"{running.url}/v1/positions", headers=[("x-api-key", b"\xff" + KEY.encode())])[0] == 401  # type: ignore[list-item]
+    assert raw(f"{running.url}/v1/events?token=9999999999.%FF", headers=[])[0] in (400, 401)
     assert runtime.store.get_risk_state("paper").halted is False
 
 

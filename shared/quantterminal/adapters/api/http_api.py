@@ -47,7 +47,12 @@ DEFAULT_WINDOW = timedelta(days=30)
 class Reason(BaseModel):
     """Why an operator acts (kept in the ledger's risk events)."""
 
-    reason: str = Field(min_length=1, max_length=500, description="why; recorded with the action")
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        pattern=r"^[^\x00-\x1f\x7f]+$",  # printable: refused whole (422) before anything is halted or recorded
+        description="why; recorded with the action (printable text, no control characters)",
+    )
 
 
 def _aware(value: datetime | None, default: datetime) -> datetime:

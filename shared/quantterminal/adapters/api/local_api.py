@@ -191,7 +191,7 @@ class LocalApiServer:
 
     def authorised(self, headers: dict[str, str]) -> bool:
         """The API key, from the header (never from the URL)."""
-        return hmac.compare_digest(headers.get("x-api-key", "").encode(), self.key.encode())
+        return _same_text(headers.get("x-api-key", ""), self.key)
 
     def events_token(self, now: float | None = None) -> str:
         """A token that opens the event stream until ``TOKEN_SECONDS`` from now, and nothing else."""
@@ -202,7 +202,7 @@ class LocalApiServer:
         expires, _, signature = token.partition(".")
         if not expires.isdigit() or int(expires) < (time.time() if now is None else now):
             return False
-        return hmac.compare_digest(signature.encode(), self._sign(f"events:{expires}").encode())
+        return _same_text(signature, self._sign(f"events:{expires}"))
 
     def _sign(self, text: str) -> str:
         return hmac.new(self.key.encode(), text.encode(), "sha256").hexdigest()
@@ -250,3 +250,9 @@ class LocalApiServer:
         except (ConnectionResetError, asyncio.CancelledError):
             pass  # the page went away, or the server is stopping
         return response
+
+
+def _same_text(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any bytes a client sends (a header holding 0xff
+    arrives as a lone surrogate, which is simply not the key: 401, not a 500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
