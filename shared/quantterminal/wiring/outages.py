@@ -14,11 +14,12 @@ and for how long the services were away.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+
+from quantterminal.adapters.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,7 +69,6 @@ class OutageGuard:
         self.max_delay = max_delay
         self.record = OutageRecord()
         self._down_since: float | None = None
-        self._rng = random.Random()
 
     @property
     def down_for(self) -> float | None:
@@ -86,8 +86,7 @@ class OutageGuard:
                 raise
             except Exception as exc:
                 self._failed(exc, what, first=attempt == 0)
-                delay = min(self.max_delay, self.base_delay * 2**attempt) * (0.5 + self._rng.random() / 2)
-                self.pause(delay)
+                self.pause(backoff_delay(attempt, self.base_delay, self.max_delay))
                 attempt += 1
                 self.record.retries += 1
                 continue

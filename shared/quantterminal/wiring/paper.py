@@ -28,12 +28,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.streams.bus import LocalBus, Record
 from quantterminal.core.accounting.orders import OrderUpdate, OrderUpdateError
 from quantterminal.core.market_data.feed_events import TradingStatus
-from quantterminal.core.trading.desk import BarOutcome
 from quantterminal.core.trading.feed_codec import (
     RecordError,
     decode_feed_record,
@@ -44,6 +44,7 @@ from quantterminal.wiring.outages import OutageGuard
 from quantterminal.wiring.runtime import Runtime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 BARS, ORDERS = "bars", "orders"
 MINUTE = timedelta(minutes=1)
 
@@ -152,12 +153,7 @@ class PaperTrader:
         desk = self.runtime.desk
         if isinstance(update, TradingStatus):  # an exchange halt or resumption
             status = update
-
-            def record_status() -> None:
-                with self._lock:
-                    desk.on_trading_status(status)
-
-            self.guard.attempt(record_status, f"recording the trading status of {status.symbol}")
+            self._locked(lambda: desk.on_trading_status(status), f"recording the trading status of {status.symbol}")
             return
         bar = update.bar
         if not desk.admits(bar):  # outside every strategy's session: as in the backtest, never seen
@@ -171,12 +167,9 @@ class PaperTrader:
         self.book_updates()
         now = self.now()
         bar_update = update
-
-        def step() -> BarOutcome:
-            with self._lock:
-                return desk.step(bar_update, now)
-
-        outcome = self.guard.attempt(step, f"deciding on {bar.symbol} {bar.timestamp.isoformat()}")
+        outcome = self._locked(
+            lambda: desk.step(bar_update, now), f"deciding on {bar.symbol} {bar.timestamp.isoformat()}"
+        )
         self.stats.bars += 1
         self.stats.last_bar = bar.timestamp
         for decision in outcome.decisions.values():
@@ -187,6 +180,15 @@ class PaperTrader:
                 rule = decision.risk.rule
                 self.stats.rejected_by_rule[rule] = self.stats.rejected_by_rule.get(rule, 0) + 1
         self.book_updates()
+
+    def _locked(self, work: Callable[[], T], what: str) -> T:
+        """``work`` under the trader's lock, retried through outages (one decision or booking at a time)."""
+
+        def locked() -> T:
+            with self._lock:
+                return work()
+
+        return self.guard.attempt(locked, what)
 
     def run(self, stop: threading.Event, idle: Callable[[], None] = lambda: None) -> None:
         """Consume until ``stop`` is set and every bar taken so far is decided. Any failure (an

@@ -7,7 +7,7 @@ from quantterminal.adapters.replay.replay_server import Chaos, ReplayServer
 from quantterminal.core.models import Bar
 from quantterminal.wiring.data_files import read_bars
 
-__all__ = ["Chaos", "ReplayServer", "open_replay_server"]
+__all__ = ["Chaos", "open_replay_server"]
 
 
 def open_replay_server(

@@ -261,13 +261,15 @@ class Order:
         elif update.event == "order_cancel_rejected":
             refused = _later(refused, update.timestamp)
         executed = sum(e.qty for e in executions)
-        avg = self.filled_avg_price if executed else (update.filled_avg_price or self.filled_avg_price)
+        # our own executions say it exactly; else what the broker reported, if anything
+        reported = update.filled_avg_price or self.filled_avg_price
+        avg = sum((e.qty * e.price for e in executions), ZERO) / executed if executed else reported
         return replace(
             self,
             filled_qty=max(self.filled_qty, update.cum_filled_qty, executed),
             executions=executions,
             events=self.events | {update.event},
-            filled_avg_price=avg if not executed else sum((e.qty * e.price for e in executions), ZERO) / executed,
+            filled_avg_price=avg,
             cancel_requested_at=requested,
             cancel_rejected_at=refused,
             broker_order_id=self.broker_order_id or update.broker_order_id,
