@@ -4,6 +4,7 @@ OpenAPI document, the dashboard's files and its server-sent events."""
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -187,3 +188,35 @@ def test_every_answer_has_security_headers_and_no_server_banner(server: tuple[Lo
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert "Server" not in response.headers, path
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",  # no method, path or version
+        b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n",  # a NUL in the path
+        b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",  # an unknown version
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",  # a header with no colon
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"POST /v1/halt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  # a bad chunk size
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",  # a header over the limit
+    ],
+)
+def test_the_http_parsers_own_answers_carry_the_security_headers(
+    server: tuple[LocalApiServer, Runtime], request_bytes: bytes
+) -> None:
+    """A request aiohttp cannot parse never reaches a route; its 4xx still carries the headers."""
+    running, runtime = server
+    with socket.create_connection((running.host, running.port), timeout=5) as connection:
+        connection.sendall(request_bytes)
+        answer = b""
+        while chunk := connection.recv(65536):  # the parser's answers close the connection
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    status = int(head[0].split()[1])
+    headers = dict(line.split(": ", 1) for line in head[1:])
+    assert 400 <= status < 500, head[0]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "Server" not in headers, headers.get("Server")
+    assert runtime.store.get_risk_state("paper").halted is False

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import mimetypes
@@ -30,6 +31,8 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -57,6 +60,7 @@ SECURITY_HEADERS = {
 }
 KEY_FILE = Path(".quantterminal/api-key")
 DASHBOARD = "quantterminal.dashboard"  # the package holding the built static files
+COST_SHARE = 10  # a route costing 30 ms is recomputed at most every 300 ms
 SNAPSHOT_ROUTES = ("positions", "pnl", "orders", "fills", "strategies", "risk", "health")
 
 
@@ -108,6 +112,48 @@ async def _secure(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.popall("Server", None)
 
 
+class _SecureRequest(web.Request):
+    """A request whose answer carries the security headers even when no route matched it: the
+    HTTP parser's own error answers (a bad request line, header or chunk) skip the application's
+    ``on_response_prepare`` signal, and would otherwise show ``Server: Python/... aiohttp/...``."""
+
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        await super()._prepare_hook(response)
+        await _secure(self, response)
+
+
+class _SecureRunner(web.AppRunner):
+    """An ``AppRunner`` whose requests are ``_SecureRequest``s."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.request_factory = functools.partial(self.app._make_request, _cls=_SecureRequest)
+        return server
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP answer of the API, encoded once and shared by every client asking the same."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedAnswer:
+    """A GET answer every client shares until it is ``interval`` old."""
+
+    answer: Answer
+    computed_at: float  # time.monotonic() when its computation started
+    cost: float  # seconds the computation took
+
+    def interval(self, floor: float) -> float:
+        """How long it is reused: ``floor``, or longer for a costly route, whose computation then
+        takes at most a tenth of the worker's time however many clients poll it."""
+        return max(floor, COST_SHARE * self.cost)
+
+
 class LocalApiServer:
     """``with LocalApiServer(app, key) as server:`` serves on ``server.url``.
 
@@ -128,12 +174,15 @@ class LocalApiServer:
         self.app, self.key, self.every = app, key, every
         self.stream_events = stream_events  # False: like API Gateway, no /events (the page polls)
         self.host, self.port = host, port
-        # Successful GET answers are reused for ``cache_seconds`` (0: never); any POST clears them.
-        # Fifty dashboards polling cost one query per route per tick instead of fifty.
+        # A GET answer is computed at most once per route and ``cache_seconds`` (0: every time;
+        # longer for a costly route), however many clients ask; any POST drops them. The computation runs on one worker
+        # thread, never on the event loop, so fifty dashboards never queue behind a query.
         self.cache_seconds = cache_seconds
-        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._cache: dict[tuple[str, str], SharedAnswer] = {}
+        self._computing: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-api-query")
         self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
+        self._runner: _SecureRunner | None = None
         self._stopping = asyncio.Event()
         self._thread = threading.Thread(target=self._loop.run_forever, name="local-api", daemon=True)
         self.url = ""
@@ -148,13 +197,14 @@ class LocalApiServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+        self._worker.shutdown(wait=True, cancel_futures=True)
 
     async def _start(self) -> None:
         web_app = web.Application(client_max_size=64 * 1024)
         web_app.router.add_route("*", STAGE + "/{path:.*}", self._api)
         web_app.router.add_get("/{path:.*}", self._static)
         web_app.on_response_prepare.append(_secure)
-        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        self._runner = _SecureRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         listener = socket.create_server((self.host, self.port), backlog=256, reuse_port=False)
         self.port = int(listener.getsockname()[1])
@@ -166,27 +216,52 @@ class LocalApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def resolve(self, event: dict[str, Any]) -> dict[str, Any]:
-        """The resolver's answer to ``event`` (a GET from the cache while it is fresh)."""
-        method = event["httpMethod"]
+    def resolve(self, event: dict[str, Any]) -> Answer:
+        """The resolver's answer to ``event``, ready to send (runs on the worker thread)."""
+        answer = self.app.resolve(as_json_request(event), None)  # type: ignore[arg-type]
+        return Answer(
+            status=int(answer["statusCode"]),
+            body=str(answer.get("body") or "").encode(),
+            content_type=answer.get("headers", {}).get("Content-Type", "application/json"),
+        )
+
+    async def answer(self, event: dict[str, Any]) -> Answer:
+        """The answer to ``event``: a GET's shared answer while it is fresh; when it is not, one
+        new computation on the worker thread, which clients asking meanwhile do not wait for (they
+        get the answer it replaces, at most two intervals old)."""
+        if event["httpMethod"] != "GET":
+            answer = await self._loop.run_in_executor(self._worker, self.resolve, event)
+            self._cache.clear()  # after a halt or a resume, nobody reads the state before it
+            return answer
         key = (event["path"], json.dumps(event.get("queryStringParameters"), sort_keys=True))
-        if method == "GET" and self.cache_seconds > 0:
-            hit = self._cache.get(key)
-            if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
-                return hit[1]
-        answer: dict[str, Any] = self.app.resolve(as_json_request(event), None)  # type: ignore[arg-type]
-        if method != "GET":
-            self._cache.clear()
-        elif self.cache_seconds > 0 and answer["statusCode"] == 200:
-            self._cache[key] = (time.monotonic(), answer)
+        cached = self._cache.get(key)
+        age = 0.0 if cached is None else time.monotonic() - cached.computed_at
+        if cached is not None and age < cached.interval(self.cache_seconds):
+            return cached.answer
+        computing = self._computing.get(key)
+        if computing is None:
+            computing = asyncio.ensure_future(self._compute(key, event))
+            self._computing[key] = computing
+        if cached is not None and age < 2 * cached.interval(self.cache_seconds):
+            return cached.answer
+        return await asyncio.shield(computing)  # a client hanging up never cancels the others' answer
+
+    async def _compute(self, key: tuple[str, str], event: dict[str, Any]) -> Answer:
+        started = time.monotonic()
+        try:
+            answer = await self._loop.run_in_executor(self._worker, self.resolve, event)
+        finally:
+            del self._computing[key]
+        if self.cache_seconds > 0 and answer.status == 200:
+            self._cache[key] = SharedAnswer(answer, started, time.monotonic() - started)
         return answer
 
-    def snapshot(self) -> dict[str, Any]:
-        """What the dashboard shows, read through the API's own routes (and its cache)."""
-        bodies = {
-            route: json.loads(self.resolve(proxy_event("GET", f"/{route}", {}, {}, None))["body"])
-            for route in SNAPSHOT_ROUTES
-        }
+    async def snapshot(self) -> dict[str, Any]:
+        """What the dashboard shows, read through the API's own routes (and their shared answers)."""
+        answers = await asyncio.gather(
+            *(self.answer(proxy_event("GET", f"/{r}", {}, {}, None)) for r in SNAPSHOT_ROUTES)
+        )
+        bodies = {route: json.loads(answer.body) for route, answer in zip(SNAPSHOT_ROUTES, answers, strict=True)}
         return {"at": datetime.now(UTC).isoformat(), **bodies}
 
     def authorised(self, headers: dict[str, str]) -> bool:
@@ -222,12 +297,8 @@ class LocalApiServer:
         if path == EVENTS_TOKEN_PATH and self.stream_events and request.method == "POST":
             return web.json_response({"token": self.events_token(), "expires_in": TOKEN_SECONDS})
         body = await request.text() if request.can_read_body else None
-        answer = self.resolve(proxy_event(request.method, path, query, headers, body))
-        return web.Response(
-            status=answer["statusCode"],
-            body=str(answer.get("body") or "").encode(),
-            content_type=answer.get("headers", {}).get("Content-Type", "application/json"),
-        )
+        answer = await self.answer(proxy_event(request.method, path, query, headers, body))
+        return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type)
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["path"] or "index.html"
@@ -243,7 +314,7 @@ class LocalApiServer:
         await response.prepare(request)
         try:
             while not self._stopping.is_set():
-                data = json.dumps(self.snapshot(), default=str)
+                data = json.dumps(await self.snapshot(), default=str)
                 await response.write(f"event: snapshot\ndata: {data}\n\n".encode())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=self.every)
