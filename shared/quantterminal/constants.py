@@ -32,6 +32,7 @@ METRIC_FEED_MALFORMED = "FeedMalformedMessages"
 METRIC_FEED_REFUSALS = "FeedRefusals"
 METRIC_FEED_DROPPED_STALE = "FeedDroppedStaleBars"  # bars for minutes the stream has passed
 METRIC_FEED_DROPPED_FUTURE = "FeedDroppedFutureData"  # bars and trades dated beyond the clock
+METRIC_FEED_DROPPED_UNSUBSCRIBED = "FeedDroppedUnsubscribed"  # events for symbols not subscribed
 METRIC_FEED_ERRORS = "FeedErrors"
 METRIC_FEED_READER_DEAD = "FeedReaderDead"  # 1 when the thread reading the socket has died
 METRIC_FEED_WAITING_FOR_KEYS = "FeedWaitingForKeys"  # 1 while the provider secret holds no real keys yet

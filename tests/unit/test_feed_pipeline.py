@@ -18,7 +18,7 @@ from quantterminal.adapters.streams.batching import BatchWorker
 from quantterminal.adapters.streams.bus import LocalBus
 from quantterminal.adapters.streams.record_sink import bar_records, order_records
 from quantterminal.core.accounting.orders import OrderUpdate
-from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, Control, TradeCancel
+from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, Control, TradeCancel, TradingStatus
 from quantterminal.core.market_data.feed_health import FeedHealth
 from quantterminal.core.market_data.feed_pipeline import FeedPipeline
 from quantterminal.core.models import Bar, Execution, Trade
@@ -93,6 +93,21 @@ def test_every_sink_gets_every_bar_in_order() -> None:
         pipeline.on_event(u)
     assert first == second == bars
     assert pipeline.take_lags() == []
+
+
+def test_only_subscribed_symbols_reach_the_sinks() -> None:
+    """A provider (or a hostile server) sending symbols nobody asked for fills no ledger with them."""
+    out: list[BarUpdate] = []
+    statuses: list[TradingStatus] = []
+    pipeline = FeedPipeline(NoHistory(), [out.append], statuses=[statuses.append], measure_lag=False, symbols=["SPY"])
+    for symbol in ("SPY", "ZZZZ", "X" * 5_000, "spy"):
+        pipeline.on_event(BarUpdate(Bar(symbol, T0, 1, 1, 1, 1, 1), BarSource.PROVIDER))
+        pipeline.on_event(TradingStatus(symbol, True, T0, "T1", "halt"))
+    pipeline.on_event(Trade("ZZZZ", T0, 1.0, 100, "1", "V"))
+    pipeline.finish(T0 + timedelta(minutes=1))
+    assert [u.bar.symbol for u in out] == ["SPY"]
+    assert [s.symbol for s in statuses] == ["SPY"]
+    assert pipeline.dropped_unsubscribed == 7
 
 
 def test_batch_worker_retries_a_failed_batch_in_order_and_loses_nothing() -> None:
@@ -202,7 +217,10 @@ def test_the_health_line_says_what_an_operator_needs() -> None:
     assert "gaps 2 (backfilled 5, unfilled 0)" in line
     assert health(unfilled=1).status == "degraded"
     assert health(reader_alive=False).status == "DEAD"
-    assert "dropped 4 stale, 1 future" in health(dropped_stale=4, dropped_future=1).line()
+    assert (
+        "dropped 4 stale, 1 future, 2 unsubscribed"
+        in health(dropped_stale=4, dropped_future=1, dropped_unsubscribed=2).line()
+    )
     orders_down = health(order_stream="down", order_updates=7, order_updates_recovered=2)
     assert orders_down.status == "ORDERS_DOWN"
     assert "orders stream down (7 updates, 2 recovered)" in orders_down.line()

@@ -127,6 +127,7 @@ def feed_service(args: FeedOptions, source: FeedSource, sinks: list[Any]) -> tup
         quiet=timedelta(minutes=quiet_minutes(source.url)),
         probe_silence=not source.replaying,  # a replay's clock is not the bars' clock
         lock=threading.Lock(),
+        symbols=source.symbols,
     )
     settings = FeedSettings(
         source.url,

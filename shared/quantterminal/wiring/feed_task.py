@@ -61,6 +61,7 @@ def run_feed_task(environ: Mapping[str, str] | Environment, logger: Logger, stop
         quiet=timedelta(minutes=quiet),
         probe_silence=True,
         lock=threading.Lock(),
+        symbols=symbols,
     )
     settings = FeedSettings(
         url,

@@ -26,6 +26,7 @@ _COUNTERS = {  # health field -> metric published as the increase since the last
     "refusals": c.METRIC_FEED_REFUSALS,
     "dropped_stale": c.METRIC_FEED_DROPPED_STALE,
     "dropped_future": c.METRIC_FEED_DROPPED_FUTURE,
+    "dropped_unsubscribed": c.METRIC_FEED_DROPPED_UNSUBSCRIBED,
     "errors": c.METRIC_FEED_ERRORS,
     "order_updates": c.METRIC_ORDER_UPDATES,
     "order_updates_recovered": c.METRIC_ORDER_UPDATES_RECOVERED,

@@ -77,7 +77,8 @@ class Chaos:
 
 def hostile_frames(symbol: str) -> list[str]:
     """Frames meant to break a feed reader, each otherwise shaped like an Alpaca bar of ``symbol``.
-    A strict reader skips every one of them (the future bar: drops it) and reads on."""
+    A strict reader skips every one of them (the future bar and the symbols not subscribed: drops
+    them) and reads on."""
     base = {"T": "b", "S": symbol, "t": "2013-10-07T13:30:00Z", "o": 1.0, "h": 1.0, "l": 1.0, "c": 1.0, "v": 1}
     variants: list[dict[str, Any]] = [
         {"t": "2100-01-04T14:30:00Z"},  # from the future
@@ -86,6 +87,8 @@ def hostile_frames(symbol: str) -> list[str]:
         {"o": "1.0"},  # a number as a string
         {"v": True},  # a boolean for a number
         {"v": 10.5},  # a fractional volume
+        {"S": "ZZZZ"},  # a symbol not subscribed
+        {"S": "X" * 5_000},  # a symbol no exchange lists
     ]
     return ["[" * 100_000 + "]" * 100_000] + [json.dumps([{**base, **v}]) for v in variants]
 

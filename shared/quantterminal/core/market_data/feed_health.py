@@ -29,11 +29,13 @@ class FeedHealth:
     stale: bool = False  # the market is open and no bar has come out for ``STALE_AFTER``
     dropped_stale: int = 0  # bars for minutes already past in the stream (out of order, too late)
     dropped_future: int = 0  # bars and trades dated beyond the clock (plus tolerance)
+    dropped_unsubscribed: int = 0  # events for symbols not subscribed
     errors: int = 0
     reader_alive: bool = True
     order_stream: str | None = None  # the account's trade_updates stream: up, down, refused (None: not run here)
     order_updates: int = 0  # delivered by that stream
     order_updates_recovered: int = 0  # found only by its REST catch-up (missed while down or mute)
+    outages: str | None = None  # the trading side's service outages, where it runs beside the feed (qterm paper)
 
     @property
     def status(self) -> str:
@@ -55,13 +57,15 @@ class FeedHealth:
             f"(last {self.last_bar or '-'}) | lag p50/p99 {lag} | reconnects {self.reconnects} "
             f"| gaps {self.gaps} (backfilled {self.backfilled}, unfilled {self.unfilled}) "
             f"| revisions {self.revisions} | malformed {self.malformed} "
-            f"| dropped {self.dropped_stale} stale, {self.dropped_future} future"
+            f"| dropped {self.dropped_stale} stale, {self.dropped_future} future, "
+            f"{self.dropped_unsubscribed} unsubscribed"
             + (
                 ""
                 if self.order_stream is None
                 else f" | orders stream {self.order_stream} ({self.order_updates} updates, "
                 f"{self.order_updates_recovered} recovered)"
             )
+            + ("" if self.outages is None else f" | outages: {self.outages}")
         )
 
     def as_dict(self) -> dict[str, object]:

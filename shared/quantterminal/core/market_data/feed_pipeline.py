@@ -10,7 +10,7 @@ stream are plain single-threaded objects.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
@@ -52,8 +52,13 @@ class FeedPipeline:
         quiet: timedelta = timedelta(0),
         probe_silence: bool = False,
         lock: AbstractContextManager[object] | None = None,
+        symbols: Iterable[str] | None = None,
     ) -> None:
         self.sinks = list(sinks)
+        # The subscription: a provider (or a hostile server) sending other symbols is not a way to
+        # fill the ledger and the stream with them. None: take every symbol (tests, benchmarks).
+        self.symbols = None if symbols is None else frozenset(symbols)
+        self.dropped_unsubscribed = 0
         self.status_sinks = list(statuses)  # trading halts and resumptions, as they come
         self.statuses = 0
         self.clock = clock
@@ -78,10 +83,27 @@ class FeedPipeline:
             log.error("dropping %s dated %s, beyond the clock (%d so far)", what, ts.isoformat(), self.dropped_future)
         return True
 
+    def _unsubscribed(self, event: FeedEvent) -> bool:
+        symbol = event.bar.symbol if isinstance(event, BarUpdate) else getattr(event, "symbol", None)
+        if self.symbols is None or symbol is None or symbol in self.symbols:
+            return False
+        self.dropped_unsubscribed += 1
+        if self.dropped_unsubscribed == 1 or self.dropped_unsubscribed % 1000 == 0:
+            log.error(
+                "dropping %s for %.40r, a symbol not subscribed (%d so far)",
+                type(event).__name__,
+                symbol,
+                self.dropped_unsubscribed,
+            )
+        return True
+
     def on_event(self, event: FeedEvent) -> None:
-        """Take one event from the connection. Data dated beyond the clock is dropped: stored, it
-        would make every real bar of its symbol look out of date."""
+        """Take one event from the connection. Data for a symbol not subscribed is dropped, and so
+        is data dated beyond the clock: stored, it would make every real bar of its symbol look
+        out of date."""
         with self.lock:
+            if self._unsubscribed(event):
+                return
             if isinstance(event, Trade):
                 if not self._from_the_future(event.timestamp, f"a {event.symbol} trade"):
                     self.builder.add(event)
