@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from quantterminal.adapters import retry
 from quantterminal.cli.main import main
+from quantterminal.wiring.console_logging import RETRY_LOGGER
 from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 
 
@@ -155,3 +159,28 @@ def test_sqlite_files_are_never_created_by_mistake(capsys: pytest.CaptureFixture
         err = one_line_error(capsys, *command, "--database", f"sqlite:///{typo}")
         assert f"no ledger at {typo}" in err
     assert not typo.exists()
+
+
+def test_the_quiet_filter_names_the_retry_logger() -> None:
+    assert retry.log.name == RETRY_LOGGER
+
+
+@pytest.mark.parametrize("database", ["nonesuch_qt", None])
+def test_a_service_error_in_a_real_process_is_one_line_and_verbose_shows_the_retries(database: str | None) -> None:
+    """Run as a user runs it (no test logging in the way): the retries before the error are quiet
+    unless ``--verbose`` asks for them."""
+    require("PostgreSQL", check_postgres)
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}" if database else "postgresql://127.0.0.1:5999/test"
+    command = [sys.executable, "-m", "quantterminal.cli.main"]
+    quiet = subprocess.run(
+        [*command, "db", "migrate", "--database", url], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert quiet.returncode == 2
+    assert len(quiet.stderr.splitlines()) == 1, quiet.stderr
+    assert quiet.stderr.startswith("qterm db: error: PostgreSQL")
+    loud = subprocess.run(
+        [*command, "-v", "db", "migrate", "--database", url], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert loud.returncode == 2
+    assert "retry 1/" in loud.stderr
+    assert loud.stderr.splitlines()[-1] == quiet.stderr.strip()

@@ -110,7 +110,9 @@ def test_bad_input_is_one_line_and_exit_status_2(
     path = tmp_path / "qt.toml"
     path.write_text(text)
     storage = args if args else ["--storage", f"sqlite:///{tmp_path / 's.sqlite3'}"]
-    assert main(["optimize", "--config", str(path), *storage]) == 2
+    out = tmp_path / "out"
+    assert main(["optimize", "--config", str(path), *storage, "--trials", "2", "--out", str(out)]) == 2
+    assert not out.exists(), "a failed start leaves no output folder behind"
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert message in err

@@ -55,7 +55,7 @@ def with_retries(
                 "%s failed (%s: %s); retry %d/%d in %.2fs",
                 what,
                 type(exc).__name__,
-                exc,
+                str(exc).strip(),
                 attempt + 1,
                 attempts - 1,
                 delay,

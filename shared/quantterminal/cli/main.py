@@ -14,6 +14,7 @@ from typing import NoReturn
 from quantterminal import __version__
 from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.errors import describe_failure
+from quantterminal.wiring.console_logging import configure_logging
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +32,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         description="QuantTerminal: take a strategy from backtest to live trading.",
     )
     parser.add_argument("--version", action="version", version=f"qterm {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also log progress and each retry of a service call"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, command in COMMANDS.items():
@@ -56,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    configure_logging(verbose=args.verbose)
     if args.command is None:
         parser.print_help()
         return 2

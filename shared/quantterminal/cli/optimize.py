@@ -72,19 +72,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     console = wide_console()
     started = datetime.now(UTC)
+    folder: RunFolder | None = None
     try:
         loaded = load_config(args.config)
+        if loaded.config.optimize is None:
+            raise ConfigError(f"{loaded.source}: no [optimize] section (what to search: strategy, space, objective)")
         sections = {"optimize": {"trials": args.trials}} if args.trials else {}
         loaded = loaded.with_overrides(sections=sections)
         spec = loaded.config.optimize
-        if spec is None:
-            raise ConfigError(f"{loaded.source}: no [optimize] section (what to search: strategy, space, objective)")
+        assert spec is not None  # an override never removes the section
         data = args.data or loaded.config.data.backtest
         storage = args.storage or search.default_storage(Environment.read().secret("database_url"), args.out)
         study = args.study or f"optimize-{spec.strategy}"
         folder = None if args.out is None else RunFolder.prepare(args.out, "qterm optimize", args.overwrite, started)
-        if args.out is not None:
-            args.out.mkdir(parents=True, exist_ok=True)
+        if folder is not None:
+            folder.make()  # the default study file lives there
         console.print(
             f"optimize {spec.strategy} ({spec.objective}, {spec.sampler}, {spec.trials} trials a window) on {data}; "
             f"study {study} in {redact(storage)}; {args.workers} worker(s)",
@@ -103,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
                 lambda done, total: bar.update(task, completed=done, total=total),
             )
     except (ConfigError, StudyError, ValueError, OSError) as exc:
+        if folder is not None:
+            folder.abandon()
         print(f"qterm optimize: error: {exc}", file=sys.stderr)
         return 2
     console.print(_table(report, spec.objective))

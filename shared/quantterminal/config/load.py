@@ -134,7 +134,7 @@ class LoadedConfig:
             if not dot and not takers:
                 raise ConfigError(f"--param {key}: no strategy run here has a parameter {field!r}")
         for name, values in (sections or {}).items():
-            data[name] = {**data.get(name, {}), **{k: v for k, v in values.items() if v is not None}}
+            data[name] = {**(data.get(name) or {}), **{k: v for k, v in values.items() if v is not None}}
         return from_mapping(data, f"{loaded.source} (with command-line overrides)", loaded.base)
 
 

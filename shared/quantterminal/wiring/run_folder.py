@@ -23,12 +23,23 @@ class RunFolder:
     out: Path
     command: str
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created: bool = False  # the folder did not exist before this run
 
     @classmethod
     def prepare(cls, out: Path, command: str, overwrite: bool, started: datetime | None = None) -> RunFolder:
         """Make ``out`` ready (see the module docs); ``ValueError`` if it cannot be used."""
         prepare_out(out, overwrite)
-        return cls(out, command, started or datetime.now(UTC))
+        return cls(out, command, started or datetime.now(UTC), created=not out.exists())
+
+    def make(self) -> None:
+        """Create the folder now (for what the run keeps in it while it works, e.g. a study file)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    def abandon(self) -> None:
+        """After a failed start: remove the folder if this run made it and put nothing in it, so a
+        failure leaves no trace a later run would have to explain."""
+        if self.created and self.out.is_dir() and not any(self.out.iterdir()):
+            self.out.rmdir()
 
     def finish(
         self,
