@@ -31,6 +31,7 @@ class Run:
 
     def __init__(self, database: str, redis_url: str, speed: float, budget: float = 300) -> None:
         args = ["paper", "--days", "2", "--speed", str(speed), "--no-api", "--outage-budget", str(budget)]
+        args += ["--health-every", "1"]
         self.process = subprocess.Popen(
             [*QTERM, *args, "--database", database, "--redis", redis_url],
             stdout=subprocess.PIPE,
@@ -106,6 +107,15 @@ def test_a_paper_run_rides_out_outages_of_postgres_redis_and_both(
             f"the run to notice outage {n}",
         )
         assert run.process.poll() is None, "".join(run.lines)
+        # the health line says so while it lasts (it prints every second)
+        noticed = len(run.lines)
+        wait_until(
+            lambda noticed=noticed: (
+                any("outages: services down for" in line for line in run.lines[noticed:])
+                or run.process.poll() is not None
+            ),
+            f"the health line to show outage {n}",
+        )
         time.sleep(OUTAGE_SECONDS)  # how long the service stays away (what the run does meanwhile is asserted)
         for start in up:
             start()
@@ -115,7 +125,7 @@ def test_a_paper_run_rides_out_outages_of_postgres_redis_and_both(
         )
     out = run.finish()
     assert run.process.returncode in (0, 1), out
-    flat = " ".join(out.split())  # the console wraps long lines
+    flat = " ".join(out[out.index("Paper run --") :].split())  # the summary (the console wraps long lines)
     summary = re.search(r"outages: (\d+) outage\(s\), (\d+) piece\(s\) of work delayed \(longest ([\d.]+) s", flat)
     assert summary is not None, out
     assert int(summary[1]) >= 3

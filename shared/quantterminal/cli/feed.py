@@ -140,9 +140,13 @@ def _run(args: argparse.Namespace) -> int:
             service.run(stop, idle_exit=source.idle_exit)
         except KeyboardInterrupt:
             print("feed: stopping", file=sys.stderr, flush=True)
-        pipeline.finish(source.end)
+        if service.failure is None:
+            pipeline.finish(source.end)
         unwritten = [s for s in sinks if not s.close()]
         final = service.report()
+        if service.failure is not None:
+            print(f"qterm feed: error: {service.failure} after {final.bars:,} bars", file=sys.stderr)
+            return 3
         w = ledger_sink.written
         print(
             f"feed stopped: {final.bars:,} bars emitted ({final.backfilled:,} backfilled, "

@@ -94,17 +94,16 @@ def _run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             interrupted = True
             print("paper: stopping", file=sys.stderr, flush=True)
-        pipeline.finish(source.end)
+        if service.failure is None:
+            pipeline.finish(source.end)  # (a failed feed's tail is not filled in as if it had come)
         for sink in sinks:
             sink.close()
         stop.set()
         trading.join()
-        if trader.failure is not None:
+        failure = trader.failure or service.failure
+        if failure is not None:
             # A partial run is never summarised as a run: one line, and a status of its own.
-            print(
-                f"qterm paper: error: trading stopped after {trader.stats.bars:,} bars: {trader.failure}",
-                file=sys.stderr,
-            )
+            print(f"qterm paper: error: trading stopped after {trader.stats.bars:,} bars: {failure}", file=sys.stderr)
             return 3
         trader.finish()
         _summary(console, runtime, trader, time.monotonic() - started)

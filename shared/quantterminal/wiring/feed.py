@@ -56,6 +56,9 @@ class FeedService:
         self._reported_events = 0
         self._reported_bars = 0
         self._reader: threading.Thread | None = None
+        # Set when one of the feed's threads stopped on its own: ``run`` returns at once and the
+        # command exits non-zero with this one line, rather than run on without a reader.
+        self.failure: str | None = None
         self._worker: threading.Thread | None = None
         # The socket's thread only reads and hands events over: the pipeline (which may fetch a
         # gap's history over HTTP) runs on its own thread, so a slow backfill never stops the
@@ -87,18 +90,38 @@ class FeedService:
                 self.connection.stats.errors += 1
                 log.exception("the feed pipeline failed on an event; going on")
 
+    def _watched(self, work: Callable[[], None], what: str) -> Callable[[], None]:
+        """``work`` for a thread of the feed: an exception escaping it is recorded as the run's
+        ``failure`` (and logged with its traceback), not lost with the thread."""
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:
+                log.error("the feed's %s stopped: %s", what, exc, exc_info=exc)
+                self.failure = self.failure or f"the feed's {what} stopped: {type(exc).__name__}: {exc}"
+
+        return run
+
     def run(self, stop: threading.Event, idle_exit: float | None = None) -> None:
-        """Run until ``stop`` is set (or nothing arrived for ``idle_exit`` seconds). The caller
-        then ``pipeline.finish``-es, closes its sinks and takes a last ``report``."""
+        """Run until ``stop`` is set (or nothing arrived for ``idle_exit`` seconds, or one of the
+        feed's threads stopped: ``failure`` says which and why). The caller then
+        ``pipeline.finish``-es, closes its sinks and takes a last ``report``."""
         stopping = threading.Event()
-        thread = threading.Thread(target=self.connection.run, args=(stopping,), name="feed-connection", daemon=True)
-        worker = threading.Thread(target=self._work, name="feed-pipeline", daemon=True)
+        reading = self._watched(lambda: self.connection.run(stopping), "connection reader")
+        thread = threading.Thread(target=reading, name="feed-connection", daemon=True)
+        worker = threading.Thread(target=self._watched(self._work, "bar pipeline"), name="feed-pipeline", daemon=True)
         self._reader, self._worker = thread, worker
         worker.start()
         thread.start()
         next_report = time.monotonic() + self.report_every
         try:
             while not stop.wait(self.tick_every):
+                if self.failure is None and not (thread.is_alive() and worker.is_alive()):
+                    self.failure = f"the feed's {'bar pipeline' if thread.is_alive() else 'connection reader'} ended"
+                if self.failure is not None:
+                    log.error("stopping the run: %s", self.failure)
+                    break
                 now = time.monotonic()
                 if now >= next_report:
                     self.report()
@@ -139,6 +162,7 @@ class FeedService:
             stale=self._stale(),
             dropped_stale=s.too_old,
             dropped_future=p.dropped_future,
+            dropped_unsubscribed=p.dropped_unsubscribed,
             errors=c.errors,
             reader_alive=all(t is None or t.is_alive() for t in (self._reader, self._worker)),
             **self._order_stream_health(),

@@ -82,10 +82,14 @@ def run_feed_task(environ: Mapping[str, str] | Environment, logger: Logger, stop
     )
     logger.info("feed starting", extra={"provider": provider.name, "symbols": symbols, "url": settings.url})
     service.run(stop)
-    pipeline.finish()
+    if service.failure is None:
+        pipeline.finish()
     broker.close()
     clean = bars.close() and orders.close()
     logger.info("feed stopped", extra=service.report().as_dict())
+    if service.failure is not None:
+        logger.error("feed failed", extra={"failure": service.failure, "alert": True})  # ECS starts a new task
+        return 1
     return 0 if clean else 1
 
 

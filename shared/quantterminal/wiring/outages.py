@@ -70,6 +70,12 @@ class OutageGuard:
         self.record = OutageRecord()
         self._down_since: float | None = None
 
+    def status(self) -> str:
+        """The health line's words: an outage under way (how long so far), then the record."""
+        down = self.down_for
+        now = "" if down is None else f"services down for {down:.0f} s, waiting; "
+        return now + self.record.describe()
+
     @property
     def down_for(self) -> float | None:
         """Seconds the current outage has lasted (``None``: the services answer)."""

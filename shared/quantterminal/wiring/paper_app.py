@@ -7,7 +7,7 @@ The command line starts it, prints, and reports; nothing here prints."""
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,7 +106,9 @@ def open_paper(loaded: LoadedConfig, options: PaperOptions, feed: FeedOptions, s
         api_url, api_docs = server.url, f"{server.url}{STAGE}/openapi.json"
     key_at = f"${ENV_API_KEY}" if Environment.read().api_key else str(KEY_FILE)
     sinks: list[Any] = [LedgerSink(ledger), bar_records(bus.stream(BARS))]
-    service, pipeline = feed_service(feed, source, sinks)
+    # the health line carries the trading side's outages too: what waits, and for how long so far
+    with_outages = replace(feed, report=lambda health: feed.report(replace(health, outages=guard.status())))
+    service, pipeline = feed_service(with_outages, source, sinks)
     return PaperApp(source, runtime, trader, service, pipeline, sinks, restored, len(drifts), api_url, api_docs, key_at)
 
 
