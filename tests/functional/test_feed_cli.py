@@ -118,7 +118,7 @@ def test_polygon_refusals_back_off_long(chaos: Chaos) -> None:
             time.sleep(0.02)
         stop.set()
         thread.join(10)
-    assert delays[:3] == [60, 120, 240]
+    assert all(d / 2 <= got <= d for got, d in zip(delays[:3], [60, 120, 240], strict=True)), delays
 
 
 def test_polygon_reconnects_and_resubscribes_after_drops() -> None:

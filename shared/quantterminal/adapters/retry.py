@@ -12,11 +12,27 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+MAX_DOUBLINGS = 60  # 2^60 × any base passes any cap; 2^1024 would not even be a float
+
+
+def capped_exponential(attempt: int, base: float, cap: float) -> float:
+    """``min(cap, base × 2^attempt)`` for any ``attempt``, however many hours of failures it counts."""
+    return min(cap, base * 2.0 ** min(max(attempt, 0), MAX_DOUBLINGS))
+
+
 def backoff_delay(attempt: int, base: float = 0.05, cap: float = 5.0, rng: random.Random | None = None) -> float:
     """Seconds to wait before retry number ``attempt`` (0-based): uniform in
     ``[0, min(cap, base × 2^attempt)]`` ("full jitter"), so that many clients retrying after the
     same failure spread out instead of hammering the server together."""
-    return (rng or random).uniform(0.0, min(cap, base * (2**attempt)))
+    return (rng or random).uniform(0.0, capped_exponential(attempt, base, cap))
+
+
+def patient_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """A long wait (after a refusal: bad keys, a connection limit) that stays long: uniform in
+    ``[d/2, d]`` for ``d = min(cap, base × 2^attempt)`` ("equal jitter"), so processes refused
+    together do not come back together, yet none retries early."""
+    delay = capped_exponential(attempt, base, cap)
+    return (rng or random).uniform(delay / 2, delay)
 
 
 def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:

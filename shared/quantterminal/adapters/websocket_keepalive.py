@@ -18,7 +18,7 @@ from typing import Protocol
 
 import websocket
 
-from quantterminal.adapters.retry import backoff_delay
+from quantterminal.adapters.retry import backoff_delay, patient_delay
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class KeptConnection:
             except Refused as exc:
                 refusals += 1
                 self.stats.refusals += 1
-                delay = min(s.refusal_cap, s.refusal_backoff * 2 ** (refusals - 1))
+                delay = patient_delay(refusals - 1, s.refusal_backoff, s.refusal_cap)
                 self.alert(f"{self.what} refused: {exc}; next attempt in {delay:.0f} s")
                 self._pause(delay, stop)
                 continue
