@@ -1,7 +1,8 @@
 """A local HTTP server that answers the Alpaca trading REST endpoints QuantTerminal uses, in
 Alpaca's documented response format, with scriptable failures: 429 with rate-limit headers, 5xx,
-stalls longer than the client's timeout, rejections, and "the order landed but the response
-failed". For contract tests of ``AlpacaBroker`` over real HTTP on loopback.
+stalls longer than the client's timeout, rejections, "the order landed but the response failed",
+and Alpaca's own refusals (a cancel of an order that is no longer cancelable is a 422). For
+contract tests of ``AlpacaBroker`` over real HTTP on loopback.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 KEY, SECRET = "PKTEST", "secret-test"
+NOT_CANCELABLE = ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")
 
 
 @dataclass
@@ -255,11 +257,18 @@ class FakeAlpaca:
                     by_id = [o for o in fake.orders.values() if o["id"] == order_id]
                     result = (200, by_id[0]) if by_id else (404, {"code": 40410000, "message": "order not found"})
                 elif method == "DELETE" and path.startswith("/v2/orders/"):
+                    # docs.alpaca.markets/reference/cancel-an-order-by-id: "If the order is no longer
+                    # cancelable (example: status = filled), the server will respond with status 422"
                     order_id = path.rsplit("/", 1)[1]
-                    found = [o for o in fake.orders.values() if o["id"] == order_id]
-                    if found:
-                        found[0]["status"] = "pending_cancel"
-                    result = (204, {}) if found else (404, {"code": 40410000, "message": "order not found"})
+                    with fake.lock:
+                        found = next((o for o in fake.orders.values() if o["id"] == order_id), None)
+                        if found is None:
+                            result = (404, {"code": 40410000, "message": "order not found"})
+                        elif found["status"] in NOT_CANCELABLE:
+                            result = (422, {"code": 42210000, "message": "order is not cancelable"})
+                        else:
+                            found["status"] = "pending_cancel"
+                            result = (204, {})
                 elif method == "PATCH" and path.startswith("/v2/orders/"):
                     order_id = path.rsplit("/", 1)[1]
                     with fake.lock:
