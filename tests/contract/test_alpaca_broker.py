@@ -184,12 +184,11 @@ def test_open_orders_are_read_past_alpacas_page_limit(
     assert len({o.broker_order_id for o in listed}) == 120
 
 
-def test_fractional_quantities_are_refused_not_truncated(broker: AlpacaBroker, alpaca: FakeAlpaca) -> None:
-    from quantterminal.adapters.broker.alpaca_broker import FractionalQuantity
-
+def test_fractional_quantities_are_never_truncated(broker: AlpacaBroker, alpaca: FakeAlpaca) -> None:
     alpaca.positions.append(position_json("SPY", 1, "624.10") | {"qty": "1.5", "qty_available": "1.5"})
-    with pytest.raises(FractionalQuantity, match=r"position SPY: 1\.5 shares is fractional"):
-        broker.positions()
+    (position,) = broker.positions()
+    assert position.qty == 0
+    assert "position SPY: 1.5 shares is fractional" in position.unreadable
 
 
 def fixture_messages() -> dict[str, dict[str, object]]:

@@ -15,7 +15,9 @@ seconds; ``Retry-After`` if given; capped), after a 5xx or a timeout for an expo
 full jitter. Reads are retried here; an order submit or replace is not -- ``place_order`` looks the
 order up by its client order id first. Open orders are read page by page (Alpaca returns at most 500
 per request, 50 unless asked). Quantities are whole shares: a fractional one from the broker is
-refused loudly (``FractionalQuantity``), never truncated.
+never truncated. A fractional position is reported as unreadable (reconciliation leaves its symbol
+alone, with an alert); an order that is not ours to read (fractional, or of a type QuantTerminal
+does not place, e.g. made by hand in Alpaca's dashboard) is skipped from listings with an alert.
 Every request has a timeout (alpaca-py sets none, so a stalled server would hang a decision).
 """
 
@@ -93,6 +95,7 @@ class AlpacaBroker:
         adapter = TimeoutAdapter(timeout)
         self.client._session.mount("http://", adapter)
         self.client._session.mount("https://", adapter)
+        self.alert: Callable[[str], None] = lambda message: log.error(message, extra={"alert": True})
         self._stream_url = stream_url
         self.stream: AlpacaTradeStream | None = None  # the trade_updates stream, once ``on_update`` started it
         self._stream_stop = threading.Event()
@@ -232,10 +235,10 @@ class AlpacaBroker:
         while True:
             request = GetOrdersRequest(status=status, limit=OPEN_ORDERS_PAGE, direction=Sort.ASC, after=after)
             raw = self.call(f"{status.value} orders", partial(self.client.get_orders, request))
-            page = [to_order(o) for o in raw]
+            page = [o for o in map(self._readable_order, raw) if o is not None]
             new = [o for o in page if _alpaca_id(o) not in found]
             found.update((_alpaca_id(o), o) for o in new)
-            if len(page) < OPEN_ORDERS_PAGE:
+            if len(raw) < OPEN_ORDERS_PAGE:
                 return list(found.values())
             last = max((o.created_at for o in page if o.created_at is not None), default=None)
             if last is None or not new:
@@ -243,14 +246,28 @@ class AlpacaBroker:
             # ``after`` is exclusive: step back a microsecond so orders sharing the last time are not skipped
             after = last - timedelta(microseconds=1)
 
+    def _readable_order(self, raw: Any) -> Order | None:
+        """``raw`` as an ``Order``, or ``None`` (alerted) for one the system cannot hold."""
+        try:
+            return to_order(raw)
+        except (FractionalQuantity, ValueError, KeyError) as exc:
+            coid = getattr(raw, "client_order_id", None) or "?"
+            symbol = getattr(raw, "symbol", None) or "?"
+            self.alert(f"skipping Alpaca order {coid} ({symbol}), not one QuantTerminal can hold: {exc}")
+            return None
+
     def order_by_id(self, broker_order_id: str) -> Order:
         return to_order(self.call("get order", lambda: self.client.get_order_by_id(broker_order_id)))
 
     def positions(self) -> list[BrokerPosition]:
-        return [
-            BrokerPosition(str(p.symbol), shares(p.qty, f"position {p.symbol}"), Decimal(str(p.avg_entry_price)))
-            for p in self.call("positions", self.client.get_all_positions)
-        ]
+        found = []
+        for p in self.call("positions", self.client.get_all_positions):
+            price = Decimal(str(p.avg_entry_price))
+            try:
+                found.append(BrokerPosition(str(p.symbol), shares(p.qty, f"position {p.symbol}"), price))
+            except FractionalQuantity as exc:
+                found.append(BrokerPosition(str(p.symbol), 0, price, unreadable=str(exc)))
+        return found
 
     def account(self) -> BrokerAccount:
         a = self.call("account", self.client.get_account)

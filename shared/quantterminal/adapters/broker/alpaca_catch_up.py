@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from alpaca.trading.enums import QueryOrderStatus
 
-from quantterminal.adapters.broker.alpaca_messages import decimal, moment, shares
+from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, decimal, moment, shares
 from quantterminal.core.accounting.orders import OrderStatus, OrderUpdate
 from quantterminal.core.models import Execution
 
@@ -69,10 +69,13 @@ def missed_updates(
     updates: list[OrderUpdate] = []
     for activity in fill_activities(broker, since):
         order_id = str(activity.get("order_id") or "")
-        order = orders.get(order_id)
-        if order is None:
-            order = orders[order_id] = broker.order_by_id(order_id)
-        updates.append(_execution_update(activity, order.client_order_id))
+        try:
+            order = orders.get(order_id)
+            if order is None:
+                order = orders[order_id] = broker.order_by_id(order_id)
+            updates.append(_execution_update(activity, order.client_order_id))
+        except (FractionalQuantity, ValueError, KeyError) as exc:  # one foreign fill must not stall the rest
+            broker.alert(f"catch-up skips fill activity {activity.get('id')} ({activity.get('symbol')}): {exc}")
     for order in orders.values():
         event = _TERMINAL.get(order.status) or ("done_for_day" if "done_for_day" in order.events else None)
         if event is None:

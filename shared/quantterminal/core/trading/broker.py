@@ -29,11 +29,14 @@ class BrokerUnavailable(Exception):  # noqa: N818
 
 @dataclass(frozen=True, slots=True)
 class BrokerPosition:
-    """A position as the broker reports it (signed shares)."""
+    """A position as the broker reports it (signed shares). One the system cannot hold (a
+    fractional quantity, from a trade made outside it) says why in ``unreadable`` (its ``qty``
+    is then 0): reconciliation leaves that symbol alone and alerts, instead of stopping."""
 
     symbol: str
     qty: int
     avg_entry_price: Decimal
+    unreadable: str = ""
 
 
 @dataclass(frozen=True, slots=True)

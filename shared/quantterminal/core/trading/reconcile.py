@@ -13,6 +13,9 @@ order records the executions booked for it, and what the broker reports filled b
 flight* -- expected, not a drift. Orders are reconciled first; positions after, against the local
 position plus what is in flight. An order the broker has finished but we still hold open is only a
 drift once ``grace`` has passed since we last heard of it (its last updates are on their way).
+
+A broker position the system cannot hold (a fractional quantity: a trade made by hand in the
+broker's dashboard) is no reason to stop: its symbol is left as it is, and every run alerts it.
 """
 
 from __future__ import annotations
@@ -88,9 +91,11 @@ def find_position_drifts(store: StateStore, broker: Broker, account: str) -> lis
     for position in store.positions(account):
         local_qty[position.symbol] += position.qty
     flying = in_flight(store, broker, account)
-    broker_positions = {p.symbol: p.qty for p in broker.positions()}
+    reported = broker.positions()
+    broker_positions = {p.symbol: p.qty for p in reported if not p.unreadable}
+    left_alone = {p.symbol for p in reported if p.unreadable}
     drifts = []
-    for symbol in sorted(set(local_qty) | set(broker_positions) | set(flying)):
+    for symbol in sorted((set(local_qty) | set(broker_positions) | set(flying)) - left_alone):
         ours = local_qty.get(symbol, 0) + flying.get(symbol, 0)
         theirs = broker_positions.get(symbol, 0)
         if ours != theirs:
@@ -126,6 +131,12 @@ class Reconciler:
     def run(self, now: datetime) -> list[Drift]:
         """Reconcile; return the drifts found (all resolved when this returns normally). Orders
         first, then positions against what the reconciled orders have in flight."""
+        for position in self.broker.positions():
+            if position.unreadable:
+                message = f"reconciliation leaves {position.symbol} alone: {position.unreadable}"
+                self.gate.record_event(now, "unreconciled", message, None)
+                if self.alert is not None:
+                    self.alert(message)
         if not find_drifts(self.store, self.broker, self.account, now, self.grace):
             return []
         halted_by_us = not self.store.get_risk_state(self.account).halted
