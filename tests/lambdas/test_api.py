@@ -129,6 +129,20 @@ def test_a_disabled_strategy_opens_nothing(traded: Live, spy_2011_rth: list[Bar]
     assert risk["disabled_strategies"] == []
 
 
+def test_an_operator_clears_a_halt_whose_resume_was_missed(traded: Live) -> None:
+    traded.runtime.gate.set_symbol_halted("SPY", True, "Trading Halt (T12)", datetime.now(UTC))
+    assert call("POST", "/symbols/QQQ/clear-halt", body={"reason": "x"})[0] == 404  # not halted
+    assert call("POST", "/symbols/SPY/clear-halt", body={"reason": " "})[0] == 422
+    _, risk = call("GET", "/risk")
+    assert risk["halted_symbols"] == {"SPY": "Trading Halt (T12)"}
+    status, risk = call("POST", "/symbols/SPY/clear-halt", body={"reason": "resumed at 10:42 per Nasdaq"})
+    assert status == 200
+    assert risk["halted_symbols"] == {}
+    today = session_date(datetime.now(UTC))
+    resumes = [e.reason for e in traded.runtime.ledger.risk_events_on(today) if e.kind == "symbol_resume"]
+    assert resumes == ["SPY: cleared by an operator: resumed at 10:42 per Nasdaq"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "query", "body", "status"),
     [
@@ -189,6 +203,7 @@ def test_the_openapi_document_lists_every_route() -> None:
         "/resume",
         "/strategies/{name}/enable",
         "/strategies/{name}/disable",
+        "/symbols/{symbol}/clear-halt",
     }
     halt = document["paths"]["/halt"]["post"]
     assert "requestBody" in halt

@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 
 from quantterminal import __version__
 from quantterminal.core.market_data.sessions import session_date
-from quantterminal.core.reporting.queries import AccountQueries, ActionRefused, UnknownStrategy
+from quantterminal.core.reporting.queries import AccountQueries, ActionRefused, UnknownStrategy, UnknownSymbol
 
 log = logging.getLogger(__name__)
 OPENAPI_PATH = "/openapi.json"
@@ -132,6 +132,13 @@ def build_api(
     def disable(name: str, body: Annotated[Reason, Body()]) -> dict[str, Any]:
         return queries().set_strategy_enabled(name, False, body.reason, now())
 
+    @app.post(
+        "/symbols/<symbol>/clear-halt",
+        summary="Lift a symbol's recorded exchange halt whose resume was missed (it also ends with its session)",
+    )
+    def clear_halt(symbol: str, body: Annotated[Reason, Body()]) -> dict[str, Any]:
+        return queries().clear_symbol_halt(symbol, body.reason, now())
+
     @app.get(OPENAPI_PATH, summary="This API's OpenAPI document", include_in_schema=False)
     def openapi() -> Response[str]:
         return Response(200, content_types.APPLICATION_JSON, openapi_document(app))
@@ -139,6 +146,10 @@ def build_api(
     @app.exception_handler(UnknownStrategy)  # type: ignore[untyped-decorator]
     def unknown(exc: UnknownStrategy) -> Response[dict[str, str]]:
         return Response(404, content_types.APPLICATION_JSON, {"message": f"unknown strategy {exc.args[0]!r}"})
+
+    @app.exception_handler(UnknownSymbol)  # type: ignore[untyped-decorator]
+    def not_halted(exc: UnknownSymbol) -> Response[dict[str, str]]:
+        return Response(404, content_types.APPLICATION_JSON, {"message": f"{exc.args[0]!r} is not halted"})
 
     @app.exception_handler(ActionRefused)  # type: ignore[untyped-decorator]
     def refused(exc: ActionRefused) -> Response[dict[str, str]]:

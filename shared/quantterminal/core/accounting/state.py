@@ -169,7 +169,9 @@ class RiskState:
     entries_halted_on: date | None = None
     reservations: tuple[Reservation, ...] = ()
     disabled_strategies: tuple[str, ...] = ()  # sorted; their new entries are refused
-    halted_symbols: tuple[tuple[str, str], ...] = ()  # (symbol, why), sorted: exchange halts, no order goes out
+    # (symbol, why, New York session date of the halt, ISO), sorted: exchange halts, no entry goes
+    # out; each lasts until its resume, an operator's clear, or the end of its session at the latest
+    halted_symbols: tuple[tuple[str, str, str], ...] = ()
     version: int = 0
 
     KIND = "risk_state"
@@ -189,10 +191,10 @@ class RiskState:
         check_ts("halted_at", self.halted_at)
         for name in self.disabled_strategies:
             check_text("disabled strategy", name)
-        for symbol, why in self.halted_symbols:
+        for symbol, why, on in self.halted_symbols:
             check_text("halted symbol", symbol)
-            if not isinstance(why, str):
-                raise StateError(f"the halt of {symbol} needs a reason, got {why!r}")
+            if not isinstance(why, str) or not isinstance(on, str):
+                raise StateError(f"the halt of {symbol} needs a reason and a session date, got {why!r}, {on!r}")
         for r in self.reservations:
             if not isinstance(r, Reservation) or not isinstance(r.side, Side):
                 raise StateError(f"reservation {r!r} is not a Reservation")
@@ -243,7 +245,10 @@ class RiskState:
                     for c, sym, side, qty, price in doc.get("reservations", [])
                 ),
                 disabled_strategies=tuple(doc.get("disabled_strategies", ())),
-                halted_symbols=tuple((str(s), str(w)) for s, w in doc.get("halted_symbols", ())),
+                # (a halt stored before halts carried their session date: "" expires at the next roll)
+                halted_symbols=tuple(
+                    (str(h[0]), str(h[1]), str(h[2]) if len(h) > 2 else "") for h in doc.get("halted_symbols", ())
+                ),
                 version=version,
             )
             state.validate()

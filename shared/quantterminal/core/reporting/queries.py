@@ -29,6 +29,10 @@ class UnknownStrategy(LookupError):  # noqa: N818 - the client's situation, not 
     """An operator named a strategy this account does not run (the API answers 404)."""
 
 
+class UnknownSymbol(LookupError):  # noqa: N818 - the client's situation, not a programming error
+    """An action named a symbol that is not halted."""
+
+
 class ActionRefused(ValueError):  # noqa: N818
     """An operator action that cannot be done as asked (the API answers 422 with the reason)."""
 
@@ -215,7 +219,7 @@ class AccountQueries:
             "peak_equity": _money(s.peak_equity),
             "entries_halted_today": s.entries_halted_on is not None and s.entries_halted_on == s.day,
             "disabled_strategies": list(s.disabled_strategies),
-            "halted_symbols": dict(s.halted_symbols),  # exchange halts: symbol -> why
+            "halted_symbols": {symbol: why for symbol, why, _ in s.halted_symbols},  # exchange halts: symbol -> why
             "reservations": [
                 {"client_order_id": r.client_order_id, "symbol": r.symbol, "side": r.side.value, "qty": r.qty}
                 for r in s.reservations
@@ -273,6 +277,16 @@ class AccountQueries:
     def resume(self, reason: str, now: datetime) -> dict[str, Any]:
         """Lift a halt or a tripped breaker."""
         self.gate.resume(reason, now)
+        return self.risk()
+
+    def clear_symbol_halt(self, symbol: str, reason: str, now: datetime) -> dict[str, Any]:
+        """An operator lifts the recorded exchange halt of ``symbol`` (its resume was missed);
+        ``UnknownSymbol`` if it is not halted."""
+        if not any(h[0] == symbol for h in self.store.get_risk_state(self.account).halted_symbols):
+            raise UnknownSymbol(symbol)
+        if not reason.strip():
+            raise ActionRefused("a reason is needed")
+        self.gate.set_symbol_halted(symbol, False, f"cleared by an operator: {reason}", now)
         return self.risk()
 
     def set_strategy_enabled(self, strategy: str, enabled: bool, reason: str, now: datetime) -> dict[str, Any]:

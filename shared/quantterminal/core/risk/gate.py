@@ -23,6 +23,7 @@ from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.records import RiskEvent
 from quantterminal.core.accounting.state import RiskState
+from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.risk.manager import (
     AccountView,
     RiskDecision,
@@ -113,8 +114,8 @@ class RiskGate:
         was: list[bool] = []  # the halt as the winning compare-and-set found it
 
         def change(s: RiskState) -> RiskState:
-            was.append(symbol in dict(s.halted_symbols))
-            return set_symbol_halted(s, symbol, halted, reason)
+            was.append(any(h[0] == symbol for h in s.halted_symbols))
+            return set_symbol_halted(s, symbol, halted, reason, session_date(now))
 
         state = self.store.update_risk_state(self.account, change)
         if was[-1] != halted:  # a repeated status changes nothing and is not recorded again

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from quantterminal.core.accounting.orders import Order
@@ -100,7 +100,9 @@ def _roll(state: RiskState, account: AccountView, now: datetime) -> RiskState:
     """Start a new New York day if needed and track the peak equity."""
     today = session_date(now)
     if state.day != today:
-        state = replace(state, day=today, opening_equity=account.equity, entries_halted_on=None)
+        # a halt whose resume never came (lost in a reconnect or a redeploy) ends with its session
+        halts = tuple(h for h in state.halted_symbols if h[2] == today.isoformat())
+        state = replace(state, day=today, opening_equity=account.equity, entries_halted_on=None, halted_symbols=halts)
     if state.peak_equity is not None and state.peak_equity >= account.equity:
         return state  # the usual order: same day, no new peak -- nothing to copy
     return replace(state, peak_equity=account.equity)
@@ -154,8 +156,8 @@ def evaluate(
         return reject("daily_loss", "daily loss limit reached: only orders that reduce a position are allowed today")
     if order.strategy in state.disabled_strategies and not reducing:
         return reject("strategy_disabled", f"strategy {order.strategy} is disabled: only exits are allowed")
-    halted_symbol = dict(state.halted_symbols).get(order.symbol)
-    if halted_symbol is not None:
+    halted_symbol = next((why for symbol, why, _ in state.halted_symbols if symbol == order.symbol), None)
+    if halted_symbol is not None and not reducing:  # an exit waits at the broker, not behind our record
         return reject("symbol_halted", f"trading in {order.symbol} is halted by its exchange: {halted_symbol}")
     if limits.allowed_symbols is not None and order.symbol not in limits.allowed_symbols:
         return reject("allow_list", f"{order.symbol} is not on the symbol allow-list")
@@ -235,14 +237,17 @@ def set_strategy_enabled(state: RiskState, strategy: str, enabled: bool) -> Risk
     return replace(state, disabled_strategies=tuple(sorted(names)))
 
 
-def set_symbol_halted(state: RiskState, symbol: str, halted: bool, reason: str = "") -> RiskState:
-    """Mark ``symbol`` halted by its exchange (with why) or trading again (idempotent)."""
-    halts = dict(state.halted_symbols)
+def set_symbol_halted(
+    state: RiskState, symbol: str, halted: bool, reason: str = "", on: date | None = None
+) -> RiskState:
+    """Mark ``symbol`` halted by its exchange (with why, in the session of ``on``) or trading
+    again (idempotent: a repeated halt keeps its first reason and date)."""
+    halts = {h[0]: h for h in state.halted_symbols}
     if halted:
-        halts[symbol] = reason or "trading halt"
+        halts.setdefault(symbol, (symbol, reason or "trading halt", "" if on is None else on.isoformat()))
     else:
         halts.pop(symbol, None)
-    return replace(state, halted_symbols=tuple(sorted(halts.items())))
+    return replace(state, halted_symbols=tuple(sorted(halts.values())))
 
 
 def resume(state: RiskState) -> RiskState:
