@@ -71,12 +71,12 @@ def test_the_state_store_connects_as_the_cache_user_in_its_secret(aws_credential
         admin.acl_deluser(user)
 
 
-@pytest.mark.parametrize(
-    ("kind", "mode"), [("simulated", "simulated"), ("alpaca-paper", "paper"), ("alpaca-live", "live")]
-)
+@pytest.mark.parametrize(("kind", "mode"), [("simulated", "paper"), ("alpaca-paper", "paper"), ("alpaca-live", "live")])
 def test_the_api_says_whether_the_account_trades_paper_or_live(tmp_path: Path, kind: str, mode: str) -> None:
     """Live is the configuration's explicit ``[broker] kind``; the API (and the dashboard's badge)
-    show it, so nobody mistakes a live account for a paper one."""
+    show it, so nobody mistakes a live account for a paper one. In AWS the simulator never runs:
+    the shipped ``simulated`` default trades Alpaca's paper account, and says so -- in the API
+    function too, which holds no trading keys."""
     config = tmp_path / "qt.toml"
     config.write_text(f'[[strategies]]\nname = "m"\nstrategy = "momentum"\n\n[broker]\nkind = "{kind}"\n')
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/ledger.sqlite3", "QT_CONFIG": str(config)}

@@ -32,7 +32,7 @@ from quantterminal.wiring.feed import FeedService
 from quantterminal.wiring.feed_source import FeedOptions, FeedSource, feed_service, open_source
 from quantterminal.wiring.outages import OUTAGE_BUDGET_SECONDS, OutageGuard
 from quantterminal.wiring.paper import BARS, PaperTrader
-from quantterminal.wiring.runtime import Runtime
+from quantterminal.wiring.runtime import Runtime, alpaca_mode
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def open_paper(loaded: LoadedConfig, options: PaperOptions, feed: FeedOptions, s
         strategies=loaded.instances,
         config=c.trading(),
         symbols=source.symbols,
-        mode=c.trading_mode if options.broker == "alpaca" else "simulated",
+        mode=alpaca_mode(c.live) if options.broker == "alpaca" else "simulated",
     )
     bus = LocalBus()
     guard = OutageGuard(options.outage_budget_seconds)

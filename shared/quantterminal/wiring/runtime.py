@@ -190,8 +190,15 @@ class Runtime:
             strategies=loaded.instances,
             config=trading_config_from_env(env, loaded.config.trading()),
             symbols=tuple(symbols or loaded.config.data.symbols),
-            mode=loaded.config.trading_mode,
+            mode=alpaca_mode(loaded.config.live),  # in AWS every function's account is Alpaca's
         )
+
+
+def alpaca_mode(live: bool) -> str:
+    """What the API and the dashboard call an Alpaca account: ``live`` or ``paper`` (a
+    configuration's ``simulated`` broker exists only in local runs; in AWS, or with ``--broker
+    alpaca``, it is Alpaca's paper account that trades)."""
+    return "live" if live else "paper"
 
 
 def operator_runtime(
