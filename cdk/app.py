@@ -46,7 +46,10 @@ def build(app: cdk.App) -> tuple[StatefulStack, PipelineStack]:
         loaded = load_config(context("config") or os.environ.get("QT_CONFIG") or None)
     except ConfigError as exc:
         sys.exit(f"cdk: configuration: {exc}")
-    settings = PipelineSettings(loaded, symbols_override=context("symbols") or "")
+    reserved = str(context("reservedConcurrency") if context("reservedConcurrency") is not None else 2)
+    if not reserved.isdigit():
+        sys.exit(f"cdk: reservedConcurrency must be a whole number (0: reserve none), got {reserved!r}")
+    settings = PipelineSettings(loaded, symbols_override=context("symbols") or "", reserved_concurrency=int(reserved))
     pipeline = PipelineStack(app, "QuantTerminalPipeline", data=data, settings=settings, env=env)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return data, pipeline

@@ -25,6 +25,7 @@ from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.core.market_data.feed_events import TradingStatus
 from quantterminal.core.reporting.queries import HEALTH, PIPELINE, heartbeat
+from quantterminal.core.trading.engine import BROKER_REJECTED
 from quantterminal.core.trading.feed_codec import decode_feed_record
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
@@ -65,6 +66,9 @@ def handle_record(record: KinesisStreamRecord, blocked: set[str], done: list[tup
         if decision.risk is not None and decision.risk.alerts:
             metrics.add_metric(name=c.METRIC_RISK_ALERTS, unit=MetricUnit.Count, value=len(decision.risk.alerts))
             logger.error("risk alert", extra={"strategy": strategy, "alerts": list(decision.risk.alerts)})
+        if decision.placed is None and decision.note.startswith(BROKER_REJECTED):
+            metrics.add_metric(name=c.METRIC_ORDERS_REFUSED_BY_BROKER, unit=MetricUnit.Count, value=1)
+            logger.error("order refused by the broker", extra={"strategy": strategy, "reason": decision.note})
         if decision.placed is None and decision.risk is not None and not decision.risk.accepted:
             metrics.add_metric(name=c.METRIC_ORDERS_REJECTED, unit=MetricUnit.Count, value=1)
             logger.warning(

@@ -17,6 +17,7 @@ from constructs import Construct
 RATE_LIMIT = 20  # requests/s per key: an operator's dashboard and scripts, not a public API
 BURST_LIMIT = 40
 READS = ("GET",)
+STAGE = "v1"
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")  # need IAM (SigV4) as well as the key
 DAILY_QUOTA = 100_000
 
@@ -38,7 +39,7 @@ class HttpApi(Construct):
             default_method_options=apigw.MethodOptions(api_key_required=True),
             cloud_watch_role=True,
             deploy_options=apigw.StageOptions(
-                stage_name="v1",
+                stage_name=STAGE,
                 throttling_rate_limit=RATE_LIMIT,
                 throttling_burst_limit=BURST_LIMIT,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
@@ -58,6 +59,16 @@ class HttpApi(Construct):
                 ),
             ),
         )
+        # API Gateway writes its execution logs to a group of its own naming, created on first use
+        # with no expiry; created here first, it expires like every other log.
+        execution_logs = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{STAGE}",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.rest_api.deployment_stage.node.add_dependency(execution_logs)
         integration = apigw.LambdaIntegration(handler)
         routes = self.rest_api.root.add_resource("{proxy+}")
         for method in READS:

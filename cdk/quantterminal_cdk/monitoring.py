@@ -48,12 +48,25 @@ class Monitoring(Construct):
         functions = pipeline.functions
         iterator_age = pipeline.bar_handler.metric("IteratorAge", statistic="Maximum", period=MINUTE)
         alarms = [
-            self._feed_flag(
+            cw.Alarm(
+                self,
                 "FeedSilent",
-                "No bar from the feed for 2 minutes while the market is open (or the feed is down)",
-                c.METRIC_FEED_STALE,
-                periods=2,
-                missing=cw.TreatMissingData.BREACHING,  # no metrics at all: the feed is dead
+                alarm_description="No bar from the feed for 2 minutes while the market is open (or the feed is "
+                "down); not while it is knowingly waiting for its keys (FeedWaitingForKeys says so)",
+                # stale, or no report at all (the feed is dead) -- unless it reports waiting for keys
+                metric=cw.MathExpression(
+                    expression="FILL(stale, 1) * (1 - FILL(waiting, 0))",
+                    using_metrics={
+                        "stale": feed_metric(c.METRIC_FEED_STALE, "Maximum"),
+                        "waiting": feed_metric(c.METRIC_FEED_WAITING_FOR_KEYS, "Maximum"),
+                    },
+                    label="feed stale or silent, and not waiting for keys",
+                    period=MINUTE,
+                ),
+                threshold=1,
+                evaluation_periods=2,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.BREACHING,  # no metrics at all: the feed is dead
             ),
             cw.Alarm(
                 self,
@@ -76,16 +89,37 @@ class Monitoring(Construct):
                 c.METRIC_ORDER_STREAM_DOWN,
                 periods=5,
             ),
+            # On what arrives in the failure queues, not on what they hold: their messages are kept
+            # 14 days, and an alarm on the backlog would stay raised and mail no later failure.
             self._at_least(
                 "FailedBatches",
                 "A batch gave up after its retries: re-read it from the pointer in the queue (qterm failed-batches)",
-                pipeline.failures.metric_approximate_number_of_messages_visible(period=MINUTE),
+                pipeline.failures.metric_number_of_messages_sent(period=MINUTE, statistic="Sum"),
             ),
             self._at_least(
                 "FailedSchedules",
                 "A scheduled job (daily report, backfill, reconcile) failed after its retries: "
                 "the event is in the schedules' queue",
-                pipeline.schedules.failed.metric_approximate_number_of_messages_visible(period=MINUTE),
+                pipeline.schedules.failed.metric_number_of_messages_sent(period=MINUTE, statistic="Sum"),
+            ),
+            cw.Alarm(
+                self,
+                "OrderEventsIteratorAge",
+                alarm_description="Order events (fills) are more than a minute behind the orders stream",
+                metric=pipeline.order_events.metric("IteratorAge", statistic="Maximum", period=MINUTE),
+                threshold=60_000,
+                evaluation_periods=3,
+            ),
+            self._at_least(
+                "OrdersRefusedByBroker",
+                "The broker refused an order the risk manager had passed (buying power, an invalid order, or "
+                "every order with HTTP 401 after the keys changed)",
+                pipeline_metric(c.METRIC_ORDERS_REFUSED_BY_BROKER),
+            ),
+            self._at_least(
+                "FeedRefused",
+                "The market data provider refused the feed's login or connection (keys, plan, connection limit)",
+                feed_metric(c.METRIC_FEED_REFUSALS),
             ),
             self._at_least(
                 "RiskAlert",

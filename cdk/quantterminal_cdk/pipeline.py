@@ -36,6 +36,10 @@ class PipelineSettings:
 
     config: LoadedConfig
     symbols_override: str = ""
+    # Concurrency kept for each of the bar handler and order events, so that no other function
+    # (the API under load, a backfill) can take what trading needs; 0 reserves none (an account
+    # whose Lambda limit is 10, as new ones have, cannot reserve any: README, Deploy).
+    reserved_concurrency: int = 2
 
     @property
     def symbols(self) -> str:
@@ -82,9 +86,12 @@ class PipelineStack(Stack):
         # order events, reconcile) and where Alpaca's historical data is read (backfill; the same
         # keys serve data). Every other function gets no broker and cannot trade.
         alpaca_env = {**live_env, c.ENV_ALPACA_SECRET_ID: data.alpaca_secret.secret_arn}
-        self.bar_handler = self._function("BarHandler", "lambdas.bar_handler.handler", alpaca_env, Duration.seconds(30))
+        reserved = settings.reserved_concurrency or None
+        self.bar_handler = self._function(
+            "BarHandler", "lambdas.bar_handler.handler", alpaca_env, Duration.seconds(30), reserved=reserved
+        )
         self.order_events = self._function(
-            "OrderEvents", "lambdas.order_events.handler", alpaca_env, Duration.seconds(30)
+            "OrderEvents", "lambdas.order_events.handler", alpaca_env, Duration.seconds(30), reserved=reserved
         )
         self.recorder = self._function("Recorder", "lambdas.recorder.handler", live_env, Duration.seconds(60))
         self.api_handler = self._function("ApiHandler", "lambdas.api.handler", live_env, Duration.seconds(10))
@@ -217,7 +224,13 @@ class PipelineStack(Stack):
         )
 
     def _function(
-        self, name: str, handler: str, environment: dict[str, str], timeout: Duration, memory: int = 512
+        self,
+        name: str,
+        handler: str,
+        environment: dict[str, str],
+        timeout: Duration,
+        memory: int = 512,
+        reserved: int | None = None,
     ) -> lambda_.Function:
         """Every handler is built the same way: one code bundle, in the VPC, JSON logs, tracing."""
         log_group = logs.LogGroup(self, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH)
@@ -240,6 +253,7 @@ class PipelineStack(Stack):
             security_groups=[self.data.clients],
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
+            reserved_concurrent_executions=reserved,
         )
         # cfn-lint's serverless rule WS1004 looks for a log group named /aws/lambda/<function>; this
         # one's log group (with its retention) is attached through LoggingConfig instead.

@@ -25,6 +25,7 @@ from quantterminal import constants as c
 from quantterminal_cdk.queues import dead_letter_queue
 
 CACHE_USER = "quantterminal"
+LOG_RETENTION_FUNCTION = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"  # CDK's singleton, by its fixed id
 STREAM_RETENTION = Duration.days(7)  # long enough to re-read a failed batch from its DLQ pointer
 
 
@@ -82,11 +83,22 @@ class StatefulStack(Stack):
             iam_authentication=True,
             backup=rds.BackupProps(retention=Duration.days(14)),
             cloudwatch_logs_exports=["postgresql"],
+            cloudwatch_logs_retention=logs.RetentionDays.ONE_MONTH,  # exported logs expire too
             removal_policy=RemovalPolicy.RETAIN,
         )
         assert self.database.secret is not None
         self.database_secret = self.database.secret
         self.database.add_rotation_single_user(automatically_after=Duration.days(30))
+        # CDK sets the exported logs' retention through its log-retention function (one per stack)
+        retention_role = f"/{self.stack_name}/{LOG_RETENTION_FUNCTION}/ServiceRole"
+        NagSuppressions.add_resource_suppressions_by_path(
+            self,
+            [f"{retention_role}/Resource", f"{retention_role}/DefaultPolicy/Resource"],
+            [
+                {"id": "AwsSolutions-IAM4", "reason": "CDK's log-retention function: basic Lambda execution role"},
+                {"id": "AwsSolutions-IAM5", "reason": "CDK's log-retention function sets retention on any log group"},
+            ],
+        )
 
     def _cache(self) -> None:
         group = ec2.SecurityGroup(self, "CacheSg", vpc=self.vpc, description="ElastiCache Serverless")

@@ -57,6 +57,7 @@ PIPELINE_SERVICE = "pipeline"
 METRIC_BARS_PROCESSED = "BarsProcessed"
 METRIC_DECISION_LATENCY = "DecisionLatency"
 METRIC_ORDERS_PLACED = "OrdersPlaced"
+METRIC_ORDERS_REFUSED_BY_BROKER = "OrdersRefusedByBroker"  # passed risk, refused at submit
 METRIC_ORDERS_REJECTED = "OrdersRejected"
 METRIC_RISK_ALERTS = "RiskAlerts"
 METRIC_ORDER_UPDATES = "OrderUpdates"

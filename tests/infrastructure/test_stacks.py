@@ -108,7 +108,12 @@ def test_every_alarm_notifies_the_alert_topic(synthesized: dict[str, Any]) -> No
         assert "Alerts" in actions, actions
     feed_silent = next(a for k, a in alarms.items() if "FeedSilent" in k)["Properties"]
     assert feed_silent["TreatMissingData"] == "breaching"
-    assert feed_silent["MetricName"] == "FeedStale"
+    # stale or silent, unless the feed says it is waiting for its keys (a first deploy)
+    queries = {m.get("Id"): m for m in feed_silent["Metrics"]}
+    assert queries["stale"]["MetricStat"]["Metric"]["MetricName"] == "FeedStale"
+    assert queries["waiting"]["MetricStat"]["Metric"]["MetricName"] == "FeedWaitingForKeys"
+    (expression,) = [m["Expression"] for m in feed_silent["Metrics"] if "Expression" in m]
+    assert "(1 - FILL(waiting, 0))" in expression
     synthesized["data_t"].has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
     )
@@ -184,6 +189,9 @@ def test_iam_grants_no_wildcard_actions_on_data(synthesized: dict[str, Any]) -> 
                         # CDK's BucketDeployment invalidates the dashboard's distribution
                         "cloudfront:CreateInvalidation",
                         "cloudfront:GetInvalidation",
+                        # CDK's log-retention function (the database's exported logs expire)
+                        "logs:PutRetentionPolicy",
+                        "logs:DeleteRetentionPolicy",
                     }
 
 
@@ -214,12 +222,14 @@ def test_cfn_lint_finds_no_errors_in_the_cloud_assembly(synthesized: dict[str, A
     findings = [(line.split(":")[5], line.split(":")[6]) for line in result.stdout.splitlines()]
     # W3005 (an explicit DependsOn beside a GetAtt) is how CDK orders a role's policy before its function.
     # WS1000/WS1004 (tracing, log retention) only on CDK's own providers: the one behind the
-    # migration trigger and the one that copies the dashboard's files.
+    # migration trigger, the one that copies the dashboard's files and the one that sets the
+    # database's exported logs' retention.
     # ES1007 compares the permission's function (GetAtt Arn) with the EventInvokeConfig's (Ref) as
     # strings and so never matches CDK's output; the on-failure destinations are asserted above.
     unexplained = [(rule, what) for rule, what in findings if rule not in ("W3005", "ES1007")]
-    cdk_providers = ("AWSCDKTrigger", "CustomCDKBucketDeployment")
-    assert all(rule in ("WS1000", "WS1004") and any(p in what for p in cdk_providers) for rule, what in unexplained), (
+    cdk_providers = ("AWSCDKTrigger", "CustomCDKBucketDeployment", "LogRetention")
+    provider_rules = ("WS1000", "WS1004", "ES1005")  # tracing, log retention, memory size: CDK sets them
+    assert all(rule in provider_rules and any(p in what for p in cdk_providers) for rule, what in unexplained), (
         result.stdout
     )
 
@@ -292,9 +302,46 @@ def test_migrations_run_at_deploy_before_the_functions(synthesized: dict[str, An
 def test_drift_drawdown_and_failed_schedules_alarm(synthesized: dict[str, Any]) -> None:
     alarms = synthesized["pipe_t"].find_resources("AWS::CloudWatch::Alarm")
     metrics = {a["Properties"].get("MetricName") for a in alarms.values()}
-    assert {"ReconciliationDrifts", "DrawdownPct", "ApproximateNumberOfMessagesVisible", "Errors"} <= metrics
+    assert {"ReconciliationDrifts", "DrawdownPct", "NumberOfMessagesSent", "Errors"} <= metrics
     errors = [a for a in alarms.values() if a["Properties"].get("MetricName") == "Errors"]
     assert len(errors) == 8  # one per function
+
+
+def test_alarms_fire_on_each_new_failure_and_on_refusals(synthesized: dict[str, Any]) -> None:
+    """A failure queue keeps its messages 14 days: an alarm on the backlog would stay raised and
+    mail no later failure. The alarms watch what arrives; refusals and the fills' lag alarm too."""
+    alarms = {k: a["Properties"] for k, a in synthesized["pipe_t"].find_resources("AWS::CloudWatch::Alarm").items()}
+    by_name = {next(n for n in ("FailedBatches", "FailedSchedules", "OrderEventsIteratorAge", "OrdersRefusedByBroker",
+                                "FeedRefused") if n in k): a for k, a in alarms.items()
+               if any(n in k for n in ("FailedBatches", "FailedSchedules", "OrderEventsIteratorAge",
+                                       "OrdersRefusedByBroker", "FeedRefused"))}  # fmt: skip
+    assert by_name["FailedBatches"]["MetricName"] == by_name["FailedSchedules"]["MetricName"] == "NumberOfMessagesSent"
+    assert by_name["FailedBatches"]["Statistic"] == "Sum"
+    assert by_name["OrderEventsIteratorAge"]["MetricName"] == "IteratorAge"
+    assert by_name["OrdersRefusedByBroker"]["MetricName"] == "OrdersRefusedByBroker"
+    assert by_name["FeedRefused"]["MetricName"] == "FeedRefusals"
+    assert not any(a.get("MetricName") == "ApproximateNumberOfMessagesVisible" for a in alarms.values())
+
+
+def test_every_log_group_expires(synthesized: dict[str, Any]) -> None:
+    for template in (synthesized["data_t"], synthesized["pipe_t"]):
+        for key, group in template.find_resources("AWS::Logs::LogGroup").items():
+            assert group["Properties"].get("RetentionInDays"), key
+    # API Gateway's own execution-log group, made ahead of it so it has a retention
+    names = [
+        json.dumps(g["Properties"].get("LogGroupName"))
+        for g in synthesized["pipe_t"].find_resources("AWS::Logs::LogGroup").values()
+    ]
+    assert any("API-Gateway-Execution-Logs_" in n for n in names), names
+    # the database's exported logs (CDK sets their retention through a custom resource)
+    synthesized["data_t"].has_resource_properties("Custom::LogRetention", {"RetentionInDays": 30})
+
+
+def test_trading_functions_have_reserved_concurrency(synthesized: dict[str, Any]) -> None:
+    functions = synthesized["pipe_t"].find_resources("AWS::Lambda::Function")
+    reserved = {k: f["Properties"].get("ReservedConcurrentExecutions") for k, f in functions.items()}
+    assert [v for k, v in reserved.items() if k.startswith(("BarHandler", "OrderEvents"))] == [2, 2]
+    assert all(v is None for k, v in reserved.items() if not k.startswith(("BarHandler", "OrderEvents")))
 
 
 USER_CONFIG = """

@@ -41,6 +41,7 @@ from quantterminal.core.trading.ports import Broker, TradeJournal
 from quantterminal.core.trading.sizing import target_quantity
 
 HALTED = "trading halted"  # the note of a decision not carried out because trading is halted
+BROKER_REJECTED = "broker rejected"  # the note's start when the broker refused the order at submit
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ class TradingEngine:
                 self.ledger.append_order_event(OrderUpdate(order.client_order_id, "rejected", now))
             self.store.remove_open_order(order.client_order_id)
             self.gate.settle(order.client_order_id, 0)
-            return Decision(signal, order, risk, note=f"broker rejected: {exc}", wanted=signal.direction)
+            return Decision(signal, order, risk, note=f"{BROKER_REJECTED}: {exc}", wanted=signal.direction)
         except BrokerUnavailable as exc:
             note = f"in flight, outcome unknown ({exc}); reconcile will resolve it"
             return Decision(signal, order, risk, note=note, wanted=signal.direction)
