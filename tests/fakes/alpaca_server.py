@@ -49,6 +49,8 @@ class FakeAlpaca:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.buying_power_limit = 1_000_000.0
+        # The account's keys: a paper-account reset regenerates them and the old ones get 401 at once
+        self.keys = (KEY, SECRET)
         self.lock = threading.Lock()  # Alpaca checks and creates a client order id atomically; so must we
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -211,7 +213,7 @@ class FakeAlpaca:
             def _route(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 fake.requests.append((method, parts.path))
-                if (self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY")) != (KEY, SECRET):
+                if (self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY")) != fake.keys:
                     self._send(401, {"code": 40110000, "message": "request is not authorized"})
                     return
                 length = int(self.headers.get("Content-Length") or 0)

@@ -27,6 +27,7 @@ class FakeTradingStream:
         self.frames = frames
         self.binary = binary
         self.url = ""
+        self.keys = (KEY, SECRET)  # what it authorises (changed together with the REST server's)
         self.auth_failures = 0
         self.connections = 0  # authenticated, listening connections so far
         self.mute = False
@@ -43,7 +44,8 @@ class FakeTradingStream:
 
     async def _session(self, ws: ServerConnection) -> None:
         auth = json.loads(await ws.recv())
-        if auth.get("action") != "authenticate" or auth.get("data") != {"key_id": KEY, "secret_key": SECRET}:
+        key, secret = self.keys
+        if auth.get("action") != "authenticate" or auth.get("data") != {"key_id": key, "secret_key": secret}:
             self.auth_failures += 1
             await ws.send(
                 self._encode({"stream": "authorization", "data": {"action": "authenticate", "status": "unauthorized"}})

@@ -117,6 +117,10 @@ class KeptConnection:
     def _session(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
         raise NotImplementedError
 
+    def _new_credentials(self) -> bool:
+        """After a refusal: read the credentials again; whether they changed (and are now used)."""
+        return False
+
     def _closed(self) -> None:
         """A session ended (whatever the reason)."""
 
@@ -135,6 +139,11 @@ class KeptConnection:
             except Refused as exc:
                 refusals += 1
                 self.stats.refusals += 1
+                if self._new_credentials():  # the keys were changed under us: try the new ones soon
+                    self.alert(f"{self.what} refused: {exc}; new keys read from the secret, reconnecting")
+                    refusals = 0
+                    self._pause(backoff_delay(0, s.backoff_base, s.backoff_cap), stop)
+                    continue
                 delay = patient_delay(refusals - 1, s.refusal_backoff, s.refusal_cap)
                 self.alert(f"{self.what} refused: {exc}; next attempt in {delay:.0f} s")
                 self._pause(delay, stop)

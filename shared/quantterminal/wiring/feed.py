@@ -44,10 +44,13 @@ class FeedService:
         report_every: float = 10.0,
         tick_every: float = 0.2,
         order_stream: TradeStreamStats | None = None,
+        reload_keys: Callable[[], tuple[str, str]] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.order_stream = order_stream  # the account's trade_updates stream, reported beside the feed
-        self.connection = FeedConnection(settings, self._on_event, alert=alert, provider=provider)
+        self.connection = FeedConnection(
+            settings, self._on_event, alert=alert, provider=provider, reload_keys=reload_keys
+        )
         self.reporters = list(reporters)
         self.report_every = report_every
         self.tick_every = tick_every

@@ -79,6 +79,7 @@ def run_feed_task(environ: Mapping[str, str] | Environment, logger: Logger, stop
         reporters=[EmfHealthReporter(), LogHealthReporter(logger), health_file],
         alert=alert,
         order_stream=None if broker.stream is None else broker.stream.stats,
+        reload_keys=lambda: feed_keys(provider.name, env, fresh=True),  # after a refused login (a key change)
     )
     logger.info("feed starting", extra={"provider": provider.name, "symbols": symbols, "url": settings.url})
     service.run(stop)

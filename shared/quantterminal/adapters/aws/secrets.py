@@ -18,11 +18,12 @@ from quantterminal.errors import SecretError
 SECRET_MAX_AGE_SECONDS = 300  # a rotated secret is picked up within five minutes
 
 
-def secret_json(secret_id: str, client: Any | None = None) -> dict[str, str]:
-    """The JSON object stored in secret ``secret_id``."""
+def secret_json(secret_id: str, client: Any | None = None, fresh: bool = False) -> dict[str, str]:
+    """The JSON object stored in secret ``secret_id`` (``fresh``: read now, not from the cache --
+    after the service refused the value the cache holds)."""
     provider = SecretsProvider(boto3_client=client or aws.client("secretsmanager"))
     try:
-        value = provider.get(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+        value = provider.get(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS, force_fetch=fresh)
     except TransformParameterError:
         raise SecretError(f"secret {secret_id!r} is not a JSON object") from None
     except GetParameterError as exc:
@@ -44,16 +45,16 @@ def _check_set(values: Mapping[str, str], fields: tuple[str, ...], where: str) -
 
 
 def feed_keys(
-    provider: str, environ: Mapping[str, str] | Environment | None, client: Any | None = None
+    provider: str, environ: Mapping[str, str] | Environment | None, client: Any | None = None, fresh: bool = False
 ) -> tuple[str, str]:
     """The (key, secret) for a market data provider: from the Secrets Manager secret named by
     ``ALPACA_SECRET_ID`` / ``POLYGON_SECRET_ID`` if set (a JSON object with the same names as the
     variables), else from the environment (``APCA_API_KEY_ID`` + ``APCA_API_SECRET_KEY``;
-    ``POLYGON_API_KEY``)."""
+    ``POLYGON_API_KEY``). ``fresh``: past the cache (the provider refused the cached keys)."""
     env = Environment.read(environ)
     if provider == "polygon":
         if env.polygon_secret_id:
-            stored = secret_json(env.polygon_secret_id, client)
+            stored = secret_json(env.polygon_secret_id, client, fresh=fresh)
             _check_set(stored, (c.ENV_POLYGON_API_KEY,), f"secret {env.polygon_secret_id}")
             key = stored.get(c.ENV_POLYGON_API_KEY, "")
         else:
@@ -62,7 +63,7 @@ def feed_keys(
             raise SecretError(f"Polygon API key missing: set {c.ENV_POLYGON_API_KEY} or {c.ENV_POLYGON_SECRET_ID}")
         return key, ""
     if env.alpaca_secret_id:
-        stored = secret_json(env.alpaca_secret_id, client)
+        stored = secret_json(env.alpaca_secret_id, client, fresh=fresh)
         fields = (c.ENV_APCA_API_KEY_ID, c.ENV_APCA_API_SECRET_KEY)
         _check_set(stored, fields, f"secret {env.alpaca_secret_id}")
         key, secret = stored.get(fields[0], ""), stored.get(fields[1], "")

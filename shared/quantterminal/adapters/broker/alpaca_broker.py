@@ -77,6 +77,7 @@ class AlpacaBroker:
         stream_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        reload_keys: Callable[[], tuple[str, str]] | None = None,
     ) -> None:
         if not api_key or not secret_key:
             raise ValueError("Alpaca API key and secret are required (APCA_API_KEY_ID, APCA_API_SECRET_KEY)")
@@ -90,6 +91,9 @@ class AlpacaBroker:
         self.client._retry = 0
         self.sleep = sleep
         self.clock = clock
+        # Where the keys are read again when Alpaca answers 401 (a paper-account reset or a
+        # rotation issued new ones): the process carries on with them, no redeploy.
+        self._reload_keys = reload_keys
         self._not_before = 0.0  # wall-clock time before which no request goes out (rate limit, backoff)
         self._failures = 0  # consecutive failed requests: the backoff grows with them
         adapter = TimeoutAdapter(timeout)
@@ -113,18 +117,43 @@ class AlpacaBroker:
         ``paper`` as the configuration says (else paper unless ``ALPACA_PAPER=false``);
         ``APCA_API_BASE_URL`` / ``APCA_STREAM_URL`` override the endpoints (tests, proxies)."""
         env = Environment.read(environ)
-        if env.alpaca_secret_id:
-            stored = secret_json(env.alpaca_secret_id, secrets_client)
-            key, secret = stored.get(c.ENV_APCA_API_KEY_ID, ""), stored.get(c.ENV_APCA_API_SECRET_KEY, "")
-        else:
-            key, secret = env.secret("apca_api_key_id") or "", env.secret("apca_api_secret_key") or ""
+
+        def keys(fresh: bool = False) -> tuple[str, str]:
+            if env.alpaca_secret_id:
+                stored = secret_json(env.alpaca_secret_id, secrets_client, fresh=fresh)
+                return stored.get(c.ENV_APCA_API_KEY_ID, ""), stored.get(c.ENV_APCA_API_SECRET_KEY, "")
+            now = Environment.read(environ) if fresh else env
+            return now.secret("apca_api_key_id") or "", now.secret("apca_api_secret_key") or ""
+
         return cls(
-            key,
-            secret,
+            *keys(),
             paper=(env.alpaca_paper is not False) if paper is None else paper,
             url_override=env.apca_api_base_url,
             stream_url=env.apca_stream_url,
+            reload_keys=lambda: keys(fresh=True),
         )
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """The keys in use (for the trade_updates stream's login; never logged)."""
+        return self._keys
+
+    def reload_keys(self) -> bool:
+        """Read the keys again (after a 401); whether they changed and are now in use."""
+        if self._reload_keys is None:
+            return False
+        try:
+            fresh = self._reload_keys()
+        except Exception as exc:  # the secret unreadable: the 401 stands, and says so
+            log.error("could not read the Alpaca keys again: %s", type(exc).__name__)
+            return False
+        if fresh == self._keys or not all(fresh):
+            return False
+        self._keys = fresh
+        # alpaca-py signs each request with these attributes: the bound methods in flight pick them up
+        self.client._api_key, self.client._secret_key = fresh
+        log.warning("Alpaca refused the keys in use; new keys were read from the secret and are used from now on")
+        return True
 
     def __repr__(self) -> str:  # never show the keys
         return f"AlpacaBroker(paper={self.paper}, url={self._url_override or 'default'})"
@@ -132,12 +161,20 @@ class AlpacaBroker:
     def call(self, what: str, call: Callable[[], Any], attempts: int = READ_ATTEMPTS) -> Any:
         """``call`` paced by the last rate limit or failure; a read is retried (``attempts``), a
         submit or replace is tried once (``attempts=1``: the caller looks the order up first)."""
+        rekeyed = False
         for attempt in range(attempts):
             wait = self._not_before - self.clock()
             if wait > 0:
                 self.sleep(wait)
             try:
-                result = call()
+                try:
+                    result = call()
+                except APIError as exc:
+                    # the keys were changed under us: read them again, once, and ask again
+                    if exc.status_code != 401 or rekeyed or not self.reload_keys():
+                        raise
+                    rekeyed = True
+                    result = call()
             except _UNAVAILABLE as exc:
                 failure = BrokerUnavailable(f"{what}: {type(exc).__name__}")
                 self._back_off(None)

@@ -118,9 +118,15 @@ class AlpacaTradeStream(KeptConnection):
         self._forwarded: OrderedDict[tuple[str, str, object], None] = OrderedDict()
         self._caught_up_to: datetime | None = None  # every update before this has been read back
         self._lock = threading.Lock()  # the reader and a catch-up forward from one thread, but be safe
+        self._login_keys: tuple[str, str] | None = None  # the keys of the last login
 
     def _closed(self) -> None:
         self.stats.connected = False
+
+    def _new_credentials(self) -> bool:
+        # new keys since this stream's refused login: read now, or already by a REST call's 401
+        self.broker.reload_keys()
+        return self.broker.keys != self._login_keys
 
     def catch_up(self) -> list[OrderUpdate]:
         """Read back from REST what happened since the last catch-up and forward what was not
@@ -171,8 +177,8 @@ class AlpacaTradeStream(KeptConnection):
         return message
 
     def _handshake(self, ws: websocket.WebSocket) -> None:
-        s = self.settings
-        ws.send(json.dumps({"action": "authenticate", "data": {"key_id": s.key, "secret_key": s.secret}}))
+        key, secret = self._login_keys = self.broker.keys  # the broker's: read again after a 401, by either
+        ws.send(json.dumps({"action": "authenticate", "data": {"key_id": key, "secret_key": secret}}))
         reply = self._message(ws)
         if reply.get("stream") != "authorization" or reply.get("data", {}).get("status") != "authorized":
             raise StreamRefused(f"authentication: {json.dumps(reply.get('data', reply))[:200]}")

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import websocket
 
@@ -97,9 +97,11 @@ class FeedConnection(KeptConnection):
         alert: Callable[[str], None] = lambda message: None,
         provider: Provider = alpaca_data.PROVIDER,
         sleep: Callable[[float], None] = time.sleep,
+        reload_keys: Callable[[], tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(alert, sleep)
         self.settings = settings
+        self._reload_keys = reload_keys  # where the keys are read again after a refused login
         self.on_event = on_event
         self.provider = provider
         self.parse: Callable[[str | bytes], ParsedFrame] = provider.parse
@@ -112,6 +114,19 @@ class FeedConnection(KeptConnection):
             if control.kind in _REFUSALS:
                 raise FeedRefused(f"{control.kind} ({control.code}: {control.message})")
         return controls
+
+    def _new_credentials(self) -> bool:
+        if self._reload_keys is None:
+            return False
+        try:
+            key, secret = self._reload_keys()
+        except Exception as exc:  # unreadable, or back to the placeholder: the refusal stands
+            log.error("could not read the feed's keys again: %s", type(exc).__name__)
+            return False
+        if (key, secret) == (self.settings.key, self.settings.secret):
+            return False
+        self.settings = replace(self.settings, key=key, secret=secret)
+        return True
 
     def _handshake(self, ws: websocket.WebSocket) -> None:
         self._controls(ws)  # "connected"
