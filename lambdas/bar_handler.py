@@ -3,6 +3,9 @@ the symbol's limit orders older than the cancel age are canceled (the kernel's `
 the backtest and the local paper run). A trading status record (an exchange halt or resumption)
 between the bars marks the symbol halted or trading in the risk state.
 
+The handler works to the function's timeout: a broker call that could not finish before it is not
+started, and its record fails like any other (and comes again).
+
 Records are processed in order. A record that fails (a poison record, the broker down) is reported
 as a batch item failure, and so is every later record of *its* symbol in the batch, so each
 symbol's bars are decided in order; other symbols go on. Redelivery is harmless: strategies
@@ -29,6 +32,7 @@ from quantterminal.core.trading.engine import BROKER_REJECTED
 from quantterminal.core.trading.feed_codec import decode_feed_record
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+FINISHING_SECONDS = 3.0  # kept back from the timeout: state writes and the heartbeat after the last call
 
 
 class SymbolBlocked(Exception):  # noqa: N818 - a deliberate hold, not a bug
@@ -80,6 +84,10 @@ def handle_record(record: KinesisStreamRecord, blocked: set[str], done: list[tup
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    # Work to the function's timeout: a broker call that could not finish in time is not started,
+    # and its record fails and comes again (after the heartbeat is saved, below)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    runtime().work_until(None if remaining is None else remaining() / 1000 - FINISHING_SECONDS)
     blocked: set[str] = set()
     done: list[tuple[datetime, datetime]] = []
     response = process_partial_response(

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -143,6 +144,12 @@ class Runtime:
     symbols: tuple[str, ...] = ()
     mode: str = "simulated"  # simulated, paper or live: shown by the API and the dashboard
 
+    def work_until(self, seconds_left: float | None) -> None:
+        """From now, broker calls that could not finish within ``seconds_left`` are not started
+        (a Lambda's remaining time; ``None``: no limit). Only a real broker's calls take time."""
+        if isinstance(self.broker, AlpacaBroker):
+            self.broker.deadline.set(seconds_left)
+
     @property
     def queries(self) -> AccountQueries:
         """Read models and operator actions over this runtime's account (the HTTP API's)."""
@@ -182,10 +189,19 @@ class Runtime:
             loaded = loaded.select(list(env.names("strategies")))
         trades = bool(env.alpaca_secret_id or env.apca_api_key_id)
         symbols = [s.upper() for s in env.names("symbols")]
+        ledger = ledger_from_env(env, secrets_client)
+        broker: Broker = NoBroker()
+        if trades:
+            alpaca = AlpacaBroker.from_env(env, secrets_client, paper=not loaded.config.live)
+            # the account read once a minute, and moved by each fill the ledger books in between
+            alpaca.account_reads.fills_since = lambda since: ledger.fills_between(
+                since, datetime.now(UTC) + timedelta(days=1)
+            )
+            broker = alpaca
         return cls.build(
             open_state_store(state_url_from_env(env, secrets_client)),
-            ledger_from_env(env, secrets_client),
-            AlpacaBroker.from_env(env, secrets_client, paper=not loaded.config.live) if trades else NoBroker(),
+            ledger,
+            broker,
             account=env.account or loaded.config.account,
             strategies=loaded.instances,
             config=trading_config_from_env(env, loaded.config.trading()),

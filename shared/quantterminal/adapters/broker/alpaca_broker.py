@@ -43,6 +43,7 @@ from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketO
 from quantterminal import constants as c
 from quantterminal.adapters.aws.secrets import secret_json
 from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, shares, to_order, to_order_update
+from quantterminal.adapters.broker.call_budget import AccountReads, Deadline
 from quantterminal.adapters.http_timeouts import TimeoutAdapter
 from quantterminal.adapters.retry import backoff_delay, rate_limit_wait
 from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
@@ -94,6 +95,9 @@ class AlpacaBroker:
         # Where the keys are read again when Alpaca answers 401 (a paper-account reset or a
         # rotation issued new ones): the process carries on with them, no redeploy.
         self._reload_keys = reload_keys
+        self.deadline = Deadline()  # the bar handler's: no call is started that could not finish
+        self._timeout = timeout
+        self.account_reads = AccountReads(self._read_account, clock=clock)
         self._not_before = 0.0  # wall-clock time before which no request goes out (rate limit, backoff)
         self._failures = 0  # consecutive failed requests: the backoff grows with them
         adapter = TimeoutAdapter(timeout)
@@ -164,6 +168,7 @@ class AlpacaBroker:
         rekeyed = False
         for attempt in range(attempts):
             wait = self._not_before - self.clock()
+            self.deadline.check(what, max(wait, 0.0) + self._timeout)
             if wait > 0:
                 self.sleep(wait)
             try:
@@ -307,6 +312,10 @@ class AlpacaBroker:
         return found
 
     def account(self) -> BrokerAccount:
+        """The account, read from Alpaca at most once a minute (see ``AccountReads``)."""
+        return self.account_reads.account()
+
+    def _read_account(self) -> BrokerAccount:
         a = self.call("account", self.client.get_account)
         return BrokerAccount(Decimal(str(a.cash)), Decimal(str(a.equity)), Decimal(str(a.buying_power)))
 
