@@ -84,3 +84,19 @@ def test_the_api_says_whether_the_account_trades_paper_or_live(tmp_path: Path, k
     runtime.ledger.migrate()  # type: ignore[attr-defined]
     assert runtime.queries.risk()["trading_mode"] == mode
     runtime.ledger.close()
+
+
+def test_late_bars_are_history_not_decisions(tmp_path: Path) -> None:
+    """A minute that arrives after later ones (say, inside a gap history could not fill) is stored
+    by the ledger's sink but decided on by nobody: here any decision would reach for the absent
+    broker and fail."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/ledger.sqlite3", "QT_STRATEGIES": "momentum"}
+    runtime = Runtime.from_env(env)
+    runtime.ledger.migrate()  # type: ignore[attr-defined]
+    t0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+    for i in range(40):
+        bar = Bar("SPY", t0 + timedelta(minutes=i), 100.0 + i, 100.0 + i, 100.0 + i, 100.0 + i, 1000)
+        outcome = runtime.desk.step(BarUpdate(bar, BarSource.LATE), bar.timestamp + timedelta(minutes=1))
+        assert outcome.decisions == {}
+        assert outcome.traded is False
+    runtime.ledger.close()

@@ -80,10 +80,14 @@ def test_when_history_is_down_the_gap_is_counted_and_the_stream_goes_on() -> Non
     out, stream = run([BarUpdate(day[i], BarSource.PROVIDER) for i in (0, 4, 5)], history)
     assert [u.bar for u in out] == [day[0], day[4], day[5]]
     assert (stream.stats.gaps, stream.stats.unfilled) == (1, 1)
-    # a minute of the hole arriving now would be out of order: dropped, counted
+    # a minute of the hole arriving now is out of order: passed on as late (the ledger keeps the
+    # real minute; no strategy sees it), counted -- and a repeat of it is recognised
     stream.on_bar(BarUpdate(day[2], BarSource.PROVIDER))
-    assert len(out) == 3
-    assert stream.stats.too_old == 1
+    assert out[-1] == BarUpdate(day[2], BarSource.LATE)
+    assert stream.stats.late == 1
+    stream.on_bar(BarUpdate(day[2], BarSource.PROVIDER))
+    assert len(out) == 4
+    assert stream.stats.repeats == 1
 
 
 def test_daily_bars_are_not_minutes() -> None:

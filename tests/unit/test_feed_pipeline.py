@@ -218,8 +218,8 @@ def test_the_health_line_says_what_an_operator_needs() -> None:
     assert health(unfilled=1).status == "degraded"
     assert health(reader_alive=False).status == "DEAD"
     assert (
-        "dropped 4 stale, 1 future, 2 unsubscribed"
-        in health(dropped_stale=4, dropped_future=1, dropped_unsubscribed=2).line()
+        "late 4 (stored, not traded) | dropped 1 future, 2 unsubscribed"
+        in health(late=4, dropped_future=1, dropped_unsubscribed=2).line()
     )
     orders_down = health(order_stream="down", order_updates=7, order_updates_recovered=2)
     assert orders_down.status == "ORDERS_DOWN"

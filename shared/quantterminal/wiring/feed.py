@@ -163,7 +163,7 @@ class FeedService:
             late_trades=p.builder.late_trades,
             last_bar=None if last is None else f"{last.bar.symbol} {last.bar.timestamp:%Y-%m-%d %H:%M}Z",
             stale=self._stale(),
-            dropped_stale=s.too_old,
+            late=s.late,
             dropped_future=p.dropped_future,
             dropped_unsubscribed=p.dropped_unsubscribed,
             errors=c.errors,

@@ -24,7 +24,7 @@ _COUNTERS = {  # health field -> metric published as the increase since the last
     "unfilled": c.METRIC_FEED_UNFILLED,
     "malformed": c.METRIC_FEED_MALFORMED,
     "refusals": c.METRIC_FEED_REFUSALS,
-    "dropped_stale": c.METRIC_FEED_DROPPED_STALE,
+    "late": c.METRIC_FEED_LATE,
     "dropped_future": c.METRIC_FEED_DROPPED_FUTURE,
     "dropped_unsubscribed": c.METRIC_FEED_DROPPED_UNSUBSCRIBED,
     "errors": c.METRIC_FEED_ERRORS,

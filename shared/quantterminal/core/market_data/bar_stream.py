@@ -6,8 +6,10 @@ the provider has:
 - When a bar arrives and regular-session minutes between it and the previous bar of its symbol are
   missing (a dropped connection, a silent minute), those minutes are fetched from the historical
   API and emitted first, flagged ``BACKFILL``. If the API cannot answer, the gap is counted as
-  unfilled and the stream goes on (the scheduled backfill job repairs the ledger later): a late
-  bar out of time order would be worse for a strategy than a missing one.
+  unfilled and the stream goes on (the scheduled backfill job repairs the ledger later).
+- A bar for a minute before the symbol's latest that was never emitted (say, one inside a gap the
+  history could not fill, arriving late) is passed on flagged ``LATE``: the ledger stores it, no
+  strategy trades on it (a bar out of time order would be worse for a strategy than a missing one).
 - A short run of missing minutes (up to ``quiet``) is not fetched: on Alpaca's IEX feed a minute
   without an IEX trade has no bar, and the historical API has none either (SPY and QQQ, Sep 2025
   - Jan 2026: 64 and 335 such runs of 1-3 minutes). They are counted as ``quiet``.
@@ -47,7 +49,7 @@ class BarStreamStats:
     backfilled: int = 0
     repeats: int = 0
     revisions: int = 0
-    too_old: int = 0
+    late: int = 0  # minutes that came after later ones (e.g. inside a gap history could not fill)
     quiet: int = 0  # short runs of missing minutes left alone (no trade on the feed's venue)
     probes: int = 0  # silences looked up in history before the next bar came
 
@@ -129,7 +131,11 @@ class BarStream:
         bar = update.bar
         seen = self._recent.get(bar.symbol, {}).get(bar.timestamp)
         if seen is None:
-            self.stats.too_old += 1  # never emitted, or beyond memory: out of order now, dropped
+            # never emitted (or beyond memory): a real minute, out of order now -- the ledger keeps
+            # it, no strategy sees it (they consume each symbol's minutes in order, once)
+            self.stats.late += 1
+            self._remember(bar)
+            self.emit(BarUpdate(bar, BarSource.LATE))
         elif seen == _values(bar):
             self.stats.repeats += 1
         else:

@@ -23,6 +23,7 @@ class BarSource(enum.Enum):
     REVISION = "revision"  # the provider re-sent a minute with new values (Alpaca updatedBars)
     BACKFILL = "backfill"  # fetched from the historical API to fill a gap
     DAILY = "daily"  # the provider's daily bar (not a minute)
+    LATE = "late"  # a minute that came after later ones of its symbol: stored, never traded
 
 
 class BarUpdate(NamedTuple):

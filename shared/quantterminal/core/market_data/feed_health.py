@@ -27,7 +27,7 @@ class FeedHealth:
     late_trades: int
     last_bar: str | None
     stale: bool = False  # the market is open and no bar has come out for ``STALE_AFTER``
-    dropped_stale: int = 0  # bars for minutes already past in the stream (out of order, too late)
+    late: int = 0  # minutes that came after later ones of their symbol: stored, never traded
     dropped_future: int = 0  # bars and trades dated beyond the clock (plus tolerance)
     dropped_unsubscribed: int = 0  # events for symbols not subscribed
     errors: int = 0
@@ -57,7 +57,7 @@ class FeedHealth:
             f"(last {self.last_bar or '-'}) | lag p50/p99 {lag} | reconnects {self.reconnects} "
             f"| gaps {self.gaps} (backfilled {self.backfilled}, unfilled {self.unfilled}) "
             f"| revisions {self.revisions} | malformed {self.malformed} "
-            f"| dropped {self.dropped_stale} stale, {self.dropped_future} future, "
+            f"| late {self.late} (stored, not traded) | dropped {self.dropped_future} future, "
             f"{self.dropped_unsubscribed} unsubscribed"
             + (
                 ""

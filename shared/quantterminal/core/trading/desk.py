@@ -246,8 +246,8 @@ class TradingDesk:
     def fresh(self, update: BarUpdate, now: datetime) -> bool:
         """Whether ``update`` may be traded on at ``now``."""
         source = update.source
-        if source is BarSource.BACKFILL or source is BarSource.REVISION or source is BarSource.DAILY:
-            return False
+        if source is not BarSource.PROVIDER and source is not BarSource.BUILT:
+            return False  # backfilled, revised, late or daily: history, not a moment to act in
         return now - update.bar.timestamp <= self.interval + self.max_bar_age
 
     def step(self, update: BarUpdate, now: datetime, answers: Mapping[str, Consumed] | None = None) -> BarOutcome:
@@ -269,8 +269,9 @@ class TradingDesk:
     ) -> tuple[BarOutcome, list[Order] | None]:
         """The decisions, and the open orders read before them (``None``: not read)."""
         bar = update.bar
-        if update.source is BarSource.REVISION:
-            # The minute was decided on already; strategies consume each minute once.
+        if update.source is BarSource.REVISION or update.source is BarSource.LATE:
+            # The minute was decided on already, or its successors were: strategies consume each
+            # symbol's minutes once, in order.
             return BarOutcome(bar, False, {}), None
         engines = self.engines_for_bar(bar)
         if not engines:  # outside the session of every strategy of the symbol
