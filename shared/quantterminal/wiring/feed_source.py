@@ -21,6 +21,7 @@ from quantterminal.wiring.factories import open_ledger
 if TYPE_CHECKING:  # the adapters are imported by the functions that use them: `qterm --help` stays quick
     from quantterminal.core.market_data.feed_health import FeedHealth
     from quantterminal.core.market_data.feed_pipeline import FeedPipeline
+    from quantterminal.core.market_data.ports import HistoricalBars
     from quantterminal.core.models import Bar
     from quantterminal.wiring.feed import FeedService
 
@@ -112,14 +113,20 @@ def feed_service(args: FeedOptions, source: FeedSource, sinks: list[Any]) -> tup
     from quantterminal.adapters.market_data.alpaca_data import quiet_minutes  # noqa: PLC0415
     from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars  # noqa: PLC0415 - see the imports
     from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings  # noqa: PLC0415
+    from quantterminal.adapters.market_data.paged_history import polygon_history  # noqa: PLC0415
     from quantterminal.adapters.streams.record_sink import RecordSink  # noqa: PLC0415
     from quantterminal.core.market_data.feed_pipeline import FeedPipeline  # noqa: PLC0415
     from quantterminal.core.market_data.sale_conditions import SaleConditionRules  # noqa: PLC0415
     from quantterminal.wiring.feed import FeedService  # noqa: PLC0415
 
     provider = PROVIDERS[args.provider]
+    history: HistoricalBars = (
+        polygon_history(source.keys[0], source.history_url)  # Polygon's gaps from Polygon's own bars
+        if args.provider == "polygon"
+        else AlpacaHistoricalBars(*source.history_keys, url_override=source.history_url)
+    )
     pipeline = FeedPipeline(
-        AlpacaHistoricalBars(*source.history_keys, url_override=source.history_url),
+        history,
         sinks,
         measure_lag=not source.replaying,
         statuses=[s for s in sinks if isinstance(s, RecordSink)],  # halts travel with the bar records

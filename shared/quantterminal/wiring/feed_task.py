@@ -19,9 +19,11 @@ from quantterminal.adapters.market_data.alpaca_data import quiet_minutes
 from quantterminal.adapters.market_data.alpaca_history import AlpacaHistoricalBars
 from quantterminal.adapters.market_data.feed_connection import PROVIDERS, FeedSettings
 from quantterminal.adapters.market_data.feed_metrics import EmfHealthReporter, FileHealthReporter, LogHealthReporter
+from quantterminal.adapters.market_data.paged_history import polygon_history
 from quantterminal.adapters.streams.kinesis_sink import KinesisSink
 from quantterminal.adapters.streams.record_sink import bar_records, order_records
 from quantterminal.core.market_data.feed_pipeline import FeedPipeline
+from quantterminal.core.market_data.ports import HistoricalBars
 from quantterminal.core.market_data.sale_conditions import SaleConditionRules
 from quantterminal.environment import Environment
 from quantterminal.wiring.feed import FeedService
@@ -49,8 +51,10 @@ def run_feed_task(environ: Mapping[str, str] | Environment, logger: Logger, stop
     alert = lambda message: logger.error(message, extra={"alert": True})  # noqa: E731 - one line, used twice
     broker = AlpacaBroker.from_env(env)
     broker.on_update(orders, alert=alert)  # trade updates are forwarded like market data
-    history_keys = (key, secret) if provider.name == "alpaca" else feed_keys("alpaca", env)  # waited for too
-    history = AlpacaHistoricalBars(*history_keys, url_override=env.apca_data_url)
+    # gaps from the streaming provider's own history: two sources' bars are not to be mixed
+    history: HistoricalBars = (
+        polygon_history(key) if provider.name == "polygon" else AlpacaHistoricalBars(key, secret, env.apca_data_url)
+    )
     url = env.feed_url or provider.url
     quiet = quiet_minutes(url) if env.feed_quiet_minutes is None else env.feed_quiet_minutes
     pipeline = FeedPipeline(
@@ -111,7 +115,7 @@ def wait_for_keys(
         try:
             keys = feed_keys(provider, environ)
             if provider != "alpaca" and Environment.read(environ).alpaca_secret_id:
-                feed_keys("alpaca", environ)  # the trade updates stream and backfill need Alpaca's too
+                feed_keys("alpaca", environ)  # the trade updates stream needs Alpaca's too
         except KeysNotSetError as exc:
             logger.warning("feed waiting for keys", extra={"reason": str(exc), "retry_in_s": every})
             metrics.add_metric(name=c.METRIC_FEED_WAITING_FOR_KEYS, unit=MetricUnit.Count, value=1)

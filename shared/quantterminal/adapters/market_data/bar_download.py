@@ -67,7 +67,12 @@ class PacedHttp:
         on_wait: Callable[[float, str], None] = lambda seconds, why: None,
         sleep: Callable[[float], None] = time.sleep,
         wall: Callable[[], float] = time.time,
+        attempts: int = _ATTEMPTS,
+        rate_limited_times: int = _RATE_LIMITED_TIMES,
     ) -> None:
+        # (a download waits out a server patiently; a live feed's backfill gives up quickly and
+        # counts the gap as unfilled, to be repaired by the scheduled backfill)
+        self.attempts, self.rate_limited_times = attempts, rate_limited_times
         self.session = session or requests.Session()
         self.timeout = timeout
         self.on_wait = on_wait
@@ -101,7 +106,7 @@ class PacedHttp:
                 return body
             if answer.status_code == 429:
                 limited += 1
-                if limited >= _RATE_LIMITED_TIMES:
+                if limited >= self.rate_limited_times:
                     raise DownloadError(f"{what}: still rate limited after {limited} tries (HTTP 429)")
                 self._pause(self._limit_wait(answer.headers, limited), "rate limited (HTTP 429)")
                 continue
@@ -111,8 +116,8 @@ class PacedHttp:
             raise DownloadError(f"{what}: HTTP {answer.status_code}: {_message(answer)}")
 
     def _failed(self, failures: int, problem: str) -> int:
-        if failures + 1 >= _ATTEMPTS:
-            raise DownloadError(f"{problem} ({_ATTEMPTS} tries); run the same command again to resume")
+        if failures + 1 >= self.attempts:
+            raise DownloadError(f"{problem} ({self.attempts} tries); run the same command again to resume")
         self._pause(backoff_delay(failures, 0.5, 30.0), f"{problem}; retrying")
         return failures + 1
 

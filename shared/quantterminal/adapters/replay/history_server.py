@@ -53,6 +53,7 @@ class HistoryServer:
         self.keys, self.polygon_key = keys, polygon_key
         self.rate_limit, self.window = rate_limit, window
         self.requests = 0
+        self.polygon_requests = 0  # of them, to Polygon's aggregates (the rest: Alpaca's bars)
         self.refused = 0  # answered 429
         self.fail_next = 0
         # A server that misbehaves, to show the client does not trust it: "repeat_token" (every
@@ -196,6 +197,7 @@ class HistoryServer:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 polygon = parts.path.startswith("/v2/aggs/ticker/")
+                served.polygon_requests += polygon
                 allowed, limits = served._admit()
                 headers = {} if polygon else limits  # Polygon documents no rate-limit headers
                 if not allowed:
