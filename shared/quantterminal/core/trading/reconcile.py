@@ -30,6 +30,7 @@ from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.state import PositionState
 from quantterminal.core.risk.gate import RiskGate
+from quantterminal.core.trading.broker import BrokerPosition
 from quantterminal.core.trading.ports import Broker
 
 RECONCILE_HALT = "reconciliation in progress"
@@ -85,17 +86,22 @@ def in_flight(store: StateStore, broker: Broker, account: str) -> dict[str, int]
     return flying
 
 
-def find_position_drifts(store: StateStore, broker: Broker, account: str) -> list[Drift]:
-    """Symbols whose booked position plus what is in flight differs from the broker's position."""
+def find_position_drifts(
+    store: StateStore, broker: Broker, account: str, left_alone: list[BrokerPosition] | None = None
+) -> list[Drift]:
+    """Symbols whose booked position plus what is in flight differs from the broker's position;
+    the broker's positions the system cannot hold are left alone (and added to ``left_alone``)."""
     local_qty: dict[str, int] = defaultdict(int)
     for position in store.positions(account):
         local_qty[position.symbol] += position.qty
     flying = in_flight(store, broker, account)
     reported = broker.positions()
     broker_positions = {p.symbol: p.qty for p in reported if not p.unreadable}
-    left_alone = {p.symbol for p in reported if p.unreadable}
+    unreadable = [p for p in reported if p.unreadable]
+    if left_alone is not None:
+        left_alone.extend(unreadable)
     drifts = []
-    for symbol in sorted((set(local_qty) | set(broker_positions) | set(flying)) - left_alone):
+    for symbol in sorted((set(local_qty) | set(broker_positions) | set(flying)) - {p.symbol for p in unreadable}):
         ours = local_qty.get(symbol, 0) + flying.get(symbol, 0)
         theirs = broker_positions.get(symbol, 0)
         if ours != theirs:
@@ -104,10 +110,16 @@ def find_position_drifts(store: StateStore, broker: Broker, account: str) -> lis
 
 
 def find_drifts(
-    store: StateStore, broker: Broker, account: str, now: datetime | None = None, grace: timedelta = IN_FLIGHT_GRACE
+    store: StateStore,
+    broker: Broker,
+    account: str,
+    now: datetime | None = None,
+    grace: timedelta = IN_FLIGHT_GRACE,
+    left_alone: list[BrokerPosition] | None = None,
 ) -> list[Drift]:
     """Every way the local view of ``account`` differs from the broker's (see the module docs)."""
-    return find_order_drifts(store, broker, account, now, grace) + find_position_drifts(store, broker, account)
+    orders = find_order_drifts(store, broker, account, now, grace)
+    return orders + find_position_drifts(store, broker, account, left_alone)
 
 
 class Reconciler:
@@ -131,13 +143,14 @@ class Reconciler:
     def run(self, now: datetime) -> list[Drift]:
         """Reconcile; return the drifts found (all resolved when this returns normally). Orders
         first, then positions against what the reconciled orders have in flight."""
-        for position in self.broker.positions():
-            if position.unreadable:
-                message = f"reconciliation leaves {position.symbol} alone: {position.unreadable}"
-                self.gate.record_event(now, "unreconciled", message, None)
-                if self.alert is not None:
-                    self.alert(message)
-        if not find_drifts(self.store, self.broker, self.account, now, self.grace):
+        left_alone: list[BrokerPosition] = []
+        found = find_drifts(self.store, self.broker, self.account, now, self.grace, left_alone)
+        for position in left_alone:
+            message = f"reconciliation leaves {position.symbol} alone: {position.unreadable}"
+            self.gate.record_event(now, "unreconciled", message, None)
+            if self.alert is not None:
+                self.alert(message)
+        if not found:
             return []
         halted_by_us = not self.store.get_risk_state(self.account).halted
         if halted_by_us:
