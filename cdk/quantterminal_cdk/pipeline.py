@@ -40,6 +40,11 @@ class PipelineSettings:
     # (the API under load, a backfill) can take what trading needs; 0 reserves none (an account
     # whose Lambda limit is 10, as new ones have, cannot reserve any: README, Deploy).
     reserved_concurrency: int = 2
+    # Container Insights' per-task metrics and logs (~$10-20 a month); the feed reports its own health
+    container_insights: bool = False
+    # The feed on Fargate Spot (~70% less; an interruption comes with two minutes' notice -- SIGTERM:
+    # the task flushes and closes its streams, the replacement backfills the minutes in between)
+    feed_spot: bool = True
 
     @property
     def symbols(self) -> str:
@@ -282,7 +287,21 @@ class PipelineStack(Stack):
         return source
 
     def _feed_service(self) -> ecs.FargateService:
-        cluster = ecs.Cluster(self, "Cluster", vpc=self.data.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
+        insights = ecs.ContainerInsights.ENABLED if self.settings.container_insights else ecs.ContainerInsights.DISABLED
+        cluster = ecs.Cluster(
+            self, "Cluster", vpc=self.data.vpc, container_insights_v2=insights, enable_fargate_capacity_providers=True
+        )
+        if not self.settings.container_insights:
+            NagSuppressions.add_resource_suppressions(
+                cluster,
+                [
+                    {
+                        "id": "AwsSolutions-ECS4",
+                        "reason": "off by default for cost (-c containerInsights=true): "
+                        "the one feed task reports its own health as metrics",
+                    }
+                ],
+            )
         # Fargate runs x86_64 here: the image is built for it whatever the deploying machine is (an
         # Apple-silicon laptop would otherwise build arm64, and the task would not start).
         task = ecs.FargateTaskDefinition(
@@ -335,6 +354,11 @@ class PipelineStack(Stack):
             cluster=cluster,
             task_definition=task,
             desired_count=1,
+            capacity_provider_strategies=[
+                ecs.CapacityProviderStrategy(
+                    capacity_provider="FARGATE_SPOT" if self.settings.feed_spot else "FARGATE", weight=1
+                )
+            ],
             # Providers allow one connection per key: never run two tasks, even during a deploy.
             min_healthy_percent=0,
             max_healthy_percent=100,

@@ -5,6 +5,7 @@ protection is on and every data resource is retained if the stack is ever delete
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -26,14 +27,47 @@ from quantterminal_cdk.queues import dead_letter_queue
 
 CACHE_USER = "quantterminal"
 LOG_RETENTION_FUNCTION = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"  # CDK's singleton, by its fixed id
-STREAM_RETENTION = Duration.days(7)  # long enough to re-read a failed batch from its DLQ pointer
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """The idle-cost levers (cdk context; README "Deploy: what it costs" weighs each):
+
+    - ``nat``: ``instance`` (default: a t4g.nano NAT instance, ~$4 a month, one machine to trust)
+      or ``gateway`` (the managed NAT gateway, ~$33 a month plus data, highly available);
+    - ``database_min_acu``: 0 (default: Aurora pauses after ``database_pause_minutes`` without a
+      connection and resumes in ~15 s on the next one) or 0.5 and up (always warm);
+    - ``stream_retention_hours``: 24 (default, included in the shard price) up to 168 (how long a
+      failed batch's records can still be re-read from its pointer; +$0.02 a shard-hour past 24);
+    """
+
+    nat: str = "instance"
+    database_min_acu: float = 0.0
+    database_pause_minutes: int = 10
+    stream_retention_hours: int = 24
+
+    def __post_init__(self) -> None:
+        if self.nat not in ("instance", "gateway"):
+            raise ValueError(f"nat must be instance or gateway, not {self.nat!r}")
+        if not 0 <= self.database_min_acu <= 4:
+            raise ValueError(f"databaseMinAcu must be between 0 and 4, not {self.database_min_acu}")
+        if not 24 <= self.stream_retention_hours <= 168:
+            raise ValueError(f"streamRetentionHours must be between 24 and 168, not {self.stream_retention_hours}")
 
 
 class StatefulStack(Stack):
     """Everything that holds data. Exposes what the pipeline stack needs as attributes."""
 
-    def __init__(self, scope: Construct, construct_id: str, alert_email: str = "", **kwargs: object) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        alert_email: str = "",
+        cost: CostSettings | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(scope, construct_id, termination_protection=True, **kwargs)  # type: ignore[arg-type]
+        self.cost = cost or CostSettings()
         self.key = kms.Key(self, "DataKey", enable_key_rotation=True, description="QuantTerminal data at rest")
         self._network()
         self._database()
@@ -48,11 +82,22 @@ class StatefulStack(Stack):
             "Vpc",
             max_azs=2,
             nat_gateways=1,  # the broker and data APIs are on the internet; one NAT keeps cost down
+            nat_gateway_provider=(
+                ec2.NatProvider.gateway()
+                if self.cost.nat == "gateway"
+                else ec2.NatProvider.instance_v2(
+                    instance_type=ec2.InstanceType("t4g.nano"),
+                    machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64),
+                    default_allowed_traffic=ec2.NatTrafficDirection.OUTBOUND_ONLY,
+                )
+            ),
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
             ],
         )
+        if self.cost.nat == "instance":
+            self._harden_nat_instance()
         self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(
@@ -62,6 +107,35 @@ class StatefulStack(Stack):
         # Compute that may reach the database and the cache joins this group.
         self.clients = ec2.SecurityGroup(self, "DataClients", vpc=self.vpc, description="QuantTerminal compute")
 
+    def _harden_nat_instance(self) -> None:
+        """The NAT instance's disk encrypted (CDK's provider has no option for it)."""
+        for subnet in self.vpc.public_subnets:
+            nat = subnet.node.try_find_child("NatInstance")
+            if not isinstance(nat, ec2.Instance):
+                continue
+            cfn = nat.node.default_child
+            assert isinstance(cfn, ec2.CfnInstance)
+            cfn.block_device_mappings = [
+                ec2.CfnInstance.BlockDeviceMappingProperty(
+                    device_name="/dev/xvda",
+                    ebs=ec2.CfnInstance.EbsProperty(encrypted=True, volume_type="gp3", volume_size=8),
+                )
+            ]
+            NagSuppressions.add_resource_suppressions(
+                nat,
+                [
+                    {
+                        "id": "AwsSolutions-EC28",
+                        "reason": "a NAT instance: basic monitoring; the feed's health shows egress",
+                    },
+                    {
+                        "id": "AwsSolutions-EC29",
+                        "reason": "a NAT instance is replaced, not kept: CloudFormation must be able to",
+                    },
+                ],
+                apply_to_children=True,
+            )
+
     def _database(self) -> None:
         group = ec2.SecurityGroup(self, "DatabaseSg", vpc=self.vpc, description="Aurora PostgreSQL")
         group.add_ingress_rule(self.clients, ec2.Port.tcp(5432), "QuantTerminal compute")
@@ -70,7 +144,10 @@ class StatefulStack(Stack):
             "Database",
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_7),
             writer=rds.ClusterInstance.serverless_v2("writer"),
-            serverless_v2_min_capacity=0.5,
+            serverless_v2_min_capacity=self.cost.database_min_acu,
+            serverless_v2_auto_pause_duration=(
+                Duration.minutes(self.cost.database_pause_minutes) if self.cost.database_min_acu == 0 else None
+            ),
             serverless_v2_max_capacity=4,
             credentials=rds.Credentials.from_generated_secret("quantterminal"),
             default_database_name="quantterminal",
@@ -182,7 +259,7 @@ class StatefulStack(Stack):
             shard_count=1,  # a dozen symbols of minute bars is far below one shard's 1,000 records/s
             encryption=kinesis.StreamEncryption.KMS,
             encryption_key=self.key,
-            retention_period=STREAM_RETENTION,
+            retention_period=Duration.hours(self.cost.stream_retention_hours),
             removal_policy=RemovalPolicy.RETAIN,
         )
 

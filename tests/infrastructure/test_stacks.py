@@ -66,7 +66,7 @@ def test_streams_buckets_database_and_cache_are_encrypted_and_kept(synthesized: 
     data.resource_count_is("AWS::Kinesis::Stream", 2)
     data.all_resources_properties(
         "AWS::Kinesis::Stream",
-        {"StreamEncryption": {"EncryptionType": "KMS", "KeyId": Match.any_value()}, "RetentionPeriodHours": 168},
+        {"StreamEncryption": {"EncryptionType": "KMS", "KeyId": Match.any_value()}, "RetentionPeriodHours": 24},
     )
     # the stack's own key, like the database and the topic -- not the AWS-managed alias/aws/kinesis
     (key_id,) = data.find_resources("AWS::KMS::Key")
@@ -126,7 +126,7 @@ def test_the_feed_runs_as_one_x86_task_reading_its_keys_with_a_health_check(synt
         "AWS::ECS::Service",
         {
             "DesiredCount": 1,
-            "LaunchType": "FARGATE",
+            "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}],
             "DeploymentConfiguration": Match.object_like({"MaximumPercent": 100, "MinimumHealthyPercent": 0}),
         },
     )
@@ -501,6 +501,21 @@ def test_the_app_warns_under_a_node_the_cdk_no_longer_supports(
     assert (warning is not None) is warns
     if warning:
         assert "older than the CDK supports (Node 22 or newer)" in warning
+
+
+def test_the_idle_cost_levers_default_to_the_cheap_side(synthesized: dict[str, Any]) -> None:
+    data, pipe = synthesized["data_t"], synthesized["pipe_t"]
+    data.resource_count_is("AWS::EC2::NatGateway", 0)
+    (nat,) = data.find_resources("AWS::EC2::Instance").values()
+    assert nat["Properties"]["InstanceType"] == "t4g.nano"
+    assert nat["Properties"]["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+    data.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {"ServerlessV2ScalingConfiguration": {"MinCapacity": 0, "MaxCapacity": 4, "SecondsUntilAutoPause": 600}},
+    )
+    (cluster,) = pipe.find_resources("AWS::ECS::Cluster").values()
+    settings = {s["Name"]: s["Value"] for s in cluster["Properties"]["ClusterSettings"]}
+    assert settings["containerInsights"] == "disabled"
 
 
 def test_the_cache_refuses_everyone_but_the_pipelines_own_user(synthesized: dict[str, Any]) -> None:

@@ -154,3 +154,27 @@ def test_a_silent_symbol_is_backfilled_on_the_clock_once_per_silence() -> None:
     closed.on_bar(BarUpdate(bar(389), BarSource.PROVIDER))  # 15:59, the last minute
     closed.probe(OPEN + timedelta(hours=8))  # the evening: the market is closed, nothing is missing
     assert closed.stats.probes == 0
+
+
+def test_a_replacement_feed_fetches_the_minutes_its_predecessor_missed() -> None:
+    """A Spot interruption or a deploy: the old task stops after minute 2, the new one starts
+    and its first bar is minute 6. Resumed from 'a few minutes ago', it backfills minutes 3-5
+    (and emits minute 2 again as backfill: the same minute downstream)."""
+    day = [bar(i) for i in range(8)]
+    out: list[BarUpdate] = []
+    stream = BarStream(History(day), out.append)
+    stream.resume(["SPY"], day[2].timestamp)
+    stream.on_bar(BarUpdate(day[6], BarSource.PROVIDER))
+    assert [(u.bar.timestamp, u.source) for u in out] == [
+        *[(day[i].timestamp, BarSource.BACKFILL) for i in range(2, 6)],
+        (day[6].timestamp, BarSource.PROVIDER),
+    ]
+    stream.resume(["SPY"], day[0].timestamp)  # a symbol already seen is not moved back
+    stream.on_bar(BarUpdate(day[7], BarSource.PROVIDER))
+    assert out[-1] == BarUpdate(day[7], BarSource.PROVIDER)
+    # a first bar older than the resume point (a replay of old data) is just a first bar
+    replayed: list[BarUpdate] = []
+    old = BarStream(History(day), replayed.append)
+    old.resume(["SPY"], day[5].timestamp)
+    old.on_bar(BarUpdate(day[2], BarSource.PROVIDER))
+    assert replayed == [BarUpdate(day[2], BarSource.PROVIDER)]

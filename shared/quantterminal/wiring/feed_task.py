@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,6 +27,8 @@ from quantterminal.core.market_data.ports import HistoricalBars
 from quantterminal.core.market_data.sale_conditions import SaleConditionRules
 from quantterminal.environment import Environment
 from quantterminal.wiring.feed import FeedService
+
+HANDOVER = timedelta(minutes=5)  # how far back a new task looks for minutes its predecessor missed
 
 
 def run_feed_task(environ: Mapping[str, str] | Environment, logger: Logger, stop: threading.Event | None = None) -> int:
@@ -86,6 +88,9 @@ def run_feed_task(environ: Mapping[str, str] | Environment, logger: Logger, stop
         reload_keys=lambda: feed_keys(provider.name, env, fresh=True),  # after a refused login (a key change)
     )
     logger.info("feed starting", extra={"provider": provider.name, "symbols": symbols, "url": settings.url})
+    # A task replacing another (a deploy, a Spot interruption: SIGTERM, the old one flushes and
+    # stops) fetches the minutes in between with each symbol's first bar
+    pipeline.resume(datetime.now(UTC) - HANDOVER)
     service.run(stop)
     if service.failure is None:
         pipeline.finish()

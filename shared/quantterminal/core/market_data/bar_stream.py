@@ -26,7 +26,7 @@ the provider has:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -80,6 +80,7 @@ class BarStream:
         self._probed: dict[str, datetime] = {}  # symbol -> minutes before this were looked up already
         self.stats = BarStreamStats()
         self._last: dict[str, datetime] = {}
+        self._resumed: dict[str, datetime] = {}  # symbol -> minutes from this on may be missing (``resume``)
         self._recent: dict[str, dict[datetime, tuple[float, float, float, float, int]]] = {}
 
     def on_bar(self, update: BarUpdate) -> None:
@@ -88,6 +89,9 @@ class BarStream:
             return
         symbol, start = update.bar.symbol, update.bar.timestamp
         last = self._last.get(symbol)
+        if last is None:  # the symbol's first bar: a predecessor's minutes since ``resume`` come first
+            since = self._resumed.pop(symbol, None)
+            last = None if since is None or start <= since else since - MINUTE
         if last is not None and start <= last:
             self._again(update)
             return
@@ -119,6 +123,16 @@ class BarStream:
     def symbols(self) -> list[str]:
         """Every symbol that has had a bar."""
         return list(self._last)
+
+    def resume(self, symbols: Iterable[str], since: datetime) -> None:
+        """Take over from a feed that stopped (a replaced task, a Spot interruption): the first
+        bar of each of ``symbols`` not seen yet, if it is after ``since``, fetches the minutes from
+        ``since`` to it first (ones the predecessor had emitted come again as backfill: the same
+        minutes downstream). An older first bar (a replay of old data) is just a first bar."""
+        minute = since.replace(second=0, microsecond=0)
+        for symbol in symbols:
+            if symbol not in self._last:
+                self._resumed[symbol] = minute
 
     def finish(self, symbol: str, end: datetime) -> None:
         """Fill whatever is missing for ``symbol`` up to ``end`` (exclusive)."""

@@ -147,6 +147,11 @@ class FeedPipeline:
                 for symbol in self.stream.symbols:
                     self.stream.finish(symbol, end)
 
+    def resume(self, since: datetime) -> None:
+        """Take over from a predecessor that ran until about ``since`` (see ``BarStream.resume``)."""
+        with self.lock:
+            self.stream.resume(self.symbols or (), since)
+
     def take_lags(self) -> list[float]:
         """The lags measured since the last call, sorted."""
         with self.lock:
