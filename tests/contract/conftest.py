@@ -1,4 +1,5 @@
-"""Fixtures shared by the contract suites: a migrated ledger of each kind, cleaned up afterwards."""
+"""Fixtures shared by the contract suites: a migrated ledger of each kind, cleaned up afterwards,
+and the fake Alpaca REST server on loopback."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.errors import redact
+from tests.fakes.alpaca_server import FakeAlpaca
 from tests.services import POSTGRES_URL, check_postgres, drop_schema, new_schema, require
 
 
@@ -29,3 +31,10 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteLed
     yield pg
     pg.close()
     drop_schema(schema)
+
+
+@pytest.fixture
+def alpaca() -> Iterator[FakeAlpaca]:
+    """The fake Alpaca trading REST server (see tests/fakes/alpaca_server.py), started and stopped."""
+    with FakeAlpaca() as server:
+        yield server

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,12 +20,6 @@ from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca, Fault, position_j
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alpaca_trade_updates_ws.json"
 T0 = datetime(2025, 7, 15, 14, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def alpaca() -> Iterator[FakeAlpaca]:
-    with FakeAlpaca() as server:
-        yield server
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ against the fake Alpaca server (which counts requests as Alpaca's rate limit doe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -32,12 +31,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def alpaca() -> Iterator[FakeAlpaca]:
-    with FakeAlpaca() as server:
-        yield server
 
 
 def order(coid: str = "momentum-1") -> Order:

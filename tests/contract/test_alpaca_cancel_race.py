@@ -5,7 +5,6 @@ retried, nothing fails -- and the fill, which arrives afterwards (and twice), is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -24,12 +23,6 @@ from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca
 
 T0 = datetime(2025, 7, 15, 14, 1, tzinfo=UTC)
 COID = "momentum-SPY-20250715T1401"
-
-
-@pytest.fixture
-def alpaca() -> Iterator[FakeAlpaca]:
-    with FakeAlpaca() as server:
-        yield server
 
 
 def test_a_cancel_refused_because_the_order_filled_is_final_and_the_fill_is_booked_once(alpaca: FakeAlpaca) -> None:

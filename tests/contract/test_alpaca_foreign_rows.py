@@ -6,7 +6,6 @@ trade_updates catch-up re-read the same window for 24 hours."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -23,12 +22,6 @@ from quantterminal.core.trading.reconcile import Reconciler
 from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca, position_json
 
 COID = "momentum-SPY-1"
-
-
-@pytest.fixture
-def alpaca() -> Iterator[FakeAlpaca]:
-    with FakeAlpaca() as server:
-        yield server
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -27,28 +25,14 @@ from quantterminal.core.models import Bar, Side
 from quantterminal.core.trading.broker import BrokerRejected
 from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca
 from tests.fakes.alpaca_stream import FakeTradingStream
+from tests.private_services import wait_until
 
 NEW = ("PKNEW", "secret-new")
-
-
-def until(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def order(coid: str) -> Order:
     return Order(coid, "momentum", "SPY", Side.BUY, 10, OrderType.LIMIT, datetime.now(UTC), Decimal("624.48"),
                  Decimal("624.50"))  # fmt: skip
-
-
-@pytest.fixture
-def alpaca() -> Iterator[FakeAlpaca]:
-    with FakeAlpaca() as server:
-        yield server
 
 
 @pytest.mark.usefixtures("aws_credentials")
@@ -87,14 +71,14 @@ def test_the_trade_updates_stream_logs_in_again_with_the_new_keys(alpaca: FakeAl
         broker.on_update(
             received.append, alert=alerts.append, backoff_base=0.05, backoff_cap=0.2, refusal_backoff=600.0
         )  # fmt: skip  (a refusal not followed by new keys waits long)
-        assert until(lambda: stream.connections == 1)
+        wait_until(lambda: stream.connections == 1, "the first login")
         alpaca.keys = stream.keys = secret["keys"] = NEW
         stream.drop()
-        assert until(lambda: stream.connections == 2), "logged in again with the new keys, not after 600 s"
+        wait_until(lambda: stream.connections == 2, "logged in again with the new keys, not after 600 s")
         assert stream.auth_failures == 1
         assert any("new keys read" in a for a in alerts), alerts
         assert stream.push(alpaca.fill("momentum-1", 10, "624.40"))
-        assert until(lambda: len(received) == 1)
+        wait_until(lambda: len(received) == 1, "the fill to come through")
         broker.close()
 
 
@@ -114,12 +98,12 @@ def test_the_market_data_feed_logs_in_again_with_the_new_keys(spy_2011_rth: list
         stop = threading.Event()
         reader = threading.Thread(target=connection.run, args=(stop,), daemon=True)
         reader.start()
-        assert until(lambda: len(bars) >= 5)
+        wait_until(lambda: len(bars) >= 5, "the first bars")
         server.credentials = secret["keys"] = ("PKNEW", "new")
         connection.interrupt()  # the link drops; the next login uses the old keys and is refused
-        assert until(lambda: connection.stats.refusals >= 1)
+        wait_until(lambda: connection.stats.refusals >= 1, "the refused login")
         count = len(bars)
-        assert until(lambda: len(bars) > count + 5), "trading data again with the new keys, not after 600 s"
+        wait_until(lambda: len(bars) > count + 5, "trading data again with the new keys, not after 600 s")
         stop.set()
         connection.interrupt()
         reader.join(10)

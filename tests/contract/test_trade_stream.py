@@ -8,11 +8,9 @@ order against the broker: nothing lost, nothing counted twice."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-import pytest
 
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.broker.alpaca_trade_stream import AlpacaTradeStream, TradeStreamSettings
@@ -23,12 +21,6 @@ from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca
 from tests.fakes.alpaca_stream import FakeTradingStream
 
 COID = "qt-momentum-SPY-1"
-
-
-@pytest.fixture
-def alpaca() -> Iterator[FakeAlpaca]:
-    with FakeAlpaca() as fake:
-        yield fake
 
 
 def order(qty: int) -> Order:
