@@ -85,6 +85,7 @@ def build(app: cdk.App) -> tuple[StatefulStack, PipelineStack]:
     settings = PipelineSettings(
         loaded,
         symbols_override=context("symbols") or "",
+        operator_email=context("alertEmail") or "",
         reserved_concurrency=_setting(app, "reservedConcurrency", 2, _whole),
         container_insights=_setting(app, "containerInsights", False, _flag),
         feed_spot=_setting(app, "feedSpot", True, _flag),

@@ -24,6 +24,7 @@ from quantterminal_cdk.config_bundle import IN_LAMBDA, ConfigBundle
 from quantterminal_cdk.jobs import Schedules
 from quantterminal_cdk.lint import lint_ignore
 from quantterminal_cdk.monitoring import Monitoring
+from quantterminal_cdk.operator_login import OperatorLogin
 from quantterminal_cdk.queues import dead_letter_queue
 from quantterminal_cdk.stateful import StatefulStack
 from quantterminal_cdk.web import Dashboard
@@ -40,6 +41,7 @@ class PipelineSettings:
     # (the API under load, a backfill) can take what trading needs; 0 reserves none (an account
     # whose Lambda limit is 10, as new ones have, cannot reserve any: README, Deploy).
     reserved_concurrency: int = 2
+    operator_email: str = ""  # the dashboard's operator, created in the user pool (the alert email)
     # Container Insights' per-task metrics and logs (~$10-20 a month); the feed reports its own health
     container_insights: bool = False
     # The feed on Fargate Spot (~70% less; an interruption comes with two minutes' notice -- SIGTERM:
@@ -146,8 +148,11 @@ class PipelineStack(Stack):
         for fn in self.functions:
             if fn is not self.migrate:
                 fn.node.add_dependency(self.migration)
-        self.api = HttpApi(self, "Http", handler=self.api_handler)
-        self.dashboard = Dashboard(self, "Dashboard", api=self.api.rest_api, access_logs=data.access_logs)
+        self.login = OperatorLogin(self, "Login", operator_email=settings.operator_email)
+        self.api = HttpApi(self, "Http", handler=self.api_handler, login=self.login)
+        self.dashboard = Dashboard(
+            self, "Dashboard", api=self.api.rest_api, access_logs=data.access_logs, login=self.login
+        )
         self.schedules = Schedules(
             self, "Schedules", daily_report=self.daily_report, backfill=self.backfill, reconcile=self.reconcile
         )

@@ -1,9 +1,10 @@
 """The dashboard in AWS: the same static files the package ships, in a private S3 bucket behind
 CloudFront (origin access control), with ``/v1/*`` routed to the API on the same origin -- so the
-page calls the API exactly as it does locally (API key in ``x-api-key``; no event stream behind
-API Gateway, so the page polls). Every answer carries the same security headers as the local
-server's: a Content-Security-Policy allowing only this origin and no framing, HSTS, nosniff, no
-referrer."""
+page calls the API exactly as it does locally (the operator signs in with the Cognito user pool
+that ``config.json`` names, and each call carries the ID token in ``Authorization``, which
+CloudFront forwards; no event stream behind API Gateway, so the page polls). Every answer carries
+the same security headers as the local server's: a Content-Security-Policy allowing only this
+origin (and Cognito's endpoint, to sign in) and no framing, HSTS, nosniff, no referrer."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from quantterminal_cdk.bundling import ROOT
+from quantterminal_cdk.operator_login import OperatorLogin
 
 STATIC = ROOT / "shared" / "quantterminal" / "dashboard" / "static"
 
@@ -24,7 +26,9 @@ STATIC = ROOT / "shared" / "quantterminal" / "dashboard" / "static"
 class Dashboard(Construct):
     """Bucket, deployment of the built files, and the distribution."""
 
-    def __init__(self, scope: Construct, construct_id: str, api: apigw.RestApi, access_logs: s3.IBucket) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, api: apigw.RestApi, access_logs: s3.IBucket, login: OperatorLogin
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -50,8 +54,8 @@ class Dashboard(Construct):
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
                     content_security_policy=(
                         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; "
-                        "object-src 'none'"
+                        f"connect-src 'self' {login.endpoint}; frame-ancestors 'none'; base-uri 'none'; "
+                        "form-action 'none'; object-src 'none'"
                     ),
                     override=True,
                 ),
@@ -85,7 +89,18 @@ class Dashboard(Construct):
                     origin=api_origin,
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
-                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                    # CloudFront forwards Authorization only through a cache policy that keys on it;
+                    # with no TTL the API's answers are still never cached
+                    cache_policy=cloudfront.CachePolicy(
+                        self,
+                        "ApiWithAuthorization",
+                        comment="QuantTerminal API: forward the operator's ID token, cache nothing",
+                        default_ttl=Duration.seconds(0),
+                        min_ttl=Duration.seconds(0),
+                        max_ttl=Duration.seconds(1),
+                        header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Authorization"),
+                        query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
+                    ),
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                     response_headers_policy=headers,
                 )
@@ -94,7 +109,13 @@ class Dashboard(Construct):
         deployment.BucketDeployment(
             self,
             "Deploy",
-            sources=[deployment.Source.asset(str(STATIC))],
+            sources=[
+                deployment.Source.asset(str(STATIC)),
+                # where the page signs in (the local server answers the same file with its stand-in)
+                deployment.Source.json_data(
+                    "config.json", {"login": {"endpoint": login.endpoint, "clientId": login.client.user_pool_client_id}}
+                ),
+            ],
             destination_bucket=self.bucket,
             distribution=self.distribution,
             distribution_paths=["/*"],
@@ -108,11 +129,11 @@ class Dashboard(Construct):
         NagSuppressions.add_resource_suppressions(
             self.distribution,
             [
-                {"id": "AwsSolutions-CFR1", "reason": "Operators travel: no geo restriction; the API needs its key"},
+                {"id": "AwsSolutions-CFR1", "reason": "Operators travel: no geo restriction; the API needs a sign-in"},
                 {
                     "id": "AwsSolutions-CFR2",
-                    "reason": "No WAF: static files and a keyed, throttled API; a WebACL would cost more than the "
-                    "pipeline",
+                    "reason": "No WAF: static files and a signed-in, throttled API; a WebACL would cost more than "
+                    "the pipeline",
                 },
                 {
                     "id": "AwsSolutions-CFR3",

@@ -86,6 +86,13 @@ def paper(tmp_path: Path) -> Iterator[dict[str, object]]:
     log.close()
 
 
+def sign_in(page: object, user: str = "operator", password: str = KEY) -> None:
+    """The login form, as an operator fills it (locally: ``operator`` and the API key)."""
+    page.fill("#user", user)  # type: ignore[attr-defined]
+    page.fill("#password", password)  # type: ignore[attr-defined]
+    page.click("#login button[type=submit]")  # type: ignore[attr-defined]
+
+
 def api(url: str, path: str) -> dict[str, object]:
     request = urllib.request.Request(f"{url}/v1{path}", headers={"x-api-key": KEY})
     with urllib.request.urlopen(request, timeout=5) as response:
@@ -104,9 +111,13 @@ def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_do
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"{url}/#key={KEY}")
+        page.goto(url)
+        expect(page.locator("#login")).to_be_visible(timeout=15_000)
+        sign_in(page, password="not the key")
+        expect(page.locator("#banner")).to_contain_text("Incorrect username or password")
+        sign_in(page)
         expect(page.locator("#link")).to_have_text("LIVE", timeout=15_000)
-        assert "key=" not in page.url, "the key leaves the address bar"
+        expect(page.locator("#login")).to_be_hidden()
         expect(page.locator("#mode")).to_have_text("SIMULATED")  # paper / LIVE come from [broker] kind
 
         # P&L and positions change as bars arrive.
@@ -181,10 +192,59 @@ def test_behind_api_gateway_without_an_event_stream_the_page_polls(tmp_path: Pat
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.goto(f"{server.url}/#key={KEY}")
+        page.goto(server.url)
+        sign_in(page)
         expect(page.locator("#link")).to_have_text("POLLING", timeout=15_000)
         expect(page.locator("#trading")).to_have_text("HALTED", timeout=15_000)
         expect(page.locator("#risk")).to_contain_text("halted before the page opened")
         page.screenshot(path=str(SHOTS / "5-polling.png"), full_page=True)
+        browser.close()
+    ledger.close()
+
+
+def test_a_first_sign_in_sets_a_new_password_and_the_kill_switch_works_from_the_browser(tmp_path: Path) -> None:
+    """As a Cognito user created by the stack (a temporary password mailed to the operator): the
+    first sign-in asks for a new password; then HALT, from the page, halts the account."""
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    from quantterminal.adapters.api.http_api import build_api
+    from quantterminal.adapters.api.local_api import LocalApiServer
+    from quantterminal.adapters.api.local_login import LocalLogin
+    from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
+    from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
+    from quantterminal.adapters.state.memory_state import MemoryStateStore
+    from quantterminal.wiring.runtime import Runtime
+
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    ledger.migrate()
+    runtime = Runtime.build(MemoryStateStore(), ledger, SimulatedBroker(), symbols=("SPY",))
+    app = build_api(lambda: runtime.queries, lambda: runtime.symbols)
+    login = LocalLogin(KEY, require_new_password=True)
+    with (
+        LocalApiServer(app, KEY, stream_events=False, login=login) as server,
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(server.url)
+        sign_in(page)
+        expect(page.locator("#new-password-row")).to_be_visible(timeout=10_000)
+        expect(page.locator("#banner")).to_contain_text("choose a new password")
+        page.fill("#new-password", "a-new-password-1")
+        page.click("#login button[type=submit]")
+        expect(page.locator("#link")).to_have_text("POLLING", timeout=15_000)
+        page.fill("#reason", "e2e: kill switch from the browser")
+        page.click("#halt")
+        expect(page.locator("#trading")).to_have_text("HALTED", timeout=10_000)
+        assert runtime.store.get_risk_state("paper").halt_reason == "e2e: kill switch from the browser"
+        # the old (temporary) password no longer signs in; the new one does
+        page.evaluate("sessionStorage.clear()")
+        page.reload()
+        sign_in(page)
+        expect(page.locator("#banner")).to_contain_text("Incorrect username or password", timeout=10_000)
+        sign_in(page, password="a-new-password-1")
+        expect(page.locator("#link")).to_have_text("POLLING", timeout=15_000)
+        page.screenshot(path=str(SHOTS / "6-signed-in.png"), full_page=True)
         browser.close()
     ledger.close()

@@ -220,3 +220,45 @@ def test_the_http_parsers_own_answers_carry_the_security_headers(
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "Server" not in headers, headers.get("Server")
     assert runtime.store.get_risk_state("paper").halted is False
+
+
+def cognito(url: str, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """One call to the login endpoint, as the dashboard makes it (Cognito's JSON 1.1 protocol)."""
+    request = urllib.request.Request(
+        url + "/auth/",
+        data=json.dumps({"ClientId": "local", **body}).encode(),
+        headers={
+            "content-type": "application/x-amz-json-1.1",
+            "x-amz-target": f"AWSCognitoIdentityProviderService.{operation}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def test_the_operator_signs_in_as_with_cognito_and_the_id_token_opens_the_api(
+    server: tuple[LocalApiServer, Runtime],
+) -> None:
+    running, _ = server
+    with urllib.request.urlopen(running.url + "/config.json", timeout=5) as response:
+        assert json.load(response) == {"login": {"endpoint": "/auth/", "clientId": "local"}}
+    password = {"AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": "operator", "PASSWORD": "nope"}}
+    status, refused = cognito(running.url, "InitiateAuth", password)
+    assert (status, refused["__type"]) == (400, "NotAuthorizedException")
+    password["AuthParameters"]["PASSWORD"] = KEY
+    status, answer = cognito(running.url, "InitiateAuth", password)
+    assert status == 200
+    tokens = answer["AuthenticationResult"]
+    assert tokens["ExpiresIn"] == 3600
+    assert raw(f"{running.url}/v1/risk", headers=[("authorization", tokens["IdToken"])])[0] == 200
+    assert raw(f"{running.url}/v1/risk", headers=[("authorization", tokens["AccessToken"])])[0] == 401
+    assert raw(f"{running.url}/v1/risk", headers=[("authorization", tokens["IdToken"] + "x")])[0] == 401
+    refresh = {"AuthFlow": "REFRESH_TOKEN_AUTH", "AuthParameters": {"REFRESH_TOKEN": tokens["RefreshToken"]}}
+    status, again = cognito(running.url, "InitiateAuth", refresh)
+    assert status == 200
+    assert "RefreshToken" not in again["AuthenticationResult"]
+    assert cognito(running.url, "InitiateAuth", {**password, "ClientId": "another"})[0] == 400
+    assert cognito(running.url, "SignUp", {"Username": "mallory", "Password": "x" * 20})[0] == 400  # no sign-up

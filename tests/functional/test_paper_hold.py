@@ -99,3 +99,4 @@ def test_ctrl_c_stops_a_held_run_within_seconds_under_50_clients(tmp_path: Path)
     assert "Paper run --" in output
     assert KEY not in output, "the API key is never printed"
     assert "API key: $QT_API_KEY" in output
+    assert "sign in as operator with the API key" in output

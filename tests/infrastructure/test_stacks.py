@@ -234,21 +234,27 @@ def test_cfn_lint_finds_no_errors_in_the_cloud_assembly(synthesized: dict[str, A
     )
 
 
-def test_the_api_requires_a_key_is_throttled_and_logs_access(synthesized: dict[str, Any]) -> None:
+def test_every_api_method_needs_the_operators_sign_in_is_throttled_and_logs_access(
+    synthesized: dict[str, Any],
+) -> None:
+    """An API key is an identifier, not authorization (AWS says so): reads and the kill switch alike
+    need a Cognito ID token, which the dashboard gets by signing the operator in."""
     pipe = synthesized["pipe_t"]
     methods = pipe.find_resources("AWS::ApiGateway::Method")
-    assert methods
+    (authorizer_id, authorizer) = next(iter(pipe.find_resources("AWS::ApiGateway::Authorizer").items()))
+    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    assert authorizer["Properties"]["IdentitySource"] == "method.request.header.Authorization"
+    verbs = set()
     for method in methods.values():
         p = method["Properties"]
-        if p["HttpMethod"] != "OPTIONS":
-            assert p["ApiKeyRequired"] is True, p
-    # a leaked key reads, but cannot halt or resume: every changing method also needs IAM (SigV4)
-    auth = {m["Properties"]["HttpMethod"]: m["Properties"]["AuthorizationType"] for m in methods.values()}
-    assert auth == {"GET": "NONE", "POST": "AWS_IAM", "PUT": "AWS_IAM", "PATCH": "AWS_IAM", "DELETE": "AWS_IAM"}
-    (policy,) = pipe.find_resources("AWS::IAM::ManagedPolicy").values()
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Action"] == "execute-api:Invoke"
-    assert len(statement["Resource"]) == 4
+        if p["HttpMethod"] == "OPTIONS":
+            continue
+        verbs.add(p["HttpMethod"])
+        assert p["AuthorizationType"] == "COGNITO_USER_POOLS", p
+        assert p["AuthorizerId"] == {"Ref": authorizer_id}
+        assert not p.get("ApiKeyRequired")
+    assert verbs == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    pipe.resource_count_is("AWS::ApiGateway::ApiKey", 0)
     pipe.has_resource_properties(
         "AWS::ApiGateway::Stage",
         {
@@ -260,11 +266,19 @@ def test_the_api_requires_a_key_is_throttled_and_logs_access(synthesized: dict[s
             ),
         },
     )
+
+
+def test_the_operator_is_created_in_a_user_pool_without_self_sign_up(synthesized: dict[str, Any]) -> None:
+    pipe = synthesized["pipe_t"]
+    (pool,) = pipe.find_resources("AWS::Cognito::UserPool").values()
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Properties"]["Policies"]["PasswordPolicy"]["MinimumLength"] == 12
+    (client,) = pipe.find_resources("AWS::Cognito::UserPoolClient").values()
+    assert client["Properties"]["GenerateSecret"] is False
+    assert set(client["Properties"]["ExplicitAuthFlows"]) == {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
     pipe.has_resource_properties(
-        "AWS::ApiGateway::UsagePlan",
-        {"Throttle": {"RateLimit": 20, "BurstLimit": 40}, "Quota": {"Limit": 100_000, "Period": "DAY"}},
+        "AWS::Cognito::UserPoolUser", {"Username": "ops@example.com", "DesiredDeliveryMediums": ["EMAIL"]}
     )
-    pipe.resource_count_is("AWS::ApiGateway::ApiKey", 1)
 
 
 def test_scheduled_jobs_run_on_the_market_clock_and_keep_what_fails(synthesized: dict[str, Any]) -> None:
@@ -426,16 +440,27 @@ def test_the_dashboard_is_served_from_a_private_bucket_with_the_api_on_the_same_
     (api,) = config["CacheBehaviors"]
     assert api["PathPattern"] == "/v1/*"
     assert "POST" in api["AllowedMethods"]
-    assert api["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    # the operator's ID token reaches the API (CloudFront forwards Authorization only through a cache
+    # policy keyed on it), and nothing is cached
+    (cache_id, cache) = next(iter(pipe.find_resources("AWS::CloudFront::CachePolicy").items()))
+    assert api["CachePolicyId"] == {"Ref": cache_id}
+    cache_config = cache["Properties"]["CachePolicyConfig"]
+    assert cache_config["DefaultTTL"] == 0
+    headers = cache_config["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]
+    assert headers == {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]}
     pipe.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
     pipe.has_resource_properties("Custom::CDKBucketDeployment", {"DistributionPaths": ["/*"]})
+    (deploy,) = pipe.find_resources("Custom::CDKBucketDeployment").values()
+    assert len(deploy["Properties"]["SourceObjectKeys"]) == 2, "the built files, and config.json (where to sign in)"
     # the same security headers as the local server, on the page and on the API
     (policy_id,) = pipe.find_resources("AWS::CloudFront::ResponseHeadersPolicy")
     for behaviour in (config["DefaultCacheBehavior"], api):
         assert behaviour["ResponseHeadersPolicyId"] == {"Ref": policy_id}
     (policy,) = pipe.find_resources("AWS::CloudFront::ResponseHeadersPolicy").values()
     security = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-    assert "frame-ancestors 'none'" in security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    csp = json.dumps(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    assert "frame-ancestors 'none'" in csp
+    assert "https://cognito-idp." in csp, "the page may reach Cognito to sign in, and nothing else but itself"
     assert security["FrameOptions"]["FrameOption"] == "DENY"
     assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
     assert security["ContentTypeOptions"]["Override"] is True

@@ -1,13 +1,16 @@
-// QuantTerminal's dashboard: one page over the HTTP API. A server-sent-events stream
-// (/v1/events) pushes a snapshot every second; actions (halt, resume, enable/disable a
-// strategy) are POSTs to the API with the same key. When the stream drops, the page says so
-// and keeps the last data on screen, dimmed, until it reconnects.
+// QuantTerminal's dashboard: one page over the HTTP API. The operator signs in through the
+// login /config.json names -- Amazon Cognito's user-pool API in AWS, its local stand-in on a
+// laptop, the same calls either way -- and every request carries the ID token. A
+// server-sent-events stream (/v1/events) pushes a snapshot every second; actions (halt,
+// resume, enable/disable a strategy) are POSTs to the API. When the stream drops, the page says
+// so and keeps the last data on screen, dimmed, until it reconnects.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
 const API = "/v1";
 const $ = (id) => document.getElementById(id);
-let key = "";
+let login = null; // {endpoint, clientId}: where to sign in (from /config.json)
+let session = null; // the NEW_PASSWORD_REQUIRED challenge's session, while it is open
 let chart = null;
 let source = null;
 let downSince = null;
@@ -181,9 +184,13 @@ async function act(path) {
   try {
     const response = await fetch(API + path, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": key },
+      headers: { "content-type": "application/json", ...auth() },
       body: JSON.stringify({ reason }),
     });
+    if (response.status === 401) {
+      askToSignIn("The sign-in has expired: sign in again.");
+      return;
+    }
     const body = await response.json();
     if (!response.ok) {
       banner(`${path}: HTTP ${response.status} ${JSON.stringify(body.detail || body.message || body)}`);
@@ -220,7 +227,7 @@ async function poll() {
   try {
     const bodies = await Promise.all(
       ROUTES.map(async (route) => {
-        const response = await fetch(`${API}/${route}`, { headers: { "x-api-key": key } });
+        const response = await fetch(`${API}/${route}`, { headers: auth() });
         if (response.status !== 200 && !(route === "health" && response.status === 503)) {
           throw new Error(`${route}: HTTP ${response.status}`);
         }
@@ -243,13 +250,91 @@ function startPolling() {
   polling = setInterval(poll, 5000);
 }
 
+// --- signing in (Cognito's InitiateAuth / RespondToAuthChallenge, JSON 1.1) --------------------
+const auth = () => ({ authorization: sessionStorage.getItem("qt-id") || "" });
+
+async function cognito(operation, body) {
+  const response = await fetch(login.endpoint, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-amz-json-1.1",
+      "x-amz-target": `AWSCognitoIdentityProviderService.${operation}`,
+    },
+    body: JSON.stringify({ ClientId: login.clientId, ...body }),
+  });
+  const answer = await response.json();
+  if (!response.ok) throw new Error(answer.message || answer.__type || `HTTP ${response.status}`);
+  return answer;
+}
+
+function signedIn(result) {
+  sessionStorage.setItem("qt-id", result.IdToken);
+  if (result.RefreshToken) sessionStorage.setItem("qt-refresh", result.RefreshToken);
+  session = null;
+  $("password").value = "";
+  $("new-password").value = "";
+  $("new-password-row").hidden = true;
+  $("login").hidden = true;
+  banner("");
+  connect();
+}
+
+function askToSignIn(message) {
+  sessionStorage.removeItem("qt-id");
+  $("login").hidden = false;
+  banner(message || "");
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const user = $("user").value.trim();
+  try {
+    if (session) {
+      const answer = await cognito("RespondToAuthChallenge", {
+        ChallengeName: "NEW_PASSWORD_REQUIRED",
+        Session: session,
+        ChallengeResponses: { USERNAME: user, NEW_PASSWORD: $("new-password").value },
+      });
+      signedIn(answer.AuthenticationResult);
+      return;
+    }
+    const answer = await cognito("InitiateAuth", {
+      AuthFlow: "USER_PASSWORD_AUTH",
+      AuthParameters: { USERNAME: user, PASSWORD: $("password").value },
+    });
+    if (answer.ChallengeName === "NEW_PASSWORD_REQUIRED") {
+      session = answer.Session;
+      $("new-password-row").hidden = false;
+      banner("First sign-in: choose a new password (12 characters or more).");
+      $("new-password").focus();
+      return;
+    }
+    signedIn(answer.AuthenticationResult);
+  } catch (err) {
+    banner(`Sign-in refused: ${err.message}`);
+  }
+}
+
+// The ID token lasts an hour: a 401 is answered once with the refresh token, then with the form.
+async function refreshed() {
+  const token = sessionStorage.getItem("qt-refresh");
+  if (!token) return false;
+  try {
+    const answer = await cognito("InitiateAuth", { AuthFlow: "REFRESH_TOKEN_AUTH", AuthParameters: { REFRESH_TOKEN: token } });
+    sessionStorage.setItem("qt-id", answer.AuthenticationResult.IdToken);
+    return true;
+  } catch (err) {
+    sessionStorage.removeItem("qt-refresh");
+    return false;
+  }
+}
+
 async function connect() {
   try {
-    const probe = await fetch(API + "/risk", { headers: { "x-api-key": key } });
-    if (probe.status === 401) {
-      localStorage.removeItem("qt-key");
-      $("login").hidden = false;
-      banner("The API refused the key: enter the right one.");
+    let probe = await fetch(API + "/risk", { headers: auth() });
+    if (probe.status === 401 && (await refreshed())) probe = await fetch(API + "/risk", { headers: auth() });
+    if (probe.status === 401 || probe.status === 403) {
+      askToSignIn("Sign in to see the account.");
       return;
     }
   } catch (err) {
@@ -261,13 +346,13 @@ async function connect() {
   openStream();
 }
 
-// The event stream takes a short-lived token (EventSource cannot send the key as a header, and
-// a key in a URL would end up in logs): one per connection, so every reconnect asks for a fresh
-// one instead of letting EventSource retry an expired URL.
+// The event stream takes a short-lived token (EventSource cannot send a header, and a credential
+// in a URL would end up in logs): one per connection, so every reconnect asks for a fresh one
+// instead of letting EventSource retry an expired URL.
 async function openStream() {
   let token;
   try {
-    const answer = await fetch(API + "/events/token", { method: "POST", headers: { "x-api-key": key } });
+    const answer = await fetch(API + "/events/token", { method: "POST", headers: auth() });
     if (!answer.ok) {
       startPolling(); // no event stream here (API Gateway): poll
       return;
@@ -292,23 +377,14 @@ async function openStream() {
   });
 }
 
-function start() {
-  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("key");
-  if (fromUrl) {
-    localStorage.setItem("qt-key", fromUrl);
-    history.replaceState(null, "", location.pathname); // the key does not stay in the address bar
-  }
-  key = localStorage.getItem("qt-key") || "";
+async function start() {
   $("halt").onclick = () => act("/halt");
   $("resume").onclick = () => act("/resume");
-  $("login").onsubmit = (event) => {
-    event.preventDefault();
-    key = $("key").value.trim();
-    localStorage.setItem("qt-key", key);
-    connect();
-  };
-  if (!key) {
-    $("login").hidden = false;
+  $("login").onsubmit = signIn;
+  try {
+    login = (await (await fetch("/config.json")).json()).login;
+  } catch (err) {
+    banner("This dashboard has no sign-in configured (/config.json).");
     return;
   }
   connect();

@@ -77,7 +77,11 @@ def _run(args: argparse.Namespace) -> int:
         if source.replaying and args.broker == "alpaca":
             print("note: replayed bars are hours old for a real broker: they feed the strategies, no order goes out")
         if paper.api_url is not None:
-            print(f"dashboard: {paper.api_url}/   API: {paper.api_docs}   API key: {paper.api_key_at}", flush=True)
+            print(
+                f"dashboard: {paper.api_url}/ (sign in as operator with the API key)   API: {paper.api_docs}   "
+                f"API key: {paper.api_key_at}",
+                flush=True,
+            )
         live = " -- LIVE: real money" if args.broker == "alpaca" and c.live else ""
         print(
             f"paper: {', '.join(names)} on {', '.join(source.symbols)} ({loaded.source}); broker {args.broker}{live}; "

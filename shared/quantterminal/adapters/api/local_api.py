@@ -10,7 +10,9 @@ so the routes exist once), the dashboard's static files, and a server-sent-event
   (``text/event-stream``; browsers' EventSource cannot send headers, hence a URL credential, and
   hence one that is short-lived and scoped to this read-only stream).
 - ``/v1/openapi.json``: the OpenAPI document (no key: it holds no data).
-- ``/``: the dashboard (no key: the page asks for it, or reads it from the URL's ``#key=``).
+- ``/``: the dashboard (no key: the page signs the operator in through ``/config.json``'s login:
+  here ``/auth/``, the local stand-in of Cognito's user-pool API -- user ``operator``, the API key
+  as password -- and sends the ID token as ``Authorization``, exactly as in AWS).
 
 Every answer carries security headers (a Content-Security-Policy that allows only this origin and
 no framing, nosniff, no referrer) and no server banner. Stopping gives in-flight requests two
@@ -42,12 +44,14 @@ from aiohttp import web
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from quantterminal.adapters.api.http_api import OPENAPI_PATH, as_json_request
+from quantterminal.adapters.api.local_login import CLIENT_ID, LocalLogin, LoginRefused
 from quantterminal.environment import Environment
 
 STAGE = "/v1"
 EVENTS_PATH = "/events"
 EVENTS_TOKEN_PATH = "/events/token"
 TOKEN_SECONDS = 60
+LOGIN_PATH = "/auth/"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -170,8 +174,10 @@ class LocalApiServer:
         every: float = 1.0,
         cache_seconds: float = 0.1,
         stream_events: bool = True,
+        login: LocalLogin | None = None,
     ) -> None:
         self.app, self.key, self.every = app, key, every
+        self.login = login or LocalLogin(key)  # the dashboard's sign-in, as Cognito's in AWS
         self.stream_events = stream_events  # False: like API Gateway, no /events (the page polls)
         self.host, self.port = host, port
         # A GET answer is computed at most once per route and ``cache_seconds`` (0: every time;
@@ -202,6 +208,8 @@ class LocalApiServer:
     async def _start(self) -> None:
         web_app = web.Application(client_max_size=64 * 1024)
         web_app.router.add_route("*", STAGE + "/{path:.*}", self._api)
+        web_app.router.add_post(LOGIN_PATH, self._login)
+        web_app.router.add_get("/config.json", self._config)
         web_app.router.add_get("/{path:.*}", self._static)
         web_app.on_response_prepare.append(_secure)
         self._runner = _SecureRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -265,8 +273,27 @@ class LocalApiServer:
         return {"at": datetime.now(UTC).isoformat(), **bodies}
 
     def authorised(self, headers: dict[str, str]) -> bool:
-        """The API key, from the header (never from the URL)."""
-        return _same_text(headers.get("x-api-key", ""), self.key)
+        """The operator's ID token (``Authorization``, as API Gateway's Cognito authorizer takes
+        it), or the API key (``x-api-key``, for scripts); never from the URL."""
+        token = headers.get("authorization", "")
+        return (bool(token) and self.login.valid_id_token(token)) or _same_text(headers.get("x-api-key", ""), self.key)
+
+    async def _config(self, request: web.Request) -> web.StreamResponse:
+        """Where the dashboard signs in: here, the local stand-in of Cognito's API."""
+        return web.json_response({"login": {"endpoint": LOGIN_PATH, "clientId": CLIENT_ID}})
+
+    async def _login(self, request: web.Request) -> web.StreamResponse:
+        """Cognito's ``InitiateAuth`` / ``RespondToAuthChallenge`` (see ``local_login``)."""
+        try:
+            body = json.loads(await request.text())
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            answer = self.login.answer(request.headers.get("x-amz-target", ""), body)
+        except LoginRefused as exc:
+            return web.json_response({"__type": exc.kind, "message": str(exc)}, status=400)
+        except ValueError:
+            return web.json_response({"__type": "SerializationException", "message": "bad request body"}, status=400)
+        return web.json_response(answer, content_type="application/x-amz-json-1.1")
 
     def events_token(self, now: float | None = None) -> str:
         """A token that opens the event stream until ``TOKEN_SECONDS`` from now, and nothing else."""
