@@ -16,7 +16,8 @@ from ecs_feed.healthcheck import healthy
 from ecs_feed.main import main
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.replay.replay_server import ReplayServer
-from quantterminal.core.trading.feed_codec import decode_bar_update, decode_order_update
+from quantterminal.core.market_data.feed_events import BarUpdate, TradingStatus
+from quantterminal.core.trading.feed_codec import decode_feed_record, decode_order_update
 from tests.contract.test_alpaca_broker import FIXTURES, fixture_messages
 from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca
 from tests.fakes.alpaca_stream import FakeTradingStream
@@ -68,15 +69,23 @@ def test_the_feed_task_puts_bars_and_order_updates_on_their_streams(
         result: list[int] = []
         thread = threading.Thread(target=lambda: result.append(main(env, stop)), daemon=True)
         thread.start()
+
+        def on_the_bars_stream() -> list[object]:
+            return [decode_feed_record(r["Data"]) for r in records(kinesis, "bars")]
+
         deadline = time.monotonic() + 30
-        while len(records(kinesis, "bars")) < len(bars) and time.monotonic() < deadline:
+        while sum(isinstance(u, BarUpdate) for u in on_the_bars_stream()) < len(bars) and time.monotonic() < deadline:
             time.sleep(0.2)
         stop.set()
         thread.join(30)
         assert result == [0]
-        got_bars = [decode_bar_update(r["Data"]).bar for r in records(kinesis, "bars")]
+        stream = on_the_bars_stream()
         got_orders = [decode_order_update(r["Data"]) for r in records(kinesis, "orders")]
-    assert got_bars == bars
+    assert [u.bar for u in stream if isinstance(u, BarUpdate)] == bars
+    # the session began: the first printed bar re-states SPY's status (a resume missed while away)
+    statuses = [u for u in stream if isinstance(u, TradingStatus)]
+    assert [(s.symbol, s.halted) for s in statuses] == [("SPY", False)]
+    assert stream.index(statuses[0]) == 0, "ahead of the bar that showed it"
     assert [u.event for u in got_orders] == ["new", "fill"]
     (stopped,) = [r for r in caplog.records if r.getMessage() == "feed stopped"]
     assert (stopped.bars, stopped.backfilled, stopped.status) == (200, 0, "ok")  # type: ignore[attr-defined]
@@ -124,13 +133,17 @@ def test_a_first_deploy_comes_up_and_waits_visibly_until_the_keys_are_put_in(
         secrets.put_secret_value(
             SecretId=arn, SecretString=json.dumps({"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET})
         )
+
+        def bar_records() -> int:
+            return sum(isinstance(decode_feed_record(r["Data"]), BarUpdate) for r in records(kinesis, "bars"))
+
         deadline = time.monotonic() + 30
-        while len(records(kinesis, "bars")) < len(bars) and time.monotonic() < deadline:
+        while bar_records() < len(bars) and time.monotonic() < deadline:
             time.sleep(0.2)
         stop.set()
         thread.join(30)
         assert result == [0]
-        assert len(records(kinesis, "bars")) == len(bars)
+        assert bar_records() == len(bars)
     waiting = [r for r in caplog.records if r.getMessage() == "feed waiting for keys"]
     assert waiting
     assert "holds no keys yet: put APCA_API_KEY_ID, APCA_API_SECRET_KEY into it" in waiting[0].reason  # type: ignore[attr-defined]

@@ -224,3 +224,33 @@ def test_the_health_line_says_what_an_operator_needs() -> None:
     orders_down = health(order_stream="down", order_updates=7, order_updates_recovered=2)
     assert orders_down.status == "ORDERS_DOWN"
     assert "orders stream down (7 updates, 2 recovered)" in orders_down.line()
+
+
+def test_a_missed_resume_is_seen_in_the_market_itself() -> None:
+    """Providers replay no status sent while the feed was away. A halted symbol printing a bar of a
+    later minute trades again; after a session starts, each symbol's first printed bar says so."""
+    out: list[BarUpdate] = []
+    statuses: list[TradingStatus] = []
+    pipeline = FeedPipeline(NoHistory(), [out.append], statuses=[statuses.append], measure_lag=False, symbols=["SPY"])
+
+    def minute(i: int, volume: int = 100, source: BarSource = BarSource.PROVIDER) -> BarUpdate:
+        return BarUpdate(Bar("SPY", T0 + timedelta(minutes=i), 1, 1, 1, 1, volume), source)
+
+    pipeline.on_event(minute(0))
+    pipeline.on_event(TradingStatus("SPY", True, T0 + timedelta(minutes=1, seconds=20), "T12", "halt"))
+    pipeline.on_event(minute(1))  # the halt's own minute: printed before it
+    assert [s.halted for s in statuses] == [True]
+    pipeline.on_event(minute(5, volume=0))  # nothing traded: no evidence
+    pipeline.on_event(minute(6))  # trades again, and no resume came: it is resumed here
+    assert [s.halted for s in statuses] == [True, False]
+    assert "resume was not received" in statuses[-1].reason
+    pipeline.on_event(minute(7))
+    assert len(statuses) == 2, "said once"
+    # a (re)connect: the first printed bar re-states the symbol's status; backfilled bars do not count
+    pipeline.on_event(Control("session", "logged in and subscribed"))
+    pipeline.on_event(BarUpdate(Bar("SPY", T0 + timedelta(minutes=8), 1, 1, 1, 1, 100), BarSource.BACKFILL))
+    assert len(statuses) == 2
+    pipeline.on_event(minute(9))
+    assert [s.halted for s in statuses] == [True, False, False]
+    assert "(re)connected" in statuses[-1].reason
+    assert pipeline.resumes_seen == 2

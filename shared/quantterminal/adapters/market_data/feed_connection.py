@@ -33,6 +33,7 @@ from quantterminal.adapters.websocket_keepalive import KeptConnection, LinkDead,
 from quantterminal.core.market_data.feed_events import Control, FeedEvent, ParsedFrame
 
 log = logging.getLogger(__name__)
+SESSION_STARTED = "session"  # the Control kind the connection passes on when a session begins
 _REFUSALS = frozenset({"auth_failed", "connection_limit"})
 PROVIDERS = {p.name: p for p in (alpaca_data.PROVIDER, polygon_data.PROVIDER)}
 
@@ -139,6 +140,8 @@ class FeedConnection(KeptConnection):
 
     def _session(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
         s = self.settings
+        # (re)connected: statuses sent while away are not replayed -- the pipeline re-checks them
+        self.on_event(Control(SESSION_STARTED, "logged in and subscribed"))
         try:
             for frame in frames(ws, s.silence_timeout, s.pong_timeout, stop, self._on_silence):
                 self._take(frame)

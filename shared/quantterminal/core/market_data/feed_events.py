@@ -67,7 +67,8 @@ class TradingStatus:
 @dataclass(frozen=True, slots=True)
 class Control:
     """A connection-level message: connected, authenticated, auth_failed, subscribed,
-    connection_limit, error, or status (e.g. a trading halt)."""
+    connection_limit, error, status (e.g. a trading halt), or session (a session began: logged
+    in and subscribed, after a connect or a reconnect)."""
 
     kind: str
     message: str = ""

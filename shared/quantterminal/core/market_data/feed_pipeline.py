@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from quantterminal.core.market_data.bar_builder import MinuteBarBuilder
 from quantterminal.core.market_data.bar_stream import BarStream
 from quantterminal.core.market_data.feed_events import (
+    BarSource,
     BarUpdate,
     Control,
     FeedEvent,
@@ -59,6 +60,13 @@ class FeedPipeline:
         # fill the ledger and the stream with them. None: take every symbol (tests, benchmarks).
         self.symbols = None if symbols is None else frozenset(symbols)
         self.dropped_unsubscribed = 0
+        # Halts, re-checked from the market itself: providers do not replay a status sent while
+        # the feed was away (a reconnect, a redeploy), so a resume can be missed. A symbol halted
+        # since minute t that prints a bar of a later minute trades again; after a session starts,
+        # every symbol's first printed bar says so (a resume for a symbol not halted changes nothing).
+        self._halted_since: dict[str, datetime] = {}
+        self._unsure: set[str] = set()
+        self.resumes_seen = 0
         self.status_sinks = list(statuses)  # trading halts and resumptions, as they come
         self.statuses = 0
         self.clock = clock
@@ -112,6 +120,11 @@ class FeedPipeline:
                     self.stream.on_bar(event)
             elif isinstance(event, TradingStatus):
                 self.statuses += 1
+                self._unsure.discard(event.symbol)
+                if event.halted:
+                    self._halted_since.setdefault(event.symbol, event.timestamp.replace(second=0, microsecond=0))
+                else:
+                    self._halted_since.pop(event.symbol, None)
                 log.warning(
                     "%s %s: %s (%s)", event.symbol, "halted" if event.halted else "resumed", event.reason, event.code
                 )
@@ -124,6 +137,8 @@ class FeedPipeline:
                 self.trade_cancels += 1
                 original = event.original_trade_id
                 self.builder.cancel(event.symbol, original, event.corrected.exchange or "", event.corrected)
+            elif isinstance(event, Control) and event.kind == "session":
+                self._unsure = set(self.symbols if self.symbols is not None else self.stream.symbols)
             elif isinstance(event, Control) and event.kind not in ("subscribed", "connected", "authenticated"):
                 log.warning("feed control message: %s %s", event.kind, event.message)
 
@@ -164,5 +179,25 @@ class FeedPipeline:
             self._lags_ms.append((self.clock() - ended).total_seconds() * 1000.0)
         self.last_bar = update
         self.last_emit_at = self.clock()
+        self._recheck_halt(update)
         for sink in self.sinks:
             sink(update)
+
+    def _recheck_halt(self, update: BarUpdate) -> None:
+        """A resume, told to the status sinks before the bar, when the bar shows trading again."""
+        bar = update.bar
+        if update.source not in (BarSource.PROVIDER, BarSource.BUILT) or bar.volume <= 0:
+            return
+        since = self._halted_since.get(bar.symbol)
+        if since is not None and bar.timestamp > since:
+            why = f"trading seen again at {bar.timestamp:%H:%M}Z after the halt (its resume was not received)"
+        elif bar.symbol in self._unsure:
+            why = "trading seen after the feed (re)connected (statuses sent meanwhile are not replayed)"
+        else:
+            return
+        self._halted_since.pop(bar.symbol, None)
+        self._unsure.discard(bar.symbol)
+        self.resumes_seen += 1
+        status = TradingStatus(bar.symbol, False, bar.timestamp, "", why)
+        for status_sink in self.status_sinks:
+            status_sink(status)
