@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import json
 import mimetypes
 import os
@@ -44,7 +43,7 @@ from aiohttp import web
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from quantterminal.adapters.api.http_api import OPENAPI_PATH, as_json_request
-from quantterminal.adapters.api.local_login import CLIENT_ID, LocalLogin, LoginRefused
+from quantterminal.adapters.api.local_login import CLIENT_ID, LocalLogin, LoginRefused, SignedTokens, same_text
 from quantterminal.environment import Environment
 
 STAGE = "/v1"
@@ -178,6 +177,7 @@ class LocalApiServer:
     ) -> None:
         self.app, self.key, self.every = app, key, every
         self.login = login or LocalLogin(key)  # the dashboard's sign-in, as Cognito's in AWS
+        self._tokens = SignedTokens(key)  # the event stream's
         self.stream_events = stream_events  # False: like API Gateway, no /events (the page polls)
         self.host, self.port = host, port
         # A GET answer is computed at most once per route and ``cache_seconds`` (0: every time;
@@ -276,7 +276,7 @@ class LocalApiServer:
         """The operator's ID token (``Authorization``, as API Gateway's Cognito authorizer takes
         it), or the API key (``x-api-key``, for scripts); never from the URL."""
         token = headers.get("authorization", "")
-        return (bool(token) and self.login.valid_id_token(token)) or _same_text(headers.get("x-api-key", ""), self.key)
+        return (bool(token) and self.login.valid_id_token(token)) or same_text(headers.get("x-api-key", ""), self.key)
 
     async def _config(self, request: web.Request) -> web.StreamResponse:
         """Where the dashboard signs in: here, the local stand-in of Cognito's API."""
@@ -297,17 +297,10 @@ class LocalApiServer:
 
     def events_token(self, now: float | None = None) -> str:
         """A token that opens the event stream until ``TOKEN_SECONDS`` from now, and nothing else."""
-        expires = int((time.time() if now is None else now) + TOKEN_SECONDS)
-        return f"{expires}.{self._sign(f'events:{expires}')}"
+        return self._tokens.issue("events", (time.time() if now is None else now) + TOKEN_SECONDS)
 
     def valid_events_token(self, token: str, now: float | None = None) -> bool:
-        expires, _, signature = token.partition(".")
-        if not expires.isdigit() or int(expires) < (time.time() if now is None else now):
-            return False
-        return _same_text(signature, self._sign(f"events:{expires}"))
-
-    def _sign(self, text: str) -> str:
-        return hmac.new(self.key.encode(), text.encode(), "sha256").hexdigest()
+        return self._tokens.valid(token, "events", time.time() if now is None else now)
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
@@ -348,9 +341,3 @@ class LocalApiServer:
         except (ConnectionResetError, asyncio.CancelledError):
             pass  # the page went away, or the server is stopping
         return response
-
-
-def _same_text(given: str, expected: str) -> bool:
-    """A constant-time comparison that takes any bytes a client sends (a header holding 0xff
-    arrives as a lone surrogate, which is simply not the key: 401, not a 500)."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())

@@ -35,11 +35,39 @@ class LoginRefused(Exception):  # noqa: N818 - Cognito's own name for it follows
         self.kind = kind
 
 
+class SignedTokens:
+    """Opaque, expiring tokens signed with one key: ``<kind>.<expires>.<hmac>``. The kind is
+    signed too, so a token of one kind (an event-stream token, a refresh token) opens nothing else."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key.encode()
+
+    def issue(self, kind: str, expires: float) -> str:
+        stamp = int(expires)
+        return f"{kind}.{stamp}.{self._signature(kind, stamp)}"
+
+    def valid(self, token: str, kind: str, now: float) -> bool:
+        given_kind, _, rest = token.partition(".")
+        stamp, _, signature = rest.partition(".")
+        if given_kind != kind or not stamp.isdigit() or int(stamp) < now:
+            return False
+        return same_text(signature, self._signature(kind, int(stamp)))
+
+    def _signature(self, kind: str, stamp: int) -> str:
+        return hmac.new(self._key, f"{kind}:{stamp}".encode(), "sha256").hexdigest()
+
+
+def same_text(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any bytes a client sends (a header holding 0xff
+    arrives as a lone surrogate, which is simply not the secret: 401, not a 500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+
+
 class LocalLogin:
     """One operator, a password, tokens signed with ``key``."""
 
     def __init__(self, key: str, require_new_password: bool = False) -> None:
-        self._key = key
+        self._tokens = SignedTokens(key)
         self._password = key
         self._must_change = require_new_password
         self._sessions: dict[str, float] = {}  # open NEW_PASSWORD_REQUIRED challenges -> expiry
@@ -60,18 +88,18 @@ class LocalLogin:
         params = body.get("AuthParameters") or {}
         flow = body.get("AuthFlow")
         if flow == "REFRESH_TOKEN_AUTH":
-            if not self._valid(str(params.get("REFRESH_TOKEN", "")), "refresh", now):
+            if not self._tokens.valid(str(params.get("REFRESH_TOKEN", "")), "refresh", now):
                 raise LoginRefused("NotAuthorizedException", "Invalid Refresh Token.")
-            return {"AuthenticationResult": self._tokens(now, refresh=False)}
+            return {"AuthenticationResult": self._result(now, refresh=False)}
         if flow != "USER_PASSWORD_AUTH":
             raise LoginRefused("InvalidParameterException", f"unsupported AuthFlow {flow!r}")
-        if params.get("USERNAME") != OPERATOR or not _same(str(params.get("PASSWORD", "")), self._password):
+        if params.get("USERNAME") != OPERATOR or not same_text(str(params.get("PASSWORD", "")), self._password):
             raise LoginRefused("NotAuthorizedException", "Incorrect username or password.")
         if self._must_change:
             session = secrets.token_urlsafe(24)
             self._sessions[session] = now + 180
             return {"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": session, "ChallengeParameters": {}}
-        return {"AuthenticationResult": self._tokens(now, refresh=True)}
+        return {"AuthenticationResult": self._result(now, refresh=True)}
 
     def _respond(self, body: dict[str, Any], now: float) -> dict[str, Any]:
         session = str(body.get("Session", ""))
@@ -84,35 +112,19 @@ class LocalLogin:
                 "InvalidPasswordException", "Password does not conform to policy: at least 12 characters."
             )
         self._password, self._must_change = new, False
-        return {"AuthenticationResult": self._tokens(now, refresh=True)}
+        return {"AuthenticationResult": self._result(now, refresh=True)}
 
-    def _tokens(self, now: float, refresh: bool) -> dict[str, Any]:
+    def _result(self, now: float, refresh: bool) -> dict[str, Any]:
         result: dict[str, Any] = {
-            "IdToken": self._sign("id", now + TOKEN_SECONDS),
-            "AccessToken": self._sign("access", now + TOKEN_SECONDS),
+            "IdToken": self._tokens.issue("id", now + TOKEN_SECONDS),
+            "AccessToken": self._tokens.issue("access", now + TOKEN_SECONDS),
             "ExpiresIn": TOKEN_SECONDS,
             "TokenType": "Bearer",
         }
         if refresh:
-            result["RefreshToken"] = self._sign("refresh", now + REFRESH_SECONDS)
+            result["RefreshToken"] = self._tokens.issue("refresh", now + REFRESH_SECONDS)
         return result
 
     def valid_id_token(self, token: str, now: float | None = None) -> bool:
         """Whether ``token`` is an unexpired ID token from this login."""
-        return self._valid(token, "id", time.time() if now is None else now)
-
-    def _sign(self, kind: str, expires: float) -> str:
-        stamp = int(expires)
-        return f"{kind}.{stamp}.{hmac.new(self._key.encode(), f'{kind}:{stamp}'.encode(), 'sha256').hexdigest()}"
-
-    def _valid(self, token: str, kind: str, now: float) -> bool:
-        given_kind, _, rest = token.partition(".")
-        stamp, _, signature = rest.partition(".")
-        if given_kind != kind or not stamp.isdigit() or int(stamp) < now:
-            return False
-        expected = hmac.new(self._key.encode(), f"{kind}:{stamp}".encode(), "sha256").hexdigest()
-        return _same(signature, expected)
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+        return self._tokens.valid(token, "id", time.time() if now is None else now)
