@@ -88,7 +88,7 @@ def test_the_catch_up_skips_a_fractional_fill_and_forwards_the_rest(alpaca: Fake
     alpaca.fill(COID, 10, "624.40", at=t0 + timedelta(seconds=1))
     forwarded: list[str] = []
     stream = AlpacaTradeStream(
-        TradeStreamSettings("ws://unused", KEY, SECRET), lambda u: forwarded.append(u.client_order_id), broker
+        TradeStreamSettings("ws://unused"), lambda u: forwarded.append(u.client_order_id), broker
     )
     updates = stream.catch_up()
     assert [u.client_order_id for u in updates if u.execution is not None] == [COID]

@@ -141,7 +141,7 @@ def test_catch_up_pages_through_activities(alpaca: FakeAlpaca) -> None:
     t0 = datetime.now(UTC) - timedelta(minutes=10)
     for i in range(250):  # 250 one-share executions: three pages of at most 100
         alpaca.fill(COID, 1, "624.50", at=t0 + timedelta(milliseconds=i))
-    stream = AlpacaTradeStream(TradeStreamSettings("ws://unused", KEY, SECRET), lambda u: None, broker)
+    stream = AlpacaTradeStream(TradeStreamSettings("ws://unused"), lambda u: None, broker)
     updates = stream.catch_up()
     executions = [u for u in updates if u.execution is not None]
     assert len(executions) == 250

@@ -331,7 +331,7 @@ class AlpacaBroker:
         )
 
         url = self._stream_url or (PAPER_STREAM if self.paper else LIVE_STREAM)
-        settings = TradeStreamSettings(url, *self._keys, **options)
+        settings = TradeStreamSettings(url, **options)
         self.stream = AlpacaTradeStream(settings, handler, self, alert=alert or log.error)
         self._stream_stop.clear()
         self._stream_thread = threading.Thread(

@@ -54,11 +54,10 @@ class StreamMute(websocket.WebSocketException):
 
 @dataclass(frozen=True)
 class TradeStreamSettings:
-    """Where the trade_updates stream is and how patiently it is kept."""
+    """Where the trade_updates stream is and how patiently it is kept (it logs in with its
+    broker's keys, which the broker reads again after a 401)."""
 
     url: str
-    key: str
-    secret: str
     silence_timeout: float = 20.0  # seconds without a frame before the client pings
     pong_timeout: float = 5.0
     backoff_base: float = 1.0
@@ -69,9 +68,6 @@ class TradeStreamSettings:
     start_lookback: timedelta = timedelta(hours=24)  # what the first catch-up reads back
     overlap: timedelta = timedelta(minutes=2)  # each catch-up re-reads this much (clock skew, late posts)
     mute_after: timedelta = timedelta(seconds=30)  # an update this old found only by REST: the stream is mute
-
-    def __repr__(self) -> str:  # never show the keys
-        return f"TradeStreamSettings(url={self.url!r})"
 
 
 @dataclass
