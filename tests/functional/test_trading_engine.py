@@ -392,27 +392,25 @@ def test_a_crash_mid_decision_is_finished_by_the_redelivery_exactly_once(day: li
     }
 
 
+T_WORKING = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+
+
+def working_limit(coid: str) -> Order:
+    """A small limit order of momentum's, stored as working since ``T_WORKING``."""
+    return Order(
+        coid, "momentum", "SPY", Side.BUY, 5, OrderType.LIMIT, limit_price=Decimal(1), account="paper",
+        created_at=T_WORKING,
+    )  # fmt: skip
+
+
 def test_stale_cancels_skip_orders_in_a_brokers_own_status() -> None:
     """Reconciliation adopts open orders with the broker's own status (Alpaca: "pending_new",
     "held"); looking for stale limit orders must not trip over a status outside our own."""
     store = MemoryStateStore()
     broker = SimulatedBroker()
     engine = TradingEngine("momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS))
-    t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
-    store.add_open_order(
-        Order(
-            "momentum-x",
-            "momentum",
-            "SPY",
-            Side.BUY,
-            5,
-            OrderType.LIMIT,
-            limit_price=Decimal(1),
-            account="paper",
-            created_at=t0,
-        ).reported_as("pending_new")
-    )
-    assert engine.cancel_stale(t0 + timedelta(minutes=5)) == ["momentum-x"]
+    store.add_open_order(working_limit("momentum-x").reported_as("pending_new"))
+    assert engine.cancel_stale(T_WORKING + timedelta(minutes=5)) == ["momentum-x"]
 
 
 class _BookedMeanwhile(SimulatedBroker):
@@ -432,26 +430,11 @@ def test_an_order_finished_while_the_step_ran_is_skipped_not_canceled_and_fails_
     store = MemoryStateStore()
     broker = _BookedMeanwhile(store)
     engine = TradingEngine("momentum", "paper", store, broker, RiskGate(store, "paper", LIMITS))
-    t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
-
-    def limit(coid: str) -> Order:
-        return Order(
-            coid,
-            "momentum",
-            "SPY",
-            Side.BUY,
-            5,
-            OrderType.LIMIT,
-            limit_price=Decimal(1),
-            account="paper",
-            created_at=t0,
-        )
-
     for coid in ("momentum-filled", "momentum-racing"):
-        store.add_open_order(limit(coid))
+        store.add_open_order(working_limit(coid))
     snapshot = store.open_orders("paper")  # what the step read at its start
     store.remove_open_order("momentum-filled")  # finished before the step got to it
-    later = t0 + timedelta(minutes=5)
+    later = T_WORKING + timedelta(minutes=5)
     # The finished one is not canceled at all; the racing one's cancel meets an order already gone
     assert engine.cancel_stale(later, open_orders=snapshot) == []
     assert broker.cancels == ["momentum-racing"]
