@@ -46,6 +46,9 @@ def start(
     alerts: list[str] = []
     broker.on_update(received.append, alert=alerts.append, **{"backoff_base": 0.05, "backoff_cap": 0.2, **settings})
     assert until(lambda: stream.connections == 1)
+    # and the session's own first catch-up is over: what a test does next is not read back by it
+    # (on a busy machine it could run late and find a fill meant for the stream, or a sweep)
+    assert until(lambda: broker.stream is not None and broker.stream.stats.catch_ups >= 1)
     return broker, received, alerts
 
 
