@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 
-COMMANDS = [["--help"], ["backtest", "--help"], ["db", "--help"], ["feed", "--help"], ["paper", "--help"]]
-REPEATS = 7
+from quantterminal.cli.commands import COMMANDS as QTERM_COMMANDS
+
+COMMANDS = [["--help"], *([name, "--help"] for name in sorted(QTERM_COMMANDS))]
+REPEATS = 5
 
 
 def seconds(args: list[str]) -> list[float]:
@@ -26,14 +28,14 @@ def seconds(args: list[str]) -> list[float]:
 def main() -> int:
     results = []
     print(f"qterm start-up, {REPEATS} runs each (whole process)")
-    print(f"{'command':<22}{'median s':>10}{'min s':>9}{'max s':>9}")
+    print(f"{'command':<28}{'median s':>10}{'min s':>9}{'max s':>9}")
     for args in COMMANDS:
         runs = seconds(args)
         name = "qterm " + " ".join(args)
         results.append({"command": name, "median_s": round(statistics.median(runs), 3), "min_s": round(min(runs), 3),
                         "max_s": round(max(runs), 3)})  # fmt: skip
-        print(f"{name:<22}{statistics.median(runs):>10.3f}{min(runs):>9.3f}{max(runs):>9.3f}")
-    print(json.dumps({"benchmark": "cli", "results": results, "target": {"qterm --help": 0.5}}))
+        print(f"{name:<28}{statistics.median(runs):>10.3f}{min(runs):>9.3f}{max(runs):>9.3f}")
+    print(json.dumps({"benchmark": "cli", "results": results, "target": {"every qterm <command> --help": 0.5}}))
     return 0
 
 

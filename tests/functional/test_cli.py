@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from quantterminal.cli.commands import COMMANDS
 from quantterminal.cli.main import main
 
 
@@ -180,6 +181,24 @@ def test_qterm_help_imports_no_command_and_none_of_the_heavy_libraries() -> None
         "heavy = ('alpaca', 'pandas', 'aiohttp', 'boto3', 'psycopg2', 'redis', 'matplotlib', 'rich',\n"
         "         'quantterminal.cli.paper', 'quantterminal.cli.backtest', 'quantterminal.adapters')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_commands_help_imports_none_of_the_heavy_libraries(command: str) -> None:
+    """``qterm <command> --help`` answers before the libraries a command needs only to run (alpaca-py,
+    pandas, boto3, ...): a user waits for none of them (timed in bench/cli.py)."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from quantterminal.cli.main import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    main([{command!r}, '--help'])\n"
+        "assert 'usage:' in out.getvalue()\n"
+        "heavy = ('alpaca', 'pandas', 'numpy', 'pyarrow', 'boto3', 'botocore', 'aws_lambda_powertools',\n"
+        "         'matplotlib', 'optuna', 'sqlalchemy')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)}))\n"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

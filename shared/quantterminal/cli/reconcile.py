@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 
 from quantterminal.core.settings import DEFAULT_ACCOUNT
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
-from quantterminal.core.trading.reconcile import Reconciler
 from quantterminal.wiring.factories import DEFAULT_DATABASE_URL
-from quantterminal.wiring.runtime import operator_runtime
 
 DESCRIPTION = (
     "Compare the state store's open orders and positions with Alpaca's (keys from "
@@ -36,6 +34,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm reconcile``."""
+    # Imported here: the runtime brings in alpaca-py, pandas and boto3, which ``--help`` must not wait for.
+    from quantterminal.core.trading.reconcile import Reconciler  # noqa: PLC0415
+    from quantterminal.wiring.runtime import operator_runtime  # noqa: PLC0415
+
     try:
         alert = lambda m: print(f"ALERT {m}", file=sys.stderr)  # noqa: E731 - a one-line sink
         runtime = operator_runtime(args.account, args.redis, args.database, alert)

@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from quantterminal.wiring.redrive import failed_batches
-
 DESCRIPTION = (
     "Each message in the FailedBatches queue (a stack output) points at a Kinesis batch a "
     "Lambda gave up on. Without --rerun, print each batch's records; with --rerun FUNCTION, feed them "
@@ -28,6 +24,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``qterm failed-batches``."""
+    # Imported here: boto3 takes longer to import than ``--help`` takes to answer.
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    from quantterminal.wiring.redrive import failed_batches  # noqa: PLC0415
+
     failures = 0
     try:
         for outcome in failed_batches(args.queue, args.rerun, args.limit):
