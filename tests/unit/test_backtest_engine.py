@@ -138,13 +138,14 @@ def test_limit_sell_fills_at_max_of_open_and_limit() -> None:
 
 def test_the_risk_manager_refuses_in_a_backtest_and_the_refusals_are_counted_by_rule() -> None:
     # Two symbols each sized at 60% of equity: the first entry leaves 40% of the cash, so the
-    # second is refused for buying power, again on every bar it is still wanted.
+    # second is refused for buying power -- asked again only when cash may have moved (the first
+    # entry's fill released its reservation), not on every bar it is still wanted.
     spy = [bar(0, 100.0), bar(1, 101.0), bar(2, 102.0), bar(3, 103.0)]
     qqq = [bar(0, 50.0, "QQQ"), bar(1, 51.0, "QQQ"), bar(2, 52.0, "QQQ"), bar(3, 53.0, "QQQ")]
     result = backtest({"QQQ": qqq, "SPY": spy}, fraction=D("0.6"))
     assert [o.symbol for o in result.orders] == ["QQQ"]
     assert {o.order.symbol for o in result.refused} == {"SPY"}
-    assert result.refusals_by_rule() == {"buying_power": 3}
+    assert result.refusals_by_rule() == {"buying_power": 2}
     assert "exceeds buying power" in result.refused[0].reason
 
 
@@ -155,8 +156,8 @@ def test_the_daily_loss_halt_stops_new_entries_for_the_day() -> None:
     result = backtest(bars, fraction=D("0.5"))
     (buy, sell) = result.fills[:2]
     assert (buy.side, sell.side) == (Side.BUY, Side.SELL)  # the exit passes the halt
-    # the re-entries after the fall do not: one refusal on each bar the strategy still wants in
-    assert result.refusals_by_rule() == {"daily_loss": 3}
+    # the re-entry after the fall does not, and is not asked again that day while nothing changes
+    assert result.refusals_by_rule() == {"daily_loss": 1}
     assert len(result.fills) == 2
 
 

@@ -172,6 +172,7 @@ class RiskState:
     # (symbol, why, New York session date of the halt, ISO), sorted: exchange halts, no entry goes
     # out; each lasts until its resume, an operator's clear, or the end of its session at the latest
     halted_symbols: tuple[tuple[str, str, str], ...] = ()
+    released: int = 0  # how often a reservation shrank or ended (a fill, an order's end): cash may have moved
     version: int = 0
 
     KIND = "risk_state"
@@ -189,6 +190,9 @@ class RiskState:
         if self.halted and not self.halt_reason:
             raise StateError("a halt needs a reason")
         check_ts("halted_at", self.halted_at)
+        check_int("released", self.released)
+        if self.released < 0:
+            raise StateError(f"released must be >= 0, got {self.released}")
         for name in self.disabled_strategies:
             check_text("disabled strategy", name)
         for symbol, why, on in self.halted_symbols:
@@ -222,6 +226,7 @@ class RiskState:
                 ],
                 "disabled_strategies": list(self.disabled_strategies),
                 "halted_symbols": [list(h) for h in self.halted_symbols],
+                "released": self.released,
             },
         )
 
@@ -249,6 +254,7 @@ class RiskState:
                 halted_symbols=tuple(
                     (str(h[0]), str(h[1]), str(h[2]) if len(h) > 2 else "") for h in doc.get("halted_symbols", ())
                 ),
+                released=doc.get("released", 0),  # absent from a state stored before it was counted
                 version=version,
             )
             state.validate()

@@ -215,7 +215,7 @@ def settle(state: RiskState, client_order_id: str, remaining_qty: int) -> RiskSt
             if remaining_qty > 0:
                 kept.append(replace(r, qty=remaining_qty))
     # Unchanged: the same object back, so the store need not write it.
-    return replace(state, reservations=tuple(kept)) if changed else state
+    return replace(state, reservations=tuple(kept), released=state.released + 1) if changed else state
 
 
 def halt(state: RiskState, reason: str, now: datetime) -> RiskState:

@@ -15,6 +15,16 @@ The engine keeps nothing about orders in memory: every update is merged into the
 Lambda does not grow, a cold one starts exactly where the last left off, and any number of
 processes can book updates. Fill statistics come from the ledger (``core.reporting``). Only
 without a ledger (a backtest) does it keep the fills it booked, to re-sort a late execution.
+
+A decision the risk manager refused for what the account cannot do now (buying power, a limit,
+a halted entry) is not asked again on every bar while nothing it depends on changed: the same
+strategy wanting the same position in the same symbol, with the account's reservations and halts
+as they were (every order placed, filled or ended changes the reservations; cash moves only with
+a fill) and in the same New York day, gets the refusal back with no order built, no account read
+and no risk event recorded (``Refusal``). The peak and opening equity the risk state also tracks
+are left out of that comparison: every check may raise the peak, so every refusal would undo the
+others'. A cold process asks once more and is refused again, or not: the answer
+then is what a re-ask would have said anyway, on that bar's prices.
 """
 
 from __future__ import annotations
@@ -27,8 +37,9 @@ from typing import Any
 from quantterminal.core.accounting.order_ids import client_order_id
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate
 from quantterminal.core.accounting.ports import StateStore
-from quantterminal.core.accounting.state import PositionState
+from quantterminal.core.accounting.state import PositionState, RiskState
 from quantterminal.core.market_data.calendar import is_market_open
+from quantterminal.core.market_data.sessions import next_midnight, session_date
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.risk.gate import RiskGate
@@ -64,6 +75,43 @@ _LONG_HELD, _FLAT_HELD, _SHORT_HELD = (
 )
 
 
+# rules whose answer depends only on the risk state, the account and the day -- not on the bar's
+# price (price band) or minute (market hours): a refusal by one of them stands until those change
+_STANDING_RULES = frozenset(
+    {"buying_power", "position_limit", "max_notional", "daily_loss", "strategy_disabled", "symbol_halted", "allow_list"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refused decision that stands: what was wanted, by which rule, the risk state it was
+    refused under, and until when (the end of its New York day)."""
+
+    wanted: Direction
+    rule: str
+    state: RiskState
+    until: datetime
+    note: str
+
+    def holds(self, wanted: Direction, state: RiskState, minute: datetime) -> bool:
+        """Whether asking again for ``wanted`` under ``state`` at ``minute`` would be asking the
+        same question: the same halts, and the same reservations -- for buying power, at least
+        the same with none released since (an order placed since only takes more; a fill or an
+        order's end releases some, and moves cash)."""
+        then = self.state
+        if (
+            wanted is not self.wanted
+            or minute >= self.until
+            or state.halted_symbols != then.halted_symbols
+            or state.disabled_strategies != then.disabled_strategies
+            or state.entries_halted_on != then.entries_halted_on
+        ):
+            return False
+        if self.rule == "buying_power":
+            return state.released == then.released and all(r in state.reservations for r in then.reservations)
+        return state.reservations == then.reservations
+
+
 class TradingEngine:
     """One strategy, one account: decisions from bars and bookkeeping from broker updates."""
 
@@ -90,6 +138,7 @@ class TradingEngine:
         self.ledger = ledger
         self.wait = wait
         self._fills: dict[str, list[Fill]] = {}  # only without a ledger: see the module docs
+        self._refused: dict[str, Refusal] = {}  # by symbol: the standing refusal (module docs)
 
     # --- decisions --------------------------------------------------------------------------------
 
@@ -157,10 +206,15 @@ class TradingEngine:
         if self.config.risk.regular_hours_only and not is_market_open(minute):
             # Not an order the risk manager must refuse every minute until the open: none is made.
             return Decision(signal, note="market closed: no order", wanted=wanted)
-        halted = self.store.get_risk_state(self.account)
-        if halted.halted:
+        risk_state = self.store.get_risk_state(self.account)
+        if risk_state.halted:
             # Recorded (with its alert) when it happened: a refusal per bar would only bury it.
-            return Decision(signal, note=f"{HALTED}: {halted.halt_reason}", wanted=wanted, idle=True)
+            return Decision(signal, note=f"{HALTED}: {risk_state.halt_reason}", wanted=wanted, idle=True)
+        refused = self._refused.get(bar.symbol)
+        if refused is not None:
+            if refused.holds(wanted, risk_state, minute):
+                return Decision(signal, note=refused.note, wanted=wanted)
+            del self._refused[bar.symbol]
         price = to_decimal(bar.close)
         side = Side.BUY if (wanted.sign or -position) > 0 else Side.SELL
         limit = self.config.limit_price(side, price)
@@ -186,7 +240,13 @@ class TradingEngine:
             account=self.account,
             created_at=now,
         )
-        return self._place(signal, order, account, now, minute)
+        decision = self._place(signal, order, account, now, minute)
+        risk = decision.risk
+        if risk is not None and not risk.accepted and risk.rule in _STANDING_RULES:
+            state = self.store.get_risk_state(self.account)
+            until = next_midnight(session_date(minute))
+            self._refused[bar.symbol] = Refusal(wanted, risk.rule, state, until, f"still refused: {risk.reason}")
+        return decision
 
     def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:
         """Leave this strategy's ``position`` in ``bar.symbol`` with a market order (through risk,
