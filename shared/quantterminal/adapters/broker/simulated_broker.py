@@ -252,9 +252,13 @@ class SimulatedBroker:
 
     def account(self) -> BrokerAccount:
         with self._lock:
-            marks = {s: self._mark(s) or ZERO for s, p in self._portfolio.positions.items() if p.qty}
-            equity = self._portfolio.equity(marks)
-            return BrokerAccount(self._portfolio.cash, equity, self._buying_power())
+            # Portfolio.equity, in one pass over the held positions: a decision reads this for every order
+            cash = self._portfolio.cash
+            equity = cash
+            for symbol, position in self._portfolio.positions.items():
+                if position.qty:
+                    equity += position.qty * (self._mark(symbol) or ZERO)
+            return BrokerAccount(cash, equity, self._buying_power())
 
     # --- simulation ---------------------------------------------------------------------------
 

@@ -217,9 +217,12 @@ class _Run:
         intraday = self.interval if self.interval < _DAY else None
         fills = venue.fills
         current = self.current_ts
-        admits, in_session = desk.admits, desk.in_session
+        in_session, extended = desk.in_session, desk.extended_hours
         for bar in bars:
-            if not admits(bar):  # outside the session of every strategy: the account never sees it
+            session = in_session(bar)
+            if not (
+                session or extended
+            ):  # outside the session of every strategy: the account never sees it (``admits``)
                 continue
             self.admitted += 1
             ts = bar.timestamp
@@ -228,12 +231,12 @@ class _Run:
                 if current is not None:
                     self._record_equity(current)
                 current = self.current_ts = ts
-            venue.on_bar(bar, in_session(bar))
+            venue.on_bar(bar, session)
             if len(fills) > self.booked:
                 self._take_fills()
             closes[symbol] = bar.close
             now = ts + intraday if intraday is not None else self.clock(bar)
-            answers = strategies.answers(engines_for(bar), bar)
+            answers = strategies.answers(engines_for(bar, session), bar)
             # A quiet symbol (its last step was idle for every strategy, no order of it is working
             # or awaited) whose strategies answer as on its last bar would get the same idle step:
             # nothing the kernel does depends on anything else that could have changed.

@@ -232,9 +232,10 @@ class TradingDesk:
         is skipped whole, by the broker and the equity curve too."""
         return self.extended_hours or self.in_session(bar)
 
-    def engines_for_bar(self, bar: Bar) -> Mapping[str, TradingEngine]:
-        """The engines of the instances that trade ``bar.symbol`` and see ``bar`` (the session rule)."""
-        if self.in_session(bar):
+    def engines_for_bar(self, bar: Bar, in_session: bool | None = None) -> Mapping[str, TradingEngine]:
+        """The engines of the instances that trade ``bar.symbol`` and see ``bar`` (the session rule;
+        ``in_session``: ``self.in_session(bar)``, if the caller knows it already)."""
+        if self.in_session(bar) if in_session is None else in_session:
             return self.engines_for(bar.symbol)
         engines = self._extended_by_symbol.get(bar.symbol)
         if engines is None:
