@@ -22,6 +22,7 @@ import argparse
 import json
 import multiprocessing
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -99,9 +100,18 @@ def _run_engine(name: str, min_bars: int, repeat: int, queue: Any) -> None:
     )
 
 
-def whole_process(rows: int, repeat: int) -> dict[str, Any]:
+def _summary_figure(text: str, label: str) -> str:
+    """One row of ``qterm backtest``'s summary table (``trades``, ``trading halted``)."""
+    found = re.search(rf"^.{{0,3}}{re.escape(label)}\s*.\s*(.*?)\s*.$", text, re.MULTILINE)
+    return found.group(1).strip() if found else ""
+
+
+def whole_process(rows: int, repeat: int, breakers: bool) -> dict[str, Any]:
     """``qterm backtest --strategy momentum`` on a CSV of ``rows`` real rows (repeated whole weeks
-    apart), as a child process: wall and CPU seconds, peak RSS."""
+    apart), as a child process: wall and CPU seconds, peak RSS, and the trades it made. With
+    ``breakers=False`` the drawdown breaker and the daily-loss halt are off (``--drawdown 1
+    --daily-loss 1``), so every bar can trade: the breaker trips early on this data and a run
+    that stops trading flatters the figure."""
     symbol, bars = one_symbol(rows)
     path = Path(tempfile.gettempdir()) / f"{symbol}_1min_bench_{rows}.csv"
     if not path.exists():
@@ -109,27 +119,68 @@ def whole_process(rows: int, repeat: int) -> dict[str, Any]:
             out.write("timestamp,open,high,low,close,volume\n")
             for b in bars[:rows]:
                 out.write(f"{b.timestamp.isoformat()},{b.open},{b.high},{b.low},{b.close},{b.volume}\n")
+    command = [
+        sys.executable,
+        "-m",
+        "quantterminal.cli.main",
+        "backtest",
+        "--strategy",
+        "momentum",
+        "--data",
+        str(path),
+    ]
+    if not breakers:
+        command += ["--drawdown", "1", "--daily-loss", "1"]
     walls, cpus, rss = [], [], []
+    printed = ""
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "quantterminal.cli.main", "backtest", "--strategy", "momentum", "--data", str(path)],
-            check=True,
-            capture_output=True,
-        )
+        printed = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         walls.append(time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         rss.append(after.ru_maxrss / 1024)  # the largest child so far: each run is the same job
     return {
         "rows": rows,
+        "breakers": breakers,
+        "trades": int(_summary_figure(printed, "trades").replace(",", "") or 0),
+        "halted": _summary_figure(printed, "trading halted") not in ("", "-"),
         "wall_s": round(statistics.median(walls), 2),
         "cpu_s": round(statistics.median(cpus), 2),
         "cpu_range_s": [round(min(cpus), 2), round(max(cpus), 2)],
         "peak_rss_mb": round(max(rss)),
         "rows_per_cpu_s": round(rows / statistics.median(cpus)),
     }
+
+
+def _many_symbols(strategy: str, repeat: int, queue: Any) -> None:
+    """100 symbols x 4,000 bars against one symbol x 400,000, the same real bars, default sizing
+    (10% of equity a position: most symbols' entries are refused for buying power)."""
+    symbol, series = one_symbol(400_000)
+    series = series[:400_000]
+    many: dict[str, list[Bar]] = {}
+    for i in range(100):
+        name = f"{symbol}~{i}"
+        chunk = series[i * 4_000 : (i + 1) * 4_000]
+        # every symbol on the first 4,000 minutes: 100 bars a minute, as a 100-symbol universe trades
+        many[name] = [
+            Bar(name, series[j].timestamp, b.open, b.high, b.low, b.close, b.volume) for j, b in enumerate(chunk)
+        ]
+    config = BacktestConfig((strategy,))
+    one_times, one = timed_runs(config, {symbol: series}, repeat)
+    many_times, wide = timed_runs(config, many, repeat)
+    queue.put(
+        {
+            "strategy": strategy,
+            "one_symbol_s": round(statistics.median(one_times), 3),
+            "many_symbols_s": round(statistics.median(many_times), 3),
+            "ratio": round(statistics.median(many_times) / statistics.median(one_times), 2),
+            "ratio_range": [round(min(many_times) / max(one_times), 2), round(max(many_times) / min(one_times), 2)],
+            "orders": [len(one.orders), len(wide.orders)],
+            "refused": [len(one.refused), len(wide.refused)],
+        }
+    )
 
 
 def load_scaled(min_bars: int) -> tuple[dict[str, list[Bar]], float, int]:
@@ -290,6 +341,9 @@ def main() -> int:
     parser.add_argument("--no-backtrader", action="store_true")
     parser.add_argument("--engine-bars", type=int, default=400_000, help="bars of the one-symbol engine runs")
     parser.add_argument("--process-rows", type=int, default=2_000_000, help="rows of the whole-process run (0: skip)")
+    parser.add_argument(
+        "--no-many-symbols", dest="many_symbols", action="store_false", help="skip 100 x 4k vs 1 x 400k"
+    )
     args = parser.parse_args()
 
     engine = [run_isolated(_run_engine, name, args.engine_bars, args.repeat) for name in args.strategies]
@@ -301,13 +355,30 @@ def main() -> int:
             f"{r['strategy']:<22}{r['bars']:>10,}{r['bars_per_s']:>10,}{f'{low:,}-{high:,}':>20}"
             f"{r['orders']:>9,}{r['refused']:>9,}{r['peak_rss_mb']:>8,.0f}"
         )
-    process = whole_process(args.process_rows, args.repeat) if args.process_rows else None
-    if process is not None:
+    process = []
+    if args.process_rows:
+        process = [whole_process(args.process_rows, args.repeat, breakers) for breakers in (True, False)]
         print(
-            f"whole process: qterm backtest --strategy momentum on {process['rows']:,} rows: "
-            f"{process['wall_s']} s wall, {process['cpu_s']} CPU-s (range {process['cpu_range_s']}), "
-            f"peak RSS {process['peak_rss_mb']} MB"
+            f"whole process: qterm backtest --strategy momentum on {args.process_rows:,} rows, median of {args.repeat}"
         )
+        print(f"{'breakers':<10}{'trades':>8}{'halted':>8}{'wall s':>8}{'CPU s':>8}{'CPU range':>16}{'RSS MB':>8}")
+        for r in process:
+            low, high = r["cpu_range_s"]
+            print(
+                f"{'on' if r['breakers'] else 'off':<10}{r['trades']:>8,}{'yes' if r['halted'] else 'no':>8}"
+                f"{r['wall_s']:>8}{r['cpu_s']:>8}{f'{low}-{high}':>16}{r['peak_rss_mb']:>8,}"
+            )
+    many = [run_isolated(_many_symbols, name, args.repeat) for name in args.strategies] if args.many_symbols else []
+    if many:
+        print(f"100 symbols x 4,000 bars against 1 x 400,000 (default sizing; target <= 1.3x), median of {args.repeat}")
+        print(f"{'strategy':<22}{'1 x 400k s':>12}{'100 x 4k s':>12}{'ratio':>7}{'range':>13}{'refused 1 / 100':>18}")
+        for r in many:
+            lo, hi = r["ratio_range"]
+            refused = "{:,} / {:,}".format(*r["refused"])
+            print(
+                f"{r['strategy']:<22}{r['one_symbol_s']:>12}{r['many_symbols_s']:>12}{r['ratio']:>7}"
+                f"{f'{lo}-{hi}':>13}{refused:>18}"
+            )
 
     results = [run_isolated(_run_strategy, name, args.bars, args.repeat) for name in args.strategies]
     compare = None if args.no_backtrader else run_isolated(_backtrader_compare, args.backtrader_bars, args.repeat)
@@ -336,7 +407,7 @@ def main() -> int:
                 f" bars/s ({compare['speedup']}x); fills {compare['fills']} vs {compare['backtrader_fills']}, "
                 f"{compare['fills_differing']} differing (SMA ties)"
             )
-    figures = {"benchmark": "backtest", "engine": engine, "whole_process": process}
+    figures = {"benchmark": "backtest", "engine": engine, "whole_process": process, "many_symbols": many}
     print(json.dumps({**figures, "bars": first["bars"], "results": results, "backtrader": compare}))
     return 0
 

@@ -92,12 +92,25 @@ def test_all_strategies_write_one_folder_each(tmp_path: Path) -> None:
     assert any(r["side"] == "short" for r in rows(tmp_path / "momentum" / "trades.csv"))
 
 
+def test_the_breakers_are_set_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A drawdown limit of 0.1% halts the breakout strategy early in the sample; 1 (never) lets it
+    trade to the end."""
+    assert main(["backtest", "--strategy", "volatility_breakout", "--drawdown", "0.001"]) == 0
+    tripped = capsys.readouterr().out
+    assert "drawdown circuit breaker" in tripped
+    assert main(["backtest", "--strategy", "volatility_breakout", "--drawdown", "1", "--daily-loss", "1"]) == 0
+    untripped = capsys.readouterr().out
+    assert "circuit breaker" not in untripped and "daily loss" not in untripped
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--strategy", "nope"], "unknown strategy 'nope'"),
         (["--strategy", "momentum", "--cash", "-1"], "cash must be positive"),
         (["--strategy", "momentum", "--fraction", "2"], "fraction must be in (0, 1]"),
+        (["--strategy", "momentum", "--drawdown", "0"], "fraction must be in (0, 1]"),
+        (["--strategy", "momentum", "--daily-loss", "1.5"], "fraction must be in (0, 1]"),
         (["--strategy", "momentum", "--slippage-bps", "x"], "basis points must be a number"),
         (["--strategy", "momentum", "--commission", "1,2,3"], "PER_SHARE or PER_SHARE,MINIMUM"),
         (["--strategy", "momentum", "--param", "fast"], "parameter must be NAME=VALUE"),

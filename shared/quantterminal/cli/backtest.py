@@ -122,6 +122,20 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="risk limit: one symbol's exposure, fraction of equity (default: the configuration's, else --fraction)",
     )
     parser.add_argument(
+        "--drawdown",
+        type=fraction,
+        metavar="FRACTION",
+        help=f"risk limit: the circuit breaker halts trading this far below the peak equity, 1 = never "
+        f"(default {DEFAULTS.risk.drawdown})",
+    )
+    parser.add_argument(
+        "--daily-loss",
+        type=fraction,
+        metavar="FRACTION",
+        help=f"risk limit: new entries stop for the day this far below its opening equity, 1 = never "
+        f"(default {DEFAULTS.risk.daily_loss})",
+    )
+    parser.add_argument(
         "--order-type", choices=[t.value for t in PLACED_TYPES], help=f"order type (default {DEFAULTS.type.value})"
     )
     parser.add_argument(
@@ -165,7 +179,7 @@ def configuration(args: argparse.Namespace) -> tuple[LoadedConfig, bool]:
             "type": args.order_type,
             "limit_offset_bps": args.limit_offset_bps,
         },
-        "risk": {"position_limit": limit},
+        "risk": {"position_limit": limit, "drawdown": args.drawdown, "daily_loss": args.daily_loss},
         "broker": {
             "cash": args.cash,
             "slippage_bps": args.slippage_bps,
