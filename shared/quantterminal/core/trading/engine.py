@@ -195,13 +195,14 @@ class TradingEngine:
         signal = Signal(name, bar.symbol, decided.timestamp, wanted, decided.close)
         if not trade:
             return Decision(signal, note="stale bar: no order", wanted=wanted)
-        coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
-        if any(o.client_order_id == coid for o in working):
-            return self._resume(coid, signal, now)
+        if working:
+            coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
+            if any(o.client_order_id == coid for o in working):
+                return self._resume(coid, signal, now)
+            note = "already positioned" if wanted is held else "an order is already working"
+            return Decision(signal, note=note, wanted=wanted)
         if wanted is held:
             return Decision(signal, note="already positioned", wanted=wanted)
-        if working:
-            return Decision(signal, note="an order is already working", wanted=wanted)
         minute = bar.timestamp if session_time is None else session_time
         if self.config.risk.regular_hours_only and not is_market_open(minute):
             # Not an order the risk manager must refuse every minute until the open: none is made.
@@ -215,6 +216,7 @@ class TradingEngine:
             if refused.holds(wanted, risk_state, minute):
                 return Decision(signal, note=refused.note, wanted=wanted)
             del self._refused[bar.symbol]
+        coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
         price = to_decimal(bar.close)
         side = Side.BUY if (wanted.sign or -position) > 0 else Side.SELL
         limit = self.config.limit_price(side, price)
