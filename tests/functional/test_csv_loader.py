@@ -37,6 +37,17 @@ def test_both_paths_give_the_same_bars_for_every_shipped_file(sample_root: Path)
             assert fast == read_bars_file(path, symbol), path
 
 
+def test_without_pyarrow_pandas_reads_the_same_bars(sample_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyarrow is the ``data`` extra: an install without it reads large files with pandas."""
+    from quantterminal.adapters.market_data import csv_columns
+
+    columns = ["timestamp", "open", "high", "low", "close", "volume"]
+    path = sample_root / "spy_2011" / "SPY_1min_2011-03_ext.csv"
+    by_pyarrow = read_columns(path, "SPY", columns)
+    monkeypatch.setattr(csv_columns, "_with_pyarrow", lambda *_: False)
+    assert by_pyarrow == read_columns(path, "SPY", columns) == read_bars_file(path, "SPY")
+
+
 def write(tmp_path: Path, name: str, body: str, header: str = HEADER) -> Path:
     path = tmp_path / name
     path.write_text(header + body, encoding="utf-8")

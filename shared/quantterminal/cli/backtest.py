@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -230,7 +231,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace, data: str, symbols: list[str] | None) -> tuple[dict[str, list[Bar]], list[Path]]:
+def _load(
+    args: argparse.Namespace, data: str, symbols: list[str] | None
+) -> tuple[dict[str, Sequence[Bar]], list[Path]]:
     """Bars from CSV files or from a ledger, cut to --start/--end; and the files read. Which hours
     each strategy sees is the kernel's session rule, as in the paper run and the Lambdas."""
     if args.start and args.end and args.start > args.end:
@@ -240,7 +243,7 @@ def _load(args: argparse.Namespace, data: str, symbols: list[str] | None) -> tup
     return read_bars(data, symbols, args.symbol, start, end)
 
 
-def _run_one(backtester: Backtester, bars: dict[str, list[Bar]], err: Console) -> BacktestResult:
+def _run_one(backtester: Backtester, bars: dict[str, Sequence[Bar]], err: Console) -> BacktestResult:
     total = sum(len(v) for v in bars.values())
     if total < PROGRESS_MIN_BARS or not err.is_terminal:
         return backtester.run(bars)

@@ -3,6 +3,7 @@ strategy instances of a one-account run, and the result files."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from rich.table import Table
@@ -27,7 +28,7 @@ def fmt_ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def describe(bars: dict[str, list[Bar]], result: BacktestResult) -> str:
+def describe(bars: Mapping[str, Sequence[Bar]], result: BacktestResult) -> str:
     first = min(b[0].timestamp for b in bars.values())
     last = max(b[-1].timestamp for b in bars.values())
     lines = [

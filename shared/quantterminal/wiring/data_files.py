@@ -14,6 +14,7 @@ from quantterminal.adapters.market_data.csv_bars import (
     sample_sets,
     symbol_from_path,
 )
+from quantterminal.core.market_data.bar_series import bars_between
 from quantterminal.core.models import Bar
 from quantterminal.errors import DataError, redact
 from quantterminal.wiring.factories import is_database_url, open_ledger
@@ -36,14 +37,15 @@ def read_bars(
     start: datetime | None = None,
     end: datetime | None = None,
     regular_hours_only: bool = False,
-) -> tuple[dict[str, list[Bar]], list[Path]]:
+) -> tuple[dict[str, Sequence[Bar]], list[Path]]:
     """Bars by symbol from ``data`` in [``start``, ``end``), and the files read (none from a
     ledger). ``DataError`` when nothing is left, or a symbol asked for has no bars in a ledger."""
     files: list[Path] = []
+    bars: dict[str, Sequence[Bar]]
     if is_database_url(data):
         ledger = open_ledger(data, create=False)
         try:
-            bars = ledger.bars_between(start or _EARLIEST, end or _LATEST, symbols)
+            bars = dict(ledger.bars_between(start or _EARLIEST, end or _LATEST, symbols))
         finally:
             ledger.close()
         if symbols:
@@ -56,14 +58,14 @@ def read_bars(
         bars = load_bars(source, symbols=symbols, symbol=symbol, regular_hours_only=regular_hours_only)
         if start or end:
             lo, hi = start or _EARLIEST, end or _LATEST
-            bars = {s: [b for b in series if lo <= b.timestamp < hi] for s, series in bars.items()}
+            bars = {s: bars_between(series, lo, hi) for s, series in bars.items()}
     bars = {s: series for s, series in bars.items() if series}
     if not bars:
         raise DataError(f"no bars in {redact(data)} for the dates and hours asked for")
     return bars, files
 
 
-def bars_in_files(files: Sequence[Path], symbols: Sequence[str]) -> dict[str, list[Bar]]:
+def bars_in_files(files: Sequence[Path], symbols: Sequence[str]) -> dict[str, Sequence[Bar]]:
     """The bars of ``symbols`` in those of ``files`` that still exist (a run's inputs, re-read)."""
     existing = [p for p in files if p.is_file()]
     return load_bars(existing, symbols=list(symbols)) if existing else {}

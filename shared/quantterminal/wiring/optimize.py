@@ -63,7 +63,7 @@ class OptimizeReport:
         return len(self.trials)
 
 
-def bars_for(data: str, symbols: Sequence[str]) -> dict[str, list[Bar]]:
+def bars_for(data: str, symbols: Sequence[str]) -> dict[str, Sequence[Bar]]:
     """The bars a search runs on (a CSV file or folder, or ``sample:NAME``)."""
     return load_bars(resolve_source(data), symbols=list(symbols) or None)
 

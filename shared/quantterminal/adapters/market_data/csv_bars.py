@@ -22,6 +22,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from quantterminal.adapters.market_data.csv_columns import read_columns
+from quantterminal.core.market_data.bar_series import BarSeries
 from quantterminal.core.market_data.calendar import SessionRule
 from quantterminal.core.market_data.validation import bar_problem
 from quantterminal.core.models import Bar
@@ -66,7 +67,7 @@ def _parse_timestamp(raw: str, where: str) -> datetime:
     return ts.astimezone(UTC)
 
 
-def read_bars_file(path: Path, symbol: str | None = None) -> list[Bar]:
+def read_bars_file(path: Path, symbol: str | None = None) -> Sequence[Bar]:
     """All bars of one file, checked; raises ``DataError`` on the first bad line."""
     symbol = symbol or symbol_from_path(path)
     try:
@@ -123,7 +124,7 @@ def read_bars_file(path: Path, symbol: str | None = None) -> list[Bar]:
     return bars
 
 
-def read_any(path: Path, symbol: str) -> list[Bar]:
+def read_any(path: Path, symbol: str) -> Sequence[Bar]:
     """The bars of one CSV or Parquet file (told apart by the suffix)."""
     if path.suffix == ".parquet":
         from quantterminal.adapters.market_data.parquet_bars import read_parquet_bars  # noqa: PLC0415
@@ -165,8 +166,9 @@ def load_bars(
     symbols: Iterable[str] | None = None,
     symbol: str | None = None,
     regular_hours_only: bool = False,
-) -> dict[str, list[Bar]]:
-    """Bars by symbol from files and/or folders.
+) -> dict[str, Sequence[Bar]]:
+    """Bars by symbol from files and/or folders (a large file's as a ``BarSeries``: columns, see
+    ``core.market_data.bar_series``).
 
     ``symbol`` overrides the name-derived symbol (only with a single file); ``symbols`` keeps just
     those symbols (an asked-for symbol with no file is an error); ``regular_hours_only`` keeps
@@ -176,7 +178,7 @@ def load_bars(
     if symbol is not None and len(paths) != 1:
         raise DataError(f"a symbol ({symbol}) can only be given for a single file, not {len(paths)}")
     wanted = {s.upper() for s in symbols} if symbols else None
-    by_symbol: dict[str, list[tuple[Path, list[Bar]]]] = {}
+    by_symbol: dict[str, list[tuple[Path, Sequence[Bar]]]] = {}
     for path in paths:
         name = symbol.upper() if symbol else symbol_from_path(path)
         if wanted is not None and name not in wanted:
@@ -186,20 +188,32 @@ def load_bars(
         absent = sorted(wanted - by_symbol.keys())
         if absent:
             raise DataError(f"no data for symbol(s) {', '.join(absent)} in {', '.join(map(str, paths))}")
-    result: dict[str, list[Bar]] = {}
+    result: dict[str, Sequence[Bar]] = {}
     for name, loaded in by_symbol.items():
         parts = sorted((p for p in loaded if p[1]), key=lambda part: part[1][0].timestamp)
-        joined: list[Bar] = []
         for (prev_path, prev_bars), (path, bars) in pairwise(parts):
             if bars[0].timestamp <= prev_bars[-1].timestamp:
                 raise DataError(f"{path}: overlaps {prev_path} (both hold {name} bars at the same time)")
-        for _, bars in parts:
-            joined.extend(bars)
+        joined = _joined([bars for _, bars in parts])
         if regular_hours_only:
-            regular = SessionRule().in_regular_session
-            joined = [bar for bar in joined if regular(bar.timestamp)]
+            if isinstance(joined, BarSeries):
+                joined = joined.regular_session()
+            else:
+                regular = SessionRule().in_regular_session
+                joined = [bar for bar in joined if regular(bar.timestamp)]
         if joined:
             result[name] = joined
     if not result:
         raise DataError("no bars left to load" + (" after the regular-hours filter" if regular_hours_only else ""))
     return result
+
+
+def _joined(parts: Sequence[Sequence[Bar]]) -> Sequence[Bar]:
+    """One symbol's parts, in time order, as one sequence: columns stay columns (a large file
+    read by ``csv_columns`` or Parquet is a ``BarSeries``); a mix becomes a list."""
+    if len(parts) == 1:
+        return parts[0]
+    series = [p for p in parts if isinstance(p, BarSeries)]
+    if series and len(series) == len(parts):
+        return BarSeries.concat(series)
+    return [bar for part in parts for bar in part]

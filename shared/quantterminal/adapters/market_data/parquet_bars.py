@@ -80,7 +80,7 @@ def parquet_metadata(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def read_parquet_bars(path: Path, symbol: str) -> list[Bar]:
+def read_parquet_bars(path: Path, symbol: str) -> Sequence[Bar]:
     """Every bar of ``path``, checked; ``DataError`` (from ``csv_bars``) names the first bad row."""
     from quantterminal.errors import DataError  # noqa: PLC0415 - csv_bars imports us
 
@@ -101,27 +101,29 @@ def read_parquet_bars(path: Path, symbol: str) -> list[Bar]:
     for name in ("timestamp", *_PRICES, "volume"):
         if table.column(name).null_count:
             raise DataError(f"{path}: column {name} has empty values")
-    times = table.column("timestamp").cast(pa.timestamp("ns", tz="UTC")).to_pandas()
-    ns = times.to_numpy(dtype="datetime64[ns]").astype("int64")
+    # microseconds: what a Bar's datetime holds (finer stamps are cut, as a datetime would cut them)
+    micros = table.column("timestamp").cast(pa.timestamp("us", tz="UTC"), safe=False)
+    us = micros.cast(pa.int64()).to_numpy()
     o, h, lo, c, v = (table.column(name).to_numpy().astype("float64") for name in (*_PRICES, "volume"))
-    bad = first_bad_row(ns, o, h, lo, c, v)
+    bad = first_bad_row(us, o, h, lo, c, v)
     if bad is not None:
-        raise DataError(f"{path}: row {bad + 1}: {_row_problem(symbol, times, (o, h, lo, c, v), bad)}")
+        raise DataError(f"{path}: row {bad + 1}: {_row_problem(symbol, micros, (o, h, lo, c, v), bad)}")
     extras = None
     if "trade_count" in names and "vwap" in names:
         extras = (
             table.column("trade_count").to_numpy(zero_copy_only=False).astype("float64"),
             table.column("vwap").to_numpy(zero_copy_only=False).astype("float64"),
         )
-    return bars_from_columns(symbol, times, o, h, lo, c, v, extras=extras)
+    return bars_from_columns(symbol, us, o, h, lo, c, v, extras=extras)
 
 
 def _row_problem(symbol: str, times: Any, columns: tuple[Any, ...], row: int) -> str:
     """What is wrong with ``row``, which ``first_bad_row`` picked out."""
     o, h, lo, c, v = (float(col[row]) for col in columns)
-    problem = bar_problem(Bar(symbol, times.iloc[row].to_pydatetime(), o, h, lo, c, 0))
+    stamp = times[row].as_py()
+    problem = bar_problem(Bar(symbol, stamp, o, h, lo, c, 0))
     if problem is not None:
         return problem
     if not (v >= 0 and v.is_integer() and v < 2.0**63):
         return f"volume {v!r} is not a whole number of shares"
-    return f"timestamp {times.iloc[row].isoformat()} is not after the row before"
+    return f"timestamp {stamp.isoformat()} is not after the row before"

@@ -12,11 +12,12 @@ import heapq
 import itertools
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from operator import attrgetter
 
+from quantterminal.core.market_data.bar_series import BarSeries
 from quantterminal.core.market_data.calendar import is_trading_day
 from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.models import Bar
@@ -105,7 +106,16 @@ def merge_bars(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> list[Bar]:
 
     Raises ``ValueError`` if a symbol's bars are out of order or carry another symbol.
     """
+    return list(merged_bars(bars_by_symbol))
+
+
+def merged_bars(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> Iterator[Bar]:
+    """``merge_bars``, one bar at a time: no list of every bar is made (a ``BarSeries`` makes
+    each ``Bar`` as its turn comes). The order is checked before the first bar is given -- a
+    ``BarSeries`` was checked when it was built."""
     for symbol, bars in bars_by_symbol.items():
+        if isinstance(bars, BarSeries) and bars.checked and bars.symbol == symbol:
+            continue
         previous: datetime | None = None
         for bar in bars:
             if bar.symbol != symbol:
@@ -115,5 +125,5 @@ def merge_bars(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> list[Bar]:
             previous = bar.timestamp
     ordered = [bars_by_symbol[s] for s in sorted(bars_by_symbol)]
     if len(ordered) == 1:
-        return list(ordered[0])
-    return list(heapq.merge(*ordered, key=attrgetter("timestamp")))
+        return iter(ordered[0])
+    return heapq.merge(*ordered, key=attrgetter("timestamp"))

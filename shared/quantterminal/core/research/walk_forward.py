@@ -10,15 +10,18 @@ scores (the degradation) is how much of the search was fitting noise.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from quantterminal.core.accounting.metrics import Metrics
 from quantterminal.core.accounting.trades import RoundTrip
-from quantterminal.core.market_data.sessions import session_date
+from quantterminal.core.market_data.bar_series import bars_between
+from quantterminal.core.market_data.sessions import day_bounds, next_midnight, session_date
 from quantterminal.core.models import Bar
 
 OBJECTIVES = ("sharpe", "sortino", "calmar", "profit_factor", "total_return")
@@ -40,8 +43,17 @@ class Window:
 
 
 def sessions_of(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> list[date]:
-    """Every session date with a bar, in order."""
-    return sorted({session_date(b.timestamp) for bars in bars_by_symbol.values() for b in bars})
+    """Every session date with a bar, in order: a day at a time (a bisection to the next New
+    York midnight over each symbol's time-ordered bars), not a bar at a time."""
+    stamp = attrgetter("timestamp")
+    days: set[date] = set()
+    for bars in bars_by_symbol.values():
+        i = 0
+        while i < len(bars):
+            day = session_date(bars[i].timestamp)
+            days.add(day)
+            i = bisect_left(bars, next_midnight(day), lo=i + 1, key=stamp)
+    return sorted(days)
 
 
 def windows(
@@ -68,10 +80,11 @@ def windows(
     return found if limit is None else [Window(i, w.in_sample, w.out_of_sample) for i, w in enumerate(found[-limit:])]
 
 
-def within(bars_by_symbol: Mapping[str, Sequence[Bar]], days: Sequence[date]) -> dict[str, list[Bar]]:
-    """The bars of ``days`` (a contiguous run of sessions), by symbol."""
-    first, last = days[0], days[-1]
-    out = {s: [b for b in bars if first <= session_date(b.timestamp) <= last] for s, bars in bars_by_symbol.items()}
+def within(bars_by_symbol: Mapping[str, Sequence[Bar]], days: Sequence[date]) -> dict[str, Sequence[Bar]]:
+    """The bars of ``days`` (a contiguous run of sessions), by symbol: those from New York
+    midnight of the first to New York midnight after the last, found by bisection."""
+    start, end = day_bounds(days[0])[0], day_bounds(days[-1])[1]
+    out = {s: bars_between(bars, start, end) for s, bars in bars_by_symbol.items()}
     return {s: bars for s, bars in out.items() if bars}
 
 

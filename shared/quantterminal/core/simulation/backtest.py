@@ -56,7 +56,7 @@ from quantterminal.core.accounting.portfolio import Portfolio
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.trades import RoundTripBook
 from quantterminal.core.market_data.calendar import session_bounds
-from quantterminal.core.market_data.data_checks import bar_interval, find_gaps, merge_bars
+from quantterminal.core.market_data.data_checks import bar_interval, find_gaps, merged_bars
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.models import Bar, Fill, Signal
@@ -129,14 +129,13 @@ class Backtester:
         progress: Callable[[int, int], None] | None = None,
     ) -> BacktestResult:
         """Run over ``bars_by_symbol``; ``progress(done, total)`` is called every 65,536 bars."""
-        stream = merge_bars(bars_by_symbol)
+        iterator = merged_bars(bars_by_symbol)  # (checked before the first bar)
         gaps = find_gaps(bars_by_symbol)
         limit = self.config.max_gap_sessions
         exits = {(g.symbol, g.before) for g in gaps if limit is not None and g.sessions > limit}
         interval = min((bar_interval(b) for b in bars_by_symbol.values() if b), default=_MINUTE)
         run = _Run(self.config, self.handlers, sorted(bars_by_symbol), exits, interval)
-        total = len(stream)
-        iterator = iter(stream)
+        total = sum(len(bars) for bars in bars_by_symbol.values())
         done = 0
         while done < total:
             chunk = min(_PROGRESS_EVERY, total - done)
