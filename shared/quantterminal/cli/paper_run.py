@@ -6,7 +6,6 @@ import argparse
 import signal
 import sys
 import threading
-import time
 from contextlib import ExitStack, suppress
 from datetime import UTC, datetime, timedelta
 
@@ -91,7 +90,6 @@ def _run(args: argparse.Namespace) -> int:
         stop = threading.Event()
         trading = threading.Thread(target=trader.run, args=(stop,), name="paper-trader", daemon=True)
         trading.start()
-        started = time.monotonic()
         interrupted = False
         try:
             service.run(trader.failed, idle_exit=source.idle_exit)  # a failed trader stops the feed too
@@ -110,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"qterm paper: error: trading stopped after {trader.stats.bars:,} bars: {failure}", file=sys.stderr)
             return 3
         trader.finish()
-        _summary(console, runtime, trader, time.monotonic() - started)
+        _summary(console, runtime, trader)
         try:
             report = compare_run(ledger, args.account, loaded, out=args.out, console=console)
         except ValueError as exc:
@@ -140,11 +138,13 @@ def _hold() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _summary(console: Console, runtime: Runtime, trader: PaperTrader, seconds: float) -> None:
+def _summary(console: Console, runtime: Runtime, trader: PaperTrader) -> None:
     stats = trader.stats
     account = runtime.broker.account()
+    busy = stats.busy_seconds  # first bar taken to last decided: no wait for the feed, no idle end
+    rate = f" ({stats.bars / busy:,.0f} bars/s)" if busy > 0 else ""
     console.print(
-        f"[bold]Paper run[/] -- {stats.bars:,} bars in {seconds:,.1f} s, {stats.signals:,} signals, "
+        f"[bold]Paper run[/] -- {stats.bars:,} bars in {busy:,.1f} s{rate}, {stats.signals:,} signals, "
         f"{stats.orders} orders placed, {stats.rejected} refused by risk{_by_rule(stats.rejected_by_rule)}, "
         f"{stats.fills} fills, "
         f"{stats.malformed} malformed; outages: {trader.guard.record.describe()}"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,17 @@ class PaperStats:
     malformed: int = 0
     outside_session: int = 0  # bars no strategy sees (the session rule): skipped as the backtest skips them
     last_bar: datetime | None = None
+    # monotonic seconds: the first bar taken and the last one decided -- the run's busy span,
+    # without the wait for a first bar or the idle wait that ends a replay
+    first_taken_at: float | None = None
+    last_decided_at: float | None = None
+
+    @property
+    def busy_seconds(self) -> float:
+        """From the first bar taken to the last one decided (0 before two)."""
+        if self.first_taken_at is None or self.last_decided_at is None:
+            return 0.0
+        return max(0.0, self.last_decided_at - self.first_taken_at)
 
 
 class PaperTrader:
@@ -211,7 +223,10 @@ class PaperTrader:
                 if stop.is_set():
                     return
                 continue
+            if self.stats.first_taken_at is None:
+                self.stats.first_taken_at = time.monotonic()
             self.on_bar_record(data)
+            self.stats.last_decided_at = time.monotonic()
 
     def finish(self) -> None:
         """Let the simulated broker deliver what it still holds, and book it."""
