@@ -14,7 +14,7 @@ from quantterminal.core.simulation.backtest import BacktestConfig, Backtester, B
 def backtest_handlers(config: BacktestConfig) -> tuple[SimulatedBroker, ObjectStateStore]:
     """A fresh simulated account holding ``config.cash``, and a fresh state store."""
     broker = SimulatedBroker(SimulatorConfig(initial_cash=config.cash, fills=config.fills))
-    return broker, ObjectStateStore()
+    return broker, ObjectStateStore(checked=False)  # the kernel's own records, no concurrent writer
 
 
 def backtester(config: BacktestConfig) -> Backtester:
