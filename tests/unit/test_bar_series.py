@@ -1,4 +1,5 @@
-"""``BarSeries``: bars held as columns read exactly as the list of ``Bar`` objects they stand for."""
+"""Columns that read as lists: ``BarSeries`` (bars) and ``EquityCurve`` (a backtest's equity),
+exactly as the list of objects each stands for."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from quantterminal.core.accounting.equity_curve import EquityCurve
+from quantterminal.core.accounting.metrics import daily_equity
 from quantterminal.core.market_data.bar_series import BarSeries, bars_between
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.models import Bar
@@ -70,3 +73,19 @@ def test_columns_of_different_lengths_are_refused() -> None:
     with pytest.raises(ValueError, match="different lengths"):
         BarSeries("SPY", array("q", [1]), *(array("d", [1.0, 2.0]) for _ in range(4)), array("q", [1, 2]))
     assert series != as_series(as_list(4))
+
+
+def test_an_equity_curve_reads_as_its_list_of_points_and_keeps_exact_stamps() -> None:
+    points = [(START + timedelta(minutes=i, microseconds=i * 7), 100_000.0 + i) for i in range(3 * 1_440)]
+    curve = EquityCurve()
+    for ts, equity in points:
+        curve.append(ts, equity)
+    assert len(curve) == len(points)
+    assert curve == points
+    assert list(curve) == points
+    assert curve[-1] == points[-1]
+    assert curve[10:20] == points[10:20]
+    assert list(curve.equities) == [e for _, e in points]
+    assert EquityCurve(points) == curve
+    assert daily_equity(curve) == daily_equity(points)
+    assert [d.isoformat() for d, _ in daily_equity(curve)] == ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]

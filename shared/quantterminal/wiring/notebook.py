@@ -109,7 +109,7 @@ def backtest(
             "limit_price",
         ],
     )
-    equity = pd.DataFrame(result.equity_curve, columns=["time", "equity"]).set_index("time")
+    equity = pd.DataFrame(list(result.equity_curve), columns=["time", "equity"]).set_index("time")
     metrics = {k: float(v) if hasattr(v, "is_finite") else v for k, v in dataclasses.asdict(result.metrics).items()}
     return BacktestFrames(trades, fills, orders, equity, metrics, result)
 

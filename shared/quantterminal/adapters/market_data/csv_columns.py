@@ -22,7 +22,7 @@ _PRICES = ("open", "high", "low", "close")
 # The canonical stamp, with its UTC offset: a naive stamp does not match (the slow path refuses it
 # by line); other ISO-8601 spellings are left to the slow path, which accepts them.
 _STAMP = "%Y-%m-%dT%H:%M:%S%z"
-_BLOCK_BYTES = 8 << 20  # of CSV text a block: ~130,000 minute bars
+_BLOCK_BYTES = 512 << 10  # of CSV text a block (~8,000 bars): small blocks keep Arrow's pool, and the peak, small
 
 
 def read_columns(path: Path, symbol: str, columns: list[str]) -> Sequence[Bar] | None:

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import math
 import statistics
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 
+from quantterminal.core.accounting.equity_curve import EquityCurve
 from quantterminal.core.accounting.trades import RoundTrip
 from quantterminal.core.market_data.sessions import next_midnight, session_date
 from quantterminal.core.money import ZERO
@@ -54,21 +57,15 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 
 def daily_equity(curve: Sequence[tuple[datetime, float]]) -> list[tuple[date, float]]:
-    """The last equity of each New York session date in a time-ordered curve."""
+    """The last equity of each New York session date in a time-ordered curve: a day at a time
+    (a bisection to the next New York midnight), not a point at a time."""
     result: list[tuple[date, float]] = []
-    day: date | None = None
-    boundary: datetime | None = None
-    last = 0.0
-    for ts, equity in curve:
-        # Time-zone conversion only when a New York midnight is crossed, not once per point.
-        if boundary is None or ts >= boundary:
-            if day is not None:
-                result.append((day, last))
-            day = session_date(ts)
-            boundary = next_midnight(day)
-        last = equity
-    if day is not None:
-        result.append((day, last))
+    stamp = itemgetter(0)
+    i, n = 0, len(curve)
+    while i < n:
+        day = session_date(curve[i][0])
+        i = bisect_left(curve, next_midnight(day), lo=i + 1, key=stamp)
+        result.append((day, curve[i - 1][1]))
     return result
 
 
@@ -137,7 +134,9 @@ def compute_metrics(
         cagr=cagr,
         sharpe=sharpe_ratio(returns),
         sortino=sortino_ratio(returns),
-        max_drawdown=max_drawdown([e for _, e in curve], initial_f),
+        max_drawdown=max_drawdown(
+            curve.equities if isinstance(curve, EquityCurve) else [e for _, e in curve], initial_f
+        ),
         win_rate=sum(1 for p in pnls if p > 0) / len(pnls) if pnls else None,
         num_trades=len(pnls),
         avg_trade=sum(pnls, ZERO) / len(pnls) if pnls else None,

@@ -22,10 +22,10 @@ from operator import attrgetter
 from typing import Any, TypeAlias, overload
 
 from quantterminal.core.market_data.calendar import SessionRule
+from quantterminal.core.market_data.sessions import epoch_micros
 from quantterminal.core.models import Bar
 
 _CHUNK = 4_096  # rows turned into Python numbers at a time while iterating
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 Column: TypeAlias = "array[Any]"  # "q" (stamps, volumes) or "d" (prices, VWAP, trade count)
@@ -106,7 +106,7 @@ class BarSeries(Sequence[Bar]):
     def between(self, start: datetime, end: datetime) -> BarSeries:
         """The bars stamped in ``[start, end)``."""
         stamps = self._cols[0]
-        return self[bisect_left(stamps, _micros(start)) : bisect_left(stamps, _micros(end))]
+        return self[bisect_left(stamps, epoch_micros(start)) : bisect_left(stamps, epoch_micros(end))]
 
     def regular_session(self) -> BarSeries:
         """Only the bars of the regular session (``SessionRule``: holidays and early closes included)."""
@@ -129,11 +129,6 @@ class BarSeries(Sequence[Bar]):
         """The same cut of every column."""
         extras = () if self._extras is None else tuple(cut(col) for col in self._extras)
         return BarSeries(self.symbol, *(cut(col) for col in self._cols), *extras)
-
-
-def _micros(ts: datetime) -> int:
-    delta = ts - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def bars_between(bars: Sequence[Bar], start: datetime, end: datetime) -> Sequence[Bar]:

@@ -25,3 +25,17 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC instants where New York date ``day`` begins and ends."""
     start = datetime.combine(day, time(0), NEW_YORK).astimezone(UTC)
     return start, next_midnight(day)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_micros(ts: datetime) -> int:
+    """Whole microseconds from the epoch to the tz-aware ``ts`` (exact, unlike ``timestamp()``)."""
+    return (ts - _EPOCH) // _MICROSECOND
+
+
+def from_epoch_micros(us: int) -> datetime:
+    """The UTC datetime ``us`` microseconds after the epoch."""
+    return datetime.fromtimestamp(us / 1e6, UTC)  # a float of µs rounds back to the exact µs

@@ -50,6 +50,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
+from quantterminal.core.accounting.equity_curve import EquityCurve
 from quantterminal.core.accounting.metrics import compute_metrics
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderUpdate
 from quantterminal.core.accounting.portfolio import Portfolio
@@ -188,7 +189,7 @@ class _Run:
         self.halted = ""
         self.not_filled: list[OrderOutcome] = []
         self.gap_exits: list[Fill] = []
-        self.curve: list[tuple[datetime, float]] = []
+        self.curve = EquityCurve()
         self.exposed_points = 0
         self.current_ts: datetime | None = None
         self.admitted = 0  # bars inside the session of some strategy: the bars the kernel saw
@@ -310,14 +311,14 @@ class _Run:
 
     def _record_equity(self, ts: datetime) -> None:
         if not self.held:
-            self.curve.append((ts, self.cash_f))
+            self.curve.append(ts, self.cash_f)  # (a flat run's curve is its cash: marked every bar all the same)
             return
         closes = self.closes
         equity = self.cash_f
         for symbol, qty in self.held.items():
             equity += qty * closes[symbol]
         self.exposed_points += 1
-        self.curve.append((ts, equity))
+        self.curve.append(ts, equity)
 
     def finish(self, bars: int) -> BacktestResult:
         if self.current_ts is not None:

@@ -5,6 +5,7 @@ refusals by rule, orders that did not fill and why, holes in the data -- the rec
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,7 +45,7 @@ class BacktestResult:
     fills: list[Fill]
     trades: list[RoundTrip]
     not_filled: list[OrderOutcome]
-    equity_curve: list[tuple[datetime, float]]
+    equity_curve: Sequence[tuple[datetime, float]]  # an ``EquityCurve``: columns, not a tuple per point
     final_cash: Decimal
     final_equity: Decimal
     open_positions: dict[str, int]
