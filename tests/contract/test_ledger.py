@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -407,6 +408,22 @@ def test_signals_risk_events_and_equity(ledger: Ledger) -> None:
         snaps[2],
     ]
     assert ledger.equity_curve("other", MONDAY, MONDAY + timedelta(hours=1)) == []
+
+
+@pytest.mark.parametrize("ledger", ["postgres"], indirect=True)
+def test_only_analytics_rows_commit_without_waiting_for_the_disk(ledger: PostgresLedger) -> None:
+    """An equity snapshot (one a minute from every bar handler) commits asynchronously (PostgreSQL's
+    per-transaction ``synchronous_commit``: a crash may lose the last moment of them, never leaves
+    the database inconsistent); every other write -- orders, fills, events -- waits for the flush."""
+
+    def setting(cur: Any) -> str:
+        cur.execute("SHOW synchronous_commit")
+        return str(cur.fetchone()[0])
+
+    assert ledger._write(setting, "probe", durable=False) == "off"
+    assert ledger._write(setting, "probe") == "on"  # and the relaxed setting did not outlive its transaction
+    ledger.record_equity(EquitySnapshot("paper", MONDAY, D("100000.00"), D("100000.00")))
+    assert ledger.equity_curve("paper", MONDAY, MONDAY + timedelta(minutes=1))[0].equity == D("100000.00")
 
 
 @pytest.mark.parametrize("ledger", ["postgres"], indirect=True)

@@ -135,8 +135,17 @@ class PostgresLedger(SqlAuditLedger):
 
         return with_retries(attempt, _RETRYABLE, attempts=self.attempts, what=f"postgres {what}")
 
-    def _write(self, work: Callable[[Any], T], what: str) -> T:
-        return self._transaction(work, what)
+    def _write(self, work: Callable[[Any], T], what: str, durable: bool = True) -> T:
+        if durable:
+            return self._transaction(work, what)
+
+        def relaxed(cur: Any) -> T:
+            # this transaction's commit returns once written, not once flushed (PostgreSQL keeps
+            # commit order: a later durable commit flushes this one too)
+            cur.execute("SET LOCAL synchronous_commit TO OFF")
+            return work(cur)
+
+        return self._transaction(relaxed, what)
 
     def _read(self, sql: str, params: Sequence[Any], what: str) -> list[Any]:
         def work(cur: Any) -> list[Any]:

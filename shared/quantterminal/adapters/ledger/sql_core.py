@@ -31,7 +31,10 @@ class SqlLedgerCore:
 
     dialect: Dialect
 
-    def _write(self, work: Callable[[Any], T], what: str) -> T:
+    def _write(self, work: Callable[[Any], T], what: str, durable: bool = True) -> T:
+        """``work`` in one transaction. ``durable=False``: an analytics row (an equity snapshot)
+        whose commit need not wait for the disk -- a crash may lose the last moment of them,
+        never an order, fill or event (those are always durable)."""
         raise NotImplementedError
 
     def _read(self, sql: str, params: Sequence[Any], what: str) -> list[Any]:
@@ -62,8 +65,8 @@ class SqlLedgerCore:
 
         return self._write(work, what)
 
-    def _execute(self, what: str, statement: str, params: Sequence[Any]) -> None:
-        self._write(lambda cur: cur.execute(self.dialect.sql(statement), params), what)
+    def _execute(self, what: str, statement: str, params: Sequence[Any], durable: bool = True) -> None:
+        self._write(lambda cur: cur.execute(self.dialect.sql(statement), params), what, durable)
 
     def _select(self, what: str, statement: str, params: Sequence[Any]) -> list[Any]:
         return self._read(self.dialect.sql(statement), params, what)
@@ -268,6 +271,7 @@ class SqlLedgerCore:
             "INSERT INTO equity_snapshots (account, ts, equity, cash) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (account, ts) DO UPDATE SET equity = excluded.equity, cash = excluded.cash",
             (snapshot.account, d.time(snapshot.timestamp), d.money(snapshot.equity), d.money(snapshot.cash)),
+            durable=False,  # one a minute from every bar handler: the disk flush was most of a bar's time
         )
 
     def quarantine(self, kind: str, reason: str, record: str) -> None:

@@ -55,8 +55,10 @@ class SqliteLedger(SqlAuditLedger):
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
 
-    def _write(self, work: Callable[[Any], T], what: str = "write") -> T:
-        """``work`` on a cursor inside one ``BEGIN IMMEDIATE`` transaction."""
+    def _write(self, work: Callable[[Any], T], what: str = "write", durable: bool = True) -> T:
+        """``work`` on a cursor inside one ``BEGIN IMMEDIATE`` transaction. (``durable`` changes
+        nothing here: the WAL at ``synchronous=NORMAL`` already commits without a flush.)"""
+        del durable
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
