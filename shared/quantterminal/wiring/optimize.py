@@ -93,16 +93,18 @@ def backtest_with(
     return run_backtest(config, bars)
 
 
-def search(job: SearchJob) -> int:
-    """One worker: run trials in every window's study until each holds the number asked for."""
+def search(job: SearchJob, bars: Mapping[str, Sequence[Bar]] | None = None) -> int:
+    """One worker: run trials in every window's study until each holds the number asked for
+    (on ``bars`` when the caller has them loaded already: the one worker in its own process)."""
     loaded = from_mapping(job.config, job.source, Path(job.base))
-    bars = bars_for(job.data, job.symbols)
+    bars = bars_for(job.data, job.symbols) if bars is None else bars
     spec, planned = plan(loaded, bars)
     space = _space(spec)
     ran = 0
     for window in planned:
         study = engine.open_study(f"{job.study}-w{window.index}", job.storage, spec.sampler, space, _seed(spec, job))
-        in_sample = within(bars, window.in_sample)
+        # Bar objects made once for the window's every trial (a BarSeries would make them per trial)
+        in_sample = {symbol: list(series) for symbol, series in within(bars, window.in_sample).items()}
 
         def objective(trial: Any, in_sample: Mapping[str, Sequence[Bar]] = in_sample) -> float:
             params = engine.suggest(trial, space)
@@ -156,7 +158,7 @@ def optimize(
 
     if workers == 1:
         failed: list[BaseException] = []
-        worker = threading.Thread(target=lambda: _capture(search, jobs[0], failed), daemon=True)
+        worker = threading.Thread(target=lambda: _capture(lambda job: search(job, bars), jobs[0], failed), daemon=True)
         worker.start()
         while worker.is_alive():
             report_progress()
