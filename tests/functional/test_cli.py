@@ -181,41 +181,33 @@ def test_console_script_runs_the_default_demo_data(tmp_path: Path) -> None:
     assert (tmp_path / "trades.csv").exists()
 
 
-def test_qterm_help_imports_no_command_and_none_of_the_heavy_libraries() -> None:
-    """``qterm --help`` lists every command without importing them (measured in bench/cli.py)."""
-    import subprocess
-    import sys
-
+def modules_after_help(args: list[str], check: str, heavy: tuple[str, ...]) -> str:
+    """The modules starting with one of ``heavy`` that ``qterm <args>`` (a help) imported, in a
+    fresh interpreter; ``check`` must be in what it printed."""
     probe = (
         "import sys, contextlib, io\n"
         "from quantterminal.cli.main import main\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        "    main(['--help'])\n"
-        "assert 'paper' in out.getvalue() and 'failed-batches' in out.getvalue()\n"
-        "heavy = ('alpaca', 'pandas', 'aiohttp', 'boto3', 'psycopg2', 'redis', 'matplotlib', 'rich',\n"
-        "         'quantterminal.cli.paper', 'quantterminal.cli.backtest', 'quantterminal.adapters')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+        f"    main({args!r})\n"
+        f"assert {check!r} in out.getvalue()\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({heavy!r})))\n"
     )
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert loaded.strip() == "[]"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_qterm_help_imports_no_command_and_none_of_the_heavy_libraries() -> None:
+    """``qterm --help`` lists every command without importing them (measured in bench/cli.py)."""
+    heavy = ("alpaca", "pandas", "aiohttp", "boto3", "psycopg2", "redis", "matplotlib", "rich")
+    commands = ("quantterminal.cli.paper", "quantterminal.cli.backtest", "quantterminal.adapters")
+    assert modules_after_help(["--help"], "failed-batches", heavy + commands) == "[]"
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_commands_help_imports_none_of_the_heavy_libraries(command: str) -> None:
     """``qterm <command> --help`` answers before the libraries a command needs only to run (alpaca-py,
     pandas, boto3, ...): a user waits for none of them (timed in bench/cli.py)."""
-    probe = (
-        "import sys, contextlib, io\n"
-        "from quantterminal.cli.main import main\n"
-        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        f"    main([{command!r}, '--help'])\n"
-        "assert 'usage:' in out.getvalue()\n"
-        "heavy = ('alpaca', 'pandas', 'numpy', 'pyarrow', 'boto3', 'botocore', 'aws_lambda_powertools',\n"
-        "         'matplotlib', 'optuna', 'sqlalchemy')\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)}))\n"
-    )
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert loaded.strip() == "[]"
+    heavy = ("alpaca", "pandas", "numpy", "pyarrow", "boto3", "botocore", "aws_lambda_powertools", "matplotlib")
+    assert modules_after_help([command, "--help"], "usage:", (*heavy, "optuna", "sqlalchemy")) == "[]"
 
 
 def test_the_feed_protocol_choices_are_the_providers() -> None:

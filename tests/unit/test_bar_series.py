@@ -45,6 +45,8 @@ def test_a_series_reads_as_its_list_of_bars() -> None:
     assert series[100:110] == bars[100:110]
     assert isinstance(series[100:110], BarSeries)
     assert series[::2] == bars[::2]
+    assert series[:3] + series[5:7] == bars[:3] + bars[5:7]
+    assert bars[:2] + series[2:4] == bars[:4]
     assert all(b.timestamp.tzinfo is UTC for b in series[:5])
     with pytest.raises(IndexError):
         series[10_000]
@@ -55,6 +57,8 @@ def test_vwap_and_trade_count_come_back_with_nan_as_unknown() -> None:
     series = as_series(bars, extras=True)
     assert [(b.vwap, b.trade_count) for b in series] == [(10.25, 7), (None, None), (10.25, 7), (None, None)]
     assert [b.vwap for b in series[1:3]] == [None, 10.25]
+    assert series == as_series(bars, extras=True)  # NaN (unknown) in both: equal, bar by bar
+    assert series != as_series(bars)  # known VWAPs against none
 
 
 def test_cuts_by_time_and_by_session_and_joins() -> None:

@@ -92,11 +92,18 @@ class BarSeries(Sequence[Bar]):
                 yield Bar(symbol, stamp(t / 1e6, UTC), op, hi, low, cl, vol)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, BarSeries):
-            return (self.symbol, self._cols, self._extras) == (other.symbol, other._cols, other._extras)
-        if isinstance(other, Sequence):
+        if isinstance(other, BarSeries) and self._extras is None and other._extras is None:
+            return (self.symbol, self._cols) == (other.symbol, other._cols)  # column by column, no Bar made
+        if isinstance(other, Sequence):  # bar by bar (an unknown VWAP is NaN in a column, None in a Bar)
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
+
+    def __add__(self, other: Sequence[Bar]) -> list[Bar]:
+        """Joined with other bars, as a list joins (what a caller of the list-returning loader did)."""
+        return [*self, *other]
+
+    def __radd__(self, other: Sequence[Bar]) -> list[Bar]:
+        return [*other, *self]
 
     __hash__ = None  # type: ignore[assignment]  # a sequence: compared by value, never hashed
 
