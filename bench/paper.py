@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,15 +26,15 @@ SUMMARY = re.compile(r"Paper run -- ([\d,]+) bars in ([\d.,]+) s")
 def one_run(replay: str, strategies: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         database = f"sqlite:///{Path(folder) / 'ledger.db'}"
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "quantterminal.cli.main", "paper", "--speed", "0", "--no-api", "--replay", replay,
-             "--strategies", strategies, "--database", database, "--idle-exit", "1"],
+            ["/usr/bin/time", "-f", "%M %U %S", sys.executable, "-m", "quantterminal.cli.main", "paper", "--speed",
+             "0", "--no-api", "--replay", replay, "--strategies", strategies, "--database", database,
+             "--idle-exit", "1"],
             capture_output=True, text=True, check=False, timeout=1800,
         )  # fmt: skip
         wall = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kb, user, system = done.stderr.strip().splitlines()[-1].split()  # /usr/bin/time: this child alone
     found = SUMMARY.search(" ".join(done.stdout.split()))
     if found is None:
         raise SystemExit(f"qterm paper gave no summary (exit {done.returncode}): {done.stderr[-2000:]}")
@@ -45,8 +44,8 @@ def one_run(replay: str, strategies: str) -> dict[str, float]:
         "busy_s": seconds,
         "bars_per_s": bars / seconds if seconds else 0.0,
         "wall_s": wall,
-        "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
-        "rss_mb": after.ru_maxrss / 1024,
+        "cpu_s": float(user) + float(system),
+        "rss_mb": int(peak_kb) / 1024,
     }
 
 
