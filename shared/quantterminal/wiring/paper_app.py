@@ -90,6 +90,9 @@ def open_paper(loaded: LoadedConfig, options: PaperOptions, feed: FeedOptions, s
         config=c.trading(),
         symbols=source.symbols,
         mode=alpaca_mode(c.live) if options.broker == "alpaca" else "simulated",
+        # a store in this process alone (memory://): no other process reads the strategies' state
+        # and a restart begins afresh, so they stay live objects instead of a snapshot per bar
+        resident=isinstance(store, MemoryStateStore),
     )
     bus = LocalBus()
     guard = OutageGuard(options.outage_budget_seconds)

@@ -49,7 +49,7 @@ from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.settings import DEFAULT_ACCOUNT
 from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.desk import TradingDesk
+from quantterminal.core.trading.desk import ResidentStrategies, TradingDesk
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
 from quantterminal.environment import Environment
 from quantterminal.wiring.factories import open_ledger, open_state_store
@@ -167,14 +167,18 @@ class Runtime:
         symbols: tuple[str, ...] = (),
         mode: str = "simulated",
         alert: Callable[[str], None] | None = None,
+        resident: bool = False,
     ) -> Runtime:
         """The runtime of ``strategies`` (instances, or built-in names; those without an
         allocation share the account equally) on one account: the kernel from the one builder,
         with the ledger as journal and warm-up history and strategies kept as snapshots in
-        ``store``; ``alert`` gets every risk alert as it is raised."""
+        ``store`` -- or, ``resident``, as live objects in this process (only for a store that
+        lives and dies with the process); ``alert`` gets every risk alert as it is raised."""
         instances = [s if isinstance(s, StrategyInstance) else builtin_instance(s) for s in strategies]
         spec = KernelSpec(account, instances, config or TradingConfig())
-        desk = build_kernel(spec, KernelHandlers(store, broker, journal=ledger, history=ledger, alert=alert))
+        host = ResidentStrategies() if resident else None
+        handlers = KernelHandlers(store, broker, journal=ledger, strategies=host, history=ledger, alert=alert)
+        desk = build_kernel(spec, handlers)
         return cls(account, store, ledger, broker, desk.gate, desk, symbols, mode)
 
     @classmethod

@@ -113,8 +113,11 @@ class SnapshotStrategies:
 
 
 class ResidentStrategies:
-    """Strategies kept as live objects in this process: a backtest, which nothing else shares and
-    which never restarts, so a snapshot per bar would only cost time."""
+    """Strategies kept as live objects in this process: a backtest, or a paper run whose state
+    store lives and dies with the process -- nothing else shares them and a restart starts them
+    afresh either way, so a snapshot per bar would only cost time. As the snapshots do, they take
+    each symbol's minutes once, in order: a bar delivered again gets the answers it got, an
+    older one none."""
 
     def __init__(self) -> None:
         # by symbol and strategy name: its on_bar and, for one deciding on longer bars than a
@@ -123,6 +126,7 @@ class ResidentStrategies:
         self._objects: dict[str, dict[str, tuple[Callable[[Bar], Direction | None], LongerBars | None]]] = {}
         # by (symbol, id of the engines mapping): that mapping (kept, so its id is not reused) and its strategies
         self._lists: dict[tuple[str, int], tuple[Mapping[str, TradingEngine], list[_Resident]]] = {}
+        self._last: dict[str, tuple[datetime, dict[str, Consumed]]] = {}  # by symbol: the last bar's stamp, answers
 
     def _resident(self, engines: Mapping[str, TradingEngine], symbol: str) -> list[_Resident]:
         cached = self._lists.get((symbol, id(engines)))
@@ -139,6 +143,16 @@ class ResidentStrategies:
         return live
 
     def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
+        last = self._last.get(bar.symbol)
+        if last is not None and bar.timestamp <= last[0]:
+            if bar.timestamp < last[0]:
+                return dict.fromkeys(engines, _STALE)
+            return {name: replace(c, new=False) for name, c in last[1].items() if name in engines}
+        out = self._answer(engines, bar)
+        self._last[bar.symbol] = (bar.timestamp, out)
+        return out
+
+    def _answer(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
         out = {}
         for name, decide, longer in self._resident(engines, bar.symbol):
             if longer is not None:
@@ -179,6 +193,7 @@ class LongerBars:
 
 
 _NONE, _LONG, _FLAT, _SHORT = (Consumed(d, True) for d in (None, Direction.LONG, Direction.FLAT, Direction.SHORT))
+_STALE = Consumed(None, False)  # a bar older than one already consumed: nothing to do
 _Resident = tuple[str, Callable[[Bar], Direction | None], "LongerBars | None"]
 
 
