@@ -30,10 +30,9 @@ import websocket
 from quantterminal.adapters.market_data import alpaca_data, polygon_data
 from quantterminal.adapters.market_data.feed_frames import Provider, Subscription
 from quantterminal.adapters.websocket_keepalive import KeptConnection, LinkDead, Refused, frames
-from quantterminal.core.market_data.feed_events import Control, FeedEvent, ParsedFrame
+from quantterminal.core.market_data.feed_events import SESSION_STARTED, Control, FeedEvent, ParsedFrame
 
 log = logging.getLogger(__name__)
-SESSION_STARTED = "session"  # the Control kind the connection passes on when a session begins
 _REFUSALS = frozenset({"auth_failed", "connection_limit"})
 PROVIDERS = {p.name: p for p in (alpaca_data.PROVIDER, polygon_data.PROVIDER)}
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,7 +25,7 @@ from operator import itemgetter
 
 from quantterminal.core.accounting.equity_curve import EquityCurve
 from quantterminal.core.accounting.trades import RoundTrip
-from quantterminal.core.market_data.sessions import next_midnight, session_date
+from quantterminal.core.market_data.sessions import day_spans
 from quantterminal.core.money import ZERO
 
 TRADING_DAYS_PER_YEAR = 252
@@ -57,16 +56,8 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 
 def daily_equity(curve: Sequence[tuple[datetime, float]]) -> list[tuple[date, float]]:
-    """The last equity of each New York session date in a time-ordered curve: a day at a time
-    (a bisection to the next New York midnight), not a point at a time."""
-    result: list[tuple[date, float]] = []
-    stamp = itemgetter(0)
-    i, n = 0, len(curve)
-    while i < n:
-        day = session_date(curve[i][0])
-        i = bisect_left(curve, next_midnight(day), lo=i + 1, key=stamp)
-        result.append((day, curve[i - 1][1]))
-    return result
+    """The last equity of each New York session date in a time-ordered curve."""
+    return [(day, curve[end - 1][1]) for day, _, end in day_spans(curve, itemgetter(0))]
 
 
 def daily_returns(initial: float, daily: Sequence[tuple[date, float]]) -> list[float]:

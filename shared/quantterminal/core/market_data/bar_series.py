@@ -8,7 +8,7 @@ compare), so strategies, the kernel and the reports see the same ``Bar`` objects
 
 Stamps are whole microseconds since the epoch (UTC), rising strictly: the loaders that build a
 series (``adapters.market_data.bar_columns``) check every row first, so a series is valid by
-construction and ``merge_bars`` need not walk it again (``checked``).
+construction and ``merge_bars`` need not walk it again.
 """
 
 from __future__ import annotations
@@ -56,11 +56,6 @@ class BarSeries(Sequence[Bar]):
         self.symbol = symbol
         self._cols = cols
         self._extras = extras
-
-    @property
-    def checked(self) -> bool:
-        """Always true: a series is built only from rows checked valid and strictly rising."""
-        return True
 
     def __len__(self) -> int:
         return len(self._cols[0])

@@ -114,7 +114,7 @@ def merged_bars(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> Iterator[Bar]:
     each ``Bar`` as its turn comes). The order is checked before the first bar is given -- a
     ``BarSeries`` was checked when it was built."""
     for symbol, bars in bars_by_symbol.items():
-        if isinstance(bars, BarSeries) and bars.checked and bars.symbol == symbol:
+        if isinstance(bars, BarSeries) and bars.symbol == symbol:
             continue
         previous: datetime | None = None
         for bar in bars:

@@ -64,6 +64,9 @@ class TradingStatus:
     reason: str = ""
 
 
+SESSION_STARTED = "session"  # the Control kind a connection passes on when a session begins
+
+
 @dataclass(frozen=True, slots=True)
 class Control:
     """A connection-level message: connected, authenticated, auth_failed, subscribed,

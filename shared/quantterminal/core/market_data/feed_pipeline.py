@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from quantterminal.core.market_data.bar_builder import MinuteBarBuilder
 from quantterminal.core.market_data.bar_stream import BarStream
 from quantterminal.core.market_data.feed_events import (
+    SESSION_STARTED,
     BarSource,
     BarUpdate,
     Control,
@@ -137,7 +138,7 @@ class FeedPipeline:
                 self.trade_cancels += 1
                 original = event.original_trade_id
                 self.builder.cancel(event.symbol, original, event.corrected.exchange or "", event.corrected)
-            elif isinstance(event, Control) and event.kind == "session":
+            elif isinstance(event, Control) and event.kind == SESSION_STARTED:
                 self._unsure = set(self.symbols if self.symbols is not None else self.stream.symbols)
             elif isinstance(event, Control) and event.kind not in ("subscribed", "connected", "authenticated"):
                 log.warning("feed control message: %s %s", event.kind, event.message)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+T = TypeVar("T")
 NEW_YORK = ZoneInfo("America/New_York")
 RTH_OPEN = time(9, 30)
 RTH_CLOSE = time(16, 0)
@@ -39,3 +43,14 @@ def epoch_micros(ts: datetime) -> int:
 def from_epoch_micros(us: int) -> datetime:
     """The UTC datetime ``us`` microseconds after the epoch."""
     return datetime.fromtimestamp(us / 1e6, UTC)  # a float of µs rounds back to the exact µs
+
+
+def day_spans(items: Sequence[T], stamp: Callable[[T], datetime]) -> Iterator[tuple[date, int, int]]:
+    """The New York dates of time-ordered ``items`` and the index range ``[start, end)`` of each:
+    a day at a time (a bisection to the next New York midnight), not an item at a time."""
+    start, n = 0, len(items)
+    while start < n:
+        day = session_date(stamp(items[start]))
+        end = bisect_left(items, next_midnight(day), lo=start + 1, key=stamp)
+        yield day, start, end
+        start = end

@@ -10,7 +10,6 @@ scores (the degradation) is how much of the search was fitting noise.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +20,7 @@ from typing import Any
 from quantterminal.core.accounting.metrics import Metrics
 from quantterminal.core.accounting.trades import RoundTrip
 from quantterminal.core.market_data.bar_series import bars_between
-from quantterminal.core.market_data.sessions import day_bounds, next_midnight, session_date
+from quantterminal.core.market_data.sessions import day_bounds, day_spans
 from quantterminal.core.models import Bar
 
 OBJECTIVES = ("sharpe", "sortino", "calmar", "profit_factor", "total_return")
@@ -43,17 +42,9 @@ class Window:
 
 
 def sessions_of(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> list[date]:
-    """Every session date with a bar, in order: a day at a time (a bisection to the next New
-    York midnight over each symbol's time-ordered bars), not a bar at a time."""
+    """Every session date with a bar, in order (found a day at a time, not a bar at a time)."""
     stamp = attrgetter("timestamp")
-    days: set[date] = set()
-    for bars in bars_by_symbol.values():
-        i = 0
-        while i < len(bars):
-            day = session_date(bars[i].timestamp)
-            days.add(day)
-            i = bisect_left(bars, next_midnight(day), lo=i + 1, key=stamp)
-    return sorted(days)
+    return sorted({day for bars in bars_by_symbol.values() for day, _, _ in day_spans(bars, stamp)})
 
 
 def windows(
