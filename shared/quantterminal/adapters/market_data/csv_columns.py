@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from quantterminal.adapters.market_data.bar_columns import ColumnBlocks
 from quantterminal.core.models import Bar
@@ -33,10 +33,7 @@ def read_columns(path: Path, symbol: str, columns: list[str]) -> Sequence[Bar] |
     every path bar for bar on every data file we have.)"""
     blocks = _with_pyarrow(path, columns)
     if blocks is False:
-        found = _with_pandas(path, columns)
-        blocks = None if found is None else ColumnBlocks()
-        if blocks is not None and found is not None and not blocks.add(*found):
-            return None
+        blocks = _with_pandas(path, columns)
     if blocks is None:
         return None
     series = blocks.series(symbol)
@@ -75,7 +72,8 @@ def _with_pyarrow(path: Path, columns: list[str]) -> ColumnBlocks | Literal[Fals
     return blocks
 
 
-def _with_pandas(path: Path, columns: list[str]) -> tuple[Any, ...] | None:
+def _with_pandas(path: Path, columns: list[str]) -> ColumnBlocks | None:
+    """The file's rows by pandas, as one block (``None``: pandas or the checks doubt the file)."""
     import pandas as pd  # type: ignore[import-untyped]  # noqa: PLC0415
 
     try:
@@ -98,4 +96,5 @@ def _with_pandas(path: Path, columns: list[str]) -> tuple[Any, ...] | None:
     except (ValueError, TypeError, OverflowError):
         return None
     us = times.to_numpy(dtype="datetime64[us]").astype("int64")
-    return (us, *(frame[name].to_numpy() for name in (*_PRICES, "volume")))
+    blocks = ColumnBlocks()
+    return blocks if blocks.add(us, *(frame[name].to_numpy() for name in (*_PRICES, "volume"))) else None

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.state import PositionState, RiskState, StateError
+
+R = TypeVar("R", PositionState, Order, RiskState)
 
 
 class ObjectStateStore:
@@ -38,6 +40,14 @@ class ObjectStateStore:
         self._risk: dict[str, RiskState] = {}
         self._documents: dict[str, str] = {}
 
+    def _stored(self, record: R, version: int) -> R:
+        """What is kept of a write over ``version``: checked and at the next version, or (a
+        backtest's store) the kernel's record as it is."""
+        if not self.checked:
+            return record
+        record.validate()
+        return replace(record, version=version + 1)
+
     # --- positions ----------------------------------------------------------------------------
 
     def get_position(self, account: str, strategy: str, symbol: str) -> PositionState:
@@ -51,9 +61,7 @@ class ObjectStateStore:
         new = change(current)
         if (new.account, new.strategy, new.symbol) != (account, strategy, symbol):
             raise StateError("an update may not change a position's account, strategy or symbol")
-        if self.checked:
-            new.validate()
-            new = replace(new, version=current.version + 1)
+        new = self._stored(new, current.version)
         self._positions.setdefault(account, {})[(strategy, symbol)] = new
         self._by_symbol.setdefault((account, symbol), {})[strategy] = new
         self._sorted.pop(account, None)
@@ -75,10 +83,7 @@ class ObjectStateStore:
     def add_open_order(self, order: Order) -> bool:
         if order.client_order_id in self._claimed:
             return False
-        stored = order
-        if self.checked:
-            order.validate()
-            stored = replace(order, version=1)
+        stored = self._stored(order, 0)
         self._claimed.add(order.client_order_id)
         self._orders[order.client_order_id] = stored
         self._orders_of.setdefault(order.account, {})[order.client_order_id] = stored
@@ -94,9 +99,7 @@ class ObjectStateStore:
         new = change(current)
         if (new.client_order_id, new.account) != (current.client_order_id, current.account):
             raise StateError("an update may not change an order's id or account")
-        if self.checked:
-            new.validate()
-            new = replace(new, version=current.version + 1)
+        new = self._stored(new, current.version)
         self._orders[client_order_id] = new
         self._orders_of[new.account][client_order_id] = new
         return new
@@ -140,9 +143,7 @@ class ObjectStateStore:
             return current
         if new.account != account:
             raise StateError("an update may not change the risk state's account")
-        if self.checked:
-            new.validate()
-            new = replace(new, version=current.version + 1)
+        new = self._stored(new, current.version)
         self._risk[account] = new
         return new
 
