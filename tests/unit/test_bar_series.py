@@ -70,6 +70,9 @@ def test_cuts_by_time_and_by_session_and_joins() -> None:
     assert BarSeries.concat([series[:250], series[250:]]) == bars
     with_extras = as_series(bars, extras=True)
     assert BarSeries.concat([with_extras[:3], with_extras[3:]]) == list(with_extras)
+    # a part without VWAPs (a CSV) joined to one with them (Parquet) keeps the known ones
+    mixed = BarSeries.concat([with_extras[:4], series[4:6]])
+    assert [b.vwap for b in mixed] == [10.25, None, 10.25, None, None, None]
 
 
 def test_columns_of_different_lengths_are_refused() -> None:

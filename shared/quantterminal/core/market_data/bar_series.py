@@ -118,14 +118,17 @@ class BarSeries(Sequence[Bar]):
 
     @staticmethod
     def concat(parts: Sequence[BarSeries]) -> BarSeries:
-        """``parts`` (one symbol, each after the one before) as one series."""
-        first = parts[0]
-        extras = all(p._extras is not None for p in parts)
-        joined = [array(col.typecode) for col in first._cols + ((array("d"), array("d")) if extras else ())]
+        """``parts`` (one symbol, each after the one before) as one series; VWAP and trade count
+        are kept if any part has them (NaN, unknown, for the rows of a part without)."""
+        columns: list[Column] = [array(col.typecode) for col in parts[0]._cols]
+        extras: list[Column] = [array("d"), array("d")] if any(p._extras is not None for p in parts) else []
         for part in parts:
-            for out, col in zip(joined, part._cols + (part._extras or ()) if extras else part._cols, strict=False):
+            for out, col in zip(columns, part._cols, strict=True):
                 out.extend(col)
-        return BarSeries(first.symbol, *joined)
+            unknown: Column = array("d", [math.nan]) * len(part)
+            for out, col in zip(extras, part._extras or (unknown, unknown), strict=False):
+                out.extend(col)
+        return BarSeries(parts[0].symbol, *columns, *extras)
 
     def _cut(self, cut: Callable[[Column], Column]) -> BarSeries:
         """The same cut of every column."""
