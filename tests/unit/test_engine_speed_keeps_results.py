@@ -17,9 +17,9 @@ from quantterminal.core.models import Direction, Side
 from quantterminal.core.risk.manager import RiskLimits, settle
 from quantterminal.core.simulation.backtest import BacktestConfig, BacktestResult
 from quantterminal.core.strategies import STRATEGIES
-from quantterminal.core.trading import engine as engine_module
+from quantterminal.core.trading import refusals
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.engine import Refusal
+from quantterminal.core.trading.refusals import Refusal
 from quantterminal.wiring.backtest import run_backtest
 
 # Each shipped strategy on the shipped real data (every bar, extended hours included), as the
@@ -60,7 +60,7 @@ def test_a_standing_refusal_changes_no_order_only_how_often_it_is_asked(
     trading = TradingConfig(position_fraction=Decimal("0.45"), risk=RiskLimits(position_limit=Decimal("0.5")))
     config = BacktestConfig((strategy,), trading=trading)
     standing = run_backtest(config, lean_2013_rth)
-    monkeypatch.setattr(engine_module, "_STANDING_RULES", frozenset())
+    monkeypatch.setattr(refusals, "STANDING_RULES", frozenset())
     every_bar = run_backtest(config, lean_2013_rth)
     assert len(standing.orders) > 100
     for field in ("orders", "fills", "not_filled", "equity_curve", "final_equity"):

@@ -17,14 +17,8 @@ processes can book updates. Fill statistics come from the ledger (``core.reporti
 without a ledger (a backtest) does it keep the fills it booked, to re-sort a late execution.
 
 A decision the risk manager refused for what the account cannot do now (buying power, a limit,
-a halted entry) is not asked again on every bar while nothing it depends on changed: the same
-strategy wanting the same position in the same symbol, with the account's reservations and halts
-as they were (every order placed, filled or ended changes the reservations; cash moves only with
-a fill) and in the same New York day, gets the refusal back with no order built, no account read
-and no risk event recorded (``Refusal``). The peak and opening equity the risk state also tracks
-are left out of that comparison: every check may raise the peak, so every refusal would undo the
-others'. A cold process asks once more and is refused again, or not: the answer
-then is what a re-ask would have said anyway, on that bar's prices.
+a halted entry) is not asked again on every bar while nothing it depends on changed
+(``core.trading.refusals``).
 """
 
 from __future__ import annotations
@@ -37,7 +31,7 @@ from typing import Any
 from quantterminal.core.accounting.order_ids import client_order_id
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate
 from quantterminal.core.accounting.ports import StateStore
-from quantterminal.core.accounting.state import PositionState, RiskState
+from quantterminal.core.accounting.state import PositionState
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.sessions import next_midnight, session_date
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
@@ -45,10 +39,12 @@ from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, RiskDecision
 from quantterminal.core.strategies import StrategyInstance, builtin_instance
+from quantterminal.core.trading import refusals
 from quantterminal.core.trading.answers import Consumed, WarmUpBars, answer
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.ports import Broker, TradeJournal
+from quantterminal.core.trading.refusals import Refusal
 from quantterminal.core.trading.sizing import target_quantity
 
 HALTED = "trading halted"  # the note of a decision not carried out because trading is halted
@@ -73,43 +69,6 @@ _ALREADY_PROCESSED = Decision(note="bar already processed")
 _LONG_HELD, _FLAT_HELD, _SHORT_HELD = (
     Decision(note="already positioned", wanted=d, idle=True) for d in (Direction.LONG, Direction.FLAT, Direction.SHORT)
 )
-
-
-# rules whose answer depends only on the risk state, the account and the day -- not on the bar's
-# price (price band) or minute (market hours): a refusal by one of them stands until those change
-_STANDING_RULES = frozenset(
-    {"buying_power", "position_limit", "max_notional", "daily_loss", "strategy_disabled", "symbol_halted", "allow_list"}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A refused decision that stands: what was wanted, by which rule, the risk state it was
-    refused under, and until when (the end of its New York day)."""
-
-    wanted: Direction
-    rule: str
-    state: RiskState
-    until: datetime
-    note: str
-
-    def holds(self, wanted: Direction, state: RiskState, minute: datetime) -> bool:
-        """Whether asking again for ``wanted`` under ``state`` at ``minute`` would be asking the
-        same question: the same halts, and the same reservations -- for buying power, at least
-        the same with none released since (an order placed since only takes more; a fill or an
-        order's end releases some, and moves cash)."""
-        then = self.state
-        if (
-            wanted is not self.wanted
-            or minute >= self.until
-            or state.halted_symbols != then.halted_symbols
-            or state.disabled_strategies != then.disabled_strategies
-            or state.entries_halted_on != then.entries_halted_on
-        ):
-            return False
-        if self.rule == "buying_power":
-            return state.released == then.released and all(r in state.reservations for r in then.reservations)
-        return state.reservations == then.reservations
 
 
 class TradingEngine:
@@ -138,7 +97,7 @@ class TradingEngine:
         self.ledger = ledger
         self.wait = wait
         self._fills: dict[str, list[Fill]] = {}  # only without a ledger: see the module docs
-        self._refused: dict[str, Refusal] = {}  # by symbol: the standing refusal (module docs)
+        self._refused: dict[str, Refusal] = {}  # by symbol: the standing refusal (``refusals``)
 
     # --- decisions --------------------------------------------------------------------------------
 
@@ -244,7 +203,7 @@ class TradingEngine:
         )
         decision = self._place(signal, order, account, now, minute)
         risk = decision.risk
-        if risk is not None and not risk.accepted and risk.rule in _STANDING_RULES:
+        if risk is not None and not risk.accepted and risk.rule in refusals.STANDING_RULES:
             state = self.store.get_risk_state(self.account)
             until = next_midnight(session_date(minute))
             self._refused[bar.symbol] = Refusal(wanted, risk.rule, state, until, f"still refused: {risk.reason}")
