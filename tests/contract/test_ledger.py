@@ -420,10 +420,79 @@ def test_only_analytics_rows_commit_without_waiting_for_the_disk(ledger: Postgre
         cur.execute("SHOW synchronous_commit")
         return str(cur.fetchone()[0])
 
-    assert ledger._write(setting, "probe", durable=False) == "off"
-    assert ledger._write(setting, "probe") == "on"  # and the relaxed setting did not outlive its transaction
+    def relaxed(cur: Any) -> str:  # as the ledger sends an equity snapshot or a signal
+        cur.execute(ledger.dialect.relaxed + "SHOW synchronous_commit")
+        return str(cur.fetchone()[0])
+
+    assert ledger._write_statements(relaxed, "probe") == "off"
+    assert ledger._write(setting, "probe") == "on"  # the relaxed setting did not outlive its statement
+    assert ledger._write_statements(setting, "probe") == "on"
     ledger.record_equity(EquitySnapshot("paper", MONDAY, D("100000.00"), D("100000.00")))
     assert ledger.equity_curve("paper", MONDAY, MONDAY + timedelta(minutes=1))[0].equity == D("100000.00")
+    # a relaxed write is one transaction: when it fails, nothing of it stays, and the connection
+    # goes on with transactions as before
+    later = MONDAY + timedelta(minutes=1)
+    with pytest.raises(LedgerError, match="division by zero"):
+        ledger._execute(
+            "probe",
+            "INSERT INTO equity_snapshots (account, ts, equity, cash) VALUES ('paper', ?, 1, 1); SELECT 1 / 0",
+            (later,),
+            durable=False,
+        )
+    assert len(ledger.equity_curve("paper", MONDAY, MONDAY + timedelta(hours=1))) == 1
+    assert ledger._write(setting, "probe") == "on"
+    # a signal, written relaxed, is still written once and checked against a second copy
+    signal = Signal("momentum", "SPY", MONDAY, Direction.LONG, 100.5)
+    assert ledger.record_signal(signal) is True
+    assert ledger.record_signal(signal) is False
+    with pytest.raises(LedgerIntegrityError):
+        ledger.record_signal(dataclasses.replace(signal, price=101.0))
+
+
+def test_sqlite_holds_analytics_rows_a_moment_and_never_an_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite writes equity snapshots together (a fast replay records one every minute of data):
+    this ledger reads them at once; another process sees them after the next write, after
+    ``RELAXED_SECONDS`` or on close; an order is in the file when ``record_order`` returns."""
+    from quantterminal.adapters.ledger import sqlite_ledger
+
+    clock = [100.0]
+    monkeypatch.setattr(sqlite_ledger.time, "monotonic", lambda: clock[0])
+    path = tmp_path / "ledger.sqlite3"
+    writer, reader = SqliteLedger(path), SqliteLedger(path)
+    writer.migrate()
+    hour = MONDAY + timedelta(hours=1)
+    snaps = [EquitySnapshot("paper", MONDAY + timedelta(minutes=i), D(100_000 + i), D("5000")) for i in range(3)]
+    try:
+        writer.record_equity(snaps[0])
+        writer.record_equity(snaps[1])
+        writer.record_equity(dataclasses.replace(snaps[1], equity=D("99999.50")))  # the same minute again
+        assert reader.equity_curve("paper", MONDAY, hour) == []  # held, not yet in the file
+        assert writer.equity_curve("paper", MONDAY, hour) == [
+            snaps[0],
+            dataclasses.replace(snaps[1], equity=D("99999.50")),
+        ]
+        assert len(reader.equity_curve("paper", MONDAY, hour)) == 2  # the read wrote them
+
+        writer.record_equity(snaps[2])
+        order = Order("momentum-SPY-1", "momentum", "SPY", Side.BUY, 10, OrderType.MARKET, MONDAY, D("100"))
+        assert writer.record_order(order)  # durable, and the snapshot held before it goes first
+        assert len(reader.equity_curve("paper", MONDAY, hour)) == 3
+        assert [o.client_order_id for o in reader.orders_between(MONDAY, hour)] == ["momentum-SPY-1"]
+
+        later = dataclasses.replace(snaps[2], timestamp=MONDAY + timedelta(minutes=5))
+        writer.record_equity(later)
+        assert len(reader.equity_curve("paper", MONDAY, hour)) == 3
+        clock[0] += sqlite_ledger.RELAXED_SECONDS  # the market's pace: the next one writes both
+        writer.record_equity(dataclasses.replace(later, timestamp=MONDAY + timedelta(minutes=6)))
+        assert len(reader.equity_curve("paper", MONDAY, hour)) == 5
+
+        writer.record_equity(dataclasses.replace(later, timestamp=MONDAY + timedelta(minutes=7)))
+    finally:
+        writer.close()  # writes what is held
+    assert len(reader.equity_curve("paper", MONDAY, hour)) == 6
+    reader.close()
 
 
 @pytest.mark.parametrize("ledger", ["postgres"], indirect=True)

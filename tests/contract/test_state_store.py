@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 import redis
@@ -309,6 +310,54 @@ def test_strategy_snapshots_round_trip_exactly(store: VersionedStateStore) -> No
     assert store.load_snapshot("momentum", "SPY") == snap
 
 
+def test_a_bars_reads_in_one_go_equal_the_same_reads_one_by_one(store: VersionedStateStore) -> None:
+    """``bar_state``: what the desk reads for a bar (snapshots, the strategies' positions in the
+    symbol, the account's open orders), taken in one round trip on Redis."""
+    store.save_snapshots("SPY", {"momentum": {"n": 1}, "breakout": {"n": 2}})
+    store.save_snapshot("momentum", "QQQ", {"n": 3})
+    store.update_position("paper", "momentum", "SPY", buy(10, "100.5"))  # type: ignore[arg-type]
+    store.update_position("paper", "momentum", "QQQ", buy(5, "400"))  # type: ignore[arg-type]
+    store.update_position("paper", "reconciled", "SPY", buy(1, "100"))  # type: ignore[arg-type]
+    store.update_position("other", "breakout", "SPY", buy(7, "100"))  # type: ignore[arg-type]
+    assert store.add_open_order(order())
+    assert store.add_open_order(order("mean_reversion-QQQ-1", account="paper"))
+    assert store.add_open_order(order("o-other", account="other"))
+
+    read = store.bar_state("paper", ["momentum", "breakout", "mean_reversion"], "SPY")
+
+    assert read.snapshots == store.load_snapshots(["momentum", "breakout", "mean_reversion"], "SPY")
+    assert read.positions == {
+        name: store.get_position("paper", name, "SPY") for name in ("momentum", "breakout", "mean_reversion")
+    }
+    assert read.positions["momentum"].qty == 10
+    assert read.positions["breakout"].version == 0  # none stored: flat, version 0, as get_position
+    assert read.open_orders == store.open_orders("paper")
+    assert [o.client_order_id for o in read.open_orders] == ["mean_reversion-QQQ-1", "momentum-SPY-1"]
+    empty = store.bar_state("nobody", [], "SPY")
+    assert (dict(empty.snapshots), dict(empty.positions), empty.open_orders) == ({}, {}, [])
+
+
+def test_a_bars_reads_are_one_redis_round_trip_two_with_open_orders() -> None:
+    require("Redis at " + REDIS_URL, check_redis)
+    store = RedisStateStore(REDIS_URL, prefix=f"qttest-{uuid.uuid4().hex[:12]}")
+    trips = []
+    plain, piped = redis.Redis.execute_command, redis.client.Pipeline.execute
+    try:
+        store.save_snapshots("SPY", {"momentum": {"n": 1}})
+        with (
+            mock.patch.object(redis.Redis, "execute_command", lambda *a, **k: trips.append(a[1]) or plain(*a, **k)),
+            mock.patch.object(redis.client.Pipeline, "execute", lambda *a, **k: trips.append("pipe") or piped(*a, **k)),
+        ):
+            store.bar_state("paper", ["momentum", "breakout"], "SPY")
+            assert trips == ["pipe"]
+            store.add_open_order(order())
+            trips.clear()
+            assert len(store.bar_state("paper", ["momentum", "breakout"], "SPY").open_orders) == 1
+            assert trips == ["pipe", "pipe"]
+    finally:
+        wipe(store)
+
+
 def test_an_overwrite_is_one_write_that_keeps_counting_versions_and_the_ttl(store: VersionedStateStore) -> None:
     key = store._snapshot_key("momentum", "IBM")
     for n in range(1, 4):
@@ -337,6 +386,26 @@ def test_risk_state_halt_and_resume(store: VersionedStateStore) -> None:
         store.update_risk_state("paper", lambda r: replace(r, halt_reason=""))
     s = store.update_risk_state("paper", lambda r: replace(r, halted=False, halt_reason="", halted_at=None))
     assert not s.halted
+
+
+def test_an_update_from_a_state_read_a_moment_ago_is_still_compare_and_set(store: VersionedStateStore) -> None:
+    """``known``: the risk gate starts from the risk state the bar read, saving a read; a state
+    that moved on since (another order's reservation, a fill's release) loses and is read again."""
+    known = store.update_risk_state("paper", lambda r: replace(r, peak_equity=D("100")))
+    seen: list[int] = []
+
+    def bump(r: RiskState) -> RiskState:
+        seen.append(r.version)
+        return replace(r, peak_equity=r.peak_equity + 1)
+
+    fresh = store.update_risk_state("paper", bump, known)  # nobody wrote since: one attempt, no read
+    assert (seen, fresh.peak_equity, fresh.version) == ([1], D("101"), 2)
+    seen.clear()
+    moved = store.update_risk_state("paper", bump, known)  # stale: loses, reads version 2, wins
+    assert (seen, moved.peak_equity, moved.version) == ([1, 2], D("102"), 3)
+    assert store.get_risk_state("paper") == moved
+    with pytest.raises(StateError, match="another account"):
+        store.update_risk_state("other", bump, known)
 
 
 @pytest.mark.parametrize("store", ["redis"], indirect=True)

@@ -26,7 +26,7 @@ from quantterminal.errors import redact
 if TYPE_CHECKING:  # each adapter is imported when a URL asks for it (psycopg2, redis are not light)
     from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
     from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
-    from quantterminal.adapters.state.memory_state import MemoryStateStore
+    from quantterminal.adapters.state.object_state import SharedObjectStateStore
     from quantterminal.adapters.state.redis_state import RedisStateStore
 
 DEFAULT_DATABASE_URL = "sqlite:///.quantterminal/ledger.sqlite3"
@@ -74,7 +74,7 @@ def open_ledger(url: str | None = None, create: bool = True) -> PostgresLedger |
     raise ValueError(f"unsupported database URL {redact(url)!r}: use postgresql://... or sqlite:///...")
 
 
-def open_state_store(url: str | None = None, prefix: str = "qt") -> RedisStateStore | MemoryStateStore:
+def open_state_store(url: str | None = None, prefix: str = "qt") -> RedisStateStore | SharedObjectStateStore:
     """The state store at ``url``: ``redis://``/``rediss://`` or ``memory://``."""
     url = url or Environment.read().secret("redis_url") or DEFAULT_STATE_URL
     if url.startswith(("redis://", "rediss://")):
@@ -83,8 +83,8 @@ def open_state_store(url: str | None = None, prefix: str = "qt") -> RedisStateSt
         store = RedisStateStore(url, prefix=prefix)
         store.ping()
         return store
-    if url == "memory://":
-        from quantterminal.adapters.state.memory_state import MemoryStateStore  # noqa: PLC0415
+    if url == "memory://":  # this process alone: records kept as objects, no document round trip
+        from quantterminal.adapters.state.object_state import SharedObjectStateStore  # noqa: PLC0415
 
-        return MemoryStateStore(prefix=prefix)
+        return SharedObjectStateStore()
     raise ValueError(f"unsupported state store URL {redact(url)!r}: use redis://... or memory://")

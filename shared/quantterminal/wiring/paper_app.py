@@ -17,7 +17,7 @@ from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.broker.simulated_account import SimulatorConfig, StoreJournal
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.ledger.ledger_sink import LedgerSink
-from quantterminal.adapters.state.memory_state import MemoryStateStore
+from quantterminal.adapters.state.object_state import SharedObjectStateStore
 from quantterminal.adapters.state.redis_state import RedisStateStore
 from quantterminal.adapters.streams.bus import LocalBus
 from quantterminal.adapters.streams.record_sink import bar_records
@@ -92,7 +92,7 @@ def open_paper(loaded: LoadedConfig, options: PaperOptions, feed: FeedOptions, s
         mode=alpaca_mode(c.live) if options.broker == "alpaca" else "simulated",
         # a store in this process alone (memory://): no other process reads the strategies' state
         # and a restart begins afresh, so they stay live objects instead of a snapshot per bar
-        resident=isinstance(store, MemoryStateStore),
+        resident=isinstance(store, SharedObjectStateStore),
     )
     bus = LocalBus()
     guard = OutageGuard(options.outage_budget_seconds)
@@ -116,7 +116,7 @@ def open_paper(loaded: LoadedConfig, options: PaperOptions, feed: FeedOptions, s
 
 
 def _simulated_broker(
-    store: RedisStateStore | MemoryStateStore, account: str, config: SimulatorConfig
+    store: RedisStateStore | SharedObjectStateStore, account: str, config: SimulatorConfig
 ) -> SimulatedBroker:
     """The paper account, kept where the run's state lives: in Redis it outlives the process (and
     carries on after a restart); in the in-process store there is nothing to outlive, so no journal."""

@@ -116,10 +116,22 @@ class PostgresLedger(SqlAuditLedger):
         with self._open_lock:
             self._open.discard(conn)
 
-    def _transaction(self, work: Callable[[Any], T], what: str) -> T:
+    def _transaction(self, work: Callable[[Any], T], what: str, implicit: bool = False) -> T:
+        """``work`` in a transaction on this thread's connection, retried on a lost connection.
+        ``implicit``: each query string ``work`` sends is a transaction of its own (PostgreSQL
+        runs a string of several statements as one) -- no BEGIN and COMMIT round trips."""
+
         def attempt() -> T:
             conn = self._thread_connection()
             try:
+                if implicit:
+                    conn.autocommit = True
+                    try:
+                        with conn.cursor() as cur:
+                            return work(cur)
+                    finally:
+                        if not conn.closed:
+                            conn.autocommit = False
                 with conn, conn.cursor() as cur:
                     return work(cur)
             except _RETRYABLE:
@@ -135,17 +147,11 @@ class PostgresLedger(SqlAuditLedger):
 
         return with_retries(attempt, _RETRYABLE, attempts=self.attempts, what=f"postgres {what}")
 
-    def _write(self, work: Callable[[Any], T], what: str, durable: bool = True) -> T:
-        if durable:
-            return self._transaction(work, what)
+    def _write(self, work: Callable[[Any], T], what: str) -> T:
+        return self._transaction(work, what)
 
-        def relaxed(cur: Any) -> T:
-            # this transaction's commit returns once written, not once flushed (PostgreSQL keeps
-            # commit order: a later durable commit flushes this one too)
-            cur.execute("SET LOCAL synchronous_commit TO OFF")
-            return work(cur)
-
-        return self._transaction(relaxed, what)
+    def _write_statements(self, work: Callable[[Any], T], what: str) -> T:
+        return self._transaction(work, what, implicit=True)
 
     def _read(self, sql: str, params: Sequence[Any], what: str) -> list[Any]:
         def work(cur: Any) -> list[Any]:

@@ -31,11 +31,15 @@ class SqlLedgerCore:
 
     dialect: Dialect
 
-    def _write(self, work: Callable[[Any], T], what: str, durable: bool = True) -> T:
-        """``work`` in one transaction. ``durable=False``: an analytics row (an equity snapshot)
-        whose commit need not wait for the disk -- a crash may lose the last moment of them,
-        never an order, fill or event (those are always durable)."""
+    def _write(self, work: Callable[[Any], T], what: str) -> T:
+        """``work`` in one transaction, committed durably."""
         raise NotImplementedError
+
+    def _write_statements(self, work: Callable[[Any], T], what: str) -> T:
+        """``work``, whose every statement may commit on its own (a single write, or a write and
+        reads that check it): PostgreSQL runs each as its own transaction, in one round trip
+        instead of three. Here, one transaction."""
+        return self._write(work, what)
 
     def _read(self, sql: str, params: Sequence[Any], what: str) -> list[Any]:
         raise NotImplementedError
@@ -50,10 +54,13 @@ class SqlLedgerCore:
         select: str,
         key: Sequence[Any],
         check: Callable[[Any], None],
+        durable: bool = True,
     ) -> bool:
         """Insert unless the key is stored; a stored row must then equal the new one (``check``
-        raises ``LedgerIntegrityError`` otherwise). ``True`` if inserted."""
+        raises ``LedgerIntegrityError`` otherwise). ``True`` if inserted. ``durable``: as for
+        ``_execute``."""
         sql = self.dialect.sql
+        insert = insert if durable else self.dialect.relaxed + insert
 
         def work(cur: Transaction) -> bool:
             cur.execute(sql(insert), params)
@@ -63,10 +70,23 @@ class SqlLedgerCore:
             check(cur.fetchone())
             return False
 
-        return self._write(work, what)
+        return self._write_statements(work, what)
 
     def _execute(self, what: str, statement: str, params: Sequence[Any], durable: bool = True) -> None:
-        self._write(lambda cur: cur.execute(self.dialect.sql(statement), params), what, durable)
+        """One write statement; ``durable=False``: an analytics row (an equity snapshot, a signal)
+        whose commit need not wait for the disk -- a crash may lose the last moment of them, never
+        an order, fill or event (those are always durable)."""
+        sql = self.dialect.sql(statement)
+        if durable:
+            self._write_statements(lambda cur: cur.execute(sql, params), what)
+        else:
+            self._write_relaxed(sql, params, what)
+
+    def _write_relaxed(self, sql: str, params: Sequence[Any], what: str) -> None:
+        """One analytics row (see ``_execute``), committed as the database allows: PostgreSQL's
+        commit does not wait for the disk; SQLite's ledger may hold it a moment to write it
+        with others."""
+        self._write_statements(lambda cur: cur.execute(self.dialect.relaxed + sql, params), what)
 
     def _select(self, what: str, statement: str, params: Sequence[Any]) -> list[Any]:
         return self._read(self.dialect.sql(statement), params, what)
@@ -243,6 +263,9 @@ class SqlLedgerCore:
                 tuple(row),
                 checks.signal_identity(signal),
             ),
+            # analysis, not the order trail: an order placed on it commits durably right after,
+            # which flushes this one too (PostgreSQL keeps commit order)
+            durable=False,
         )
 
     def record_risk_event(self, event: RiskEvent) -> None:

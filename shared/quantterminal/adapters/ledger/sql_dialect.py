@@ -31,6 +31,9 @@ class Dialect:
     time_as_micros: bool  # SQLite: integer microseconds since the epoch; PostgreSQL: timestamptz
     money_as_text: bool  # SQLite: exact decimal text; PostgreSQL: NUMERIC
     json_as_text: bool  # SQLite: TEXT; PostgreSQL: jsonb (read back as objects)
+    # put before a statement whose commit need not wait for the disk (an analytics row): in the
+    # same query string, so that it lasts exactly as long as the statement's own transaction
+    relaxed: str = ""
 
     def sql(self, statement: str) -> str:
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
@@ -52,7 +55,14 @@ class Dialect:
 
 
 SQLITE = Dialect("sqlite", "?", time_as_micros=True, money_as_text=True, json_as_text=True)
-POSTGRES = Dialect("postgres", "%s", time_as_micros=False, money_as_text=False, json_as_text=False)
+POSTGRES = Dialect(
+    "postgres",
+    "%s",
+    time_as_micros=False,
+    money_as_text=False,
+    json_as_text=False,
+    relaxed="SET LOCAL synchronous_commit TO OFF; ",
+)
 
 
 class Transaction(Protocol):

@@ -5,14 +5,23 @@ The statements it shares with PostgreSQL live in ``sql_core``; here is what is S
 own: the connection, migrations, ingest, retention. Every write is one ``BEGIN IMMEDIATE``
 transaction, so several processes can share the file (WAL mode) and a failed call leaves nothing
 behind. There are no partitions: retention deletes rows.
+
+Analytics rows (equity snapshots: one a minute, every minute of a fast replay) are held in memory
+and written together, in a transaction of their own: before any other write or read of this
+ledger, when ``RELAXED_ROWS`` are waiting, when the oldest has waited ``RELAXED_SECONDS``, and on
+close. A crash may lose that last moment of them, as PostgreSQL's relaxed commit may; never an
+order, fill or event. A run at the market's pace writes each at once (a minute apart).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +34,8 @@ from quantterminal.core.models import Bar, Trade
 from quantterminal.errors import LedgerError
 
 T = TypeVar("T")
+RELAXED_ROWS = 256
+RELAXED_SECONDS = 1.0
 
 
 _us = micros
@@ -54,11 +65,48 @@ class SqliteLedger(SqlAuditLedger):
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
+        self._relaxed: list[tuple[str, Sequence[Any]]] = []  # analytics rows waiting (see the module docs)
+        self._relaxed_since = 0.0  # monotonic time the oldest of them came
 
-    def _write(self, work: Callable[[Any], T], what: str = "write", durable: bool = True) -> T:
-        """``work`` on a cursor inside one ``BEGIN IMMEDIATE`` transaction. (``durable`` changes
-        nothing here: the WAL at ``synchronous=NORMAL`` already commits without a flush.)"""
-        del durable
+    def _write_relaxed(self, sql: str, params: Sequence[Any], what: str) -> None:
+        with self._lock:
+            if not self._relaxed:
+                self._relaxed_since = time.monotonic()
+            self._relaxed.append((sql, params))
+            if len(self._relaxed) >= RELAXED_ROWS or time.monotonic() - self._relaxed_since >= RELAXED_SECONDS:
+                self._flush_relaxed()
+
+    def _flush_relaxed(self) -> None:
+        """Write the waiting analytics rows in one transaction (runs of one statement in one call)."""
+        with self._lock:
+            waiting, self._relaxed = self._relaxed, []
+            if not waiting:
+                return
+
+            def work(cur: Any) -> None:
+                for sql, run in groupby(waiting, key=itemgetter(0)):
+                    cur.executemany(sql, [params for _, params in run])
+
+            self._transaction(work, "analytics rows")
+
+    def _write(self, work: Callable[[Any], T], what: str = "write") -> T:
+        """``work`` on a cursor inside one ``BEGIN IMMEDIATE`` transaction (the analytics rows
+        waiting are written first, in their own)."""
+        with self._lock:
+            self._flush_relaxed()
+            return self._transaction(work, what)
+
+    def _write_statements(self, work: Callable[[Any], T], what: str) -> T:
+        # each statement commits on its own (the connection autocommits outside BEGIN): a single
+        # write needs no BEGIN and COMMIT calls, each of which lets another thread take the GIL
+        with self._lock:
+            self._flush_relaxed()
+            try:
+                return work(self._conn.cursor())
+            except OverflowError as exc:  # an integer beyond SQLite's 64 bits: the record, not the file
+                raise LedgerError(f"sqlite {what}: {exc}") from None
+
+    def _transaction(self, work: Callable[[Any], T], what: str) -> T:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -74,11 +122,15 @@ class SqliteLedger(SqlAuditLedger):
 
     def _read(self, sql: str, params: Sequence[Any] = (), what: str = "read") -> list[Any]:
         with self._lock:
+            self._flush_relaxed()
             return self._conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            try:
+                self._flush_relaxed()
+            finally:
+                self._conn.close()
 
     # --- schema ---------------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
 """A market data replay server on 127.0.0.1 speaking Alpaca's stream v2 protocol (or Polygon's), with chaos.
 
 It serves real minute bars (CSV files, e.g. the repo's sample data) as Alpaca ``b`` messages, in
-time order, to clients that connect, authenticate (``{"action": "auth", "key", "secret"}``) and
-subscribe (``{"action": "subscribe", "bars": [...]}``); with ``protocol="polygon"`` as Polygon
-``AM`` aggregates after Polygon's ``auth``/``subscribe`` with ``params``. ``speed`` replays that
-many minutes of market time per second of wall time (0: as fast as the client reads); closed-market
+time order, each minute's bars in one frame (an array of messages, as the stream documents them:
+``[{"T": "{message_type}", {contents}},...]`` -- Alpaca Data API v2, "Real-time data"), to
+clients that connect, authenticate (``{"action": "auth", "key", "secret"}``) and subscribe
+(``{"action": "subscribe", "bars": [...]}``); with ``protocol="polygon"`` as Polygon ``AM``
+aggregates after Polygon's ``auth``/``subscribe`` with ``params``. ``speed`` replays that many
+minutes of market time per second of wall time (0: as fast as the client reads); closed-market
 time (nights, weekends) is skipped.
 
 Chaos, for testing a feed against every way a live feed fails:
@@ -273,6 +275,9 @@ class ReplayServer:
 
     async def _stream(self, ws: ServerConnection, symbols: set[str]) -> None:
         chaos = self.chaos
+        # Without chaos, a minute's bars go out in one frame, as Alpaca's and Polygon's servers
+        # send an array of messages; chaos counts (and loses) bars one frame at a time.
+        batched = chaos == Chaos()
         sent_here = 0
         previous = None
         while self.cursor < len(self.bars):
@@ -305,11 +310,19 @@ class ReplayServer:
             if chaos.hostile_every and sent_here and sent_here % chaos.hostile_every == 0:
                 frames = hostile_frames(bar.symbol)
                 await ws.send(frames[(sent_here // chaos.hostile_every - 1) % len(frames)])
-            await self._send(ws, [self.protocol.bar(bar)])
+            minute = [bar]
+            while batched and self.cursor < len(self.bars) and self.bars[self.cursor].timestamp == bar.timestamp:
+                same = self.bars[self.cursor]
+                self.cursor += 1
+                if "*" in symbols or same.symbol in symbols:
+                    minute.append(same)
+            await self._send(ws, [self.protocol.bar(b) for b in minute])
             if self.sent_times is not None:
-                self.sent_times[(bar.symbol, bar.timestamp)] = time.perf_counter()
-            self.sent += 1
-            sent_here += 1
+                sent_at = time.perf_counter()
+                for b in minute:
+                    self.sent_times[(b.symbol, b.timestamp)] = sent_at
+            self.sent += len(minute)
+            sent_here += len(minute)
         assert self._stop is not None
         await self._stop.wait()  # the replay is over; stay connected like an idle live feed
 

@@ -15,11 +15,14 @@ data to what the checked store gave). On the momentum bench that is a sixth of t
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from quantterminal.core.accounting.orders import Order
+from quantterminal.core.accounting.ports import BarState
 from quantterminal.core.accounting.state import PositionState, RiskState, StateError
 
 R = TypeVar("R", PositionState, Order, RiskState)
@@ -131,12 +134,23 @@ class ObjectStateStore:
         for name, snapshot in snapshots.items():
             self.save_snapshot(name, symbol, snapshot)
 
+    def bar_state(self, account: str, strategies: Sequence[str], symbol: str) -> BarState:
+        return BarState(
+            self.load_snapshots(strategies, symbol),
+            {name: self.get_position(account, name, symbol) for name in strategies},
+            self.open_orders(account),
+            self.get_risk_state(account),
+        )
+
     # --- risk state and documents -------------------------------------------------------------
 
     def get_risk_state(self, account: str) -> RiskState:
         return self._risk.get(account) or RiskState(account)
 
-    def update_risk_state(self, account: str, change: Callable[[RiskState], RiskState]) -> RiskState:
+    def update_risk_state(
+        self, account: str, change: Callable[[RiskState], RiskState], known: RiskState | None = None
+    ) -> RiskState:
+        del known  # reading the object is as cheap, and nothing else writes it in between
         current = self.get_risk_state(account)
         new = change(current)
         if new is current:  # nothing changed: nothing to write
@@ -152,3 +166,30 @@ class ObjectStateStore:
 
     def save_document(self, name: str, text: str) -> None:
         self._documents[name] = text
+
+
+class SharedObjectStateStore(ObjectStateStore):
+    """The object store for the threads of one process: a paper run whose state lives and dies
+    with it (``memory://``). Its trader, its API (a kill switch, a strategy disabled) and its
+    reconciler call in from their own threads, so every call holds one lock: an update's read,
+    change and write are one step, as Redis's compare-and-set makes them. Writes are checked.
+    The records handed out are frozen, so a reader may keep them after the lock is let go."""
+
+    def __init__(self) -> None:
+        super().__init__(checked=True)
+        self._lock = threading.RLock()  # re-entered: a risk check reads positions inside its update
+
+
+def _holding_the_lock(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(self: SharedObjectStateStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+# every public method, so that one added later is guarded too
+for _name, _method in list(vars(ObjectStateStore).items()):
+    if not _name.startswith("_") and callable(_method):
+        setattr(SharedObjectStateStore, _name, _holding_the_lock(_method))

@@ -112,7 +112,25 @@ class RedisStateStore(VersionedStateStore):
         return bool(self._delete_script(keys=keys))
 
     def _members(self, index: str) -> list[tuple[str, str, int]]:
-        keys = sorted(self.client.smembers(index))
+        return self._member_records(index, self.client.smembers(index))
+
+    def _read_many_and_members(
+        self, keys: Sequence[str], index: str
+    ) -> tuple[list[tuple[str | None, int]], list[tuple[str, str, int]]]:
+        # one round trip for the keys and the index (a bar's reads); a second only if it has members
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(key, ["doc", "ver"])
+        pipe.smembers(index)
+        *found, members = pipe.execute()
+        docs: list[tuple[str | None, int]] = [
+            (None, 0) if doc is None else (_text(doc), int(_text(ver or "0"))) for doc, ver in found
+        ]
+        return docs, self._member_records(index, members)
+
+    def _member_records(self, index: str, members: set[str] | set[bytes | str]) -> list[tuple[str, str, int]]:
+        """``(key, doc, version)`` of the live ``members`` of ``index``, read in one round trip."""
+        keys = sorted(members)
         if not keys:
             return []
         pipe = self.client.pipeline(transaction=False)

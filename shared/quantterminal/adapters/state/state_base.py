@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from quantterminal.adapters.retry import backoff_delay
 from quantterminal.core.accounting.orders import Order
+from quantterminal.core.accounting.ports import BarState
 from quantterminal.core.accounting.state import PositionState, RiskState, StateError, decode_snapshot, encode_snapshot
 
 IDLE_TTL_SECONDS = 7 * 24 * 3600  # flat positions and idle strategy snapshots
@@ -24,6 +25,10 @@ _FORBIDDEN_IN_KEYS = frozenset(":{}\n\r\t ")
 
 R = TypeVar("R", PositionState, Order, RiskState)
 _DECODED_MAX = 4_096  # decoded records kept (a few per position and open order)
+
+
+def _order_id(order: Order) -> str:
+    return order.client_order_id
 
 
 class ConcurrencyError(RuntimeError):
@@ -78,6 +83,13 @@ class VersionedStateStore(ABC):
         """``_put`` of each (key, doc) (a store that can do it in one round trip overrides this)."""
         for key, doc in items:
             self._put(key, doc, ttl)
+
+    def _read_many_and_members(
+        self, keys: Sequence[str], index: str
+    ) -> tuple[list[tuple[str | None, int]], list[tuple[str, str, int]]]:
+        """``_read_many(keys)`` and ``_members(index)`` (a store that can do both in one round
+        trip overrides this)."""
+        return self._read_many(keys), self._members(index)
 
     @abstractmethod
     def _delete(self, key: str, index: str | None) -> bool:
@@ -135,10 +147,14 @@ class VersionedStateStore(ABC):
         load: Callable[[str | None, int], R],
         change: Callable[[R], R],
         ttl: Callable[[R], int | None],
+        known: R | None = None,
     ) -> R:
         for attempt in range(self.max_attempts):
-            doc, version = self._read(key)
-            current = load(doc, version)
+            if attempt == 0 and known is not None:  # read a moment ago: the compare-and-set checks it
+                current, version = known, known.version
+            else:
+                doc, version = self._read(key)
+                current = load(doc, version)
             new = change(current)
             if new is current:  # the change changed nothing: no write, no new version
                 return current
@@ -246,7 +262,7 @@ class VersionedStateStore(ABC):
     def open_orders(self, account: str) -> list[Order]:
         _, index = self._order_key(account, "x")
         found = [self._decode(Order, doc, version) for _, doc, version in self._members(index)]
-        return sorted(found, key=lambda o: o.client_order_id)
+        return sorted(found, key=_order_id)
 
     # --- strategy snapshots -------------------------------------------------------------------
 
@@ -275,6 +291,26 @@ class VersionedStateStore(ABC):
         ]  # encoded (and so validated) before anything is written
         self._put_many(items, IDLE_TTL_SECONDS)
 
+    # --- one bar's reads ---------------------------------------------------------------------
+
+    def bar_state(self, account: str, strategies: Sequence[str], symbol: str) -> BarState:
+        snapshot_keys = [self._snapshot_key(name, symbol) for name in strategies]
+        position_keys = [self._position_key(account, name, symbol)[0] for name in strategies]
+        _, index = self._order_key(account, "x")
+        found, members = self._read_many_and_members([*snapshot_keys, *position_keys, self._risk_key(account)], index)
+        snapshots = {
+            name: None if doc is None else decode_snapshot(doc)
+            for name, (doc, _) in zip(strategies, found, strict=False)
+        }
+        positions = {
+            name: self._load_position(account, name, symbol)(doc, version)
+            for name, (doc, version) in zip(strategies, found[len(strategies) : -1], strict=True)
+        }
+        orders = sorted((self._decode(Order, doc, version) for _, doc, version in members), key=_order_id)
+        doc, version = found[-1]
+        risk = RiskState(account) if doc is None else self._decode(RiskState, doc, version)
+        return BarState(snapshots, positions, orders, risk)
+
     # --- named documents (the simulated broker's account) ---------------------------------------
 
     def load_document(self, name: str) -> str | None:
@@ -292,7 +328,9 @@ class VersionedStateStore(ABC):
         doc, version = self._read(self._risk_key(account))
         return RiskState(account) if doc is None else self._decode(RiskState, doc, version)
 
-    def update_risk_state(self, account: str, change: Callable[[RiskState], RiskState]) -> RiskState:
+    def update_risk_state(
+        self, account: str, change: Callable[[RiskState], RiskState], known: RiskState | None = None
+    ) -> RiskState:
         def load(doc: str | None, version: int) -> RiskState:
             return RiskState(account) if doc is None else self._decode(RiskState, doc, version)
 
@@ -302,4 +340,6 @@ class VersionedStateStore(ABC):
                 raise StateError("an update may not change the account")
             return new
 
-        return self._update(self._risk_key(account), None, load, checked, lambda _: None)
+        if known is not None and known.account != account:
+            raise StateError("the known risk state is another account's")
+        return self._update(self._risk_key(account), None, load, checked, lambda _: None, known)

@@ -4,10 +4,23 @@ accounting records it holds are this folder's. Its contract tests are ``tests/co
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.state import PositionState, RiskState
+
+
+@dataclass(frozen=True)
+class BarState:
+    """What deciding on one bar reads from the store, taken in one go (``StateStore.bar_state``):
+    the strategies' snapshots and positions in the bar's symbol, the account's open orders and
+    its risk state."""
+
+    snapshots: Mapping[str, dict[str, Any] | None]  # by strategy; None: never saved (or expired)
+    positions: Mapping[str, PositionState]  # by strategy; a flat one with version 0 if none is stored
+    open_orders: list[Order]  # the account's, by client order id
+    risk: RiskState  # the account's (a fresh one with version 0 if none is stored)
 
 
 class StateStore(Protocol):
@@ -69,10 +82,20 @@ class StateStore(Protocol):
         """Keep several strategies' states for one symbol, in one write."""
         ...
 
+    def bar_state(self, account: str, strategies: Sequence[str], symbol: str) -> BarState:
+        """``load_snapshots``, each strategy's ``get_position`` in ``symbol``, ``open_orders`` and
+        ``get_risk_state``, in as few round trips as the store can (Redis: one, two if orders are
+        open)."""
+        ...
+
     def get_risk_state(self, account: str) -> RiskState:
         """The account's risk state (a fresh one with version 0 if none is stored)."""
         ...
 
-    def update_risk_state(self, account: str, change: Callable[[RiskState], RiskState]) -> RiskState:
-        """Apply ``change`` atomically."""
+    def update_risk_state(
+        self, account: str, change: Callable[[RiskState], RiskState], known: RiskState | None = None
+    ) -> RiskState:
+        """Apply ``change`` atomically. ``known``: the state as read a moment ago -- the first
+        attempt starts from it instead of reading again (it loses the compare-and-set, and reads,
+        if the state has moved on since)."""
         ...

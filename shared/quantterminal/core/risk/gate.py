@@ -60,12 +60,18 @@ class RiskGate:
         return sum(p.qty for p in self.store.positions_in(self.account, symbol))
 
     def check(
-        self, order: Order, account: AccountView, now: datetime, session_time: datetime | None = None
+        self,
+        order: Order,
+        account: AccountView,
+        now: datetime,
+        session_time: datetime | None = None,
+        known: RiskState | None = None,
     ) -> RiskDecision:
         """Evaluate ``order`` (``session_time``: the minute whose session it belongs to, as in
         ``evaluate``); if accepted, its reservation is stored before this returns. The
         position in ``order.symbol`` is read from the store within the same atomic step (see the
-        module docs); the rest of ``account`` (equity, cash, prices) as given."""
+        module docs); the rest of ``account`` (equity, cash, prices) as given. ``known``: the risk
+        state as the caller read it a moment ago (the compare-and-set catches any change since)."""
         decisions: list[RiskDecision] = []
 
         def change(state: RiskState) -> RiskState:
@@ -73,7 +79,7 @@ class RiskGate:
             decisions.append(evaluate(order, replace(account, positions=held), state, self.limits, now, session_time))
             return decisions[-1].state
 
-        self.store.update_risk_state(self.account, change)
+        self.store.update_risk_state(self.account, change, known)
         decision = decisions[-1]  # the evaluation that won the compare-and-set
         for message in decision.alerts:
             self.record_event(now, "alert", message, order)

@@ -34,10 +34,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from quantterminal.core.accounting.orders import Order, OrderUpdate
-from quantterminal.core.accounting.ports import StateStore
+from quantterminal.core.accounting.ports import BarState, StateStore
 from quantterminal.core.accounting.records import EquitySnapshot
 from quantterminal.core.accounting.state import PositionState
 from quantterminal.core.market_data.calendar import EXTENDED, SessionRule
@@ -77,7 +77,16 @@ def account_view(broker: Broker, bar: Bar, positions: Sequence[PositionState]) -
 class StrategyHost(Protocol):
     """Where the strategies' state lives between bars, and how each answers a bar."""
 
-    def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
+    # whether the state lives in the store's snapshots: the desk then reads them with the rest of
+    # what a bar needs, in one go (``StateStore.bar_state``), and hands them to ``answers``
+    in_snapshots: bool
+
+    def answers(
+        self,
+        engines: Mapping[str, TradingEngine],
+        bar: Bar,
+        snapshots: Mapping[str, dict[str, Any] | None] | None = None,
+    ) -> dict[str, Consumed]:
         """Every engine's strategy answers ``bar``; its state is kept for the next bar."""
         ...
 
@@ -89,13 +98,21 @@ class SnapshotStrategies:
     replays the answers, never feeds a bar twice. A snapshot taken under other parameters than the
     configured ones is rebuilt and warmed up on ``history`` (the ledger's bars), and logged."""
 
+    in_snapshots = True
+
     def __init__(self, store: StateStore, history: WarmUpBars | None = None) -> None:
         self.store = store
         self.history = history
 
-    def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
+    def answers(
+        self,
+        engines: Mapping[str, TradingEngine],
+        bar: Bar,
+        snapshots: Mapping[str, dict[str, Any] | None] | None = None,
+    ) -> dict[str, Consumed]:
         names = list(engines)
-        snapshots = self.store.load_snapshots(names, bar.symbol)
+        if snapshots is None:
+            snapshots = self.store.load_snapshots(names, bar.symbol)
         consumed = {name: engines[name].consume(bar, snapshots[name], self.history) for name in names}
         for name, c in consumed.items():
             if c.rebuilt is not None:
@@ -118,6 +135,8 @@ class ResidentStrategies:
     afresh either way, so a snapshot per bar would only cost time. As the snapshots do, they take
     each symbol's minutes once, in order: a bar delivered again gets the answers it got, an
     older one none."""
+
+    in_snapshots = False
 
     def __init__(self) -> None:
         # by symbol and strategy name: its on_bar and, for one deciding on longer bars than a
@@ -142,7 +161,12 @@ class ResidentStrategies:
         self._lists[(symbol, id(engines))] = (engines, live)
         return live
 
-    def answers(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
+    def answers(
+        self,
+        engines: Mapping[str, TradingEngine],
+        bar: Bar,
+        snapshots: Mapping[str, dict[str, Any] | None] | None = None,
+    ) -> dict[str, Consumed]:
         last = self._last.get(bar.symbol)
         if last is not None and bar.timestamp <= last[0]:
             if bar.timestamp < last[0]:
@@ -296,14 +320,28 @@ class TradingDesk:
         # the minute the market-hours rule judges: the bar's own (the last one closes at the
         # session's close), or the decision time for a bar that is a whole session
         session_time = now if self._whole_sessions else None
-        consumed = self.strategies.answers(engines, bar) if answers is None else answers
+        read: BarState | None = None  # the store's reads for this bar, when taken in one go
+        if answers is not None:
+            consumed = answers
+        elif self.strategies.in_snapshots:
+            read = self.store.bar_state(self.account, list(engines), bar.symbol)
+            consumed = self.strategies.answers(engines, bar, read.snapshots)
+        else:
+            consumed = self.strategies.answers(engines, bar)
         acting = traded and any(c.wanted is not None for c in consumed.values())
-        if acting:
+        held: list[PositionState] = []
+        risk = None  # the risk state as read with the bar's other state (until an order changes it)
+        if not acting:
+            open_orders, qty = [], {}
+        elif read is not None:
+            # The view's position in the symbol is only a first guess: the risk gate reads the
+            # whole account's (reconciliation's adopted shares too) inside its compare-and-set.
+            open_orders, held, risk = read.open_orders, list(read.positions.values()), read.risk
+            qty = {name: p.qty for name, p in read.positions.items() if p.qty}
+        else:
             held = self.store.positions_in(self.account, bar.symbol)
             open_orders = self.store.open_orders(self.account)
             qty = {p.strategy: p.qty for p in held} if held else {}
-        else:
-            held, open_orders, qty = [], [], {}
         views: list[AccountView] = []
 
         def view() -> AccountView:  # built once, and only if some strategy sizes an order
@@ -312,16 +350,18 @@ class TradingDesk:
             return views[0]
 
         decisions = {}
-        for name, answer in consumed.items():
+        last = len(consumed) - 1
+        for i, (name, answer) in enumerate(consumed.items()):
             decision = decisions[name] = engines[name].act(
-                bar, answer, view, now, traded, open_orders, qty.get(name, 0), session_time
+                bar, answer, view, now, traded, open_orders, qty.get(name, 0), session_time, risk
             )
-            if decision.order is not None and acting:
+            if decision.order is not None and acting and i < last:
                 # the next strategy sees this order: it must not send the opposite side (a wash trade)
-                open_orders = self.store.open_orders(self.account)
+                open_orders, risk = self.store.open_orders(self.account), None
         if traded and self.ledger is not None:
-            self._record_equity(view(), now)
-        # Orders placed on this bar are not in the list read before it, and none is stale yet.
+            # equity and cash are the broker's: the positions matter only to a sized order's view
+            self._record_equity(lambda: views[0] if views else self.view(bar, []), now)
+        # Orders placed on this bar may not be in the list read before it; none is stale yet.
         return BarOutcome(bar, traded, decisions), open_orders if acting else None
 
     def close_positions(self, bar: Bar, now: datetime, intent: str) -> dict[str, Decision]:
@@ -356,13 +396,14 @@ class TradingDesk:
             for coid in engine.cancel_stale(now, max_age, symbol=symbol, open_orders=open_orders)
         ]
 
-    def _record_equity(self, view: AccountView, now: datetime) -> None:
+    def _record_equity(self, view: Callable[[], AccountView], now: datetime) -> None:
         """One equity snapshot per account and minute (the equity curve of the API and the daily
         report); every symbol's bar of that minute writes the same key, so one write suffices."""
         minute = now.replace(second=0, microsecond=0)
         if self.ledger is None or self._equity_recorded_at == minute:
             return
-        self.ledger.record_equity(EquitySnapshot(self.account, minute, view.equity, view.cash))
+        account = view()
+        self.ledger.record_equity(EquitySnapshot(self.account, minute, account.equity, account.cash))
         self._equity_recorded_at = minute
 
     @property

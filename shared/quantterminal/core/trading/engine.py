@@ -31,7 +31,7 @@ from typing import Any
 from quantterminal.core.accounting.order_ids import client_order_id
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate
 from quantterminal.core.accounting.ports import StateStore
-from quantterminal.core.accounting.state import PositionState
+from quantterminal.core.accounting.state import PositionState, RiskState
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.sessions import next_midnight, session_date
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
@@ -128,6 +128,7 @@ class TradingEngine:
         open_orders: Sequence[Order] | None = None,
         position: int | None = None,
         session_time: datetime | None = None,
+        risk_state: RiskState | None = None,
     ) -> Decision:
         """Carry out the strategy's answer: risk, record, place. ``view`` gives the account at
         decision time (called only when an order is sized); ``open_orders`` (the account's) and
@@ -135,7 +136,8 @@ class TradingEngine:
         ``session_time``: the minute whose session the decision belongs to (``None``: ``bar``'s own;
         the decision time for a bar that is a whole session). A decision on a minute of the
         regular session is placed, the last minute's too (it then works from the next open); one
-        an extended-hours strategy makes outside it places no order."""
+        an extended-hours strategy makes outside it places no order. ``risk_state``: the account's,
+        if the caller read it with the bar's other state (else it is read when an order may be made)."""
         wanted, new = consumed.wanted, consumed.new
         if wanted is None:
             return _WARMING_UP if new else _ALREADY_PROCESSED
@@ -166,7 +168,8 @@ class TradingEngine:
         if self.config.risk.regular_hours_only and not is_market_open(minute):
             # Not an order the risk manager must refuse every minute until the open: none is made.
             return Decision(signal, note="market closed: no order", wanted=wanted)
-        risk_state = self.store.get_risk_state(self.account)
+        if risk_state is None:
+            risk_state = self.store.get_risk_state(self.account)
         if risk_state.halted:
             # Recorded (with its alert) when it happened: a refusal per bar would only bury it.
             return Decision(signal, note=f"{HALTED}: {risk_state.halt_reason}", wanted=wanted, idle=True)
@@ -201,7 +204,7 @@ class TradingEngine:
             account=self.account,
             created_at=now,
         )
-        decision = self._place(signal, order, account, now, minute)
+        decision = self._place(signal, order, account, now, minute, risk_state)
         risk = decision.risk
         if risk is not None and not risk.accepted and risk.rule in refusals.STANDING_RULES:
             state = self.store.get_risk_state(self.account)
@@ -231,14 +234,20 @@ class TradingEngine:
         return self._place(signal, order, view, now)
 
     def _place(
-        self, signal: Signal, order: Order, view: AccountView, now: datetime, minute: datetime | None = None
+        self,
+        signal: Signal,
+        order: Order,
+        view: AccountView,
+        now: datetime,
+        minute: datetime | None = None,
+        risk_state: RiskState | None = None,
     ) -> Decision:
         """Risk, record, place: every order the kernel makes goes this way (``minute``: the one
-        whose session the order belongs to; ``None``: ``now``'s)."""
+        whose session the order belongs to; ``None``: ``now``'s; ``risk_state``: as last read)."""
         coid = order.client_order_id
         if self.ledger is not None:
             self.ledger.record_signal(signal)
-        risk = self.gate.check(order, view, now, minute)
+        risk = self.gate.check(order, view, now, minute, risk_state)
         # "duplicate", nothing recorded: an earlier attempt reserved, then crashed -- the reservation is ours
         if not risk.accepted and not (risk.rule == "duplicate" and self.store.get_open_order(coid) is None):
             return Decision(signal, order, risk, note=risk.reason, wanted=signal.direction)

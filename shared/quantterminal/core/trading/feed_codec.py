@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
@@ -70,7 +71,7 @@ def decode_feed_record(data: bytes | str) -> FeedRecord:
     """What a bars-stream record holds: a bar update or a trading status; ``RecordError`` if it
     cannot be read."""
     try:
-        doc = json.loads(data)
+        doc = json.loads(data)  # once: a bar record (nearly all of them) is built from this parse
         if isinstance(doc, dict) and doc.get("kind") == STATUS_KIND:
             if doc.get("v") != BAR_RECORD_VERSION or not isinstance(doc["halted"], bool):
                 raise RecordError(f"unreadable status record (version {doc.get('v')!r})")
@@ -81,13 +82,20 @@ def decode_feed_record(data: bytes | str) -> FeedRecord:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RecordError(f"not a status record: {exc}") from None
-    return decode_bar_update(data)
+    return _bar_update(doc)
 
 
 def decode_bar_update(data: bytes | str) -> BarUpdate:
     """The bar update in a record body; ``RecordError`` if it cannot be read."""
     try:
         doc = json.loads(data)
+    except ValueError as exc:
+        raise RecordError(f"not a bar record: {exc}") from None
+    return _bar_update(doc)
+
+
+def _bar_update(doc: Any) -> BarUpdate:
+    try:
         if doc.get("v") != BAR_RECORD_VERSION:
             raise RecordError(f"bar record version {doc.get('v')!r}; this build reads {BAR_RECORD_VERSION}")
         bar = Bar(
