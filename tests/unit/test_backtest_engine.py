@@ -138,14 +138,14 @@ def test_limit_sell_fills_at_max_of_open_and_limit() -> None:
 
 def test_the_risk_manager_refuses_in_a_backtest_and_the_refusals_are_counted_by_rule() -> None:
     # Two symbols each sized at 60% of equity: the first entry leaves 40% of the cash, so the
-    # second is refused for buying power -- asked again only when cash may have moved (the first
-    # entry's fill released its reservation), not on every bar it is still wanted.
+    # second is refused for buying power -- and counted once: not asked again while wanted, and
+    # after the first entry's fill released its reservation, sized again it still does not fit.
     spy = [bar(0, 100.0), bar(1, 101.0), bar(2, 102.0), bar(3, 103.0)]
     qqq = [bar(0, 50.0, "QQQ"), bar(1, 51.0, "QQQ"), bar(2, 52.0, "QQQ"), bar(3, 53.0, "QQQ")]
     result = backtest({"QQQ": qqq, "SPY": spy}, fraction=D("0.6"))
     assert [o.symbol for o in result.orders] == ["QQQ"]
     assert {o.order.symbol for o in result.refused} == {"SPY"}
-    assert result.refusals_by_rule() == {"buying_power": 2}
+    assert result.refusals_by_rule() == {"buying_power": 1}
     assert "exceeds buying power" in result.refused[0].reason
 
 

@@ -10,11 +10,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
+from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.accounting.state import Reservation, RiskState
 from quantterminal.core.models import Direction, Side
-from quantterminal.core.risk.manager import RiskLimits, settle
+from quantterminal.core.risk.manager import AccountView, RiskLimits, evaluate, settle, short_of_buying_power
 from quantterminal.core.simulation.backtest import BacktestConfig, BacktestResult
 from quantterminal.core.strategies import STRATEGIES
 from quantterminal.core.trading import refusals
@@ -69,6 +72,29 @@ def test_a_standing_refusal_changes_no_order_only_how_often_it_is_asked(
     assert len(standing.refused) <= len(every_bar.refused)
 
 
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_a_universe_short_of_buying_power_trades_as_if_asked_every_bar(
+    strategy: str, lean_2013_rth: dict[str, list], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirty symbols (the real three, ten times over) at the default 10% each: most entries are
+    refused for buying power, and other symbols' fills release reservations nearly every bar. A
+    refusal sized again that still does not fit is not asked (the buying-power rule itself says
+    so); the orders, fills and curve are those of asking every bar."""
+    universe = {
+        f"{symbol}~{copy}": [replace(bar, symbol=f"{symbol}~{copy}") for bar in bars]
+        for symbol, bars in lean_2013_rth.items()
+        for copy in range(10)
+    }
+    config = BacktestConfig((strategy,))
+    standing = run_backtest(config, universe)
+    monkeypatch.setattr(refusals, "STANDING_RULES", frozenset())
+    every_bar = run_backtest(config, universe)
+    assert len(standing.orders) > 100
+    for field in ("orders", "fills", "not_filled", "equity_curve", "final_equity"):
+        assert getattr(standing, field) == getattr(every_bar, field), field
+    assert sum(r.rule == "buying_power" for r in every_bar.refused) > 3 * len(standing.refused)
+
+
 NOON = datetime(2013, 10, 7, 16, tzinfo=UTC)
 HELD = Reservation("other", "IBM", Side.BUY, 10, Decimal(180))
 
@@ -113,3 +139,36 @@ def test_the_release_count_survives_a_store_round_trip_and_is_zero_in_an_older_d
     older = state.to_json().replace('"released":7,', "")
     assert "released" not in older
     assert RiskState.from_json(older, 3).released == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    qty=st.integers(1, 400),
+    side=st.sampled_from([Side.BUY, Side.SELL]),
+    cash=st.integers(-5_000, 60_000),
+    position=st.integers(-300, 300),
+    reserved=st.lists(
+        st.tuples(st.sampled_from(["SPY", "IBM"]), st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 200)),
+        max_size=4,
+    ),
+)
+def test_the_buying_power_check_before_asking_is_the_risk_managers_own_rule(
+    qty: int, side: Side, cash: int, position: int, reserved: list[tuple[str, Side, int]]
+) -> None:
+    """``short_of_buying_power`` (what lets a re-sized order skip the risk check) is true exactly
+    when the risk manager would refuse the order by its buying-power rule -- or by a rule before it:
+    never for an order the risk manager would accept."""
+    price = Decimal("150.25")
+    state = RiskState(
+        "paper",
+        reservations=tuple(Reservation(f"r{i}", s, sd, q, price) for i, (s, sd, q) in enumerate(reserved)),
+    )
+    order = Order("o-1", "momentum", "SPY", side, qty, OrderType.LIMIT, NOON, price, price, account="paper")
+    account = AccountView(Decimal(100_000), Decimal(cash), {"SPY": position}, {"SPY": price})
+    limits = RiskLimits(position_limit=Decimal(1), max_order_notional=Decimal(10**9), drawdown=Decimal(1))
+    decision = evaluate(order, account, state, limits, NOON)
+    short = short_of_buying_power(order, Decimal(cash), position, state)
+    if short:
+        assert not decision.accepted
+    if decision.rule == "buying_power":
+        assert short

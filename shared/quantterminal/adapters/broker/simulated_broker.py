@@ -63,6 +63,7 @@ class SimulatedBroker:
         self._orders: dict[str, WorkingOrder] = {}
         self._working: dict[str, list[WorkingOrder]] = {}  # by symbol: orders not yet terminal
         self._portfolio = Portfolio(self.config.initial_cash)
+        self._held: dict[str, None] = {}  # the symbols of the open positions (a universe holds few at once)
         self._last: dict[str, Decimal] = {}  # exact last prices, made from ``_closes`` when asked for
         self._closes: dict[str, float] = {}  # the last close of each symbol, as the bars carry it
         self._updates = UpdateDelivery(self.config)
@@ -86,6 +87,7 @@ class SimulatedBroker:
         saved = decode_account(text)
         self.now = max(self.now, saved.now)
         self._portfolio, self._last, self._orders = saved.portfolio, saved.last, saved.orders
+        self._held = {symbol: None for symbol, p in self._portfolio.positions.items() if p.qty}
         self._updates.restore(saved.queued, saved.outbox, saved.seq, saved.now)
         for working in self._orders.values():
             if not working.order.status.terminal:
@@ -252,12 +254,13 @@ class SimulatedBroker:
 
     def account(self) -> BrokerAccount:
         with self._lock:
-            # Portfolio.equity, in one pass over the held positions: a decision reads this for every order
+            # Portfolio.equity, in one pass over the open positions: a decision reads this for every
+            # order (and every refused one), so not over every symbol ever traded
             cash = self._portfolio.cash
             equity = cash
-            for symbol, position in self._portfolio.positions.items():
-                if position.qty:
-                    equity += position.qty * (self._mark(symbol) or ZERO)
+            positions = self._portfolio.positions
+            for symbol in self._held:
+                equity += positions[symbol].qty * (self._mark(symbol) or ZERO)
             return BrokerAccount(cash, equity, self._buying_power())
 
     # --- simulation ---------------------------------------------------------------------------
@@ -383,6 +386,10 @@ class SimulatedBroker:
             order.symbol, when, order.side, qty, price, done.commission, order.client_order_id, execution.execution_id
         )
         self._portfolio.apply_fill(fill)
+        if self._portfolio.qty(fill.symbol):
+            self._held[fill.symbol] = None
+        else:
+            self._held.pop(fill.symbol, None)
         self.fills.append(fill)
         self._emit(OrderUpdate(order.client_order_id, event, when, filled, execution, order.broker_order_id))
 

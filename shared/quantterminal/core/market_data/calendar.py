@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import holidays
 
-from quantterminal.core.market_data.sessions import NEW_YORK, RTH_CLOSE, RTH_OPEN
+from quantterminal.core.market_data.sessions import NEW_YORK, RTH_CLOSE, RTH_OPEN, session_date
 
 EARLY_CLOSE = time(13, 0)
 _MINUTE = timedelta(minutes=1)
@@ -55,7 +55,7 @@ def session_bounds(day: date) -> tuple[datetime, datetime] | None:
 
 def is_market_open(ts: datetime) -> bool:
     """Whether the regular session is open at ``ts`` (holidays and early closes included)."""
-    bounds = session_bounds(ts.astimezone(NEW_YORK).date())
+    bounds = session_bounds(session_date(ts))
     return bounds is not None and bounds[0] <= ts < bounds[1]
 
 

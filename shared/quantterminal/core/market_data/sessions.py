@@ -14,9 +14,21 @@ RTH_OPEN = time(9, 30)
 RTH_CLOSE = time(16, 0)
 
 
+# The last New York day asked for, as (its first UTC instant, the next day's, the date): a time-zone
+# conversion costs more than the risk check that asks for it, and the kernel asks for the date of
+# every decision and order -- nearly always the day it asked about last. One tuple, replaced whole.
+_last_day = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC), date.min)
+
+
 def session_date(ts: datetime) -> date:
-    """The New York calendar date of ``ts``."""
-    return ts.astimezone(NEW_YORK).date()
+    """The New York calendar date of ``ts`` (tz-aware)."""
+    global _last_day  # noqa: PLW0603 - a one-entry cache of a pure function (see above)
+    start, end, day = _last_day
+    if start <= ts < end:
+        return day
+    day = ts.astimezone(NEW_YORK).date()
+    _last_day = (*day_bounds(day), day)
+    return day
 
 
 def next_midnight(day: date) -> datetime:

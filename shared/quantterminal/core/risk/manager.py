@@ -89,6 +89,25 @@ class RiskDecision:
     alerts: tuple[str, ...] = ()
 
 
+def _buying_power(order: Order, cash: Decimal, state: RiskState) -> tuple[Decimal, Decimal]:
+    """What the pending orders (other than ``order``) hold back, and the buying power left."""
+    reserved = sum((r.notional for r in state.reservations if r.client_order_id != order.client_order_id), ZERO)
+    return reserved, cash - reserved
+
+
+def short_of_buying_power(order: Order, cash: Decimal, position: int, state: RiskState) -> bool:
+    """Whether ``order`` fails the buying-power rule as ``evaluate`` applies it, with ``position``
+    the account's shares in its symbol: an order that fails it is refused whatever the other rules
+    say (an order that only reduces a position never fails it)."""
+    price = order.limit_price if order.limit_price is not None else order.decision_price
+    if price is None or order.qty <= 0:
+        return False
+    pending = sum(r.qty * r.side.sign for r in state.reservations if r.symbol == order.symbol)
+    if _reduces_only(order, position, pending):
+        return False
+    return order.qty * price > _buying_power(order, cash, state)[1]
+
+
 def _reduces_only(order: Order, position: int, pending: int) -> bool:
     """True when the order, on top of pending orders, only moves the position toward zero."""
     signed = order.qty * order.side.sign
@@ -189,8 +208,7 @@ def evaluate(
                 f"{order.symbol} exposure {projected:.2f} incl. pending orders would "
                 f"exceed {limits.position_limit:%} of equity ({limit:.2f})",
             )
-        reserved = sum((r.notional for r in state.reservations if r.client_order_id != order.client_order_id), ZERO)
-        available = account.cash - reserved
+        reserved, available = _buying_power(order, account.cash, state)
         if notional > available:
             return reject(
                 "buying_power",

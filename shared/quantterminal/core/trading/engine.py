@@ -37,7 +37,7 @@ from quantterminal.core.market_data.sessions import next_midnight, session_date
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.risk.gate import RiskGate
-from quantterminal.core.risk.manager import AccountView, RiskDecision
+from quantterminal.core.risk.manager import AccountView, RiskDecision, short_of_buying_power
 from quantterminal.core.strategies import StrategyInstance, builtin_instance
 from quantterminal.core.trading import refusals
 from quantterminal.core.trading.answers import Consumed, WarmUpBars, answer
@@ -177,6 +177,8 @@ class TradingEngine:
         if refused is not None:
             if refused.holds(wanted, risk_state, minute):
                 return Decision(signal, note=refused.note, wanted=wanted)
+            if refused.rule != "buying_power" or not refused.same_day_and_halts(wanted, risk_state, minute):
+                refused = None
             del self._refused[bar.symbol]
         coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
         price = to_decimal(bar.close)
@@ -204,6 +206,13 @@ class TradingEngine:
             account=self.account,
             created_at=now,
         )
+        if refused is not None and short_of_buying_power(
+            order, account.cash, self.gate.position(bar.symbol), risk_state
+        ):
+            # refused for buying power before, and orders have filled or ended since: sized again,
+            # it still does not fit -- the risk manager would refuse it by that rule, so it is not asked
+            self._refused[bar.symbol] = replace(refused, state=risk_state)
+            return Decision(signal, note=refused.note, wanted=wanted)
         decision = self._place(signal, order, account, now, minute, risk_state)
         risk = decision.risk
         if risk is not None and not risk.accepted and risk.rule in refusals.STANDING_RULES:
