@@ -107,12 +107,9 @@ def _summary_figure(text: str, label: str) -> str:
     return found.group(1).strip() if found else ""
 
 
-def whole_process(rows: int, repeat: int, breakers: bool) -> dict[str, Any]:
-    """``qterm backtest --strategy momentum`` on a CSV of ``rows`` real rows (repeated whole weeks
-    apart), as a child process: wall and CPU seconds, peak RSS, and the trades it made. With
-    ``breakers=False`` the drawdown breaker and the daily-loss halt are off (``--drawdown 1
-    --daily-loss 1``), so every bar can trade: the breaker trips early on this data and a run
-    that stops trading flatters the figure."""
+def bench_csv(rows: int) -> Path:
+    """A CSV of ``rows`` real minute rows of one symbol (``one_symbol``), written once to the
+    temporary folder (named ``{symbol}_1min_bench_{rows}.csv``, so its symbol reads from the name)."""
     symbol, bars = one_symbol(rows)
     path = Path(tempfile.gettempdir()) / f"{symbol}_1min_bench_{rows}.csv"
     if not path.exists():
@@ -120,6 +117,16 @@ def whole_process(rows: int, repeat: int, breakers: bool) -> dict[str, Any]:
             out.write("timestamp,open,high,low,close,volume\n")
             for b in bars[:rows]:
                 out.write(f"{b.timestamp.isoformat()},{b.open},{b.high},{b.low},{b.close},{b.volume}\n")
+    return path
+
+
+def whole_process(rows: int, repeat: int, breakers: bool) -> dict[str, Any]:
+    """``qterm backtest --strategy momentum`` on a CSV of ``rows`` real rows (repeated whole weeks
+    apart), as a child process: wall and CPU seconds, peak RSS, and the trades it made. With
+    ``breakers=False`` the drawdown breaker and the daily-loss halt are off (``--drawdown 1
+    --daily-loss 1``), so every bar can trade: the breaker trips early on this data and a run
+    that stops trading flatters the figure."""
+    path = bench_csv(rows)
     command = [
         sys.executable,
         "-m",
