@@ -120,13 +120,8 @@ def bench_csv(rows: int) -> Path:
     return path
 
 
-def whole_process(rows: int, repeat: int, breakers: bool) -> dict[str, Any]:
-    """``qterm backtest --strategy momentum`` on a CSV of ``rows`` real rows (repeated whole weeks
-    apart), as a child process: wall and CPU seconds, peak RSS, and the trades it made. With
-    ``breakers=False`` the drawdown breaker and the daily-loss halt are off (``--drawdown 1
-    --daily-loss 1``), so every bar can trade: the breaker trips early on this data and a run
-    that stops trading flatters the figure."""
-    path = bench_csv(rows)
+def qterm_backtest(path: Path, breakers: bool) -> list[str]:
+    """The ``qterm backtest --strategy momentum`` command on ``path``, breakers on or off."""
     command = [
         sys.executable,
         "-m",
@@ -137,8 +132,16 @@ def whole_process(rows: int, repeat: int, breakers: bool) -> dict[str, Any]:
         "--data",
         str(path),
     ]
-    if not breakers:
-        command += ["--drawdown", "1", "--daily-loss", "1"]
+    return command if breakers else [*command, "--drawdown", "1", "--daily-loss", "1"]
+
+
+def whole_process(rows: int, repeat: int, breakers: bool) -> dict[str, Any]:
+    """``qterm backtest --strategy momentum`` on a CSV of ``rows`` real rows (repeated whole weeks
+    apart), as a child process: wall and CPU seconds, peak RSS, and the trades it made. With
+    ``breakers=False`` the drawdown breaker and the daily-loss halt are off (``--drawdown 1
+    --daily-loss 1``), so every bar can trade: the breaker trips early on this data and a run
+    that stops trading flatters the figure."""
+    command = qterm_backtest(bench_csv(rows), breakers)
     walls, cpus, rss = [], [], []
     printed = ""
     for _ in range(repeat):

@@ -37,7 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from backtest import data_source
+from backtest import data_source, qterm_backtest
 from quantterminal.adapters.market_data.csv_bars import load_bars
 
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -73,17 +73,7 @@ def timed(command: list[str]) -> tuple[float, float, float, str]:
 
 
 def ours(path: Path) -> tuple[float, float, float, int]:
-    command = [
-        sys.executable,
-        "-m",
-        "quantterminal.cli.main",
-        "backtest",
-        "--strategy",
-        "momentum",
-        "--data",
-        str(path),
-    ]
-    wall, cpu, rss, printed = timed([*command, "--drawdown", "1", "--daily-loss", "1"])
+    wall, cpu, rss, printed = timed(qterm_backtest(path, breakers=False))
     found = re.search(r"orders placed\s*.\s*([\d,]+)", printed)
     return wall, cpu, rss, int(found.group(1).replace(",", "")) if found else 0
 

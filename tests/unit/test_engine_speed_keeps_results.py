@@ -54,6 +54,20 @@ def test_the_shipped_strategies_trade_on_real_data_exactly_as_before(data: str, 
     assert digest(result) == pinned
 
 
+def standing_and_asked_every_bar(
+    config: BacktestConfig, bars: dict[str, list], monkeypatch: pytest.MonkeyPatch
+) -> tuple[BacktestResult, BacktestResult]:
+    """The backtest as it runs, and again with every refusal asked again on every bar: they must
+    trade alike (orders, fills, what was not filled, the curve, the final equity)."""
+    standing = run_backtest(config, bars)
+    monkeypatch.setattr(refusals, "STANDING_RULES", frozenset())
+    every_bar = run_backtest(config, bars)
+    assert len(standing.orders) > 100
+    for field in ("orders", "fills", "not_filled", "equity_curve", "final_equity"):
+        assert getattr(standing, field) == getattr(every_bar, field), field
+    return standing, every_bar
+
+
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_a_standing_refusal_changes_no_order_only_how_often_it_is_asked(
     strategy: str, lean_2013_rth: dict[str, list], monkeypatch: pytest.MonkeyPatch
@@ -61,13 +75,9 @@ def test_a_standing_refusal_changes_no_order_only_how_often_it_is_asked(
     """Three symbols at 45% of equity each: the third is refused for buying power again and
     again. Not asking again until cash or reservations change gives the same orders and fills."""
     trading = TradingConfig(position_fraction=Decimal("0.45"), risk=RiskLimits(position_limit=Decimal("0.5")))
-    config = BacktestConfig((strategy,), trading=trading)
-    standing = run_backtest(config, lean_2013_rth)
-    monkeypatch.setattr(refusals, "STANDING_RULES", frozenset())
-    every_bar = run_backtest(config, lean_2013_rth)
-    assert len(standing.orders) > 100
-    for field in ("orders", "fills", "not_filled", "equity_curve", "final_equity"):
-        assert getattr(standing, field) == getattr(every_bar, field), field
+    standing, every_bar = standing_and_asked_every_bar(
+        BacktestConfig((strategy,), trading=trading), lean_2013_rth, monkeypatch
+    )
     assert {r.rule for r in every_bar.refused} >= {"buying_power"}
     assert len(standing.refused) <= len(every_bar.refused)
 
@@ -85,13 +95,7 @@ def test_a_universe_short_of_buying_power_trades_as_if_asked_every_bar(
         for symbol, bars in lean_2013_rth.items()
         for copy in range(10)
     }
-    config = BacktestConfig((strategy,))
-    standing = run_backtest(config, universe)
-    monkeypatch.setattr(refusals, "STANDING_RULES", frozenset())
-    every_bar = run_backtest(config, universe)
-    assert len(standing.orders) > 100
-    for field in ("orders", "fills", "not_filled", "equity_curve", "final_equity"):
-        assert getattr(standing, field) == getattr(every_bar, field), field
+    standing, every_bar = standing_and_asked_every_bar(BacktestConfig((strategy,)), universe, monkeypatch)
     assert sum(r.rule == "buying_power" for r in every_bar.refused) > 3 * len(standing.refused)
 
 
