@@ -12,8 +12,8 @@ from quantterminal.adapters.state.object_state import ObjectStateStore
 from quantterminal.core.models import Bar
 from quantterminal.core.strategies import STRATEGIES, builtin_instance
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.desk import ResidentStrategies, SnapshotStrategies
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
+from quantterminal.core.trading.strategy_hosts import ResidentStrategies, SnapshotStrategies
 from tests.helpers import bars_from_closes
 
 CLOSES = [100 + ((i * 7) % 13) - ((i * 3) % 5) * 0.5 for i in range(120)]

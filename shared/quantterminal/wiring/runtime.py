@@ -49,8 +49,9 @@ from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.settings import DEFAULT_ACCOUNT
 from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.desk import ResidentStrategies, TradingDesk
+from quantterminal.core.trading.desk import TradingDesk
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
+from quantterminal.core.trading.strategy_hosts import ResidentStrategies
 from quantterminal.environment import Environment
 from quantterminal.wiring.factories import open_ledger, open_state_store
 

@@ -67,9 +67,9 @@ from quantterminal.core.simulation.ports import SimulatedVenue
 from quantterminal.core.strategies import StrategyInstance, builtin_instance, share_capital
 from quantterminal.core.trading.answers import Consumed
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.desk import ResidentStrategies
 from quantterminal.core.trading.engine import HALTED, Decision
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
+from quantterminal.core.trading.strategy_hosts import ResidentStrategies
 
 _PROGRESS_EVERY = 65_536
 _DAY = timedelta(days=1)

@@ -5,9 +5,9 @@ For each bar every strategy answers, and each acts through its own ``TradingEngi
 risk -> record -> place); each broker update goes to the engine of the strategy that placed the
 order. What differs per environment are the handlers plugged in, never these stages: the clock
 (the ``now`` handed in), the broker (simulated or Alpaca), the state store (plain objects,
-in-process documents or Redis), where strategies keep their state between bars (``StrategyHost``:
-resident objects in a backtest, snapshots in the store where processes share it or restart) and
-the ledger (none, SQLite, PostgreSQL).
+in-process documents or Redis), where strategies keep their state between bars (``StrategyHost``,
+``strategy_hosts``: resident objects in a backtest, snapshots in the store where processes share
+it or restart) and the ledger (none, SQLite, PostgreSQL).
 
 A bar is traded only while it is fresh: a backfilled bar, a revision, or a bar delivered long
 after it closed still feeds the strategies (their indicators must not skip a minute) but places
@@ -34,7 +34,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 from quantterminal.core.accounting.orders import Order, OrderUpdate
 from quantterminal.core.accounting.ports import BarState, StateStore
@@ -42,14 +41,14 @@ from quantterminal.core.accounting.records import EquitySnapshot
 from quantterminal.core.accounting.state import PositionState
 from quantterminal.core.market_data.calendar import EXTENDED, SessionRule
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
-from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars
-from quantterminal.core.models import Bar, Direction, Fill
+from quantterminal.core.models import Bar, Fill
 from quantterminal.core.money import to_decimal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView
-from quantterminal.core.trading.answers import Consumed, WarmUpBars
+from quantterminal.core.trading.answers import Consumed
 from quantterminal.core.trading.engine import Decision, TradingEngine
 from quantterminal.core.trading.ports import Broker, TradeJournal
+from quantterminal.core.trading.strategy_hosts import StrategyHost
 
 log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
@@ -72,153 +71,6 @@ def account_view(broker: Broker, bar: Bar, positions: Sequence[PositionState]) -
     summary = broker.account()
     qty = sum(p.qty for p in positions if p.symbol == bar.symbol)
     return AccountView(summary.equity, summary.cash, {bar.symbol: qty}, {bar.symbol: to_decimal(bar.close)})
-
-
-class StrategyHost(Protocol):
-    """Where the strategies' state lives between bars, and how each answers a bar."""
-
-    # whether the state lives in the store's snapshots: the desk then reads them with the rest of
-    # what a bar needs, in one go (``StateStore.bar_state``), and hands them to ``answers``
-    in_snapshots: bool
-
-    def answers(
-        self,
-        engines: Mapping[str, TradingEngine],
-        bar: Bar,
-        snapshots: Mapping[str, dict[str, Any] | None] | None = None,
-    ) -> dict[str, Consumed]:
-        """Every engine's strategy answers ``bar``; its state is kept for the next bar."""
-        ...
-
-
-class SnapshotStrategies:
-    """Strategies restored from the state store's snapshots for every bar and saved after it: any
-    process (a Lambda, a restarted paper run) carries on where the last left off. Snapshots are
-    read in one go and written in one go -- before any order is acted on, so a crash in between
-    replays the answers, never feeds a bar twice. A snapshot taken under other parameters than the
-    configured ones is rebuilt and warmed up on ``history`` (the ledger's bars), and logged."""
-
-    in_snapshots = True
-
-    def __init__(self, store: StateStore, history: WarmUpBars | None = None) -> None:
-        self.store = store
-        self.history = history
-
-    def answers(
-        self,
-        engines: Mapping[str, TradingEngine],
-        bar: Bar,
-        snapshots: Mapping[str, dict[str, Any] | None] | None = None,
-    ) -> dict[str, Consumed]:
-        names = list(engines)
-        if snapshots is None:
-            snapshots = self.store.load_snapshots(names, bar.symbol)
-        consumed = {name: engines[name].consume(bar, snapshots[name], self.history) for name in names}
-        for name, c in consumed.items():
-            if c.rebuilt is not None:
-                log.warning(
-                    "%s %s: parameters changed since its snapshot; rebuilt with %s and warmed up on %d stored bars",
-                    name,
-                    bar.symbol,
-                    engines[name].instance.params,
-                    c.rebuilt,
-                )
-        changed = {name: c.snapshot for name, c in consumed.items() if c.snapshot is not None}
-        if changed:
-            self.store.save_snapshots(bar.symbol, changed)
-        return consumed
-
-
-class ResidentStrategies:
-    """Strategies kept as live objects in this process: a backtest, or a paper run whose state
-    store lives and dies with the process -- nothing else shares them and a restart starts them
-    afresh either way, so a snapshot per bar would only cost time. As the snapshots do, they take
-    each symbol's minutes once, in order: a bar delivered again gets the answers it got, an
-    older one none."""
-
-    in_snapshots = False
-
-    def __init__(self) -> None:
-        # by symbol and strategy name: its on_bar and, for one deciding on longer bars than a
-        # minute, what turns its minutes into those bars (``LongerBars``) -- one object per
-        # strategy and symbol, whichever subset of strategies a bar goes to (the session rule)
-        self._objects: dict[str, dict[str, tuple[Callable[[Bar], Direction | None], LongerBars | None]]] = {}
-        # by (symbol, id of the engines mapping): that mapping (kept, so its id is not reused) and its strategies
-        self._lists: dict[tuple[str, int], tuple[Mapping[str, TradingEngine], list[_Resident]]] = {}
-        self._last: dict[str, tuple[datetime, dict[str, Consumed]]] = {}  # by symbol: the last bar's stamp, answers
-
-    def _resident(self, engines: Mapping[str, TradingEngine], symbol: str) -> list[_Resident]:
-        cached = self._lists.get((symbol, id(engines)))
-        if cached is not None and cached[0] is engines:
-            return cached[1]
-        objects = self._objects.setdefault(symbol, {})
-        for name, engine in engines.items():
-            if name not in objects:
-                timeframe = engine.instance.timeframe
-                longer = None if timeframe == ONE_MINUTE else LongerBars(timeframe)
-                objects[name] = (engine.instance.new(symbol).on_bar, longer)
-        live = [(name, *objects[name]) for name in engines]
-        self._lists[(symbol, id(engines))] = (engines, live)
-        return live
-
-    def answers(
-        self,
-        engines: Mapping[str, TradingEngine],
-        bar: Bar,
-        snapshots: Mapping[str, dict[str, Any] | None] | None = None,
-    ) -> dict[str, Consumed]:
-        last = self._last.get(bar.symbol)
-        if last is not None and bar.timestamp <= last[0]:
-            if bar.timestamp < last[0]:
-                return dict.fromkeys(engines, _STALE)
-            return {name: replace(c, new=False) for name, c in last[1].items() if name in engines}
-        out = self._answer(engines, bar)
-        self._last[bar.symbol] = (bar.timestamp, out)
-        return out
-
-    def _answer(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
-        out = {}
-        for name, decide, longer in self._resident(engines, bar.symbol):
-            if longer is not None:
-                out[name] = longer.answer(decide, bar)
-                continue
-            answer = decide(bar)
-            # identity, not a dict: an Enum's hash is a Python call, and this runs for every bar
-            out[name] = (
-                _NONE
-                if answer is None
-                else _LONG
-                if answer is Direction.LONG
-                else _FLAT
-                if answer is Direction.FLAT
-                else _SHORT
-            )
-        return out
-
-
-class LongerBars:
-    """A resident strategy's longer bars in the making, and its answer to the last one completed:
-    the answer stands (and is acted on, naming that bar) every minute until the next bar
-    completes -- as the snapshot path does (``TradingEngine.consume``)."""
-
-    def __init__(self, timeframe: str) -> None:
-        self.building = TimeframeBars(timeframe)
-        self.standing = _NONE
-
-    def answer(self, on_bar: Callable[[Bar], Direction | None], bar: Bar) -> Consumed:
-        completed = self.building.add(bar)
-        if not completed:
-            return self.standing
-        wanted = None
-        for done in completed:
-            wanted = on_bar(done)
-        self.standing = Consumed(wanted, True, bar=completed[-1])
-        return self.standing
-
-
-_NONE, _LONG, _FLAT, _SHORT = (Consumed(d, True) for d in (None, Direction.LONG, Direction.FLAT, Direction.SHORT))
-_STALE = Consumed(None, False)  # a bar older than one already consumed: nothing to do
-_Resident = tuple[str, Callable[[Bar], Direction | None], "LongerBars | None"]
 
 
 class TradingDesk:

@@ -30,9 +30,10 @@ from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.strategies import StrategyInstance, share_capital
 from quantterminal.core.trading.answers import ledger_warmup
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.desk import SnapshotStrategies, StrategyHost, TradingDesk, account_view
+from quantterminal.core.trading.desk import TradingDesk, account_view
 from quantterminal.core.trading.engine import TradingEngine
 from quantterminal.core.trading.ports import Broker, TradeJournal
+from quantterminal.core.trading.strategy_hosts import SnapshotStrategies, StrategyHost
 
 MINUTE = timedelta(minutes=1)
 
