@@ -208,8 +208,10 @@ class TradingDesk:
                 bar, answer, view, now, traded, open_orders, qty.get(name, 0), session_time, risk
             )
             if decision.order is not None and acting and i < last:
-                # the next strategy sees this order: it must not send the opposite side (a wash trade)
-                open_orders, risk = self.store.open_orders(self.account), None
+                risk = None  # the risk check moved it (a reservation, the peak): the next one reads it
+                if decision.working is not None:
+                    # the next strategy sees this order: it must not send the opposite side (a wash trade)
+                    open_orders = [*open_orders, decision.working]
         if traded and self.ledger is not None:
             # equity and cash are the broker's: the positions matter only to a sized order's view
             self._record_equity(lambda: views[0] if views else self.view(bar, []), now)

@@ -62,6 +62,7 @@ class Decision:
     note: str = ""
     wanted: Direction | None = None  # the strategy's answer (None: none yet)
     idle: bool = False  # nothing to do: no answer yet, positioned as wanted with no order working, or halted
+    working: Order | None = None  # the order this decision recorded and left open (the broker did not refuse it)
 
 
 _WARMING_UP = Decision(note="warming up", idle=True)
@@ -262,10 +263,11 @@ class TradingEngine:
             return Decision(signal, order, risk, note=risk.reason, wanted=signal.direction)
         recorded = self.store.add_open_order(order)
         if not recorded:  # a concurrent delivery of the same bar recorded it first; its reservation stands
-            return Decision(signal, order, risk, note="decision already placed", wanted=signal.direction)
+            return Decision(signal, order, risk, note="decision already placed", wanted=signal.direction, working=order)
         if self.ledger is not None:
             self.ledger.record_order(order)
-        return self._submit(signal, order, risk, now)
+        submitted = self._submit(signal, order, risk, now)
+        return submitted if submitted.note.startswith(BROKER_REJECTED) else replace(submitted, working=order)
 
     def _submit(
         self, signal: Signal, order: Order, risk: RiskDecision | None, now: datetime, note: str = ""
