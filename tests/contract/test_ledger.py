@@ -58,7 +58,9 @@ def test_migrate_is_idempotent_and_recorded(ledger: Ledger) -> None:
     ]
 
 
-def _migrate(url: str) -> list[str]:
+def _migrate(job: tuple[str, Any]) -> list[str]:
+    url, start = job
+    start.wait()  # every process opens the new database at the same moment
     ledger = open_ledger(url)
     try:
         return ledger.migrate()
@@ -74,10 +76,14 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(kind: str, tm
         url = f"{POSTGRES_URL}?schema={schema}"
     else:
         url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    # Four processes released together open one new file: SQLite may refuse a switch to WAL with
+    # "database is locked" at once (no busy wait where it could deadlock); each must still open it.
+    context = multiprocessing.get_context("spawn")
     try:
-        with multiprocessing.get_context("spawn").Pool(2) as pool:
-            results = pool.map(_migrate, [url, url])
-        assert sorted(len(r) for r in results) == [0, len(load_migrations("sqlite"))]
+        with context.Manager() as manager, context.Pool(4) as pool:
+            start = manager.Barrier(4)
+            results = pool.map(_migrate, [(url, start)] * 4)
+        assert sorted(len(r) for r in results) == [0, 0, 0, len(load_migrations("sqlite"))]
         ledger = open_ledger(url)
         assert len(ledger.applied_migrations()) == len(load_migrations("sqlite"))
         ledger.close()

@@ -29,6 +29,7 @@ from quantterminal.adapters.ledger.ledger_base import prepare_bars, prepare_tick
 from quantterminal.adapters.ledger.migrations import check_applied, load_migrations
 from quantterminal.adapters.ledger.sql_audit import SqlAuditLedger
 from quantterminal.adapters.ledger.sql_dialect import SQLITE, micros
+from quantterminal.adapters.retry import with_retries
 from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar, Trade
 from quantterminal.errors import LedgerError
@@ -62,7 +63,16 @@ class SqliteLedger(SqlAuditLedger):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        # Two processes opening a new file at once: one may be told "database is locked" at once
+        # (SQLite skips the busy wait where waiting could deadlock), so the switch is tried again.
+        with_retries(
+            lambda: self._conn.execute("PRAGMA journal_mode=WAL"),
+            (sqlite3.OperationalError,),
+            attempts=8,
+            base=0.01,
+            cap=0.5,
+            what="sqlite WAL mode",
+        )
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
         self._relaxed: list[tuple[str, Sequence[Any]]] = []  # analytics rows waiting (see the module docs)
