@@ -56,6 +56,11 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _stored(doc: str | bytes | None, ver: str | bytes | None) -> tuple[str | None, int]:
+    """A record's ``HMGET doc ver`` answer as (document, version); ``(None, 0)`` when absent."""
+    return (None, 0) if doc is None else (_text(doc), int(_text(ver or "0")))
+
+
 class RedisStateStore(VersionedStateStore):
     """State in Redis at ``url`` (``redis://`` or ``rediss://`` for TLS), keys under ``prefix``."""
 
@@ -83,19 +88,22 @@ class RedisStateStore(VersionedStateStore):
         self._delete_script: Any = self.client.register_script(_DELETE)
 
     def _read(self, key: str) -> tuple[str | None, int]:
-        doc, ver = self.client.hmget(key, ["doc", "ver"])
-        return (None, 0) if doc is None else (_text(doc), int(_text(ver or "0")))
+        return _stored(*self.client.hmget(key, ["doc", "ver"]))
 
     def _cas(self, key: str, doc: str, expected: int, ttl: int | None, index: str | None) -> bool:
         keys = [key] if index is None else [key, index]
         token = uuid.uuid4().hex
         return bool(self._cas_script(keys=keys, args=[expected, doc, ttl or 0, token]))
 
-    def _read_many(self, keys: Sequence[str]) -> list[tuple[str | None, int]]:
+    def _reads(self, keys: Sequence[str | bytes]) -> Any:
+        """A pipeline with the read of each of ``keys`` queued (one round trip when executed)."""
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.hmget(key, ["doc", "ver"])
-        return [(None, 0) if doc is None else (_text(doc), int(_text(ver or "0"))) for doc, ver in pipe.execute()]
+        return pipe
+
+    def _read_many(self, keys: Sequence[str]) -> list[tuple[str | None, int]]:
+        return [_stored(doc, ver) for doc, ver in self._reads(keys).execute()]
 
     def _put_many(self, items: Sequence[tuple[str, str]], ttl: int | None) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -118,26 +126,16 @@ class RedisStateStore(VersionedStateStore):
         self, keys: Sequence[str], index: str
     ) -> tuple[list[tuple[str | None, int]], list[tuple[str, str, int]]]:
         # one round trip for the keys and the index (a bar's reads); a second only if it has members
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hmget(key, ["doc", "ver"])
-        pipe.smembers(index)
-        *found, members = pipe.execute()
-        docs: list[tuple[str | None, int]] = [
-            (None, 0) if doc is None else (_text(doc), int(_text(ver or "0"))) for doc, ver in found
-        ]
-        return docs, self._member_records(index, members)
+        *found, members = self._reads(keys).smembers(index).execute()
+        return [_stored(doc, ver) for doc, ver in found], self._member_records(index, members)
 
     def _member_records(self, index: str, members: set[str] | set[bytes | str]) -> list[tuple[str, str, int]]:
         """``(key, doc, version)`` of the live ``members`` of ``index``, read in one round trip."""
         keys = sorted(members)
         if not keys:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hmget(key, ["doc", "ver"])
         found, gone = [], []
-        for key, (doc, ver) in zip(keys, pipe.execute(), strict=True):
+        for key, (doc, ver) in zip(keys, self._reads(keys).execute(), strict=True):
             if doc is None:
                 gone.append(key)
             else:
