@@ -2,7 +2,7 @@
 
 The public strategy API -- what a user's strategy imports, and all the built-in strategies use::
 
-    from quantterminal import Bar, Direction, Strategy, StrategyError, StrategyParams
+    from quantterminal import Bar, Direction, Strategy, StrategyError, StrategyParams, TradeView
     from quantterminal.indicators import SMA, EMA, RollingStd, Highest, Lowest, ATR, RateOfChange
     from quantterminal.testing import check_strategy  # snapshot/restore and no look-ahead, on real bars
 
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from quantterminal.core.models import Bar, Direction
     from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams
+    from quantterminal.core.strategies.trade_view import TradeView, WorkingOrder
     from quantterminal.wiring.notebook import backtest, download, optimize
 
 __version__ = "0.1.0"
@@ -30,6 +31,8 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "StrategyParams",
+    "TradeView",
+    "WorkingOrder",
     "__version__",
     "backtest",
     "download",
@@ -41,6 +44,8 @@ _HOMES = {  # imported on first use: ``qterm --help`` and the CLI's start stay q
     "Strategy": "quantterminal.core.strategies.base",
     "StrategyError": "quantterminal.core.strategies.base",
     "StrategyParams": "quantterminal.core.strategies.base",
+    "TradeView": "quantterminal.core.strategies.trade_view",  # a strategy's own position, read-only
+    "WorkingOrder": "quantterminal.core.strategies.trade_view",
     "backtest": "quantterminal.wiring.notebook",  # research from a notebook: results as DataFrames
     "optimize": "quantterminal.wiring.notebook",
     "download": "quantterminal.wiring.notebook",

@@ -12,6 +12,10 @@ What is checked, on real minute bars (the SPY set shipped with QuantTerminal, or
 - **instances are independent**: two instances fed interleaved bars of two symbols answer as
   each does alone (several instances of one class run side by side in one process);
 - **deterministic**: the same bars give the same answers, twice.
+
+A strategy that reads its trade (``uses_trade``) is handed one by a stand-in for the kernel's
+books (``StandInBook``): each answer is filled at the next bar's open, 100 shares a direction,
+no costs -- so the checks above cover its exits too, and ``run`` gives its answers.
 """
 
 from __future__ import annotations
@@ -20,13 +24,17 @@ import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
 from quantterminal.adapters.market_data.csv_bars import load_bars, resolve_source
 from quantterminal.core.market_data.calendar import SessionRule
 from quantterminal.core.models import Bar, Direction
+from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.strategies.base import Strategy, parse_params
+from quantterminal.core.strategies.trade_view import TradeView, trade_view
 
 Answers = list[Direction | None]
 
@@ -51,9 +59,50 @@ def sample_bars(symbol: str = "SPY", limit: int = 3000, source: str = "sample:sp
     return [b for b in bars if regular(b.timestamp)][:limit]
 
 
-def run(strategy: Strategy, bars: Sequence[Bar]) -> Answers:
-    """The strategy's answers to ``bars``, in order."""
-    return [strategy.on_bar(b) for b in bars]
+class StandInBook:
+    """The kernel's books, simplified for checking a strategy that reads its trade: the answer to
+    one bar is filled at the next bar's open, ``shares`` a direction, no costs, nothing refused."""
+
+    def __init__(self, shares: int = 100) -> None:
+        self.shares = shares
+        self.qty = 0
+        self.entry: Decimal | None = None
+        self.opened: datetime | None = None
+        self.realized = ZERO
+        self.wanted: Direction | None = None  # the last answer, filled at the next bar's open
+
+    def fill_at_open(self, bar: Bar) -> None:
+        """Trade to the last answer at ``bar``'s open."""
+        if self.wanted is None:
+            return
+        target = self.wanted.sign * self.shares
+        if target == self.qty:
+            return
+        price = to_decimal(bar.open)
+        if self.qty and self.entry is not None:
+            self.realized += self.qty * (price - self.entry)
+        self.qty = target
+        self.entry, self.opened = (price, bar.timestamp) if target else (None, None)
+
+    def view(self, bar: Bar) -> TradeView:
+        """What the strategy sees at ``bar``'s close."""
+        return trade_view(self.qty, self.entry, self.opened, self.realized, to_decimal(bar.close))
+
+    def step(self, strategy: Strategy, bar: Bar) -> Direction | None:
+        """``bar`` through the book and the strategy, as the kernel takes it."""
+        self.fill_at_open(bar)
+        strategy.see(self.view(bar))
+        self.wanted = strategy.on_bar(bar)
+        return self.wanted
+
+
+def run(strategy: Strategy, bars: Sequence[Bar], book: StandInBook | None = None) -> Answers:
+    """The strategy's answers to ``bars``, in order (one that reads its trade: through ``book``,
+    a fresh ``StandInBook`` if none is given)."""
+    if not strategy.uses_trade:
+        return [strategy.on_bar(b) for b in bars]
+    book = book if book is not None else StandInBook()
+    return [book.step(strategy, b) for b in bars]
 
 
 def check_strategy(
@@ -84,12 +133,13 @@ def check_strategy(
 
 def _check_restore(strategy: type[Strategy], values: Any, bars: Sequence[Bar], whole: Answers, cut: int) -> None:
     first = strategy(bars[0].symbol, values)
-    before = run(first, bars[:cut])
+    book = StandInBook()  # the kernel's books outlive the strategy object: they carry on
+    before = run(first, bars[:cut], book)
     try:
         stored = json.dumps(first.snapshot(), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise StrategyCheckError(f"{strategy.__name__}: snapshot after bar {cut} is not plain JSON: {exc}") from None
-    after = run(type(first).restore(json.loads(stored)), bars[cut:])
+    after = run(type(first).restore(json.loads(stored)), bars[cut:], book)
     _same(strategy, "restored at bar " + str(cut), whole, before + after)
 
 
@@ -109,10 +159,11 @@ def _check_independent(strategy: type[Strategy], values: Any, bars: Sequence[Bar
     other = [replace(_perturbed(b), symbol=b.symbol + "X") for b in bars]
     alone = run(strategy(other[0].symbol, values), other)
     a, b = strategy(bars[0].symbol, values), strategy(other[0].symbol, values)
+    book_a, book_b = StandInBook(), StandInBook()
     together_a, together_b = [], []
     for x, y in zip(bars, other, strict=True):
-        together_a.append(a.on_bar(x))
-        together_b.append(b.on_bar(y))
+        together_a.append(book_a.step(a, x) if a.uses_trade else a.on_bar(x))
+        together_b.append(book_b.step(b, y) if b.uses_trade else b.on_bar(y))
     _same(strategy, "run beside another instance", whole, together_a)
     _same(strategy, "run beside another instance", alone, together_b)
 

@@ -55,7 +55,7 @@ def test_a_strategy_is_named_by_builtin_name_file_module_or_entry_point(
         (f"{USER / 'leaky.py'}:NotAStrategy", "is not a Strategy subclass"),
         (
             f"{USER / 'leaky.py'}",
-            "name the class as leaky.py:CLASS (strategies in the file: ForgetsState, SharedMemory)",
+            "name the class as leaky.py:CLASS (strategies in the file: ForgetsState, SharedMemory, ForgetsBarsInTrade)",
         ),
         ("no_such_package.mod:Thing", "no module 'no_such_package' on the Python path"),
         ("quantterminal.core.strategies.base:Strategy", "does not implement"),
@@ -77,6 +77,9 @@ def test_a_file_that_does_not_import_says_where(tmp_path: Path) -> None:
         load_strategy(f"{tmp_path / 'raises.py'}:X")
 
 
+EXAMPLE = "quantterminal.examples.trend_with_exits:TrendWithExits"
+
+
 def test_the_public_api_is_what_a_strategy_needs_and_the_builtins_use_nothing_else() -> None:
     public = {f"quantterminal.{n}" for n in quantterminal.__all__} | {
         f"quantterminal.indicators.{n}" for n in quantterminal.indicators.__all__
@@ -84,7 +87,7 @@ def test_the_public_api_is_what_a_strategy_needs_and_the_builtins_use_nothing_el
     # what each public name is, inside the package
     homes = {f"{getattr(quantterminal, n).__module__}.{n}" for n in quantterminal.__all__ if n != "__version__"}
     homes |= {f"{getattr(quantterminal.indicators, n).__module__}.{n}" for n in quantterminal.indicators.__all__}
-    for cls in STRATEGIES.values():
+    for cls in (*STRATEGIES.values(), load_strategy(EXAMPLE)):
         source = Path(sys.modules[cls.__module__].__file__ or "").read_text()
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("quantterminal"):
@@ -103,6 +106,18 @@ def test_the_checks_pass_the_builtins_and_a_user_strategy_and_catch_broken_ones(
         check_strategy(load_strategy(f"{USER / 'leaky.py'}:ForgetsState"), bars=bars)
     with pytest.raises(StrategyCheckError, match="different answers on a second run"):
         check_strategy(load_strategy(f"{USER / 'leaky.py'}:SharedMemory"), bars=bars)
+
+
+def test_the_checks_cover_a_strategy_that_reads_its_trade() -> None:
+    """The shipped example (named as a module spec) passes; one that counts its bars in a trade
+    but forgets the count in its snapshot is caught, at the bar where its restored twin differs."""
+    bars = sample_bars("SPY", limit=1500)
+    example = load_strategy(EXAMPLE)
+    assert example.uses_trade
+    report = check_strategy(example, {"stop_loss_bps": 10, "take_profit_bps": 15, "max_minutes": 30}, bars)
+    assert report.changes > 20
+    with pytest.raises(StrategyCheckError, match="restored at bar"):
+        check_strategy(load_strategy(f"{USER / 'leaky.py'}:ForgetsBarsInTrade"), bars=bars)
 
 
 def test_new_strategy_writes_a_template_whose_tests_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,8 @@ from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.paper import BARS, PaperTrader
 from quantterminal.wiring.runtime import Runtime
 from tests.lambdas.harness import Live, run_bars
+from tests.user_strategies import trade_probe
+from tests.user_strategies.trade_probe import TradeProbe
 
 NAMES = tuple(STRATEGIES)
 # Each strategy sizes from a third of the account; a position limit of 5% of equity then refuses
@@ -176,3 +178,38 @@ def test_when_the_run_trades_differently_divergence_explains_every_cent(lean_201
     assert any(e.difference != 0 for e in explained)
     assert all(e.check == 0 for e in explained)
     assert any(e.parts["not filled"] != 0 or e.parts["timing"] != 0 for e in explained)
+
+
+def test_a_strategy_that_reads_its_trade_sees_the_same_books_and_trades_alike_everywhere(
+    live: Live, lean_2013_rth: dict[str, list[Bar]]
+) -> None:
+    """Its exits depend on its entry price and time, read from the kernel's state: the backtest's
+    resident objects, the paper run and the Lambdas' Redis snapshots show it the same position
+    at every bar, and it places the same orders and gets the same fills."""
+    probe = StrategyInstance.of(TradeProbe, params={"stop_loss_bps": 8, "take_profit_bps": 12, "max_minutes": 20})
+    strategies = (probe, "momentum")
+    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
+    stream = merge_bars(day)
+    seen = {}
+    trade_probe.SEEN.clear()
+    backtest = run_backtest(
+        BacktestConfig(strategies, account="paper", fills=live.broker.config.fills, trading=TRADING), day
+    )
+    seen["backtest"] = sorted(trade_probe.SEEN, key=repr)
+    trade_probe.SEEN.clear()
+    paper_broker = SimulatedBroker(live.broker.config)
+    run_paper(stream, paper_broker, strategies)
+    seen["paper"] = sorted(trade_probe.SEEN, key=repr)
+    trade_probe.SEEN.clear()
+    run_lambdas(live, stream, strategies)
+    seen["lambdas"] = sorted(trade_probe.SEEN, key=repr)
+
+    mine = [o for o in backtest.orders if o.strategy == probe.name]
+    assert len(mine) >= 6, "the probe enters and leaves several times in a day"
+    assert any(s[2] for s in seen["backtest"]), "it held positions"
+    assert seen["paper"] == seen["backtest"]
+    assert seen["lambdas"] == seen["backtest"]
+    expected = sorted((o.client_order_id, o.side, o.qty, o.limit_price) for o in backtest.orders)
+    for broker in (paper_broker, live.broker):
+        assert sorted((o.client_order_id, o.side, o.qty, o.limit_price) for o in broker.all_orders()) == expected
+        assert fills_of(broker.fills) == fills_of(backtest.fills)

@@ -48,3 +48,26 @@ class SharedMemory(Strategy):
 
 class NotAStrategy:
     name = "nope"
+
+
+class ForgetsBarsInTrade(Strategy):
+    """Reads its trade and leaves after 20 bars in it, but keeps the count outside its snapshot:
+    restored mid-trade, it holds longer than the original."""
+
+    name = "forgets_bars_in_trade"
+    params_type = StrategyParams
+    uses_trade = True
+
+    def __init__(self, symbol: str, params: StrategyParams | None = None) -> None:
+        super().__init__(symbol, params)
+        self._in_trade = 0
+
+    def on_bar(self, bar: Bar) -> Direction | None:
+        self._in_trade = self._in_trade + 1 if self.trade.qty else 0
+        return Direction.FLAT if self._in_trade >= 20 else Direction.LONG
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        pass

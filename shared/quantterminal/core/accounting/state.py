@@ -48,6 +48,8 @@ class PositionState:
     realized_pnl: Decimal = ZERO
     updated_at: datetime | None = None
     last_execution: tuple[datetime, str] | None = None  # (time, id) of the latest execution applied
+    # the execution that opened the position (from flat, or reversing it); None while flat
+    opened_at: datetime | None = None
     version: int = 0
 
     KIND = "position"
@@ -70,8 +72,16 @@ class PositionState:
         position = Position.from_lots(self.symbol, self.lots, self.realized_pnl)
         position.apply(side, qty, price)
         last = (at, execution_id) if execution_id is not None else self.last_execution
+        before, after = self.qty, position.qty
+        held_on = before != 0 and after != 0 and (before > 0) is (after > 0)
+        opened = self.opened_at if held_on else at if after else None
         return replace(
-            self, lots=position.lots(), realized_pnl=position.realized_pnl, updated_at=at, last_execution=last
+            self,
+            lots=position.lots(),
+            realized_pnl=position.realized_pnl,
+            updated_at=at,
+            last_execution=last,
+            opened_at=opened,
         )
 
     def validate(self) -> None:
@@ -91,6 +101,7 @@ class PositionState:
             raise StateError("a position's lots must all be long or all short")
         check_money("realized_pnl", self.realized_pnl)
         check_ts("updated_at", self.updated_at)
+        check_ts("opened_at", self.opened_at)
 
     def to_json(self) -> str:
         self.validate()
@@ -106,6 +117,7 @@ class PositionState:
                 "last_execution": None
                 if self.last_execution is None
                 else [self.last_execution[0].isoformat(), self.last_execution[1]],
+                "opened_at": ts_text(self.opened_at),
             },
         )
 
@@ -124,6 +136,7 @@ class PositionState:
                 last_execution=None
                 if doc.get("last_execution") is None
                 else (datetime.fromisoformat(doc["last_execution"][0]), str(doc["last_execution"][1])),
+                opened_at=read_ts(doc, "opened_at", cls.KIND),  # absent in positions stored before it was kept
                 version=version,
             )
             state.validate()

@@ -218,6 +218,7 @@ class _Run:
         fills = venue.fills
         current = self.current_ts
         in_session, extended = desk.in_session, desk.extended_hours
+        trades_for = desk.trades_for if desk.trade_aware else None
         for bar in bars:
             session = in_session(bar)
             if not (
@@ -236,7 +237,11 @@ class _Run:
                 self._take_fills()
             closes[symbol] = bar.close
             now = ts + intraday if intraday is not None else self.clock(bar)
-            answers = strategies.answers(engines_for(bar, session), bar)
+            engines = engines_for(bar, session)
+            if trades_for is None:
+                answers = strategies.answers(engines, bar)
+            else:  # a strategy reads its trade: the kernel's books at this bar's close, its fills included
+                answers = strategies.answers(engines, bar, trades=trades_for(bar, engines))
             # A quiet symbol (its last step was idle for every strategy, no order of it is working
             # or awaited) whose strategies answer as on its last bar would get the same idle step:
             # nothing the kernel does depends on anything else that could have changed.

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from quantterminal.core.models import Bar, Direction
+from quantterminal.core.strategies.trade_view import FLAT, TradeView
 
 SNAPSHOT_VERSION = 1
 
@@ -99,9 +100,13 @@ class Strategy(ABC):
     # The minute bars ``on_bar`` sees: "regular" (the regular session, the default) or "extended"
     # (pre- and post-market too; 1-minute strategies only); a configuration may override it.
     session: ClassVar[str] = "regular"
+    # Whether ``on_bar`` reads ``self.trade`` (its position, entry and working orders): the kernel
+    # then reads them from its state before every bar this strategy decides on.
+    uses_trade: ClassVar[bool] = False
 
     def __init__(self, symbol: str, params: StrategyParams | None = None) -> None:
         self.symbol = symbol
+        self._trade = FLAT
         self.params = params if params is not None else self.params_type()
         if not isinstance(self.params, self.params_type):
             raise StrategyError(f"{self.name} needs {self.params_type.__name__}")
@@ -110,6 +115,20 @@ class Strategy(ABC):
     @abstractmethod
     def on_bar(self, bar: Bar) -> Direction | None:
         """Consume one *closed* bar; return the direction wanted now, or ``None`` while warming up."""
+
+    @property
+    def trade(self) -> TradeView:
+        """This instance's position and working orders in its symbol at the close of the bar being
+        decided on, as the kernel booked them (``core.strategies.trade_view``); only for a strategy
+        that declares ``uses_trade = True`` -- for any other the kernel does not read them."""
+        if not self.uses_trade:
+            raise StrategyError(f"{self.name}: set uses_trade = True to read self.trade")
+        return self._trade
+
+    def see(self, trade: TradeView) -> None:
+        """Hand the strategy its trade before ``on_bar`` (the kernel's hosts do; so do tests).
+        Not part of its state: the kernel's books are, and they are read again every bar."""
+        self._trade = trade
 
     @abstractmethod
     def _state(self) -> dict[str, Any]:

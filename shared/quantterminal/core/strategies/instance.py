@@ -113,6 +113,12 @@ class StrategyInstance:
         return self.strategy.warmup_bars(self.params)
 
     @property
+    def uses_trade(self) -> bool:
+        """Whether the strategy reads its trade (``Strategy.uses_trade``): the kernel then reads
+        its position and working orders before every bar it decides on."""
+        return self.strategy.uses_trade
+
+    @property
     def capital_share(self) -> Decimal:
         return ONE if self.allocation is None else self.allocation
 

@@ -35,6 +35,7 @@ from quantterminal.core.market_data.timeframes import (
 )
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies import StrategyInstance
+from quantterminal.core.strategies.trade_view import TradeView
 
 # the bars before ``bar`` (oldest first) to warm a rebuilt ``instance`` up on: minute bars, as stored
 WarmUpBars = Callable[[StrategyInstance, Bar], Sequence[Bar]]
@@ -58,18 +59,24 @@ class Consumed:
 
 
 def answer(
-    instance: StrategyInstance, bar: Bar, snapshot: dict[str, Any] | None, history: WarmUpBars | None = None
+    instance: StrategyInstance,
+    bar: Bar,
+    snapshot: dict[str, Any] | None,
+    history: WarmUpBars | None = None,
+    trade: TradeView | None = None,
 ) -> Consumed:
     """``instance``'s answer to ``bar``, restored from ``snapshot``; the snapshot to save comes
     back with it and must be saved before the answer is acted on. A snapshot taken under other
     parameters is replaced by a strategy with the configured ones, warmed up on ``history``'s
-    bars (none given: it starts cold and warms up on the bars to come)."""
+    bars (none given: it starts cold and warms up on the bars to come). ``trade``: what the
+    strategy sees of its trade at this bar's close (a strategy that ``uses_trade``; warming up,
+    it sees none: the kernel's books hold no past positions bar by bar)."""
     if snapshot is not None and not instance.matches(snapshot):
         warm = [] if history is None else [b for b in history(instance, bar) if b.timestamp < bar.timestamp]
         rebuilt = warm_up(instance, warm)
-        consumed = _answer(instance, bar, rebuilt)
+        consumed = _answer(instance, bar, rebuilt, trade)
         return Consumed(consumed.wanted, consumed.new, consumed.snapshot, consumed.bar, len(warm))
-    return _answer(instance, bar, snapshot)
+    return _answer(instance, bar, snapshot, trade)
 
 
 def warm_up(instance: StrategyInstance, bars: Sequence[Bar]) -> dict[str, Any] | None:
@@ -106,7 +113,9 @@ def ledger_warmup(history: MarketHistory) -> WarmUpBars:
     return bars
 
 
-def _answer(instance: StrategyInstance, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
+def _answer(
+    instance: StrategyInstance, bar: Bar, snapshot: dict[str, Any] | None, trade: TradeView | None = None
+) -> Consumed:
     seen = None if snapshot is None else snapshot.get(_LAST_BAR)
     if seen is not None:
         last = datetime.fromisoformat(seen["t"])
@@ -116,14 +125,18 @@ def _answer(instance: StrategyInstance, bar: Bar, snapshot: dict[str, Any] | Non
             wanted = None if seen["wanted"] is None else Direction(seen["wanted"])
             return Consumed(wanted, False, bar=bar_from_state(seen.get("bar"), bar.symbol))
     if instance.timeframe != ONE_MINUTE:
-        return _into_timeframe(instance, bar, snapshot)
+        return _into_timeframe(instance, bar, snapshot, trade)
     strategy = instance.new(bar.symbol) if snapshot is None else instance.restore(snapshot)
+    if trade is not None:
+        strategy.see(trade)
     wanted = strategy.on_bar(bar)
     mark = {"t": bar.timestamp.isoformat(), "wanted": None if wanted is None else wanted.value}
     return Consumed(wanted, True, {**strategy.snapshot(), _LAST_BAR: mark})
 
 
-def _into_timeframe(instance: StrategyInstance, bar: Bar, snapshot: dict[str, Any] | None) -> Consumed:
+def _into_timeframe(
+    instance: StrategyInstance, bar: Bar, snapshot: dict[str, Any] | None, trade: TradeView | None
+) -> Consumed:
     """The minute ``bar`` added to the strategy's longer bar in the making (its state saved in
     the snapshot); the strategy is fed only the bars it completes. Between them its answer to
     the last one stands and is acted on every minute, as a 1-minute strategy's is: a decision
@@ -140,6 +153,8 @@ def _into_timeframe(instance: StrategyInstance, bar: Bar, snapshot: dict[str, An
         decided_bar = bar_from_state(standing["bar"], bar.symbol)
         return Consumed(wanted, True, {**base, _LAST_BAR: mark, _BUILDING: building.state()}, decided_bar)
     strategy = instance.new(bar.symbol) if snapshot is None else instance.restore(snapshot)
+    if trade is not None:
+        strategy.see(trade)
     wanted = None
     for done in completed:
         wanted = strategy.on_bar(done)

@@ -45,10 +45,12 @@ from quantterminal.core.models import Bar, Fill
 from quantterminal.core.money import to_decimal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView
+from quantterminal.core.strategies.trade_view import TradeView
 from quantterminal.core.trading.answers import Consumed
 from quantterminal.core.trading.engine import Decision, TradingEngine
 from quantterminal.core.trading.ports import Broker, TradeJournal
 from quantterminal.core.trading.strategy_hosts import StrategyHost
+from quantterminal.core.trading.trade_views import trade_views
 
 log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
@@ -104,6 +106,8 @@ class TradingDesk:
         # bars longer than a minute (a daily backtest) are whole sessions: the rule is for minute bars
         self._whole_sessions = interval >= timedelta(days=1)
         self.extended_hours = any(e.instance.session == EXTENDED for e in self.engines.values())
+        # the instances whose strategies read their trade: only for them are positions read first
+        self.trade_aware = frozenset(n for n, e in self.engines.items() if e.instance.uses_trade)
 
     def engines_for(self, symbol: str) -> Mapping[str, TradingEngine]:
         """The engines of the strategy instances that trade ``symbol``."""
@@ -134,6 +138,20 @@ class TradingDesk:
             engines = {n: e for n, e in every.items() if e.instance.session == EXTENDED}
             self._extended_by_symbol[bar.symbol] = engines
         return engines
+
+    def trades_for(
+        self, bar: Bar, engines: Mapping[str, TradingEngine], read: BarState | None = None
+    ) -> dict[str, TradeView] | None:
+        """What each of ``engines``' strategies that ``uses_trade`` sees of its trade at ``bar``'s
+        close (``None``: none of them reads it): from the store's positions and open orders, or
+        from ``read`` if the bar's state was read in one go already."""
+        names = [n for n in engines if n in self.trade_aware] if self.trade_aware else None
+        if not names:
+            return None
+        if read is not None:
+            return trade_views(names, bar, read.positions, read.open_orders)
+        positions = {p.strategy: p for p in self.store.positions_in(self.account, bar.symbol)}
+        return trade_views(names, bar, positions, self.store.open_orders(self.account))
 
     def fresh(self, update: BarUpdate, now: datetime) -> bool:
         """Whether ``update`` may be traded on at ``now``."""
@@ -177,9 +195,9 @@ class TradingDesk:
             consumed = answers
         elif self.strategies.in_snapshots:
             read = self.store.bar_state(self.account, list(engines), bar.symbol)
-            consumed = self.strategies.answers(engines, bar, read.snapshots)
+            consumed = self.strategies.answers(engines, bar, read.snapshots, self.trades_for(bar, engines, read))
         else:
-            consumed = self.strategies.answers(engines, bar)
+            consumed = self.strategies.answers(engines, bar, trades=self.trades_for(bar, engines))
         acting = traded and any(c.wanted is not None for c in consumed.values())
         held: list[PositionState] = []
         risk = None  # the risk state as read with the bar's other state (until an order changes it)

@@ -39,6 +39,7 @@ from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, RiskDecision, short_of_buying_power
 from quantterminal.core.strategies import StrategyInstance, builtin_instance
+from quantterminal.core.strategies.trade_view import TradeView
 from quantterminal.core.trading import refusals
 from quantterminal.core.trading.answers import Consumed, WarmUpBars, answer
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
@@ -46,6 +47,7 @@ from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.ports import Broker, TradeJournal
 from quantterminal.core.trading.refusals import Refusal
 from quantterminal.core.trading.sizing import target_quantity
+from quantterminal.core.trading.trade_views import trade_views
 
 HALTED = "trading halted"  # the note of a decision not carried out because trading is halted
 BROKER_REJECTED = "broker rejected"  # the note's start when the broker refused the order at submit
@@ -102,19 +104,29 @@ class TradingEngine:
 
     # --- decisions --------------------------------------------------------------------------------
 
-    def consume(self, bar: Bar, snapshot: dict[str, Any] | None, history: WarmUpBars | None = None) -> Consumed:
+    def consume(
+        self,
+        bar: Bar,
+        snapshot: dict[str, Any] | None,
+        history: WarmUpBars | None = None,
+        trade: TradeView | None = None,
+    ) -> Consumed:
         """The strategy's answer to ``bar``, restored from ``snapshot`` (see ``answers``: a
         redelivered bar is not fed twice; a snapshot of other parameters is rebuilt, warmed up on
-        ``history``). The snapshot to save comes back with the answer; it must be saved before
-        the answer is acted on."""
-        return answer(self.instance, bar, snapshot, history)
+        ``history``; ``trade``: what it sees of its trade). The snapshot to save comes back with
+        the answer; it must be saved before the answer is acted on."""
+        return answer(self.instance, bar, snapshot, history, trade)
 
     def on_bar(self, bar: Bar, view: AccountView, now: datetime, trade: bool = True) -> Decision:
         """Decide on a closed ``bar``; see the module docs for the stages. With ``trade=False`` (a
         stale bar: backfilled, or delivered long after its minute) the strategy consumes it but no
         order is placed on an old price. (``TradingDesk`` runs the same stages for all strategies
         with one read and one write of their snapshots.)"""
-        consumed = self.consume(bar, self.store.load_snapshot(self.strategy_name, bar.symbol))
+        name, seen = self.strategy_name, None
+        if self.instance.uses_trade:
+            position = {name: self.store.get_position(self.account, name, bar.symbol)}
+            seen = trade_views([name], bar, position, self.store.open_orders(self.account))[name]
+        consumed = self.consume(bar, self.store.load_snapshot(name, bar.symbol), trade=seen)
         if consumed.snapshot is not None:
             self.store.save_snapshot(self.strategy_name, bar.symbol, consumed.snapshot)
         return self.act(bar, consumed, lambda: view, now, trade)
@@ -367,7 +379,7 @@ class TradingEngine:
                 return position.apply_fill(fill.side, fill.qty, fill.price, fill.timestamp, fill.execution_id)
             if key == position.last_execution:
                 return position  # this very execution was booked already
-            rebuilt = replace(position, lots=(), realized_pnl=ZERO, last_execution=None)
+            rebuilt = replace(position, lots=(), realized_pnl=ZERO, last_execution=None, opened_at=None)
             for earlier in self._history(fill.symbol):
                 rebuilt = rebuilt.apply_fill(
                     earlier.side, earlier.qty, earlier.price, earlier.timestamp, earlier.execution_id

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars
 from quantterminal.core.models import Bar, Direction
+from quantterminal.core.strategies.trade_view import TradeView
 from quantterminal.core.trading.answers import Consumed, WarmUpBars
 from quantterminal.core.trading.engine import TradingEngine
 
@@ -33,8 +34,10 @@ class StrategyHost(Protocol):
         engines: Mapping[str, TradingEngine],
         bar: Bar,
         snapshots: Mapping[str, dict[str, Any] | None] | None = None,
+        trades: Mapping[str, TradeView] | None = None,
     ) -> dict[str, Consumed]:
-        """Every engine's strategy answers ``bar``; its state is kept for the next bar."""
+        """Every engine's strategy answers ``bar``; its state is kept for the next bar.
+        ``trades``: by instance name, what a strategy that ``uses_trade`` sees of its trade."""
         ...
 
 
@@ -56,11 +59,13 @@ class SnapshotStrategies:
         engines: Mapping[str, TradingEngine],
         bar: Bar,
         snapshots: Mapping[str, dict[str, Any] | None] | None = None,
+        trades: Mapping[str, TradeView] | None = None,
     ) -> dict[str, Consumed]:
         names = list(engines)
         if snapshots is None:
             snapshots = self.store.load_snapshots(names, bar.symbol)
-        consumed = {name: engines[name].consume(bar, snapshots[name], self.history) for name in names}
+        trades = trades or {}
+        consumed = {name: engines[name].consume(bar, snapshots[name], self.history, trades.get(name)) for name in names}
         for name, c in consumed.items():
             if c.rebuilt is not None:
                 log.warning(
@@ -89,7 +94,7 @@ class ResidentStrategies:
         # by symbol and strategy name: its on_bar and, for one deciding on longer bars than a
         # minute, what turns its minutes into those bars (``LongerBars``) -- one object per
         # strategy and symbol, whichever subset of strategies a bar goes to (the session rule)
-        self._objects: dict[str, dict[str, tuple[Callable[[Bar], Direction | None], LongerBars | None]]] = {}
+        self._objects: dict[str, dict[str, _Resident]] = {}
         # by (symbol, id of the engines mapping): that mapping (kept, so its id is not reused) and its strategies
         self._lists: dict[tuple[str, int], tuple[Mapping[str, TradingEngine], list[_Resident]]] = {}
         self._last: dict[str, tuple[datetime, dict[str, Consumed]]] = {}  # by symbol: the last bar's stamp, answers
@@ -103,8 +108,9 @@ class ResidentStrategies:
             if name not in objects:
                 timeframe = engine.instance.timeframe
                 longer = None if timeframe == ONE_MINUTE else LongerBars(timeframe)
-                objects[name] = (engine.instance.new(symbol).on_bar, longer)
-        live = [(name, *objects[name]) for name in engines]
+                strategy = engine.instance.new(symbol)
+                objects[name] = (name, strategy.on_bar, longer, strategy.see if strategy.uses_trade else None)
+        live = [objects[name] for name in engines]
         self._lists[(symbol, id(engines))] = (engines, live)
         return live
 
@@ -113,19 +119,26 @@ class ResidentStrategies:
         engines: Mapping[str, TradingEngine],
         bar: Bar,
         snapshots: Mapping[str, dict[str, Any] | None] | None = None,
+        trades: Mapping[str, TradeView] | None = None,
     ) -> dict[str, Consumed]:
         last = self._last.get(bar.symbol)
         if last is not None and bar.timestamp <= last[0]:
             if bar.timestamp < last[0]:
                 return dict.fromkeys(engines, _STALE)
             return {name: replace(c, new=False) for name, c in last[1].items() if name in engines}
-        out = self._answer(engines, bar)
+        out = self._answer(engines, bar, trades)
         self._last[bar.symbol] = (bar.timestamp, out)
         return out
 
-    def _answer(self, engines: Mapping[str, TradingEngine], bar: Bar) -> dict[str, Consumed]:
+    def _answer(
+        self, engines: Mapping[str, TradingEngine], bar: Bar, trades: Mapping[str, TradeView] | None
+    ) -> dict[str, Consumed]:
         out = {}
-        for name, decide, longer in self._resident(engines, bar.symbol):
+        for name, decide, longer, see in self._resident(engines, bar.symbol):
+            if see is not None and trades is not None:
+                trade = trades.get(name)
+                if trade is not None:
+                    see(trade)
             if longer is not None:
                 out[name] = longer.answer(decide, bar)
                 continue
@@ -165,4 +178,6 @@ class LongerBars:
 
 _NONE, _LONG, _FLAT, _SHORT = (Consumed(d, True) for d in (None, Direction.LONG, Direction.FLAT, Direction.SHORT))
 _STALE = Consumed(None, False)  # a bar older than one already consumed: nothing to do
-_Resident = tuple[str, Callable[[Bar], Direction | None], "LongerBars | None"]
+# an instance's name, its strategy's on_bar, its longer bars in the making (if any) and, for a
+# strategy that ``uses_trade``, how it is handed its trade
+_Resident = tuple[str, Callable[[Bar], Direction | None], "LongerBars | None", Callable[[TradeView], None] | None]
