@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from quantterminal.core.accounting.order_terms import read_terms, terms_document
 from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
 from quantterminal.core.accounting.portfolio import Portfolio, Position
 from quantterminal.core.models import Side
@@ -87,6 +88,10 @@ class WorkingOrder:
     workable_at: datetime
     executions: int = 0
     notional: Decimal = Decimal(0)
+    triggered: bool = False  # a stop-limit whose stop was reached: a limit order from then on
+    best: Decimal | None = None  # a trailing stop's best price since it began working
+    expires_at: datetime | None = None  # a day order's end: the close of the session it first works in
+    held: bool = False  # an exit leg waiting for its entry to fill
 
 
 @dataclass
@@ -194,6 +199,13 @@ def encode_account(snapshot: AccountSnapshot) -> str:
                 "workable_at": w.workable_at.isoformat(),
                 "executions": w.executions,
                 "notional": str(w.notional),
+                "terms": terms_document(w.order),
+                "venue": {
+                    "triggered": w.triggered,
+                    "best": _dec(w.best),
+                    "expires_at": _ts(w.expires_at),
+                    "held": w.held,
+                },
             }
             for w in snapshot.orders.values()
         ],
@@ -220,11 +232,17 @@ def decode_account(text: str) -> AccountSnapshot:
             order = _read_order(row["order"], row["request"])
             if "events" in row:  # written by a build that keeps them (the status is their summary)
                 order = replace(order, events=frozenset(row["events"]), updated_at=_read_ts(row["updated_at"]))
+            order = replace(order, **read_terms(row.get("terms", {})))
+            venue = row.get("venue", {})  # absent in accounts saved before stops and legs
             orders[order.client_order_id] = WorkingOrder(
                 order,
                 datetime.fromisoformat(row["workable_at"]),
                 int(row["executions"]),
                 Decimal(row["notional"]),
+                bool(venue.get("triggered", False)),
+                _read_dec(venue.get("best")),
+                _read_ts(venue.get("expires_at")),
+                bool(venue.get("held", False)),
             )
         return AccountSnapshot(
             now=datetime.fromisoformat(doc["now"]),

@@ -37,10 +37,18 @@ from quantterminal.adapters.broker.simulated_account import (
     encode_account,
 )
 from quantterminal.adapters.broker.update_delivery import UpdateDelivery
-from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
+from quantterminal.adapters.broker.venue_orders import (
+    ExitLegBook,
+    exit_legs,
+    follow,
+    session_close,
+    wrong_side_of_market,
+)
+from quantterminal.core.accounting.orders import Order, OrderTermsError, OrderType, OrderUpdate, TimeInForce
 from quantterminal.core.accounting.portfolio import Portfolio
 from quantterminal.core.models import Bar, Execution, Fill, Side
 from quantterminal.core.money import ZERO, to_decimal
+from quantterminal.core.simulation.fill_model import BarFill, trailing_stop, trigger_price
 from quantterminal.core.trading.broker import BrokerAccount, BrokerPosition, BrokerRejected, BrokerUnavailable
 
 __all__ = ["SimulatedBroker", "SimulatorConfig"]  # the config is defined with the account it configures
@@ -75,6 +83,7 @@ class SimulatedBroker:
         self.journal_behind = False  # the last save failed: the journal lags the account
         self.fills: list[Fill] = []
         self.restored = self._restore()
+        self._legs = ExitLegBook(self._orders)
 
     # --- durability -----------------------------------------------------------------------------
 
@@ -90,7 +99,7 @@ class SimulatedBroker:
         self._held = {symbol: None for symbol, p in self._portfolio.positions.items() if p.qty}
         self._updates.restore(saved.queued, saved.outbox, saved.seq, saved.now)
         for working in self._orders.values():
-            if not working.order.status.terminal:
+            if not working.order.status.terminal and not working.held:
                 self._working.setdefault(working.order.symbol, []).append(working)
         return True
 
@@ -145,30 +154,43 @@ class SimulatedBroker:
         ):
             # Alpaca refuses an order opposite to one of the account's own working orders (HTTP 403)
             raise BrokerRejected("potential wash trade detected. use complex orders")
-        reference = order.limit_price or self._mark(order.symbol) or order.decision_price or ZERO
+        try:
+            order.check_terms()
+        except OrderTermsError as exc:
+            raise BrokerRejected(str(exc)) from None
+        mark = self._mark(order.symbol)
+        refused = wrong_side_of_market(order, mark)
+        if refused:
+            raise BrokerRejected(refused)
+        reference = order.limit_price or mark or order.decision_price or ZERO
         if order.side is Side.BUY and self._portfolio.qty(order.symbol) + order.qty > 0:
             needed = order.qty * reference
             if needed > self._buying_power():
                 raise BrokerRejected(f"insufficient buying power: need {needed:.2f}, have {self._buying_power():.2f}")
         # The venue's copy: the terms as submitted, none of our bookkeeping, acknowledged ("new").
-        accepted = Order(
-            order.client_order_id,
-            order.strategy,
-            order.symbol,
-            order.side,
-            order.qty,
-            order.order_type,
-            order.decision_time,
-            order.decision_price,
-            order.limit_price,
+        accepted = replace(
+            order,
+            account="",
             events=frozenset({"new"}),
+            filled_qty=0,
+            filled_avg_price=None,
+            executions=(),
             broker_order_id=f"sim-{order.client_order_id}",
             created_at=self.now,
             updated_at=self.now,
+            cancel_requested_at=None,
+            cancel_rejected_at=None,
+            version=0,
         )
         working = WorkingOrder(accepted, self.now + self.config.latency)
+        if order.order_type is OrderType.TRAILING_STOP:
+            working.best = mark or order.decision_price  # the best price so far: the market's, now
         self._orders[order.client_order_id] = working
         self._working.setdefault(order.symbol, []).append(working)
+        legs = [WorkingOrder(leg, working.workable_at, held=True) for leg in exit_legs(accepted)]
+        for leg in legs:  # held until the entry fills
+            self._orders[leg.order.client_order_id] = leg
+        self._legs.add(legs)
         self._emit(
             OrderUpdate(
                 order.client_order_id,
@@ -196,10 +218,7 @@ class SimulatedBroker:
                 )
             )
             return
-        working.order = _with_event(working.order, "canceled", self.now)
-        self._retire(working)
-        self._emit(OrderUpdate(client_order_id, "pending_cancel", self.now, working.order.filled_qty))
-        self._emit(OrderUpdate(client_order_id, "canceled", self.now + self.config.latency, working.order.filled_qty))
+        self._end(working, "canceled", self.now, pending="pending_cancel")
 
     def replace(self, client_order_id: str, new_client_order_id: str, qty: int, limit_price: Decimal | None) -> Order:
         with self._lock:
@@ -212,22 +231,25 @@ class SimulatedBroker:
         working = self._orders.get(client_order_id)
         if working is None or working.order.status.terminal:
             raise BrokerRejected(f"order {client_order_id} is not working; it cannot be replaced")
+        old = working.order
+        if old.parent is not None or old.take_profit is not None or old.stop_loss is not None:
+            raise BrokerRejected(f"order {client_order_id} has exit legs or is one: cancel it instead")
         request = Order(
             new_client_order_id,
-            working.order.strategy,
-            working.order.symbol,
-            working.order.side,
+            old.strategy,
+            old.symbol,
+            old.side,
             qty,
-            working.order.order_type,
-            working.order.decision_time,
-            working.order.decision_price,
-            limit_price if limit_price is not None else working.order.limit_price,
+            old.order_type,
+            old.decision_time,
+            old.decision_price,
+            limit_price if limit_price is not None else old.limit_price,
+            stop_price=old.stop_price,
+            trail_bps=old.trail_bps,
+            time_in_force=old.time_in_force,
         )
         new = self._submit(request)
-        working.order = _with_event(working.order, "replaced", self.now)
-        self._retire(working)
-        self._emit(OrderUpdate(client_order_id, "pending_replace", self.now, working.order.filled_qty))
-        self._emit(OrderUpdate(client_order_id, "replaced", self.now + self.config.latency, working.order.filled_qty))
+        self._end(working, "replaced", self.now, pending="pending_replace")
         return new
 
     def get_order(self, client_order_id: str) -> Order | None:
@@ -349,7 +371,7 @@ class SimulatedBroker:
                 * (w.order.limit_price or self._mark(w.order.symbol) or w.order.decision_price or ZERO)
                 for orders in self._working.values()
                 for w in orders
-                if w.order.side is Side.BUY
+                if w.order.side is Side.BUY and w.order.parent is None  # a leg closes what its entry opened
             ),
             ZERO,
         )
@@ -359,14 +381,47 @@ class SimulatedBroker:
         if bar.timestamp + _MINUTE <= working.workable_at:
             return
         order = working.order
+        if working.expires_at is not None and bar.timestamp >= working.expires_at:
+            self._end(working, "expired", working.expires_at)
+            return
+        if working.expires_at is None and order.time_in_force is TimeInForce.DAY:
+            working.expires_at = session_close(bar.timestamp)
         remaining = order.qty - order.filled_qty
+        if order.parent is not None:
+            remaining = min(remaining, self._legs.unprotected(working))
         fills = self.config.fills
-        done = fills.fill(order.side, order.order_type, order.limit_price, remaining, bar)
+        done = self._bar_fill(working, bar, remaining) if remaining else None
         if done is None and full:  # the closing auction fills whatever the bar's volume
             done = replace(fills, participation=None).fill(order.side, order.order_type, None, remaining, bar)
-        if done is None:
-            return
-        qty, price = done.qty, done.price
+        if order.order_type is OrderType.TRAILING_STOP and working.best is not None:
+            working.best = follow(order.side, working.best, bar)  # after the check: the next bar's level
+        if done is not None:
+            self._execute(working, bar, done.qty, done.price, done.commission)
+        if order.time_in_force is TimeInForce.IOC and not working.order.status.terminal:
+            self._end(working, "canceled", bar.timestamp + _MINUTE)  # its one chance was this bar
+
+    def _bar_fill(self, working: WorkingOrder, bar: Bar, remaining: int) -> BarFill | None:
+        """What ``bar`` fills of ``working`` by the fill model's rules, with the venue's state of
+        its stop: a trailing stop's level from its best price, a stop-limit's trigger."""
+        order, fills = working.order, self.config.fills
+        kind, stop = order.order_type, order.stop_price
+        if kind is OrderType.TRAILING_STOP:
+            if working.best is None:
+                working.best = to_decimal(bar.open)  # no price known at submit: the first it works on
+            assert order.trail_bps is not None
+            stop = trailing_stop(order.side, working.best, order.trail_bps)
+        elif kind is OrderType.STOP_LIMIT:
+            if working.triggered:
+                stop = None  # a limit order since its stop was reached
+            else:
+                assert stop is not None
+                working.triggered = trigger_price(order.side, stop, bar) is not None
+                if not working.triggered:
+                    return None
+        return fills.fill(order.side, kind, order.limit_price, remaining, bar, stop)
+
+    def _execute(self, working: WorkingOrder, bar: Bar, qty: int, price: Decimal, commission: Decimal) -> None:
+        order = working.order
         working.executions += 1
         working.notional += qty * price
         filled = order.filled_qty + qty
@@ -383,7 +438,7 @@ class SimulatedBroker:
         if event == "fill":
             self._retire(working)
         fill = Fill(
-            order.symbol, when, order.side, qty, price, done.commission, order.client_order_id, execution.execution_id
+            order.symbol, when, order.side, qty, price, commission, order.client_order_id, execution.execution_id
         )
         self._portfolio.apply_fill(fill)
         if self._portfolio.qty(fill.symbol):
@@ -392,6 +447,34 @@ class SimulatedBroker:
             self._held.pop(fill.symbol, None)
         self.fills.append(fill)
         self._emit(OrderUpdate(order.client_order_id, event, when, filled, execution, order.broker_order_id))
+        if event == "fill":
+            self._activate_legs(working, bar.timestamp + _MINUTE)
+        if order.parent is not None:
+            for done in self._legs.closed(working):  # the position it protected is closed: the others go
+                self._end(done, "canceled", when)
+
+    def _end(self, working: WorkingOrder, event: str, at: datetime, pending: str | None = None) -> None:
+        """``working`` ends by ``event`` (canceled, expired, replaced) at ``at``; an entry's legs
+        then work for what it filled, or end with it if it filled nothing."""
+        working.order = _with_event(working.order, event, at)
+        self._retire(working)
+        if pending is not None:
+            self._emit(OrderUpdate(working.order.client_order_id, pending, at, working.order.filled_qty))
+            at = at + self.config.latency
+        self._emit(OrderUpdate(working.order.client_order_id, event, at, working.order.filled_qty))
+        self._activate_legs(working, at)
+
+    def _activate_legs(self, entry: WorkingOrder, at: datetime) -> None:
+        """The held legs of ``entry`` (done filling) work from ``at`` for the shares it filled."""
+        for leg in self._legs.held(entry):
+            leg.held = False
+            if entry.order.filled_qty == 0:
+                self._end(leg, "canceled", at)
+                continue
+            leg.order = replace(leg.order, qty=entry.order.filled_qty, events=frozenset({"new"}), updated_at=at)
+            leg.workable_at = at
+            self._working.setdefault(leg.order.symbol, []).append(leg)
+            self._emit(OrderUpdate(leg.order.client_order_id, "new", at, 0, broker_order_id=leg.order.broker_order_id))
 
     def _emit(self, update: OrderUpdate) -> None:
         self._changed = True

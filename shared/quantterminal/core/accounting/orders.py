@@ -27,6 +27,15 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
+from quantterminal.core.accounting.order_terms import (
+    PLACED_TYPES,
+    OrderTermsError,
+    OrderType,
+    TimeInForce,
+    check_terms,
+    read_terms,
+    terms_document,
+)
 from quantterminal.core.accounting.state_codec import (
     SchemaError,
     StateError,
@@ -44,19 +53,18 @@ from quantterminal.core.accounting.state_codec import (
 from quantterminal.core.models import Execution, Side
 from quantterminal.core.money import ZERO
 
-
-class OrderType(enum.Enum):
-    """An order's type. The kernel places market and limit orders; a broker may report the others
-    (an order placed by hand in the account), which reconciliation must still be able to name."""
-
-    MARKET = "market"
-    LIMIT = "limit"
-    STOP = "stop"
-    STOP_LIMIT = "stop_limit"
-    TRAILING_STOP = "trailing_stop"
-
-
-PLACED_TYPES = (OrderType.MARKET, OrderType.LIMIT)  # the types the kernel places and the simulator fills
+__all__ = [
+    "ACK_EVENTS",
+    "KNOWN_EVENTS",
+    "PLACED_TYPES",
+    "Order",
+    "OrderStatus",
+    "OrderTermsError",
+    "OrderType",
+    "OrderUpdate",
+    "OrderUpdateError",
+    "TimeInForce",
+]
 
 
 class OrderStatus(enum.Enum):
@@ -166,9 +174,23 @@ class Order:
     updated_at: datetime | None = None
     cancel_requested_at: datetime | None = None
     cancel_rejected_at: datetime | None = None
+    stop_price: Decimal | None = None  # a stop or stop-limit order's trigger
+    trail_bps: Decimal | None = None  # a trailing stop's distance behind the best price since it works
+    time_in_force: TimeInForce = TimeInForce.DAY
+    # An entry with exit legs (Alpaca's order classes: both is a bracket, one is one-triggers-other):
+    # once it fills, a take-profit limit at ``take_profit`` and a stop at ``stop_loss`` work for the
+    # shares it filled, and the first to fill cancels the other.
+    take_profit: Decimal | None = None
+    stop_loss: Decimal | None = None
+    parent: str | None = None  # a leg's entry (its client order id)
     version: int = 0
 
     KIND: ClassVar[str] = "open_order"
+
+    def check_terms(self) -> None:
+        """Raise ``OrderTermsError`` unless the terms fit the order's type (a broker refuses such
+        an order; the kernel never builds one)."""
+        check_terms(self)
 
     @property
     def status(self) -> OrderStatus:
@@ -288,8 +310,10 @@ class Order:
         check_int("filled_qty", self.filled_qty)
         if self.qty <= 0 or not 0 <= self.filled_qty <= self.qty:
             raise StateError(f"need 0 < qty and 0 <= filled_qty <= qty, got {self.qty} and {self.filled_qty}")
-        for money in ("limit_price", "decision_price", "filled_avg_price"):
+        for money in ("limit_price", "decision_price", "filled_avg_price", "stop_price", "take_profit", "stop_loss"):
             check_money(money, getattr(self, money), optional=True)
+        if not isinstance(self.time_in_force, TimeInForce):
+            raise StateError(f"time in force must be an enum, got {self.time_in_force!r}")
         for moment in ("decision_time", "created_at", "updated_at", "cancel_requested_at", "cancel_rejected_at"):
             check_ts(moment, getattr(self, moment))
         if not self.events <= KNOWN_EVENTS:
@@ -331,6 +355,7 @@ class Order:
                 "updated_at": ts_text(self.updated_at),
                 "cancel_requested_at": ts_text(self.cancel_requested_at),
                 "cancel_rejected_at": ts_text(self.cancel_rejected_at),
+                **terms_document(self),
             },
         )
 
@@ -359,6 +384,7 @@ class Order:
                 updated_at=read_ts(doc, "updated_at", cls.KIND),
                 cancel_requested_at=read_ts(doc, "cancel_requested_at", cls.KIND),
                 cancel_rejected_at=read_ts(doc, "cancel_rejected_at", cls.KIND),
+                **read_terms(doc),
                 version=version,
             )
             if "events" not in doc:
