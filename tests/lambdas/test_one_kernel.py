@@ -14,6 +14,7 @@ from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, Simu
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.streams.bus import LocalBus
+from quantterminal.core.accounting.orders import Order, OrderStatus
 from quantterminal.core.market_data.data_checks import merge_bars
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar, Fill
@@ -42,10 +43,13 @@ def fills_of(fills: list[Fill]) -> list[tuple[object, ...]]:
 
 
 def run_paper(
-    bars: list[Bar], broker: SimulatedBroker, strategies: Sequence[str | StrategyInstance] = NAMES
+    bars: list[Bar],
+    broker: SimulatedBroker,
+    strategies: Sequence[str | StrategyInstance] = NAMES,
+    config: TradingConfig = TRADING,
 ) -> Runtime:
     """The local paper run's trading side (``qterm paper``), fed the bars as the feed would."""
-    runtime = Runtime.build(MemoryStateStore(), SqliteLedger(":memory:"), broker, strategies=strategies, config=TRADING)
+    runtime = Runtime.build(MemoryStateStore(), SqliteLedger(":memory:"), broker, strategies=strategies, config=config)
     runtime.ledger.migrate()
     bus = LocalBus()
     trader = PaperTrader(runtime, bus, replay_clock=True)
@@ -57,11 +61,13 @@ def run_paper(
     return runtime
 
 
-def run_lambdas(live: Live, bars: list[Bar], strategies: Sequence[str | StrategyInstance] = NAMES) -> None:
+def run_lambdas(
+    live: Live, bars: list[Bar], strategies: Sequence[str | StrategyInstance] = NAMES, config: TradingConfig = TRADING
+) -> None:
     """Each bar as Kinesis delivers it to the bar handler, at its close; the broker's updates
     forwarded to the order-events handler as the feed task does."""
     wiring.use(
-        Runtime.build(live.runtime.store, live.runtime.ledger, live.broker, strategies=strategies, config=TRADING)
+        Runtime.build(live.runtime.store, live.runtime.ledger, live.broker, strategies=strategies, config=config)
     )
     responses = run_bars(live, bars)
     assert all(r == {"batchItemFailures": []} for r in responses)
@@ -213,3 +219,58 @@ def test_a_strategy_that_reads_its_trade_sees_the_same_books_and_trades_alike_ev
     for broker in (paper_broker, live.broker):
         assert sorted((o.client_order_id, o.side, o.qty, o.limit_price) for o in broker.all_orders()) == expected
         assert fills_of(broker.fills) == fills_of(backtest.fills)
+
+
+def test_exit_legs_are_placed_filled_and_booked_alike_in_backtest_paper_and_lambdas(
+    live: Live, lean_2013_rth: dict[str, list[Bar]]
+) -> None:
+    """Stop-loss and take-profit legs on every entry (``[orders]``): the same entries with the same
+    legs, the same legs filled and canceled, the same positions -- and a strategy that reads its
+    trade sees the same books at every bar, legs' fills included."""
+    config = replace(TRADING, stop_loss_bps=Decimal(8), take_profit_bps=Decimal(12))
+    probe = StrategyInstance.of(TradeProbe, params={"stop_loss_bps": 50, "take_profit_bps": 50, "max_minutes": 90})
+    strategies = ("momentum", probe)
+    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
+    stream = merge_bars(day)
+    trade_probe.SEEN.clear()
+    backtest = run_backtest(
+        BacktestConfig(strategies, account="paper", fills=live.broker.config.fills, trading=config), day
+    )
+    seen = {"backtest": sorted(trade_probe.SEEN, key=repr)}
+    trade_probe.SEEN.clear()
+    paper_broker = SimulatedBroker(live.broker.config)
+    paper = run_paper(stream, paper_broker, strategies, config)
+    seen["paper"] = sorted(trade_probe.SEEN, key=repr)
+    trade_probe.SEEN.clear()
+    run_lambdas(live, stream, strategies, config)
+    seen["lambdas"] = sorted(trade_probe.SEEN, key=repr)
+
+    def terms(orders: Sequence[Order]) -> list[tuple[object, ...]]:
+        return sorted(
+            (o.client_order_id, o.side, o.qty, o.order_type, o.limit_price, o.stop_price, o.take_profit, o.stop_loss)
+            for o in orders
+        )
+
+    legs = [o for o in paper_broker.all_orders() if o.parent is not None]
+    assert sum(1 for o in legs if o.status is OrderStatus.FILLED) >= 4, "legs closed trades"
+    assert seen["paper"] == seen["backtest"]
+    assert seen["lambdas"] == seen["backtest"]
+    for broker in (paper_broker, live.broker):
+        placed = [o for o in broker.all_orders() if o.parent is None]
+        assert terms(placed) == terms(backtest.orders)
+        assert sorted((o.client_order_id, o.status) for o in broker.all_orders() if o.parent is not None) == sorted(
+            (o.client_order_id, o.status) for o in legs
+        )
+        assert fills_of(broker.fills) == fills_of(paper_broker.fills)
+    assert {(f.order_id, f.execution_id) for f in backtest.fills} == {
+        (f.order_id, f.execution_id) for f in paper_broker.fills
+    }
+    for runtime in (paper, live.runtime):  # every leg's fill booked once, to the instance that placed the entry
+        held = {(p.strategy, p.symbol): p.qty for p in runtime.store.positions("paper") if p.qty}
+        by_broker: dict[tuple[str, str], int] = {}
+        owner = {o.client_order_id: o.strategy for o in backtest.orders}
+        for f in paper_broker.fills:
+            key = (owner[f.order_id.split(".")[0]], f.symbol)
+            by_broker[key] = by_broker.get(key, 0) + f.side.sign * f.qty
+        assert held == {k: v for k, v in by_broker.items() if v}
+        assert not [o for o in runtime.store.open_orders("paper") if o.status.terminal]

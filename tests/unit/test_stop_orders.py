@@ -92,14 +92,14 @@ def test_a_bracket_whose_legs_are_both_reached_in_one_bar_takes_the_stop() -> No
     assert events(seen) == [
         ("e1", "new"),
         ("e1", "fill"),
-        ("e1:sl", "new"),
-        ("e1:tp", "new"),
-        ("e1:sl", "fill"),
-        ("e1:tp", "canceled"),
+        ("e1.sl", "new"),
+        ("e1.tp", "new"),
+        ("e1.sl", "fill"),
+        ("e1.tp", "canceled"),
     ]
     assert [(f.order_id, f.side, f.qty, f.price) for f in broker.fills] == [
         ("e1", Side.BUY, 10, D("100.2")),
-        ("e1:sl", Side.SELL, 10, D(99)),
+        ("e1.sl", Side.SELL, 10, D(99)),
     ]
     assert broker.positions() == []
 
@@ -109,13 +109,13 @@ def test_a_take_profit_cancels_the_stop_and_a_gap_fills_the_stop_at_the_open() -
     broker.submit(entry(take_profit=D(101), stop_loss=D(99)))
     broker.on_bar(bar(1, 100.2, 100.8, 99.8, 100.5))
     broker.on_bar(bar(2, 100.5, 101.2, 100, 101))
-    assert events(seen)[-2:] == [("e1:tp", "fill"), ("e1:sl", "canceled")]
+    assert events(seen)[-2:] == [("e1.tp", "fill"), ("e1.sl", "canceled")]
     assert broker.fills[-1].price == D(101)
     # a short bracket, gapped through its stop: filled at the open, not at the stop nobody traded at
     broker.submit(entry("e2", Side.SELL, take_profit=D(99), stop_loss=D("101.50")))
     broker.on_bar(bar(3, 101, 101.2, 100.8, 101))
     broker.on_bar(bar(4, 102, 102.5, 101.8, 102))
-    assert broker.fills[-1].order_id == "e2:sl"
+    assert broker.fills[-1].order_id == "e2.sl"
     assert broker.fills[-1].price == D(102)
 
 
@@ -127,9 +127,9 @@ def test_legs_work_for_what_an_entry_canceled_part_way_filled() -> None:
     broker.submit(replace(entry(take_profit=D(101), stop_loss=D(99)), qty=30))
     broker.on_bar(bar(1, 100.2, 100.8, 99.8, 100.5, volume=20))  # 10 of 30 filled
     broker.cancel("e1")
-    assert broker.get_order("e1:sl").qty == 10  # type: ignore[union-attr]
+    assert broker.get_order("e1.sl").qty == 10  # type: ignore[union-attr]
     broker.on_bar(bar(2, 99.5, 99.6, 98, 98.5, volume=1_000))
-    assert [(f.order_id, f.qty) for f in broker.fills] == [("e1", 10), ("e1:sl", 10)]
+    assert [(f.order_id, f.qty) for f in broker.fills] == [("e1", 10), ("e1.sl", 10)]
     assert broker.positions() == []
     # an entry canceled before any fill takes its legs with it
     broker.submit(entry("e2", take_profit=D(101), stop_loss=D(97)))
@@ -197,12 +197,12 @@ def test_a_restarted_venue_keeps_held_and_working_legs_and_trailing_stops() -> N
     again = SimulatedBroker(SimulatorConfig(fills=EXACT), journal=journal)
     seen: list[OrderUpdate] = []
     again.on_update(seen.append)
-    assert again.get_order("e1:tp") == broker.get_order("e1:tp")
-    assert again.get_order("e1:tp").time_in_force is TimeInForce.GTC  # type: ignore[union-attr]
+    assert again.get_order("e1.tp") == broker.get_order("e1.tp")
+    assert again.get_order("e1.tp").time_in_force is TimeInForce.GTC  # type: ignore[union-attr]
     again.on_bar(bar(2, 102, 102.5, 101.5, 101.8))  # stop 102 x 0.99 = 100.98: not reached; best 102.50
     assert len(again.fills) == 0
     again.on_bar(bar(3, 101.5, 101.6, 101.2, 101.3))  # stop 101.475 -> 101.48: reached
     assert [(f.order_id, f.price) for f in again.fills] == [("t1", D("101.48"))]
     again.on_bar(bar(4, 101, 101.1, 98.8, 99))  # both entries' stop-losses
-    assert sorted((f.order_id, f.qty, f.price) for f in again.fills[1:]) == [("e1:sl", 10, D(99)), ("e2:sl", 10, D(99))]
-    assert {("e1:tp", "canceled"), ("e2:tp", "canceled")} <= set(events(seen))
+    assert sorted((f.order_id, f.qty, f.price) for f in again.fills[1:]) == [("e1.sl", 10, D(99)), ("e2.sl", 10, D(99))]
+    assert {("e1.tp", "canceled"), ("e2.tp", "canceled")} <= set(events(seen))

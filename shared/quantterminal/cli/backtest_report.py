@@ -3,11 +3,13 @@ strategy instances of a one-account run, and the result files."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from rich.table import Table
 
+from quantterminal.core.accounting.trades import EXIT_REASONS
 from quantterminal.core.market_data.data_checks import describe_interval
 from quantterminal.core.models import Bar
 from quantterminal.core.reporting.post_trade import strategy_results
@@ -66,6 +68,7 @@ def summary_table(results: dict[str, BacktestResult]) -> Table:
     row("Sortino", [fmt_ratio(m.sortino) for m in ms])
     row("max drawdown", [fmt_pct(m.max_drawdown) for m in ms])
     row("trades", [str(m.num_trades) for m in ms])
+    row("exits by reason", [exits_by_reason(r) for r in results.values()])
     row("win rate", [fmt_pct(m.win_rate) for m in ms])
     row("avg trade", [fmt_money(m.avg_trade) for m in ms])
     row("exposure", [fmt_pct(m.exposure) for m in ms])
@@ -82,6 +85,12 @@ def summary_table(results: dict[str, BacktestResult]) -> Table:
     for label, values in rows:
         table.add_row(label, *values)
     return table
+
+
+def exits_by_reason(result: BacktestResult) -> str:
+    """``-``, or the closed trades by what closed them: ``signal 40, stop 8, take-profit 8``."""
+    counts = Counter(t.exit_reason for t in result.trades)
+    return ", ".join(f"{reason} {counts[reason]}" for reason in EXIT_REASONS if counts[reason]) or "-"
 
 
 def refusals(result: BacktestResult) -> str:

@@ -97,6 +97,17 @@ class OrdersSection(Section):
     cancel_after_seconds: float = Field(default=default_of(_ORDERS, "cancel_after_seconds"), gt=0, le=DAY_SECONDS)
     position_fraction: Fraction = default_of(_ORDERS, "position_fraction")
     max_bar_age_seconds: float = Field(default=default_of(_ORDERS, "max_bar_age_seconds"), ge=0, le=DAY_SECONDS)
+    stop_loss_bps: Decimal | None = Field(default=None, gt=0, lt=10_000)
+    take_profit_bps: Decimal | None = Field(default=None, gt=0, lt=10_000)
+
+    @model_validator(mode="after")
+    def _target_beyond_the_entry(self) -> OrdersSection:
+        offset = self.limit_offset_bps if self.type == "limit" else Decimal(0)
+        if self.take_profit_bps is not None and self.take_profit_bps <= offset:
+            raise ValueError(
+                f"take_profit_bps must exceed limit_offset_bps ({offset}): it would sit inside the entry's limit"
+            )
+        return self
 
 
 class RiskSection(Section):
@@ -218,6 +229,12 @@ class Config(Section):
             extra = sorted(set(s.symbols or ()) - traded)
             if extra:
                 raise ValueError(f"strategy {s.name!r} names symbols not in [data].symbols: {', '.join(extra)}")
+        exits = self.orders.stop_loss_bps is not None or self.orders.take_profit_bps is not None
+        if exits and self.broker.kind != "simulated":
+            raise ValueError(
+                "orders.stop_loss_bps / take_profit_bps: exit legs are placed by the simulated broker only in"
+                f" this version, not at {self.broker.kind}"
+            )
         if self.optimize is not None and self.optimize.strategy not in names:
             raise ValueError(
                 f"optimize.strategy {self.optimize.strategy!r} is not a strategy instance ({', '.join(names)})"

@@ -117,7 +117,7 @@ class NoBroker:
         # Not BrokerUnavailable: that reads as "maybe placed, reconcile later"; this is a wiring error.
         raise NoBrokerError(f"this function has no broker: set {c.ENV_ALPACA_SECRET_ID} where orders are placed")
 
-    submit = cancel = get_order = replace = open_orders = positions = account = _refuse
+    submit = cancel = exit_legs = get_order = replace = open_orders = positions = account = _refuse
 
     def on_update(self, handler: Callable[[OrderUpdate], None]) -> None:
         """Nothing will ever arrive."""

@@ -46,7 +46,7 @@ from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, sh
 from quantterminal.adapters.broker.call_budget import AccountReads, Deadline
 from quantterminal.adapters.http_timeouts import TimeoutAdapter
 from quantterminal.adapters.retry import backoff_delay, rate_limit_wait
-from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
+from quantterminal.core.accounting.orders import PLACED_TYPES, Order, OrderType, OrderUpdate
 from quantterminal.core.models import Side
 from quantterminal.core.trading.broker import BrokerAccount, BrokerPosition, BrokerRejected, BrokerUnavailable
 from quantterminal.environment import Environment
@@ -210,6 +210,12 @@ class AlpacaBroker:
         self._not_before = now + min(delay, MAX_RATE_LIMIT_WAIT)
 
     def submit(self, order: Order) -> Order:
+        if order.order_type not in PLACED_TYPES or order.take_profit is not None or order.stop_loss is not None:
+            # said before anything is sent: placing them natively (order classes, legs' updates) is not built yet
+            raise BrokerRejected(
+                f"{order.client_order_id}: {order.order_type.value} orders and exit legs are not placed at Alpaca"
+                " by this version; use the simulated broker"
+            )
         side = OrderSide.BUY if order.side is Side.BUY else OrderSide.SELL
         common = {
             "symbol": order.symbol,
@@ -231,6 +237,9 @@ class AlpacaBroker:
                 if existing is not None:
                     return existing  # an earlier attempt (or alpaca-py's own retry) landed
             raise
+
+    def exit_legs(self, client_order_id: str) -> list[Order]:
+        return []  # no exit legs are placed here (``submit``)
 
     def cancel(self, client_order_id: str) -> None:
         existing = self.get_order(client_order_id)

@@ -252,6 +252,11 @@ class SimulatedBroker:
         self._end(working, "replaced", self.now, pending="pending_replace")
         return new
 
+    def exit_legs(self, client_order_id: str) -> list[Order]:
+        with self._lock:
+            entry = self._orders.get(client_order_id)
+            return [] if entry is None else [leg.order for leg in self._legs.of(entry)]
+
     def get_order(self, client_order_id: str) -> Order | None:
         with self._lock:
             working = self._orders.get(client_order_id)

@@ -5,7 +5,7 @@ price, and the session a day order lives in. The fill rules themselves are the f
 
 Alpaca, "Orders at Alpaca" (bracket orders): the entry's two exit legs are held until the entry
 fills, then the take-profit limit and the stop-loss work as one-cancels-other. We name the legs
-``<entry id>:tp`` and ``<entry id>:sl``; Alpaca names them itself and reports them in the entry's
+``<entry id>.tp`` and ``<entry id>.sl``; Alpaca names them itself and reports them in the entry's
 ``legs``.
 """
 
@@ -34,7 +34,7 @@ def exit_legs(entry: Order) -> list[Order]:
     for suffix, price in ((STOP_LOSS, entry.stop_loss), (TAKE_PROFIT, entry.take_profit)):
         if price is None:
             continue
-        coid = f"{entry.client_order_id}:{suffix}"
+        coid = f"{entry.client_order_id}.{suffix}"
         legs.append(
             replace(
                 entry,
@@ -99,6 +99,10 @@ class ExitLegBook:
         for w in working:
             if w.order.parent is not None:
                 self._legs.setdefault(w.order.parent, []).append(w)
+
+    def of(self, entry: WorkingOrder) -> list[WorkingOrder]:
+        """``entry``'s legs, stop-loss first."""
+        return list(self._legs.get(entry.order.client_order_id, ()))
 
     def held(self, entry: WorkingOrder) -> list[WorkingOrder]:
         """``entry``'s legs still waiting for it."""

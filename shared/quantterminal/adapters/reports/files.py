@@ -21,6 +21,7 @@ TRADE_COLUMNS = (
     "gross_pnl",
     "commission",
     "pnl",
+    "exit_reason",
 )
 
 
@@ -49,6 +50,7 @@ def write_trades_csv(path: Path, result: BacktestResult) -> Path:
             t.gross_pnl,
             t.commission,
             t.pnl,
+            t.exit_reason,
         )
         for t in result.trades
     ]

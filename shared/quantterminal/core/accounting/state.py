@@ -50,6 +50,9 @@ class PositionState:
     last_execution: tuple[datetime, str] | None = None  # (time, id) of the latest execution applied
     # the execution that opened the position (from flat, or reversing it); None while flat
     opened_at: datetime | None = None
+    # "long" or "short": the side an exit leg (a stop-loss, a take-profit) last closed; the instance
+    # enters that way again only once its strategy's answer has changed (``TradingEngine.act``)
+    exited: str | None = None
     version: int = 0
 
     KIND = "position"
@@ -82,6 +85,7 @@ class PositionState:
             updated_at=at,
             last_execution=last,
             opened_at=opened,
+            exited=self.exited if after == 0 else None,
         )
 
     def validate(self) -> None:
@@ -102,6 +106,8 @@ class PositionState:
         check_money("realized_pnl", self.realized_pnl)
         check_ts("updated_at", self.updated_at)
         check_ts("opened_at", self.opened_at)
+        if self.exited not in (None, "long", "short"):
+            raise StateError(f"exited must be long, short or None, got {self.exited!r}")
 
     def to_json(self) -> str:
         self.validate()
@@ -118,6 +124,7 @@ class PositionState:
                 if self.last_execution is None
                 else [self.last_execution[0].isoformat(), self.last_execution[1]],
                 "opened_at": ts_text(self.opened_at),
+                "exited": self.exited,
             },
         )
 
@@ -137,6 +144,7 @@ class PositionState:
                 if doc.get("last_execution") is None
                 else (datetime.fromisoformat(doc["last_execution"][0]), str(doc["last_execution"][1])),
                 opened_at=read_ts(doc, "opened_at", cls.KIND),  # absent in positions stored before it was kept
+                exited=doc.get("exited"),
                 version=version,
             )
             state.validate()

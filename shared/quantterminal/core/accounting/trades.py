@@ -12,8 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.models import Direction, Fill
 from quantterminal.core.money import ZERO
+
+EXIT_REASONS = ("signal", "stop", "take-profit", "trailing", "gap-exit")  # what can close a round trip
+
+
+def exit_reason(order: Order | None) -> str:
+    """What closing a trade with ``order`` means: an exit leg's stop-loss or take-profit, a
+    trailing stop, a stop, or the strategy's own decision (``None``: an order not known)."""
+    if order is None:
+        return "signal"
+    if order.order_type is OrderType.TRAILING_STOP:
+        return "trailing"
+    if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        return "stop"
+    return "take-profit" if order.parent is not None else "signal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +44,7 @@ class RoundTrip:
     exit_price: Decimal
     gross_pnl: Decimal
     commission: Decimal
+    exit_reason: str = "signal"  # what closed it: signal, stop, take-profit, trailing, gap-exit (``EXIT_REASONS``)
 
     @property
     def pnl(self) -> Decimal:
@@ -67,8 +83,9 @@ class RoundTripBook:
         self._qty: dict[str, int] = {}
         self.closed: list[RoundTrip] = []
 
-    def on_fill(self, fill: Fill, realized: Decimal) -> RoundTrip | None:
-        """Record ``fill``, which realised ``realized``; return the round trip it closed, if any.
+    def on_fill(self, fill: Fill, realized: Decimal, reason: str = "signal") -> RoundTrip | None:
+        """Record ``fill``, which realised ``realized``; return the round trip it closed, if any
+        (closed for ``reason``: what the order that filled was).
 
         On a flip the whole commission of the flipping fill is charged to the round trip it
         closes (splitting it pro rata would need an inexact division).
@@ -105,6 +122,7 @@ class RoundTripBook:
                     exit_price=trip.exit_notional / trip.exit_qty,
                     gross_pnl=trip.gross,
                     commission=trip.commission,
+                    exit_reason=reason,
                 )
                 self.closed.append(closed)
                 del self._open[symbol]

@@ -55,7 +55,7 @@ from quantterminal.core.accounting.metrics import compute_metrics
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderUpdate
 from quantterminal.core.accounting.portfolio import Portfolio
 from quantterminal.core.accounting.ports import StateStore
-from quantterminal.core.accounting.trades import RoundTripBook
+from quantterminal.core.accounting.trades import RoundTripBook, exit_reason
 from quantterminal.core.market_data.calendar import session_bounds
 from quantterminal.core.market_data.data_checks import bar_interval, find_gaps, merged_bars
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
@@ -304,7 +304,8 @@ class _Run:
         fills = self.venue.fills
         for fill in fills[self.booked :]:
             realized = self.portfolio.apply_fill(fill)
-            self.book.on_fill(fill, realized)
+            gap = f"-{GAP_EXIT}-" in fill.order_id
+            self.book.on_fill(fill, realized, "gap-exit" if gap else exit_reason(self.venue.get_order(fill.order_id)))
             signed = fill.side.sign * fill.qty
             self.cash_f -= signed * float(fill.price) + float(fill.commission)
             qty = self.held.get(fill.symbol, 0) + signed

@@ -37,6 +37,11 @@ class TradingConfig:
       shares (the instance's allocation of the account).
     - ``max_bar_age_seconds``: a bar delivered later than this after its close feeds the strategies
       but places no order on its stale price.
+    - ``stop_loss_bps`` / ``take_profit_bps``: exit legs attached to every entry from flat, this
+      far from the decision close (a stop-loss below a long's entry, a take-profit above it): a
+      bracket with both, one-triggers-other with one, placed at the broker with the entry and
+      working there, good till canceled, whether or not our processes run. The first leg to fill
+      cancels the other; the instance then stays out until its strategy's answer changes.
     - ``risk``: the risk manager's limits, checked for every order in every environment.
     """
 
@@ -45,6 +50,8 @@ class TradingConfig:
     cancel_after_seconds: float = 30.0
     position_fraction: Decimal = Decimal("0.10")
     max_bar_age_seconds: float = 90.0
+    stop_loss_bps: Decimal | None = None
+    take_profit_bps: Decimal | None = None
     risk: RiskLimits = field(default_factory=RiskLimits)
 
     def __post_init__(self) -> None:
@@ -56,6 +63,36 @@ class TradingConfig:
             raise ValueError(f"cancel_after_seconds must be positive and finite, got {self.cancel_after_seconds}")
         if not math.isfinite(self.max_bar_age_seconds) or self.max_bar_age_seconds < 0:
             raise ValueError(f"max_bar_age_seconds must be >= 0 and finite, got {self.max_bar_age_seconds}")
+        for name in ("stop_loss_bps", "take_profit_bps"):
+            bps = getattr(self, name)
+            if bps is not None and (not bps.is_finite() or not 0 < bps < _BPS):
+                raise ValueError(f"{name} must be between 0 and 10,000, got {bps}")
+        if (
+            self.take_profit_bps is not None
+            and self.type is OrderType.LIMIT
+            and self.take_profit_bps <= self.limit_offset_bps
+        ):
+            raise ValueError(
+                f"take_profit_bps ({self.take_profit_bps}) must exceed limit_offset_bps ({self.limit_offset_bps}):"
+                " the take-profit would sit inside the entry's own limit price"
+            )
+
+    @property
+    def exit_legs(self) -> bool:
+        """Whether entries carry exit legs (a stop-loss, a take-profit or both)."""
+        return self.stop_loss_bps is not None or self.take_profit_bps is not None
+
+    def exits(self, side: Side, close: Decimal) -> tuple[Decimal | None, Decimal | None]:
+        """The (take-profit, stop-loss) prices of an entry on ``side`` decided at ``close``, each
+        rounded to a tick away from the close (never tighter than configured)."""
+        up, down = ("up", "down") if side is Side.BUY else ("down", "up")
+        sign = 1 if side is Side.BUY else -1
+        take = stop = None
+        if self.take_profit_bps is not None:
+            take = round_to_tick(close * (1 + sign * self.take_profit_bps / _BPS), up)
+        if self.stop_loss_bps is not None:
+            stop = round_to_tick(close * (1 - sign * self.stop_loss_bps / _BPS), down)
+        return take, stop
 
     @property
     def cancel_after(self) -> timedelta:

@@ -41,7 +41,7 @@ from quantterminal.core.accounting.records import EquitySnapshot
 from quantterminal.core.accounting.state import PositionState
 from quantterminal.core.market_data.calendar import EXTENDED, SessionRule
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
-from quantterminal.core.models import Bar, Fill
+from quantterminal.core.models import Bar, Direction, Fill
 from quantterminal.core.money import to_decimal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView
@@ -54,6 +54,7 @@ from quantterminal.core.trading.trade_views import trade_views
 
 log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
+_CLOSED = {"long": Direction.LONG, "short": Direction.SHORT}  # ``PositionState.exited``
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ class TradingDesk:
             held = self.store.positions_in(self.account, bar.symbol)
             open_orders = self.store.open_orders(self.account)
             qty = {p.strategy: p.qty for p in held} if held else {}
+        exited = {p.strategy: _CLOSED[p.exited] for p in held if p.exited} if held else {}
         views: list[AccountView] = []
 
         def view() -> AccountView:  # built once, and only if some strategy sizes an order
@@ -223,7 +225,7 @@ class TradingDesk:
         last = len(consumed) - 1
         for i, (name, answer) in enumerate(consumed.items()):
             decision = decisions[name] = engines[name].act(
-                bar, answer, view, now, traded, open_orders, qty.get(name, 0), session_time, risk
+                bar, answer, view, now, traded, open_orders, qty.get(name, 0), session_time, risk, exited.get(name)
             )
             if decision.order is not None and acting and i < last:
                 risk = None  # the risk check moved it (a reservation, the peak): the next one reads it

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from quantterminal.core.accounting.order_ids import client_order_id
-from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate, TimeInForce
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.state import PositionState, RiskState
 from quantterminal.core.market_data.calendar import is_market_open
@@ -68,6 +68,7 @@ class Decision:
 
 
 _WARMING_UP = Decision(note="warming up", idle=True)
+_SAT_OUT = Decision(note="out by an exit leg: waiting for a new answer", idle=True)
 _ALREADY_PROCESSED = Decision(note="bar already processed")
 _LONG_HELD, _FLAT_HELD, _SHORT_HELD = (
     Decision(note="already positioned", wanted=d, idle=True) for d in (Direction.LONG, Direction.FLAT, Direction.SHORT)
@@ -142,6 +143,7 @@ class TradingEngine:
         position: int | None = None,
         session_time: datetime | None = None,
         risk_state: RiskState | None = None,
+        exited: Direction | None = None,
     ) -> Decision:
         """Carry out the strategy's answer: risk, record, place. ``view`` gives the account at
         decision time (called only when an order is sized); ``open_orders`` (the account's) and
@@ -150,7 +152,9 @@ class TradingEngine:
         the decision time for a bar that is a whole session). A decision on a minute of the
         regular session is placed, the last minute's too (it then works from the next open); one
         an extended-hours strategy makes outside it places no order. ``risk_state``: the account's,
-        if the caller read it with the bar's other state (else it is read when an order may be made)."""
+        if the caller read it with the bar's other state (else it is read when an order may be made).
+        ``exited``: the side an exit leg closed this strategy's position on (``PositionState.exited``):
+        while flat it does not enter that way again until its answer has changed."""
         wanted, new = consumed.wanted, consumed.new
         if wanted is None:
             return _WARMING_UP if new else _ALREADY_PROCESSED
@@ -160,6 +164,10 @@ class TradingEngine:
         if position is None:
             position = self.store.get_position(self.account, name, bar.symbol).qty
         held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
+        if exited is not None and position == 0:
+            if wanted is exited:  # its stop or target took it out; the same answer is not a new entry
+                return _SAT_OUT
+            self.store.update_position(self.account, name, bar.symbol, lambda p: replace(p, exited=None))
         if wanted is held and not working:
             # the common bar: nothing to do, nothing built (identity: an Enum's hash is a Python call)
             return _LONG_HELD if wanted is Direction.LONG else _FLAT_HELD if wanted is Direction.FLAT else _SHORT_HELD
@@ -173,6 +181,11 @@ class TradingEngine:
             coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
             if any(o.client_order_id == coid for o in working):
                 return self._resume(coid, signal, now)
+            if wanted is not held and all(o.parent is not None for o in working):
+                # its exit legs hold the shares at the broker: canceled first, the exit follows
+                for leg in working:
+                    self._cancel(leg.client_order_id, now)
+                return Decision(signal, note="exit legs canceled for the strategy's own exit", wanted=wanted)
             note = "already positioned" if wanted is held else "an order is already working"
             return Decision(signal, note=note, wanted=wanted)
         if wanted is held:
@@ -206,6 +219,9 @@ class TradingEngine:
         delta = target - position
         if delta == 0:
             return Decision(signal, note="size rounds to zero", wanted=wanted)
+        take = stop = None
+        if position == 0 and self.config.exit_legs:  # an entry from flat carries its exit legs
+            take, stop = self.config.exits(side, price)
         order = Order(
             coid,
             name,
@@ -218,6 +234,9 @@ class TradingEngine:
             limit,
             account=self.account,
             created_at=now,
+            time_in_force=TimeInForce.GTC if take or stop else TimeInForce.DAY,
+            take_profit=take,
+            stop_loss=stop,
         )
         if refused is not None and short_of_buying_power(
             order, account.cash, self.gate.position(bar.symbol), risk_state
@@ -279,7 +298,21 @@ class TradingEngine:
         if self.ledger is not None:
             self.ledger.record_order(order)
         submitted = self._submit(signal, order, risk, now)
+        if submitted.placed is not None:
+            self._record_legs(order, now)
         return submitted if submitted.note.startswith(BROKER_REJECTED) else replace(submitted, working=order)
+
+    def _record_legs(self, entry: Order, now: datetime) -> None:
+        """Record the exit legs the broker holds for ``entry`` as this strategy's open orders (once:
+        a second record of a leg changes nothing), so their updates are booked to its position."""
+        if entry.take_profit is None and entry.stop_loss is None:
+            return
+        for leg in self.broker.exit_legs(entry.client_order_id):
+            record = replace(
+                leg, account=self.account, strategy=entry.strategy, events=frozenset(), created_at=now, version=0
+            )
+            if self.store.add_open_order(record) and self.ledger is not None:
+                self.ledger.record_order(record)
 
     def _submit(
         self, signal: Signal, order: Order, risk: RiskDecision | None, now: datetime, note: str = ""
@@ -314,6 +347,7 @@ class TradingEngine:
             note = f"in flight, outcome unknown ({exc}); reconcile will resolve it"
             return Decision(signal, note=note, wanted=wanted)
         if placed is not None:
+            self._record_legs(recorded, now)
             return Decision(signal, placed=placed, note="decision already placed", wanted=wanted)
         return self._submit(signal, recorded, None, now, note="placed after an interrupted attempt")
 
@@ -334,6 +368,7 @@ class TradingEngine:
                 order.strategy != self.strategy_name
                 or (symbol is not None and order.symbol != symbol)
                 or order.order_type is not OrderType.LIMIT
+                or order.parent is not None  # an exit leg works until its entry's position is closed
                 or order.status is OrderStatus.PENDING_CANCEL
                 or order.status.terminal  # done; only its last executions are awaited
                 or order.created_at is None
@@ -365,18 +400,22 @@ class TradingEngine:
 
     # --- broker updates ---------------------------------------------------------------------------
 
-    def _book(self, fill: Fill) -> None:
+    def _book(self, fill: Fill, by_leg: bool = False) -> None:
         """Apply ``fill`` to the stored position in canonical order (execution time, then id): the
         usual case appends; an execution that belongs before one already applied makes the position
         be rebuilt from every fill of this strategy and symbol, so lots and realised P&L do not
-        depend on the order the broker delivered them in."""
+        depend on the order the broker delivered them in. ``by_leg``: an exit leg's fill -- if it
+        leaves the position flat, the position says which side it closed (``PositionState.exited``)."""
         if self.ledger is None:
             self._fills.setdefault(fill.symbol, []).append(fill)
         key = (fill.timestamp, fill.execution_id)
 
+        closed = "long" if fill.side is Side.SELL else "short"  # what an exit leg's fill closes
+
         def apply(position: PositionState) -> PositionState:
             if position.last_execution is None or key > position.last_execution:
-                return position.apply_fill(fill.side, fill.qty, fill.price, fill.timestamp, fill.execution_id)
+                after = position.apply_fill(fill.side, fill.qty, fill.price, fill.timestamp, fill.execution_id)
+                return replace(after, exited=closed) if by_leg and after.qty == 0 and position.qty else after
             if key == position.last_execution:
                 return position  # this very execution was booked already
             rebuilt = replace(position, lots=(), realized_pnl=ZERO, last_execution=None, opened_at=None)
@@ -417,7 +456,7 @@ class TradingEngine:
             # writes left it unbooked, and booking is idempotent (by execution time and id).
             if self.ledger is not None:
                 self.ledger.append_fill(fill)
-            self._book(fill)
+            self._book(fill, by_leg=merged.parent is not None)
         # Position first, then the reservation: a risk check never sees both without the fill.
         if merged.status.terminal and merged.unexplained_qty <= 0:
             # Settle before forgetting the order: a crash in between leaves the order to be found

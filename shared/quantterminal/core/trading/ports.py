@@ -63,6 +63,11 @@ class Broker(Protocol):
         """Ask for an order to be canceled (the outcome arrives as an update)."""
         ...
 
+    def exit_legs(self, client_order_id: str) -> list[Order]:
+        """The exit legs the broker holds for the entry ``client_order_id`` (a bracket's stop-loss
+        and take-profit), under the ids its updates about them will carry; none for a plain order."""
+        ...
+
     def get_order(self, client_order_id: str) -> Order | None:
         """The order with this client order id, or ``None`` if the broker has none."""
         ...

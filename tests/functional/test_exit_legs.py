@@ -1,0 +1,129 @@
+"""Exit legs by configuration (``[orders] stop_loss_bps / take_profit_bps``): every entry from flat
+carries a stop-loss and a take-profit held at the broker; the first to fill closes the position and
+cancels the other; the instance does not re-enter on the same answer; the strategy's own exit
+cancels the legs first; trades say what closed them -- on real minute bars, the books equal to the
+broker's throughout."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
+from quantterminal.adapters.state.object_state import ObjectStateStore
+from quantterminal.config.load import ConfigError, from_text
+from quantterminal.core.accounting.orders import OrderStatus, OrderType, TimeInForce
+from quantterminal.core.models import Bar, Direction, Side
+from quantterminal.core.money import round_to_tick
+from quantterminal.core.simulation.backtest import BacktestConfig, Backtester, BacktestResult
+from quantterminal.core.trading.config import TradingConfig
+from quantterminal.wiring.backtest import backtest_handlers
+
+EXITS = TradingConfig(stop_loss_bps=Decimal(15), take_profit_bps=Decimal(30))
+
+
+def backtest(bars: list[Bar]) -> tuple[BacktestResult, SimulatedBroker, ObjectStateStore]:
+    """Momentum with exit legs over ``bars``, and the run's broker and state store to look into."""
+    kept: list[tuple[SimulatedBroker, ObjectStateStore]] = []
+
+    def handlers(config: BacktestConfig) -> tuple[SimulatedBroker, ObjectStateStore]:
+        kept.append(backtest_handlers(config))
+        return kept[-1]
+
+    result = Backtester(BacktestConfig(("momentum",), trading=EXITS), handlers).run({"SPY": bars})
+    return result, *kept[-1]
+
+
+def test_entries_carry_exit_legs_and_the_first_leg_to_fill_closes_the_trade(spy_2011_rth: list[Bar]) -> None:
+    result, venue, store = backtest(spy_2011_rth[:6000])
+    orders = {o.client_order_id: o for o in venue.all_orders()}
+    entries = [o for o in result.orders if o.take_profit is not None]
+    assert len(entries) > 30
+    for entry in entries:  # the configured distances from the decision close, never tighter
+        assert entry.decision_price is not None
+        up, down = ("up", "down") if entry.side is Side.BUY else ("down", "up")
+        sign = entry.side.sign
+        assert entry.take_profit == round_to_tick(entry.decision_price * (1 + sign * Decimal("0.003")), up)
+        assert entry.stop_loss == round_to_tick(entry.decision_price * (1 - sign * Decimal("0.0015")), down)
+        assert entry.time_in_force is TimeInForce.GTC
+    legs = [o for o in orders.values() if o.parent is not None]
+    filled = [o for o in legs if o.status is OrderStatus.FILLED]
+    reasons = Counter(t.exit_reason for t in result.trades)
+    assert min(reasons["stop"], reasons["take-profit"], reasons["signal"]) >= 3, reasons
+    assert reasons["stop"] + reasons["take-profit"] == len(filled)
+    for leg in filled:  # one leg of a pair filled: its sibling was canceled, never both
+        siblings = [o for o in legs if o.parent == leg.parent and o is not leg]
+        assert all(s.status is OrderStatus.CANCELED and s.filled_qty == 0 for s in siblings)
+    # the books agree with the broker, and only exits close: no leg ever made a position
+    held = {p.symbol: p.qty for p in venue.positions()}
+    assert held == {s: q for s, q in result.open_positions.items() if q}
+    assert {p.symbol: p.qty for p in store.positions("backtest") if p.qty} == held
+
+
+def test_after_a_leg_closes_a_trade_the_same_answer_is_not_a_new_entry(spy_2011_rth: list[Bar]) -> None:
+    result, venue, _store = backtest(spy_2011_rth[:6000])
+    legs = {o.client_order_id: o for o in venue.all_orders() if o.parent is not None}
+    leg_exits = sorted((f.timestamp, legs[f.order_id]) for f in venue.fills if f.order_id in legs)
+    assert leg_exits
+    checked = 0
+    for at, leg in leg_exits:
+        closed = Direction.LONG if leg.side is Side.SELL else Direction.SHORT
+        later = [o for o in result.orders if o.decision_time is not None and o.decision_time > at]
+        if not later:
+            continue
+        first = min(later, key=lambda o: o.decision_time)  # type: ignore[arg-type,return-value]
+        if (first.side is Side.BUY) is (closed is Direction.LONG):  # the same way again: only after a change
+            assert first.decision_time is not None
+            between = [s for s in result.signals if at <= s.bar_time <= first.decision_time]
+            assert any(s.direction is not closed for s in between), (at, first.client_order_id)
+            checked += 1
+    assert checked >= 3, "several trades were entered the same way again after a leg closed one"
+
+
+def test_the_strategys_own_exit_cancels_the_legs_before_it_sells(spy_2011_rth: list[Bar]) -> None:
+    result, venue, _store = backtest(spy_2011_rth[:6000])
+    by_id = {o.client_order_id: o for o in venue.all_orders()}
+    signal_exits = [o for o in result.orders if "-flat-" in o.client_order_id]
+    assert signal_exits
+    for exit_order in signal_exits:
+        assert exit_order.created_at is not None
+        live = [
+            o
+            for o in by_id.values()
+            if o.parent is not None
+            and o.created_at is not None
+            and o.created_at < exit_order.created_at
+            and (o.status is not OrderStatus.CANCELED or (o.updated_at or o.created_at) > exit_order.created_at)
+            and o.status is not OrderStatus.FILLED
+        ]
+        assert live == [], f"{exit_order.client_order_id} was placed while exit legs still held the shares"
+    assert all(o.order_type in (OrderType.LIMIT, OrderType.STOP) for o in by_id.values() if o.parent is not None)
+
+
+CONFIG = """
+[[strategies]]
+name = "momentum"
+strategy = "momentum"
+
+[orders]
+stop_loss_bps = 20
+take_profit_bps = 45
+"""
+
+
+def config(text: str):  # type: ignore[no-untyped-def]
+    return from_text(text, "test.toml", Path(".")).config
+
+
+def test_the_configuration_sets_the_legs_and_refuses_what_cannot_work() -> None:
+    trading = config(CONFIG).trading()
+    assert (trading.stop_loss_bps, trading.take_profit_bps) == (Decimal(20), Decimal(45))
+    with pytest.raises(ConfigError, match="take_profit_bps must exceed limit_offset_bps"):
+        config(CONFIG.replace("take_profit_bps = 45", "take_profit_bps = 3"))
+    with pytest.raises(ConfigError, match="placed by the simulated broker only"):
+        config(CONFIG + '\n[broker]\nkind = "alpaca-paper"\n')
+    with pytest.raises(ValueError, match="stop_loss_bps must be between"):
+        TradingConfig(stop_loss_bps=Decimal(0))
