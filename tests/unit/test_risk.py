@@ -96,6 +96,22 @@ def test_daily_loss_halts_entries_but_allows_exits_until_the_next_day() -> None:
     assert tomorrow.accepted  # a new day, a new opening equity
 
 
+def test_a_brackets_loss_at_its_stop_must_leave_equity_above_the_days_loss_line() -> None:
+    """Opened at 100,000 with a 5% daily loss: 98,000 of equity leaves 3,000 to lose today."""
+    state = evaluate(intent(qty=1), view(), RiskState("paper"), LIMITS, OPEN).state
+    state = settle(state, "o1", 0)
+    account = view(equity="98000", cash="98000")
+    wide = replace(intent(qty=18, coid="w"), stop_loss=D("330"), take_profit=D("520"))  # 18 x 170 = 3,060 at risk
+    refused = evaluate(wide, account, state, LIMITS, OPEN)
+    assert (refused.accepted, refused.rule) == (False, "daily_loss")
+    assert "would lose 3060.00" in refused.reason
+    assert refused.state.reservations == ()
+    assert evaluate(replace(wide, stop_loss=D("340")), account, state, LIMITS, OPEN).accepted  # 2,880 at risk
+    assert evaluate(replace(wide, stop_loss=None, take_profit=None), account, state, LIMITS, OPEN).accepted
+    short = replace(intent(qty=18, side=Side.SELL, coid="s"), stop_loss=D("670"), take_profit=D("480"))
+    assert evaluate(short, account, state, LIMITS, OPEN).rule == "daily_loss"  # 18 x 170 above the entry
+
+
 def test_drawdown_breaker_pauses_everything_until_resumed() -> None:
     state = replace(RiskState("paper"), peak_equity=D("120000"))
     decision = evaluate(intent(side=Side.SELL, coid="x"), view(equity="101000", SPY=10), state, LIMITS, OPEN)

@@ -23,6 +23,9 @@ Rules, in order (the first that fails rejects, with its reason):
    the pending orders on the side that grows it (a pending exit makes no room until it fills: it
    may be canceled or refused) -- times the price, within ``position_limit`` of equity.
 9. Buying power (entries): the order's notional within cash less what pending entries reserve.
+10. A bracket's worst case (entries with a stop-loss leg): the loss if its stop fills at the stop
+   price, ``qty × |price − stop|``, must leave equity above the day's loss line (``daily_loss``
+   below the opening). It is the planned worst case: a gap through the stop can lose more.
 """
 
 from __future__ import annotations
@@ -215,6 +218,15 @@ def evaluate(
                 f"order notional {notional:.2f} exceeds buying power {available:.2f} "
                 f"(cash {account.cash:.2f} less {reserved:.2f} reserved by pending orders)",
             )
+        if order.stop_loss is not None:
+            at_risk = order.qty * abs(price - order.stop_loss)
+            line = (state.opening_equity or account.equity) * (1 - limits.daily_loss)
+            if account.equity - at_risk <= line:
+                return reject(
+                    "daily_loss",
+                    f"its stop-loss at {order.stop_loss} would lose {at_risk:.2f}, taking equity "
+                    f"{account.equity:.2f} to the day's loss line ({line:.2f}) or below",
+                )
     reservation = Reservation(order.client_order_id, order.symbol, order.side, order.qty, price)
     state = replace(state, reservations=(*state.reservations, reservation))
     return RiskDecision(True, "accepted", "passed every rule", state, tuple(alerts))
