@@ -6,15 +6,13 @@ the backtester does; pass it through the risk gate (which reserves buying power 
 record it as an open order *before* submitting (so a redelivered bar finds it and places nothing);
 place it exactly once.
 
-``on_update``: merge a broker update into the order, book new executions into the position (each
-execution once, by id), release the reservation as the order fills or ends, and keep the audit
-trail in the ledger.
+``on_update``: book a broker update into this strategy's books (``core.trading.booking``: merged
+into the stored order, new executions into the position once each, the reservation released as
+the order fills or ends, the audit trail in the ledger).
 
-The engine keeps nothing about orders in memory: every update is merged into the stored order
-(its events, cumulative quantity, the executions already booked), so a warm
-Lambda does not grow, a cold one starts exactly where the last left off, and any number of
-processes can book updates. Fill statistics come from the ledger (``core.reporting``). Only
-without a ledger (a backtest) does it keep the fills it booked, to re-sort a late execution.
+An entry from flat carries its exit legs when the configuration asks for them
+(``TradingConfig.stop_loss_bps`` / ``take_profit_bps``); the broker holds them, and they are
+recorded as this strategy's open orders so their fills are booked to it.
 
 A decision the risk manager refused for what the account cannot do now (buying power, a limit,
 a halted entry) is not asked again on every bar while nothing it depends on changed
@@ -31,17 +29,18 @@ from typing import Any
 from quantterminal.core.accounting.order_ids import client_order_id
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate, TimeInForce
 from quantterminal.core.accounting.ports import StateStore
-from quantterminal.core.accounting.state import PositionState, RiskState
+from quantterminal.core.accounting.state import RiskState
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.sessions import next_midnight, session_date
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
-from quantterminal.core.money import ZERO, to_decimal
+from quantterminal.core.money import to_decimal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, RiskDecision, short_of_buying_power
 from quantterminal.core.strategies import StrategyInstance, builtin_instance
 from quantterminal.core.strategies.trade_view import TradeView
 from quantterminal.core.trading import refusals
 from quantterminal.core.trading.answers import Consumed, WarmUpBars, answer
+from quantterminal.core.trading.booking import UpdateBooking
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.ports import Broker, TradeJournal
@@ -100,7 +99,7 @@ class TradingEngine:
         self.gate = gate
         self.ledger = ledger
         self.wait = wait
-        self._fills: dict[str, list[Fill]] = {}  # only without a ledger: see the module docs
+        self.booking = UpdateBooking(account, self.strategy_name, store, gate, ledger)
         self._refused: dict[str, Refusal] = {}  # by symbol: the standing refusal (``refusals``)
 
     # --- decisions --------------------------------------------------------------------------------
@@ -400,77 +399,7 @@ class TradingEngine:
 
     # --- broker updates ---------------------------------------------------------------------------
 
-    def _book(self, fill: Fill, by_leg: bool = False) -> None:
-        """Apply ``fill`` to the stored position in canonical order (execution time, then id): the
-        usual case appends; an execution that belongs before one already applied makes the position
-        be rebuilt from every fill of this strategy and symbol, so lots and realised P&L do not
-        depend on the order the broker delivered them in. ``by_leg``: an exit leg's fill -- if it
-        leaves the position flat, the position says which side it closed (``PositionState.exited``)."""
-        if self.ledger is None:
-            self._fills.setdefault(fill.symbol, []).append(fill)
-        key = (fill.timestamp, fill.execution_id)
-
-        closed = "long" if fill.side is Side.SELL else "short"  # what an exit leg's fill closes
-
-        def apply(position: PositionState) -> PositionState:
-            if position.last_execution is None or key > position.last_execution:
-                after = position.apply_fill(fill.side, fill.qty, fill.price, fill.timestamp, fill.execution_id)
-                return replace(after, exited=closed) if by_leg and after.qty == 0 and position.qty else after
-            if key == position.last_execution:
-                return position  # this very execution was booked already
-            rebuilt = replace(position, lots=(), realized_pnl=ZERO, last_execution=None, opened_at=None)
-            for earlier in self._history(fill.symbol):
-                rebuilt = rebuilt.apply_fill(
-                    earlier.side, earlier.qty, earlier.price, earlier.timestamp, earlier.execution_id
-                )
-            return rebuilt
-
-        self.store.update_position(self.account, self.strategy_name, fill.symbol, apply)
-
-    def _history(self, symbol: str) -> list[Fill]:
-        """Every fill of this strategy in ``symbol``, canonically ordered (the ledger's, if any)."""
-        if self.ledger is not None:
-            return self.ledger.fills_for(self.strategy_name, symbol)
-        return sorted(self._fills.get(symbol, []), key=lambda f: (f.timestamp, f.execution_id))
-
     def on_update(self, update: OrderUpdate) -> list[Fill]:
-        """Book a broker update (idempotent; any arrival order).
-
-        An order leaves the open orders only when it is terminal *and* every execution the broker
-        counted in its cumulative quantity has been booked: a ``fill`` that overtakes the
-        ``partial_fill`` before it must not make that execution an update for an unknown order."""
-        open_order = self.store.get_open_order(update.client_order_id)
-        if open_order is None:
-            return []  # not ours (or long finished): reconciliation deals with strangers
-        merged = open_order.apply(update)
-        if self.ledger is not None:
-            self.ledger.append_order_event(replace(update, filled_avg_price=merged.avg_fill_price))
-        known = {e.execution_id for e in open_order.executions}
-        fills = [
-            Fill(merged.symbol, e.timestamp, merged.side, e.qty, e.price, ZERO, merged.client_order_id, e.execution_id)
-            for e in merged.executions
-            if e.execution_id not in known
-        ]
-        for fill in fills:
-            # Booked even when the ledger knew the fill: a process that crashed between the two
-            # writes left it unbooked, and booking is idempotent (by execution time and id).
-            if self.ledger is not None:
-                self.ledger.append_fill(fill)
-            self._book(fill, by_leg=merged.parent is not None)
-        # Position first, then the reservation: a risk check never sees both without the fill.
-        if merged.status.terminal and merged.unexplained_qty <= 0:
-            # Settle before forgetting the order: a crash in between leaves the order to be found
-            # by the redelivered update, never a reservation nobody will release.
-            self.gate.settle(merged.client_order_id, 0)
-            self.store.remove_open_order(merged.client_order_id)
-        else:
-            # Merged into the order as stored now: a concurrent writer's facts are kept too (the
-            # usual case, the order as read, needs no second merge).
-            self.store.update_open_order(
-                merged.client_order_id, lambda o: merged if o.version == open_order.version else o.apply(update)
-            )
-            # What is not in the position yet stays reserved: the unfilled rest of a live order,
-            # or the executions a finished order still owes.
-            unbooked = merged.unexplained_qty if merged.status.terminal else merged.qty - merged.executed_qty
-            self.gate.settle(merged.client_order_id, unbooked)
-        return fills
+        """Book a broker update into this strategy's books (idempotent; any arrival order: see
+        ``core.trading.booking``); the fills it brought, if any."""
+        return self.booking.on_update(update)
