@@ -143,14 +143,16 @@ def test_a_five_minute_strategy_trades_alike_in_backtest_paper_and_lambdas(
         assert fills_of(broker.fills) == fills_of(backtest.fills)
 
 
-def paper_against_backtest(day: dict[str, list[Bar]], broker: SimulatedBroker) -> dict[str, StrategyDivergence]:
+def paper_against_backtest(
+    day: dict[str, list[Bar]], broker: SimulatedBroker, config: TradingConfig = TRADING
+) -> dict[str, StrategyDivergence]:
     """A paper run of ``day`` on ``broker``, and its divergence from the backtest of the same bars."""
     stream = merge_bars(day)
-    ledger = run_paper(stream, broker).ledger
+    ledger = run_paper(stream, broker, NAMES, config).ledger
     start, end = stream[0].timestamp, stream[-1].timestamp + timedelta(minutes=1)
     events = [e for d in {b.timestamp.date() for b in stream} for e in ledger.risk_events_on(d)]
     return divergence(
-        run_backtest(BacktestConfig(NAMES, account="paper", trading=TRADING), day),
+        run_backtest(BacktestConfig(NAMES, account="paper", trading=config), day),
         ledger.signals_between(start, end),
         ledger.orders_between(start, end),
         ledger.fills_between(start, end),
@@ -168,6 +170,23 @@ def test_divergence_of_a_paper_run_against_its_backtest_is_zero_by_every_cause(
     for d in report.values():
         assert d.disagreements == ()
         assert d.missed == (), "every order attempt of the backtest was made by the run too"
+        assert d.orders.backtest_only == d.orders.run_only == 0
+        assert d.explanation.difference == 0
+        assert all(v == 0 for v in d.explanation.parts.values())
+
+
+def test_with_exit_legs_the_divergence_of_a_paper_run_is_still_zero_by_every_cause(
+    lean_2013_rth: dict[str, list[Bar]],
+) -> None:
+    """Legs are orders of the strategy on both sides (placed with their entry, filled or canceled
+    alike): matched by id, their fills in each instance's P&L."""
+    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
+    config = replace(TRADING, stop_loss_bps=Decimal(8), take_profit_bps=Decimal(12))
+    report = paper_against_backtest(day, SimulatedBroker(), config)
+    assert sum(d.orders.both for d in report.values()) > 40
+    for d in report.values():
+        assert d.disagreements == ()
+        assert d.missed == ()
         assert d.orders.backtest_only == d.orders.run_only == 0
         assert d.explanation.difference == 0
         assert all(v == 0 for v in d.explanation.parts.values())
@@ -256,8 +275,7 @@ def test_exit_legs_are_placed_filled_and_booked_alike_in_backtest_paper_and_lamb
     assert seen["paper"] == seen["backtest"]
     assert seen["lambdas"] == seen["backtest"]
     for broker in (paper_broker, live.broker):
-        placed = [o for o in broker.all_orders() if o.parent is None]
-        assert terms(placed) == terms(backtest.orders)
+        assert terms(broker.all_orders()) == terms(backtest.orders)  # entries and their legs
         assert sorted((o.client_order_id, o.status) for o in broker.all_orders() if o.parent is not None) == sorted(
             (o.client_order_id, o.status) for o in legs
         )

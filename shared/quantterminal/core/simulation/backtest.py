@@ -283,6 +283,8 @@ class _Run:
         self.orders.append(order)
         if decision.placed is None:
             self.not_filled.append(OrderOutcome(order, now, decision.note, "broker"))
+        elif order.take_profit is not None or order.stop_loss is not None:
+            self.orders += self.venue.exit_legs(order.client_order_id)  # placed with it: its fills are the strategy's
 
     def _exit_before_gap(self, bar: Bar, now: datetime) -> None:
         """The last bar before a hole: leave every position in the symbol at this bar's close,
@@ -358,8 +360,8 @@ class _Run:
         out = []
         for order in self.venue.all_orders():
             request = placed.get(order.client_order_id)
-            if request is None or order.filled_qty == order.qty:
-                continue
+            if request is None or order.filled_qty == order.qty or order.parent is not None:
+                continue  # (an exit leg is not an order that failed to fill: its sibling or the strategy closed the trade)
             when = order.created_at or request.decision_time
             assert when is not None  # the backtest decided (and stamped) every order it placed
             if order.status is OrderStatus.CANCELED and order.filled_qty == 0:
