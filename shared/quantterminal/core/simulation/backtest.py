@@ -360,8 +360,9 @@ class _Run:
         out = []
         for order in self.venue.all_orders():
             request = placed.get(order.client_order_id)
+            # (an exit leg left unfilled did not fail: its sibling or the strategy closed the trade)
             if request is None or order.filled_qty == order.qty or order.parent is not None:
-                continue  # (an exit leg is not an order that failed to fill: its sibling or the strategy closed the trade)
+                continue
             when = order.created_at or request.decision_time
             assert when is not None  # the backtest decided (and stamped) every order it placed
             if order.status is OrderStatus.CANCELED and order.filled_qty == 0:
