@@ -21,7 +21,7 @@ from quantterminal.adapters.ledger.migrations import load_migrations
 from quantterminal.adapters.ledger.postgres_ledger import PostgresLedger
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
-from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate, TimeInForce
 from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.market_data.ports import IngestReport
 from quantterminal.core.models import Bar, Direction, Execution, Fill, Side, Signal, Trade
@@ -266,6 +266,32 @@ def test_orders_are_recorded_once_and_listed_by_new_york_day(ledger: Ledger) -> 
     assert ledger.orders_on(date(2024, 3, 5)) == []
     assert ledger.orders_between(MONDAY, late_evening) == [order(0)]  # the end is excluded
     assert ledger.orders_between(MONDAY, late_evening + timedelta(seconds=1)) == [order(0), order(1, late_evening)]
+
+
+def test_an_orders_terms_and_its_exit_legs_are_kept_exactly(ledger: Ledger) -> None:
+    """Stops, trailing distances, time in force, exit legs and the entry a leg belongs to come back
+    as they went in; recorded again with other terms, the order is refused as a conflict."""
+    entry = dataclasses.replace(order(3), time_in_force=TimeInForce.GTC, take_profit=D("101.5"), stop_loss=D("99.25"))
+    leg = dataclasses.replace(
+        order(4),
+        client_order_id=f"{entry.client_order_id}.sl",
+        side=Side.SELL,
+        order_type=OrderType.STOP,
+        limit_price=None,
+        stop_price=D("99.25"),
+        time_in_force=TimeInForce.GTC,
+        parent=entry.client_order_id,
+    )
+    trail = dataclasses.replace(order(5), side=Side.SELL, order_type=OrderType.TRAILING_STOP, limit_price=None,
+                                trail_bps=D("40"), time_in_force=TimeInForce.IOC)  # fmt: skip
+    for o in (entry, leg, trail):
+        assert ledger.record_order(o)
+        assert not ledger.record_order(o)
+    assert ledger.orders_between(MONDAY, MONDAY + timedelta(minutes=1)) == sorted(
+        [entry, leg, trail], key=lambda o: o.client_order_id
+    )
+    with pytest.raises(LedgerIntegrityError, match="terms"):
+        ledger.record_order(dataclasses.replace(entry, stop_loss=D("99.00")))
 
 
 def test_order_events_append_in_order_and_ignore_redelivery(ledger: Ledger) -> None:

@@ -53,3 +53,39 @@ def test_bad_input_is_one_line_and_exit_status_2(
     assert err.startswith("qterm report: error:")
     assert message in err
     assert not (tmp_path / "x.html").exists()
+
+
+EXITS = """
+[[strategies]]
+name = "momentum"
+strategy = "momentum"
+
+[orders]
+stop_loss_bps = 8
+take_profit_bps = 12
+"""
+
+
+def exits_of(page: str) -> dict[str, int]:
+    section = page.split("Closed trades by exit reason", 1)[1].split("</section>", 1)[0]
+    return {reason: int(n) for reason, n in re.findall(r"<tr><td>([a-z-]+)</td><td>(\d+)</td></tr>", section)}
+
+
+def test_the_tearsheet_counts_closed_trades_by_what_closed_them(tmp_path: Path) -> None:
+    """Exit legs on every entry: a paper run's ledger and a backtest folder both say which trades
+    their stop-loss or take-profit closed, beside those the strategy closed."""
+    config = tmp_path / "exits.toml"
+    config.write_text(EXITS, encoding="utf-8")
+    ledger = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    assert main(["paper", "--config", str(config), "--days", "1", "--port", "0", "--database", ledger]) == 0
+    out = tmp_path / "paper.html"
+    args = ["report", "--database", ledger, "--start", "2013-10-01", "--end", "2013-10-31", "--out", str(out)]
+    assert main(args) == 0
+    paper = exits_of(out.read_text())
+    assert paper.get("stop", 0) + paper.get("take-profit", 0) > 0, paper
+    assert paper.get("signal", 0) > 0, paper
+    folder = tmp_path / "bt"
+    assert main(["backtest", "--config", str(config), "--out", str(folder)]) == 0
+    assert main(["report", str(folder), "--out", str(tmp_path / "bt.html")]) == 0
+    backtest = exits_of((tmp_path / "bt.html").read_text())
+    assert backtest.get("stop", 0) + backtest.get("take-profit", 0) > 0, backtest

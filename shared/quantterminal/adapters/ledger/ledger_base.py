@@ -16,7 +16,9 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
+from quantterminal.core.accounting.order_terms import read_terms, terms_document
 from quantterminal.core.accounting.orders import Order, OrderUpdate
 from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
 from quantterminal.core.market_data.validation import bar_problem, trade_problem
@@ -29,7 +31,17 @@ class LedgerIntegrityError(LedgerError):
 
 
 # What identifies the content of each kind of record: a repeat must match these exactly.
-ORDER_FIELDS = ("strategy", "symbol", "side", "qty", "order_type", "limit_price", "decision_time", "decision_price")
+ORDER_FIELDS = (
+    "strategy",
+    "symbol",
+    "side",
+    "qty",
+    "order_type",
+    "limit_price",
+    "decision_time",
+    "decision_price",
+    "terms",
+)
 FILL_FIELDS = ("client_order_id", "symbol", "side", "qty", "price", "commission", "ts")
 # An order event is the broker's fact (order, event, time, cumulative quantity, broker id); its
 # average fill price is our derived view of the executions known at the time, so not compared.
@@ -47,7 +59,19 @@ def order_identity(order: Order) -> tuple[object, ...]:
         order.limit_price,
         order.decision_time,
         order.decision_price,
+        terms_text(order),
     )
+
+
+def terms_text(order: Order) -> str | None:
+    """The order's terms beyond a plain day order as stored (``orders.terms``; ``None``: none)."""
+    terms = terms_document(order)
+    return json.dumps(terms, sort_keys=True, separators=(",", ":")) if terms else None
+
+
+def read_terms_text(text: str | None) -> dict[str, Any]:
+    """``Order`` keyword arguments from a stored ``orders.terms`` (``None``: a plain day order)."""
+    return read_terms(json.loads(text) if text else {})
 
 
 def fill_identity(fill: Fill) -> tuple[object, ...]:

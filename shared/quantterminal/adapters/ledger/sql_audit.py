@@ -29,7 +29,7 @@ class SqlAuditLedger(SqlLedgerCore):
         rows = self._select(
             "orders between",
             "SELECT client_order_id, strategy, symbol, side, qty, order_type, decision_time, decision_price,"
-            " limit_price FROM orders WHERE decision_time >= ? AND decision_time < ?"
+            " limit_price, terms FROM orders WHERE decision_time >= ? AND decision_time < ?"
             " ORDER BY decision_time, client_order_id",
             (d.time(start), d.time(end)),
         )
@@ -44,8 +44,9 @@ class SqlAuditLedger(SqlLedgerCore):
                 d.read_time(ts),
                 Decimal(price),
                 d.read_money(limit),
+                **checks.read_terms_text(terms),
             )
-            for coid, strategy, symbol, side, qty, otype, ts, price, limit in rows
+            for coid, strategy, symbol, side, qty, otype, ts, price, limit, terms in rows
         ]
 
     def order_events(self, client_order_id: str) -> list[OrderUpdate]:

@@ -164,7 +164,7 @@ class SqlLedgerCore:
         return self._insert_once(
             "record order",
             "INSERT INTO orders (client_order_id, strategy, symbol, side, qty, order_type, limit_price,"
-            " decision_time, decision_price) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " decision_time, decision_price, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (client_order_id) DO NOTHING",
             (
                 order.client_order_id,
@@ -176,15 +176,24 @@ class SqlLedgerCore:
                 d.money(order.limit_price),
                 d.time(decided_at),
                 d.money(decided_price),
+                checks.terms_text(order),
             ),
-            "SELECT strategy, symbol, side, qty, order_type, limit_price, decision_time, decision_price"
+            "SELECT strategy, symbol, side, qty, order_type, limit_price, decision_time, decision_price, terms"
             " FROM orders WHERE client_order_id = ?",
             (order.client_order_id,),
             lambda row: checks.ensure_same(
                 "order",
                 order.client_order_id,
                 checks.ORDER_FIELDS,
-                (*row[:3], int(row[3]), row[4], d.read_money(row[5]), d.read_time(row[6]), d.read_money(row[7])),
+                (
+                    *row[:3],
+                    int(row[3]),
+                    row[4],
+                    d.read_money(row[5]),
+                    d.read_time(row[6]),
+                    d.read_money(row[7]),
+                    row[8],
+                ),
                 checks.order_identity(order),
             ),
         )

@@ -15,6 +15,7 @@ import html
 import io
 import json
 import statistics
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -23,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from quantterminal.core.accounting.metrics import max_drawdown, sharpe_ratio, sortino_ratio
+from quantterminal.core.accounting.trades import EXIT_REASONS
+from quantterminal.core.models import Fill
 from quantterminal.core.ports import TradeHistory
+from quantterminal.core.reporting.post_trade import round_trips
 from quantterminal.core.reporting.tearsheet import (
     DailySeries,
     TradeSlippage,
@@ -50,6 +54,7 @@ class RunData:
     configuration: Mapping[str, Any] | None = None
     manifest: Mapping[str, Any] | None = None
     data_files: list[Path] = field(default_factory=list)
+    exits: dict[str, int] = field(default_factory=dict)  # closed trades by what closed them
 
     @property
     def symbols(self) -> list[str]:
@@ -96,6 +101,10 @@ def run_from_folder(folder: Path) -> RunData:
                 )
     manifest = json.loads((folder / "manifest.json").read_text()) if (folder / "manifest.json").is_file() else None
     files = [Path(d["path"]) for d in (manifest or {}).get("data", []) if isinstance(d, dict) and "path" in d]
+    exits: Counter[str] = Counter()
+    if (folder / "trades.csv").is_file():
+        with (folder / "trades.csv").open(encoding="utf-8") as handle:
+            exits.update(r.get("exit_reason") or "signal" for r in csv.DictReader(handle))
     return RunData(
         f"backtest {folder.name}",
         str(folder),
@@ -106,6 +115,7 @@ def run_from_folder(folder: Path) -> RunData:
         None if manifest is None else manifest.get("configuration"),
         manifest,
         files,
+        dict(exits),
     )
 
 
@@ -117,7 +127,12 @@ def run_from_ledger(ledger: TradeHistory, account: str, start: datetime, end: da
     curve = [(s.timestamp, float(s.equity)) for s in snapshots]
     orders = {o.client_order_id: o for o in ledger.orders_between(start, end)}
     fills = []
-    for f in ledger.fills_between(start, end):
+    booked = ledger.fills_between(start, end)
+    by_strategy: dict[str, list[Fill]] = {}
+    for f in booked:
+        by_strategy.setdefault(orders[f.order_id].strategy if f.order_id in orders else "", []).append(f)
+    exits = Counter(t.exit_reason for mine in by_strategy.values() for t in round_trips(mine, orders.values())[0])
+    for f in booked:
         order = orders.get(f.order_id)
         fills.append(
             TradeSlippage(
@@ -139,6 +154,7 @@ def run_from_ledger(ledger: TradeHistory, account: str, start: datetime, end: da
         curve[0][1],
         fills,
         refusals_by_rule(refused),
+        exits=dict(exits),
     )
 
 
@@ -238,6 +254,13 @@ def render(run: RunData, benchmark_closes: Mapping[str, Sequence[tuple[date, flo
         + (
             _table(["rule", "orders refused"], [[r, str(n)] for r, n in run.refusals.items()])
             if run.refusals
+            else "<p>none</p>"
+        )
+        + "</section>",
+        "<section><h2>Closed trades by exit reason</h2>"
+        + (
+            _table(["exit", "trades"], [[r, str(run.exits[r])] for r in EXIT_REASONS if run.exits.get(r)])
+            if run.exits
             else "<p>none</p>"
         )
         + "</section>",

@@ -28,7 +28,7 @@ from quantterminal.core.accounting.metrics import daily_equity, daily_returns, m
 from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.accounting.portfolio import Position
 from quantterminal.core.accounting.records import EquitySnapshot, RiskEvent
-from quantterminal.core.accounting.trades import RoundTrip, RoundTripBook
+from quantterminal.core.accounting.trades import RoundTrip, RoundTripBook, exit_reason
 from quantterminal.core.market_data.calendar import is_early_close, is_trading_day
 from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.models import Fill, Side
@@ -132,15 +132,17 @@ def execution_quality(orders: Sequence[Order], fills: Iterable[Fill]) -> Executi
     )
 
 
-def round_trips(fills: Iterable[Fill]) -> tuple[list[RoundTrip], Decimal]:
-    """Closed round trips of one strategy's fills and its realised P&L net of commissions."""
+def round_trips(fills: Iterable[Fill], orders: Iterable[Order] = ()) -> tuple[list[RoundTrip], Decimal]:
+    """Closed round trips of one strategy's fills and its realised P&L net of commissions; each
+    trip's exit reason from the order that closed it (``orders``: those known; else "signal")."""
+    reasons = {o.client_order_id: exit_reason(o) for o in orders}
     positions: dict[str, Position] = {}
     book = RoundTripBook()
     realized = ZERO
     for f in sorted(fills, key=lambda f: (f.timestamp, f.execution_id)):
         gross = positions.setdefault(f.symbol, Position(f.symbol)).apply(f.side, f.qty, f.price)
         realized += gross - f.commission
-        book.on_fill(f, gross)
+        book.on_fill(f, gross, reasons.get(f.order_id, "signal"))
     return book.closed, realized
 
 
