@@ -16,7 +16,7 @@ from moto import mock_aws
 from lambdas import bar_handler, order_events, recorder
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate, TradingStatus
 from quantterminal.core.models import Bar
-from quantterminal.core.trading.engine import TradingEngine
+from quantterminal.core.trading.booking import UpdateBooking
 from quantterminal.core.trading.feed_codec import encode_bar_update, encode_order_update, encode_trading_status
 from tests.lambdas.harness import Clock, Context, Live, bar_event, forward_updates, kinesis_event, run_bars
 
@@ -92,7 +92,7 @@ def test_a_crash_between_submit_and_record_places_nothing_twice_and_loses_no_fil
     """The bar handler dies right after the broker accepted an order (before anything noted it),
     and the order-events handler dies after the ledger took a fill but before the position was
     booked. Kinesis redelivers both batches: one order per decision, every fill booked once."""
-    submit, book = live.broker.submit, TradingEngine._book
+    submit, book = live.broker.submit, UpdateBooking._book
     crashes = {"submit": 0, "book": 0}
 
     def submit_then_crash(order: Any) -> Any:
@@ -102,14 +102,14 @@ def test_a_crash_between_submit_and_record_places_nothing_twice_and_loses_no_fil
             raise RuntimeError("Lambda timed out after the broker accepted the order")
         return placed
 
-    def book_then_crash(engine: TradingEngine, fill: Any) -> None:
+    def book_then_crash(booking: UpdateBooking, fill: Any, by_leg: bool = False) -> None:
         if crashes["book"] == 0:
             crashes["book"] += 1
             raise RuntimeError("Lambda died between the ledger write and the position")
-        book(engine, fill)
+        book(booking, fill, by_leg)
 
     monkeypatch.setattr(live.broker, "submit", submit_then_crash)
-    monkeypatch.setattr(TradingEngine, "_book", book_then_crash)
+    monkeypatch.setattr(UpdateBooking, "_book", book_then_crash)
     day = spy_2011_rth[:389]
     failed_bars = failed_updates = 0
     for i, bar in enumerate(day):
