@@ -3,7 +3,9 @@ peak memory -- and the whole ``qterm backtest`` process.
 
 - engine: each strategy on ONE symbol of >= 400,000 real minute bars (the team's QQQ file from
   ``shared/data/intraday_1min`` when present -- benchmarks may read those unlicensed sets, never
-  ship them -- else the repo's sample SPY), the series repeated whole weeks apart;
+  ship them -- else the repo's sample SPY), the series repeated whole weeks apart; and the first
+  strategy again with a 15 bps stop-loss and a 30 bps take-profit on every entry (``[orders]
+  stop_loss_bps / take_profit_bps``): what working exit legs bar by bar costs;
 - many symbols: each strategy over >= 1,000,000 bars, the real files repeated under synthetic
   symbol names (SPY, SPY~1, ...), each symbol an equal slice of equity;
 - whole process: ``qterm backtest`` on a 2,000,000-row CSV (loading included), breakers on and
