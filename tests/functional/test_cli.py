@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,19 @@ def test_the_breakers_are_set_from_the_command_line(capsys: pytest.CaptureFixtur
     assert "daily loss" not in untripped
 
 
+def test_exit_legs_from_the_command_line_close_trades_and_are_counted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["backtest", "--strategy", "momentum", "--stop-loss-bps", "15", "--take-profit-bps", "30"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    exits = re.search(r"exits by reason\s*.\s*(.*?)\s*.$", capsys.readouterr().out, re.MULTILINE)
+    assert exits is not None
+    counts = dict(part.rsplit(" ", 1) for part in exits.group(1).split(", "))
+    assert min(int(counts[r]) for r in ("stop", "take-profit", "signal")) > 0, counts
+    reasons = {r["exit_reason"] for r in rows(tmp_path / "trades.csv")}
+    assert reasons == {"signal", "stop", "take-profit"}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -120,6 +134,8 @@ def test_the_breakers_are_set_from_the_command_line(capsys: pytest.CaptureFixtur
         (["--strategy", "momentum", "--data", "/no/such/dir"], "no such file or folder"),
         (["--strategy", "momentum", "--symbols", "TSLA"], "no data for symbol(s) TSLA"),
         (["--strategy", "momentum", "--order-type", "stop"], "invalid choice: 'stop'"),
+        (["--strategy", "momentum", "--take-profit-bps", "3"], "take_profit_bps must exceed limit_offset_bps"),
+        (["--strategy", "momentum", "--stop-loss-bps", "20000"], "stop_loss_bps"),
         (["--data", "sample:spy_2011"], "name the strategies (--strategy NAME"),
     ],
 )

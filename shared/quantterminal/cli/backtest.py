@@ -146,6 +146,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"limit price = decision close +/- BPS, positive = more aggressive (default {DEFAULTS.limit_offset_bps})",
     )
     parser.add_argument(
+        "--stop-loss-bps",
+        type=bps,
+        metavar="BPS",
+        help="a stop-loss leg on every entry from flat, this far from the decision close (default: none)",
+    )
+    parser.add_argument(
+        "--take-profit-bps",
+        type=bps,
+        metavar="BPS",
+        help="a take-profit leg on every entry from flat, this far from the decision close (default: none)",
+    )
+    parser.add_argument(
         "--participation",
         type=participation,
         default=argparse.SUPPRESS,
@@ -179,6 +191,8 @@ def configuration(args: argparse.Namespace) -> tuple[LoadedConfig, bool]:
             "position_fraction": args.fraction,
             "type": args.order_type,
             "limit_offset_bps": args.limit_offset_bps,
+            "stop_loss_bps": args.stop_loss_bps,
+            "take_profit_bps": args.take_profit_bps,
         },
         "risk": {"position_limit": limit, "drawdown": args.drawdown, "daily_loss": args.daily_loss},
         "broker": {
