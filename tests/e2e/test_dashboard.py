@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "out" / "e2e"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 KEY = "e2e-key"
+# How long a state the page must reach may take to show: a bound on a condition, not a delay. The
+# page polls; on a busy machine (the suite beside two CPU burners) a halt took over 10 s to show.
+WAIT_MS = 60_000
 # As the machine's notes say: no background networking on a closed network, a fresh profile.
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -112,11 +115,11 @@ def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_do
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(url)
-        expect(page.locator("#login")).to_be_visible(timeout=15_000)
+        expect(page.locator("#login")).to_be_visible(timeout=WAIT_MS)
         sign_in(page, password="not the key")
         expect(page.locator("#banner")).to_contain_text("Incorrect username or password")
         sign_in(page)
-        expect(page.locator("#link")).to_have_text("LIVE", timeout=15_000)
+        expect(page.locator("#link")).to_have_text("LIVE", timeout=WAIT_MS)
         expect(page.locator("#login")).to_be_hidden()
         expect(page.locator("#mode")).to_have_text("SIMULATED")  # paper / LIVE come from [broker] kind
 
@@ -134,7 +137,7 @@ def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_do
         page.screenshot(path=str(SHOTS / "1-live.png"), full_page=True)
         until(lambda: points() > first_points + 20, 30)
         until(lambda: page.locator("#fills tr").count() > 2, 30)
-        expect(page.locator("#positions")).not_to_contain_text("none", timeout=30_000)
+        expect(page.locator("#positions")).not_to_contain_text("none", timeout=WAIT_MS)
         until(lambda: page.locator("#equity").inner_text() != first_equity, 30)  # the P&L moves with the bars
         page.screenshot(path=str(SHOTS / "2-trading.png"), full_page=True)
 
@@ -144,22 +147,22 @@ def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_do
         assert api(url, "/risk")["halted"] is False
         page.fill("#reason", "e2e: halt from the dashboard")
         page.click("#halt")
-        expect(page.locator("#trading")).to_have_text("HALTED", timeout=10_000)
+        expect(page.locator("#trading")).to_have_text("HALTED", timeout=WAIT_MS)
         risk = api(url, "/risk")
         assert risk["halted"] is True
         assert risk["halt_reason"] == "e2e: halt from the dashboard"
-        expect(page.locator("#risk")).to_contain_text("e2e: halt from the dashboard", timeout=10_000)
+        expect(page.locator("#risk")).to_contain_text("e2e: halt from the dashboard", timeout=WAIT_MS)
         page.screenshot(path=str(SHOTS / "3-halted.png"), full_page=True)
         page.fill("#reason", "e2e: resume")
         page.click("#resume")
-        expect(page.locator("#trading")).to_have_text("TRADING", timeout=10_000)
+        expect(page.locator("#trading")).to_have_text("TRADING", timeout=WAIT_MS)
 
         # The API goes away: the page says so and keeps the last data, dimmed.
         process = paper["process"]
         assert isinstance(process, subprocess.Popen)
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
-        expect(page.locator("#link")).to_have_text("DISCONNECTED", timeout=15_000)
+        expect(page.locator("#link")).to_have_text("DISCONNECTED", timeout=WAIT_MS)
         expect(page.locator("#banner")).to_contain_text("API unreachable")
         expect(page.locator("#panels")).to_have_class("stale")
         assert page.locator("#equity").inner_text() != "-"
@@ -194,8 +197,8 @@ def test_behind_api_gateway_without_an_event_stream_the_page_polls(tmp_path: Pat
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.goto(server.url)
         sign_in(page)
-        expect(page.locator("#link")).to_have_text("POLLING", timeout=15_000)
-        expect(page.locator("#trading")).to_have_text("HALTED", timeout=15_000)
+        expect(page.locator("#link")).to_have_text("POLLING", timeout=WAIT_MS)
+        expect(page.locator("#trading")).to_have_text("HALTED", timeout=WAIT_MS)
         expect(page.locator("#risk")).to_contain_text("halted before the page opened")
         page.screenshot(path=str(SHOTS / "5-polling.png"), full_page=True)
         browser.close()
@@ -229,22 +232,22 @@ def test_a_first_sign_in_sets_a_new_password_and_the_kill_switch_works_from_the_
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(server.url)
         sign_in(page)
-        expect(page.locator("#new-password-row")).to_be_visible(timeout=10_000)
+        expect(page.locator("#new-password-row")).to_be_visible(timeout=WAIT_MS)
         expect(page.locator("#banner")).to_contain_text("choose a new password")
         page.fill("#new-password", "a-new-password-1")
         page.click("#login button[type=submit]")
-        expect(page.locator("#link")).to_have_text("POLLING", timeout=15_000)
+        expect(page.locator("#link")).to_have_text("POLLING", timeout=WAIT_MS)
         page.fill("#reason", "e2e: kill switch from the browser")
         page.click("#halt")
-        expect(page.locator("#trading")).to_have_text("HALTED", timeout=10_000)
+        expect(page.locator("#trading")).to_have_text("HALTED", timeout=WAIT_MS)
         assert runtime.store.get_risk_state("paper").halt_reason == "e2e: kill switch from the browser"
         # the old (temporary) password no longer signs in; the new one does
         page.evaluate("sessionStorage.clear()")
         page.reload()
         sign_in(page)
-        expect(page.locator("#banner")).to_contain_text("Incorrect username or password", timeout=10_000)
+        expect(page.locator("#banner")).to_contain_text("Incorrect username or password", timeout=WAIT_MS)
         sign_in(page, password="a-new-password-1")
-        expect(page.locator("#link")).to_have_text("POLLING", timeout=15_000)
+        expect(page.locator("#link")).to_have_text("POLLING", timeout=WAIT_MS)
         page.screenshot(path=str(SHOTS / "6-signed-in.png"), full_page=True)
         browser.close()
     ledger.close()
