@@ -54,6 +54,7 @@ from quantterminal.core.trading.broker import BrokerAccount, BrokerPosition, Bro
 __all__ = ["SimulatedBroker", "SimulatorConfig"]  # the config is defined with the account it configures
 
 _MINUTE = timedelta(minutes=1)
+_NEW = frozenset({"new"})
 log = logging.getLogger(__name__)
 
 
@@ -168,19 +169,26 @@ class SimulatedBroker:
             if needed > self._buying_power():
                 raise BrokerRejected(f"insufficient buying power: need {needed:.2f}, have {self._buying_power():.2f}")
         # The venue's copy: the terms as submitted, none of our bookkeeping, acknowledged ("new").
-        accepted = replace(
-            order,
-            account="",
-            events=frozenset({"new"}),
-            filled_qty=0,
-            filled_avg_price=None,
-            executions=(),
+        accepted = Order(
+            order.client_order_id,
+            order.strategy,
+            order.symbol,
+            order.side,
+            order.qty,
+            order.order_type,
+            order.decision_time,
+            order.decision_price,
+            order.limit_price,
+            events=_NEW,
             broker_order_id=f"sim-{order.client_order_id}",
             created_at=self.now,
             updated_at=self.now,
-            cancel_requested_at=None,
-            cancel_rejected_at=None,
-            version=0,
+            stop_price=order.stop_price,
+            trail_bps=order.trail_bps,
+            time_in_force=order.time_in_force,
+            take_profit=order.take_profit,
+            stop_loss=order.stop_loss,
+            parent=order.parent,
         )
         working = WorkingOrder(accepted, self.now + self.config.latency)
         if order.order_type is OrderType.TRAILING_STOP:
@@ -476,7 +484,7 @@ class SimulatedBroker:
             if entry.order.filled_qty == 0:
                 self._end(leg, "canceled", at)
                 continue
-            leg.order = replace(leg.order, qty=entry.order.filled_qty, events=frozenset({"new"}), updated_at=at)
+            leg.order = replace(leg.order, qty=entry.order.filled_qty, events=_NEW, updated_at=at)
             leg.workable_at = at
             self._working.setdefault(leg.order.symbol, []).append(leg)
             self._emit(OrderUpdate(leg.order.client_order_id, "new", at, 0, broker_order_id=leg.order.broker_order_id))

@@ -77,6 +77,7 @@ _MINUTE = timedelta(minutes=1)
 _SECOND = timedelta(seconds=1)
 SKIP_QUIET = True  # ask the kernel only about bars where something can happen (see ``_Run.process``)
 GAP_EXIT = "gap-exit"  # the intent in the client order id of an order leaving before a hole
+_GAP_EXIT_ID = f"-{GAP_EXIT}-"  # how that intent shows in the id
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,7 @@ class _Run:
         fills = self.venue.fills
         for fill in fills[self.booked :]:
             realized = self.portfolio.apply_fill(fill)
-            gap = f"-{GAP_EXIT}-" in fill.order_id
+            gap = _GAP_EXIT_ID in fill.order_id
             self.book.on_fill(fill, realized, "gap-exit" if gap else exit_reason(self.venue.get_order(fill.order_id)))
             signed = fill.side.sign * fill.qty
             self.cash_f -= signed * float(fill.price) + float(fill.commission)

@@ -54,7 +54,6 @@ from quantterminal.core.trading.trade_views import trade_views
 
 log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
-_CLOSED = {"long": Direction.LONG, "short": Direction.SHORT}  # ``PositionState.exited``
 
 
 @dataclass(frozen=True)
@@ -213,7 +212,7 @@ class TradingDesk:
             held = self.store.positions_in(self.account, bar.symbol)
             open_orders = self.store.open_orders(self.account)
             qty = {p.strategy: p.qty for p in held} if held else {}
-        exited = {p.strategy: _CLOSED[p.exited] for p in held if p.exited} if held else {}
+        exited = {p.strategy: Direction(p.exited) for p in held if p.exited} if held else {}
         views: list[AccountView] = []
 
         def view() -> AccountView:  # built once, and only if some strategy sizes an order
