@@ -3,6 +3,15 @@ Alpaca's documented response format, with scriptable failures: 429 with rate-lim
 stalls longer than the client's timeout, rejections, "the order landed but the response failed",
 and Alpaca's own refusals (a cancel of an order that is no longer cancelable is a 422). For
 contract tests of ``AlpacaBroker`` over real HTTP on loopback.
+
+Order types and classes as "Orders at Alpaca" and the order reference document them, with the
+behaviour users report where the docs are silent (each cited at its code, ``fake_orders``):
+stop, stop-limit and trailing stops (``trail_percent``, the high-water mark ``hwm``); ``bracket``
+and ``oto`` entries whose legs get client order ids Alpaca makes up (ours are ignored,
+alpacahq/Alpaca-API#115) and are ``held`` until the entry fills, then the take-profit is ``new``
+and the stop-loss stays ``held`` until it triggers; a filled leg ends its sibling (the stop-loss's
+cancel is not streamed, alpaca-py#198: only REST shows it); ``nested=true`` rolls legs up under
+their entry, otherwise every leg is listed as an order of its own.
 """
 
 from __future__ import annotations
@@ -13,9 +22,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes import fake_orders
 
 KEY, SECRET = "PKTEST", "secret-test"
 NOT_CANCELABLE = ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")
@@ -49,6 +61,9 @@ class FakeAlpaca:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.buying_power_limit = 1_000_000.0
+        self.legs_of: dict[str, list[str]] = {}  # an entry's client order id -> its legs' (Alpaca's)
+        self.marks: dict[str, float] = {}  # the last price of each symbol (stops and legs are checked against it)
+        self.notices: list[dict[str, Any]] = []  # trade_updates the venue sends on its own (legs), oldest first
         # The account's keys: a paper-account reset regenerates them and the old ones get 401 at once
         self.keys = (KEY, SECRET)
         self.lock = threading.Lock()  # Alpaca checks and creates a client order id atomically; so must we
@@ -82,8 +97,27 @@ class FakeAlpaca:
             orders = [o for o in orders if at(o) > datetime.fromisoformat(arg["after"].replace("Z", "+00:00"))]
         if arg.get("until"):
             orders = [o for o in orders if at(o) < datetime.fromisoformat(arg["until"].replace("Z", "+00:00"))]
+        if arg.get("symbols"):
+            orders = [o for o in orders if o["symbol"] in arg["symbols"].split(",")]
+        nested = _flag(arg.get("nested"))
+        if nested:  # legs are rolled up under their entry, not listed on their own
+            leg_ids = {leg for legs in self.legs_of.values() for leg in legs}
+            orders = [o for o in orders if o["client_order_id"] not in leg_ids]
         orders.sort(key=at, reverse=arg.get("direction", "desc") == "desc")
-        return orders[: min(int(arg.get("limit", 50)), 500)]
+        return [self.view(o, nested) for o in orders[: min(int(arg.get("limit", 50)), 500)]]
+
+    def view(self, order: dict[str, Any], nested: bool) -> dict[str, Any]:
+        """``order`` as Alpaca answers it: with its ``legs`` when read nested (and when placed)."""
+        legs = self.legs_of.get(order["client_order_id"])
+        return {**order, "legs": [dict(self.orders[leg]) for leg in legs] if nested and legs else None}
+
+    def mark(self, symbol: str, price: float) -> None:
+        """The market traded ``symbol`` at ``price``: trailing stops follow it."""
+        with self.lock:
+            self.marks[symbol] = price
+            for order in self.orders.values():
+                if order["symbol"] == symbol and order["type"] == "trailing_stop" and order["status"] == "new":
+                    fake_orders.trail(order, price)
 
     def fill(self, client_order_id: str, qty: int, price: str, at: datetime | None = None) -> dict[str, Any]:
         """Execute ``qty`` of an order: the order's cumulative fill and status move, a FILL account
@@ -104,6 +138,7 @@ class FakeAlpaca:
             order["updated_at"] = stamp
             if full:
                 order["filled_at"] = stamp
+                self.notices += fake_orders.after_fill(self.orders, self.legs_of, order, stamp)
             event = "fill" if full else "partial_fill"
             self.activities.append(
                 {
@@ -133,6 +168,23 @@ class FakeAlpaca:
                     "position_qty": str(cum),
                 },
             }
+
+    def place(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Accept the new order ``body`` (already checked) with its exit legs; the POST's answer."""
+        order = self.order_json(body)
+        if body.get("type") == "trailing_stop":
+            order["status"] = "new"
+            if body["symbol"] in self.marks:
+                fake_orders.trail(order, self.marks[body["symbol"]])
+        self.orders[order["client_order_id"]] = order
+        legs = fake_orders.legs(order, body, self.order_json)
+        if legs:
+            self.legs_of[order["client_order_id"]] = [leg["client_order_id"] for leg in legs]
+            self.orders.update((leg["client_order_id"], leg) for leg in legs)
+        return self.view(order, nested=True)
+
+    def position(self, symbol: str) -> int:
+        return sum(int(float(p["qty"])) for p in self.positions if p["symbol"] == symbol)
 
     def list_activities(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         """GET /v2/account/activities/FILL as Alpaca documents it: ``after`` / ``until`` on the
@@ -175,21 +227,21 @@ class FakeAlpaca:
             "symbol": body["symbol"],
             "asset_class": "us_equity",
             "notional": None,
-            "qty": str(body["qty"]),
+            "qty": _decimal_text(body["qty"]),  # alpaca-py sends 78.0; Alpaca answers "78"
             "filled_qty": "0",
             "filled_avg_price": None,
-            "order_class": "",
+            "order_class": "" if body.get("order_class") in (None, "simple") else body["order_class"],
             "order_type": body["type"],
             "type": body["type"],
             "side": body["side"],
             "time_in_force": body["time_in_force"],
             "limit_price": body.get("limit_price"),
-            "stop_price": None,
+            "stop_price": None if body["type"] == "trailing_stop" else body.get("stop_price"),
             "status": "accepted",
-            "extended_hours": False,
+            "extended_hours": bool(body.get("extended_hours")),
             "legs": None,
-            "trail_percent": None,
-            "trail_price": None,
+            "trail_percent": None if body.get("trail_percent") is None else str(body["trail_percent"]),
+            "trail_price": None if body.get("trail_price") is None else str(body["trail_price"]),
             "hwm": None,
         }
 
@@ -238,14 +290,16 @@ class FakeAlpaca:
                     coid = body.get("client_order_id")
                     price = float(body.get("limit_price") or 100)
                     with fake.lock:
+                        symbol = body["symbol"]
+                        refused = fake_orders.refusal(body, fake.marks.get(symbol), fake.position(symbol))
                         if coid in fake.orders:
                             result = (422, {"code": 40010001, "message": "client_order_id must be unique"})
+                        elif refused is not None:
+                            result = (422, {"code": fake_orders.REFUSED, "message": refused})
                         elif float(body["qty"]) * price > fake.buying_power_limit:
                             result = (403, {"code": 40310000, "message": "insufficient buying power"})
                         else:
-                            order = fake.order_json(body)
-                            fake.orders[order["client_order_id"]] = order
-                            result = (200, order)
+                            result = (200, fake.place(body))
                 elif method == "GET" and path == "/v2/orders:by_client_order_id":
                     coid = parse_qs(query).get("client_order_id", [""])[0]
                     order = fake.orders.get(coid)
@@ -257,7 +311,9 @@ class FakeAlpaca:
                 elif method == "GET" and path.startswith("/v2/orders/"):
                     order_id = path.rsplit("/", 1)[1]
                     by_id = [o for o in fake.orders.values() if o["id"] == order_id]
-                    result = (200, by_id[0]) if by_id else (404, {"code": 40410000, "message": "order not found"})
+                    nested = _flag(parse_qs(query).get("nested", [""])[0])
+                    missing = (404, {"code": 40410000, "message": "order not found"})
+                    result = (200, fake.view(by_id[0], nested)) if by_id else missing
                 elif method == "DELETE" and path.startswith("/v2/orders/"):
                     # docs.alpaca.markets/reference/cancel-an-order-by-id: "If the order is no longer
                     # cancelable (example: status = filled), the server will respond with status 422"
@@ -270,6 +326,9 @@ class FakeAlpaca:
                             result = (422, {"code": 42210000, "message": "order is not cancelable"})
                         else:
                             found["status"] = "pending_cancel"
+                            for leg in fake.legs_of.get(found["client_order_id"], ()):  # an entry's legs go with it
+                                if fake.orders[leg]["status"] not in NOT_CANCELABLE:
+                                    fake.orders[leg]["status"] = "canceled"
                             result = (204, {})
                 elif method == "PATCH" and path.startswith("/v2/orders/"):
                     order_id = path.rsplit("/", 1)[1]
@@ -331,6 +390,16 @@ class FakeAlpaca:
                 self._route("PATCH")
 
         return Handler
+
+
+def _decimal_text(value: Any) -> str:
+    number = Decimal(str(value))
+    return str(number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize())
+
+
+def _flag(value: str | None) -> bool:
+    """A boolean query parameter (alpaca-py sends Python's ``True``; Alpaca parses either case)."""
+    return (value or "").lower() in ("true", "1")
 
 
 def position_json(symbol: str, qty: int, avg: str) -> dict[str, Any]:

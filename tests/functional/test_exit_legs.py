@@ -123,7 +123,7 @@ def test_the_configuration_sets_the_legs_and_refuses_what_cannot_work() -> None:
     assert (trading.stop_loss_bps, trading.take_profit_bps) == (Decimal(20), Decimal(45))
     with pytest.raises(ConfigError, match="take_profit_bps must exceed limit_offset_bps"):
         config(CONFIG.replace("take_profit_bps = 45", "take_profit_bps = 3"))
-    with pytest.raises(ConfigError, match="placed by the simulated broker only"):
-        config(CONFIG + '\n[broker]\nkind = "alpaca-paper"\n')
+    # at Alpaca the legs are its own order classes (bracket / oto): tests/contract/test_alpaca_exit_legs.py
+    assert config(CONFIG + '\n[broker]\nkind = "alpaca-paper"\n').trading().stop_loss_bps == Decimal(20)
     with pytest.raises(ValueError, match="stop_loss_bps must be between"):
         TradingConfig(stop_loss_bps=Decimal(0))

@@ -5,6 +5,7 @@ each decision placed once under its deterministic client order id, unfilled limi
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
@@ -13,9 +14,11 @@ from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.streams.bus import LocalBus
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar
+from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.feed_codec import encode_bar_update
 from quantterminal.wiring.paper import PaperTrader
 from quantterminal.wiring.runtime import Runtime
+from tests.contract.test_trade_stream import until
 from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca
 from tests.fakes.alpaca_stream import FakeTradingStream
 
@@ -45,4 +48,57 @@ def test_orders_go_to_alpaca_once_per_decision_and_stale_ones_are_canceled(
     assert len(placed) == len(recorded) == len(alpaca.orders), "one POST per decision, none repeated"
     assert set(alpaca.orders) == {o.client_order_id for o in recorded}
     assert canceled, "limit orders nobody filled are canceled after 30 s"
+    ledger.close()
+
+
+def test_exit_legs_are_held_at_alpaca_and_a_leg_fill_closes_the_trade_once(
+    tmp_path: Path, spy_2011_rth: list[Bar]
+) -> None:
+    """``[orders] stop_loss_bps / take_profit_bps`` with the Alpaca broker: each entry goes as one
+    bracket request; the kernel records the legs Alpaca named itself under our names; the entry's
+    and the take-profit's fills (the latter delivered twice) are booked once, and the stop-loss's
+    cancel -- which Alpaca does not stream (alpaca-py#198) -- comes back by the REST catch-up."""
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    ledger.migrate()
+    store = MemoryStateStore()
+    exits = TradingConfig(stop_loss_bps=Decimal(15), take_profit_bps=Decimal(30))
+    with FakeAlpaca() as alpaca, FakeTradingStream([]) as stream:
+        broker = AlpacaBroker(KEY, SECRET, paper=True, url_override=alpaca.url, stream_url=stream.url)
+        runtime = Runtime.build(store, ledger, broker, strategies=("momentum",), config=exits, symbols=("SPY",))
+        clock = {"now": spy_2011_rth[0].timestamp}
+        trader = PaperTrader(runtime, LocalBus(), replay_clock=False, wall_clock=lambda: clock["now"])
+        for bar in spy_2011_rth[:400]:
+            clock["now"] = bar.timestamp + timedelta(minutes=1, seconds=1)
+            trader.on_bar_record(encode_bar_update(BarUpdate(bar, BarSource.PROVIDER)))
+            if alpaca.legs_of:
+                break
+        (entry,) = alpaca.legs_of
+        assert alpaca.orders[entry]["order_class"] == "bracket"
+        legs = {alpaca.orders[n]["type"]: alpaca.orders[n] for n in alpaca.legs_of[entry]}
+        recorded = {o.client_order_id: o for o in store.open_orders(runtime.account)}
+        assert recorded[f"{entry}.tp"].broker_order_id == legs["limit"]["id"]
+        assert recorded[f"{entry}.sl"].broker_order_id == legs["stop"]["id"]
+        assert broker.stream is not None
+        assert until(lambda: broker.stream is not None and broker.stream.stats.catch_ups >= 1)
+        qty = int(alpaca.orders[entry]["qty"])
+        assert stream.push(alpaca.fill(entry, qty, alpaca.orders[entry]["limit_price"]))
+        take_profit = alpaca.fill(legs["limit"]["client_order_id"], qty, legs["limit"]["limit_price"])
+        for message in (*alpaca.notices, take_profit, take_profit):
+            assert stream.push(message)
+
+        def settled() -> bool:
+            trader.book_updates()
+            return not store.open_orders(runtime.account)
+
+        assert not until(settled, 2), "the stop-loss stays open here: its cancel was not streamed"
+        broker.stream.catch_up()
+        assert until(settled)
+        broker.close()
+    position = store.get_position(runtime.account, "momentum", "SPY")
+    fills = ledger.fills_for("momentum", "SPY")
+    assert position.qty == 0
+    assert [f.order_id for f in fills] == [entry, f"{entry}.tp"]
+    assert [f.qty for f in fills] == [qty, qty]
+    assert trader.failure is None
+    assert trader.guard.record.outages == 0, "nothing was retried: every write of the legs went through first time"
     ledger.close()

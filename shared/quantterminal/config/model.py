@@ -229,12 +229,6 @@ class Config(Section):
             extra = sorted(set(s.symbols or ()) - traded)
             if extra:
                 raise ValueError(f"strategy {s.name!r} names symbols not in [data].symbols: {', '.join(extra)}")
-        exits = self.orders.stop_loss_bps is not None or self.orders.take_profit_bps is not None
-        if exits and self.broker.kind != "simulated":
-            raise ValueError(
-                "orders.stop_loss_bps / take_profit_bps: exit legs are placed by the simulated broker only in"
-                f" this version, not at {self.broker.kind}"
-            )
         if self.optimize is not None and self.optimize.strategy not in names:
             raise ValueError(
                 f"optimize.strategy {self.optimize.strategy!r} is not a strategy instance ({', '.join(names)})"

@@ -16,8 +16,10 @@ full jitter. Reads are retried here; an order submit or replace is not -- ``plac
 order up by its client order id first. Open orders are read page by page (Alpaca returns at most 500
 per request, 50 unless asked). Quantities are whole shares: a fractional one from the broker is
 never truncated. A fractional position is reported as unreadable (reconciliation leaves its symbol
-alone, with an alert); an order that is not ours to read (fractional, or of a type QuantTerminal
-does not place, e.g. made by hand in Alpaca's dashboard) is skipped from listings with an alert.
+alone, with an alert); an order that is not ours to read (fractional, or of terms QuantTerminal
+does not hold, e.g. made by hand in Alpaca's dashboard) is skipped from listings with an alert.
+Every order type and exit legs are placed natively (``alpaca_requests``); Alpaca names a
+bracket's legs itself, and they are read back under our names (``alpaca_legs``).
 Every request has a timeout (alpaca-py sets none, so a stalled server would hang a decision).
 """
 
@@ -27,6 +29,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -37,17 +40,18 @@ import requests
 from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
-from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrderByIdRequest, GetOrdersRequest, ReplaceOrderRequest
 
 from quantterminal import constants as c
 from quantterminal.adapters.aws.secrets import secret_json
-from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, shares, to_order, to_order_update
+from quantterminal.adapters.broker.alpaca_legs import LegNames, field, is_leg_name, legs_of, may_be_leg
+from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, moment, shares, to_order, to_order_update
+from quantterminal.adapters.broker.alpaca_requests import order_request
 from quantterminal.adapters.broker.call_budget import AccountReads, Deadline
 from quantterminal.adapters.http_timeouts import TimeoutAdapter
 from quantterminal.adapters.retry import backoff_delay, rate_limit_wait
-from quantterminal.core.accounting.orders import PLACED_TYPES, Order, OrderType, OrderUpdate
-from quantterminal.core.models import Side
+from quantterminal.core.accounting.orders import Order, OrderUpdate
 from quantterminal.core.trading.broker import BrokerAccount, BrokerPosition, BrokerRejected, BrokerUnavailable
 from quantterminal.environment import Environment
 
@@ -61,6 +65,7 @@ READ_ATTEMPTS = 3
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0  # seconds
 MAX_RATE_LIMIT_WAIT = 30.0  # never hold a decision longer than this for a rate limit
 OPEN_ORDERS_PAGE = 500  # Alpaca's maximum per request
+LEG_SEARCH = timedelta(seconds=2)  # a leg is created with its entry: the entry is this close to it in time
 PAPER_STREAM, LIVE_STREAM = "wss://paper-api.alpaca.markets/stream", "wss://api.alpaca.markets/stream"
 
 
@@ -108,6 +113,8 @@ class AlpacaBroker:
         self.stream: AlpacaTradeStream | None = None  # the trade_updates stream, once ``on_update`` started it
         self._stream_stop = threading.Event()
         self._stream_thread: threading.Thread | None = None
+        self.legs = LegNames()  # Alpaca's names of exit legs -> ours
+        self._entry_legs: dict[str, list[Order]] = {}  # an entry placed here -> its legs, as placed
 
     @classmethod
     def from_env(
@@ -210,36 +217,77 @@ class AlpacaBroker:
         self._not_before = now + min(delay, MAX_RATE_LIMIT_WAIT)
 
     def submit(self, order: Order) -> Order:
-        if order.order_type not in PLACED_TYPES or order.take_profit is not None or order.stop_loss is not None:
-            # said before anything is sent: placing them natively (order classes, legs' updates) is not built yet
-            raise BrokerRejected(
-                f"{order.client_order_id}: {order.order_type.value} orders and exit legs are not placed at Alpaca"
-                " by this version; use the simulated broker"
-            )
-        side = OrderSide.BUY if order.side is Side.BUY else OrderSide.SELL
-        common = {
-            "symbol": order.symbol,
-            "qty": order.qty,
-            "side": side,
-            "time_in_force": TimeInForce.DAY,
-            "client_order_id": order.client_order_id,
-        }
-        request: MarketOrderRequest | LimitOrderRequest
-        if order.order_type is OrderType.LIMIT:
-            request = LimitOrderRequest(limit_price=float(order.limit_price or 0), **common)
-        else:
-            request = MarketOrderRequest(**common)
+        request = order_request(order)
         try:
-            return to_order(self.call("submit", lambda: self.client.submit_order(request), attempts=1))
+            raw = self.call("submit", lambda: self.client.submit_order(request), attempts=1)
         except BrokerRejected as exc:
             if "client_order_id must be unique" in str(exc):
                 existing = self.get_order(order.client_order_id)
                 if existing is not None:
                     return existing  # an earlier attempt (or alpaca-py's own retry) landed
             raise
+        self.legs.learn(raw)
+        if legs_of(raw):
+            self._entry_legs[order.client_order_id] = [self._order(leg) for leg in legs_of(raw)]
+        return self._order(raw)
 
     def exit_legs(self, client_order_id: str) -> list[Order]:
-        return []  # no exit legs are placed here (``submit``)
+        """The legs Alpaca holds for the entry ``client_order_id``, under our names: as its submit
+        answered, else read nested (the entry was placed by another process or attempt)."""
+        if client_order_id not in self._entry_legs:
+            self._entry_legs[client_order_id] = self.read_legs(client_order_id)
+        return list(self._entry_legs[client_order_id])
+
+    def read_legs(self, client_order_id: str) -> list[Order]:
+        """The legs of the entry ``client_order_id`` as they are now (read nested, never cached)."""
+        raw = self._nested_entry(client_order_id)
+        return [] if raw is None else [self._order(leg) for leg in legs_of(raw)]
+
+    def _nested_entry(self, client_order_id: str) -> Any | None:
+        """The entry read with its legs (learnt), or ``None`` if Alpaca has no such order."""
+        try:
+            flat = self.call("get order", lambda: self.client.get_order_by_client_id(client_order_id))
+        except BrokerRejected as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+        nested = GetOrderByIdRequest(nested=True)
+        raw = self.call("get order", lambda: self.client.get_order_by_id(str(field(flat, "id")), nested))
+        self.legs.learn(raw)
+        return raw
+
+    def _order(self, raw: Any) -> Order:
+        """``raw`` as an ``Order``, an exit leg under our name: known, else learnt from the entries
+        submitted with it (a leg is created in the same instant as its entry)."""
+        known = self.legs.of(raw)
+        if known is None and may_be_leg(raw) and _alpaca_named(str(field(raw, "client_order_id"))):
+            self._learn_legs_near(raw)
+            known = self.legs.of(raw)
+        return to_order(raw, known)
+
+    def _learn_legs_near(self, leg: Any) -> None:
+        at = moment(field(leg, "submitted_at")) or moment(field(leg, "created_at"))
+        if at is None:
+            return
+        request = GetOrdersRequest(
+            status=QueryOrderStatus.ALL,
+            after=at - LEG_SEARCH,
+            until=at + LEG_SEARCH,
+            nested=True,
+            limit=OPEN_ORDERS_PAGE,
+            symbols=[str(field(leg, "symbol"))],
+        )
+        for entry in self.call("orders near a leg", partial(self.client.get_orders, request)):
+            self.legs.learn(entry)
+
+    def order_update(self, data: Mapping[str, Any]) -> OrderUpdate:
+        """A ``trade_updates`` message's data as an ``OrderUpdate``, an exit leg's under our name."""
+        order = data["order"]
+        known = self.legs.of(order)
+        if known is None and may_be_leg(order) and _alpaca_named(str(order.get("client_order_id"))):
+            self._learn_legs_near(order)
+            known = self.legs.of(order)
+        return to_order_update(data, known[0] if known is not None else None)
 
     def cancel(self, client_order_id: str) -> None:
         existing = self.get_order(client_order_id)
@@ -257,7 +305,7 @@ class AlpacaBroker:
             limit_price=float(limit_price) if limit_price is not None else None,
         )
         try:
-            return to_order(
+            return self._order(
                 self.call("replace", lambda: self.client.replace_order_by_id(_alpaca_id(existing), change), attempts=1)
             )
         except BrokerRejected as exc:
@@ -268,12 +316,22 @@ class AlpacaBroker:
             raise
 
     def get_order(self, client_order_id: str) -> Order | None:
+        if is_leg_name(client_order_id):
+            return self._leg(client_order_id)
         try:
-            return to_order(self.call("get order", lambda: self.client.get_order_by_client_id(client_order_id)))
+            return self._order(self.call("get order", lambda: self.client.get_order_by_client_id(client_order_id)))
         except BrokerRejected as exc:
             if "HTTP 404" in str(exc):
                 return None
             raise
+
+    def _leg(self, name: str) -> Order | None:
+        """Our exit leg ``name`` (``<entry>.tp`` / ``.sl``), found through its entry."""
+        leg_id = self.legs.alpaca_id(name)
+        if leg_id is None:
+            self._nested_entry(name.rsplit(".", 1)[0])
+            leg_id = self.legs.alpaca_id(name)
+        return None if leg_id is None else self.order_by_id(leg_id)
 
     def open_orders(self) -> list[Order]:
         return self.orders(QueryOrderStatus.OPEN)
@@ -300,7 +358,7 @@ class AlpacaBroker:
     def _readable_order(self, raw: Any) -> Order | None:
         """``raw`` as an ``Order``, or ``None`` (alerted) for one the system cannot hold."""
         try:
-            return to_order(raw)
+            return self._order(raw)
         except (FractionalQuantity, ValueError, KeyError) as exc:
             coid = getattr(raw, "client_order_id", None) or "?"
             symbol = getattr(raw, "symbol", None) or "?"
@@ -308,7 +366,7 @@ class AlpacaBroker:
             return None
 
     def order_by_id(self, broker_order_id: str) -> Order:
-        return to_order(self.call("get order", lambda: self.client.get_order_by_id(broker_order_id)))
+        return self._order(self.call("get order", lambda: self.client.get_order_by_id(broker_order_id)))
 
     def positions(self) -> list[BrokerPosition]:
         found = []
@@ -363,6 +421,15 @@ def _message(exc: APIError) -> str:
         return str(exc.message)
     except (ValueError, KeyError, TypeError):
         return str(exc)
+
+
+def _alpaca_named(client_order_id: str) -> bool:
+    """Whether Alpaca made this client order id up (a UUID, as it names exit legs)."""
+    try:
+        uuid.UUID(client_order_id)
+    except ValueError:
+        return False
+    return True
 
 
 def _alpaca_id(order: Order) -> str:

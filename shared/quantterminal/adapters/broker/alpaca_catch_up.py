@@ -15,6 +15,10 @@ the ``OrderUpdate``s the stream would have sent:
   so an order canceled while the stream was away does not stay open here.
 
 Activities name the broker's order id, not ours: the client order id comes from the orders read.
+An exit leg works until it fills or its sibling does, days after it was submitted (gtc): its
+entry is read again (nested) whenever one of its legs filled, so the sibling's end is found too --
+Alpaca does not stream a stop-loss canceled by its take-profit's fill (alpaca-py#198), and the
+order listing only reaches back ``order_lookback`` by submit time.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
     from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 
 ACTIVITIES_PAGE = 100  # Alpaca's maximum page size for activities without a date
-ORDER_LOOKBACK = timedelta(days=1)  # orders are day orders: older ones finished before today
+ORDER_LOOKBACK = timedelta(days=1)  # day orders older than this finished; gtc legs are read by their entry
 _TERMINAL = {
     OrderStatus.FILLED: "fill",
     OrderStatus.CANCELED: "canceled",
@@ -67,6 +71,7 @@ def missed_updates(
     the terminal events of finished orders (an order's fill is booked before it is closed)."""
     orders = {o.broker_order_id: o for o in broker.orders(QueryOrderStatus.ALL, after=now - order_lookback)}
     updates: list[OrderUpdate] = []
+    filled_legs_of: set[str] = set()  # entries one of whose legs filled
     for activity in fill_activities(broker, since):
         order_id = str(activity.get("order_id") or "")
         try:
@@ -74,8 +79,12 @@ def missed_updates(
             if order is None:
                 order = orders[order_id] = broker.order_by_id(order_id)
             updates.append(_execution_update(activity, order.client_order_id))
+            if order.parent is not None:
+                filled_legs_of.add(order.parent)
         except (FractionalQuantity, ValueError, KeyError) as exc:  # one foreign fill must not stall the rest
             broker.alert(f"catch-up skips fill activity {activity.get('id')} ({activity.get('symbol')}): {exc}")
+    for entry in sorted(filled_legs_of):  # the siblings of a filled leg, however old
+        orders.update((leg.broker_order_id, leg) for leg in broker.read_legs(entry))
     for order in orders.values():
         event = _TERMINAL.get(order.status) or ("done_for_day" if "done_for_day" in order.events else None)
         if event is None:

@@ -1,6 +1,10 @@
 """Alpaca's order payloads (REST orders, ``trade_updates`` messages, account activities) as the
 core's ``Order`` and ``OrderUpdate``: decimal strings read exactly, times as tz-aware
-datetimes, share quantities whole or refused (``FractionalQuantity``), never truncated."""
+datetimes, share quantities whole or refused (``FractionalQuantity``), never truncated. An
+order's terms are read as placed (stop price, ``trail_percent`` as basis points, time in force,
+an entry's legs as its take-profit and stop-loss); terms QuantTerminal does not hold (a trailing
+stop by dollar distance, ``opg``/``cls``/``fok``) make the order unreadable (``ValueError``): the
+listings skip it with an alert, as any order not ours to read."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from quantterminal.adapters.broker.alpaca_legs import STOP_LOSS, TAKE_PROFIT, field, leg_suffix, legs_of
 from quantterminal.core.accounting.order_ids import strategy_of
-from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate
+from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate, TimeInForce
 from quantterminal.core.models import Execution, Side
 
 
@@ -38,35 +43,54 @@ def moment(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def _value(field: Any) -> str:
-    return str(getattr(field, "value", field))
+def _value(raw: Any) -> str:
+    return str(getattr(raw, "value", raw))
 
 
-def to_order(order: Any) -> Order:
+def to_order(order: Any, leg_of: tuple[str, str] | None = None) -> Order:
     """An alpaca-py ``Order`` (or the REST/stream order dict) as an ``Order``: Alpaca's status
-    names map onto ours (``Order.reported_as``); the strategy is the client order id's prefix."""
+    names map onto ours (``Order.reported_as``); the strategy is the client order id's prefix.
+    ``leg_of`` = (our leg name, its entry's client order id) reads an exit leg under our name."""
     get = order.get if isinstance(order, Mapping) else lambda key, default=None: getattr(order, key, default)
-    coid = str(get("client_order_id"))
+    coid, parent = leg_of if leg_of is not None else (str(get("client_order_id")), None)
     what = f"order {coid}"
+    kind = OrderType(_value(get("order_type") or get("type")))
+    exits = {leg_suffix(leg): leg for leg in legs_of(order)}
     return Order(
         client_order_id=coid,
         strategy=strategy_of(coid),
         symbol=str(get("symbol")),
         side=Side(_value(get("side"))),
         qty=shares(get("qty"), what),
-        order_type=OrderType(_value(get("order_type") or get("type"))),
+        order_type=kind,
         limit_price=decimal(get("limit_price")),
         broker_order_id=str(get("id")),
         filled_qty=shares(get("filled_qty"), what),
         filled_avg_price=decimal(get("filled_avg_price")),
         created_at=moment(get("submitted_at")),
         updated_at=moment(get("updated_at")),
+        # a trailing stop's stop price is Alpaca's running trigger, not a term of ours
+        stop_price=decimal(get("stop_price")) if kind in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
+        trail_bps=_trail_bps(get("trail_percent"), get("trail_price"), what),
+        time_in_force=TimeInForce(_value(get("time_in_force") or "day")),
+        take_profit=decimal(field(exits[TAKE_PROFIT], "limit_price")) if TAKE_PROFIT in exits else None,
+        stop_loss=decimal(field(exits[STOP_LOSS], "stop_price")) if STOP_LOSS in exits else None,
+        parent=parent,
     ).reported_as(_value(get("status")))
 
 
-def to_order_update(data: Mapping[str, Any]) -> OrderUpdate:
+def _trail_bps(percent: Any, price: Any, what: str) -> Decimal | None:
+    """A trailing stop's distance as basis points (Alpaca's ``trail_percent`` x 100)."""
+    if decimal(price) is not None:
+        raise ValueError(f"{what}: a trailing stop by dollar distance (trail_price) is not one QuantTerminal holds")
+    distance = decimal(percent)
+    return None if distance is None else distance * 100
+
+
+def to_order_update(data: Mapping[str, Any], client_order_id: str | None = None) -> OrderUpdate:
     """A ``trade_updates`` message's ``data`` as an ``OrderUpdate`` (``price``/``qty`` describe the
-    execution; ``order.filled_qty`` is cumulative)."""
+    execution; ``order.filled_qty`` is cumulative); ``client_order_id``: the order's name here, if
+    not Alpaca's (an exit leg)."""
     order = data["order"]
     event = str(data["event"])
     timestamp = moment(data.get("timestamp")) or moment(order.get("updated_at"))
@@ -81,7 +105,7 @@ def to_order_update(data: Mapping[str, Any]) -> OrderUpdate:
         what = f"{event} of {order.get('client_order_id')}"
         execution = Execution(str(data["execution_id"]), shares(qty, what), price, timestamp, cum)
     return OrderUpdate(
-        client_order_id=str(order["client_order_id"]),
+        client_order_id=client_order_id or str(order["client_order_id"]),
         event=event,
         timestamp=timestamp,
         cum_filled_qty=cum,

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 import websocket
 
 from quantterminal.adapters.broker.alpaca_catch_up import missed_updates
-from quantterminal.adapters.broker.alpaca_messages import to_order_update
 from quantterminal.adapters.websocket_keepalive import KeptConnection, LinkDead, Refused, frames
 from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable
@@ -220,11 +219,14 @@ class AlpacaTradeStream(KeptConnection):
             message = json.loads(frame)
             stream = message.get("stream")
             if stream == "trade_updates":
-                update = to_order_update(message["data"])
+                update = self.broker.order_update(message["data"])
             elif message.get("action") == "error":
                 raise websocket.WebSocketConnectionClosedException(f"stream error: {message.get('data')}")
             else:
                 return  # authorization / listening acknowledgements
+        except (BrokerUnavailable, BrokerRejected) as exc:  # an exit leg's entry could not be read: REST catches up
+            log.warning("trade update not named (%s); the next catch-up books it", exc)
+            return
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             self.stats.malformed += 1
             log.error("skipped malformed trade update: %s", exc)

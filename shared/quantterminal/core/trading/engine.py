@@ -308,7 +308,15 @@ class TradingEngine:
             return
         for leg in self.broker.exit_legs(entry.client_order_id):
             record = replace(
-                leg, account=self.account, strategy=entry.strategy, events=frozenset(), created_at=now, version=0
+                leg,
+                account=self.account,
+                strategy=entry.strategy,
+                # decided with its entry (a broker that names legs itself reports no decision)
+                decision_time=entry.decision_time,
+                decision_price=entry.decision_price,
+                events=frozenset(),
+                created_at=now,
+                version=0,
             )
             if self.store.add_open_order(record) and self.ledger is not None:
                 self.ledger.record_order(record)
