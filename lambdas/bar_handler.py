@@ -28,7 +28,7 @@ from lambdas.wiring import runtime
 from quantterminal import constants as c
 from quantterminal.core.market_data.feed_events import TradingStatus
 from quantterminal.core.reporting.queries import HEALTH, PIPELINE, heartbeat
-from quantterminal.core.trading.engine import BROKER_REJECTED
+from quantterminal.core.trading.decision import BROKER_REJECTED
 from quantterminal.core.trading.feed_codec import decode_feed_record
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)

@@ -2,7 +2,7 @@
 
 The public strategy API -- what a user's strategy imports, and all the built-in strategies use::
 
-    from quantterminal import Bar, Direction, Strategy, StrategyError, StrategyParams, TradeView
+    from quantterminal import Bar, Direction, ExitOrders, Strategy, StrategyError, StrategyParams, TradeView
     from quantterminal.indicators import SMA, EMA, RollingStd, Highest, Lowest, ATR, RateOfChange
     from quantterminal.testing import check_strategy  # snapshot/restore and no look-ahead, on real bars
 
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from quantterminal.core.models import Bar, Direction
     from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams
+    from quantterminal.core.strategies.exit_orders import ExitOrders
     from quantterminal.core.strategies.trade_view import TradeView, WorkingOrder
     from quantterminal.wiring.notebook import backtest, download, optimize
 
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Bar",
     "Direction",
+    "ExitOrders",
     "Strategy",
     "StrategyError",
     "StrategyParams",
@@ -41,6 +43,7 @@ __all__ = [
 _HOMES = {  # imported on first use: ``qterm --help`` and the CLI's start stay quick
     "Bar": "quantterminal.core.models",
     "Direction": "quantterminal.core.models",
+    "ExitOrders": "quantterminal.core.strategies.exit_orders",  # exits a strategy has the broker hold
     "Strategy": "quantterminal.core.strategies.base",
     "StrategyError": "quantterminal.core.strategies.base",
     "StrategyParams": "quantterminal.core.strategies.base",

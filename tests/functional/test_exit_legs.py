@@ -7,6 +7,7 @@ broker's throughout."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from quantterminal.core.accounting.orders import OrderStatus, OrderType, TimeInF
 from quantterminal.core.models import Bar, Direction, Side
 from quantterminal.core.money import round_to_tick
 from quantterminal.core.simulation.backtest import BacktestConfig, Backtester, BacktestResult
+from quantterminal.core.strategies.base import StrategyError, StrategyParams
+from quantterminal.core.strategies.exit_orders import ExitOrders
+from quantterminal.core.strategies.instance import StrategyInstance
+from quantterminal.core.strategies.momentum import Momentum
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.wiring.backtest import backtest_handlers
 
@@ -127,3 +132,93 @@ def test_the_configuration_sets_the_legs_and_refuses_what_cannot_work() -> None:
     assert config(CONFIG + '\n[broker]\nkind = "alpaca-paper"\n').trading().stop_loss_bps == Decimal(20)
     with pytest.raises(ValueError, match="stop_loss_bps must be between"):
         TradingConfig(stop_loss_bps=Decimal(0))
+
+
+def test_a_configured_trailing_stop_protects_each_position_from_the_bar_after_its_entry_filled(
+    spy_2011_rth: list[Bar],
+) -> None:
+    kept: list[tuple[SimulatedBroker, ObjectStateStore]] = []
+
+    def handlers(config: BacktestConfig) -> tuple[SimulatedBroker, ObjectStateStore]:
+        kept.append(backtest_handlers(config))
+        return kept[-1]
+
+    trailing = TradingConfig(trailing_stop_bps=Decimal(12))
+    result = Backtester(BacktestConfig(("momentum",), trading=trailing), handlers).run({"SPY": spy_2011_rth[:6000]})
+    venue, store = kept[-1]
+    stops = [o for o in venue.all_orders() if o.order_type is OrderType.TRAILING_STOP]
+    reasons = Counter(t.exit_reason for t in result.trades)
+    assert reasons["trailing"] >= 5, reasons
+    assert reasons["trailing"] == sum(1 for o in stops if o.status is OrderStatus.FILLED)
+    fills = sorted(venue.fills, key=lambda f: (f.timestamp, f.execution_id))
+    for stop in stops:
+        assert (stop.time_in_force, stop.trail_bps) == (TimeInForce.GTC, Decimal(12))
+        assert stop.decision_time is not None
+        # placed on the first bar after the fill that completed the position: never before it
+        before = [f for f in fills if f.timestamp <= stop.decision_time + timedelta(minutes=1)]
+        position = sum(f.side.sign * f.qty for f in before if f.order_id != stop.client_order_id)
+        assert stop.qty == abs(position), stop.client_order_id
+        assert stop.side is (Side.SELL if position > 0 else Side.BUY)
+    assert max(Counter(o.decision_time for o in stops).values()) == 1
+    held = {p.symbol: p.qty for p in venue.positions()}
+    assert {p.symbol: p.qty for p in store.positions("backtest") if p.qty} == held
+
+
+def test_a_trailing_stop_is_refused_beside_exit_legs() -> None:
+    with pytest.raises(ConfigError, match="trailing_stop_bps cannot be combined"):
+        config(CONFIG + "trailing_stop_bps = 40\n")
+    with pytest.raises(ValueError, match="trailing_stop_bps cannot be combined"):
+        TradingConfig(stop_loss_bps=Decimal(10), trailing_stop_bps=Decimal(10))
+    assert config("[orders]\ntrailing_stop_bps = 40\n").trading().trailing_stop_bps == Decimal(40)
+
+
+class GuardedMomentum(Momentum):
+    """Momentum that wants its stop and target held at the broker, whatever the configuration says."""
+
+    name = "guarded_momentum"
+
+    @classmethod
+    def exit_orders(cls, params: StrategyParams) -> ExitOrders | None:
+        return ExitOrders(stop_loss_bps=15, take_profit_bps=30)
+
+
+class TrailedMomentum(Momentum):
+    name = "trailed_momentum"
+
+    @classmethod
+    def exit_orders(cls, params: StrategyParams) -> ExitOrders | None:
+        return ExitOrders(trailing_stop_bps=12.5)
+
+
+def test_a_strategy_declares_its_own_exits_and_only_its_instances_trade_with_them(spy_2011_rth: list[Bar]) -> None:
+    guarded = StrategyInstance.of(GuardedMomentum, name="guarded")
+    trailed = StrategyInstance.of(TrailedMomentum, name="trailed")
+    both = Backtester(BacktestConfig(("momentum", guarded)), backtest_handlers).run({"SPY": spy_2011_rth[:4000]})
+    plain = [o for o in both.orders if o.strategy == "momentum"]
+    assert plain
+    assert not [o for o in plain if o.protective or o.take_profit or o.stop_loss], "the configuration's: none"
+    entries = [o for o in both.orders if o.strategy == "guarded" and o.take_profit is not None]
+    assert entries
+    for entry in entries:
+        assert entry.decision_price is not None
+        down = "down" if entry.side is Side.BUY else "up"
+        assert entry.stop_loss == round_to_tick(entry.decision_price * (1 - entry.side.sign * Decimal("0.0015")), down)
+    alone = Backtester(BacktestConfig((trailed,)), backtest_handlers).run({"SPY": spy_2011_rth[:4000]})
+    stops = [o for o in alone.orders if o.order_type is OrderType.TRAILING_STOP]
+    assert stops
+    assert {o.trail_bps for o in stops} == {Decimal("12.5")}
+    assert Counter(t.exit_reason for t in alone.trades)["trailing"] >= 3
+
+
+def test_exits_a_strategy_declares_are_checked_with_its_parameters() -> None:
+    class Both(Momentum):
+        name = "both"
+
+        @classmethod
+        def exit_orders(cls, params: StrategyParams) -> ExitOrders | None:
+            return ExitOrders(stop_loss_bps=10, trailing_stop_bps=10)
+
+    with pytest.raises(StrategyError, match="a trailing stop cannot sit beside stop-loss / take-profit legs"):
+        StrategyInstance.of(Both)
+    with pytest.raises(ValueError, match="stop_loss_bps must be between 0 and 10,000"):
+        ExitOrders(stop_loss_bps=0)

@@ -14,13 +14,13 @@ from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, Simu
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.streams.bus import LocalBus
-from quantterminal.core.accounting.orders import Order, OrderStatus
+from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType
 from quantterminal.core.market_data.data_checks import merge_bars
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
 from quantterminal.core.models import Bar, Fill
 from quantterminal.core.reporting.divergence import StrategyDivergence, divergence
 from quantterminal.core.risk.manager import RiskLimits
-from quantterminal.core.simulation.backtest import BacktestConfig
+from quantterminal.core.simulation.backtest import BacktestConfig, BacktestResult
 from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance
 from quantterminal.core.trading.config import TradingConfig
@@ -240,22 +240,22 @@ def test_a_strategy_that_reads_its_trade_sees_the_same_books_and_trades_alike_ev
         assert fills_of(broker.fills) == fills_of(backtest.fills)
 
 
-def test_exit_legs_are_placed_filled_and_booked_alike_in_backtest_paper_and_lambdas(
-    live: Live, lean_2013_rth: dict[str, list[Bar]]
-) -> None:
-    """Stop-loss and take-profit legs on every entry (``[orders]``): the same entries with the same
-    legs, the same legs filled and canceled, the same positions -- and a strategy that reads its
-    trade sees the same books at every bar, legs' fills included."""
-    config = replace(TRADING, stop_loss_bps=Decimal(8), take_profit_bps=Decimal(12))
+def with_probe_everywhere(
+    live: Live, rth: dict[str, list[Bar]], config: TradingConfig
+) -> tuple[BacktestResult, SimulatedBroker, Runtime, dict[str, list[object]]]:
+    """Momentum beside the trade-reading probe, on the first day of ``rth``, through the backtest,
+    the paper run and the Lambdas: the backtest, the paper broker and runtime, and what the probe
+    saw of its trade in each."""
     probe = StrategyInstance.of(TradeProbe, params={"stop_loss_bps": 50, "take_profit_bps": 50, "max_minutes": 90})
     strategies = ("momentum", probe)
-    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
+    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in rth.items()}
     stream = merge_bars(day)
+    seen: dict[str, list[object]] = {}
     trade_probe.SEEN.clear()
     backtest = run_backtest(
         BacktestConfig(strategies, account="paper", fills=live.broker.config.fills, trading=config), day
     )
-    seen = {"backtest": sorted(trade_probe.SEEN, key=repr)}
+    seen["backtest"] = sorted(trade_probe.SEEN, key=repr)
     trade_probe.SEEN.clear()
     paper_broker = SimulatedBroker(live.broker.config)
     paper = run_paper(stream, paper_broker, strategies, config)
@@ -263,6 +263,17 @@ def test_exit_legs_are_placed_filled_and_booked_alike_in_backtest_paper_and_lamb
     trade_probe.SEEN.clear()
     run_lambdas(live, stream, strategies, config)
     seen["lambdas"] = sorted(trade_probe.SEEN, key=repr)
+    return backtest, paper_broker, paper, seen
+
+
+def test_exit_legs_are_placed_filled_and_booked_alike_in_backtest_paper_and_lambdas(
+    live: Live, lean_2013_rth: dict[str, list[Bar]]
+) -> None:
+    """Stop-loss and take-profit legs on every entry (``[orders]``): the same entries with the same
+    legs, the same legs filled and canceled, the same positions -- and a strategy that reads its
+    trade sees the same books at every bar, legs' fills included."""
+    config = replace(TRADING, stop_loss_bps=Decimal(8), take_profit_bps=Decimal(12))
+    backtest, paper_broker, paper, seen = with_probe_everywhere(live, lean_2013_rth, config)
 
     def terms(orders: Sequence[Order]) -> list[tuple[object, ...]]:
         return sorted(
@@ -291,4 +302,38 @@ def test_exit_legs_are_placed_filled_and_booked_alike_in_backtest_paper_and_lamb
             key = (owner[f.order_id.split(".")[0]], f.symbol)
             by_broker[key] = by_broker.get(key, 0) + f.side.sign * f.qty
         assert held == {k: v for k, v in by_broker.items() if v}
+        assert not [o for o in runtime.store.open_orders("paper") if o.status.terminal]
+
+
+def test_a_configured_trailing_stop_is_placed_filled_and_booked_alike_in_backtest_paper_and_lambdas(
+    live: Live, lean_2013_rth: dict[str, list[Bar]]
+) -> None:
+    """``[orders] trailing_stop_bps``: the kernel puts a trailing stop under every position the bar
+    after its entry filled; the same stops at the same bars, the same ones filled, followed and
+    canceled, the same positions -- and the trade-reading strategy sees the same books."""
+    config = replace(TRADING, trailing_stop_bps=Decimal(10))
+    backtest, paper_broker, paper, seen = with_probe_everywhere(live, lean_2013_rth, config)
+
+    def terms(orders: Sequence[Order]) -> list[tuple[object, ...]]:
+        return sorted((o.client_order_id, o.side, o.qty, o.order_type, o.limit_price, o.trail_bps) for o in orders)
+
+    trailing = [o for o in paper_broker.all_orders() if o.order_type is OrderType.TRAILING_STOP]
+    assert sum(1 for o in trailing if o.status is OrderStatus.FILLED) >= 3, "trailing stops closed trades"
+    assert sum(1 for o in trailing if o.status is OrderStatus.CANCELED) >= 3, "the strategies' own exits canceled some"
+    assert seen["paper"] == seen["backtest"]
+    assert seen["lambdas"] == seen["backtest"]
+    for broker in (paper_broker, live.broker):
+        assert terms(broker.all_orders()) == terms(backtest.orders)
+        assert sorted((o.client_order_id, o.status) for o in broker.all_orders() if o.protective) == sorted(
+            (o.client_order_id, o.status) for o in trailing
+        )
+        assert fills_of(broker.fills) == fills_of(backtest.fills)
+    for runtime in (paper, live.runtime):
+        held = {(p.strategy, p.symbol): p.qty for p in runtime.store.positions("paper") if p.qty}
+        owner = {o.client_order_id: o.strategy for o in backtest.orders}
+        expected: dict[tuple[str, str], int] = {}
+        for f in backtest.fills:
+            key = (owner[f.order_id], f.symbol)
+            expected[key] = expected.get(key, 0) + f.side.sign * f.qty
+        assert held == {k: v for k, v in expected.items() if v}
         assert not [o for o in runtime.store.open_orders("paper") if o.status.terminal]

@@ -158,6 +158,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="a take-profit leg on every entry from flat, this far from the decision close (default: none)",
     )
     parser.add_argument(
+        "--trailing-stop-bps",
+        type=bps,
+        metavar="BPS",
+        help="a trailing stop under every position, this far behind the best price since it was placed;"
+        " not with the legs (default: none)",
+    )
+    parser.add_argument(
         "--participation",
         type=participation,
         default=argparse.SUPPRESS,
@@ -193,6 +200,7 @@ def configuration(args: argparse.Namespace) -> tuple[LoadedConfig, bool]:
             "limit_offset_bps": args.limit_offset_bps,
             "stop_loss_bps": args.stop_loss_bps,
             "take_profit_bps": args.take_profit_bps,
+            "trailing_stop_bps": args.trailing_stop_bps,
         },
         "risk": {"position_limit": limit, "drawdown": args.drawdown, "daily_loss": args.daily_loss},
         "broker": {

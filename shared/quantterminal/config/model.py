@@ -99,6 +99,7 @@ class OrdersSection(Section):
     max_bar_age_seconds: float = Field(default=default_of(_ORDERS, "max_bar_age_seconds"), ge=0, le=DAY_SECONDS)
     stop_loss_bps: Decimal | None = Field(default=None, gt=0, lt=10_000)
     take_profit_bps: Decimal | None = Field(default=None, gt=0, lt=10_000)
+    trailing_stop_bps: Decimal | None = Field(default=None, gt=0, lt=10_000)
 
     @model_validator(mode="after")
     def _target_beyond_the_entry(self) -> OrdersSection:
@@ -106,6 +107,11 @@ class OrdersSection(Section):
         if self.take_profit_bps is not None and self.take_profit_bps <= offset:
             raise ValueError(
                 f"take_profit_bps must exceed limit_offset_bps ({offset}): it would sit inside the entry's limit"
+            )
+        if self.trailing_stop_bps is not None and (self.take_profit_bps or self.stop_loss_bps) is not None:
+            raise ValueError(
+                "trailing_stop_bps cannot be combined with stop_loss_bps / take_profit_bps: a broker holds one"
+                " closing order per share"
             )
         return self
 

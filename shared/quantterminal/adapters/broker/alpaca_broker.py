@@ -29,7 +29,6 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -41,12 +40,12 @@ from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
-from alpaca.trading.requests import GetOrderByIdRequest, GetOrdersRequest, ReplaceOrderRequest
+from alpaca.trading.requests import GetOrdersRequest, ReplaceOrderRequest
 
 from quantterminal import constants as c
 from quantterminal.adapters.aws.secrets import secret_json
-from quantterminal.adapters.broker.alpaca_legs import LegNames, field, is_leg_name, legs_of, may_be_leg
-from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, moment, shares, to_order, to_order_update
+from quantterminal.adapters.broker.alpaca_legs import LegNames, is_leg_name, leg_name, nested_entry
+from quantterminal.adapters.broker.alpaca_messages import FractionalQuantity, legs_of, shares, to_order, to_order_update
 from quantterminal.adapters.broker.alpaca_requests import order_request
 from quantterminal.adapters.broker.call_budget import AccountReads, Deadline
 from quantterminal.adapters.http_timeouts import TimeoutAdapter
@@ -65,7 +64,6 @@ READ_ATTEMPTS = 3
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0  # seconds
 MAX_RATE_LIMIT_WAIT = 30.0  # never hold a decision longer than this for a rate limit
 OPEN_ORDERS_PAGE = 500  # Alpaca's maximum per request
-LEG_SEARCH = timedelta(seconds=2)  # a leg is created with its entry: the entry is this close to it in time
 PAPER_STREAM, LIVE_STREAM = "wss://paper-api.alpaca.markets/stream", "wss://api.alpaca.markets/stream"
 
 
@@ -244,49 +242,15 @@ class AlpacaBroker:
         return [] if raw is None else [self._order(leg) for leg in legs_of(raw)]
 
     def _nested_entry(self, client_order_id: str) -> Any | None:
-        """The entry read with its legs (learnt), or ``None`` if Alpaca has no such order."""
-        try:
-            flat = self.call("get order", lambda: self.client.get_order_by_client_id(client_order_id))
-        except BrokerRejected as exc:
-            if "HTTP 404" in str(exc):
-                return None
-            raise
-        nested = GetOrderByIdRequest(nested=True)
-        raw = self.call("get order", lambda: self.client.get_order_by_id(str(field(flat, "id")), nested))
-        self.legs.learn(raw)
-        return raw
+        return nested_entry(self, client_order_id)
 
     def _order(self, raw: Any) -> Order:
-        """``raw`` as an ``Order``, an exit leg under our name: known, else learnt from the entries
-        submitted with it (a leg is created in the same instant as its entry)."""
-        known = self.legs.of(raw)
-        if known is None and may_be_leg(raw) and _alpaca_named(str(field(raw, "client_order_id"))):
-            self._learn_legs_near(raw)
-            known = self.legs.of(raw)
-        return to_order(raw, known)
-
-    def _learn_legs_near(self, leg: Any) -> None:
-        at = moment(field(leg, "submitted_at")) or moment(field(leg, "created_at"))
-        if at is None:
-            return
-        request = GetOrdersRequest(
-            status=QueryOrderStatus.ALL,
-            after=at - LEG_SEARCH,
-            until=at + LEG_SEARCH,
-            nested=True,
-            limit=OPEN_ORDERS_PAGE,
-            symbols=[str(field(leg, "symbol"))],
-        )
-        for entry in self.call("orders near a leg", partial(self.client.get_orders, request)):
-            self.legs.learn(entry)
+        """``raw`` as an ``Order``, an exit leg under our name (``alpaca_legs.leg_name``)."""
+        return to_order(raw, leg_name(self, raw))
 
     def order_update(self, data: Mapping[str, Any]) -> OrderUpdate:
         """A ``trade_updates`` message's data as an ``OrderUpdate``, an exit leg's under our name."""
-        order = data["order"]
-        known = self.legs.of(order)
-        if known is None and may_be_leg(order) and _alpaca_named(str(order.get("client_order_id"))):
-            self._learn_legs_near(order)
-            known = self.legs.of(order)
+        known = leg_name(self, data["order"])
         return to_order_update(data, known[0] if known is not None else None)
 
     def cancel(self, client_order_id: str) -> None:
@@ -421,15 +385,6 @@ def _message(exc: APIError) -> str:
         return str(exc.message)
     except (ValueError, KeyError, TypeError):
         return str(exc)
-
-
-def _alpaca_named(client_order_id: str) -> bool:
-    """Whether Alpaca made this client order id up (a UUID, as it names exit legs)."""
-    try:
-        uuid.UUID(client_order_id)
-    except ValueError:
-        return False
-    return True
 
 
 def _alpaca_id(order: Order) -> str:

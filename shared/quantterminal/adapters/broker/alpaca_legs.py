@@ -9,40 +9,40 @@ shows it: the submit response and nested reads (``nested=true``) list an entry's
 leg is the take-profit, the stop (or stop-limit) leg the stop-loss.
 
 A process that did not place the entry (the feed task's trade_updates reader, a Lambda started
-cold) learns the link on first sight of an unknown leg by one nested read of recent orders
-(``AlpacaBroker.learn_recent_legs``): the link lives at Alpaca, not in a store of ours.
+cold) learns the link on first sight of an unknown leg (``leg_name``): one nested read of the
+orders of its symbol submitted within ``LEG_SEARCH`` of it -- the legs are created by the entry's
+request, so they share its submit time (an assumption from Alpaca's nested listings, not a
+documented guarantee; a leg not found is passed on under Alpaca's name and reconciliation alerts).
+The link lives at Alpaca, not in a store of ours.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-TAKE_PROFIT, STOP_LOSS = "tp", "sl"  # the suffixes of our leg names (as the simulated venue's)
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrderByIdRequest, GetOrdersRequest
+
+from quantterminal.adapters.broker.alpaca_messages import (
+    STOP_LOSS,
+    TAKE_PROFIT,
+    alpaca_named,
+    field,
+    leg_suffix,
+    legs_of,
+    moment,
+)
+from quantterminal.core.trading.broker import BrokerRejected
+
+if TYPE_CHECKING:
+    from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
+
 LEG_CLASSES = frozenset({"bracket", "oto", "oco"})  # order classes whose orders have legs
-
-
-def field(raw: Any, key: str) -> Any:
-    """``key`` of an Alpaca order, whether an alpaca-py model or the JSON object; enums as values."""
-    value = raw.get(key) if isinstance(raw, Mapping) else getattr(raw, key, None)
-    return getattr(value, "value", value)
-
-
-def legs_of(raw: Any) -> list[Any]:
-    return list(field(raw, "legs") or ())
-
-
-def flatten(raws: Iterable[Any]) -> Iterator[Any]:
-    """Orders read nested (entries with their ``legs``), each entry followed by its legs."""
-    for raw in raws:
-        yield raw
-        yield from legs_of(raw)
-
-
-def leg_suffix(raw: Any) -> str:
-    """Which exit a leg is: its limit is the take-profit, its stop the stop-loss."""
-    return TAKE_PROFIT if str(field(raw, "type") or field(raw, "order_type")) == "limit" else STOP_LOSS
+LEG_SEARCH = timedelta(seconds=2)  # a leg is created with its entry: the entry is this close to it in time
+SEARCH_PAGE = 500  # Alpaca's maximum orders per request
 
 
 def is_leg_name(client_order_id: str) -> bool:
@@ -82,3 +82,38 @@ class LegNames:
     def alpaca_id(self, name: str) -> str | None:
         """Alpaca's id for our leg ``name``, if known."""
         return self._alpaca_id.get(name)
+
+
+def leg_name(broker: AlpacaBroker, raw: Any) -> tuple[str, str] | None:
+    """(our name, entry id) of the order ``raw`` if it is an exit leg: known, else learnt from
+    the entries submitted in the same instant (``None``: not a leg, or not one of ours)."""
+    known = broker.legs.of(raw)
+    if known is None and may_be_leg(raw) and alpaca_named(str(field(raw, "client_order_id"))):
+        at = moment(field(raw, "submitted_at")) or moment(field(raw, "created_at"))
+        if at is not None:
+            request = GetOrdersRequest(
+                status=QueryOrderStatus.ALL,
+                after=at - LEG_SEARCH,
+                until=at + LEG_SEARCH,
+                nested=True,
+                limit=SEARCH_PAGE,
+                symbols=[str(field(raw, "symbol"))],
+            )
+            for entry in broker.call("orders near a leg", partial(broker.client.get_orders, request)):
+                broker.legs.learn(entry)
+            known = broker.legs.of(raw)
+    return known
+
+
+def nested_entry(broker: AlpacaBroker, client_order_id: str) -> Any | None:
+    """The entry ``client_order_id`` read with its legs (learnt), or ``None`` if Alpaca has none."""
+    try:
+        flat = broker.call("get order", lambda: broker.client.get_order_by_client_id(client_order_id))
+    except BrokerRejected as exc:
+        if "HTTP 404" in str(exc):
+            return None
+        raise
+    nested = GetOrderByIdRequest(nested=True)
+    raw = broker.call("get order", lambda: broker.client.get_order_by_id(str(field(flat, "id")), nested))
+    broker.legs.learn(raw)
+    return raw

@@ -8,15 +8,17 @@ listings skip it with an alert, as any order not ours to read."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from quantterminal.adapters.broker.alpaca_legs import STOP_LOSS, TAKE_PROFIT, field, leg_suffix, legs_of
 from quantterminal.core.accounting.order_ids import strategy_of
 from quantterminal.core.accounting.orders import Order, OrderType, OrderUpdate, TimeInForce
 from quantterminal.core.models import Execution, Side
+
+TAKE_PROFIT, STOP_LOSS = "tp", "sl"  # the suffixes of our leg names (as the simulated venue's)
 
 
 class FractionalQuantity(ValueError):  # noqa: N818 - the broker's data, refused
@@ -47,6 +49,30 @@ def _value(raw: Any) -> str:
     return str(getattr(raw, "value", raw))
 
 
+def field(raw: Any, key: str) -> Any:
+    """``key`` of an Alpaca order, whether an alpaca-py model or the JSON object; enums as values."""
+    value = raw.get(key) if isinstance(raw, Mapping) else getattr(raw, key, None)
+    return getattr(value, "value", value)
+
+
+def legs_of(raw: Any) -> list[Any]:
+    return list(field(raw, "legs") or ())
+
+
+def leg_suffix(raw: Any) -> str:
+    """Which exit a leg is: its limit is the take-profit, its stop the stop-loss."""
+    return TAKE_PROFIT if str(field(raw, "type") or field(raw, "order_type")) == "limit" else STOP_LOSS
+
+
+def alpaca_named(client_order_id: str) -> bool:
+    """Whether Alpaca made this client order id up (a UUID, as it names exit legs)."""
+    try:
+        uuid.UUID(client_order_id)
+    except ValueError:
+        return False
+    return True
+
+
 def to_order(order: Any, leg_of: tuple[str, str] | None = None) -> Order:
     """An alpaca-py ``Order`` (or the REST/stream order dict) as an ``Order``: Alpaca's status
     names map onto ours (``Order.reported_as``); the strategy is the client order id's prefix.
@@ -54,11 +80,12 @@ def to_order(order: Any, leg_of: tuple[str, str] | None = None) -> Order:
     get = order.get if isinstance(order, Mapping) else lambda key, default=None: getattr(order, key, default)
     coid, parent = leg_of if leg_of is not None else (str(get("client_order_id")), None)
     what = f"order {coid}"
+    owner = "" if leg_of is None and alpaca_named(coid) else strategy_of(coid)  # a UUID names no strategy
     kind = OrderType(_value(get("order_type") or get("type")))
     exits = {leg_suffix(leg): leg for leg in legs_of(order)}
     return Order(
         client_order_id=coid,
-        strategy=strategy_of(coid),
+        strategy=owner,
         symbol=str(get("symbol")),
         side=Side(_value(get("side"))),
         qty=shares(get("qty"), what),

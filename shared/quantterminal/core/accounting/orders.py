@@ -211,6 +211,13 @@ class Order:
         return OrderStatus.NEW
 
     @property
+    def protective(self) -> bool:
+        """An order that protects a position rather than answers a decision: an exit leg, or a
+        trailing stop (the kernel keeps one under a position when configured). It works until the
+        position is closed: never canceled as stale, canceled first by the strategy's own exit."""
+        return self.parent is not None or self.order_type is OrderType.TRAILING_STOP
+
+    @property
     def price(self) -> Decimal:
         """The price the order is expected to trade at: its limit, else the decision's price."""
         price = self.limit_price if self.limit_price is not None else self.decision_price

@@ -67,7 +67,7 @@ from quantterminal.core.simulation.ports import SimulatedVenue
 from quantterminal.core.strategies import StrategyInstance, builtin_instance, share_capital
 from quantterminal.core.trading.answers import Consumed
 from quantterminal.core.trading.config import TradingConfig
-from quantterminal.core.trading.engine import HALTED, Decision
+from quantterminal.core.trading.decision import HALTED, Decision
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
 from quantterminal.core.trading.strategy_hosts import ResidentStrategies
 
@@ -361,8 +361,8 @@ class _Run:
         out = []
         for order in self.venue.all_orders():
             request = placed.get(order.client_order_id)
-            # (an exit leg left unfilled did not fail: its sibling or the strategy closed the trade)
-            if request is None or order.filled_qty == order.qty or order.parent is not None:
+            # (an exit leg or trailing stop left unfilled did not fail: its sibling or the strategy closed the trade)
+            if request is None or order.filled_qty == order.qty or order.protective:
                 continue
             when = order.created_at or request.decision_time
             assert when is not None  # the backtest decided (and stamped) every order it placed

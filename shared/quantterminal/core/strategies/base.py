@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from quantterminal.core.models import Bar, Direction
+from quantterminal.core.strategies.exit_orders import ExitOrders
 from quantterminal.core.strategies.trade_view import FLAT, TradeView
 
 SNAPSHOT_VERSION = 1
@@ -158,6 +159,13 @@ class Strategy(ABC):
         average, a regime filter) overrides it."""
         lengths = [v for v in dataclasses.asdict(params).values() if isinstance(v, int) and not isinstance(v, bool)]
         return max(50, 4 * max(lengths, default=0))
+
+    @classmethod
+    def exit_orders(cls, params: StrategyParams) -> ExitOrders | None:
+        """The exits this strategy wants held at the broker under ``params`` (stop-loss and
+        take-profit legs on every entry, or a trailing stop under every position: ``ExitOrders``),
+        or ``None`` to trade with the configuration's ``[orders]``. The default is ``None``."""
+        return None
 
     @classmethod
     def snapshot_params(cls, snapshot: Mapping[str, Any]) -> StrategyParams:

@@ -17,6 +17,7 @@ from typing import Any
 from quantterminal.core.market_data.calendar import EXTENDED, SESSIONS
 from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeError, parse_timeframe
 from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams, parse_params
+from quantterminal.core.strategies.exit_orders import ExitOrders
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # safe in client order ids, keys and file names
 ONE = Decimal(1)
@@ -57,8 +58,17 @@ class StrategyInstance:
         if not isinstance(self.params, self.strategy.params_type):
             raise StrategyError(f"{self.name}: {self.strategy.__name__} needs {self.strategy.params_type.__name__}")
         self.params.validate()
+        try:
+            self.exit_orders()  # a strategy's exits are checked with its parameters, before it trades
+        except ValueError as exc:
+            raise StrategyError(f"{self.name}: {exc}") from None
         if self.allocation is not None and (not self.allocation.is_finite() or not 0 < self.allocation <= 1):
             raise StrategyError(f"{self.name}: allocation must be in (0, 1], got {self.allocation}")
+
+    def exit_orders(self) -> ExitOrders | None:
+        """The exits this instance's strategy declares under its parameters (``None``: the
+        configuration's ``[orders]``)."""
+        return self.strategy.exit_orders(self.params)
 
     @classmethod
     def of(

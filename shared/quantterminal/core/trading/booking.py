@@ -91,7 +91,7 @@ class UpdateBooking:
             # writes left it unbooked, and booking is idempotent (by execution time and id).
             if self.ledger is not None:
                 self.ledger.append_fill(fill)
-            self._book(fill, by_leg=merged.parent is not None)
+            self._book(fill, by_leg=merged.protective)
         # Position first, then the reservation: a risk check never sees both without the fill.
         if merged.status.terminal and merged.unexplained_qty <= 0:
             # Settle before forgetting the order: a crash in between leaves the order to be found

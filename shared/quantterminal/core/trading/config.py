@@ -9,7 +9,7 @@ sent market orders while the live path sent limit orders.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,6 +17,7 @@ from quantterminal.core.accounting.orders import OrderType
 from quantterminal.core.models import Side
 from quantterminal.core.money import round_to_tick
 from quantterminal.core.risk.manager import RiskLimits
+from quantterminal.core.strategies.exit_orders import ExitOrders
 
 _BPS = Decimal(10_000)
 
@@ -42,6 +43,13 @@ class TradingConfig:
       bracket with both, one-triggers-other with one, placed at the broker with the entry and
       working there, good till canceled, whether or not our processes run. The first leg to fill
       cancels the other; the instance then stays out until its strategy's answer changes.
+    - ``trailing_stop_bps``: a trailing stop kept under every position an entry opened, this far
+      behind the best price since it was placed (good till canceled, held at the broker). It is
+      placed on the first bar the position is complete with nothing else working -- the bar after
+      the entry filled -- because no broker takes it as a leg (Alpaca holds trailing stops only as
+      single orders). It cannot sit beside exit legs: a broker holds one closing order per share
+      (Alpaca refuses a second sell of shares a working order already holds). When it fills, the
+      instance stays out until its answer changes, as after a leg.
     - ``risk``: the risk manager's limits, checked for every order in every environment.
     """
 
@@ -52,6 +60,7 @@ class TradingConfig:
     max_bar_age_seconds: float = 90.0
     stop_loss_bps: Decimal | None = None
     take_profit_bps: Decimal | None = None
+    trailing_stop_bps: Decimal | None = None
     risk: RiskLimits = field(default_factory=RiskLimits)
 
     def __post_init__(self) -> None:
@@ -63,7 +72,7 @@ class TradingConfig:
             raise ValueError(f"cancel_after_seconds must be positive and finite, got {self.cancel_after_seconds}")
         if not math.isfinite(self.max_bar_age_seconds) or self.max_bar_age_seconds < 0:
             raise ValueError(f"max_bar_age_seconds must be >= 0 and finite, got {self.max_bar_age_seconds}")
-        for name in ("stop_loss_bps", "take_profit_bps"):
+        for name in ("stop_loss_bps", "take_profit_bps", "trailing_stop_bps"):
             bps = getattr(self, name)
             if bps is not None and (not bps.is_finite() or not 0 < bps < _BPS):
                 raise ValueError(f"{name} must be between 0 and 10,000, got {bps}")
@@ -76,6 +85,22 @@ class TradingConfig:
                 f"take_profit_bps ({self.take_profit_bps}) must exceed limit_offset_bps ({self.limit_offset_bps}):"
                 " the take-profit would sit inside the entry's own limit price"
             )
+
+        if self.trailing_stop_bps is not None and self.exit_legs:
+            raise ValueError(
+                "trailing_stop_bps cannot be combined with stop_loss_bps / take_profit_bps: a broker holds one"
+                " closing order per share (a trailing stop is never a leg at Alpaca)"
+            )
+
+    def with_exits(self, exits: ExitOrders) -> TradingConfig:
+        """These settings with a strategy's own exits in place of the configured ones (checked as
+        the configuration's are)."""
+        return replace(
+            self,
+            stop_loss_bps=exits.bps("stop_loss_bps"),
+            take_profit_bps=exits.bps("take_profit_bps"),
+            trailing_stop_bps=exits.bps("trailing_stop_bps"),
+        )
 
     @property
     def exit_legs(self) -> bool:

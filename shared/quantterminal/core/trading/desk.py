@@ -47,7 +47,8 @@ from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView
 from quantterminal.core.strategies.trade_view import TradeView
 from quantterminal.core.trading.answers import Consumed
-from quantterminal.core.trading.engine import Decision, TradingEngine
+from quantterminal.core.trading.decision import Decision
+from quantterminal.core.trading.engine import TradingEngine
 from quantterminal.core.trading.ports import Broker, TradeJournal
 from quantterminal.core.trading.strategy_hosts import StrategyHost
 from quantterminal.core.trading.trade_views import trade_views

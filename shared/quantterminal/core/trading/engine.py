@@ -12,7 +12,10 @@ the order fills or ends, the audit trail in the ledger).
 
 An entry from flat carries its exit legs when the configuration asks for them
 (``TradingConfig.stop_loss_bps`` / ``take_profit_bps``); the broker holds them, and they are
-recorded as this strategy's open orders so their fills are booked to it.
+recorded as this strategy's open orders so their fills are booked to it. A configured trailing
+stop (``trailing_stop_bps``) is placed by the kernel under a complete position with nothing else
+working; legs and trailing stops alike are ``Order.protective``. A strategy that declares its own
+exits (``Strategy.exit_orders``) trades with those instead, in every environment.
 
 A decision the risk manager refused for what the account cannot do now (buying power, a limit,
 a halted entry) is not asked again on every bar while nothing it depends on changed
@@ -22,7 +25,7 @@ a halted entry) is not asked again on every bar while nothing it depends on chan
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,36 +45,23 @@ from quantterminal.core.trading import refusals
 from quantterminal.core.trading.answers import Consumed, WarmUpBars, answer
 from quantterminal.core.trading.booking import UpdateBooking
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
+from quantterminal.core.trading.closing_orders import TRAIL, closing_order
 from quantterminal.core.trading.config import TradingConfig
+from quantterminal.core.trading.decision import (
+    ALREADY_PROCESSED,
+    BROKER_REJECTED,
+    FLAT_HELD,
+    HALTED,
+    LONG_HELD,
+    SAT_OUT,
+    SHORT_HELD,
+    WARMING_UP,
+    Decision,
+)
 from quantterminal.core.trading.ports import Broker, TradeJournal
 from quantterminal.core.trading.refusals import Refusal
 from quantterminal.core.trading.sizing import target_quantity
 from quantterminal.core.trading.trade_views import trade_views
-
-HALTED = "trading halted"  # the note of a decision not carried out because trading is halted
-BROKER_REJECTED = "broker rejected"  # the note's start when the broker refused the order at submit
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What one bar led to."""
-
-    signal: Signal | None = None
-    order: Order | None = None
-    risk: RiskDecision | None = None
-    placed: Order | None = None
-    note: str = ""
-    wanted: Direction | None = None  # the strategy's answer (None: none yet)
-    idle: bool = False  # nothing to do: no answer yet, positioned as wanted with no order working, or halted
-    working: Order | None = None  # the order this decision recorded and left open (the broker did not refuse it)
-
-
-_WARMING_UP = Decision(note="warming up", idle=True)
-_SAT_OUT = Decision(note="out by an exit leg: waiting for a new answer", idle=True)
-_ALREADY_PROCESSED = Decision(note="bar already processed")
-_LONG_HELD, _FLAT_HELD, _SHORT_HELD = (
-    Decision(note="already positioned", wanted=d, idle=True) for d in (Direction.LONG, Direction.FLAT, Direction.SHORT)
-)
 
 
 class TradingEngine:
@@ -91,7 +81,8 @@ class TradingEngine:
     ) -> None:
         self.instance = strategy if isinstance(strategy, StrategyInstance) else builtin_instance(strategy, params)
         self.strategy_name = self.instance.name
-        self.config = config or TradingConfig()
+        exits = self.instance.exit_orders()  # a strategy's own exits replace the configuration's, for it alone
+        self.config = (config or TradingConfig()) if exits is None else (config or TradingConfig()).with_exits(exits)
         self.fraction = self.config.position_fraction * self.instance.capital_share  # of account equity
         self.account = account
         self.store = store
@@ -156,7 +147,7 @@ class TradingEngine:
         while flat it does not enter that way again until its answer has changed."""
         wanted, new = consumed.wanted, consumed.new
         if wanted is None:
-            return _WARMING_UP if new else _ALREADY_PROCESSED
+            return WARMING_UP if new else ALREADY_PROCESSED
         orders = self.store.open_orders(self.account) if open_orders is None else open_orders
         name = self.strategy_name
         working = [o for o in orders if o.strategy == name and o.symbol == bar.symbol] if orders else orders
@@ -165,11 +156,13 @@ class TradingEngine:
         held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
         if exited is not None and position == 0:
             if wanted is exited:  # its stop or target took it out; the same answer is not a new entry
-                return _SAT_OUT
+                return SAT_OUT
             self.store.update_position(self.account, name, bar.symbol, lambda p: replace(p, exited=None))
+        if wanted is held and not working and position and self.config.trailing_stop_bps is not None:
+            return self._trail(bar, position, now, view, session_time, risk_state)
         if wanted is held and not working:
             # the common bar: nothing to do, nothing built (identity: an Enum's hash is a Python call)
-            return _LONG_HELD if wanted is Direction.LONG else _FLAT_HELD if wanted is Direction.FLAT else _SHORT_HELD
+            return LONG_HELD if wanted is Direction.LONG else FLAT_HELD if wanted is Direction.FLAT else SHORT_HELD
         # The signal names the bar decided on (a longer one, for a strategy on 5-minute or daily
         # bars); the order, the minute it is placed on (its id, decision time and price).
         decided = bar if consumed.bar is None else consumed.bar
@@ -180,8 +173,8 @@ class TradingEngine:
             coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
             if any(o.client_order_id == coid for o in working):
                 return self._resume(coid, signal, now)
-            if wanted is not held and all(o.parent is not None for o in working):
-                # its exit legs hold the shares at the broker: canceled first, the exit follows
+            if wanted is not held and all(o.protective for o in working):
+                # its exit legs (or trailing stop) hold the shares at the broker: canceled first, the exit follows
                 for leg in working:
                     self._cancel(leg.client_order_id, now)
                 return Decision(signal, note="exit legs canceled for the strategy's own exit", wanted=wanted)
@@ -252,24 +245,30 @@ class TradingEngine:
             self._refused[bar.symbol] = Refusal(wanted, risk.rule, state, until, f"still refused: {risk.reason}")
         return decision
 
+    def _trail(
+        self,
+        bar: Bar,
+        position: int,
+        now: datetime,
+        view: Callable[[], AccountView],
+        session_time: datetime | None,
+        risk_state: RiskState | None,
+    ) -> Decision:
+        """Put the configured trailing stop under ``position`` (complete, nothing else working):
+        through risk, recorded and placed once, like any order the kernel makes."""
+        held = Direction.LONG if position > 0 else Direction.SHORT
+        signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, held, bar.close)
+        minute = bar.timestamp if session_time is None else session_time
+        if self.config.risk.regular_hours_only and not is_market_open(minute):
+            return Decision(signal, note="market closed: trailing stop at the open", wanted=held)
+        trail = self.config.trailing_stop_bps
+        order = closing_order(self.strategy_name, self.account, bar, position, now, TRAIL, trail)
+        return self._place(signal, order, view(), now, minute, risk_state)
+
     def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:
         """Leave this strategy's ``position`` in ``bar.symbol`` with a market order (through risk,
         recorded, placed once like any order): a backtest leaving before a hole in its data."""
-        side = Side.SELL if position > 0 else Side.BUY
-        price = to_decimal(bar.close)
-        coid = client_order_id(self.strategy_name, bar.symbol, bar.timestamp, intent)
-        order = Order(
-            coid,
-            self.strategy_name,
-            bar.symbol,
-            side,
-            abs(position),
-            OrderType.MARKET,
-            bar.timestamp,
-            price,
-            account=self.account,
-            created_at=now,
-        )
+        order = closing_order(self.strategy_name, self.account, bar, position, now, intent)
         signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, Direction.FLAT, bar.close)
         return self._place(signal, order, view, now)
 
@@ -375,7 +374,7 @@ class TradingEngine:
                 order.strategy != self.strategy_name
                 or (symbol is not None and order.symbol != symbol)
                 or order.order_type is not OrderType.LIMIT
-                or order.parent is not None  # an exit leg works until its entry's position is closed
+                or order.protective  # an exit leg or trailing stop works until the position is closed
                 or order.status is OrderStatus.PENDING_CANCEL
                 or order.status.terminal  # done; only its last executions are awaited
                 or order.created_at is None
