@@ -7,7 +7,7 @@ broker's throughout."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pytest
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.state.object_state import ObjectStateStore
 from quantterminal.config.load import ConfigError, from_text
+from quantterminal.core.accounting.order_ids import TIME_EXIT, client_order_id, intent_of
 from quantterminal.core.accounting.orders import OrderStatus, OrderType, TimeInForce
 from quantterminal.core.models import Bar, Direction, Side
 from quantterminal.core.money import round_to_tick
@@ -222,3 +223,41 @@ def test_exits_a_strategy_declares_are_checked_with_its_parameters() -> None:
         StrategyInstance.of(Both)
     with pytest.raises(ValueError, match="stop_loss_bps must be between 0 and 10,000"):
         ExitOrders(stop_loss_bps=0)
+
+
+def test_a_position_held_its_longest_is_closed_and_the_trade_says_time(spy_2011_rth: list[Bar]) -> None:
+    longest = TradingConfig(max_holding_minutes=20)
+    result = Backtester(BacktestConfig(("momentum",), trading=longest), backtest_handlers).run(
+        {"SPY": spy_2011_rth[:6000]}
+    )
+    timed = [t for t in result.trades if t.exit_reason == "time"]
+    assert len(timed) >= 10
+    for trade in timed:  # closed by an order decided at the first bar whose close is 20 minutes after the entry
+        assert trade.exit_time - trade.entry_time >= timedelta(minutes=20), trade
+    others = [t for t in result.trades if t.exit_reason != "time"]
+    assert all(t.exit_time - t.entry_time <= timedelta(minutes=22) for t in others), "none outlived its longest hold"
+    time_exits = [o for o in result.orders if intent_of(o.client_order_id) == TIME_EXIT]
+    assert len(time_exits) >= len(timed)
+    strategy = Momentum("SPY")
+    answers = {bar.timestamp: strategy.on_bar(bar) for bar in spy_2011_rth[:6000]}
+    entries = sorted(
+        (o.decision_time, o.side) for o in result.orders if o.decision_time and "-long-" in o.client_order_id
+    )
+    checked = 0
+    for order in time_exits:  # the same answer is not a new entry: the next one follows a change of mind
+        assert order.decision_time is not None
+        again = next((at for at, side in entries if at > order.decision_time and side is not order.side), None)
+        if again is None:
+            continue
+        between = [d for at, d in answers.items() if order.decision_time < at < again]
+        assert any(d is not Direction.LONG for d in between), order.client_order_id
+        checked += 1
+    assert checked >= 5
+
+
+def test_order_ids_name_their_intent() -> None:
+    coid = client_order_id("momentum", "BRK-B", datetime(2026, 1, 22, 14, 30, tzinfo=UTC), TIME_EXIT)
+    assert intent_of(coid) == "time"
+    assert intent_of(coid + ".sl") == "time"
+    assert intent_of("687d57ad-2401-4fe5-9fb5-89eed08665ce") == ""  # Alpaca's name for a leg: not ours
+    assert intent_of("manual") == ""

@@ -5,9 +5,11 @@ checks a user writes and tests one against."""
 from __future__ import annotations
 
 import ast
+import csv
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,7 @@ def test_a_file_that_does_not_import_says_where(tmp_path: Path) -> None:
 
 
 EXAMPLE = "quantterminal.examples.trend_with_exits:TrendWithExits"
+BRACKETED = "quantterminal.examples.bracketed_trend:BracketedTrend"
 
 
 def test_the_public_api_is_what_a_strategy_needs_and_the_builtins_use_nothing_else() -> None:
@@ -87,10 +90,13 @@ def test_the_public_api_is_what_a_strategy_needs_and_the_builtins_use_nothing_el
     # what each public name is, inside the package
     homes = {f"{getattr(quantterminal, n).__module__}.{n}" for n in quantterminal.__all__ if n != "__version__"}
     homes |= {f"{getattr(quantterminal.indicators, n).__module__}.{n}" for n in quantterminal.indicators.__all__}
-    for cls in (*STRATEGIES.values(), load_strategy(EXAMPLE)):
+    for cls in (*STRATEGIES.values(), load_strategy(EXAMPLE), load_strategy(BRACKETED)):
         source = Path(sys.modules[cls.__module__].__file__ or "").read_text()
         for node in ast.walk(ast.parse(source)):
+            # (an example may build on another shipped example: both are written against the public API)
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("quantterminal"):
+                if node.module.startswith("quantterminal.examples."):
+                    continue
                 for alias in node.names:
                     name = f"{node.module}.{alias.name}"
                     assert name in homes or name in public, f"{cls.__name__} uses {name}, not in the public API"
@@ -183,3 +189,20 @@ def test_check_strategy_is_usable_in_a_users_own_test_file(tmp_path: Path) -> No
         check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_the_shipped_example_with_broker_held_exits_is_closed_by_each_of_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bracketed_trend`` declares a stop-loss, a take-profit and a longest hold (``exit_orders``):
+    on the shipped minutes its trades are closed by each, and the report says which."""
+    bars = sample_bars("SPY", limit=1500)
+    example = load_strategy(BRACKETED)
+    assert check_strategy(example, bars=bars).changes > 10
+    out = tmp_path / "run"
+    assert main(["backtest", "--strategy", BRACKETED, "--param", "max_minutes=60", "--out", str(out)]) == 0
+    summary = capsys.readouterr().out
+    with (out / "trades.csv").open() as handle:
+        reasons = Counter(row["exit_reason"] for row in csv.DictReader(handle))
+    assert min(reasons["stop"], reasons["take-profit"], reasons["time"], reasons["signal"]) >= 3, reasons
+    assert f"time {reasons['time']}" in summary

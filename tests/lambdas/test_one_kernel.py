@@ -14,6 +14,7 @@ from quantterminal.adapters.broker.simulated_broker import SimulatedBroker, Simu
 from quantterminal.adapters.ledger.sqlite_ledger import SqliteLedger
 from quantterminal.adapters.state.memory_state import MemoryStateStore
 from quantterminal.adapters.streams.bus import LocalBus
+from quantterminal.core.accounting.order_ids import TIME_EXIT, intent_of
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType
 from quantterminal.core.market_data.data_checks import merge_bars
 from quantterminal.core.market_data.feed_events import BarSource, BarUpdate
@@ -308,10 +309,11 @@ def test_exit_legs_are_placed_filled_and_booked_alike_in_backtest_paper_and_lamb
 def test_a_configured_trailing_stop_is_placed_filled_and_booked_alike_in_backtest_paper_and_lambdas(
     live: Live, lean_2013_rth: dict[str, list[Bar]]
 ) -> None:
-    """``[orders] trailing_stop_bps``: the kernel puts a trailing stop under every position the bar
-    after its entry filled; the same stops at the same bars, the same ones filled, followed and
-    canceled, the same positions -- and the trade-reading strategy sees the same books."""
-    config = replace(TRADING, trailing_stop_bps=Decimal(10))
+    """``[orders] trailing_stop_bps`` and ``max_holding_minutes``: the kernel puts a trailing stop
+    under every position the bar after its entry filled, and closes a position held its longest;
+    the same stops at the same bars, the same ones filled, followed and canceled, the same time
+    exits, the same positions -- and the trade-reading strategy sees the same books."""
+    config = replace(TRADING, trailing_stop_bps=Decimal(10), max_holding_minutes=25)
     backtest, paper_broker, paper, seen = with_probe_everywhere(live, lean_2013_rth, config)
 
     def terms(orders: Sequence[Order]) -> list[tuple[object, ...]]:
@@ -320,6 +322,7 @@ def test_a_configured_trailing_stop_is_placed_filled_and_booked_alike_in_backtes
     trailing = [o for o in paper_broker.all_orders() if o.order_type is OrderType.TRAILING_STOP]
     assert sum(1 for o in trailing if o.status is OrderStatus.FILLED) >= 3, "trailing stops closed trades"
     assert sum(1 for o in trailing if o.status is OrderStatus.CANCELED) >= 3, "the strategies' own exits canceled some"
+    assert sum(1 for o in backtest.orders if intent_of(o.client_order_id) == TIME_EXIT) >= 3, "positions timed out"
     assert seen["paper"] == seen["backtest"]
     assert seen["lambdas"] == seen["backtest"]
     for broker in (paper_broker, live.broker):

@@ -21,6 +21,7 @@ from quantterminal.cli.arguments import (
     iso_date,
     offset_bps,
     participation,
+    positive_int,
     sessions,
 )
 from quantterminal.cli.backtest_report import describe, instance_table, summary_table
@@ -165,6 +166,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         " not with the legs (default: none)",
     )
     parser.add_argument(
+        "--max-holding-minutes",
+        type=positive_int,
+        metavar="N",
+        help="close a position held N minutes, whatever the strategy answers (exit reason: time; default: none)",
+    )
+    parser.add_argument(
         "--participation",
         type=participation,
         default=argparse.SUPPRESS,
@@ -201,6 +208,7 @@ def configuration(args: argparse.Namespace) -> tuple[LoadedConfig, bool]:
             "stop_loss_bps": args.stop_loss_bps,
             "take_profit_bps": args.take_profit_bps,
             "trailing_stop_bps": args.trailing_stop_bps,
+            "max_holding_minutes": args.max_holding_minutes,
         },
         "risk": {"position_limit": limit, "drawdown": args.drawdown, "daily_loss": args.daily_loss},
         "broker": {

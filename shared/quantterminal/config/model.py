@@ -100,6 +100,7 @@ class OrdersSection(Section):
     stop_loss_bps: Decimal | None = Field(default=None, gt=0, lt=10_000)
     take_profit_bps: Decimal | None = Field(default=None, gt=0, lt=10_000)
     trailing_stop_bps: Decimal | None = Field(default=None, gt=0, lt=10_000)
+    max_holding_minutes: int | None = Field(default=None, gt=0, le=525_600)
 
     @model_validator(mode="after")
     def _target_beyond_the_entry(self) -> OrdersSection:

@@ -51,11 +51,17 @@ class TrendWithExits(Strategy):
         self._slow = EMA(self.params.slow)
         self._sitting_out: Direction | None = None  # the trend an exit left: not re-entered until it turns
 
-    def on_bar(self, bar: Bar) -> Direction | None:
+    def trend(self, bar: Bar) -> Direction | None:
+        """The EMA trend after ``bar`` (``None`` while the averages warm up)."""
         fast, slow = self._fast.update(bar.close), self._slow.update(bar.close)
         if fast is None or slow is None:
             return None
-        trend = Direction.LONG if fast > slow else Direction.SHORT if self.params.allow_short else Direction.FLAT
+        return Direction.LONG if fast > slow else Direction.SHORT if self.params.allow_short else Direction.FLAT
+
+    def on_bar(self, bar: Bar) -> Direction | None:
+        trend = self.trend(bar)
+        if trend is None:
+            return None
         trade = self.trade
         if trade.qty and self._exit_now(bar, trade.return_since_entry, trade.entry_time):
             self._sitting_out = trade.direction

@@ -12,23 +12,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from quantterminal.core.accounting.order_ids import TIME_EXIT, intent_of
 from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.models import Direction, Fill
 from quantterminal.core.money import ZERO
 
-EXIT_REASONS = ("signal", "stop", "take-profit", "trailing", "gap-exit")  # what can close a round trip
+EXIT_REASONS = ("signal", "stop", "take-profit", "trailing", "time", "gap-exit")  # what can close a round trip
 
 
 def exit_reason(order: Order | None) -> str:
     """What closing a trade with ``order`` means: an exit leg's stop-loss or take-profit, a
-    trailing stop, a stop, or the strategy's own decision (``None``: an order not known)."""
+    trailing stop, a stop, the configured longest hold ("time"), or the strategy's own decision
+    (``None``: an order not known)."""
     if order is None:
         return "signal"
     if order.order_type is OrderType.TRAILING_STOP:
         return "trailing"
     if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
         return "stop"
-    return "take-profit" if order.parent is not None else "signal"
+    if order.parent is not None:
+        return "take-profit"
+    return "time" if intent_of(order.client_order_id) == TIME_EXIT else "signal"
 
 
 @dataclass(frozen=True, slots=True)

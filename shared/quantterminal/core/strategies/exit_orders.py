@@ -25,12 +25,15 @@ class ExitOrders:
     stop_loss_bps: Bps = None
     take_profit_bps: Bps = None
     trailing_stop_bps: Bps = None
+    max_holding_minutes: int | None = None  # closed after this long, whatever the strategy answers ("time")
 
     def __post_init__(self) -> None:
         for name in ("stop_loss_bps", "take_profit_bps", "trailing_stop_bps"):
             bps = _bps(getattr(self, name))
             if bps is not None and (not bps.is_finite() or not 0 < bps < 10_000):
                 raise ValueError(f"exit_orders: {name} must be between 0 and 10,000, got {getattr(self, name)}")
+        if self.max_holding_minutes is not None and self.max_holding_minutes <= 0:
+            raise ValueError(f"exit_orders: max_holding_minutes must be positive, got {self.max_holding_minutes}")
         if self.trailing_stop_bps is not None and (self.stop_loss_bps, self.take_profit_bps) != (None, None):
             raise ValueError(
                 "exit_orders: a trailing stop cannot sit beside stop-loss / take-profit legs"

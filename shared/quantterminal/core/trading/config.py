@@ -50,6 +50,10 @@ class TradingConfig:
       single orders). It cannot sit beside exit legs: a broker holds one closing order per share
       (Alpaca refuses a second sell of shares a working order already holds). When it fills, the
       instance stays out until its answer changes, as after a leg.
+    - ``max_holding_minutes``: a position held this long (from the fill that opened it to a bar's
+      close) is closed, whatever the strategy answers -- its working legs or trailing stop canceled
+      first -- and the instance stays out until its answer changes; the trade's exit reason is
+      "time".
     - ``risk``: the risk manager's limits, checked for every order in every environment.
     """
 
@@ -61,6 +65,7 @@ class TradingConfig:
     stop_loss_bps: Decimal | None = None
     take_profit_bps: Decimal | None = None
     trailing_stop_bps: Decimal | None = None
+    max_holding_minutes: int | None = None
     risk: RiskLimits = field(default_factory=RiskLimits)
 
     def __post_init__(self) -> None:
@@ -86,6 +91,10 @@ class TradingConfig:
                 " the take-profit would sit inside the entry's own limit price"
             )
 
+        if self.max_holding_minutes is not None and not 0 < self.max_holding_minutes <= 525_600:
+            raise ValueError(
+                f"max_holding_minutes must be between 1 and 525,600 (a year), got {self.max_holding_minutes}"
+            )
         if self.trailing_stop_bps is not None and self.exit_legs:
             raise ValueError(
                 "trailing_stop_bps cannot be combined with stop_loss_bps / take_profit_bps: a broker holds one"
@@ -100,6 +109,7 @@ class TradingConfig:
             stop_loss_bps=exits.bps("stop_loss_bps"),
             take_profit_bps=exits.bps("take_profit_bps"),
             trailing_stop_bps=exits.bps("trailing_stop_bps"),
+            max_holding_minutes=exits.max_holding_minutes,
         )
 
     @property
@@ -118,6 +128,11 @@ class TradingConfig:
         if self.stop_loss_bps is not None:
             stop = round_to_tick(close * (1 - sign * self.stop_loss_bps / _BPS), down)
         return take, stop
+
+    @property
+    def max_holding(self) -> timedelta | None:
+        """``max_holding_minutes`` as a duration (``None``: positions are held as long as wanted)."""
+        return None if self.max_holding_minutes is None else timedelta(minutes=self.max_holding_minutes)
 
     @property
     def cancel_after(self) -> timedelta:

@@ -33,3 +33,7 @@ ALREADY_PROCESSED = Decision(note="bar already processed")
 LONG_HELD, FLAT_HELD, SHORT_HELD = (
     Decision(note="already positioned", wanted=d, idle=True) for d in (Direction.LONG, Direction.FLAT, Direction.SHORT)
 )
+# Positioned as wanted, with a longest hold configured: not idle, the clock can still close it.
+LONG_TIMED, SHORT_TIMED = (
+    Decision(note="already positioned, until its longest hold", wanted=d) for d in (Direction.LONG, Direction.SHORT)
+)

@@ -214,6 +214,7 @@ class TradingDesk:
             open_orders = self.store.open_orders(self.account)
             qty = {p.strategy: p.qty for p in held} if held else {}
         exited = {p.strategy: Direction(p.exited) for p in held if p.exited} if held else {}
+        opened = {p.strategy: p.opened_at for p in held if p.qty} if held else {}
         views: list[AccountView] = []
 
         def view() -> AccountView:  # built once, and only if some strategy sizes an order
@@ -225,7 +226,17 @@ class TradingDesk:
         last = len(consumed) - 1
         for i, (name, answer) in enumerate(consumed.items()):
             decision = decisions[name] = engines[name].act(
-                bar, answer, view, now, traded, open_orders, qty.get(name, 0), session_time, risk, exited.get(name)
+                bar,
+                answer,
+                view,
+                now,
+                traded,
+                open_orders,
+                qty.get(name, 0),
+                session_time,
+                risk,
+                exited.get(name),
+                opened.get(name),
             )
             if decision.order is not None and acting and i < last:
                 risk = None  # the risk check moved it (a reservation, the peak): the next one reads it

@@ -29,10 +29,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from quantterminal.core.accounting.order_ids import client_order_id
+from quantterminal.core.accounting.order_ids import TIME_EXIT, client_order_id
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate, TimeInForce
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.state import RiskState
+from quantterminal.core.market_data.bar_builder import MINUTE
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.sessions import next_midnight, session_date
 from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
@@ -53,8 +54,10 @@ from quantterminal.core.trading.decision import (
     FLAT_HELD,
     HALTED,
     LONG_HELD,
+    LONG_TIMED,
     SAT_OUT,
     SHORT_HELD,
+    SHORT_TIMED,
     WARMING_UP,
     Decision,
 )
@@ -134,6 +137,7 @@ class TradingEngine:
         session_time: datetime | None = None,
         risk_state: RiskState | None = None,
         exited: Direction | None = None,
+        opened_at: datetime | None = None,
     ) -> Decision:
         """Carry out the strategy's answer: risk, record, place. ``view`` gives the account at
         decision time (called only when an order is sized); ``open_orders`` (the account's) and
@@ -144,7 +148,9 @@ class TradingEngine:
         an extended-hours strategy makes outside it places no order. ``risk_state``: the account's,
         if the caller read it with the bar's other state (else it is read when an order may be made).
         ``exited``: the side an exit leg closed this strategy's position on (``PositionState.exited``):
-        while flat it does not enter that way again until its answer has changed."""
+        while flat it does not enter that way again until its answer has changed. ``opened_at``:
+        when the position was opened (``PositionState.opened_at``; read from the store if not
+        given and a longest hold is configured)."""
         wanted, new = consumed.wanted, consumed.new
         if wanted is None:
             return WARMING_UP if new else ALREADY_PROCESSED
@@ -152,8 +158,14 @@ class TradingEngine:
         name = self.strategy_name
         working = [o for o in orders if o.strategy == name and o.symbol == bar.symbol] if orders else orders
         if position is None:
-            position = self.store.get_position(self.account, name, bar.symbol).qty
+            stored = self.store.get_position(self.account, name, bar.symbol)
+            position, opened_at = stored.qty, stored.opened_at
         held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
+        intent = wanted.value
+        longest = self.config.max_holding
+        # held its longest at this bar's close: out, whatever the answer
+        if longest and position and wanted is held and opened_at and bar.timestamp + MINUTE - opened_at >= longest:
+            wanted, intent = Direction.FLAT, TIME_EXIT
         if exited is not None and position == 0:
             if wanted is exited:  # its stop or target took it out; the same answer is not a new entry
                 return SAT_OUT
@@ -161,6 +173,8 @@ class TradingEngine:
         if wanted is held and not working and position and self.config.trailing_stop_bps is not None:
             return self._trail(bar, position, now, view, session_time, risk_state)
         if wanted is held and not working:
+            if position and longest:
+                return LONG_TIMED if position > 0 else SHORT_TIMED
             # the common bar: nothing to do, nothing built (identity: an Enum's hash is a Python call)
             return LONG_HELD if wanted is Direction.LONG else FLAT_HELD if wanted is Direction.FLAT else SHORT_HELD
         # The signal names the bar decided on (a longer one, for a strategy on 5-minute or daily
@@ -170,7 +184,7 @@ class TradingEngine:
         if not trade:
             return Decision(signal, note="stale bar: no order", wanted=wanted)
         if working:
-            coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
+            coid = client_order_id(name, bar.symbol, bar.timestamp, intent)
             if any(o.client_order_id == coid for o in working):
                 return self._resume(coid, signal, now)
             if wanted is not held and all(o.protective for o in working):
@@ -198,7 +212,7 @@ class TradingEngine:
             if refused.rule != "buying_power" or not refused.same_day_and_halts(wanted, risk_state, minute):
                 refused = None
             del self._refused[bar.symbol]
-        coid = client_order_id(name, bar.symbol, bar.timestamp, wanted.value)
+        coid = client_order_id(name, bar.symbol, bar.timestamp, intent)
         price = to_decimal(bar.close)
         side = Side.BUY if (wanted.sign or -position) > 0 else Side.SELL
         limit = self.config.limit_price(side, price)
