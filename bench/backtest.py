@@ -5,7 +5,8 @@ peak memory -- and the whole ``qterm backtest`` process.
   ``shared/data/intraday_1min`` when present -- benchmarks may read those unlicensed sets, never
   ship them -- else the repo's sample SPY), the series repeated whole weeks apart; and the first
   strategy again with a 15 bps stop-loss and a 30 bps take-profit on every entry (``[orders]
-  stop_loss_bps / take_profit_bps``): what working exit legs bar by bar costs;
+  stop_loss_bps / take_profit_bps``), and with a 40 bps trailing stop and a 120-minute longest hold
+  (``trailing_stop_bps``, ``max_holding_minutes``): what working exits bar by bar costs;
 - many symbols: each strategy over >= 1,000,000 bars, the real files repeated under synthetic
   symbol names (SPY, SPY~1, ...), each symbol an equal slice of equity;
 - whole process: ``qterm backtest`` on a 2,000,000-row CSV (loading included), breakers on and
@@ -84,17 +85,20 @@ def timed_runs(config: BacktestConfig, bars: dict[str, list[Bar]], repeat: int) 
     return times, result
 
 
-EXIT_LEGS = TradingConfig(stop_loss_bps=Decimal(15), take_profit_bps=Decimal(30))  # the "+ exit legs" row
+EXITS = {  # the "+ exits" rows
+    "exit legs": TradingConfig(stop_loss_bps=Decimal(15), take_profit_bps=Decimal(30)),
+    "trailing stop, longest hold": TradingConfig(trailing_stop_bps=Decimal(40), max_holding_minutes=120),
+}
 
 
-def _run_engine(name: str, min_bars: int, repeat: int, queue: Any, exits: bool = False) -> None:
+def _run_engine(name: str, min_bars: int, repeat: int, queue: Any, exits: str = "") -> None:
     symbol, bars = one_symbol(min_bars)
-    config = BacktestConfig((name,), trading=EXIT_LEGS) if exits else BacktestConfig((name,))
+    config = BacktestConfig((name,), trading=EXITS[exits]) if exits else BacktestConfig((name,))
     times, result = timed_runs(config, {symbol: bars}, repeat)
     median = statistics.median(times)
     queue.put(
         {
-            "strategy": f"{name} + exit legs" if exits else name,
+            "strategy": f"{name} + {exits}" if exits else name,
             "symbol": symbol,
             "bars": len(bars),
             "bars_per_s": round(len(bars) / median),
@@ -107,7 +111,11 @@ def _run_engine(name: str, min_bars: int, repeat: int, queue: Any, exits: bool =
 
 
 def _engine_with_exit_legs(name: str, min_bars: int, repeat: int, queue: Any) -> None:
-    _run_engine(name, min_bars, repeat, queue, exits=True)
+    _run_engine(name, min_bars, repeat, queue, exits="exit legs")
+
+
+def _engine_with_trailing_stop(name: str, min_bars: int, repeat: int, queue: Any) -> None:
+    _run_engine(name, min_bars, repeat, queue, exits="trailing stop, longest hold")
 
 
 def _summary_figure(text: str, label: str) -> str:
@@ -371,6 +379,7 @@ def main() -> int:
     engine = [run_isolated(_run_engine, name, args.engine_bars, args.repeat) for name in args.strategies]
     # the cost of a stop-loss and take-profit on every entry (15 / 30 bps), worked bar by bar
     engine.append(run_isolated(_engine_with_exit_legs, args.strategies[0], args.engine_bars, args.repeat))
+    engine.append(run_isolated(_engine_with_trailing_stop, args.strategies[0], args.engine_bars, args.repeat))
     print(f"engine: one symbol through the kernel (risk included), median of {args.repeat}")
     print(f"{'strategy':<26}{'bars':>10}{'bars/s':>10}{'range':>20}{'orders':>9}{'refused':>9}{'RSS MB':>8}")
     for r in engine:
