@@ -136,6 +136,15 @@ def test_exit_legs_from_the_command_line_close_trades_and_are_counted(
         (["--strategy", "momentum", "--order-type", "stop"], "invalid choice: 'stop'"),
         (["--strategy", "momentum", "--take-profit-bps", "3"], "take_profit_bps must exceed limit_offset_bps"),
         (["--strategy", "momentum", "--stop-loss-bps", "20000"], "stop_loss_bps"),
+        (["--strategy", "momentum", "--max-holding-minutes", "0"], "must be at least 1"),
+        (
+            ["--strategy", "momentum", "--trailing-stop-bps", "40", "--stop-loss-bps", "20"],
+            "trailing_stop_bps cannot be combined with stop_loss_bps / take_profit_bps",
+        ),
+        (
+            ["--strategy", "quantterminal.examples.bracketed_trend:BracketedTrend", "--param", "take_profit_bps=20000"],
+            "(bracketed_trend).params: bracketed_trend: exit_orders: take_profit_bps must be between 0 and 10,000",
+        ),
         (["--data", "sample:spy_2011"], "name the strategies (--strategy NAME"),
     ],
 )

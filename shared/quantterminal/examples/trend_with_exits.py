@@ -30,11 +30,11 @@ class TrendWithExitsParams(StrategyParams):
 
     def validate(self) -> None:
         if not 1 <= self.fast < self.slow:
-            raise StrategyError(f"trend_with_exits: need 1 <= fast < slow, got {self.fast}, {self.slow}")
+            raise StrategyError(f"need 1 <= fast < slow, got {self.fast}, {self.slow}")
         if self.stop_loss_bps <= 0 or self.take_profit_bps <= 0:
-            raise StrategyError("trend_with_exits: stop_loss_bps and take_profit_bps must be > 0")
+            raise StrategyError("stop_loss_bps and take_profit_bps must be > 0")
         if self.max_minutes < 0:
-            raise StrategyError(f"trend_with_exits: max_minutes must be >= 0, got {self.max_minutes}")
+            raise StrategyError(f"max_minutes must be >= 0, got {self.max_minutes}")
 
 
 class TrendWithExits(Strategy):
