@@ -17,6 +17,7 @@ import requests
 
 from quantterminal.adapters.broker.alpaca_broker import AlpacaBroker
 from quantterminal.adapters.broker.alpaca_catch_up import missed_updates
+from quantterminal.adapters.broker.alpaca_legs import LegNames
 from quantterminal.core.accounting.account_book import AccountBook
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate, TimeInForce
 from quantterminal.core.models import Side
@@ -236,3 +237,19 @@ def test_a_days_old_brackets_leg_fill_and_its_siblings_cancel_come_back_by_rest_
     ]
     assert (f"{ENTRY}.sl", "canceled") in {(u.client_order_id, u.event) for u in received}
     assert {u.client_order_id for u in received} <= {ENTRY, f"{ENTRY}.tp", f"{ENTRY}.sl"}
+
+
+def test_leg_names_are_bounded_and_a_forgotten_one_is_learnt_again(alpaca: FakeAlpaca) -> None:
+    names = LegNames(remembered=4)
+    for i in range(3):
+        legs = [{"id": f"tp{i}", "type": "limit"}, {"id": f"sl{i}", "type": "stop"}]
+        names.learn({"client_order_id": f"e{i}", "legs": legs})
+    assert names.of({"id": "tp0"}) is None
+    assert names.alpaca_id("e0.tp") is None
+    assert names.of({"id": "sl2"}) == ("e2.sl", "e2")
+    broker = broker_for(alpaca)
+    broker.submit(entry())
+    broker.legs = LegNames(remembered=2)  # everything forgotten: the leg is found through its entry again
+    leg = broker.get_order(f"{ENTRY}.tp")
+    assert leg is not None
+    assert leg.limit_price == Decimal("102.5")

@@ -112,7 +112,7 @@ class AlpacaBroker:
         self._stream_stop = threading.Event()
         self._stream_thread: threading.Thread | None = None
         self.legs = LegNames()  # Alpaca's names of exit legs -> ours
-        self._entry_legs: dict[str, list[Order]] = {}  # an entry placed here -> its legs, as placed
+        self._entry_legs: dict[str, list[Order]] = {}  # an entry just placed here -> its legs, as placed
 
     @classmethod
     def from_env(
@@ -232,9 +232,8 @@ class AlpacaBroker:
     def exit_legs(self, client_order_id: str) -> list[Order]:
         """The legs Alpaca holds for the entry ``client_order_id``, under our names: as its submit
         answered, else read nested (the entry was placed by another process or attempt)."""
-        if client_order_id not in self._entry_legs:
-            self._entry_legs[client_order_id] = self.read_legs(client_order_id)
-        return list(self._entry_legs[client_order_id])
+        placed = self._entry_legs.pop(client_order_id, None)  # asked for once, right after the submit
+        return placed if placed is not None else self.read_legs(client_order_id)
 
     def read_legs(self, client_order_id: str) -> list[Order]:
         """The legs of the entry ``client_order_id`` as they are now (read nested, never cached)."""

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 LEG_CLASSES = frozenset({"bracket", "oto", "oco"})  # order classes whose orders have legs
 LEG_SEARCH = timedelta(seconds=2)  # a leg is created with its entry: the entry is this close to it in time
 SEARCH_PAGE = 500  # Alpaca's maximum orders per request
+REMEMBERED = 20_000  # legs whose names are kept (a forgotten one is learnt again from Alpaca)
 
 
 def is_leg_name(client_order_id: str) -> bool:
@@ -58,9 +59,10 @@ def may_be_leg(raw: Any) -> bool:
 class LegNames:
     """Alpaca's leg order ids <-> our leg names, learnt from entries read with their legs."""
 
-    def __init__(self) -> None:
+    def __init__(self, remembered: int = REMEMBERED) -> None:
         self._name: dict[str, tuple[str, str]] = {}  # Alpaca's leg id -> (our leg name, its entry's id)
         self._alpaca_id: dict[str, str] = {}  # our leg name -> Alpaca's leg id
+        self._remembered = remembered
         self._lock = threading.Lock()  # the stream's thread and the caller's both learn
 
     def learn(self, entry: Any) -> list[str]:
@@ -73,6 +75,10 @@ class LegNames:
                 self._name[str(field(leg, "id"))] = (name, parent)
                 self._alpaca_id[name] = str(field(leg, "id"))
                 names.append(name)
+            while len(self._name) > self._remembered:  # oldest first (dicts keep insertion order)
+                forgotten, (name, _) = next(iter(self._name.items()))
+                del self._name[forgotten]
+                self._alpaca_id.pop(name, None)
         return names
 
     def of(self, raw: Any) -> tuple[str, str] | None:
