@@ -19,7 +19,7 @@ from quantterminal.core.trading.feed_codec import encode_bar_update
 from quantterminal.wiring.paper import PaperTrader
 from quantterminal.wiring.runtime import Runtime
 from tests.contract.test_trade_stream import until
-from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca
+from tests.fakes.alpaca_server import KEY, SECRET, FakeAlpaca, Fault
 from tests.fakes.alpaca_stream import FakeTradingStream
 
 
@@ -101,4 +101,41 @@ def test_exit_legs_are_held_at_alpaca_and_a_leg_fill_closes_the_trade_once(
     assert [f.qty for f in fills] == [qty, qty]
     assert trader.failure is None
     assert trader.guard.record.outages == 0, "nothing was retried: every write of the legs went through first time"
+    ledger.close()
+
+
+def test_a_bracket_whose_submit_answer_was_lost_still_gets_its_legs_recorded(
+    tmp_path: Path, spy_2011_rth: list[Bar]
+) -> None:
+    """The entry lands at Alpaca but its answer is a 500 (``Fault(process=True)``): the kernel
+    finds the order by its client order id instead of posting again, and reads the legs Alpaca
+    made for it (nested) -- so they are recorded under our names though no answer ever named them."""
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    ledger.migrate()
+    store = MemoryStateStore()
+    exits = TradingConfig(stop_loss_bps=Decimal(15), take_profit_bps=Decimal(30))
+    with FakeAlpaca() as alpaca, FakeTradingStream([]) as stream:
+        alpaca.faults.append(Fault(status=500, process=True))  # the first order lands; its answer fails
+        broker = AlpacaBroker(KEY, SECRET, paper=True, url_override=alpaca.url, stream_url=stream.url)
+        runtime = Runtime.build(store, ledger, broker, strategies=("momentum",), config=exits, symbols=("SPY",))
+        clock = {"now": spy_2011_rth[0].timestamp}
+        trader = PaperTrader(runtime, LocalBus(), replay_clock=False, wall_clock=lambda: clock["now"])
+        for bar in spy_2011_rth[:400]:
+            clock["now"] = bar.timestamp + timedelta(minutes=1, seconds=1)
+            trader.on_bar_record(encode_bar_update(BarUpdate(bar, BarSource.PROVIDER)))
+            if alpaca.legs_of:
+                break
+        broker.close()
+    (entry,) = alpaca.legs_of
+    assert alpaca.posts() == 1, "found by its client order id, never posted twice"
+    assert not alpaca.faults, "the fault was met"
+    legs = {alpaca.orders[n]["type"]: alpaca.orders[n]["id"] for n in alpaca.legs_of[entry]}
+    recorded = {o.client_order_id: o for o in store.open_orders(runtime.account)}
+    assert recorded[f"{entry}.tp"].broker_order_id == legs["limit"]
+    assert recorded[f"{entry}.sl"].broker_order_id == legs["stop"]
+    assert {o.client_order_id for o in ledger.orders_on(spy_2011_rth[0].timestamp.date())} == {
+        entry,
+        f"{entry}.tp",
+        f"{entry}.sl",
+    }
     ledger.close()
