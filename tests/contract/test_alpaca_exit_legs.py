@@ -31,7 +31,7 @@ ENTRY = "momentum-SPY-20250715T1401-1"
 
 
 def broker_for(alpaca: FakeAlpaca, **kwargs: Any) -> AlpacaBroker:
-    return AlpacaBroker(KEY, SECRET, paper=True, url_override=alpaca.url, timeout=2.0, **kwargs)
+    return AlpacaBroker(KEY, SECRET, paper=True, url_override=alpaca.url, **kwargs)
 
 
 def entry(coid: str = ENTRY, qty: int = 10, take: str | None = "102.50", loss: str | None = "98.00") -> Order:

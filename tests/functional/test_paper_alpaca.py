@@ -51,6 +51,24 @@ def test_orders_go_to_alpaca_once_per_decision_and_stale_ones_are_canceled(
     ledger.close()
 
 
+def trade_until_a_bracket(
+    alpaca: FakeAlpaca, stream: FakeTradingStream, store: MemoryStateStore, ledger: SqliteLedger, bars: list[Bar]
+) -> tuple[AlpacaBroker, Runtime, PaperTrader]:
+    """The paper run's trading side with exit legs on every entry, at the fake Alpaca, fed minute
+    bars as they close until its first entry (with its bracket) is placed."""
+    exits = TradingConfig(stop_loss_bps=Decimal(15), take_profit_bps=Decimal(30))
+    broker = AlpacaBroker(KEY, SECRET, paper=True, url_override=alpaca.url, stream_url=stream.url)
+    runtime = Runtime.build(store, ledger, broker, strategies=("momentum",), config=exits, symbols=("SPY",))
+    clock = {"now": bars[0].timestamp}
+    trader = PaperTrader(runtime, LocalBus(), replay_clock=False, wall_clock=lambda: clock["now"])
+    for bar in bars[:400]:
+        clock["now"] = bar.timestamp + timedelta(minutes=1, seconds=1)
+        trader.on_bar_record(encode_bar_update(BarUpdate(bar, BarSource.PROVIDER)))
+        if alpaca.legs_of:
+            break
+    return broker, runtime, trader
+
+
 def test_exit_legs_are_held_at_alpaca_and_a_leg_fill_closes_the_trade_once(
     tmp_path: Path, spy_2011_rth: list[Bar]
 ) -> None:
@@ -61,17 +79,8 @@ def test_exit_legs_are_held_at_alpaca_and_a_leg_fill_closes_the_trade_once(
     ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
     ledger.migrate()
     store = MemoryStateStore()
-    exits = TradingConfig(stop_loss_bps=Decimal(15), take_profit_bps=Decimal(30))
     with FakeAlpaca() as alpaca, FakeTradingStream([]) as stream:
-        broker = AlpacaBroker(KEY, SECRET, paper=True, url_override=alpaca.url, stream_url=stream.url)
-        runtime = Runtime.build(store, ledger, broker, strategies=("momentum",), config=exits, symbols=("SPY",))
-        clock = {"now": spy_2011_rth[0].timestamp}
-        trader = PaperTrader(runtime, LocalBus(), replay_clock=False, wall_clock=lambda: clock["now"])
-        for bar in spy_2011_rth[:400]:
-            clock["now"] = bar.timestamp + timedelta(minutes=1, seconds=1)
-            trader.on_bar_record(encode_bar_update(BarUpdate(bar, BarSource.PROVIDER)))
-            if alpaca.legs_of:
-                break
+        broker, runtime, trader = trade_until_a_bracket(alpaca, stream, store, ledger, spy_2011_rth)
         (entry,) = alpaca.legs_of
         assert alpaca.orders[entry]["order_class"] == "bracket"
         legs = {alpaca.orders[n]["type"]: alpaca.orders[n] for n in alpaca.legs_of[entry]}
@@ -86,13 +95,14 @@ def test_exit_legs_are_held_at_alpaca_and_a_leg_fill_closes_the_trade_once(
         for message in (*alpaca.notices, take_profit, take_profit):
             assert stream.push(message)
 
-        def settled() -> bool:
+        def open_now() -> set[str]:
             trader.book_updates()
-            return not store.open_orders(runtime.account)
+            return {o.client_order_id for o in store.open_orders(runtime.account)}
 
-        assert not until(settled, 2), "the stop-loss stays open here: its cancel was not streamed"
+        assert until(lambda: f"{entry}.tp" not in open_now()), "the take-profit's fill is booked"
+        assert open_now() == {f"{entry}.sl"}, "the stop-loss stays open here: its cancel was not streamed"
         broker.stream.catch_up()
-        assert until(settled)
+        assert until(lambda: not open_now())
         broker.close()
     position = store.get_position(runtime.account, "momentum", "SPY")
     fills = ledger.fills_for("momentum", "SPY")
@@ -113,18 +123,9 @@ def test_a_bracket_whose_submit_answer_was_lost_still_gets_its_legs_recorded(
     ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
     ledger.migrate()
     store = MemoryStateStore()
-    exits = TradingConfig(stop_loss_bps=Decimal(15), take_profit_bps=Decimal(30))
     with FakeAlpaca() as alpaca, FakeTradingStream([]) as stream:
         alpaca.faults.append(Fault(status=500, process=True))  # the first order lands; its answer fails
-        broker = AlpacaBroker(KEY, SECRET, paper=True, url_override=alpaca.url, stream_url=stream.url)
-        runtime = Runtime.build(store, ledger, broker, strategies=("momentum",), config=exits, symbols=("SPY",))
-        clock = {"now": spy_2011_rth[0].timestamp}
-        trader = PaperTrader(runtime, LocalBus(), replay_clock=False, wall_clock=lambda: clock["now"])
-        for bar in spy_2011_rth[:400]:
-            clock["now"] = bar.timestamp + timedelta(minutes=1, seconds=1)
-            trader.on_bar_record(encode_bar_update(BarUpdate(bar, BarSource.PROVIDER)))
-            if alpaca.legs_of:
-                break
+        broker, runtime, _ = trade_until_a_bracket(alpaca, stream, store, ledger, spy_2011_rth)
         broker.close()
     (entry,) = alpaca.legs_of
     assert alpaca.posts() == 1, "found by its client order id, never posted twice"

@@ -237,11 +237,8 @@ class AlpacaBroker:
 
     def read_legs(self, client_order_id: str) -> list[Order]:
         """The legs of the entry ``client_order_id`` as they are now (read nested, never cached)."""
-        raw = self._nested_entry(client_order_id)
+        raw = nested_entry(self, client_order_id)
         return [] if raw is None else [self._order(leg) for leg in legs_of(raw)]
-
-    def _nested_entry(self, client_order_id: str) -> Any | None:
-        return nested_entry(self, client_order_id)
 
     def _order(self, raw: Any) -> Order:
         """``raw`` as an ``Order``, an exit leg under our name (``alpaca_legs.leg_name``)."""
@@ -292,7 +289,7 @@ class AlpacaBroker:
         """Our exit leg ``name`` (``<entry>.tp`` / ``.sl``), found through its entry."""
         leg_id = self.legs.alpaca_id(name)
         if leg_id is None:
-            self._nested_entry(name.rsplit(".", 1)[0])
+            nested_entry(self, name.rsplit(".", 1)[0])
             leg_id = self.legs.alpaca_id(name)
         return None if leg_id is None else self.order_by_id(leg_id)
 

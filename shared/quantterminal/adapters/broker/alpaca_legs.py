@@ -65,21 +65,18 @@ class LegNames:
         self._remembered = remembered
         self._lock = threading.Lock()  # the stream's thread and the caller's both learn
 
-    def learn(self, entry: Any) -> list[str]:
-        """Remember ``entry``'s legs (an order read with them); the leg names learnt."""
+    def learn(self, entry: Any) -> None:
+        """Remember ``entry``'s legs (an order read with them)."""
         parent = str(field(entry, "client_order_id"))
-        names = []
         with self._lock:
             for leg in legs_of(entry):
                 name = f"{parent}.{leg_suffix(leg)}"
                 self._name[str(field(leg, "id"))] = (name, parent)
                 self._alpaca_id[name] = str(field(leg, "id"))
-                names.append(name)
             while len(self._name) > self._remembered:  # oldest first (dicts keep insertion order)
                 forgotten, (name, _) = next(iter(self._name.items()))
                 del self._name[forgotten]
                 self._alpaca_id.pop(name, None)
-        return names
 
     def of(self, raw: Any) -> tuple[str, str] | None:
         """(our name, entry id) of the leg ``raw``, if it is a leg we know."""

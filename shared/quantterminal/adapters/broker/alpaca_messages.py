@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from quantterminal.core.accounting.order_ids import strategy_of
@@ -45,10 +46,6 @@ def moment(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def _value(raw: Any) -> str:
-    return str(getattr(raw, "value", raw))
-
-
 def field(raw: Any, key: str) -> Any:
     """``key`` of an Alpaca order, whether an alpaca-py model or the JSON object; enums as values."""
     value = raw.get(key) if isinstance(raw, Mapping) else getattr(raw, key, None)
@@ -77,17 +74,17 @@ def to_order(order: Any, leg_of: tuple[str, str] | None = None) -> Order:
     """An alpaca-py ``Order`` (or the REST/stream order dict) as an ``Order``: Alpaca's status
     names map onto ours (``Order.reported_as``); the strategy is the client order id's prefix.
     ``leg_of`` = (our leg name, its entry's client order id) reads an exit leg under our name."""
-    get = order.get if isinstance(order, Mapping) else lambda key, default=None: getattr(order, key, default)
+    get = partial(field, order)
     coid, parent = leg_of if leg_of is not None else (str(get("client_order_id")), None)
     what = f"order {coid}"
     owner = "" if leg_of is None and alpaca_named(coid) else strategy_of(coid)  # a UUID names no strategy
-    kind = OrderType(_value(get("order_type") or get("type")))
+    kind = OrderType(get("order_type") or get("type"))
     exits = {leg_suffix(leg): leg for leg in legs_of(order)}
     return Order(
         client_order_id=coid,
         strategy=owner,
         symbol=str(get("symbol")),
-        side=Side(_value(get("side"))),
+        side=Side(get("side")),
         qty=shares(get("qty"), what),
         order_type=kind,
         limit_price=decimal(get("limit_price")),
@@ -99,11 +96,11 @@ def to_order(order: Any, leg_of: tuple[str, str] | None = None) -> Order:
         # a trailing stop's stop price is Alpaca's running trigger, not a term of ours
         stop_price=decimal(get("stop_price")) if kind in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
         trail_bps=_trail_bps(get("trail_percent"), get("trail_price"), what),
-        time_in_force=TimeInForce(_value(get("time_in_force") or "day")),
+        time_in_force=TimeInForce(get("time_in_force") or "day"),
         take_profit=decimal(field(exits[TAKE_PROFIT], "limit_price")) if TAKE_PROFIT in exits else None,
         stop_loss=decimal(field(exits[STOP_LOSS], "stop_price")) if STOP_LOSS in exits else None,
         parent=parent,
-    ).reported_as(_value(get("status")))
+    ).reported_as(str(get("status")))
 
 
 def _trail_bps(percent: Any, price: Any, what: str) -> Decimal | None:

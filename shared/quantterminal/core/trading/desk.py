@@ -109,6 +109,8 @@ class TradingDesk:
         self.extended_hours = any(e.instance.session == EXTENDED for e in self.engines.values())
         # the instances whose strategies read their trade: only for them are positions read first
         self.trade_aware = frozenset(n for n, e in self.engines.items() if e.instance.uses_trade)
+        # whether any instance closes a position held its longest: only then are entry times handed over
+        self.timed = any(e.longest_hold is not None for e in self.engines.values())
 
     def engines_for(self, symbol: str) -> Mapping[str, TradingEngine]:
         """The engines of the strategy instances that trade ``symbol``."""
@@ -214,7 +216,7 @@ class TradingDesk:
             open_orders = self.store.open_orders(self.account)
             qty = {p.strategy: p.qty for p in held} if held else {}
         exited = {p.strategy: Direction(p.exited) for p in held if p.exited} if held else {}
-        opened = {p.strategy: p.opened_at for p in held if p.qty} if held else {}
+        opened = {p.strategy: p.opened_at for p in held if p.qty} if held and self.timed else {}
         views: list[AccountView] = []
 
         def view() -> AccountView:  # built once, and only if some strategy sizes an order

@@ -84,8 +84,10 @@ class TradingEngine:
     ) -> None:
         self.instance = strategy if isinstance(strategy, StrategyInstance) else builtin_instance(strategy, params)
         self.strategy_name = self.instance.name
+        config = config or TradingConfig()
         exits = self.instance.exit_orders()  # a strategy's own exits replace the configuration's, for it alone
-        self.config = (config or TradingConfig()) if exits is None else (config or TradingConfig()).with_exits(exits)
+        self.config = config if exits is None else config.with_exits(exits)
+        self.longest_hold = self.config.max_holding  # read on every bar: kept, not rebuilt
         self.fraction = self.config.position_fraction * self.instance.capital_share  # of account equity
         self.account = account
         self.store = store
@@ -161,11 +163,10 @@ class TradingEngine:
             stored = self.store.get_position(self.account, name, bar.symbol)
             position, opened_at = stored.qty, stored.opened_at
         held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
-        intent = wanted.value
-        longest = self.config.max_holding
+        longest, timed_out = self.longest_hold, False
         # held its longest at this bar's close: out, whatever the answer
         if longest and position and wanted is held and opened_at and bar.timestamp + MINUTE - opened_at >= longest:
-            wanted, intent = Direction.FLAT, TIME_EXIT
+            wanted, timed_out = Direction.FLAT, True
         if exited is not None and position == 0:
             if wanted is exited:  # its stop or target took it out; the same answer is not a new entry
                 return SAT_OUT
@@ -184,7 +185,7 @@ class TradingEngine:
         if not trade:
             return Decision(signal, note="stale bar: no order", wanted=wanted)
         if working:
-            coid = client_order_id(name, bar.symbol, bar.timestamp, intent)
+            coid = client_order_id(name, bar.symbol, bar.timestamp, TIME_EXIT if timed_out else wanted.value)
             if any(o.client_order_id == coid for o in working):
                 return self._resume(coid, signal, now)
             if wanted is not held and all(o.protective for o in working):
@@ -212,7 +213,7 @@ class TradingEngine:
             if refused.rule != "buying_power" or not refused.same_day_and_halts(wanted, risk_state, minute):
                 refused = None
             del self._refused[bar.symbol]
-        coid = client_order_id(name, bar.symbol, bar.timestamp, intent)
+        coid = client_order_id(name, bar.symbol, bar.timestamp, TIME_EXIT if timed_out else wanted.value)
         price = to_decimal(bar.close)
         side = Side.BUY if (wanted.sign or -position) > 0 else Side.SELL
         limit = self.config.limit_price(side, price)
