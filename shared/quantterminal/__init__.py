@@ -2,7 +2,7 @@
 
 The public strategy API -- what a user's strategy imports, and all the built-in strategies use::
 
-    from quantterminal import Bar, Direction, ExitOrders, Strategy, StrategyError, StrategyParams, TradeView
+    from quantterminal import Bar, Direction, ExitOrders, Strategy, StrategyError, StrategyParams, TradeView, Wanted
     from quantterminal.indicators import SMA, EMA, RollingStd, Highest, Lowest, ATR, RateOfChange
     from quantterminal.testing import check_strategy  # snapshot/restore and no look-ahead, on real bars
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from quantterminal.core.strategies.base import Strategy, StrategyError, StrategyParams
     from quantterminal.core.strategies.exit_orders import ExitOrders
     from quantterminal.core.strategies.trade_view import TradeView, WorkingOrder
+    from quantterminal.core.strategies.wanted import Wanted
     from quantterminal.wiring.notebook import backtest, download, optimize
 
 __version__ = "0.1.0"
@@ -34,6 +35,7 @@ __all__ = [
     "StrategyError",
     "StrategyParams",
     "TradeView",
+    "Wanted",
     "WorkingOrder",
     "__version__",
     "backtest",
@@ -49,6 +51,7 @@ _HOMES = {  # imported on first use: ``qterm --help`` and the CLI's start stay q
     "StrategyParams": "quantterminal.core.strategies.base",
     "TradeView": "quantterminal.core.strategies.trade_view",  # a strategy's own position, read-only
     "WorkingOrder": "quantterminal.core.strategies.trade_view",
+    "Wanted": "quantterminal.core.strategies.wanted",  # a direction with the stop or limit order to reach it
     "backtest": "quantterminal.wiring.notebook",  # research from a notebook: results as DataFrames
     "optimize": "quantterminal.wiring.notebook",
     "download": "quantterminal.wiring.notebook",

@@ -15,7 +15,9 @@ What is checked, on real minute bars (the SPY set shipped with QuantTerminal, or
 
 A strategy that reads its trade (``uses_trade``) is handed one by a stand-in for the kernel's
 books (``StandInBook``): each answer is filled at the next bar's open, 100 shares a direction,
-no costs -- so the checks above cover its exits too, and ``run`` gives its answers.
+no costs -- so the checks above cover its exits too, and ``run`` gives its answers. The stand-in
+fills a ``Wanted`` at the open like any answer: its stop or limit is the kernel's to work
+(``qterm backtest`` runs them through the simulated venue).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from quantterminal.core.models import Bar, Direction
 from quantterminal.core.money import ZERO, to_decimal
 from quantterminal.core.strategies.base import Strategy, parse_params
 from quantterminal.core.strategies.trade_view import TradeView, trade_view
+from quantterminal.core.strategies.wanted import Wanted, direction_of
 
-Answers = list[Direction | None]
+Answers = list[Direction | Wanted | None]
 
 
 class StrategyCheckError(AssertionError):
@@ -69,7 +72,7 @@ class StandInBook:
         self.entry: Decimal | None = None
         self.opened: datetime | None = None
         self.realized = ZERO
-        self.wanted: Direction | None = None  # the last answer, filled at the next bar's open
+        self.wanted: Direction | None = None  # the last answer's direction, filled at the next bar's open
 
     def fill_at_open(self, bar: Bar) -> None:
         """Trade to the last answer at ``bar``'s open."""
@@ -88,12 +91,13 @@ class StandInBook:
         """What the strategy sees at ``bar``'s close."""
         return trade_view(self.qty, self.entry, self.opened, self.realized, to_decimal(bar.close))
 
-    def step(self, strategy: Strategy, bar: Bar) -> Direction | None:
+    def step(self, strategy: Strategy, bar: Bar) -> Direction | Wanted | None:
         """``bar`` through the book and the strategy, as the kernel takes it."""
         self.fill_at_open(bar)
         strategy.see(self.view(bar))
-        self.wanted = strategy.on_bar(bar)
-        return self.wanted
+        answer = strategy.on_bar(bar)
+        self.wanted = direction_of(answer)
+        return answer
 
 
 def run(strategy: Strategy, bars: Sequence[Bar], book: StandInBook | None = None) -> Answers:
@@ -119,6 +123,11 @@ def check_strategy(
         raise ValueError("check_strategy needs at least 10 bars")
     symbol = bars[0].symbol
     whole = run(strategy(symbol, values), bars)
+    odd = next((i for i, a in enumerate(whole) if a is not None and not isinstance(a, (Direction, Wanted))), None)
+    if odd is not None:
+        raise StrategyCheckError(
+            f"{strategy.__name__}: at bar {odd} it answered {whole[odd]!r}; an answer is a Direction, a Wanted or None"
+        )
     if run(strategy(symbol, values), bars) != whole:
         raise StrategyCheckError(f"{strategy.__name__}: the same bars gave different answers on a second run")
     rng = random.Random(seed)
@@ -127,8 +136,9 @@ def check_strategy(
         _check_restore(strategy, values, bars, whole, cut)
         _check_no_look_ahead(strategy, values, bars, whole, cut)
     _check_independent(strategy, values, bars, whole)
-    changes = sum(1 for a, b in pairwise(whole) if b is not None and a is not b)
-    return StrategyReport(len(bars), sum(a is not None for a in whole), changes)
+    directions = [direction_of(a) for a in whole]
+    changes = sum(1 for a, b in pairwise(directions) if b is not None and a is not b)
+    return StrategyReport(len(bars), sum(a is not None for a in directions), changes)
 
 
 def _check_restore(strategy: type[Strategy], values: Any, bars: Sequence[Bar], whole: Answers, cut: int) -> None:

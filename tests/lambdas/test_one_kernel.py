@@ -26,6 +26,7 @@ from quantterminal.core.simulation.fill_model import FillModel
 from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.feed_codec import encode_bar_update
+from quantterminal.examples.stop_breakout import StopBreakout
 from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.paper import BARS, PaperTrader
 from quantterminal.wiring.runtime import Runtime
@@ -340,3 +341,48 @@ def test_a_configured_trailing_stop_is_placed_filled_and_booked_alike_in_backtes
             expected[key] = expected.get(key, 0) + f.side.sign * f.qty
         assert held == {k: v for k, v in expected.items() if v}
         assert not [o for o in runtime.store.open_orders("paper") if o.status.terminal]
+
+
+def test_a_strategys_own_stops_are_placed_canceled_and_filled_alike_in_backtest_paper_and_lambdas(
+    live: Live, lean_2013_rth: dict[str, list[Bar]]
+) -> None:
+    """A strategy that answers ``Wanted`` (the stop breakout: a buy stop above its channel, a
+    sell stop under it once long, each moved as the channel moves): the same stops at the same
+    prices and times in force, the same ones filled and canceled, the same positions -- with the
+    Lambdas' answers, terms included, kept in Redis snapshots between invocations."""
+    stops = StrategyInstance.of(StopBreakout, params={"entry_bars": 10, "exit_bars": 5})
+    strategies = ("momentum", stops)
+    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
+    stream = merge_bars(day)
+    config = BacktestConfig(strategies, account="paper", fills=live.broker.config.fills, trading=TRADING)
+    backtest = run_backtest(config, day)
+    paper_broker = SimulatedBroker(live.broker.config)
+    paper = run_paper(stream, paper_broker, strategies)
+    run_lambdas(live, stream, strategies)
+
+    def terms(orders: Sequence[Order]) -> list[tuple[object, ...]]:
+        return sorted(
+            (o.client_order_id, o.side, o.qty, o.order_type, o.limit_price, o.stop_price, o.time_in_force)
+            for o in orders
+        )
+
+    own = [o for o in paper_broker.all_orders() if o.strategy == "stop_breakout"]
+    assert {o.order_type for o in own} == {OrderType.STOP}
+    assert sum(1 for o in own if o.status is OrderStatus.FILLED) >= 6, "stops bought and sold"
+    assert sum(1 for o in own if o.status is OrderStatus.CANCELED) >= 6, "moved channels canceled stops"
+    for broker in (paper_broker, live.broker):
+        assert terms(broker.all_orders()) == terms(backtest.orders)
+        assert sorted((o.client_order_id, o.status) for o in broker.all_orders()) == sorted(
+            (o.client_order_id, o.status) for o in paper_broker.all_orders()
+        )
+        assert fills_of(broker.fills) == fills_of(backtest.fills)
+    for runtime in (paper, live.runtime):
+        held = {(p.strategy, p.symbol): p.qty for p in runtime.store.positions("paper") if p.qty}
+        owner = {o.client_order_id: o.strategy for o in backtest.orders}
+        expected: dict[tuple[str, str], int] = {}
+        for f in backtest.fills:
+            key = (owner[f.order_id], f.symbol)
+            expected[key] = expected.get(key, 0) + f.side.sign * f.qty
+        assert held == {k: v for k, v in expected.items() if v}
+        working = [o for o in runtime.store.open_orders("paper") if o.strategy == "stop_breakout"]
+        assert all(o.strategy_terms for o in working)

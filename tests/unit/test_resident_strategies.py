@@ -1,6 +1,7 @@
 """Strategies kept live in the process (``ResidentStrategies``: a backtest, a paper run on a
 memory store) answer every delivery of bars -- repeated, late -- as strategies restored from
-snapshots (``SnapshotStrategies``: the Lambdas, a paper run on Redis) do."""
+snapshots (``SnapshotStrategies``: the Lambdas, a paper run on Redis) do -- the order terms a
+strategy asks for (``Wanted``) included, on minute bars and on longer ones."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from hypothesis import strategies as st
 from quantterminal.adapters.broker.simulated_broker import SimulatedBroker
 from quantterminal.adapters.state.object_state import ObjectStateStore
 from quantterminal.core.models import Bar
-from quantterminal.core.strategies import STRATEGIES, builtin_instance
+from quantterminal.core.strategies import STRATEGIES, StrategyInstance, builtin_instance
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.kernel import KernelHandlers, KernelSpec, build_kernel
 from quantterminal.core.trading.strategy_hosts import ResidentStrategies, SnapshotStrategies
+from quantterminal.examples.stop_breakout import StopBreakout
 from tests.helpers import bars_from_closes
 
 CLOSES = [100 + ((i * 7) % 13) - ((i * 3) % 5) * 0.5 for i in range(120)]
@@ -21,7 +23,11 @@ BARS = bars_from_closes(CLOSES)
 
 
 def engines() -> dict[str, object]:
-    instances = [builtin_instance(name, None) for name in STRATEGIES]
+    stops = [
+        StrategyInstance.of(StopBreakout, params={"entry_bars": 5, "exit_bars": 3}),
+        StrategyInstance.of(StopBreakout, name="stops_5m", params={"entry_bars": 3, "exit_bars": 2}, timeframe="5min"),
+    ]
+    instances = [*(builtin_instance(name, None) for name in STRATEGIES), *stops]
     spec = KernelSpec("paper", instances, TradingConfig())
     return dict(build_kernel(spec, KernelHandlers(ObjectStateStore(), SimulatedBroker())).engines)
 
@@ -31,7 +37,11 @@ def answers(host: ResidentStrategies | SnapshotStrategies, deliveries: list[Bar]
     out = []
     for bar in deliveries:
         got = host.answers(by_name, bar)  # type: ignore[arg-type]
-        out.append(tuple((name, c.wanted, c.new) for name, c in sorted(got.items())))
+        out.append(
+            tuple(
+                (name, c.wanted, c.new, None if c.terms is None else c.terms.state()) for name, c in sorted(got.items())
+            )
+        )
     return out
 
 
@@ -45,4 +55,5 @@ def test_repeated_and_late_bars_get_the_answers_the_snapshots_give(events: list[
     resident = answers(ResidentStrategies(), deliveries)
     snapshots = answers(SnapshotStrategies(ObjectStateStore()), deliveries)
     assert resident == snapshots
-    assert any(wanted is not None for row in resident for _, wanted, _ in row)  # the strategies did warm up
+    assert any(wanted is not None for row in resident for _, wanted, _, _ in row)  # the strategies did warm up
+    assert any(terms is not None for row in resident for *_, terms in row)

@@ -31,6 +31,7 @@ from quantterminal.core.strategies import (
 )
 from quantterminal.core.strategies.base import ParamsChanged
 from quantterminal.core.trading.answers import answer, warm_up, warmup_window
+from quantterminal.examples.stop_breakout import StopBreakout
 from tests.helpers import bar, bars_from_closes
 
 LONG, FLAT, SHORT = Direction.LONG, Direction.FLAT, Direction.SHORT
@@ -300,3 +301,21 @@ def test_the_warm_up_window_holds_enough_sessions_for_the_strategys_bars() -> No
     assert end == before
     sessions = [d for d in (start.date() + timedelta(days=i) for i in range((end - start).days)) if is_trading_day(d)]
     assert len(sessions) >= daily.warmup_bars == 160
+
+
+def test_a_redelivered_bar_gets_the_order_terms_its_answer_had(spy_2011_rth: list[Bar]) -> None:
+    """The snapshot records a ``Wanted`` answer's terms with the answer: a bar delivered again (a
+    Kinesis retry) is acted on with the same stop, so the same order id finds the same order."""
+    instance = StrategyInstance.of(StopBreakout, params={"entry_bars": 5, "exit_bars": 3})
+    snapshot = None
+    for b in spy_2011_rth[:10]:
+        first = answer(instance, b, snapshot)
+        snapshot = json.loads(json.dumps(first.snapshot))  # as Redis keeps it
+    assert first.new
+    assert first.terms is not None
+    assert first.terms.stop == round(max(b.high for b in spy_2011_rth[5:10]) + 0.01, 2)
+    again = answer(instance, spy_2011_rth[9], snapshot)
+    assert (again.new, again.wanted, again.snapshot) == (False, LONG, None)
+    assert again.terms is not None
+    assert again.terms.same_as(first.terms)
+    assert again.terms.state() == first.terms.state() == {"stop": str(first.terms.stop), "limit": None, "tif": "day"}

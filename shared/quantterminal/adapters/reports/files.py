@@ -96,7 +96,8 @@ def write_orders_csv(path: Path, result: BacktestResult) -> Path:
     columns = ("decision_time", "client_order_id", "strategy", "symbol", "side", "qty", "type", "limit_price")
     return _write_rows(
         path,
-        (*columns, "decision_price", "outcome", "rule", "reason"),
+        # columns added later go last: a reader of the earlier file finds every column where it was
+        (*columns, "decision_price", "outcome", "rule", "reason", "stop_price", "time_in_force"),
         [
             (
                 o.decision_time.isoformat() if o.decision_time else "",
@@ -111,6 +112,8 @@ def write_orders_csv(path: Path, result: BacktestResult) -> Path:
                 outcome,
                 rule,
                 reason,
+                "" if o.stop_price is None else o.stop_price,
+                o.time_in_force.value,
             )
             for o, outcome, rule, reason in rows
         ],

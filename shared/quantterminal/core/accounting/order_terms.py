@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 
 class OrderType(enum.Enum):
-    """An order's type. The kernel places market and limit orders; a broker may report the others
-    (an order placed by hand in the account), which reconciliation must still be able to name."""
+    """An order's type: market and limit (the configuration's), stop and stop-limit (a strategy's
+    own terms, ``Wanted``), trailing stops and exit legs (protection the kernel keeps)."""
 
     MARKET = "market"
     LIMIT = "limit"
@@ -81,6 +81,8 @@ def terms_document(order: Order) -> dict[str, Any]:
         terms["time_in_force"] = order.time_in_force.value
     if order.parent is not None:
         terms["parent"] = order.parent
+    if order.strategy_terms:
+        terms["strategy_terms"] = True
     return terms
 
 
@@ -90,4 +92,5 @@ def read_terms(doc: Mapping[str, Any]) -> dict[str, Any]:
         **{name: Decimal(str(doc[name])) for name in _PRICES if doc.get(name) is not None},
         "time_in_force": TimeInForce(doc.get("time_in_force", TimeInForce.DAY.value)),
         "parent": doc.get("parent"),
+        "strategy_terms": bool(doc.get("strategy_terms", False)),
     }

@@ -183,6 +183,9 @@ class Order:
     take_profit: Decimal | None = None
     stop_loss: Decimal | None = None
     parent: str | None = None  # a leg's entry (its client order id)
+    # placed on terms its strategy chose (``Wanted``): it works until it fills, its time in force
+    # ends or the strategy's answer changes -- never canceled as stale after the cancel age
+    strategy_terms: bool = False
     version: int = 0
 
     KIND: ClassVar[str] = "open_order"
@@ -219,8 +222,9 @@ class Order:
 
     @property
     def price(self) -> Decimal:
-        """The price the order is expected to trade at: its limit, else the decision's price."""
-        price = self.limit_price if self.limit_price is not None else self.decision_price
+        """The price the order is expected to trade at: its limit, else its stop (a stop becomes a
+        market order where the market reaches it), else the decision's price."""
+        price = self.limit_price or self.stop_price or self.decision_price
         if price is None:
             raise ValueError(f"order {self.client_order_id} has neither a limit nor a decision price")
         return price

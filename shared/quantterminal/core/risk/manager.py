@@ -92,6 +92,12 @@ class RiskDecision:
     alerts: tuple[str, ...] = ()
 
 
+def _price(order: Order) -> Decimal | None:
+    """The price an order is checked at: its limit, else its stop (where a stop order becomes a
+    market order), else its decision price."""
+    return order.limit_price or order.stop_price or order.decision_price
+
+
 def _buying_power(order: Order, cash: Decimal, state: RiskState) -> tuple[Decimal, Decimal]:
     """What the pending orders (other than ``order``) hold back, and the buying power left."""
     reserved = sum((r.notional for r in state.reservations if r.client_order_id != order.client_order_id), ZERO)
@@ -102,7 +108,7 @@ def short_of_buying_power(order: Order, cash: Decimal, position: int, state: Ris
     """Whether ``order`` fails the buying-power rule as ``evaluate`` applies it, with ``position``
     the account's shares in its symbol: an order that fails it is refused whatever the other rules
     say (an order that only reduces a position never fails it)."""
-    price = order.limit_price if order.limit_price is not None else order.decision_price
+    price = _price(order)
     if price is None or order.qty <= 0:
         return False
     pending = sum(r.qty * r.side.sign for r in state.reservations if r.symbol == order.symbol)
@@ -157,14 +163,14 @@ def evaluate(
     now: datetime,
     session_time: datetime | None = None,
 ) -> RiskDecision:
-    """Decide on ``order`` (at its limit, else its decision price); see the module docs for the rules.
+    """Decide on ``order`` (at its limit, else its stop, else its decision price); see the module docs.
     ``session_time``: the minute whose session the order belongs to (``None``: ``now``'s)."""
     state, alerts = _trip(_roll(state, account, now), account, limits, now)
 
     def reject(rule: str, reason: str) -> RiskDecision:
         return RiskDecision(False, rule, reason, state, tuple(alerts))
 
-    price = order.limit_price if order.limit_price is not None else order.decision_price
+    price = _price(order)
     if order.qty <= 0 or price is None or price <= 0 or not price.is_finite():
         return reject("order", f"order needs a positive quantity and price, got {order.qty} @ {price}")
     if any(r.client_order_id == order.client_order_id for r in state.reservations):

@@ -367,10 +367,15 @@ class _Run:
             when = order.created_at or request.decision_time
             assert when is not None  # the backtest decided (and stamped) every order it placed
             if order.status is OrderStatus.CANCELED and order.filled_qty == 0:
-                out.append(OrderOutcome(request, when, f"not filled within {age:g} s: canceled", "canceled"))
+                # a strategy's own stop or limit works until its answer changes; the configuration's, one cancel age
+                why = "its strategy's answer changed" if request.strategy_terms else f"not filled within {age:g} s"
+                out.append(OrderOutcome(request, when, f"{why}: canceled", "canceled"))
             elif order.status is OrderStatus.CANCELED:
                 reason = f"canceled after {order.filled_qty} of {order.qty} filled"
                 out.append(OrderOutcome(request, when, reason, "canceled"))
+            elif order.status is OrderStatus.EXPIRED:
+                reason = f"expired ({order.time_in_force.value}) with {order.filled_qty} of {order.qty} filled"
+                out.append(OrderOutcome(request, when, reason, "expired"))
             else:
                 out.append(OrderOutcome(request, when, "data ended before execution", "data_end"))
         return out

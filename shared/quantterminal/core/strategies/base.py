@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies.exit_orders import ExitOrders
 from quantterminal.core.strategies.trade_view import FLAT, TradeView
+from quantterminal.core.strategies.wanted import Wanted
 
 SNAPSHOT_VERSION = 1
 
@@ -114,8 +115,10 @@ class Strategy(ABC):
         self.params.validate()
 
     @abstractmethod
-    def on_bar(self, bar: Bar) -> Direction | None:
-        """Consume one *closed* bar; return the direction wanted now, or ``None`` while warming up."""
+    def on_bar(self, bar: Bar) -> Direction | Wanted | None:
+        """Consume one *closed* bar; return the direction wanted now (or ``Wanted``: the direction
+        with the stop or limit order to reach it, ``core.strategies.wanted``), or ``None`` while
+        warming up."""
 
     @property
     def trade(self) -> TradeView:

@@ -35,6 +35,7 @@ class WorkingOrder:
     order_type: str  # "market", "limit", ... (``core.accounting.orders.OrderType`` values)
     limit_price: Decimal | None
     placed_at: datetime | None
+    stop_price: Decimal | None = None  # a stop or stop-limit order's trigger
 
     @property
     def remaining_qty(self) -> int:

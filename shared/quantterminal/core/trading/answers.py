@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from quantterminal.core.market_data.timeframes import (
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies import StrategyInstance
 from quantterminal.core.strategies.trade_view import TradeView
+from quantterminal.core.strategies.wanted import Wanted
 
 # the bars before ``bar`` (oldest first) to warm a rebuilt ``instance`` up on: minute bars, as stored
 WarmUpBars = Callable[[StrategyInstance, Bar], Sequence[Bar]]
@@ -56,6 +57,7 @@ class Consumed:
     snapshot: dict[str, Any] | None = None
     bar: Bar | None = None
     rebuilt: int | None = None  # the snapshot's parameters were not the configured ones: warmed up on this many bars
+    terms: Wanted | None = None  # the order the strategy wants to get there with (``None``: the configuration's)
 
 
 def answer(
@@ -75,7 +77,7 @@ def answer(
         warm = [] if history is None else [b for b in history(instance, bar) if b.timestamp < bar.timestamp]
         rebuilt = warm_up(instance, warm)
         consumed = _answer(instance, bar, rebuilt, trade)
-        return Consumed(consumed.wanted, consumed.new, consumed.snapshot, consumed.bar, len(warm))
+        return replace(consumed, rebuilt=len(warm))
     return _answer(instance, bar, snapshot, trade)
 
 
@@ -122,16 +124,16 @@ def _answer(
         if bar.timestamp < last:
             return Consumed(None, False)  # older than what the strategy has consumed: nothing to do
         if bar.timestamp == last:
-            wanted = None if seen["wanted"] is None else Direction(seen["wanted"])
-            return Consumed(wanted, False, bar=bar_from_state(seen.get("bar"), bar.symbol))
+            wanted, terms = _read_answer(seen)
+            return Consumed(wanted, False, bar=bar_from_state(seen.get("bar"), bar.symbol), terms=terms)
     if instance.timeframe != ONE_MINUTE:
         return _into_timeframe(instance, bar, snapshot, trade)
     strategy = instance.new(bar.symbol) if snapshot is None else instance.restore(snapshot)
     if trade is not None:
         strategy.see(trade)
-    wanted = strategy.on_bar(bar)
-    mark = {"t": bar.timestamp.isoformat(), "wanted": None if wanted is None else wanted.value}
-    return Consumed(wanted, True, {**strategy.snapshot(), _LAST_BAR: mark})
+    given = strategy.on_bar(bar)
+    mark = {"t": bar.timestamp.isoformat(), **_answer_state(given)}
+    return _consumed(given, {**strategy.snapshot(), _LAST_BAR: mark})
 
 
 def _into_timeframe(
@@ -149,17 +151,40 @@ def _into_timeframe(
         base = instance.new(bar.symbol).snapshot() if snapshot is None else snapshot
         standing = base.get(_STANDING) or {"wanted": None, "bar": None}
         mark = {"t": bar.timestamp.isoformat(), **standing}
-        wanted = None if standing["wanted"] is None else Direction(standing["wanted"])
+        wanted, terms = _read_answer(standing)
         decided_bar = bar_from_state(standing["bar"], bar.symbol)
-        return Consumed(wanted, True, {**base, _LAST_BAR: mark, _BUILDING: building.state()}, decided_bar)
+        return Consumed(wanted, True, {**base, _LAST_BAR: mark, _BUILDING: building.state()}, decided_bar, terms=terms)
     strategy = instance.new(bar.symbol) if snapshot is None else instance.restore(snapshot)
     if trade is not None:
         strategy.see(trade)
-    wanted = None
+    given: Direction | Wanted | None = None
     for done in completed:
-        wanted = strategy.on_bar(done)
+        given = strategy.on_bar(done)
     decided = completed[-1]
-    standing = {"wanted": None if wanted is None else wanted.value, "bar": bar_state(decided)}
+    standing = {**_answer_state(given), "bar": bar_state(decided)}
     mark = {"t": bar.timestamp.isoformat(), **standing}
     saved = {**strategy.snapshot(), _LAST_BAR: mark, _BUILDING: building.state(), _STANDING: standing}
-    return Consumed(wanted, True, saved, decided)
+    return _consumed(given, saved, decided)
+
+
+def _consumed(given: Direction | Wanted | None, snapshot: dict[str, Any], bar: Bar | None = None) -> Consumed:
+    """A new answer, as the kernel takes it: the direction, and the strategy's terms if it gave some."""
+    if isinstance(given, Wanted):
+        return Consumed(given.direction, True, snapshot, bar, terms=given)
+    return Consumed(given, True, snapshot, bar)
+
+
+def _answer_state(given: Direction | Wanted | None) -> dict[str, Any]:
+    """The answer as a snapshot records it (a redelivered bar is acted on with the same order)."""
+    if isinstance(given, Wanted):
+        return {"wanted": given.direction.value, "terms": given.state()}
+    return {"wanted": None if given is None else given.value}
+
+
+def _read_answer(recorded: dict[str, Any]) -> tuple[Direction | None, Wanted | None]:
+    """What ``_answer_state`` recorded."""
+    if recorded["wanted"] is None:
+        return None, None
+    wanted = Direction(recorded["wanted"])
+    terms = recorded.get("terms")
+    return wanted, None if terms is None else Wanted.from_state(wanted, terms)

@@ -36,7 +36,7 @@ from quantterminal.core.accounting.state import RiskState
 from quantterminal.core.market_data.bar_builder import MINUTE
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.sessions import next_midnight, session_date
-from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
+from quantterminal.core.models import Bar, Direction, Fill, Signal
 from quantterminal.core.money import to_decimal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, RiskDecision, short_of_buying_power
@@ -64,6 +64,7 @@ from quantterminal.core.trading.decision import (
 from quantterminal.core.trading.ports import Broker, TradeJournal
 from quantterminal.core.trading.refusals import Refusal
 from quantterminal.core.trading.sizing import target_quantity
+from quantterminal.core.trading.strategy_terms import carries, not_placeable, placed_terms, side_for
 from quantterminal.core.trading.trade_views import trade_views
 
 
@@ -164,9 +165,17 @@ class TradingEngine:
             position, opened_at = stored.qty, stored.opened_at
         held = Direction.FLAT if position == 0 else Direction.LONG if position > 0 else Direction.SHORT
         longest, timed_out = self.longest_hold, False
-        # held its longest at this bar's close: out, whatever the answer
-        if longest and position and wanted is held and opened_at and bar.timestamp + MINUTE - opened_at >= longest:
+        # Held its longest at this bar's close: out now, whatever the answer. (A plain exit is on its
+        # way already; a stop or limit the strategy asked for might never fill.)
+        if (
+            longest
+            and position
+            and opened_at
+            and (wanted is held or consumed.terms is not None)
+            and bar.timestamp + MINUTE - opened_at >= longest
+        ):
             wanted, timed_out = Direction.FLAT, True
+        terms = None if timed_out else consumed.terms  # a time exit is the kernel's own, on the configured terms
         if exited is not None and position == 0:
             if wanted is exited:  # its stop or target took it out; the same answer is not a new entry
                 return SAT_OUT
@@ -193,6 +202,12 @@ class TradingEngine:
                 for leg in working:
                     self._cancel(leg.client_order_id, now)
                 return Decision(signal, note="exit legs canceled for the strategy's own exit", wanted=wanted)
+            own = [o for o in working if o.strategy_terms and not o.status.terminal]
+            if own and not all(carries(o, wanted, terms, position) for o in own):
+                # a stop or limit the strategy asked for works only while it asks for it
+                for order in own:
+                    self._cancel(order.client_order_id, now)
+                return Decision(signal, note="its working order canceled: the strategy's answer changed", wanted=wanted)
             note = "already positioned" if wanted is held else "an order is already working"
             return Decision(signal, note=note, wanted=wanted)
         if wanted is held:
@@ -215,35 +230,49 @@ class TradingEngine:
             del self._refused[bar.symbol]
         coid = client_order_id(name, bar.symbol, bar.timestamp, TIME_EXIT if timed_out else wanted.value)
         price = to_decimal(bar.close)
-        side = Side.BUY if (wanted.sign or -position) > 0 else Side.SELL
-        limit = self.config.limit_price(side, price)
+        side = side_for(wanted, position)
+        legs = position == 0 and self.config.exit_legs
+        if terms is None:
+            kind, trigger, limit = self.config.type, None, self.config.limit_price(side, price)
+            tif = TimeInForce.GTC if legs else TimeInForce.DAY  # legs inherit it: they outlive the session
+        else:  # the strategy's own stop or limit
+            placed = placed_terms(terms, side)
+            refused_terms = not_placeable(placed, side, price, legs)
+            if refused_terms:
+                return Decision(signal, note=refused_terms, wanted=wanted)
+            kind, trigger, limit = placed.order_type, placed.stop_price, placed.limit_price
+            tif = TimeInForce.GTC if legs else placed.time_in_force
         opposite = next((o for o in orders if o.symbol == bar.symbol and o.side is not side), None)
         if opposite is not None:  # the broker would refuse it as a wash trade: decide again next bar
             return Decision(signal, note=f"waiting: {opposite.strategy}'s opposite order works", wanted=wanted)
         account = view()
-        # Sized on the order's own price: a new position stays within a position limit of that fraction.
-        target = target_quantity(wanted, position, self.fraction, account.equity, limit or price)
+        # Sized on the order's own price (its limit, else its stop): a new position stays within a
+        # position limit of that fraction.
+        expected = limit or trigger or price
+        target = target_quantity(wanted, position, self.fraction, account.equity, expected)
         delta = target - position
         if delta == 0:
             return Decision(signal, note="size rounds to zero", wanted=wanted)
         take = stop = None
-        if position == 0 and self.config.exit_legs:  # an entry from flat carries its exit legs
-            take, stop = self.config.exits(side, price)
+        if legs:  # an entry from flat carries its exit legs, from where it is expected to fill
+            take, stop = self.config.exits(side, price if terms is None else expected)
         order = Order(
             coid,
             name,
             bar.symbol,
             side,
             abs(delta),
-            self.config.type,
+            kind,
             bar.timestamp,
             price,
             limit,
             account=self.account,
             created_at=now,
-            time_in_force=TimeInForce.GTC if take or stop else TimeInForce.DAY,
+            stop_price=trigger,
+            time_in_force=tif,
             take_profit=take,
             stop_loss=stop,
+            strategy_terms=terms is not None,
         )
         if refused is not None and short_of_buying_power(
             order, account.cash, self.gate.position(bar.symbol), risk_state
@@ -381,14 +410,18 @@ class TradingEngine:
     ) -> list[str]:
         """Ask the broker to cancel this strategy's limit orders (in ``symbol``, if given) still
         working ``max_age`` after they were placed (the first version let them rest; 13% never
-        filled within 30 s); ``max_age`` defaults to the configured order cancel age."""
+        filled within 30 s); ``max_age`` defaults to the configured order cancel age. An order on
+        the strategy's own terms works while its strategy asks for it: only an explicit
+        ``max_age`` (a backtest leaving before a hole in its data) cancels it, stops included."""
+        own_terms_too = max_age is not None
         max_age = self.config.cancel_after if max_age is None else max_age
         canceled: list[str] = []
         for order in self.store.open_orders(self.account) if open_orders is None else open_orders:
             if (
                 order.strategy != self.strategy_name
                 or (symbol is not None and order.symbol != symbol)
-                or order.order_type is not OrderType.LIMIT
+                or (order.strategy_terms and not own_terms_too)
+                or (order.order_type is not OrderType.LIMIT and not order.strategy_terms)
                 or order.protective  # an exit leg or trailing stop works until the position is closed
                 or order.status is OrderStatus.PENDING_CANCEL
                 or order.status.terminal  # done; only its last executions are awaited

@@ -16,6 +16,7 @@ from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.market_data.timeframes import ONE_MINUTE, TimeframeBars
 from quantterminal.core.models import Bar, Direction
 from quantterminal.core.strategies.trade_view import TradeView
+from quantterminal.core.strategies.wanted import Wanted
 from quantterminal.core.trading.answers import Consumed, WarmUpBars
 from quantterminal.core.trading.engine import TradingEngine
 
@@ -142,17 +143,7 @@ class ResidentStrategies:
             if longer is not None:
                 out[name] = longer.answer(decide, bar)
                 continue
-            answer = decide(bar)
-            # identity, not a dict: an Enum's hash is a Python call, and this runs for every bar
-            out[name] = (
-                _NONE
-                if answer is None
-                else _LONG
-                if answer is Direction.LONG
-                else _FLAT
-                if answer is Direction.FLAT
-                else _SHORT
-            )
+            out[name] = _consumed(decide(bar))
         return out
 
 
@@ -165,19 +156,35 @@ class LongerBars:
         self.building = TimeframeBars(timeframe)
         self.standing = _NONE
 
-    def answer(self, on_bar: Callable[[Bar], Direction | None], bar: Bar) -> Consumed:
+    def answer(self, on_bar: Callable[[Bar], Direction | Wanted | None], bar: Bar) -> Consumed:
         completed = self.building.add(bar)
         if not completed:
             return self.standing
-        wanted = None
+        given = None
         for done in completed:
-            wanted = on_bar(done)
-        self.standing = Consumed(wanted, True, bar=completed[-1])
+            given = on_bar(done)
+        self.standing = replace(_consumed(given), bar=completed[-1])
         return self.standing
+
+
+def _consumed(given: Direction | Wanted | None) -> Consumed:
+    """A resident strategy's new answer as the kernel takes it."""
+    # identity, not a dict: an Enum's hash is a Python call, and this runs for every bar
+    if given is None:
+        return _NONE
+    if given is Direction.LONG:
+        return _LONG
+    if given is Direction.FLAT:
+        return _FLAT
+    if given is Direction.SHORT:
+        return _SHORT
+    return Consumed(given.direction, True, terms=given)
 
 
 _NONE, _LONG, _FLAT, _SHORT = (Consumed(d, True) for d in (None, Direction.LONG, Direction.FLAT, Direction.SHORT))
 _STALE = Consumed(None, False)  # a bar older than one already consumed: nothing to do
 # an instance's name, its strategy's on_bar, its longer bars in the making (if any) and, for a
 # strategy that ``uses_trade``, how it is handed its trade
-_Resident = tuple[str, Callable[[Bar], Direction | None], "LongerBars | None", Callable[[TradeView], None] | None]
+_Resident = tuple[
+    str, Callable[[Bar], Direction | Wanted | None], "LongerBars | None", Callable[[TradeView], None] | None
+]

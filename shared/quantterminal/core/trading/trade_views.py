@@ -29,6 +29,7 @@ def working_orders(orders: Iterable[Order], strategy: str, symbol: str) -> tuple
             o.order_type.value,
             o.limit_price,
             o.created_at,
+            o.stop_price,
         )
         for o in mine
     )
