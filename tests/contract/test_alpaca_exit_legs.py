@@ -253,3 +253,63 @@ def test_leg_names_are_bounded_and_a_forgotten_one_is_learnt_again(alpaca: FakeA
     leg = broker.get_order(f"{ENTRY}.tp")
     assert leg is not None
     assert leg.limit_price == Decimal("102.5")
+
+
+PROTECT = "momentum-SPY-20250715T1405-protect-1"
+
+
+def oco_exit(coid: str = PROTECT, qty: int = 10, loss: str = "98.00") -> Order:
+    """The kernel's one-cancels-other exit of a held long: a take-profit at 102.50, a stop-loss at ``loss``."""
+    return Order(
+        coid, "momentum", "SPY", Side.SELL, qty, OrderType.LIMIT, T0, Decimal("100.00"), Decimal("102.50"),
+        time_in_force=TimeInForce.GTC, stop_loss=Decimal(loss), oco=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("exit_by", ["take_profit", "stop_loss"])
+def test_a_held_positions_exit_is_one_oco_request_whose_first_fill_ends_the_other(
+    alpaca: FakeAlpaca, exit_by: str
+) -> None:
+    """A position no bracket protects (a stop entry's, a reversal's) gets its take-profit and
+    stop-loss as Alpaca's ``oco`` class: the order is the take-profit limit, its one leg (named by
+    Alpaca, read back as ``<id>.sl``) the stop-loss; whichever fills first ends the other."""
+    alpaca.positions = [position_json("SPY", 10, "100.00")]
+    alpaca.mark("SPY", 100.0)
+    broker = broker_for(alpaca)
+    with pytest.raises(BrokerRejected, match="oco orders must be exit orders"):
+        broker.submit(oco_exit("momentum-SPY-too-many", qty=20))
+    with pytest.raises(BrokerRejected, match=r"stop_loss\.stop_price must be < current price 100\.0"):
+        broker.submit(oco_exit("momentum-SPY-crossed", loss="100.50"))
+    placed = broker.submit(oco_exit())
+    sent = alpaca.orders[PROTECT]
+    assert (sent["order_class"], sent["type"], sent["limit_price"], sent["time_in_force"]) == (
+        "oco",
+        "limit",
+        "102.5",
+        "gtc",
+    )
+    assert placed.oco
+    assert (placed.limit_price, placed.stop_loss, placed.take_profit) == (Decimal("102.5"), Decimal("98"), None)
+    (leg,) = broker.exit_legs(PROTECT)
+    assert (leg.client_order_id, leg.order_type, leg.side, leg.qty, leg.stop_price, leg.parent) == (
+        f"{PROTECT}.sl",
+        OrderType.STOP,
+        Side.SELL,
+        10,
+        Decimal("98"),
+        PROTECT,
+    )
+    assert not leg.oco
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    if exit_by == "take_profit":
+        alpaca.fill(PROTECT, 10, "102.50")
+    else:
+        alpaca.fill(alpaca.legs_of[PROTECT][0], 10, "98.00")
+    received = missed_updates(broker_for(alpaca), since, datetime.now(UTC) + timedelta(minutes=1))
+    ends = {(u.client_order_id, u.event) for u in received}
+    filled, other, ended = (
+        (PROTECT, f"{PROTECT}.sl", "canceled") if exit_by == "take_profit" else (f"{PROTECT}.sl", PROTECT, "replaced")
+    )
+    assert (filled, "fill") in ends
+    assert (other, ended) in ends
+    assert [u.client_order_id for u in received if u.execution] == [filled], "one fill, under our name"

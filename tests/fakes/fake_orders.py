@@ -16,6 +16,14 @@ not the text, the message is ours and says so by its form):
 - After the entry fills, the take-profit is ``new`` and the stop-loss stays ``held`` until its
   stop triggers; a filled take-profit cancels the stop-loss (not streamed: alpaca-py#198), a
   filled stop-loss ends the take-profit as ``replaced`` (streamed).
+- "OCO & OTO Orders Are Now Available" (Alpaca's announcement, with the request): ``oco`` exits
+  a position already held -- a ``limit`` order at ``take_profit.limit_price`` whose one leg is the
+  stop-loss at ``stop_loss.stop_price``; the first to fill cancels the other. Where that page is
+  silent the rules are ours, by analogy with a bracket's legs once its entry filled: an ``oco``
+  must be an exit ("oco orders must be exit orders", of no more shares than are held), a ``limit``
+  ``day`` or ``gtc`` order whose ``limit_price`` (if sent) is its take-profit's; its stop-loss is
+  ``held`` and must be away from the market; a filled take-profit cancels it unstreamed, a filled
+  stop-loss ends the take-profit ``replaced``, streamed.
 - Prices of a dollar or more in whole cents ("sub-penny increment does not fulfill minimum
   pricing criteria"); a trailing stop has exactly one of ``trail_price`` / ``trail_percent``, is
   ``day`` or ``gtc``, and is never a leg (alpacahq/Alpaca-API#233).
@@ -74,6 +82,8 @@ def _leg_refusal(body: dict[str, Any], mark: float | None, position: int) -> str
     cls, side = _order_class(body), body["side"]
     take = (body.get("take_profit") or {}).get("limit_price")
     loss = (body.get("stop_loss") or {}).get("stop_price")
+    if cls == "oco":
+        return _oco_refusal(body, take, loss, mark, position)
     if cls == "bracket" and take is None:
         return "bracket orders require take_profit.limit_price"
     if cls == "bracket" and loss is None:
@@ -96,6 +106,25 @@ def _leg_refusal(body: dict[str, Any], mark: float | None, position: int) -> str
     return None
 
 
+def _oco_refusal(body: dict[str, Any], take: Any, loss: Any, mark: float | None, position: int) -> str | None:
+    if take is None:
+        return "oco orders require take_profit.limit_price"
+    if loss is None:
+        return "oco orders require stop_loss.stop_price"
+    if body.get("type") != "limit":
+        return "oco orders must be limit orders"
+    if body.get("limit_price") is not None and float(body["limit_price"]) != float(take):
+        return "oco orders' limit_price must equal take_profit.limit_price"
+    held = position if body["side"] == "sell" else -position
+    if held <= 0 or float(body["qty"]) > held:
+        return "oco orders must be exit orders"
+    if body.get("time_in_force") not in ("day", "gtc"):
+        return "oco orders must be day or gtc"
+    if mark is not None and (float(loss) >= mark if body["side"] == "sell" else float(loss) <= mark):
+        return f"stop_loss.stop_price must be {'<' if body['side'] == 'sell' else '>'} current price {mark}"
+    return None
+
+
 def _order_class(body: dict[str, Any]) -> str:
     return str(body.get("order_class") or "simple")
 
@@ -105,11 +134,14 @@ def legs(entry: dict[str, Any], body: dict[str, Any], new_order: Any) -> list[di
     ``new_order(body)`` builds an order object. Without an order class the legs are ignored."""
     if _order_class(body) not in LEG_CLASSES:
         return []
-    exit_side = "sell" if body["side"] == "buy" else "buy"
+    oco = _order_class(body) == "oco"  # the order is the take-profit: its one leg closes the same shares
+    exit_side = body["side"] if oco else "sell" if body["side"] == "buy" else "buy"
     common = {"symbol": body["symbol"], "qty": body["qty"], "side": exit_side, "time_in_force": body["time_in_force"]}
     made = []
     take, loss = body.get("take_profit"), body.get("stop_loss")
-    if take:
+    if oco:
+        entry["limit_price"] = str(take["limit_price"])
+    if take and not oco:
         made.append(new_order({**common, "type": "limit", "limit_price": take["limit_price"]}))
     if loss:
         kind = "stop_limit" if loss.get("limit_price") is not None else "stop"
@@ -142,10 +174,17 @@ def after_fill(
     stop triggers); a filled leg ends its sibling."""
     sent = []
     for leg in (orders[c] for c in legs_of.get(order["client_order_id"], ())):
-        if leg["type"] == "limit":
+        if order["order_class"] == "oco":  # the take-profit filled: its stop-loss goes, unstreamed
+            if leg["status"] not in ("filled", "canceled", "replaced", "expired"):
+                leg |= {"status": "canceled", "canceled_at": stamp, "updated_at": stamp}
+        elif leg["type"] == "limit":
             leg |= {"status": "new", "updated_at": stamp}
             sent.append(update("new", leg, stamp))
     entry = next((e for e, legs in legs_of.items() if order["client_order_id"] in legs), None)
+    parent = orders.get(entry or "")
+    if parent is not None and parent["order_class"] == "oco" and parent["status"] not in ("filled", "canceled"):
+        parent |= {"status": "replaced", "replaced_at": stamp, "updated_at": stamp}  # its stop-loss filled
+        sent.append(update("replaced", parent, stamp))
     for coid in legs_of.get(entry or "", ()):
         sibling = orders[coid]
         if coid == order["client_order_id"] or sibling["status"] in ("filled", "canceled", "replaced", "expired"):

@@ -164,7 +164,7 @@ def test_a_stop_the_close_has_crossed_is_not_placed_and_a_limit_rests_at_its_pri
     assert [o.rule for o in result.not_filled] == ["data_end"]
 
 
-def test_exit_legs_go_with_a_limit_entry_from_its_price_and_never_with_a_stop_entry() -> None:
+def test_exit_legs_go_with_a_limit_entry_from_its_price() -> None:
     bid = Wanted(Direction.LONG, limit=99.9)
     result, _venue, _store = run_script([None, bid], flat_bars(6), LEGS)
     (entry,) = [o for o in result.orders if o.parent is None]
@@ -175,10 +175,70 @@ def test_exit_legs_go_with_a_limit_entry_from_its_price_and_never_with_a_stop_en
         Decimal("99.70"),
     )
     assert entry.time_in_force is TimeInForce.GTC
-    stop_entry = Wanted(Direction.LONG, stop=100.5)  # brokers take legs on market and limit entries only
-    result, venue, _store = run_script([None, stop_entry], flat_bars(6), LEGS)
-    assert not result.orders
-    assert not venue.all_orders()
+
+
+def test_a_stop_entry_goes_alone_and_its_position_gets_its_legs_as_one_cancels_other() -> None:
+    """Brokers attach legs to market and limit entries only: a stop entry is placed as asked, and
+    once it has filled the kernel puts the configured take-profit and stop-loss under the position
+    as one-cancels-other, measured from the price it was bought at; the first to fill ends the other."""
+    bars = flat_bars(12)
+    bars[4] = Bar("XYZ", bars[4].timestamp, 100.0, 101.5, 99.9, 101.2, 50_000)  # the breakout
+    for i in range(5, 12):  # and the market stays up there: the take-profit is reached
+        bars[i] = Bar("XYZ", bars[i].timestamp, 101.0, 101.3, 100.9, 101.0, 50_000)
+    result, venue, store = run_script([None, *[Wanted(Direction.LONG, stop=100.5)] * 20], bars, LEGS)
+    entry, protect = [o for o in result.orders if o.parent is None]
+    assert (entry.order_type, entry.stop_price, entry.take_profit, entry.stop_loss) == (
+        OrderType.STOP,
+        Decimal("100.50"),
+        None,
+        None,
+    )
+    assert entry.time_in_force is TimeInForce.DAY
+    # 40 bps over and 20 under the entry's fill at 100.50, decided on the bar it filled
+    assert (protect.oco, protect.side, protect.limit_price, protect.stop_loss) == (
+        True,
+        Side.SELL,
+        Decimal("100.91"),
+        Decimal("100.29"),
+    )
+    assert (protect.decision_time, protect.time_in_force) == (bars[4].timestamp, TimeInForce.GTC)
+    statuses = {o.client_order_id: o.status for o in venue.all_orders()}
+    assert statuses[protect.client_order_id] is OrderStatus.FILLED
+    assert statuses[f"{protect.client_order_id}.sl"] is OrderStatus.CANCELED
+    assert [t.exit_reason for t in result.trades] == ["take-profit"]
+    assert store.get_position("backtest", "scripted", "XYZ").qty == 0
+    assert len([o for o in result.orders if o.parent is None]) == 2, "out by its target: the same answer sits out"
+
+
+def test_a_reversal_gets_its_legs_once_it_has_filled_or_leaves_at_market_past_its_stop_loss() -> None:
+    """A reversal (long to short in one order) carries no legs; the short it opened gets them as
+    one-cancels-other -- unless the market has already passed the stop-loss they would have had:
+    then it is closed at market, and the trade's exit reason is "stop"."""
+    wide = TradingConfig(stop_loss_bps=Decimal(50), take_profit_bps=Decimal(100))
+    script: list[Direction | Wanted | None] = [None, Direction.LONG, Direction.LONG, *[Direction.SHORT] * 20]
+    Scripted.SCRIPT = script
+    allowed = StrategyInstance.of(Scripted, params={"allow_short": True})
+    result, _venue, _store = backtest(allowed, flat_bars(12), wide)
+    (protect,) = [o for o in result.orders if o.oco]
+    short = next(o for o in result.orders if "-short-" in o.client_order_id and o.parent is None)
+    assert (short.qty, short.take_profit, short.stop_loss) == (2 * 99 + 1, None, None)  # the reversal: no legs
+    # a buy to cover: 100 bps under the short's fill at 100.00, 50 over
+    assert (protect.side, protect.qty, protect.limit_price, protect.stop_loss) == (
+        Side.BUY,
+        100,
+        Decimal("99.00"),
+        Decimal("100.50"),
+    )
+    bars = flat_bars(12)
+    at = next(i for i, b in enumerate(bars) if short.decision_time and b.timestamp > short.decision_time)
+    bars[at] = Bar("XYZ", bars[at].timestamp, 100.0, 101.0, 99.9, 100.9, 50_000)  # fills the short, closes over 100.50
+    Scripted.SCRIPT = script
+    result, _venue, store = backtest(allowed, bars, wide)
+    assert not [o for o in result.orders if o.oco]
+    (stopped,) = [o for o in result.orders if "-stop-" in o.client_order_id]
+    assert (stopped.order_type, stopped.side, stopped.decision_time) == (OrderType.MARKET, Side.BUY, bars[at].timestamp)
+    assert result.trades[-1].exit_reason == "stop"
+    assert store.get_position("backtest", "scripted", "XYZ").qty == 0
 
 
 def test_check_strategy_passes_the_stop_breakout_and_names_an_answer_that_is_not_one(spy_2011_rth: list[Bar]) -> None:

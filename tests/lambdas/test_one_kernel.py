@@ -32,6 +32,7 @@ from quantterminal.wiring.paper import BARS, PaperTrader
 from quantterminal.wiring.runtime import Runtime
 from tests.lambdas.harness import Live, run_bars
 from tests.user_strategies import trade_probe
+from tests.user_strategies.stop_trend import StopTrend
 from tests.user_strategies.trade_probe import TradeProbe
 
 NAMES = tuple(STRATEGIES)
@@ -73,6 +74,19 @@ def run_lambdas(
     )
     responses = run_bars(live, bars)
     assert all(r == {"batchItemFailures": []} for r in responses)
+
+
+def positions_follow_the_fills(runtimes: Sequence[Runtime], fills: Sequence[Fill], owner: dict[str, str]) -> None:
+    """Each environment's books hold, by instance and symbol, what ``fills`` add up to (a leg's
+    fill counted to its entry's ``owner``), and no finished order is left among the open ones."""
+    expected: dict[tuple[str, str], int] = {}
+    for f in fills:
+        key = (owner[f.order_id.split(".")[0]], f.symbol)
+        expected[key] = expected.get(key, 0) + f.side.sign * f.qty
+    for runtime in runtimes:
+        held = {(p.strategy, p.symbol): p.qty for p in runtime.store.positions("paper") if p.qty}
+        assert held == {k: v for k, v in expected.items() if v}
+        assert not [o for o in runtime.store.open_orders("paper") if o.status.terminal]
 
 
 def test_backtest_paper_and_lambdas_place_the_same_orders_and_get_the_same_fills(
@@ -332,15 +346,9 @@ def test_a_configured_trailing_stop_is_placed_filled_and_booked_alike_in_backtes
             (o.client_order_id, o.status) for o in trailing
         )
         assert fills_of(broker.fills) == fills_of(backtest.fills)
-    for runtime in (paper, live.runtime):
-        held = {(p.strategy, p.symbol): p.qty for p in runtime.store.positions("paper") if p.qty}
-        owner = {o.client_order_id: o.strategy for o in backtest.orders}
-        expected: dict[tuple[str, str], int] = {}
-        for f in backtest.fills:
-            key = (owner[f.order_id], f.symbol)
-            expected[key] = expected.get(key, 0) + f.side.sign * f.qty
-        assert held == {k: v for k, v in expected.items() if v}
-        assert not [o for o in runtime.store.open_orders("paper") if o.status.terminal]
+    positions_follow_the_fills(
+        (paper, live.runtime), backtest.fills, {o.client_order_id: o.strategy for o in backtest.orders}
+    )
 
 
 def test_a_strategys_own_stops_are_placed_canceled_and_filled_alike_in_backtest_paper_and_lambdas(
@@ -376,13 +384,52 @@ def test_a_strategys_own_stops_are_placed_canceled_and_filled_alike_in_backtest_
             (o.client_order_id, o.status) for o in paper_broker.all_orders()
         )
         assert fills_of(broker.fills) == fills_of(backtest.fills)
+    positions_follow_the_fills(
+        (paper, live.runtime), backtest.fills, {o.client_order_id: o.strategy for o in backtest.orders}
+    )
     for runtime in (paper, live.runtime):
-        held = {(p.strategy, p.symbol): p.qty for p in runtime.store.positions("paper") if p.qty}
-        owner = {o.client_order_id: o.strategy for o in backtest.orders}
-        expected: dict[tuple[str, str], int] = {}
-        for f in backtest.fills:
-            key = (owner[f.order_id], f.symbol)
-            expected[key] = expected.get(key, 0) + f.side.sign * f.qty
-        assert held == {k: v for k, v in expected.items() if v}
         working = [o for o in runtime.store.open_orders("paper") if o.strategy == "stop_breakout"]
         assert all(o.strategy_terms for o in working)
+
+
+def test_a_stop_entrys_position_gets_its_legs_as_oco_alike_in_backtest_paper_and_lambdas(
+    live: Live, lean_2013_rth: dict[str, list[Bar]]
+) -> None:
+    """Exit legs configured and a strategy entering through buy stops: each stop entry goes alone,
+    and the position it opens gets its take-profit and stop-loss as one-cancels-other the bar it
+    filled -- the same exits at the same prices, filled or canceled alike (the strategy's own exit
+    cancels them first), the same positions in every environment."""
+    config = TradingConfig(stop_loss_bps=Decimal(8), take_profit_bps=Decimal(12))  # one instance: the whole account
+    strategies = (StrategyInstance.of(StopTrend),)
+    day = {s: [b for b in bars if b.timestamp.date() == bars[0].timestamp.date()] for s, bars in lean_2013_rth.items()}
+    stream = merge_bars(day)
+    backtest = run_backtest(
+        BacktestConfig(strategies, account="paper", fills=live.broker.config.fills, trading=config), day
+    )
+    paper_broker = SimulatedBroker(live.broker.config)
+    paper = run_paper(stream, paper_broker, strategies, config)
+    run_lambdas(live, stream, strategies, config)
+
+    def terms(orders: Sequence[Order]) -> list[tuple[object, ...]]:
+        return sorted(
+            (o.client_order_id, o.side, o.qty, o.order_type, o.limit_price, o.stop_price, o.stop_loss, o.oco)
+            for o in orders
+        )
+
+    protect = [o for o in paper_broker.all_orders() if o.oco]
+    legs = [o for o in paper_broker.all_orders() if o.parent in {p.client_order_id for p in protect}]
+    assert len(protect) >= 5
+    assert {o.status for o in protect + legs} >= {OrderStatus.FILLED, OrderStatus.CANCELED}
+    assert not [o for o in paper_broker.all_orders() if o.order_type is OrderType.STOP and o.take_profit]
+    for broker in (paper_broker, live.broker):
+        assert terms(broker.all_orders()) == terms(paper_broker.all_orders())
+        assert sorted((o.client_order_id, o.status) for o in broker.all_orders()) == sorted(
+            (o.client_order_id, o.status) for o in paper_broker.all_orders()
+        )
+        assert fills_of(broker.fills) == fills_of(backtest.fills)
+    assert terms([o for o in backtest.orders if o.parent is None]) == terms(
+        [o for o in paper_broker.all_orders() if o.parent is None]
+    )
+    positions_follow_the_fills(
+        (paper, live.runtime), backtest.fills, {o.client_order_id: o.strategy for o in backtest.orders}
+    )

@@ -206,3 +206,46 @@ def test_a_restarted_venue_keeps_held_and_working_legs_and_trailing_stops() -> N
     again.on_bar(bar(4, 101, 101.1, 98.8, 99))  # both entries' stop-losses
     assert sorted((f.order_id, f.qty, f.price) for f in again.fills[1:]) == [("e1.sl", 10, D(99)), ("e2.sl", 10, D(99))]
     assert {("e1.tp", "canceled"), ("e2.tp", "canceled")} <= set(events(seen))
+
+
+def oco(coid: str = "x1", side: Side = Side.SELL, take: str = "101", loss: str = "99") -> Order:
+    """A one-cancels-other exit of 10 shares: a take-profit limit with its stop-loss leg."""
+    return Order(
+        coid, "s", "SPY", side, 10, OrderType.LIMIT, T0, D(100), D(take),
+        time_in_force=TimeInForce.GTC, stop_loss=D(loss), oco=True,
+    )  # fmt: skip
+
+
+def test_a_one_cancels_other_exit_works_both_sides_at_once_and_the_first_fill_cancels_the_other() -> None:
+    broker, seen = venue()
+    broker.submit(entry())
+    broker.on_bar(bar(1, 100.2, 100.8, 99.8, 100.5))  # 10 bought at the open
+    broker.submit(oco())
+    assert [o.client_order_id for o in broker.exit_legs("x1")] == ["x1.sl"]
+    broker.on_bar(bar(2, 100.5, 100.9, 99.5, 100))  # neither reached
+    assert {o.client_order_id for o in broker.open_orders()} == {"x1", "x1.sl"}
+    broker.on_bar(bar(3, 100, 100.4, 98.8, 99))  # the stop-loss: at 99, and the take-profit goes with it
+    assert events(seen)[2:] == [("x1", "new"), ("x1.sl", "new"), ("x1.sl", "fill"), ("x1", "canceled")]
+    assert (broker.fills[-1].order_id, broker.fills[-1].price) == ("x1.sl", D(99))
+    assert broker.positions() == []
+    # a short's exit: the take-profit buy limit fills first, its stop-loss is canceled
+    broker.submit(entry("e2", Side.SELL))
+    broker.on_bar(bar(4, 99, 99.5, 98.5, 99))
+    broker.submit(oco("x2", Side.BUY, take="98", loss="100.5"))
+    broker.on_bar(bar(5, 99, 99.2, 97.5, 98))
+    assert events(seen)[-2:] == [("x2", "fill"), ("x2.sl", "canceled")]
+    assert broker.positions() == []
+
+
+def test_a_one_cancels_other_exit_is_refused_with_its_stop_on_the_wrong_side_and_canceled_whole() -> None:
+    broker, _seen = venue()
+    with pytest.raises(BrokerRejected, match=r"stop_loss.stop_price 100.50 must be below the market \(100"):
+        broker.submit(oco(loss="100.50"))
+    with pytest.raises(BrokerRejected, match=r"take-profit \(98\) must be above its stop-loss"):
+        broker.submit(oco(take="98", loss="99"))
+    broker.submit(entry())
+    broker.on_bar(bar(1, 100.2, 100.8, 99.8, 100.5))
+    broker.submit(oco())
+    broker.cancel("x1")  # the strategy's own exit cancels the exit, and its leg with it
+    assert broker.open_orders() == []
+    assert broker.get_order("x1.sl").status.value == "canceled"  # type: ignore[union-attr]

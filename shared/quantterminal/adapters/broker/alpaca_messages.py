@@ -80,6 +80,7 @@ def to_order(order: Any, leg_of: tuple[str, str] | None = None) -> Order:
     owner = "" if leg_of is None and alpaca_named(coid) else strategy_of(coid)  # a UUID names no strategy
     kind = OrderType(get("order_type") or get("type"))
     exits = {leg_suffix(leg): leg for leg in legs_of(order)}
+    oco = str(get("order_class") or "") == "oco" and leg_of is None  # a leg of one is a plain stop
     return Order(
         client_order_id=coid,
         strategy=owner,
@@ -97,9 +98,10 @@ def to_order(order: Any, leg_of: tuple[str, str] | None = None) -> Order:
         stop_price=decimal(get("stop_price")) if kind in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
         trail_bps=_trail_bps(get("trail_percent"), get("trail_price"), what),
         time_in_force=TimeInForce(get("time_in_force") or "day"),
-        take_profit=decimal(field(exits[TAKE_PROFIT], "limit_price")) if TAKE_PROFIT in exits else None,
+        take_profit=decimal(field(exits[TAKE_PROFIT], "limit_price")) if TAKE_PROFIT in exits and not oco else None,
         stop_loss=decimal(field(exits[STOP_LOSS], "stop_price")) if STOP_LOSS in exits else None,
         parent=parent,
+        oco=oco,
     ).reported_as(str(get("status")))
 
 

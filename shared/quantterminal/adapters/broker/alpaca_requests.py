@@ -5,7 +5,9 @@ trailing stop); ``time_in_force`` is Alpaca's own (day, gtc, ioc). An entry's ex
 Alpaca order class, so the protection is held at the broker while our functions sleep: both legs
 are a ``bracket``, one leg is ``oto`` (one-triggers-other: Alpaca refuses a bracket with one leg,
 "bracket orders require take_profit.limit_price"). The take-profit leg is a limit order, the
-stop-loss a stop order. A trailing stop's ``trail_bps`` is sent as ``trail_percent`` (100 bps = 1%);
+stop-loss a stop order. A position's one-cancels-other exit (``Order.oco``) is Alpaca's ``oco``
+class: a limit order at the take-profit whose one leg is the stop-loss (Alpaca's "OCO & OTO
+Orders" announcement shows the request). A trailing stop's ``trail_bps`` is sent as ``trail_percent`` (100 bps = 1%);
 Alpaca takes trailing stops only as single orders, never as a leg (alpacahq/Alpaca-API#233).
 """
 
@@ -45,7 +47,11 @@ def order_request(order: Order) -> OrderRequest:
         "client_order_id": order.client_order_id,
     }
     take, loss = order.take_profit, order.stop_loss
-    if take is not None or loss is not None:
+    if order.oco:  # an exit of a held position: the order is the take-profit limit, its leg the stop-loss
+        common["order_class"] = OrderClass.OCO
+        common["take_profit"] = TakeProfitRequest(limit_price=_price(order.limit_price))
+        common["stop_loss"] = StopLossRequest(stop_price=_price(loss))
+    elif take is not None or loss is not None:
         common["order_class"] = OrderClass.BRACKET if take is not None and loss is not None else OrderClass.OTO
         if take is not None:
             common["take_profit"] = TakeProfitRequest(limit_price=_price(take))

@@ -189,25 +189,30 @@ class SimulatedBroker:
             take_profit=order.take_profit,
             stop_loss=order.stop_loss,
             parent=order.parent,
+            oco=order.oco,
         )
         working = WorkingOrder(accepted, self.now + self.config.latency)
         if order.order_type is OrderType.TRAILING_STOP:
             working.best = mark or order.decision_price  # the best price so far: the market's, now
         self._orders[order.client_order_id] = working
         self._working.setdefault(order.symbol, []).append(working)
-        legs = [WorkingOrder(leg, working.workable_at, held=True) for leg in exit_legs(accepted)]
-        for leg in legs:  # held until the entry fills
+        # an entry's legs are held until it fills; a one-cancels-other exit's works beside it at once
+        legs = [WorkingOrder(leg, working.workable_at, held=not accepted.oco) for leg in exit_legs(accepted)]
+        for leg in legs:
             self._orders[leg.order.client_order_id] = leg
         self._legs.add(legs)
-        self._emit(
-            OrderUpdate(
-                order.client_order_id,
-                "new",
-                self.now + self.config.latency,
-                0,
-                broker_order_id=accepted.broker_order_id,
+        for placed in (working, *(leg for leg in legs if not leg.held)):
+            if placed is not working:
+                self._working[order.symbol].append(placed)
+            self._emit(
+                OrderUpdate(
+                    placed.order.client_order_id,
+                    "new",
+                    self.now + self.config.latency,
+                    0,
+                    broker_order_id=placed.order.broker_order_id,
+                )
             )
-        )
         if landed_but_lost:
             raise BrokerUnavailable("simulated: the order landed but the response was lost")
         return accepted
@@ -384,7 +389,8 @@ class SimulatedBroker:
                 * (w.order.limit_price or self._mark(w.order.symbol) or w.order.decision_price or ZERO)
                 for orders in self._working.values()
                 for w in orders
-                if w.order.side is Side.BUY and w.order.parent is None  # a leg closes what its entry opened
+                # a leg closes what its entry opened, a one-cancels-other exit what is held
+                if w.order.side is Side.BUY and w.order.parent is None and not w.order.oco
             ),
             ZERO,
         )
@@ -402,6 +408,8 @@ class SimulatedBroker:
         remaining = order.qty - order.filled_qty
         if order.parent is not None:
             remaining = min(remaining, self._legs.unprotected(working))
+        elif order.oco:
+            remaining -= self._legs.closed_by_legs(working)
         fills = self.config.fills
         done = self._bar_fill(working, bar, remaining) if remaining else None
         if done is None and full:  # the closing auction fills whatever the bar's volume
@@ -462,6 +470,8 @@ class SimulatedBroker:
         self._emit(OrderUpdate(order.client_order_id, event, when, filled, execution, order.broker_order_id))
         if event == "fill":
             self._activate_legs(working, bar.timestamp + _MINUTE)
+        elif order.oco and filled + self._legs.closed_by_legs(working) >= order.qty:
+            self._end(working, "canceled", when)  # its leg closed the rest: nothing is left to sell
         if order.parent is not None:
             for done in self._legs.closed(working):  # the position it protected is closed: the others go
                 self._end(done, "canceled", when)
@@ -478,7 +488,13 @@ class SimulatedBroker:
         self._activate_legs(working, at)
 
     def _activate_legs(self, entry: WorkingOrder, at: datetime) -> None:
-        """The held legs of ``entry`` (done filling) work from ``at`` for the shares it filled."""
+        """The held legs of ``entry`` (done filling) work from ``at`` for the shares it filled; a
+        one-cancels-other exit's leg ends with it (its take-profit filled, or it was canceled)."""
+        if entry.order.oco:
+            for leg in self._legs.of(entry):
+                if not leg.order.status.terminal:
+                    self._end(leg, "canceled", at)
+            return
         for leg in self._legs.held(entry):
             leg.held = False
             if entry.order.filled_qty == 0:

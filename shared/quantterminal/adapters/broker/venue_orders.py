@@ -28,8 +28,10 @@ TAKE_PROFIT, STOP_LOSS = "tp", "sl"  # the legs' id suffixes
 
 def exit_legs(entry: Order) -> list[Order]:
     """The exit legs of ``entry`` (none for an order without), stop-loss first: a bar reaching both
-    is worked in this order, so the stop fills (the fill model's rule for such a bar)."""
-    exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
+    is worked in this order, so the stop fills (the fill model's rule for such a bar). A
+    one-cancels-other exit has one leg, its stop-loss: the order itself is the take-profit."""
+    # an entry's legs close what it opens; a one-cancels-other exit's leg closes what it closes
+    exit_side = entry.side if entry.oco else Side.SELL if entry.side is Side.BUY else Side.BUY
     legs = []
     for suffix, price in ((STOP_LOSS, entry.stop_loss), (TAKE_PROFIT, entry.take_profit)):
         if price is None:
@@ -46,6 +48,7 @@ def exit_legs(entry: Order) -> list[Order]:
                 take_profit=None,
                 stop_loss=None,
                 parent=entry.client_order_id,
+                oco=False,
                 events=frozenset(),
                 broker_order_id=f"sim-{coid}",
             )
@@ -58,6 +61,12 @@ def wrong_side_of_market(order: Order, mark: Decimal | None) -> str:
     stop must be away from the market in the direction it protects -- a sell stop below it, a buy
     stop above -- or it would trigger at once; a bracket's take-profit must be on the profitable
     side of its entry's price and its stop-loss on the other (Alpaca refuses both, HTTP 422)."""
+    if order.oco:  # the take-profit limit may be marketable; its stop-loss must be away from the market
+        loss = order.stop_loss
+        if mark is not None and loss is not None and (loss >= mark if order.side is Side.SELL else loss <= mark):
+            where = "below" if order.side is Side.SELL else "above"
+            return f"stop_loss.stop_price {loss} must be {where} the market ({mark})"
+        return ""
     if order.stop_price is not None and mark is not None:
         if order.side is Side.SELL and order.stop_price >= mark:
             return f"stop price {order.stop_price} must be below the market ({mark}) for a sell stop"
@@ -109,14 +118,25 @@ class ExitLegBook:
         return [leg for leg in self._legs.get(entry.order.client_order_id, ()) if leg.held]
 
     def unprotected(self, leg: WorkingOrder) -> int:
-        """Shares ``leg`` may still close: what its entry filled less what its legs closed."""
+        """Shares ``leg`` may still close: what its entry filled less what its legs closed (for a
+        one-cancels-other exit: what neither it nor its leg has closed)."""
         assert leg.order.parent is not None
         entry = self._orders[leg.order.parent].order
-        return entry.filled_qty - sum(w.order.filled_qty for w in self._legs[leg.order.parent])
+        closed = sum(w.order.filled_qty for w in self._legs[leg.order.parent])
+        return entry.qty - entry.filled_qty - closed if entry.oco else entry.filled_qty - closed
+
+    def closed_by_legs(self, oco: WorkingOrder) -> int:
+        """Shares of the one-cancels-other exit ``oco`` its stop-loss leg has closed."""
+        return sum(w.order.filled_qty for w in self._legs.get(oco.order.client_order_id, ()))
 
     def closed(self, leg: WorkingOrder) -> list[WorkingOrder]:
-        """The legs to cancel once ``leg`` filled: the others, if the position is closed."""
+        """The orders to cancel once ``leg`` filled: the others, if the position is closed (a
+        one-cancels-other exit's take-profit included)."""
         if self.unprotected(leg) > 0:
             return []
         assert leg.order.parent is not None
-        return [w for w in self._legs[leg.order.parent] if w is not leg and not w.order.status.terminal]
+        others = [w for w in self._legs[leg.order.parent] if w is not leg]
+        entry = self._orders[leg.order.parent]
+        if entry.order.oco:
+            others.append(entry)
+        return [w for w in others if not w.order.status.terminal]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 _NO_OFFSET = timedelta(0)
 _DIGEST = 8  # hex digits of the key's hash that end an id
 TIME_EXIT = "time"  # the intent of an exit made because a position was held its configured longest
+STOP_EXIT = "stop"  # the intent of an exit at market of a position whose stop-loss the close had crossed
 
 
 def client_order_id(strategy: str, symbol: str, bar_time: datetime, intent: str) -> str:

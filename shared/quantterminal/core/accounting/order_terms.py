@@ -56,6 +56,9 @@ def check_terms(order: Order) -> None:
         raise OrderTermsError("a trailing stop needs trail_bps between 0 and 10,000")
     if kind not in (OrderType.STOP, OrderType.STOP_LIMIT) and stop is not None:
         raise OrderTermsError(f"a {kind.value} order takes no stop price")
+    if order.oco:
+        _check_oco(order)
+        return
     exits = (order.take_profit, order.stop_loss)
     if any(p is not None for p in exits):
         if kind not in PLACED_TYPES:
@@ -68,6 +71,20 @@ def check_terms(order: Order) -> None:
                 f"a {order.side.value} bracket's take-profit ({take}) must be "
                 f"{'above' if order.side is Side.BUY else 'below'} its stop-loss ({loss})"
             )
+
+
+def _check_oco(order: Order) -> None:
+    """A one-cancels-other exit: a take-profit limit with its stop-loss on the other side."""
+    limit, loss = order.limit_price, order.stop_loss
+    if order.order_type is not OrderType.LIMIT or limit is None or loss is None or order.take_profit is not None:
+        raise OrderTermsError("a one-cancels-other exit is a take-profit limit with a stop_loss (and no take_profit)")
+    if order.time_in_force is TimeInForce.IOC:
+        raise OrderTermsError("a one-cancels-other exit must be day or gtc")
+    if (limit > loss) != (order.side is Side.SELL):
+        raise OrderTermsError(
+            f"a {order.side.value} one-cancels-other exit's take-profit ({limit}) must be "
+            f"{'above' if order.side is Side.SELL else 'below'} its stop-loss ({loss})"
+        )
 
 
 _PRICES = ("stop_price", "trail_bps", "take_profit", "stop_loss")
@@ -83,6 +100,8 @@ def terms_document(order: Order) -> dict[str, Any]:
         terms["parent"] = order.parent
     if order.strategy_terms:
         terms["strategy_terms"] = True
+    if order.oco:
+        terms["oco"] = True
     return terms
 
 
@@ -93,4 +112,5 @@ def read_terms(doc: Mapping[str, Any]) -> dict[str, Any]:
         "time_in_force": TimeInForce(doc.get("time_in_force", TimeInForce.DAY.value)),
         "parent": doc.get("parent"),
         "strategy_terms": bool(doc.get("strategy_terms", False)),
+        "oco": bool(doc.get("oco", False)),
     }

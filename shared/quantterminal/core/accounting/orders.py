@@ -183,6 +183,10 @@ class Order:
     take_profit: Decimal | None = None
     stop_loss: Decimal | None = None
     parent: str | None = None  # a leg's entry (its client order id)
+    # One-cancels-other protection of a position already held (Alpaca's ``oco`` order class): this
+    # order is the take-profit limit, and its one leg the stop-loss at ``stop_loss``; the first to
+    # fill cancels the other. (An entry's legs are a bracket or one-triggers-other instead.)
+    oco: bool = False
     # placed on terms its strategy chose (``Wanted``): it works until it fills, its time in force
     # ends or the strategy's answer changes -- never canceled as stale after the cancel age
     strategy_terms: bool = False
@@ -215,10 +219,10 @@ class Order:
 
     @property
     def protective(self) -> bool:
-        """An order that protects a position rather than answers a decision: an exit leg, or a
-        trailing stop (the kernel keeps one under a position when configured). It works until the
+        """An order that protects a position rather than answers a decision: an exit leg, a
+        one-cancels-other exit, or a trailing stop (the kernel keeps these under a position). It works until the
         position is closed: never canceled as stale, canceled first by the strategy's own exit."""
-        return self.parent is not None or self.order_type is OrderType.TRAILING_STOP
+        return self.parent is not None or self.oco or self.order_type is OrderType.TRAILING_STOP
 
     @property
     def price(self) -> Decimal:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from quantterminal.core.accounting.order_ids import TIME_EXIT, intent_of
+from quantterminal.core.accounting.order_ids import STOP_EXIT, TIME_EXIT, intent_of
 from quantterminal.core.accounting.orders import Order, OrderType
 from quantterminal.core.models import Direction, Fill
 from quantterminal.core.money import ZERO
@@ -30,9 +30,10 @@ def exit_reason(order: Order | None) -> str:
         return "trailing"
     if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
         return "stop"
-    if order.parent is not None:
+    if order.parent is not None or order.oco:  # a leg's limit, or a one-cancels-other exit's
         return "take-profit"
-    return "time" if intent_of(order.client_order_id) == TIME_EXIT else "signal"
+    intent = intent_of(order.client_order_id)
+    return "time" if intent == TIME_EXIT else "stop" if intent == STOP_EXIT else "signal"
 
 
 @dataclass(frozen=True, slots=True)

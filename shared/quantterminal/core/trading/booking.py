@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from quantterminal.core.accounting.order_ids import TIME_EXIT, intent_of
+from quantterminal.core.accounting.order_ids import STOP_EXIT, TIME_EXIT, intent_of
 from quantterminal.core.accounting.orders import OrderUpdate
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.state import PositionState
@@ -92,7 +92,7 @@ class UpdateBooking:
             # writes left it unbooked, and booking is idempotent (by execution time and id).
             if self.ledger is not None:
                 self.ledger.append_fill(fill)
-            self._book(fill, by_leg=merged.protective or intent_of(merged.client_order_id) == TIME_EXIT)
+            self._book(fill, by_leg=merged.protective or intent_of(merged.client_order_id) in (TIME_EXIT, STOP_EXIT))
         # Position first, then the reservation: a risk check never sees both without the fill.
         if merged.status.terminal and merged.unexplained_qty <= 0:
             # Settle before forgetting the order: a crash in between leaves the order to be found

@@ -42,7 +42,9 @@ class TradingConfig:
       far from the decision close (a stop-loss below a long's entry, a take-profit above it): a
       bracket with both, one-triggers-other with one, placed at the broker with the entry and
       working there, good till canceled, whether or not our processes run. The first leg to fill
-      cancels the other; the instance then stays out until its strategy's answer changes.
+      cancels the other; the instance then stays out until its strategy's answer changes. A
+      position no bracket protects (a stop entry's, a reversal's) gets both as one-cancels-other
+      once it has filled, from its average entry price.
     - ``trailing_stop_bps``: a trailing stop kept under every position an entry opened, this far
       behind the best price since it was placed (good till canceled, held at the broker). It is
       placed on the first bar the position is complete with nothing else working -- the bar after

@@ -14,7 +14,9 @@ An entry from flat carries its exit legs when the configuration asks for them
 (``TradingConfig.stop_loss_bps`` / ``take_profit_bps``); the broker holds them, and they are
 recorded as this strategy's open orders so their fills are booked to it. A configured trailing
 stop (``trailing_stop_bps``) is placed by the kernel under a complete position with nothing else
-working; legs and trailing stops alike are ``Order.protective``. A strategy that declares its own
+working. A position no bracket protects (a stop entry's, a reversal's) gets the configured legs
+as one-cancels-other once it is complete (``Order.oco``). Legs, one-cancels-other exits and
+trailing stops alike are ``Order.protective``. A strategy that declares its own
 exits (``Strategy.exit_orders``) trades with those instead, in every environment.
 
 A decision the risk manager refused for what the account cannot do now (buying power, a limit,
@@ -29,14 +31,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from quantterminal.core.accounting.order_ids import TIME_EXIT, client_order_id
-from quantterminal.core.accounting.orders import Order, OrderStatus, OrderType, OrderUpdate, TimeInForce
+from quantterminal.core.accounting.order_ids import STOP_EXIT, TIME_EXIT, client_order_id
+from quantterminal.core.accounting.orders import PLACED_TYPES, Order, OrderStatus, OrderType, OrderUpdate, TimeInForce
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.state import RiskState
 from quantterminal.core.market_data.bar_builder import MINUTE
 from quantterminal.core.market_data.calendar import is_market_open
 from quantterminal.core.market_data.sessions import next_midnight, session_date
-from quantterminal.core.models import Bar, Direction, Fill, Signal
+from quantterminal.core.models import Bar, Direction, Fill, Side, Signal
 from quantterminal.core.money import to_decimal
 from quantterminal.core.risk.gate import RiskGate
 from quantterminal.core.risk.manager import AccountView, RiskDecision, short_of_buying_power
@@ -46,7 +48,7 @@ from quantterminal.core.trading import refusals
 from quantterminal.core.trading.answers import Consumed, WarmUpBars, answer
 from quantterminal.core.trading.booking import UpdateBooking
 from quantterminal.core.trading.broker import BrokerRejected, BrokerUnavailable, place_order
-from quantterminal.core.trading.closing_orders import TRAIL, closing_order
+from quantterminal.core.trading.closing_orders import TRAIL, closing_order, oco_exit
 from quantterminal.core.trading.config import TradingConfig
 from quantterminal.core.trading.decision import (
     ALREADY_PROCESSED,
@@ -89,6 +91,7 @@ class TradingEngine:
         exits = self.instance.exit_orders()  # a strategy's own exits replace the configuration's, for it alone
         self.config = config if exits is None else config.with_exits(exits)
         self.longest_hold = self.config.max_holding  # read on every bar: kept, not rebuilt
+        self.protected = self.config.trailing_stop_bps is not None or self.config.exit_legs  # (likewise)
         self.fraction = self.config.position_fraction * self.instance.capital_share  # of account equity
         self.account = account
         self.store = store
@@ -180,8 +183,9 @@ class TradingEngine:
             if wanted is exited:  # its stop or target took it out; the same answer is not a new entry
                 return SAT_OUT
             self.store.update_position(self.account, name, bar.symbol, lambda p: replace(p, exited=None))
-        if wanted is held and not working and position and self.config.trailing_stop_bps is not None:
-            return self._trail(bar, position, now, view, session_time, risk_state)
+        if wanted is held and not working and position and self.protected:
+            # a trailing stop; or legs no bracket brought (a stop entry's position, a reversal's)
+            return self._protect(bar, position, now, view, session_time, risk_state)
         if wanted is held and not working:
             if position and longest:
                 return LONG_TIMED if position > 0 else SHORT_TIMED
@@ -231,17 +235,19 @@ class TradingEngine:
         coid = client_order_id(name, bar.symbol, bar.timestamp, TIME_EXIT if timed_out else wanted.value)
         price = to_decimal(bar.close)
         side = side_for(wanted, position)
-        legs = position == 0 and self.config.exit_legs
         if terms is None:
-            kind, trigger, limit = self.config.type, None, self.config.limit_price(side, price)
-            tif = TimeInForce.GTC if legs else TimeInForce.DAY  # legs inherit it: they outlive the session
+            kind, trigger, limit, tif = self.config.type, None, self.config.limit_price(side, price), TimeInForce.DAY
         else:  # the strategy's own stop or limit
             placed = placed_terms(terms, side)
-            refused_terms = not_placeable(placed, side, price, legs)
+            refused_terms = not_placeable(placed, side, price)
             if refused_terms:
                 return Decision(signal, note=refused_terms, wanted=wanted)
-            kind, trigger, limit = placed.order_type, placed.stop_price, placed.limit_price
-            tif = TimeInForce.GTC if legs else placed.time_in_force
+            kind, trigger, limit, tif = placed.order_type, placed.stop_price, placed.limit_price, placed.time_in_force
+        # An entry from flat carries its exit legs where a broker takes them (a market or limit entry
+        # that is not ioc); any other gets them as one-cancels-other once it has filled (``_protect``).
+        legs = position == 0 and self.config.exit_legs and kind in PLACED_TYPES and tif is not TimeInForce.IOC
+        if legs:
+            tif = TimeInForce.GTC  # the legs inherit it: they must outlive the session
         opposite = next((o for o in orders if o.symbol == bar.symbol and o.side is not side), None)
         if opposite is not None:  # the broker would refuse it as a wash trade: decide again next bar
             return Decision(signal, note=f"waiting: {opposite.strategy}'s opposite order works", wanted=wanted)
@@ -289,7 +295,7 @@ class TradingEngine:
             self._refused[bar.symbol] = Refusal(wanted, risk.rule, state, until, f"still refused: {risk.reason}")
         return decision
 
-    def _trail(
+    def _protect(
         self,
         bar: Bar,
         position: int,
@@ -298,15 +304,30 @@ class TradingEngine:
         session_time: datetime | None,
         risk_state: RiskState | None,
     ) -> Decision:
-        """Put the configured trailing stop under ``position`` (complete, nothing else working):
-        through risk, recorded and placed once, like any order the kernel makes."""
+        """Put the configured protection under ``position`` (complete, nothing else working):
+        the trailing stop, or the take-profit and stop-loss as one-cancels-other measured from
+        its average entry price -- through risk, recorded and placed once, like any order the
+        kernel makes. Where the close has already crossed that stop-loss (the position is past its
+        planned loss) it is closed at market instead. With one leg configured nothing is placed:
+        Alpaca's oco takes both."""
         held = Direction.LONG if position > 0 else Direction.SHORT
         signal = Signal(self.strategy_name, bar.symbol, bar.timestamp, held, bar.close)
         minute = bar.timestamp if session_time is None else session_time
         if self.config.risk.regular_hours_only and not is_market_open(minute):
-            return Decision(signal, note="market closed: trailing stop at the open", wanted=held)
-        trail = self.config.trailing_stop_bps
-        order = closing_order(self.strategy_name, self.account, bar, position, now, TRAIL, trail)
+            return Decision(signal, note="market closed: its protection at the open", wanted=held)
+        name, account, trail = self.strategy_name, self.account, self.config.trailing_stop_bps
+        if trail is not None:
+            order = closing_order(name, account, bar, position, now, TRAIL, trail)
+            return self._place(signal, order, view(), now, minute, risk_state)
+        entry = self.store.get_position(account, name, bar.symbol).avg_price
+        close = to_decimal(bar.close)
+        take, stop = self.config.exits(Side.BUY if position > 0 else Side.SELL, entry or close)
+        if take is None or stop is None:  # Alpaca's oco takes both legs: one alone protects only entries
+            return Decision(signal, note="one exit leg configured: none under this position", wanted=held, idle=True)
+        if close <= stop if position > 0 else close >= stop:
+            order = closing_order(name, account, bar, position, now, STOP_EXIT)
+        else:  # a take-profit the market has passed already is a marketable limit: it fills at once
+            order = oco_exit(name, account, bar, position, now, take, stop)
         return self._place(signal, order, view(), now, minute, risk_state)
 
     def close_position(self, bar: Bar, position: int, view: AccountView, now: datetime, intent: str) -> Decision:

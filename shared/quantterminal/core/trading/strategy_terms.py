@@ -40,17 +40,13 @@ def placed_terms(terms: Wanted, side: Side) -> PlacedTerms:
     return PlacedTerms(OrderType(terms.order_type), stop, limit, TimeInForce(terms.time_in_force))
 
 
-def not_placeable(placed: PlacedTerms, side: Side, close: Decimal, legs: bool) -> str:
+def not_placeable(placed: PlacedTerms, side: Side, close: Decimal) -> str:
     """Why an order on ``placed`` is not placed at the decision ``close`` (empty: it is), in the
-    words of the decision's note. ``legs``: the entry would carry exit legs."""
+    words of the decision's note: a stop the close has crossed already (a broker refuses it)."""
     stop = placed.stop_price
     if stop is not None and (stop <= close if side is Side.BUY else stop >= close):
         where = "at or below" if side is Side.BUY else "at or above"
         return f"stop {stop} is {where} the close {close}: already crossed, no order"
-    if legs and placed.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-        return "a stop entry cannot carry exit legs (brokers attach them to market and limit entries): no order"
-    if legs and placed.time_in_force is TimeInForce.IOC:
-        return "an entry with exit legs cannot be ioc (its legs must outlive it): no order"
     return ""
 
 
