@@ -14,7 +14,8 @@ import pytest
 from quantterminal.adapters.research.optuna_study import storage_url
 from quantterminal.cli.main import main
 from quantterminal.config.load import load_config
-from quantterminal.wiring.optimize import optimize
+from quantterminal.core.research.walk_forward import score, within
+from quantterminal.wiring.optimize import backtest_with, bars_for, optimize
 from tests.services import POSTGRES_URL, check_postgres, require
 
 CONFIG = """
@@ -63,14 +64,16 @@ def test_two_workers_share_one_postgresql_study_and_a_second_run_joins_it(tmp_pa
         assert w.out_of_sample is not None or w.oos_trades >= 0
     workers = {row["worker"] for row in report.trials if row["worker"]}
     assert len(workers) == 2, f"both worker processes ran trials: {workers}"
-    stored = optuna.load_study(study_name=f"{study}-w0", storage=storage_url(POSTGRES_URL))
+    stored = optuna.load_study(study_name=report.studies[0], storage=storage_url(POSTGRES_URL))
+    assert report.studies[0].startswith(f"{study}-w0-")
     assert len(stored.trials) >= 4
     # the same command again (another machine, say) with more trials joins the study: it adds
     # only what is missing
     more = load_config(config(tmp_path, trials=6)).with_overrides()
     again = optimize(more, "sample:spy_2011", POSTGRES_URL, study, workers=1)
+    assert again.studies == report.studies
     assert all(6 <= w.trials <= 7 for w in again.windows)
-    assert len(optuna.load_study(study_name=f"{study}-w0", storage=storage_url(POSTGRES_URL)).trials) <= 7
+    assert len(optuna.load_study(study_name=report.studies[0], storage=storage_url(POSTGRES_URL)).trials) <= 7
 
 
 def test_the_command_writes_a_configuration_qterm_paper_takes(
@@ -117,3 +120,32 @@ def test_bad_input_is_one_line_and_exit_status_2(
     assert len(err.splitlines()) == 1
     assert message in err
     assert "secretpw" not in err
+
+
+def test_a_rerun_with_other_windows_never_reuses_a_trial_and_scores_each_window_on_its_own_bars(
+    tmp_path: Path,
+) -> None:
+    """Studies matched by window number alone let a second search with other windows reuse the
+    first's trials: its window 0 reported an in-sample score computed on other sessions, some after
+    its own out-of-sample window (look-ahead). Keyed by what defines them, each search's studies are
+    its own, and every in-sample score is its window's, recomputed here from scratch."""
+    storage = f"sqlite:///{tmp_path / 'studies.sqlite3'}"
+    first = optimize(load_config(config(tmp_path)), "sample:spy_2011", storage, "leak")
+    other = tmp_path / "other.toml"
+    other.write_text(CONFIG.format(trials=4).replace("in_sample = 10", "in_sample = 12"))
+    loaded = load_config(other)
+    second = optimize(loaded, "sample:spy_2011", storage, "leak")
+    assert [len(w.window.in_sample) for w in second.windows] == [12, 12]
+    assert [len(w.window.in_sample) for w in first.windows] == [10, 10]
+    assert not set(first.studies) & set(second.studies)
+    assert [w.trials for w in second.windows] == [4, 4], "none of the first search's trials came along"
+    spec = loaded.config.optimize
+    assert spec is not None
+    bars = bars_for("sample:spy_2011", ["SPY"])
+    for w in second.windows:
+        alone = backtest_with(loaded, spec, w.params, within(bars, w.window.in_sample))
+        assert w.in_sample == score(spec.objective, alone.metrics, alone.trades)
+    # the same search again (another machine joining, say) finds its own studies, full already
+    again = optimize(load_config(other), "sample:spy_2011", storage, "leak")
+    assert again.studies == second.studies
+    assert [w.trials for w in again.windows] == [4, 4]

@@ -3,11 +3,14 @@ a run scores, and how much of the in-sample score carried over."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
-from quantterminal.core.research.walk_forward import Window, WindowResult, stitch, windows
+from quantterminal.core.models import Bar
+from quantterminal.core.research.study_key import data_fingerprint, window_study
+from quantterminal.core.research.walk_forward import Window, WindowResult, sessions_of, stitch, windows
 
 DAYS = [date(2011, 1, 3) + timedelta(days=i) for i in range(20)]
 
@@ -41,3 +44,27 @@ def test_degradation_and_the_stitched_out_of_sample_return() -> None:
     assert WindowResult(w, {}, 2.0, 0.5, 0.01, 3, 10).degradation == pytest.approx(0.75)
     assert WindowResult(w, {}, -1.0, 0.5, 0.01, 3, 10).degradation is None, "no positive score to lose"
     assert stitch([0.10, -0.10]) == pytest.approx(-0.01)
+
+
+def test_a_windows_study_is_named_by_everything_that_decides_its_trials(spy_2011_rth: list[Bar]) -> None:
+    bars = {"SPY": spy_2011_rth[:3000]}
+    days = sessions_of(bars)
+    window = windows(days, 4, 2)[0]
+    identity = {"instance": {"name": "m", "params": {"fast": 10}}, "search": {"objective": "sharpe"}}
+    name = window_study("opt", window, identity, bars)
+    assert name.startswith("opt-w0-")
+    assert len(name) == len("opt-w0-") + 12
+    assert window_study("opt", window, dict(reversed(identity.items())), bars) == name, "keys in any order"
+    changed_bar = [*spy_2011_rth[:3000]]
+    changed_bar[10] = replace(changed_bar[10], close=changed_bar[10].close + 0.01)  # inside window 0
+    later = [*spy_2011_rth[:3000]]
+    later[-1] = replace(later[-1], close=later[-1].close + 0.01)  # after the window: not its data
+    assert window_study("opt", window, identity, {"SPY": later}) == name
+    others = [
+        window_study("opt", window, identity, {"SPY": changed_bar}),
+        window_study("opt", window, {**identity, "search": {"objective": "sortino"}}, bars),
+        window_study("opt", Window(0, window.in_sample[1:], window.out_of_sample), identity, bars),
+        window_study("opt", Window(0, window.in_sample, window.out_of_sample[:1]), identity, bars),
+    ]
+    assert len({name, *others}) == 5
+    assert data_fingerprint(bars) == data_fingerprint({"SPY": tuple(spy_2011_rth[:3000])})

@@ -36,7 +36,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--data", metavar="SOURCE", help="bars to search on (default: the configuration's [data].backtest)"
     )
     parser.add_argument(
-        "--study", metavar="NAME", help="study name (default: optimize-<instance>); the same name joins it"
+        "--study",
+        metavar="NAME",
+        help="study name (default: optimize-<instance>); the same name, configuration and data join it",
     )
     parser.add_argument("--workers", type=_positive, default=1, metavar="N", help="local worker processes (default 1)")
     parser.add_argument("--trials", type=_positive, metavar="N", help="trials per window (default: [optimize].trials)")

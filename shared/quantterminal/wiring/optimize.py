@@ -2,9 +2,11 @@
 run by worker processes sharing Optuna studies in one storage, every trial a backtest through the
 one kernel (risk included).
 
-Each walk-forward window is a study (``NAME-w0``, ``NAME-w1`` ...) searched on the window's
-in-sample sessions only. ``workers`` local processes join the studies; the same command on another
-machine, pointed at the same storage and study name, adds its workers to them. Once this machine's
+Each walk-forward window is a study (``NAME-w0-<key>``, ``NAME-w1-<key>`` ...) searched on the
+window's in-sample sessions only; the key is a digest of everything that decides a trial's score
+(``core.research.study_key``), so a rerun with other windows, data, space or settings never reuses
+a trial. ``workers`` local processes join the studies; the same command on another machine, with
+the same configuration and data, pointed at the same storage and study name, adds its workers. Once this machine's
 workers are done, each window's best parameters are run unchanged on its out-of-sample sessions --
 the figures the report leads with. The last window's best are the ones promoted to a configuration.
 """
@@ -12,6 +14,8 @@ the figures the report leads with. The last window's best are the ones promoted 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import inspect
 import multiprocessing
 import os
 import threading
@@ -27,6 +31,7 @@ from quantterminal.config.load import LoadedConfig, from_mapping
 from quantterminal.config.model import OptimizeSection
 from quantterminal.core.models import Bar
 from quantterminal.core.research.space import Range
+from quantterminal.core.research.study_key import window_study
 from quantterminal.core.research.walk_forward import Window, WindowResult, score, sessions_of, windows, within
 from quantterminal.core.simulation.backtest import BacktestConfig, BacktestResult
 from quantterminal.core.strategies import StrategyError
@@ -57,6 +62,7 @@ class OptimizeReport:
     best_params: Mapping[str, Any]
     trials: list[dict[str, Any]]  # every finished trial of every window (the CSV's rows)
     seconds: float
+    studies: list[str] = dataclasses.field(default_factory=list)  # each window's study, in order
 
     @property
     def trial_count(self) -> int:
@@ -75,6 +81,40 @@ def plan(loaded: LoadedConfig, bars: Mapping[str, Sequence[Bar]]) -> tuple[Optim
         raise ValueError(f"{loaded.source}: no [optimize] section (what to search: strategy, space, objective)")
     wf = spec.walk_forward
     return spec, windows(sessions_of(bars), wf.in_sample, wf.out_of_sample, wf.anchored, wf.windows)
+
+
+def identity(loaded: LoadedConfig, spec: OptimizeSection) -> dict[str, Any]:
+    """What decides a trial's score, as plain data (see ``core.research.study_key``): the searched
+    instance (its allocation aside: it is searched on a whole account) with a digest of its
+    strategy's source, the search's space, objective and minimum trades, and the orders, risk and
+    broker settings. How many trials, from which seed, by which sampler: not what a trial scores."""
+    resolved = loaded.resolved()
+    entry = next(s for s in resolved["strategies"] if s["name"] == spec.strategy)
+    instance = next(i for i in loaded.instances if i.name == spec.strategy)
+    search = {k: v for k, v in resolved["optimize"].items() if k in ("strategy", "objective", "min_trades", "space")}
+    return {
+        "instance": {k: v for k, v in entry.items() if k != "allocation"},
+        "code": _source_digest(instance.strategy),
+        "search": search,
+        **{section: resolved[section] for section in ("orders", "risk", "broker")},
+    }
+
+
+def _source_digest(strategy: type) -> str:
+    """A SHA-256 of the file that defines ``strategy`` (edited code scores trials anew)."""
+    try:
+        source = Path(inspect.getsourcefile(strategy) or "")
+        return hashlib.sha256(source.read_bytes()).hexdigest()
+    except (OSError, TypeError):
+        return f"{strategy.__module__}.{strategy.__qualname__}"  # no file (a class made at run time)
+
+
+def study_names(
+    base: str, loaded: LoadedConfig, spec: OptimizeSection, planned: Sequence[Window], bars: Mapping[str, Sequence[Bar]]
+) -> list[str]:
+    """Each planned window's study in the search ``base``."""
+    ident = identity(loaded, spec)
+    return [window_study(base, w, ident, bars) for w in planned]
 
 
 def _space(spec: OptimizeSection) -> dict[str, Range]:
@@ -101,8 +141,8 @@ def search(job: SearchJob, bars: Mapping[str, Sequence[Bar]] | None = None) -> i
     spec, planned = plan(loaded, bars)
     space = _space(spec)
     ran = 0
-    for window in planned:
-        study = engine.open_study(f"{job.study}-w{window.index}", job.storage, spec.sampler, space, _seed(spec, job))
+    for window, name in zip(planned, study_names(job.study, loaded, spec, planned, bars), strict=True):
+        study = engine.open_study(name, job.storage, spec.sampler, space, _seed(spec, job))
         # Bar objects made once for the window's every trial (a BarSeries would make them per trial)
         in_sample = {symbol: list(series) for symbol, series in within(bars, window.in_sample).items()}
 
@@ -145,7 +185,8 @@ def optimize(
     spec, planned = plan(loaded, bars)
     space = _space(spec)
     # the studies are created here, once, before the workers race to
-    studies = [engine.open_study(f"{study}-w{w.index}", storage, spec.sampler, space, spec.seed) for w in planned]
+    names = study_names(study, loaded, spec, planned, bars)
+    studies = [engine.open_study(name, storage, spec.sampler, space, spec.seed) for name in names]
     resolved = loaded.resolved()
     jobs = [
         SearchJob(resolved, loaded.source, str(loaded.base), data, symbols, storage, study, w) for w in range(workers)
@@ -175,8 +216,8 @@ def optimize(
             pending.get()  # a worker's error surfaces here
     report_progress()
     results, rows = [], []
-    for window, s in zip(planned, studies, strict=True):
-        rows += [_row(window, t) for t in engine.finished(s)]
+    for window, s, name in zip(planned, studies, names, strict=True):
+        rows += [_row(window, t, name) for t in engine.finished(s)]
         chosen = engine.best(s)
         if chosen is None:
             raise ValueError(
@@ -194,7 +235,7 @@ def optimize(
                 len(engine.finished(s)),
             )
         )
-    return OptimizeReport(results, results[-1].params, rows, time.monotonic() - started)
+    return OptimizeReport(results, results[-1].params, rows, time.monotonic() - started, names)
 
 
 def _capture(run: Callable[[SearchJob], int], job: SearchJob, failed: list[BaseException]) -> None:
@@ -204,9 +245,10 @@ def _capture(run: Callable[[SearchJob], int], job: SearchJob, failed: list[BaseE
         failed.append(exc)
 
 
-def _row(window: Window, trial: Any) -> dict[str, Any]:
+def _row(window: Window, trial: Any, study: str) -> dict[str, Any]:
     return {
         "window": window.index,
+        "study": study,
         "trial": trial.number,
         "state": trial.state.name.lower(),
         "value": trial.value,
