@@ -6,6 +6,7 @@ and ``qterm config check`` take; bad input is one line and exit status 2."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -13,6 +14,7 @@ import pytest
 
 from quantterminal.adapters.research.optuna_study import storage_url
 from quantterminal.cli.main import main
+from quantterminal.cli.optimize import stitched_line
 from quantterminal.config.load import load_config
 from quantterminal.core.research.walk_forward import score, within
 from quantterminal.wiring.optimize import backtest_with, bars_for, optimize
@@ -149,3 +151,54 @@ def test_a_rerun_with_other_windows_never_reuses_a_trial_and_scores_each_window_
     again = optimize(load_config(other), "sample:spy_2011", storage, "leak")
     assert again.studies == second.studies
     assert [w.trials for w in again.windows] == [4, 4]
+
+
+HOURLY = """
+[[strategies]]
+name = "hourly"
+strategy = "momentum"
+timeframe = "60min"
+params = {{ fast = 5, slow = 36 }}
+
+[data]
+symbols = ["SPY"]
+backtest = "sample:spy_2011"
+
+[optimize]
+strategy = "hourly"
+objective = "total_return"
+min_trades = 1
+trials = 3
+seed = 5
+
+[optimize.space]
+slow = {{ choices = [36, 40] }}
+
+[optimize.walk_forward]
+in_sample = 15
+out_of_sample = 5
+windows = 2
+"""
+
+
+def test_out_of_sample_windows_are_warmed_up_as_live_and_a_window_without_fills_is_flagged(
+    tmp_path: Path,
+) -> None:
+    """On 60-minute bars with slow = 36 or 40, a 5-session window holds ~33 bars: started cold,
+    every out-of-sample run stayed in warm-up, never traded, and the stitched line said +0.00%.
+    Warmed up on the bars before it (as a rebuilt live strategy is), it acts from its first bar."""
+    path = tmp_path / "hourly.toml"
+    path.write_text(HOURLY.format())
+    loaded = load_config(path)
+    spec = loaded.config.optimize
+    assert spec is not None
+    report = optimize(loaded, "sample:spy_2011", f"sqlite:///{tmp_path / 's.sqlite3'}", "hourly")
+    bars = bars_for("sample:spy_2011", ["SPY"])
+    for w in report.windows:
+        cold = backtest_with(loaded, spec, w.params, within(bars, w.window.out_of_sample))
+        assert not cold.fills, "the failure reproduced: cold, the window never trades"
+        assert not cold.signals
+    assert all(w.oos_fills > 0 and not w.idle for w in report.windows)
+    idle = replace(report, windows=[replace(w, oos_fills=0, oos_return=0.0) for w in report.windows])
+    assert "over 2 windows (2 of them made no fill: no evidence)" in stitched_line(idle)
+    assert "no fill" not in stitched_line(report)

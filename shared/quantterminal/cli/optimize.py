@@ -112,14 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"qterm optimize: error: {exc}", file=sys.stderr)
         return 2
     console.print(_table(report, spec.objective))
-    oos = [w.oos_return for w in report.windows]
-    rate = report.trial_count / max(report.seconds, 1e-9)
-    console.print(
-        f"out of sample, stitched: {stitch(oos):+.2%} over {len(oos)} windows | "
-        f"{report.trial_count} trials in {report.seconds:.1f} s ({rate:.1f} trials/s)"
-        f" | promoted {spec.strategy}: {dict(report.best_params)}",
-        highlight=False,
-    )
+    console.print(f"{stitched_line(report)} | promoted {spec.strategy}: {dict(report.best_params)}", highlight=False)
     if folder is not None:
         written = _write(folder.out, report, search.promoted(loaded, report).toml())
         folder.finish(loaded.resolved(), [], written)
@@ -127,6 +120,19 @@ def run(args: argparse.Namespace) -> int:
             f"wrote {', '.join(p.name for p in written)} to {args.out}/ (qterm paper --config {args.out / 'best.toml'})"
         )
     return 0
+
+
+def stitched_line(report: OptimizeReport) -> str:
+    """The out-of-sample windows' compound return, how many made no trade, and the search's pace."""
+    oos = [w.oos_return for w in report.windows]
+    rate = report.trial_count / max(report.seconds, 1e-9)
+    idle = sum(w.idle for w in report.windows)
+    # a window whose parameters never acted says nothing of them: its +0.00% is not evidence
+    untested = f" ({idle} of them made no fill: no evidence)" if idle else ""
+    return (
+        f"out of sample, stitched: {stitch(oos):+.2%} over {len(oos)} windows{untested} | "
+        f"{report.trial_count} trials in {report.seconds:.1f} s ({rate:.1f} trials/s)"
+    )
 
 
 def _table(report: OptimizeReport, objective: str) -> Table:
@@ -149,7 +155,7 @@ def _table(report: OptimizeReport, objective: str) -> Table:
             f"{w.window.out_of_sample[0]}..{w.window.out_of_sample[-1]}",
             _num(w.out_of_sample),
             f"{w.oos_return:+.2%}",
-            str(w.oos_trades),
+            f"{w.oos_trades} [red](no fill)[/]" if w.idle else str(w.oos_trades),
             _num(w.in_sample),
             "-" if w.degradation is None else f"{w.degradation:.0%}",
             ", ".join(f"{k}={v}" for k, v in w.params.items()),
@@ -183,6 +189,7 @@ def _write(out: Path, report: OptimizeReport, best_toml: str) -> list[Path]:
                 "is_score",
                 "degradation",
                 "params",
+                "oos_fills",
             ]
         )
         for w in report.windows:
@@ -199,6 +206,7 @@ def _write(out: Path, report: OptimizeReport, best_toml: str) -> list[Path]:
                     w.in_sample,
                     w.degradation,
                     dict(w.params),
+                    w.oos_fills,
                 ]
             )
     best = out / "best.toml"

@@ -26,6 +26,8 @@ def run_backtest(
     config: BacktestConfig,
     bars_by_symbol: Mapping[str, Sequence[Bar]],
     progress: Callable[[int, int], None] | None = None,
+    warmup: Mapping[str, Sequence[Bar]] | None = None,
 ) -> BacktestResult:
-    """Backtest ``config`` over ``bars_by_symbol`` (see ``core.backtest``)."""
-    return backtester(config).run(bars_by_symbol, progress)
+    """Backtest ``config`` over ``bars_by_symbol`` (see ``core.backtest``), its strategies warmed
+    up on ``warmup``'s bars first, if given."""
+    return backtester(config).run(bars_by_symbol, progress, warmup)

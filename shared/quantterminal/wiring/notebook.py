@@ -162,6 +162,7 @@ def optimize(
                 "oos_score": w.out_of_sample,
                 "oos_return": w.oos_return,
                 "oos_trades": w.oos_trades,
+                "oos_fills": w.oos_fills,  # none: its return says nothing of the parameters
                 "is_score": w.in_sample,
                 "degradation": w.degradation,
                 "trials": w.trials,

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from quantterminal.adapters.market_data.csv_bars import load_bars, resolve_sourc
 from quantterminal.adapters.research import optuna_study as engine
 from quantterminal.config.load import LoadedConfig, from_mapping
 from quantterminal.config.model import OptimizeSection
+from quantterminal.core.market_data.bar_series import bars_between
+from quantterminal.core.market_data.sessions import day_bounds
 from quantterminal.core.models import Bar
 from quantterminal.core.research.space import Range
 from quantterminal.core.research.study_key import window_study
@@ -36,7 +39,8 @@ from quantterminal.core.research.walk_forward import Window, WindowResult, score
 from quantterminal.core.simulation.backtest import BacktestConfig, BacktestResult
 from quantterminal.core.strategies import StrategyError
 from quantterminal.core.strategies.base import parse_params
-from quantterminal.core.strategies.instance import ONE
+from quantterminal.core.strategies.instance import ONE, StrategyInstance
+from quantterminal.core.trading.answers import warmup_window
 from quantterminal.wiring.backtest import run_backtest
 
 
@@ -121,16 +125,35 @@ def _space(spec: OptimizeSection) -> dict[str, Range]:
     return {name: r.to_range() for name, r in spec.space.items()}
 
 
-def backtest_with(
-    loaded: LoadedConfig, spec: OptimizeSection, params: Mapping[str, Any], bars: Mapping[str, Sequence[Bar]]
-) -> BacktestResult:
-    """The searched instance alone, on a whole account, with ``params`` over its own."""
+def searched(loaded: LoadedConfig, spec: OptimizeSection, params: Mapping[str, Any]) -> StrategyInstance:
+    """The searched instance with ``params`` over its own, on a whole account."""
     instance = next(i for i in loaded.instances if i.name == spec.strategy)
     merged = {**dataclasses.asdict(instance.params), **params}
-    searched = replace(instance, params=parse_params(instance.strategy.params_type, merged), allocation=ONE)
+    return replace(instance, params=parse_params(instance.strategy.params_type, merged), allocation=ONE)
+
+
+def backtest_with(
+    loaded: LoadedConfig,
+    spec: OptimizeSection,
+    params: Mapping[str, Any],
+    bars: Mapping[str, Sequence[Bar]],
+    warmup: Mapping[str, Sequence[Bar]] | None = None,
+) -> BacktestResult:
+    """The searched instance alone, on a whole account, with ``params`` over its own (warmed up
+    on ``warmup``'s bars first, if given)."""
     c = loaded.config
-    config = BacktestConfig((searched,), cash=c.broker.cash, trading=c.trading(), fills=c.fills())
-    return run_backtest(config, bars)
+    config = BacktestConfig((searched(loaded, spec, params),), cash=c.broker.cash, trading=c.trading(), fills=c.fills())
+    return run_backtest(config, bars, warmup=warmup)
+
+
+def warmup_before(
+    instance: StrategyInstance, bars: Mapping[str, Sequence[Bar]], days: Sequence[date]
+) -> dict[str, Sequence[Bar]]:
+    """The bars before ``days`` that warm ``instance`` up as live would (``answers.warmup_window``:
+    whole trading days holding its ``warmup_bars``), by symbol; fewer where the data begins later."""
+    start, end = warmup_window(instance, day_bounds(days[0])[0])
+    found = {s: bars_between(series, start, end) for s, series in bars.items()}
+    return {s: series for s, series in found.items() if series}
 
 
 def search(job: SearchJob, bars: Mapping[str, Sequence[Bar]] | None = None) -> int:
@@ -223,7 +246,9 @@ def optimize(
             raise ValueError(
                 f"window {window.index}: no trial had {spec.min_trades}+ trades and a defined {spec.objective}"
             )
-        oos = backtest_with(loaded, spec, chosen.params, within(bars, window.out_of_sample))
+        # judged as it would trade: its indicators warmed up on the bars before the window, not cold
+        warm = warmup_before(searched(loaded, spec, chosen.params), bars, window.out_of_sample)
+        oos = backtest_with(loaded, spec, chosen.params, within(bars, window.out_of_sample), warm)
         results.append(
             WindowResult(
                 window,
@@ -233,6 +258,7 @@ def optimize(
                 oos.metrics.total_return,
                 oos.metrics.num_trades,
                 len(engine.finished(s)),
+                len(oos.fills),
             )
         )
     return OptimizeReport(results, results[-1].params, rows, time.monotonic() - started, names)

@@ -111,8 +111,14 @@ class WindowResult:
     in_sample: float | None
     out_of_sample: float | None
     oos_return: float
-    oos_trades: int
+    oos_trades: int  # round trips closed out of sample
     trials: int
+    oos_fills: int = 0  # fills out of sample: none, and the window says nothing of its parameters
+
+    @property
+    def idle(self) -> bool:
+        """Whether the parameters never acted out of sample (no fill): its return is no evidence."""
+        return self.oos_fills == 0
 
     @property
     def degradation(self) -> float | None:

@@ -129,14 +129,19 @@ class Backtester:
         self,
         bars_by_symbol: Mapping[str, Sequence[Bar]],
         progress: Callable[[int, int], None] | None = None,
+        warmup: Mapping[str, Sequence[Bar]] | None = None,
     ) -> BacktestResult:
-        """Run over ``bars_by_symbol``; ``progress(done, total)`` is called every 65,536 bars."""
+        """Run over ``bars_by_symbol``; ``progress(done, total)`` is called every 65,536 bars.
+        ``warmup``: bars before the first, fed to the strategies only (no orders, no equity), as a
+        live strategy is warmed up before it trades -- so the run's first bars are traded on."""
         iterator = merged_bars(bars_by_symbol)  # (checked before the first bar)
         gaps = find_gaps(bars_by_symbol)
         limit = self.config.max_gap_sessions
         exits = {(g.symbol, g.before) for g in gaps if limit is not None and g.sessions > limit}
         interval = min((bar_interval(b) for b in bars_by_symbol.values() if b), default=_MINUTE)
         run = _Run(self.config, self.handlers, sorted(bars_by_symbol), exits, interval)
+        if warmup:
+            run.warm(merged_bars(warmup))
         total = sum(len(bars) for bars in bars_by_symbol.values())
         done = 0
         while done < total:
@@ -205,6 +210,17 @@ class _Run:
             return bar.timestamp + self.interval
         bounds = session_bounds(session_date(bar.timestamp))
         return bar.timestamp + self.interval if bounds is None else bounds[1] - _MINUTE
+
+    def warm(self, bars: Iterable[Bar]) -> None:
+        """Feed ``bars`` (all before the run's first) to the strategies that see them, and nothing
+        else: no broker, no orders, no equity (``answers.warm_up`` does the same for a rebuilt live
+        strategy; one that reads its trade sees none)."""
+        desk = self.desk
+        in_session, extended, engines_for = desk.in_session, desk.extended_hours, desk.engines_for_bar
+        for bar in bars:
+            session = in_session(bar)
+            if session or extended:
+                self.strategies.answers(engines_for(bar, session), bar)
 
     def process(self, bars: Iterable[Bar]) -> None:
         venue = self.venue
