@@ -7,6 +7,7 @@ environment variables named here, which the CDK app sets.
 from __future__ import annotations
 
 METRICS_NAMESPACE = "QuantTerminal"
+SAMPLE_PREFIX = "sample:"  # a data source that names a set shipped with the package (``sample:spy_2011``)
 
 # Environment variables (set by the CDK app on the feed task and the Lambdas; a user's shell for the
 # CLI). Read in one place: ``quantterminal.environment.Environment``.

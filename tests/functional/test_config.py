@@ -4,16 +4,22 @@ are one line naming the file and the key; a run's outputs carry a manifest and n
 
 from __future__ import annotations
 
+import csv
 import json
 import textwrap
+from collections import Counter
 from datetime import datetime, time
 from pathlib import Path
 
 import pytest
 
+from quantterminal.adapters.market_data.csv_bars import load_bars, resolve_source
 from quantterminal.cli.main import main
 from quantterminal.config.load import ConfigError, from_text, load_config
 from quantterminal.core.market_data.sessions import NEW_YORK
+from quantterminal.core.reporting.post_trade import strategy_results
+from quantterminal.core.simulation.backtest import BacktestConfig
+from quantterminal.wiring.backtest import run_backtest
 
 USER = Path(__file__).resolve().parents[1] / "user_strategies"
 
@@ -167,6 +173,19 @@ def test_a_config_backtest_runs_every_instance_on_one_account_with_a_manifest(
     assert orders.count(",trend_fast,") != orders.count(",trend_slow,")
     momentum_symbols = {line.split(",")[3] for line in orders.splitlines() if ",momentum," in line}
     assert momentum_symbols <= {"SPY", "symbol"}
+    # every trade names its instance: each instance's own round trips, as its own position closed
+    with (out / "trades.csv").open() as handle:
+        trades = list(csv.DictReader(handle))
+    by_instance = Counter(t["strategy"] for t in trades)
+    assert set(by_instance) == {"trend_fast", "trend_slow", "momentum"}
+    loaded = load_config(config)
+    c = loaded.config
+    result = run_backtest(
+        BacktestConfig(loaded.instances, cash=c.broker.cash, trading=c.trading(), fills=c.fills(), account="research"),
+        load_bars(resolve_source(c.data.backtest or ""), symbols=list(c.data.symbols)),
+    )
+    per_instance = strategy_results(result.orders, result.fills, result.config.cash, result.config.names)
+    assert by_instance == {name: r.round_trips for name, r in per_instance.items() if r.round_trips}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["configuration"]["account"] == "research"
     assert [s["name"] for s in manifest["configuration"]["strategies"]] == ["trend_fast", "trend_slow", "momentum"]

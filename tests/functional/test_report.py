@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
 
+from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.cli.main import main
+from quantterminal.core.market_data.sessions import NEW_YORK, session_date
+from quantterminal.core.models import Bar
+from quantterminal.wiring.report import session_closes
 
 
 def test_a_paper_run_in_a_ledger_becomes_a_tearsheet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,3 +94,37 @@ def test_the_tearsheet_counts_closed_trades_by_what_closed_them(tmp_path: Path) 
     assert main(["report", str(folder), "--out", str(tmp_path / "bt.html")]) == 0
     backtest = exits_of((tmp_path / "bt.html").read_text())
     assert backtest.get("stop", 0) + backtest.get("take-profit", 0) > 0, backtest
+
+
+def daily_csv(path: Path) -> Path:
+    """The shipped SPY minutes of 2011 as daily bars stamped at New York midnight (as Alpaca's and
+    Polygon's daily bars are)."""
+    sessions: dict[str, list[Bar]] = {}
+    for bar in load_bars(SAMPLE_ROOT / "spy_2011", regular_hours_only=True)["SPY"]:
+        sessions.setdefault(session_date(bar.timestamp).isoformat(), []).append(bar)
+    rows = ["timestamp,open,high,low,close,volume"]
+    for day, bars in sorted(sessions.items()):
+        high, low = max(b.high for b in bars), min(b.low for b in bars)
+        stamp = datetime.combine(date.fromisoformat(day), time(), NEW_YORK).isoformat()
+        rows.append(f"{stamp},{bars[0].open},{high},{low},{bars[-1].close},{sum(b.volume for b in bars)}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_daily_bar_run_gets_its_benchmark(tmp_path: Path) -> None:
+    """Daily bars are stamped at midnight, outside the regular session: the report dropped every
+    one of them and drew no buy-and-hold, even with --benchmark. A daily bar is its session's close."""
+    data = daily_csv(tmp_path / "SPY_1day.csv")
+    closes = session_closes(str(data), [], ["SPY"])["SPY"]
+    assert len(closes) == 43
+    assert closes[0][0].isoformat() == "2011-01-03"
+    folder = tmp_path / "bt"
+    args = ["backtest", "--strategy", "momentum", "--param", "fast=2", "--param", "slow=5"]
+    assert main([*args, "--data", str(data), "--out", str(folder)]) == 0
+    for extra in ([], ["--benchmark", "SPY", "--data", str(data)]):
+        out = tmp_path / "report.html"
+        assert main(["report", str(folder), *extra, "--out", str(out)]) == 0
+        page = out.read_text()
+        held = re.search(r"buy and hold</t[dh]>\s*<t[dh][^>]*>([^<]*)<", page)
+        assert held is not None
+        assert held.group(1).strip() not in ("", "-"), "the benchmark's return is shown"

@@ -5,6 +5,7 @@ and ``qterm config check`` take; bad input is one line and exit status 2."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -202,3 +203,30 @@ def test_out_of_sample_windows_are_warmed_up_as_live_and_a_window_without_fills_
     idle = replace(report, windows=[replace(w, oos_fills=0, oos_return=0.0) for w in report.windows])
     assert "over 2 windows (2 of them made no fill: no evidence)" in stitched_line(idle)
     assert "no fill" not in stitched_line(report)
+
+
+def test_best_toml_of_a_strategy_file_runs_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``best.toml`` named the strategy file relative to the configuration it came from, so the
+    ``qterm paper --config out/opt/best.toml`` it suggests looked for out/opt/strategies/...: the
+    paths it writes are absolute (the data's too), and it runs from anywhere."""
+    project = tmp_path / "project"
+    (project / "strategies").mkdir(parents=True)
+    shutil.copy(Path(__file__).parents[1] / "user_strategies" / "channel_trend.py", project / "strategies")
+    (project / "qt.toml").write_text(
+        CONFIG.format(trials=2)
+        .replace('strategy = "momentum"', 'strategy = "strategies/channel_trend.py:ChannelTrend"')
+        .replace("fast = 10, slow = 30", "fast = 8, slow = 21")
+    )
+    monkeypatch.chdir(project)
+    storage = f"sqlite:///{tmp_path / 'study.sqlite3'}"
+    assert main(["optimize", "--config", "qt.toml", "--storage", storage, "--out", "out/opt"]) == 0
+    best = (project / "out" / "opt" / "best.toml").read_text()
+    assert f'strategy = "{project / "strategies" / "channel_trend.py"}:ChannelTrend"' in best
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["config", "check", str(project / "out" / "opt" / "best.toml")]) == 0
+    loaded = load_config(project / "out" / "opt" / "best.toml")
+    assert loaded.instances[0].strategy.__name__ == "ChannelTrend"

@@ -129,6 +129,23 @@ def test_round_trip_long_with_commission() -> None:
     assert book.open_symbols() == []
 
 
+def test_two_instances_on_one_symbol_make_their_own_round_trips() -> None:
+    """A buys 10 and B buys 5 of one symbol; A sells its 10 while B holds: the account's net never
+    went flat, but A's trade closed (an account-level book saw one trip where the instances made
+    two, and told neither which instance traded it)."""
+    book = RoundTripBook()
+    positions = {"a": Position("SPY"), "b": Position("SPY")}
+    for owner, f in (
+        ("a", fill(Side.BUY, 10, "100", 0, "0")),
+        ("b", fill(Side.BUY, 5, "101", 1, "0")),
+        ("a", fill(Side.SELL, 10, "103", 2, "0")),
+        ("b", fill(Side.SELL, 5, "99", 3, "0")),
+    ):
+        book.on_fill(f, positions[owner].apply(f.side, f.qty, f.price), strategy=owner)
+    assert [(t.strategy, t.qty, t.gross_pnl) for t in book.closed] == [("a", 10, D("30")), ("b", 5, D("-10"))]
+    assert book.open_symbols() == []
+
+
 def test_flip_closes_one_round_trip_and_opens_the_next() -> None:
     book = book_fills(
         [

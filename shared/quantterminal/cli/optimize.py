@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(_table(report, spec.objective))
     console.print(f"{stitched_line(report)} | promoted {spec.strategy}: {dict(report.best_params)}", highlight=False)
     if folder is not None:
-        written = _write(folder.out, report, search.promoted(loaded, report).toml())
+        written = _write(folder.out, report, search.promoted(loaded, report).portable_toml())
         folder.finish(loaded.resolved(), [], written)
         console.print(
             f"wrote {', '.join(p.name for p in written)} to {args.out}/ (qterm paper --config {args.out / 'best.toml'})"

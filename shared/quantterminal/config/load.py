@@ -26,7 +26,8 @@ import tomli_w
 from pydantic import ValidationError
 
 from quantterminal.config.model import Config
-from quantterminal.config.strategies import SpecError, load_strategy
+from quantterminal.config.strategies import SpecError, file_spec, load_strategy
+from quantterminal.constants import SAMPLE_PREFIX
 from quantterminal.core.models import Bar
 from quantterminal.core.strategies import StrategyError, StrategyInstance, share_capital
 
@@ -80,6 +81,22 @@ class LoadedConfig:
 
     def toml(self) -> str:
         return tomli_w.dumps(self.resolved())
+
+    def portable_toml(self) -> str:
+        """``toml()`` with every file it names absolute -- strategy files (found from this
+        configuration's folder) and data paths (from the working directory) -- so a copy written
+        elsewhere (``qterm optimize``'s ``best.toml``) runs from any directory."""
+        data = self.resolved()
+        for section in data["strategies"]:
+            found = file_spec(section["strategy"], self.base)
+            if found is not None:
+                path, attr = found
+                section["strategy"] = f"{path}:{attr}" if attr else str(path)
+        for role in ("backtest", "replay"):
+            where = data.get("data", {}).get(role)
+            if isinstance(where, str) and where and not where.startswith(SAMPLE_PREFIX) and "://" not in where:
+                data["data"][role] = str(Path(where).expanduser().resolve())
+        return tomli_w.dumps(data)
 
     def select(self, names: list[str]) -> LoadedConfig:
         """Only the named instances (their allocations as declared)."""

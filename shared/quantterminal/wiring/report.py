@@ -10,10 +10,13 @@ from pathlib import Path
 
 from quantterminal.adapters.reports import tearsheet
 from quantterminal.core.market_data.calendar import SessionRule
+from quantterminal.core.market_data.data_checks import bar_interval
 from quantterminal.core.market_data.sessions import session_date
 from quantterminal.core.models import Bar
 from quantterminal.wiring.data_files import bars_in_files, read_bars
 from quantterminal.wiring.factories import open_ledger
+
+_DAY = timedelta(days=1)
 
 
 def write_tearsheet(
@@ -48,16 +51,18 @@ def write_tearsheet(
 def session_closes(
     source: str | None, files: Sequence[Path], symbols: Sequence[str]
 ) -> dict[str, list[tuple[date, float]]]:
-    """Each symbol's last regular-hours close of every session, from ``source`` or the run's files."""
+    """Each symbol's last regular-hours close of every session, from ``source`` or the run's files
+    (a daily bar is its session's close, whatever time it is stamped at: midnight, usually)."""
     if not symbols:
         return {}
     bars = read_bars(source, symbols)[0] if source is not None else bars_in_files(files, symbols)
     out: dict[str, list[tuple[date, float]]] = {}
     regular = SessionRule().in_regular_session
     for symbol, series in bars.items():
+        whole_sessions = bar_interval(series) >= _DAY
         last: dict[date, Bar] = {}
         for bar in series:
-            if regular(bar.timestamp):
+            if whole_sessions or regular(bar.timestamp):
                 last[session_date(bar.timestamp)] = bar
         out[symbol] = sorted((d, b.close) for d, b in last.items())
     return out

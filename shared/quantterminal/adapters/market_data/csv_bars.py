@@ -22,6 +22,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from quantterminal.adapters.market_data.csv_columns import read_columns
+from quantterminal.constants import SAMPLE_PREFIX
 from quantterminal.core.market_data.bar_series import BarSeries
 from quantterminal.core.market_data.calendar import SessionRule
 from quantterminal.core.market_data.validation import bar_problem
@@ -29,7 +30,6 @@ from quantterminal.core.models import Bar
 from quantterminal.errors import DataError
 
 REQUIRED_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
-SAMPLE_PREFIX = "sample:"
 FAST_PATH_BYTES = 100_000  # a file this large (~1,700 bars) is read column by column (``csv_columns``)
 DATA_SUFFIXES = (".csv", ".parquet")
 SAMPLE_ROOT = Path(__file__).resolve().parents[2] / "sample_data"

@@ -22,6 +22,7 @@ TRADE_COLUMNS = (
     "commission",
     "pnl",
     "exit_reason",
+    "strategy",  # the instance (added last: a reader of the earlier file finds every column where it was)
 )
 
 
@@ -51,6 +52,7 @@ def write_trades_csv(path: Path, result: BacktestResult) -> Path:
             t.commission,
             t.pnl,
             t.exit_reason,
+            t.strategy,
         )
         for t in result.trades
     ]

@@ -50,6 +50,7 @@ class RoundTrip:
     gross_pnl: Decimal
     commission: Decimal
     exit_reason: str = "signal"  # what closed it: signal, stop, take-profit, trailing, gap-exit (``EXIT_REASONS``)
+    strategy: str = ""  # the instance that traded it (its own position: instances on one symbol never net)
 
     @property
     def pnl(self) -> Decimal:
@@ -81,31 +82,34 @@ class _OpenTrip:
 
 
 class RoundTripBook:
-    """Turns a symbol-ordered stream of fills (with the P&L each realised) into round trips."""
+    """Turns a time-ordered stream of fills (with the P&L each realised) into round trips, one
+    position per instance and symbol: two instances trading one symbol make their own trips, as
+    the kernel books their own positions (the account's net would merge and split them)."""
 
     def __init__(self) -> None:
-        self._open: dict[str, _OpenTrip] = {}
-        self._qty: dict[str, int] = {}
+        self._open: dict[tuple[str, str], _OpenTrip] = {}
+        self._qty: dict[tuple[str, str], int] = {}
         self.closed: list[RoundTrip] = []
 
-    def on_fill(self, fill: Fill, realized: Decimal, reason: str = "signal") -> RoundTrip | None:
-        """Record ``fill``, which realised ``realized``; return the round trip it closed, if any
-        (closed for ``reason``: what the order that filled was).
+    def on_fill(self, fill: Fill, realized: Decimal, reason: str = "signal", strategy: str = "") -> RoundTrip | None:
+        """Record ``fill`` of ``strategy``'s position, which realised ``realized``; return the
+        round trip it closed, if any (closed for ``reason``: what the order that filled was).
 
         On a flip the whole commission of the flipping fill is charged to the round trip it
         closes (splitting it pro rata would need an inexact division).
         """
         symbol = fill.symbol
-        before = self._qty.get(symbol, 0)
+        key = (strategy, symbol)
+        before = self._qty.get(key, 0)
         signed = fill.side.sign * fill.qty
         after = before + signed
-        self._qty[symbol] = after
+        self._qty[key] = after
         reducing = before != 0 and (signed > 0) != (before > 0)
         closing_qty = min(fill.qty, abs(before)) if reducing else 0
         opening_qty = fill.qty - closing_qty
         commission_left = fill.commission
         closed: RoundTrip | None = None
-        trip = self._open.get(symbol)
+        trip = self._open.get(key)
         if trip is not None:
             if closing_qty:
                 trip.exit_qty += closing_qty
@@ -128,18 +132,19 @@ class RoundTripBook:
                     gross_pnl=trip.gross,
                     commission=trip.commission,
                     exit_reason=reason,
+                    strategy=strategy,
                 )
                 self.closed.append(closed)
-                del self._open[symbol]
+                del self._open[key]
                 trip = None
         if trip is None and after != 0:
             trip = _OpenTrip(Direction.LONG if after > 0 else Direction.SHORT, fill.timestamp)
             trip.entry_qty = opening_qty
             trip.entry_notional = opening_qty * fill.price
             trip.commission = commission_left
-            self._open[symbol] = trip
+            self._open[key] = trip
         return closed
 
     def open_symbols(self) -> list[str]:
-        """Symbols with a round trip still open."""
-        return sorted(self._open)
+        """Symbols with a round trip still open (of any instance)."""
+        return sorted({symbol for _, symbol in self._open})

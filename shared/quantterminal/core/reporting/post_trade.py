@@ -132,9 +132,12 @@ def execution_quality(orders: Sequence[Order], fills: Iterable[Fill]) -> Executi
     )
 
 
-def round_trips(fills: Iterable[Fill], orders: Iterable[Order] = ()) -> tuple[list[RoundTrip], Decimal]:
-    """Closed round trips of one strategy's fills and its realised P&L net of commissions; each
-    trip's exit reason from the order that closed it (``orders``: those known; else "signal")."""
+def round_trips(
+    fills: Iterable[Fill], orders: Iterable[Order] = (), strategy: str = ""
+) -> tuple[list[RoundTrip], Decimal]:
+    """Closed round trips of one strategy's fills (``strategy``: its instance's name, on every
+    trip) and its realised P&L net of commissions; each trip's exit reason from the order that
+    closed it (``orders``: those known; else "signal")."""
     reasons = {o.client_order_id: exit_reason(o) for o in orders}
     positions: dict[str, Position] = {}
     book = RoundTripBook()
@@ -142,7 +145,7 @@ def round_trips(fills: Iterable[Fill], orders: Iterable[Order] = ()) -> tuple[li
     for f in sorted(fills, key=lambda f: (f.timestamp, f.execution_id)):
         gross = positions.setdefault(f.symbol, Position(f.symbol)).apply(f.side, f.qty, f.price)
         realized += gross - f.commission
-        book.on_fill(f, gross, reasons.get(f.order_id, "signal"))
+        book.on_fill(f, gross, reasons.get(f.order_id, "signal"), strategy)
     return book.closed, realized
 
 
@@ -185,7 +188,7 @@ def strategy_results(
     results = {}
     for name in names:
         mine = [f for f in fills if strategy_of.get(f.order_id) == name]
-        trips, realized = round_trips(mine)
+        trips, realized = round_trips(mine, strategy=name)
         pnls = [t.pnl for t in trips]
         by_day: dict[date, Decimal] = defaultdict(lambda: ZERO)
         for t in trips:
@@ -345,7 +348,7 @@ def daily_report(
     by_strategy: dict[str, list[Fill]] = defaultdict(list)
     for f in fills_to_date:
         by_strategy[strategy_of.get(f.order_id, "?")].append(f)
-    trips = [t for fills in by_strategy.values() for t in round_trips(fills)[0]]
+    trips = [t for name, fills in by_strategy.items() for t in round_trips(fills, strategy=name)[0]]
     return DailyReport(
         account=account,
         day=day,

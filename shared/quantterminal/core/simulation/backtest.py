@@ -52,8 +52,9 @@ from typing import Any
 
 from quantterminal.core.accounting.equity_curve import EquityCurve
 from quantterminal.core.accounting.metrics import compute_metrics
+from quantterminal.core.accounting.order_ids import strategy_of
 from quantterminal.core.accounting.orders import Order, OrderStatus, OrderUpdate
-from quantterminal.core.accounting.portfolio import Portfolio
+from quantterminal.core.accounting.portfolio import Position
 from quantterminal.core.accounting.ports import StateStore
 from quantterminal.core.accounting.trades import RoundTripBook, exit_reason
 from quantterminal.core.market_data.calendar import session_bounds
@@ -182,7 +183,7 @@ class _Run:
             KernelHandlers(store, self.venue, strategies=self.strategies, interval=interval),
         )
         self.venue.on_update(self._book)
-        self.portfolio = Portfolio(config.cash)  # the broker's fills again, for round trips
+        self.positions: dict[tuple[str, str], Position] = {}  # by instance and symbol: for round trips
         self.book = RoundTripBook()
         self.cash_f = float(config.cash)
         self.held: dict[str, int] = {}
@@ -322,9 +323,15 @@ class _Run:
         """Follow the broker's new fills: exact round trips, float cash and holdings for the curve."""
         fills = self.venue.fills
         for fill in fills[self.booked :]:
-            realized = self.portfolio.apply_fill(fill)
-            gap = _GAP_EXIT_ID in fill.order_id
-            self.book.on_fill(fill, realized, "gap-exit" if gap else exit_reason(self.venue.get_order(fill.order_id)))
+            order = self.venue.get_order(fill.order_id)
+            owner = order.strategy if order is not None else strategy_of(fill.order_id)
+            # realised on the instance's own position, as the kernel books it
+            position = self.positions.get((owner, fill.symbol))
+            if position is None:
+                position = self.positions[(owner, fill.symbol)] = Position(fill.symbol)
+            realized = position.apply(fill.side, fill.qty, fill.price)
+            reason = "gap-exit" if _GAP_EXIT_ID in fill.order_id else exit_reason(order)
+            self.book.on_fill(fill, realized, reason, owner)
             signed = fill.side.sign * fill.qty
             self.cash_f -= signed * float(fill.price) + float(fill.commission)
             qty = self.held.get(fill.symbol, 0) + signed
