@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from quantterminal.core.accounting.metrics import max_drawdown, sharpe_ratio, sortino_ratio
+from quantterminal.core.accounting.metrics import compute_metrics
 from quantterminal.core.accounting.trades import EXIT_REASONS
 from quantterminal.core.models import Fill
 from quantterminal.core.ports import TradeHistory
@@ -225,13 +225,15 @@ def render(run: RunData, benchmark_closes: Mapping[str, Sequence[tuple[date, flo
     figures = charts(series, benchmark)
     final = series.equity[-1] if series.equity else run.initial
     bench_return = benchmark[-1] / run.initial - 1 if benchmark else None
+    # the one definition of every headline figure: the backtest summary's (drawdown on every bar)
+    m = compute_metrics(Decimal(repr(run.initial)), Decimal(repr(final)), run.curve, [], 0)
     headline = [
         ("period", f"{series.days[0]} .. {series.days[-1]} ({len(series.days)} sessions)" if series.days else "-"),
-        ("total return", _pct(final / run.initial - 1)),
+        ("total return", _pct(m.total_return)),
         ("buy and hold", "-" if bench_return is None else _pct(bench_return)),
-        ("Sharpe", _num(sharpe_ratio(series.returns))),
-        ("Sortino", _num(sortino_ratio(series.returns))),
-        ("max drawdown", f"{max_drawdown(series.equity, run.initial):.2%}"),
+        ("Sharpe", _num(m.sharpe)),
+        ("Sortino", _num(m.sortino)),
+        ("max drawdown", f"{m.max_drawdown:.2%}"),
         ("best / worst day", f"{_pct(max(series.returns, default=0))} / {_pct(min(series.returns, default=0))}"),
         ("fills", str(len(run.fills))),
         (
