@@ -29,7 +29,7 @@ def test_a_backtest_folder_becomes_a_self_contained_tearsheet(
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.route(
             "**/*",
             lambda route: (
@@ -41,15 +41,23 @@ def test_a_backtest_folder_becomes_a_self_contained_tearsheet(
         page.goto(page_file.as_uri())
         headings = page.locator("h2").all_inner_texts()
         sections = ("Summary", "Equity and drawdown", "Monthly returns", "Rolling Sharpe and the return distribution")
-        for wanted in (*sections, "Risk refusals by rule", "Fills and slippage", "Configuration", "Data manifest"):
+        more = ("Worst drawdowns", "Yearly returns", "Closed trades", "Risk refusals by rule", "Fills and slippage")
+        for wanted in (*sections, *more, "Configuration", "Data manifest"):
             assert wanted in headings
         assert page.locator("svg").count() == 2
         summary = page.locator("table").first.inner_text()
-        assert "buy and hold" in summary
-        assert "Sharpe" in summary
-        months = page.locator("table").nth(1).inner_text()
+        for figure in ("buy and hold", "Sharpe", "CAGR", "volatility", "Calmar", "VaR", "CVaR", "beta"):
+            assert figure in summary
+        months = page.locator("section", has=page.locator("h2", has_text="Monthly returns")).inner_text()
         assert "Jan" in months
         assert "2011" in months
+        # at 1280 px nothing spills sideways, and the page is read, not scrolled for ever: the fills
+        # are summarised (every one is in fills.csv)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        assert page.evaluate("document.documentElement.scrollHeight") < 9000
+        assert "every one is in fills.csv" in page.locator("body").inner_text()
+        page.emulate_media(media="print")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
         # the equity chart's date labels: each appears once (not the same date along the axis)
         labels = [t.strip() for t in page.locator("svg").first.locator("text").all_text_contents() if t and t.strip()]
         dated = [t for t in labels if any(m in t for m in ("Jan", "Feb", "Mar", "2011"))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,17 @@ import pytest
 from quantterminal.adapters.market_data.csv_bars import SAMPLE_ROOT, load_bars
 from quantterminal.adapters.reports.tearsheet import run_from_folder
 from quantterminal.cli.main import main
-from quantterminal.core.accounting.metrics import max_drawdown
+from quantterminal.core.accounting.metrics import compute_metrics, max_drawdown
 from quantterminal.core.market_data.sessions import NEW_YORK, session_date
 from quantterminal.core.models import Bar
-from quantterminal.core.reporting.tearsheet import daily_series
+from quantterminal.core.reporting.risk_figures import (
+    beta,
+    conditional_value_at_risk,
+    value_at_risk,
+    volatility,
+    worst_drawdowns,
+)
+from quantterminal.core.reporting.tearsheet import buy_and_hold, daily_series
 from quantterminal.wiring.report import session_closes
 
 
@@ -100,6 +108,9 @@ def test_the_tearsheet_counts_closed_trades_by_what_closed_them(tmp_path: Path) 
     assert backtest.get("stop", 0) + backtest.get("take-profit", 0) > 0, backtest
 
 
+ROOT = Path(__file__).parents[2]
+
+
 def daily_csv(path: Path) -> Path:
     """The shipped SPY minutes of 2011 as daily bars stamped at New York midnight (as Alpaca's and
     Polygon's daily bars are)."""
@@ -156,3 +167,41 @@ def test_the_tearsheet_and_the_summary_give_one_figure_for_each_metric(tmp_path:
     assert shown("total return") == f"{float(summary['total_return']):+.2%}"
     daily_closes_drawdown = max_drawdown(daily_series(run_from_folder(folder).curve, 100_000.0).equity, 100_000.0)
     assert daily_closes_drawdown != float(summary["max_drawdown"]), "the two definitions differ on this run"
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (["--strategy", "momentum", "--data", "sample:spy_2011"], "one instance, 43 sessions"),
+        (["--config", "shared/quantterminal/config/default.toml", "--data", "sample:lean_2013"], "three, 6 sessions"),
+    ],
+)
+def test_the_tearsheets_risk_figures_equal_quantstats(tmp_path: Path, args: list[str], what: str) -> None:
+    """QuantStats (a test-only dependency) computes the same figures from the same session returns:
+    Sharpe, Sortino, volatility, VaR and CVaR, the daily drawdown's depth, and beta to buy and hold."""
+    qs = pytest.importorskip("quantstats")
+    import pandas as pd
+
+    folder = tmp_path / "bt"
+    assert (
+        main(["backtest", *[a if not a.endswith(".toml") else str(ROOT / a) for a in args], "--out", str(folder)]) == 0
+    )
+    run = run_from_folder(folder)
+    series = daily_series(run.curve, run.initial)
+    returns = pd.Series(series.returns, index=pd.to_datetime(series.days))
+    closes = session_closes(None, run.data_files, run.symbols)
+    bench = buy_and_hold(closes, series.days, run.initial)
+    bench_returns = pd.Series(
+        [b / a - 1 for a, b in zip([run.initial, *bench[:-1]], bench, strict=True)], index=returns.index
+    )
+    m = compute_metrics(Decimal(repr(run.initial)), Decimal(repr(series.equity[-1])), run.curve, [], 0)
+    assert m.sharpe == pytest.approx(qs.stats.sharpe(returns, periods=252), rel=1e-12), what
+    assert m.sortino == pytest.approx(qs.stats.sortino(returns, periods=252), rel=1e-12), what
+    assert volatility(series.returns) == pytest.approx(qs.stats.volatility(returns, periods=252), rel=1e-12)
+    assert value_at_risk(series.returns) == pytest.approx(qs.stats.value_at_risk(returns), rel=1e-9)
+    assert conditional_value_at_risk(series.returns) == pytest.approx(qs.stats.cvar(returns), rel=1e-9)
+    worst = worst_drawdowns(series.days, series.equity, run.initial)
+    assert worst[0].depth == pytest.approx(-qs.stats.max_drawdown(returns), rel=1e-9)
+    assert beta(series.returns, list(bench_returns)) == pytest.approx(
+        qs.stats.greeks(returns, bench_returns)["beta"], rel=1e-9
+    )

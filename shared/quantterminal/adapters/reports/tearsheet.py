@@ -23,9 +23,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from quantterminal.adapters.reports import tearsheet_sections as sections
 from quantterminal.core.accounting.metrics import compute_metrics
-from quantterminal.core.accounting.trades import EXIT_REASONS
-from quantterminal.core.models import Fill
+from quantterminal.core.accounting.trades import EXIT_REASONS, RoundTrip
+from quantterminal.core.models import Direction, Fill
 from quantterminal.core.ports import TradeHistory
 from quantterminal.core.reporting.post_trade import round_trips
 from quantterminal.core.reporting.tearsheet import (
@@ -55,6 +56,7 @@ class RunData:
     manifest: Mapping[str, Any] | None = None
     data_files: list[Path] = field(default_factory=list)
     exits: dict[str, int] = field(default_factory=dict)  # closed trades by what closed them
+    trips: list[RoundTrip] = field(default_factory=list)  # the closed round trips, each with its instance
 
     @property
     def symbols(self) -> list[str]:
@@ -101,10 +103,11 @@ def run_from_folder(folder: Path) -> RunData:
                 )
     manifest = json.loads((folder / "manifest.json").read_text()) if (folder / "manifest.json").is_file() else None
     files = [Path(d["path"]) for d in (manifest or {}).get("data", []) if isinstance(d, dict) and "path" in d]
-    exits: Counter[str] = Counter()
+    trips: list[RoundTrip] = []
     if (folder / "trades.csv").is_file():
         with (folder / "trades.csv").open(encoding="utf-8") as handle:
-            exits.update(r.get("exit_reason") or "signal" for r in csv.DictReader(handle))
+            trips = [_trip(r) for r in csv.DictReader(handle)]
+    exits = Counter(t.exit_reason for t in trips)
     return RunData(
         f"backtest {folder.name}",
         str(folder),
@@ -116,6 +119,24 @@ def run_from_folder(folder: Path) -> RunData:
         manifest,
         files,
         dict(exits),
+        trips,
+    )
+
+
+def _trip(row: Mapping[str, str]) -> RoundTrip:
+    """A row of trades.csv (files written before it had a strategy or an exit reason too)."""
+    return RoundTrip(
+        row["symbol"],
+        Direction(row["side"]),
+        int(row["qty"]),
+        _time(row["entry_time"]),
+        _time(row["exit_time"]),
+        Decimal(row["entry_price"]),
+        Decimal(row["exit_price"]),
+        Decimal(row["gross_pnl"]),
+        Decimal(row["commission"]),
+        row.get("exit_reason") or "signal",
+        row.get("strategy") or "",
     )
 
 
@@ -131,7 +152,8 @@ def run_from_ledger(ledger: TradeHistory, account: str, start: datetime, end: da
     by_strategy: dict[str, list[Fill]] = {}
     for f in booked:
         by_strategy.setdefault(orders[f.order_id].strategy if f.order_id in orders else "", []).append(f)
-    exits = Counter(t.exit_reason for mine in by_strategy.values() for t in round_trips(mine, orders.values())[0])
+    trips = [t for name, mine in by_strategy.items() for t in round_trips(mine, orders.values(), name)[0]]
+    exits = Counter(t.exit_reason for t in trips)
     for f in booked:
         order = orders.get(f.order_id)
         fills.append(
@@ -155,6 +177,7 @@ def run_from_ledger(ledger: TradeHistory, account: str, start: datetime, end: da
         fills,
         refusals_by_rule(refused),
         exits=dict(exits),
+        trips=trips,
     )
 
 
@@ -197,11 +220,15 @@ def charts(series: DailySeries, benchmark: Sequence[float]) -> dict[str, str]:
     plt.close(fig)
     fig, (rolling, spread) = plt.subplots(1, 2, figsize=(10, 3))
     values = rolling_sharpe(series.returns, ROLLING_DAYS)
-    rolling.plot(days, [float("nan") if v is None else v for v in values], color="#2ca02c")
-    rolling.axhline(0, color="#999999", linewidth=0.8)
+    if any(v is not None for v in values):
+        rolling.plot(days, [float("nan") if v is None else v for v in values], color="#2ca02c")
+        rolling.axhline(0, color="#999999", linewidth=0.8)
+        _date_axis(rolling, mdates, 6)
+        rolling.grid(alpha=0.3)
+    else:  # an empty axis would count from 1970
+        rolling.axis("off")
+        rolling.text(0.5, 0.5, f"not enough data: {len(days)} sessions,\n{ROLLING_DAYS + 1} needed", ha="center")
     rolling.set_title(f"rolling Sharpe ({ROLLING_DAYS} sessions)")
-    _date_axis(rolling, mdates, 6)
-    rolling.grid(alpha=0.3)
     spread.hist([r * 100 for r in series.returns], bins=min(40, max(5, len(series.returns) // 2)), color="#9467bd")
     spread.set_title("daily returns (%)")
     spread.grid(alpha=0.3)
@@ -246,11 +273,16 @@ def render(run: RunData, benchmark_closes: Mapping[str, Sequence[tuple[date, flo
         ),
     ]
     months = monthly_returns(series.days, series.equity, run.initial)
+    where = "fills.csv" if run.manifest is not None or run.data_files else "the ledger (GET /fills)"
     parts = [
         f"<h1>{_e(run.title)}</h1><p class=dim>{_e(run.source)}</p>",
-        "<section><h2>Summary</h2>" + _table(["figure", "value"], headline) + "</section>",
+        "<section><h2>Summary</h2>"
+        + _table(["figure", "value"], [*headline, *sections.risk_rows(m, series, benchmark, run.initial)])
+        + "</section>",
         "<section><h2>Equity and drawdown</h2>" + figures["equity"] + "</section>",
+        "<section><h2>Worst drawdowns</h2>" + sections.drawdowns(series, run.initial) + "</section>",
         "<section><h2>Monthly returns</h2>" + _months(months) + "</section>",
+        "<section><h2>Yearly returns</h2>" + sections.years(series, run.initial) + "</section>",
         "<section><h2>Rolling Sharpe and the return distribution</h2>" + figures["rolling"] + "</section>",
         "<section><h2>Risk refusals by rule</h2>"
         + (
@@ -266,7 +298,8 @@ def render(run: RunData, benchmark_closes: Mapping[str, Sequence[tuple[date, flo
             else "<p>none</p>"
         )
         + "</section>",
-        "<section><h2>Fills and slippage</h2>" + _fills(run.fills) + "</section>",
+        "<section><h2>Closed trades</h2>" + sections.trades(run.trips) + "</section>",
+        "<section><h2>Fills and slippage</h2>" + sections.fills(run.fills, where) + "</section>",
         "<section><h2>Configuration</h2><pre>"
         + _e(json.dumps(run.configuration, indent=2, default=str))
         + "</pre></section>",
@@ -284,19 +317,8 @@ def _months(months: Mapping[tuple[int, int], float]) -> str:
     return _table(head, rows)
 
 
-def _fills(fills: Sequence[TradeSlippage]) -> str:
-    rows = [
-        [f"{f.time:%Y-%m-%d %H:%M:%S}", f.strategy, f.symbol, f.side, str(f.qty), str(f.price),
-         "-" if f.decision_price is None else str(f.decision_price), _bps(f.slippage_bps)]
-        for f in fills
-    ]  # fmt: skip
-    return _table(["time (UTC)", "strategy", "symbol", "side", "qty", "price", "decided at", "slippage"], rows)
-
-
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    header = "".join(f"<th>{_e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{_e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{header}</tr>{body}</table>"
+    return sections.table(head, rows)
 
 
 def _e(text: str) -> str:
@@ -328,6 +350,12 @@ td, th {{ border: 1px solid #e3e3e3; padding: 3px 8px; text-align: right; }}
 th {{ background: #f5f5f5; }} td:first-child, th:first-child {{ text-align: left; }}
 pre {{ background: #f7f7f7; padding: 8px; overflow-x: auto; font-size: 12px; }}
 svg {{ max-width: 100%; height: auto; }}
+section > table {{ display: inline-table; vertical-align: top; margin: 0 1.5em 1em 0; }}
+@media print {{
+  body {{ margin: 0; max-width: none; font-size: 11px; }}
+  section {{ break-inside: avoid; }}
+  pre {{ white-space: pre-wrap; overflow-x: visible; }}
+}}
 </style></head><body>
 {body}
 </body></html>
