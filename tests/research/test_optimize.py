@@ -88,7 +88,8 @@ def test_the_command_writes_a_configuration_qterm_paper_takes(
     printed = capsys.readouterr().out
     assert "out of sample, stitched" in printed
     assert "trials/s" in printed
-    for name in ("trials.csv", "walk_forward.csv", "walk_forward.png", "best.toml", "manifest.json"):
+    names = ("trials.csv", "walk_forward.csv", "walk_forward.png", "heatmap.png", "in_out_of_sample.png")
+    for name in (*names, "best.toml", "manifest.json"):
         assert (out / name).is_file(), name
     best = load_config(out / "best.toml")
     assert any(i.name == "fast_momentum" for i in best.instances)

@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(_table(report, spec.objective))
     console.print(f"{stitched_line(report)} | promoted {spec.strategy}: {dict(report.best_params)}", highlight=False)
     if folder is not None:
-        written = _write(folder.out, report, search.promoted(loaded, report).portable_toml())
+        pictures = search.charts(folder.out, report, spec.objective)
+        written = _write(folder.out, report, search.promoted(loaded, report).portable_toml(), pictures)
         folder.finish(loaded.resolved(), [], written)
         console.print(
             f"wrote {', '.join(p.name for p in written)} to {args.out}/ (qterm paper --config {args.out / 'best.toml'})"
@@ -168,7 +169,7 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _write(out: Path, report: OptimizeReport, best_toml: str) -> list[Path]:
+def _write(out: Path, report: OptimizeReport, best_toml: str, pictures: list[Path]) -> list[Path]:
     trials = out / "trials.csv"
     columns = sorted({k for row in report.trials for k in row}, key=lambda k: (k.startswith("param_"), k))
     with trials.open("w", newline="", encoding="utf-8") as handle:
@@ -211,7 +212,7 @@ def _write(out: Path, report: OptimizeReport, best_toml: str) -> list[Path]:
             )
     best = out / "best.toml"
     best.write_text(best_toml, encoding="utf-8")
-    return [trials, windows, _plot(out / "walk_forward.png", report), best]
+    return [trials, windows, _plot(out / "walk_forward.png", report), *pictures, best]
 
 
 def _plot(path: Path, report: OptimizeReport) -> Path:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from quantterminal.adapters.market_data.csv_bars import load_bars, resolve_source
+from quantterminal.adapters.reports import search_charts
 from quantterminal.adapters.research import optuna_study as engine
 from quantterminal.config.load import LoadedConfig, from_mapping
 from quantterminal.config.model import OptimizeSection
@@ -291,6 +292,14 @@ def promoted(loaded: LoadedConfig, report: OptimizeReport) -> LoadedConfig:
     assert spec is not None
     values = [(f"{spec.strategy}.{k}", str(v)) for k, v in report.best_params.items()]
     return loaded.with_overrides(params=values)
+
+
+def charts(out: Path, report: OptimizeReport, objective: str) -> list[Path]:
+    """The search's pictures in ``out``: the in/out-of-sample scatter and, when trials completed,
+    the parameter heatmap (``adapters.reports.search_charts``)."""
+    heat = search_charts.heatmap(out / "heatmap.png", report.trials, objective)
+    scatter = search_charts.in_out_scatter(out / "in_out_of_sample.png", report.windows, objective)
+    return [scatter, *([heat] if heat else [])]
 
 
 def default_storage(database: str | None, out: Path | None) -> str:
