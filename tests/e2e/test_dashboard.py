@@ -113,7 +113,7 @@ def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_do
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page = browser.new_page(viewport={"width": 1280, "height": 900})  # a laptop's width
         page.goto(url)
         expect(page.locator("#login")).to_be_visible(timeout=WAIT_MS)
         sign_in(page, password="not the key")
@@ -140,6 +140,26 @@ def test_the_dashboard_follows_a_paper_run_halts_it_and_shows_when_the_api_is_do
         expect(page.locator("#positions")).not_to_contain_text("none", timeout=WAIT_MS)
         until(lambda: page.locator("#equity").inner_text() != first_equity, 30)  # the P&L moves with the bars
         page.screenshot(path=str(SHOTS / "2-trading.png"), full_page=True)
+
+        # At 1280 px every control is whole: each DISABLE button inside its panel and the window,
+        # the panel with nothing to scroll sideways; one time zone, the market's, said everywhere.
+        panel = page.locator("section", has=page.locator("#strategies"))
+        edge = panel.bounding_box()
+        assert edge is not None
+        buttons = page.locator("#strategies button")
+        assert buttons.count() >= 1
+        for i in range(buttons.count()):
+            box = buttons.nth(i).bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= min(edge["x"] + edge["width"], 1280), (box, edge)
+        assert panel.evaluate("e => e.scrollWidth <= e.clientWidth")
+        headers = page.locator("#strategies th").all_inner_texts()
+        assert "bars" in headers
+        expect(page.locator("#strategies")).to_contain_text("1min")
+        assert page.locator("#orders th").first.inner_text() == "time (ET)"
+        assert page.locator("#fills th").first.inner_text() == "time (ET)"
+        assert page.locator("#clock").inner_text().endswith(" ET")
+        expect(page.locator("#health")).to_contain_text("last bar (ET)")
 
         # HALT needs a reason, then reaches the risk state.
         page.click("#halt")

@@ -77,7 +77,14 @@ def test_reads_agree_with_the_state_store_the_ledger_and_the_broker(traded: Live
     status, pnl = call("GET", "/pnl", {"start": start, "end": "2011-01-04T00:00:00+00:00"})
     assert status == 200
     assert len(pnl["curve"]) >= 100  # one equity snapshot per minute traded
-    assert Decimal(pnl["equity"]) == traded.broker.account().equity or len(pnl["curve"]) > 0
+    # the header's equity: the last snapshot's cash and every position at its latest close (a snapshot
+    # is written on its minute's first bar, with the other symbols a minute old)
+    marked = Decimal(pnl["curve"][-1]["cash"]) + sum(
+        (p["qty"] * Decimal(p["last_price"]) for p in positions["positions"]), Decimal(0)
+    )
+    assert Decimal(pnl["equity"]) == marked
+    assert Decimal(pnl["equity"]) == traded.broker.account().equity
+    assert Decimal(pnl["pnl"]) == marked - Decimal(pnl["start_equity"])
 
     status, strategies = call("GET", "/strategies", {"start": start, "end": "2011-01-04T00:00:00+00:00"})
     assert status == 200
@@ -85,6 +92,7 @@ def test_reads_agree_with_the_state_store_the_ledger_and_the_broker(traded: Live
     assert momentum["strategy"] == "momentum"
     assert momentum["enabled"]
     assert momentum["configured"]
+    assert momentum["timeframe"] == "1min"
     assert momentum["fills"] == len(traded.broker.fills)
     assert momentum["execution"]["orders"] == len(placed)
 

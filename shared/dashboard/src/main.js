@@ -20,7 +20,12 @@ const money = (v) => (v === null || v === undefined ? "-" : Number(v).toLocaleSt
 const signed = (v) => (v === null || v === undefined ? "-" : (Number(v) > 0 ? "+" : "") + money(v));
 const pct = (v) => (v === null || v === undefined ? "-" : (100 * v).toFixed(1) + "%");
 const num = (v, d = 2) => (v === null || v === undefined ? "-" : Number(v).toFixed(d));
-const time = (iso) => (iso ? iso.slice(11, 19) : "-");
+// One time zone on the whole page, the market's: New York (ET), labelled wherever a time is shown.
+const MARKET_TZ = "America/New_York";
+const clockFormat = new Intl.DateTimeFormat("en-CA", { timeZone: MARKET_TZ, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const etParts = (iso) => Object.fromEntries(clockFormat.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+const time = (iso) => (iso ? ((p) => `${p.hour}:${p.minute}:${p.second}`)(etParts(iso)) : "-");
+const stamp = (iso) => (iso ? ((p) => `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`)(etParts(iso)) : "-");
 const tone = (v) => (v === null || v === undefined || Number(v) === 0 ? "" : Number(v) > 0 ? "pos" : "neg");
 
 function cell(text, cls) {
@@ -75,6 +80,7 @@ function renderChart(curve) {
         height: 220,
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true } },
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), MARKET_TZ), // the axis in ET, not the browser's zone
         axes: [
           { stroke: "#6e7b87", grid: { stroke: "#1f2a33" } },
           { stroke: "#6e7b87", grid: { stroke: "#1f2a33" }, size: 70 },
@@ -98,7 +104,8 @@ function render(s) {
   $("pnl").className = tone(pnl.pnl);
   $("unrealized").textContent = signed(s.positions.unrealized_pnl);
   $("unrealized").className = tone(s.positions.unrealized_pnl);
-  $("clock").textContent = (s.health.now || s.at || "").replace("T", " ").slice(0, 19) + " UTC";
+  const now = s.health.now || s.at;
+  $("clock").textContent = now ? `${stamp(now)}:${etParts(now).second} ET` : "-";
   renderRisk(s.risk);
 
   renderChart(pnl.curve || []);
@@ -107,13 +114,13 @@ function render(s) {
     s.positions.positions.map((p) => [p.strategy, p.symbol, p.qty, money(p.avg_price), money(p.last_price),
       cell(signed(p.unrealized_pnl), tone(p.unrealized_pnl)), cell(signed(p.realized_pnl), tone(p.realized_pnl))]));
 
-  table($("orders"), ["time", "strategy", "symbol", "side", "qty", "limit", "status"],
+  table($("orders"), ["time (ET)", "strategy", "symbol", "side", "qty", "limit", "status"],
     s.orders.orders.slice(0, 15).map((o) => [time(o.decision_time || o.created_at), o.strategy, o.symbol, o.side, `${o.filled_qty}/${o.qty}`, money(o.limit_price), o.status]));
 
-  table($("fills"), ["time", "strategy", "symbol", "side", "qty", "price"],
+  table($("fills"), ["time (ET)", "strategy", "symbol", "side", "qty", "price"],
     s.fills.fills.slice(0, 15).map((f) => [time(f.time), f.strategy || "-", f.symbol, cell(f.side, f.side === "buy" ? "pos" : "neg"), f.qty, money(f.price)]));
 
-  table($("strategies"), ["strategy", "state", "orders", "fills", "realised", "win rate", "Sharpe", "max DD", "fill rate", "slip bps", ""],
+  table($("strategies"), ["strategy", "bars", "state", "orders", "fills", "realised", "win rate", "Sharpe", "max DD", "fill rate", "slip bps", ""],
     s.strategies.strategies.map((st) => {
       const button = document.createElement("button");
       button.textContent = st.enabled ? "DISABLE" : "ENABLE";
@@ -121,7 +128,7 @@ function render(s) {
       button.onclick = () => act(`/strategies/${st.strategy}/${st.enabled ? "disable" : "enable"}`);
       const td = document.createElement("td");
       td.appendChild(button);
-      return [st.strategy, cell(st.enabled ? "on" : "off", st.enabled ? "pos" : "neg"), st.orders, st.fills,
+      return [st.strategy, st.timeframe || "-", cell(st.enabled ? "on" : "off", st.enabled ? "pos" : "neg"), st.orders, st.fills,
         cell(signed(st.realized_pnl), tone(st.realized_pnl)), pct(st.win_rate), num(st.sharpe), pct(st.max_drawdown),
         pct(st.execution.fill_rate), num(st.execution.slippage_bps_vs_decision), td];
     }));
@@ -130,9 +137,9 @@ function render(s) {
   definitions($("health"), [
     ["status", h.ok ? "ok" : "STALE"],
     ["market", h.market_open ? "open" : "closed"],
-    ["last bar", h.last_bar ? h.last_bar.replace("T", " ").slice(0, 16) : "-"],
+    ["last bar (ET)", h.last_bar ? stamp(h.last_bar) : "-"],
     ["feed lag", h.feed_lag_seconds === null ? "-" : `${num(h.feed_lag_seconds, 1)} s`],
-    ...Object.entries(h.last_bars).map(([sym, t]) => [sym, t ? t.slice(11, 16) : "-"]),
+    ...Object.entries(h.last_bars).map(([sym, t]) => [sym, t ? time(t).slice(0, 5) : "-"]),
   ]);
   $("health").dataset.status = h.ok ? "ok" : "stale";
 }

@@ -154,7 +154,10 @@ class Runtime:
     @property
     def queries(self) -> AccountQueries:
         """Read models and operator actions over this runtime's account (the HTTP API's)."""
-        return AccountQueries(self.account, tuple(self.desk.engines), self.store, self.ledger, self.gate, self.mode)
+        timeframes = {name: engine.instance.timeframe for name, engine in self.desk.engines.items()}
+        return AccountQueries(
+            self.account, tuple(self.desk.engines), self.store, self.ledger, self.gate, self.mode, timeframes
+        )
 
     @classmethod
     def build(

@@ -7,8 +7,8 @@ atomic with the risk state every order is checked against, and recorded as risk 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -82,12 +82,29 @@ class AccountQueries:
     ledger: Ledger
     gate: RiskGate
     mode: str = "simulated"  # simulated, paper or live (the configuration's ``[broker] kind``)
+    timeframes: Mapping[str, str] = field(default_factory=dict)  # by instance: the bar size it decides on
 
     # --- reads ------------------------------------------------------------------------------------
 
     def _last_price(self, symbol: str) -> tuple[Decimal | None, datetime | None]:
         bars = self.ledger.last_bars(symbol, 1)
         return (to_decimal(bars[0].close), bars[0].timestamp) if bars else (None, None)
+
+    def _marked(self, cash: Decimal) -> Decimal | None:
+        """The account's equity now: ``cash`` (the last snapshot's) and every position at its
+        symbol's latest stored close. (A snapshot is written on the first bar of its minute, so it
+        holds the other symbols at the minute before.) ``None`` if a held symbol has no close."""
+        held: dict[str, int] = {}
+        for p in self.store.positions(self.account):
+            if p.qty:
+                held[p.symbol] = held.get(p.symbol, 0) + p.qty
+        equity = cash
+        for symbol, qty in held.items():
+            last, _ = self._last_price(symbol)
+            if last is None:
+                return None
+            equity += qty * last
+        return equity
 
     def positions(self, include_flat: bool = False) -> dict[str, Any]:
         """Positions per strategy and symbol, marked at the last stored bar's close."""
@@ -177,15 +194,14 @@ class AccountQueries:
         """The equity curve in ``[start, end)`` with its Sharpe and drawdown."""
         curve = self.ledger.equity_curve(self.account, start, end)
         summary = account_curve(curve)
+        equity = summary.end_equity if not curve else self._marked(curve[-1].cash) or summary.end_equity
         return {
             "account": self.account,
             "start": start.isoformat(),
             "end": end.isoformat(),
             "start_equity": _money(summary.start_equity),
-            "equity": _money(summary.end_equity),
-            "pnl": None
-            if summary.start_equity is None or summary.end_equity is None
-            else str(summary.end_equity - summary.start_equity),
+            "equity": _money(equity),
+            "pnl": None if summary.start_equity is None or equity is None else str(equity - summary.start_equity),
             "sharpe": summary.sharpe,
             "max_drawdown": summary.max_drawdown,
             "curve": [{"time": s.timestamp.isoformat(), "equity": str(s.equity), "cash": str(s.cash)} for s in curve],
@@ -203,7 +219,12 @@ class AccountQueries:
             "start": start.isoformat(),
             "end": end.isoformat(),
             "strategies": [
-                {**r.as_dict(), "configured": name in self.strategies, "enabled": name not in disabled}
+                {
+                    **r.as_dict(),
+                    "configured": name in self.strategies,
+                    "enabled": name not in disabled,
+                    "timeframe": self.timeframes.get(name),
+                }
                 for name, r in results.items()
             ],
         }
