@@ -16,6 +16,8 @@ from quantterminal.cli.main import main
 from quantterminal.core.accounting.metrics import compute_metrics, max_drawdown
 from quantterminal.core.market_data.sessions import NEW_YORK, session_date
 from quantterminal.core.models import Bar
+from quantterminal.core.reporting.instance_equity import session_closes as session_closes_of
+from quantterminal.core.reporting.post_trade import strategy_results
 from quantterminal.core.reporting.risk_figures import (
     beta,
     conditional_value_at_risk,
@@ -24,6 +26,8 @@ from quantterminal.core.reporting.risk_figures import (
     worst_drawdowns,
 )
 from quantterminal.core.reporting.tearsheet import buy_and_hold, daily_series
+from quantterminal.core.simulation.backtest import BacktestConfig
+from quantterminal.wiring.backtest import run_backtest
 from quantterminal.wiring.report import session_closes
 
 
@@ -205,3 +209,19 @@ def test_the_tearsheets_risk_figures_equal_quantstats(tmp_path: Path, args: list
     assert beta(series.returns, list(bench_returns)) == pytest.approx(
         qs.stats.greeks(returns, bench_returns)["beta"], rel=1e-9
     )
+
+
+def test_an_instance_alone_on_its_account_has_the_accounts_sharpe_in_the_divergence_report(
+    spy_2011_rth: list[Bar],
+) -> None:
+    """The divergence report's per-instance Sharpe was that of realised P&L by exit day (-3.17 in a
+    row labelled "backtest" where qterm backtest said -2.83): measured on the instance's own equity
+    at each session close, an instance alone on a whole account has the account's Sharpe."""
+    bars = {"SPY": spy_2011_rth}
+    result = run_backtest(BacktestConfig(("momentum",)), bars)
+    closes = session_closes_of(bars)
+    (mine,) = strategy_results(result.orders, result.fills, result.config.cash, ["momentum"], closes).values()
+    assert result.metrics.sharpe is not None
+    assert mine.sharpe == pytest.approx(result.metrics.sharpe, rel=1e-9)
+    realised_only = strategy_results(result.orders, result.fills, result.config.cash, ["momentum"])["momentum"]
+    assert realised_only.sharpe != pytest.approx(result.metrics.sharpe, rel=1e-3), "the old figure was another one"

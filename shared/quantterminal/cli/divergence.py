@@ -21,6 +21,7 @@ from quantterminal.config.load import LoadedConfig, load_config
 from quantterminal.core.market_data.sessions import day_bounds
 from quantterminal.core.ports import Ledger
 from quantterminal.core.reporting.divergence import StrategyDivergence, divergence
+from quantterminal.core.reporting.instance_equity import session_closes
 from quantterminal.core.reporting.pnl_attribution import CAUSES
 from quantterminal.core.reporting.post_trade import LEDGER_START
 from quantterminal.core.simulation.backtest import BacktestConfig
@@ -127,6 +128,7 @@ def compare_run(
         events,
         base,
         marks,
+        session_closes(bars),
     )
     print_report(console, report, sum(len(v) for v in bars.values()), start, end)
     if out is not None:

@@ -42,7 +42,8 @@ def num(value: float | None) -> str:
 
 def risk_rows(m: Metrics, series: DailySeries, benchmark: Sequence[float], initial: float) -> list[tuple[str, str]]:
     """Volatility, CAGR, Calmar, VaR/CVaR and (with a benchmark) beta."""
-    bench_returns = [b / a - 1.0 for a, b in zip([initial, *benchmark[:-1]], benchmark, strict=True)]
+    starts = [initial, *benchmark[:-1]] if benchmark else []
+    bench_returns = [b / a - 1.0 for a, b in zip(starts, benchmark, strict=True)]
     rows = [
         ("CAGR", pct(m.cagr)),
         ("volatility (annualised)", "-" if (v := volatility(series.returns)) is None else f"{v:.2%}"),

@@ -27,6 +27,7 @@ from decimal import Decimal
 from quantterminal.core.accounting.orders import Order
 from quantterminal.core.accounting.records import RiskEvent
 from quantterminal.core.models import Direction, Fill, Signal
+from quantterminal.core.reporting.instance_equity import Closes
 from quantterminal.core.reporting.pnl_attribution import PnlExplanation, explain
 from quantterminal.core.reporting.post_trade import StrategyResult, strategy_results
 from quantterminal.core.simulation.backtest import BacktestResult
@@ -141,13 +142,15 @@ def divergence(
     risk_events: Sequence[RiskEvent],
     live_base_equity: Decimal,
     marks: Mapping[str, float | Decimal],
+    closes: Closes | None = None,
 ) -> dict[str, StrategyDivergence]:
     """Per strategy of ``backtest``: decision differences, orders and fills matched, the P&L
     difference by cause (marked at ``marks``, each symbol's last close) and the execution drag."""
     start = min((s.bar_time for s in live_signals), default=None)
     names = list(backtest.config.names)
-    live = strategy_results(live_orders, live_fills, live_base_equity, names)
-    simulated = strategy_results(backtest.orders, backtest.fills, backtest.config.cash, names)
+    # ``closes``: the sessions' closes of the bars both ran on -- each side's Sharpe on its own equity
+    live = strategy_results(live_orders, live_fills, live_base_equity, names, closes)
+    simulated = strategy_results(backtest.orders, backtest.fills, backtest.config.cash, names, closes)
     coid_strategy = {o.client_order_id: o.strategy for o in (*backtest.orders, *live_orders)}
     coid_strategy.update({o.order.client_order_id: o.order.strategy for o in backtest.refused})
     live_refused = [e for e in risk_events if e.kind == "rejection"]

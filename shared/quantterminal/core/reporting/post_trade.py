@@ -9,9 +9,14 @@ Definitions (the same in the daily report, the HTTP API and the dashboard):
   (the decision bar's close) to the order's last fill.
 - **Round trips and realised P&L** per strategy: FIFO over that strategy's fills per symbol, in
   execution order (net of commissions).
-- **Strategy Sharpe and drawdown**: a strategy holds no capital of its own, so its daily return
-  is its realised P&L of the day over the account's starting equity; Sharpe as in
-  ``core.metrics``; drawdown over the cumulative realised P&L added to that starting equity.
+- **Strategy Sharpe and drawdown**, where the sessions' closes are at hand (the divergence
+  report): the instance's own equity at each session close -- the account's starting equity, its
+  realised P&L net of commissions, its open positions marked at that session's closes -- through
+  the account's definitions (``core.accounting.metrics``), so an instance alone on its account
+  has the account's Sharpe to the digit; its drawdown is measured at session closes. Where they
+  are not (the daily report, the HTTP API's per-strategy table, read every second): its daily
+  return is its realised P&L of the day over the starting equity, and its drawdown that of the
+  cumulative realised P&L.
 - **Account Sharpe and drawdown**: from the recorded equity curve (``core.metrics``).
 """
 
@@ -33,6 +38,7 @@ from quantterminal.core.market_data.calendar import is_early_close, is_trading_d
 from quantterminal.core.market_data.sessions import day_bounds, session_date
 from quantterminal.core.models import Fill, Side
 from quantterminal.core.money import ZERO
+from quantterminal.core.reporting.instance_equity import Closes, marked_equity
 from quantterminal.core.reporting.ports import TradeHistory
 
 _BPS = 10_000.0
@@ -180,9 +186,14 @@ class StrategyResult:
 
 
 def strategy_results(
-    orders: Sequence[Order], fills: Sequence[Fill], base_equity: Decimal, strategies: Iterable[str] = ()
+    orders: Sequence[Order],
+    fills: Sequence[Fill],
+    base_equity: Decimal,
+    strategies: Iterable[str] = (),
+    closes: Closes | None = None,
 ) -> dict[str, StrategyResult]:
-    """Per-strategy results (see the module docs); ``strategies`` listed even without orders."""
+    """Per-strategy results (see the module docs); ``strategies`` listed even without orders.
+    ``closes``: the sessions' closes, for each instance's Sharpe and drawdown on its own equity."""
     strategy_of = {o.client_order_id: o.strategy for o in orders}
     names = sorted({*strategies, *strategy_of.values()})
     results = {}
@@ -194,10 +205,17 @@ def strategy_results(
         for t in trips:
             by_day[session_date(t.exit_time)] += t.pnl
         base = float(base_equity) if base_equity > 0 else 1.0
-        cumulative, curve = base, []
-        for day in sorted(by_day):
-            cumulative += float(by_day[day])
-            curve.append(cumulative)
+        if closes:
+            daily = marked_equity(mine, closes, base_equity)
+            sharpe = sharpe_ratio(daily_returns(base, daily))
+            drawdown = max_drawdown([e for _, e in daily], base)
+        else:
+            cumulative, curve = base, []
+            for day in sorted(by_day):
+                cumulative += float(by_day[day])
+                curve.append(cumulative)
+            sharpe = sharpe_ratio([float(by_day[d]) / base for d in sorted(by_day)])
+            drawdown = max_drawdown(curve, base)
         results[name] = StrategyResult(
             strategy=name,
             orders=sum(1 for o in orders if o.strategy == name),
@@ -206,8 +224,8 @@ def strategy_results(
             round_trips=len(trips),
             win_rate=sum(1 for p in pnls if p > 0) / len(pnls) if pnls else None,
             avg_trade=sum(pnls, ZERO) / len(pnls) if pnls else None,
-            sharpe=sharpe_ratio([float(by_day[d]) / base for d in sorted(by_day)]),
-            max_drawdown=max_drawdown(curve, base),
+            sharpe=sharpe,
+            max_drawdown=drawdown,
             execution=execution_quality([o for o in orders if o.strategy == name], mine),
         )
     return results
