@@ -9,14 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from quantterminal.adapters.reports import tearsheet
-from quantterminal.core.market_data.calendar import SessionRule
-from quantterminal.core.market_data.data_checks import bar_interval
-from quantterminal.core.market_data.sessions import session_date
-from quantterminal.core.models import Bar
+from quantterminal.core.reporting.instance_equity import session_closes as closes_by_session
 from quantterminal.wiring.data_files import bars_in_files, read_bars
 from quantterminal.wiring.factories import open_ledger
-
-_DAY = timedelta(days=1)
 
 
 def write_tearsheet(
@@ -56,13 +51,5 @@ def session_closes(
     if not symbols:
         return {}
     bars = read_bars(source, symbols)[0] if source is not None else bars_in_files(files, symbols)
-    out: dict[str, list[tuple[date, float]]] = {}
-    regular = SessionRule().in_regular_session
-    for symbol, series in bars.items():
-        whole_sessions = bar_interval(series) >= _DAY
-        last: dict[date, Bar] = {}
-        for bar in series:
-            if whole_sessions or regular(bar.timestamp):
-                last[session_date(bar.timestamp)] = bar
-        out[symbol] = sorted((d, b.close) for d, b in last.items())
-    return out
+    by_session = closes_by_session(bars)
+    return {s: sorted((d, float(c[s])) for d, c in by_session.items() if s in c) for s in bars}
