@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from quantterminal.core.models import Direction
+from quantterminal.core.money import to_decimal
 
 Price = float | Decimal | int
 TIMES_IN_FORCE = ("day", "gtc", "ioc")
@@ -104,8 +105,7 @@ def _positive(value: Price) -> bool:
 
 
 def _exact(value: Price | None) -> Decimal | None:
-    # through str: a float price of 101.37 is exactly 101.37, not its binary neighbour
-    return None if value is None else Decimal(str(value))
+    return None if value is None else to_decimal(value)
 
 
 def direction_of(answer: Direction | Wanted | None) -> Direction | None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from quantterminal.core.accounting.orders import Order, OrderType, TimeInForce
 from quantterminal.core.models import Direction, Side
-from quantterminal.core.money import round_to_tick
+from quantterminal.core.money import round_to_tick, to_decimal
 from quantterminal.core.strategies.wanted import Wanted
 
 
@@ -35,8 +35,8 @@ def placed_terms(terms: Wanted, side: Side) -> PlacedTerms:
     stop up (it triggers no lower than asked), a buy limit down (it pays no more), and the
     opposite for a sell."""
     buying = side is Side.BUY
-    stop = None if terms.stop is None else round_to_tick(_exact(terms.stop), "up" if buying else "down")
-    limit = None if terms.limit is None else round_to_tick(_exact(terms.limit), "down" if buying else "up")
+    stop = None if terms.stop is None else round_to_tick(to_decimal(terms.stop), "up" if buying else "down")
+    limit = None if terms.limit is None else round_to_tick(to_decimal(terms.limit), "down" if buying else "up")
     return PlacedTerms(OrderType(terms.order_type), stop, limit, TimeInForce(terms.time_in_force))
 
 
@@ -69,8 +69,3 @@ def carries(order: Order, wanted: Direction, terms: Wanted | None, position: int
         and order.limit_price == placed.limit_price
         and order.time_in_force is placed.time_in_force
     )
-
-
-def _exact(price: Decimal | float | int) -> Decimal:
-    # through str: a float price of 101.37 is exactly 101.37, not its binary neighbour
-    return price if isinstance(price, Decimal) else Decimal(str(price))
